@@ -1,0 +1,50 @@
+"""The FastAPI application: routers, health, error shape."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from api import __version__
+from api.db import get_session
+from api.routers import areas, auth
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Models are loaded here once (photo and drone bundles come with their issues); the database must be migrated.
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="cropwatch",
+        version=__version__,
+        description="Crop monitoring for smallholder farms: growing-area records, photo diagnosis, drone analysis.",
+        lifespan=lifespan,
+    )
+    app.include_router(auth.router)
+    app.include_router(areas.router)
+
+    @app.get("/health", tags=["health"])
+    def health(session: Annotated[Session, Depends(get_session)]) -> dict[str, str]:
+        """Liveness and database reachability."""
+        session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # One readable sentence per problem: where it is and what is wrong.
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": "; ".join(problems), "errors": exc.errors()})
+
+    return app

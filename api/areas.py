@@ -1,0 +1,233 @@
+"""Growing-area records: validation, creation, import and export, shared by the routes and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from shapely.geometry import shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.orm import Account, GrowingArea
+from api.schemas import AreaCreate, AreaPublic, ImportRejection, ImportReport
+from api.settings import get_settings
+from inference.geo import GeometryError, area_ha, to_geojson, utm_epsg_for, validate_boundary
+from inference.vectors import VectorData
+
+# Decree 109/2018 and Circular 02/2024/TT-BNNPTNT practice: a planting-area code covers at least 0.1 ha of annual
+# crops or 1 ha of perennial crops. Under it we warn (small plots are still recorded), we do not refuse.
+MIN_AREA_HA_ANNUAL = 0.1
+MIN_AREA_HA_PERENNIAL = 1.0
+PERENNIAL_CROPS = {"fruit", "mango", "durian", "longan", "pomelo", "coconut", "coffee", "pepper", "citrus", "dragon fruit"}
+
+
+class AreaError(ValueError):
+    """A request about areas that cannot be carried out; `status` is the HTTP status that fits."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Boundary:
+    geojson: dict[str, Any]
+    bounds: tuple[float, float, float, float]
+    area_ha: float
+    utm_epsg: int
+
+
+def check_code(code: str) -> str:
+    pattern = get_settings().area_code_pattern
+    code = code.strip().upper()
+    if not re.fullmatch(pattern, code):
+        raise AreaError(
+            f"area code {code!r} does not match the planting-area code pattern {pattern} "
+            "(country, province/unit code and a 4-digit serial, e.g. VN-STOR-0001)"
+        )
+    return code
+
+
+def check_boundary(geojson: dict[str, Any]) -> Boundary:
+    try:
+        geom = validate_boundary(geojson)
+    except GeometryError as exc:
+        raise AreaError(str(exc)) from exc
+    c = geom.centroid
+    return Boundary(to_geojson(geom), geom.bounds, area_ha(geom), utm_epsg_for(c.x, c.y))
+
+
+def size_warnings(code: str, crop: str, ha: float, perennial: bool | None = None) -> list[str]:
+    perennial = perennial if perennial is not None else crop.strip().lower() in PERENNIAL_CROPS
+    minimum = MIN_AREA_HA_PERENNIAL if perennial else MIN_AREA_HA_ANNUAL
+    if ha < minimum:
+        kind = "perennial" if perennial else "annual"
+        return [f"{code}: {ha:.3f} ha is under the {minimum} ha legal minimum of a planting-area code for {kind} crops"]
+    return []
+
+
+def find_account(session: Session, username: str) -> Account:
+    acc = session.scalar(select(Account).where(Account.username == username))
+    if acc is None:
+        raise AreaError(f"no account named {username!r}; create it first (POST /v1/accounts)", 422)
+    return acc
+
+
+def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[GrowingArea, list[str]]:
+    """Validate `data` and return an unsaved GrowingArea (and size warnings). Raises AreaError."""
+    code = check_code(data.code)
+    if session.scalar(select(GrowingArea.id).where(GrowingArea.code == code)) is not None:
+        raise AreaError(f"area code {code} is already registered; codes are unique, use another serial", 409)
+    b = check_boundary(data.boundary)
+    owner = find_account(session, data.owner_username) if data.owner_username else caller
+    fields = data.model_dump(exclude={"code", "boundary", "owner_username", "perennial"})
+    area = GrowingArea(
+        code=code,
+        owner_id=owner.id,
+        boundary_geojson=b.geojson,
+        min_lon=b.bounds[0],
+        min_lat=b.bounds[1],
+        max_lon=b.bounds[2],
+        max_lat=b.bounds[3],
+        area_ha=b.area_ha,
+        utm_epsg=b.utm_epsg,
+        **fields,
+    )
+    area.owner = owner
+    return area, size_warnings(code, data.crop, b.area_ha, data.perennial)
+
+
+def set_boundary(area: GrowingArea, geojson: dict[str, Any]) -> None:
+    b = check_boundary(geojson)
+    area.boundary_geojson = b.geojson
+    area.min_lon, area.min_lat, area.max_lon, area.max_lat = b.bounds
+    area.area_ha = b.area_ha
+    area.utm_epsg = b.utm_epsg
+
+
+def to_public(area: GrowingArea, warnings: list[str] | None = None) -> AreaPublic:
+    return AreaPublic(
+        id=area.id,
+        code=area.code,
+        name=area.name,
+        crop=area.crop,
+        variety=area.variety,
+        owner_username=area.owner.username if area.owner else None,
+        cooperative=area.cooperative,
+        commune=area.commune,
+        district=area.district,
+        province=area.province,
+        status=area.status,
+        boundary=area.boundary_geojson,
+        area_ha=round(area.area_ha, 6),
+        utm_epsg=area.utm_epsg,
+        created_at=area.created_at,
+        updated_at=area.updated_at,
+        warnings=warnings or [],
+    )
+
+
+def area_at(session: Session, lon: float, lat: float, base_stmt: Any = None) -> GrowingArea | None:
+    """The area whose boundary contains (lon, lat) in EPSG:4326, or None. Bbox pre-filter in SQL, exact test here."""
+    from shapely.geometry import Point
+
+    stmt = base_stmt if base_stmt is not None else select(GrowingArea)
+    stmt = stmt.where(
+        GrowingArea.min_lon <= lon, GrowingArea.max_lon >= lon, GrowingArea.min_lat <= lat, GrowingArea.max_lat >= lat
+    )
+    pt = Point(lon, lat)
+    for area in session.scalars(stmt):
+        if shape(area.boundary_geojson).covers(pt):
+            return area
+    return None
+
+
+_IMPORT_FIELDS = {"code", "name", "crop", "variety", "cooperative", "commune", "district", "province", "owner"}
+
+
+def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_nothing: bool = False) -> ImportReport:
+    """Create one area per feature; each feature is accepted or rejected with its reason.
+
+    Feature properties: code, name, crop (required), variety, cooperative, commune, district, province, owner
+    (a username; default the caller). With `all_or_nothing`, one rejection rolls the whole import back.
+    The caller commits.
+    """
+    report = ImportReport(created=[], rejected=[], warnings=[], source_crs=data.source_crs)
+    seen: set[str] = set()
+    for f in data.features:
+        props = {str(k).lower(): v for k, v in f.properties.items()}
+        code = str(props.get("code") or "").strip().upper() or None
+        try:
+            if f.error or f.geometry is None:
+                raise AreaError(f.error or "feature has no geometry")
+            missing = [k for k in ("code", "name", "crop") if not props.get(k)]
+            if missing:
+                raise AreaError(f"missing attribute(s) {', '.join(missing)}; every feature needs code, name and crop")
+            if code in seen:
+                raise AreaError(f"code {code} appears twice in this file")
+            payload = AreaCreate(
+                code=str(props["code"]),
+                name=str(props["name"]),
+                crop=str(props["crop"]),
+                boundary=to_geojson(f.geometry),
+                owner_username=str(props["owner"]) if props.get("owner") else None,
+                **{k: (str(props[k]) if props.get(k) is not None else None)
+                   for k in ("variety", "cooperative", "commune", "district", "province")},
+            )
+            area, warns = build_area(session, payload, caller)
+            if not _may_create_for(caller, area):
+                raise AreaError("you may only import areas that you own or that lie in your province/cooperative", 403)
+            session.add(area)
+            session.flush()
+            seen.add(area.code)
+            report.created.append(area.code)
+            report.warnings.extend(warns)
+        except (AreaError, ValueError) as exc:
+            report.rejected.append(ImportRejection(feature=f.index, code=code, reason=str(exc)))
+    if all_or_nothing and report.rejected:
+        session.rollback()
+        report.created = []
+    return report
+
+
+def _may_create_for(caller: Account, area: GrowingArea) -> bool:
+    from api.security import can_edit
+
+    return can_edit(area, caller)
+
+
+EXPORT_COLUMNS = [
+    "code", "name", "crop", "variety", "owner", "cooperative", "commune", "district", "province", "status", "area_ha",
+]
+
+
+def _row(a: GrowingArea) -> dict[str, Any]:
+    return {
+        "code": a.code, "name": a.name, "crop": a.crop, "variety": a.variety,
+        "owner": a.owner.username if a.owner else None, "cooperative": a.cooperative, "commune": a.commune,
+        "district": a.district, "province": a.province, "status": a.status.value, "area_ha": round(a.area_ha, 6),
+    }
+
+
+def export_geojson(areas: list[GrowingArea]) -> dict[str, Any]:
+    """RFC 7946 FeatureCollection (EPSG:4326) of the areas, attributes as in the CSV export."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": a.code, "properties": _row(a), "geometry": a.boundary_geojson} for a in areas
+        ],
+    }
+
+
+def export_csv(areas: list[GrowingArea]) -> str:
+    """CSV with one row per area; the boundary as WKT in EPSG:4326 (column boundary_wkt)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=[*EXPORT_COLUMNS, "boundary_wkt"], lineterminator="\n")
+    w.writeheader()
+    for a in areas:
+        w.writerow({**_row(a), "boundary_wkt": shape(a.boundary_geojson).wkt})
+    return buf.getvalue()

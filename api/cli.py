@@ -1,0 +1,131 @@
+"""The `cropwatch` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="cropwatch: crop monitoring for smallholder farms.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+areas_app = typer.Typer(help="Growing-area records.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(areas_app, name="areas")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the newest schema (SQLite under the data dir by default)."""
+    from api.migrate import upgrade
+    from api.settings import get_settings
+
+    url = get_settings().resolved_database_url()
+    upgrade(url, revision)
+    typer.echo(f"database at {_redact(url)} is at revision {revision}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: CROPWATCH_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="default: CROPWATCH_PORT or 8000")] = None,
+    migrate: Annotated[bool, typer.Option(help="run `db upgrade` first")] = True,
+) -> None:
+    """Serve the API and pages (http://127.0.0.1:8000, docs at /docs)."""
+    import uvicorn
+
+    from api.bootstrap import ensure_admin
+    from api.settings import get_settings
+
+    settings = get_settings()
+    if migrate:
+        db_upgrade("head")
+    created = ensure_admin()
+    if created:
+        typer.secho(
+            f"\nCreated the first admin account (shown only this once):\n  username: {created[0]}\n"
+            f"  password: {created[1]}\n",
+            fg=typer.colors.YELLOW,
+        )
+    uvicorn.run("api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port)
+
+
+def _cli_account(username: str | None):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from api.db import get_engine
+    from api.orm import Account, Role
+
+    session = Session(get_engine())
+    stmt = select(Account).where(Account.username == username) if username else select(Account).where(
+        Account.role == Role.admin
+    ).order_by(Account.id)
+    account = session.scalars(stmt).first()
+    if account is None:
+        typer.secho("no such account (run `cropwatch serve` once to create the admin)", fg="red", err=True)
+        raise typer.Exit(2)
+    return session, account
+
+
+@areas_app.command("import")
+def areas_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="GeoJSON, KML/KMZ or zipped Shapefile")],
+    as_user: Annotated[str | None, typer.Option("--as", help="account that imports (default: the first admin)")] = None,
+    all_or_nothing: bool = typer.Option(False, help="reject the whole file if any feature is rejected"),
+) -> None:
+    """Import growing areas from a vector file in any CRS; prints a per-feature report."""
+    from api.areas import import_areas
+    from inference.vectors import VectorFileError, read_vector
+
+    try:
+        data = read_vector(file)
+    except VectorFileError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    session, account = _cli_account(as_user)
+    with session:
+        report = import_areas(session, data, account, all_or_nothing=all_or_nothing)
+        session.commit()
+    typer.echo(json.dumps(report.model_dump(), ensure_ascii=False, indent=2))
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@areas_app.command("export")
+def areas_export(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write; default stdout")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="geojson or csv")] = "geojson",
+) -> None:
+    """Export all growing areas as GeoJSON (EPSG:4326) or CSV."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from api.areas import export_csv, export_geojson
+    from api.db import get_engine
+    from api.orm import GrowingArea
+
+    if fmt not in ("geojson", "csv"):
+        raise typer.BadParameter("--format must be geojson or csv")
+    with Session(get_engine()) as session:
+        areas = list(session.scalars(select(GrowingArea).order_by(GrowingArea.code)).unique())
+        text = export_csv(areas) if fmt == "csv" else json.dumps(export_geojson(areas), ensure_ascii=False)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+        typer.echo(f"wrote {len(areas)} areas to {out}")
+
+
+if __name__ == "__main__":
+    app()

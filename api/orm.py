@@ -1,0 +1,147 @@
+"""SQLAlchemy 2 models of the growing-area records.
+
+Geometries are stored as GeoJSON text in EPSG:4326 with their bounding box in plain columns, so that the same schema
+runs on SQLite and PostgreSQL; containment is checked with shapely after a bbox pre-filter.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Role(str, enum.Enum):
+    farmer = "farmer"
+    agronomist = "agronomist"
+    drone_operator = "drone_operator"
+    admin = "admin"
+
+
+class AreaStatus(str, enum.Enum):
+    active = "active"
+    suspended = "suspended"
+    revoked = "revoked"
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=20))
+    province: Mapped[str | None] = mapped_column(String(100), default=None)
+    cooperative: Mapped[str | None] = mapped_column(String(200), default=None)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GrowingArea(Base):
+    """A planting area with its code ("mã số vùng trồng"); boundary in EPSG:4326."""
+
+    __tablename__ = "growing_areas"
+    __table_args__ = (Index("ix_growing_areas_bbox", "min_lon", "min_lat", "max_lon", "max_lat"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    crop: Mapped[str] = mapped_column(String(64), index=True)
+    variety: Mapped[str | None] = mapped_column(String(100), default=None)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True, default=None)
+    cooperative: Mapped[str | None] = mapped_column(String(200), default=None)
+    commune: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
+    district: Mapped[str | None] = mapped_column(String(100), default=None)
+    province: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
+    status: Mapped[AreaStatus] = mapped_column(
+        Enum(AreaStatus, name="area_status", native_enum=False, length=20), default=AreaStatus.active
+    )
+    boundary_geojson: Mapped[dict[str, Any]] = mapped_column(JSON)
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    area_ha: Mapped[float] = mapped_column(Float)
+    utm_epsg: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[Account | None] = relationship(lazy="joined")
+
+
+class Observation(Base):
+    """One scored photo, drone analysis or other measurement of an area, kept as history."""
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32))  # photo | drone | manual
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    schema_version: Mapped[str] = mapped_column(String(16))
+    model_name: Mapped[str | None] = mapped_column(String(100), default=None)
+    model_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    lon: Mapped[float | None] = mapped_column(Float, default=None)
+    lat: Mapped[float | None] = mapped_column(Float, default=None)
+    file_path: Mapped[str | None] = mapped_column(Text, default=None)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SprayMap(Base):
+    """A spray plan made from a damage map: its config and the model that made the damage map, for reproduction."""
+
+    __tablename__ = "spray_maps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    zones_geojson: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    damage_model_name: Mapped[str | None] = mapped_column(String(100), default=None)
+    damage_model_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    source_observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"), default=None)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SprayApplication(Base):
+    """What was actually sprayed: the pesticide log that a planting-area code requires."""
+
+    __tablename__ = "spray_applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), index=True)
+    spray_map_id: Mapped[int | None] = mapped_column(ForeignKey("spray_maps.id"), default=None)
+    applied_on: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    product: Mapped[str] = mapped_column(String(200))
+    active_ingredient: Mapped[str] = mapped_column(String(200))
+    dose_l_per_ha: Mapped[float] = mapped_column(Float)
+    volume_l: Mapped[float] = mapped_column(Float)
+    operator: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text, default=None)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

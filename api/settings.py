@@ -1,0 +1,56 @@
+"""Deployment settings, read from the environment (prefix ``CROPWATCH_``) through one class."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything that differs between deployments. No model hyper-parameters live here."""
+
+    model_config = SettingsConfigDict(env_prefix="CROPWATCH_", extra="ignore")
+
+    data_dir: Path = Field(default=REPO_ROOT / "var", description="Uploaded files, results and the SQLite database.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite at DATA_DIR/cropwatch.sqlite3 (WAL mode)."
+    )
+    secret_key: str | None = Field(
+        default=None, description="Signs access tokens; default: a random key kept in DATA_DIR/secret_key."
+    )
+    token_ttl_minutes: int = 12 * 60
+    area_code_pattern: str = Field(
+        default=r"^[A-Z]{2}-[A-Z0-9]{2,8}-\d{4}$",
+        description="Planting-area code: country, province/unit code, 4-digit serial, e.g. VN-STOR-0001.",
+    )
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="Largest accepted vector upload.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'cropwatch.sqlite3'}"
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

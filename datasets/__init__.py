@@ -1,0 +1,1 @@
+"""cropwatch datasets: what the data is and how it is split."""

@@ -1,0 +1,137 @@
+"""Geometry helpers shared by the records, the raster pipeline and the spray zones.
+
+Every function says which CRS its coordinates are in. Areas and distances are computed in the UTM zone of the
+geometry (e.g. EPSG:32648 for the Mekong Delta), never in degrees.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import shapely
+from pyproj import CRS, Transformer
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+WGS84 = CRS.from_epsg(4326)
+
+
+class GeometryError(ValueError):
+    """A geometry that cannot be accepted; the message says what is wrong and how to fix it."""
+
+
+def utm_epsg_for(lon: float, lat: float) -> int:
+    """EPSG code of the WGS84 UTM zone containing (lon, lat) in degrees (EPSG:4326)."""
+    zone = min(int((lon + 180.0) // 6.0) + 1, 60)
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+@lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+def reproject(geom: BaseGeometry, src_crs: str, dst_crs: str) -> BaseGeometry:
+    """Reproject a shapely geometry between two CRSs given as 'EPSG:nnnn', WKT or PROJ strings."""
+    if CRS.from_user_input(src_crs) == CRS.from_user_input(dst_crs):
+        return geom
+    t = _transformer(src_crs, dst_crs)
+    return shapely.transform(geom, lambda xy: _apply(t, xy))
+
+
+def _apply(t: Transformer, xy: Any) -> Any:
+    import numpy as np
+
+    x, y = t.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
+def to_utm(geom_wgs84: BaseGeometry) -> tuple[BaseGeometry, int]:
+    """Project a geometry from EPSG:4326 to the UTM zone of its centroid; returns (geometry in metres, EPSG code)."""
+    c = geom_wgs84.centroid
+    epsg = utm_epsg_for(c.x, c.y)
+    return reproject(geom_wgs84, "EPSG:4326", f"EPSG:{epsg}"), epsg
+
+
+def area_ha(geom_wgs84: BaseGeometry) -> float:
+    """Area in hectares of a polygon given in EPSG:4326, computed in its UTM zone."""
+    utm, _ = to_utm(geom_wgs84)
+    return float(utm.area) / 10_000.0
+
+
+def _check_rings_closed(geojson: dict[str, Any]) -> None:
+    gtype = geojson.get("type")
+    coords = geojson.get("coordinates")
+    if gtype == "Polygon":
+        polys = [coords]
+    elif gtype == "MultiPolygon":
+        polys = coords
+    else:
+        raise GeometryError(f"boundary must be a Polygon or MultiPolygon, got {gtype!r}")
+    if not isinstance(polys, list) or not polys:
+        raise GeometryError("boundary has no coordinates")
+    for p, rings in enumerate(polys):
+        if not isinstance(rings, list) or not rings:
+            raise GeometryError(f"polygon {p} has no rings")
+        for r, ring in enumerate(rings):
+            if not isinstance(ring, list) or len(ring) < 4:
+                raise GeometryError(
+                    f"polygon {p} ring {r} has {len(ring) if isinstance(ring, list) else 0} positions; a ring needs at "
+                    "least 4 (three corners and the first repeated to close it)"
+                )
+            if list(ring[0]) != list(ring[-1]):
+                raise GeometryError(
+                    f"polygon {p} ring {r} is not closed: its last position {ring[-1]} must repeat the first {ring[0]}"
+                )
+
+
+def validate_boundary(geom: BaseGeometry | dict[str, Any]) -> Polygon | MultiPolygon:
+    """Validate a growing-area boundary given in EPSG:4326 (lon, lat degrees).
+
+    Accepts a GeoJSON geometry dict or a shapely geometry. Raises GeometryError with a fix-it message.
+    """
+    if isinstance(geom, dict):
+        _check_rings_closed(geom)
+        try:
+            geom = shape(geom)
+        except Exception as exc:  # noqa: BLE001 - shapely raises several types for malformed input
+            raise GeometryError(f"boundary is not a valid GeoJSON geometry: {exc}") from exc
+    if not isinstance(geom, (Polygon, MultiPolygon)):
+        raise GeometryError(f"boundary must be a Polygon or MultiPolygon, got {geom.geom_type}")
+    if geom.is_empty:
+        raise GeometryError("boundary is empty")
+    if geom.has_z:
+        geom = shapely.force_2d(geom)
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise GeometryError(
+            f"boundary coordinates {geom.bounds} are outside longitude -180..180 / latitude -90..90: the file is "
+            "probably in a projected CRS (metres) or has latitude and longitude swapped; give positions as "
+            "[longitude, latitude] in EPSG:4326 or import the file with its CRS"
+        )
+    if not geom.is_valid:
+        raise GeometryError(
+            f"boundary is not a valid polygon ({explain_validity(geom)}); fix self-intersections, e.g. in QGIS with "
+            "'Fix geometries', and upload again"
+        )
+    if (maxx - minx) > 1.0 or (maxy - miny) > 1.0:
+        raise GeometryError(
+            f"boundary spans {maxx - minx:.3f} x {maxy - miny:.3f} degrees (over 100 km): a growing area is a field "
+            "or a group of fields; check the coordinates"
+        )
+    return geom
+
+
+def to_geojson(geom: BaseGeometry) -> dict[str, Any]:
+    """GeoJSON geometry dict (coordinates as lists) of a shapely geometry."""
+    return _lists(mapping(geom))
+
+
+def _lists(obj: Any) -> Any:
+    if isinstance(obj, (list, tuple)):
+        return [_lists(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _lists(v) for k, v in obj.items()}
+    return obj

@@ -1,0 +1,142 @@
+"""Reading and writing vector files (GeoJSON, KML/KMZ, zipped Shapefile, GeoPackage) through GDAL (pyogrio).
+
+Every geometry read is reprojected to EPSG:4326; the source CRS is reported.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pyogrio
+import shapely
+from pyogrio.errors import DataSourceError
+from shapely.geometry.base import BaseGeometry
+
+from inference.geo import reproject
+
+
+class VectorFileError(ValueError):
+    """A vector file that cannot be read; the message says what is wrong and how to fix it."""
+
+
+@dataclass
+class Feature:
+    index: int
+    properties: dict[str, Any]
+    geometry: BaseGeometry | None  # EPSG:4326
+    error: str | None = None
+
+
+@dataclass
+class VectorData:
+    source_crs: str | None
+    features: list[Feature] = field(default_factory=list)
+
+
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+
+
+def safe_extract_zip(path: Path, dest: Path, max_bytes: int = MAX_UNZIPPED_BYTES) -> list[Path]:
+    """Extract a zip into `dest`, refusing entries that leave it (absolute, '..', links) and zip bombs."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise VectorFileError("the upload is not a readable zip file; zip the .shp, .shx, .dbf and .prj files") from exc
+    with zf:
+        total = 0
+        for info in zf.infolist():
+            name = PurePosixPath(info.filename.replace("\\", "/"))
+            if name.is_absolute() or ".." in name.parts or (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise VectorFileError(
+                    f"the zip contains {info.filename!r}, a path outside the archive; zip the files themselves"
+                )
+            total += info.file_size
+            if total > max_bytes:
+                raise VectorFileError(f"the zip unpacks to more than {max_bytes // 2**20} MiB; upload a smaller file")
+        zf.extractall(dest)
+    return [p for p in dest.rglob("*") if p.is_file()]
+
+
+@contextmanager
+def _readable_path(path: Path) -> Iterator[Path]:
+    suffix = path.suffix.lower()
+    if suffix in {".zip", ".kmz"}:
+        with tempfile.TemporaryDirectory(prefix="cropwatch-vec-") as tmp:
+            files = safe_extract_zip(path, Path(tmp))
+            wanted = [".kml"] if suffix == ".kmz" else [".shp", ".geojson", ".json", ".gpkg", ".kml"]
+            for ext in wanted:
+                found = sorted(p for p in files if p.suffix.lower() == ext)
+                if found:
+                    yield found[0]
+                    return
+            raise VectorFileError(
+                f"the {suffix} file holds no {' or '.join(wanted)} file; a zipped Shapefile needs its .shp, .shx, "
+                ".dbf and .prj together"
+            )
+    else:
+        yield path
+
+
+def read_vector(path: str | Path) -> VectorData:
+    """Read every feature of every layer; geometries reprojected to EPSG:4326.
+
+    Raises VectorFileError for an unreadable file or a missing CRS. Per-feature problems (no geometry, a geometry
+    that cannot be reprojected) are recorded on the feature, not raised.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise VectorFileError("the uploaded file is empty")
+    with _readable_path(path) as p:
+        try:
+            layers = pyogrio.list_layers(p)
+        except (DataSourceError, Exception) as exc:  # noqa: BLE001 - GDAL raises varied errors for junk
+            raise VectorFileError(
+                f"cannot read {path.name} as a vector file (GeoJSON, KML/KMZ, zipped Shapefile or GeoPackage): "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from exc
+        out = VectorData(source_crs=None)
+        index = 0
+        for layer_name, _gtype in layers:
+            try:
+                meta, _fids, geoms, field_data = pyogrio.raw.read(p, layer=layer_name)
+            except Exception as exc:  # noqa: BLE001
+                raise VectorFileError(f"cannot read layer {layer_name!r} of {path.name}: {exc}") from exc
+            crs = meta.get("crs")
+            if crs is None and len(geoms):
+                if p.suffix.lower() == ".shp":
+                    hint = "the Shapefile has no .prj file; add it to the zip (QGIS writes it with the layer)"
+                else:
+                    hint = "the file declares no CRS; save it with its CRS (EPSG:4326 for GeoJSON)"
+                raise VectorFileError(f"cannot tell where these coordinates are: {hint}")
+            out.source_crs = out.source_crs or crs
+            names = list(meta["fields"])
+            for i in range(len(geoms)):
+                props = {n: _plain(field_data[j][i]) for j, n in enumerate(names)}
+                wkb = geoms[i]
+                if wkb is None:
+                    out.features.append(Feature(index, props, None, "feature has no geometry"))
+                else:
+                    try:
+                        g = shapely.from_wkb(wkb)
+                        g = reproject(shapely.force_2d(g), crs, "EPSG:4326")
+                        out.features.append(Feature(index, props, g))
+                    except Exception as exc:  # noqa: BLE001
+                        out.features.append(Feature(index, props, None, f"geometry cannot be read: {exc}"))
+                index += 1
+    if not out.features:
+        raise VectorFileError(f"{path.name} holds no features")
+    return out
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and v != v:  # NaN from GDAL for missing numbers
+        return None
+    return v

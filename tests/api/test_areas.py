@@ -1,0 +1,265 @@
+"""Growing-area records through the API, on SQLite and PostgreSQL; refusals leave the database unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import shape
+
+from api.orm import Role
+from tests.conftest import make_account, row_counts, token_for
+from tests.data.make_areas import feature_collection, write_fixtures
+
+SOC_TRANG = {"province": "Sóc Trăng"}
+
+
+@pytest.fixture
+def fixtures(tmp_path: Path) -> dict[str, Path]:
+    return write_fixtures(tmp_path / "fx")
+
+
+def area_payload(code: str = "VN-STOR-0001", i: int = 0, **kw: object) -> dict:
+    f = feature_collection(i + 1)["features"][i]
+    return {"code": code, "name": "Ruộng", "crop": "rice", "variety": "ST25", "boundary": f["geometry"],
+            "province": "Sóc Trăng", "commune": "Hòa Tú 1", **kw}
+
+
+def test_health_needs_no_token(client: TestClient) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+
+
+def test_every_area_route_needs_a_token(client: TestClient) -> None:
+    for method, url in [("get", "/v1/areas"), ("post", "/v1/areas"), ("get", "/v1/areas/VN-STOR-0001"),
+                        ("get", "/v1/areas/lookup?lat=9.56&lon=105.97"), ("get", "/v1/areas/export")]:
+        r = getattr(client, method)(url)
+        assert r.status_code == 401, (method, url, r.status_code)
+    r = client.get("/v1/areas", headers={"Authorization": "Bearer forged.token.value"})
+    assert r.status_code == 401 and "not valid" in r.json()["detail"]
+
+
+def test_wrong_password_is_refused(client: TestClient, admin: dict) -> None:
+    r = client.post("/v1/auth/token", data={"username": "admin", "password": "nope-nope"})
+    assert r.status_code == 401
+
+
+def test_create_read_area_with_utm_area(client: TestClient, admin: dict, engine) -> None:
+    r = client.post("/v1/areas", json=area_payload(), headers=admin)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["code"] == "VN-STOR-0001"
+    assert body["utm_epsg"] == 32648
+    # the fixture field is ~120 m x 60 m built in UTM 48N: 0.72 ha (corner jitter of a few metres)
+    assert body["area_ha"] == pytest.approx(0.72, abs=0.02)
+    assert body["warnings"] == []
+    assert client.get("/v1/areas/vn-stor-0001", headers=admin).json()["name"] == "Ruộng"
+
+
+def test_small_area_warns_but_is_recorded(client: TestClient, admin: dict) -> None:
+    tiny = {"type": "Polygon", "coordinates": [[[105.97, 9.56], [105.9702, 9.56], [105.9702, 9.5602],
+                                               [105.97, 9.5602], [105.97, 9.56]]]}
+    r = client.post("/v1/areas", json=area_payload(boundary=tiny), headers=admin)
+    assert r.status_code == 201
+    assert "legal minimum" in r.json()["warnings"][0]
+    r = client.post("/v1/areas", json=area_payload("VN-STOR-0002", crop="fruit"), headers=admin)
+    assert "1.0 ha legal minimum" in r.json()["warnings"][0]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "words"),
+    [
+        ({"code": "STOR-1"}, 422, "does not match"),
+        ({"boundary": {"type": "Point", "coordinates": [105.97, 9.56]}}, 422, "Polygon or MultiPolygon"),
+        ({"boundary": {"type": "Polygon", "coordinates": [[[105.97, 9.56], [105.98, 9.56], [105.98, 9.57]]]}},
+         422, "at least 4"),
+        ({"boundary": {"type": "Polygon", "coordinates": [[[105.97, 9.56], [105.98, 9.56], [105.98, 9.57],
+                                                           [105.97, 9.57], [105.971, 9.561]]]}}, 422, "not closed"),
+        ({"boundary": {"type": "Polygon", "coordinates": [[[105.97, 9.56], [105.98, 9.57], [105.98, 9.56],
+                                                           [105.97, 9.57], [105.97, 9.56]]]}}, 422, "Self-intersection"),
+        ({"boundary": {"type": "Polygon", "coordinates": [[[580000, 1057000], [580100, 1057000], [580100, 1057100],
+                                                           [580000, 1057000]]]}}, 422, "projected CRS"),
+        ({"owner_username": "nobody"}, 422, "no account named"),
+        ({"bogus": 1}, 422, "bogus"),
+    ],
+)
+def test_bad_area_is_refused_and_nothing_written(client, admin, engine, change, status, words) -> None:
+    before = row_counts(engine)
+    r = client.post("/v1/areas", json=area_payload(**change), headers=admin)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+    assert row_counts(engine) == before
+
+
+def test_duplicate_code_conflicts(client: TestClient, admin: dict, engine) -> None:
+    assert client.post("/v1/areas", json=area_payload(), headers=admin).status_code == 201
+    before = row_counts(engine)
+    r = client.post("/v1/areas", json=area_payload(i=1), headers=admin)
+    assert r.status_code == 409 and "already registered" in r.json()["detail"]
+    assert row_counts(engine) == before
+
+
+def test_lookup_by_point(client: TestClient, admin: dict) -> None:
+    client.post("/v1/areas", json=area_payload(), headers=admin)
+    client.post("/v1/areas", json=area_payload("VN-STOR-0002", i=1), headers=admin)
+    inside = shape(area_payload(i=1)["boundary"]).representative_point()
+    r = client.get(f"/v1/areas/lookup?lat={inside.y}&lon={inside.x}", headers=admin)
+    assert r.status_code == 200 and r.json()["code"] == "VN-STOR-0002"
+    r = client.get("/v1/areas/lookup?lat=10.5&lon=106.5", headers=admin)
+    assert r.status_code == 404
+
+
+def test_list_filters_and_pagination(client: TestClient, admin: dict) -> None:
+    for i in range(3):
+        client.post("/v1/areas", json=area_payload(f"VN-STOR-000{i + 1}", i=i,
+                                                   crop="rice" if i < 2 else "sugarcane"), headers=admin)
+    page = client.get("/v1/areas?limit=2", headers=admin).json()
+    assert page["total"] == 3 and len(page["items"]) == 2
+    assert client.get("/v1/areas?limit=2&offset=2", headers=admin).json()["items"][0]["code"] == "VN-STOR-0003"
+    assert client.get("/v1/areas?crop=sugarcane", headers=admin).json()["total"] == 1
+    b = shape(area_payload(i=0)["boundary"]).bounds
+    assert client.get(f"/v1/areas?bbox={b[0]},{b[1]},{b[2]},{b[3]}", headers=admin).json()["total"] == 1
+    assert client.get("/v1/areas?bbox=1,2,3", headers=admin).status_code == 422
+
+
+def test_update_and_deactivate(client: TestClient, admin: dict) -> None:
+    client.post("/v1/areas", json=area_payload(), headers=admin)
+    r = client.patch("/v1/areas/VN-STOR-0001", json={"variety": "OM5451", "boundary": area_payload(i=1)["boundary"]},
+                     headers=admin)
+    assert r.status_code == 200 and r.json()["variety"] == "OM5451"
+    assert client.delete("/v1/areas/VN-STOR-0001", headers=admin).json()["status"] == "suspended"
+    assert client.get("/v1/areas?status=suspended", headers=admin).json()["total"] == 1
+
+
+def test_roles_see_only_their_areas(client: TestClient, admin: dict, db) -> None:
+    make_account(db, "farmer_a", Role.farmer)
+    make_account(db, "farmer_b", Role.farmer)
+    make_account(db, "agro_st", Role.agronomist, province="Sóc Trăng")
+    make_account(db, "agro_ct", Role.agronomist, province="Cần Thơ")
+    make_account(db, "pilot", Role.drone_operator, cooperative="HTX Hòa Tú")
+    client.post("/v1/areas", json=area_payload(owner_username="farmer_a", cooperative="HTX Hòa Tú"), headers=admin)
+    client.post("/v1/areas", json=area_payload("VN-STOR-0002", i=1, owner_username="farmer_b"), headers=admin)
+    fa, fb = token_for(client, "farmer_a"), token_for(client, "farmer_b")
+    st, ct, pilot = token_for(client, "agro_st"), token_for(client, "agro_ct"), token_for(client, "pilot")
+
+    assert [a["code"] for a in client.get("/v1/areas", headers=fa).json()["items"]] == ["VN-STOR-0001"]
+    assert client.get("/v1/areas/VN-STOR-0002", headers=fa).status_code == 404
+    assert client.patch("/v1/areas/VN-STOR-0002", json={"name": "x"}, headers=fa).status_code == 404
+    assert client.patch("/v1/areas/VN-STOR-0001", json={"status": "revoked"}, headers=fa).status_code == 403
+    assert client.patch("/v1/areas/VN-STOR-0001", json={"name": "Ruộng nhà"}, headers=fa).status_code == 200
+    assert client.delete("/v1/areas/VN-STOR-0001", headers=fa).status_code == 403
+    assert client.post("/v1/areas", json=area_payload("VN-STOR-0009", i=2, owner_username="farmer_b"),
+                       headers=fa).status_code == 403
+    assert client.get("/v1/areas", headers=fb).json()["total"] == 1
+    assert client.get("/v1/areas", headers=st).json()["total"] == 2
+    assert client.get("/v1/areas", headers=ct).json()["total"] == 0
+    assert client.get("/v1/areas/VN-STOR-0001", headers=ct).status_code == 404
+    assert [a["code"] for a in client.get("/v1/areas", headers=pilot).json()["items"]] == ["VN-STOR-0001"]
+    assert client.patch("/v1/areas/VN-STOR-0001", json={"name": "y"}, headers=pilot).status_code == 403
+    assert client.post("/v1/accounts", json={"username": "x_user", "password": "long enough 1", "role": "farmer"},
+                       headers=st).status_code == 403
+    assert client.post("/v1/areas", json=area_payload("VN-STOR-0010", i=2, province="Cần Thơ"),
+                       headers=st).status_code == 403
+
+
+def test_admin_creates_account(client: TestClient, admin: dict) -> None:
+    r = client.post("/v1/accounts", json={"username": "nong_dan", "password": "mat khau 123", "role": "farmer"},
+                    headers=admin)
+    assert r.status_code == 201 and r.json()["role"] == "farmer"
+    assert "password" not in r.text and "hash" not in r.text
+    assert client.post("/v1/accounts", json={"username": "nong_dan", "password": "mat khau 123", "role": "farmer"},
+                       headers=admin).status_code == 409
+    r = client.post("/v1/accounts", json={"username": "agro", "password": "mat khau 123", "role": "agronomist"},
+                    headers=admin)
+    assert r.status_code == 422 and "province or cooperative" in r.json()["detail"]
+    me = client.get("/v1/accounts/me", headers=token_for(client, "nong_dan", "mat khau 123")).json()
+    assert me["username"] == "nong_dan"
+
+
+def test_import_geojson_then_export_same_geometry(client, admin, fixtures) -> None:
+    with fixtures["geojson"].open("rb") as fh:
+        r = client.post("/v1/areas/import", files={"file": ("areas.geojson", fh, "application/geo+json")},
+                        headers=admin)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["created"] == ["VN-STOR-0001", "VN-STOR-0002", "VN-STOR-0003"] and report["rejected"] == []
+    exported = client.get("/v1/areas/export", headers=admin).json()
+    original = json.loads(fixtures["geojson"].read_text())
+    for a, b in zip(original["features"], exported["features"], strict=True):
+        assert b["properties"]["code"] == a["properties"]["code"]
+        assert shape(a["geometry"]).equals_exact(shape(b["geometry"]), 1e-12)
+    csv_text = client.get("/v1/areas/export?format=csv", headers=admin).text
+    assert csv_text.splitlines()[0].startswith("code,name,crop") and "POLYGON" in csv_text
+
+
+def test_import_zipped_shapefile_in_utm_is_reprojected(client, admin, fixtures) -> None:
+    with fixtures["shp_zip"].open("rb") as fh:
+        r = client.post("/v1/areas/import", files={"file": ("areas.zip", fh, "application/zip")}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == ["VN-STOR-0100", "VN-STOR-0101"]
+    assert "32648" in r.json()["source_crs"]
+    a = client.get("/v1/areas/VN-STOR-0100", headers=admin).json()
+    lon, lat = shape(a["boundary"]).centroid.coords[0]
+    assert 105.96 < lon < 105.98 and 9.55 < lat < 9.57
+    assert a["area_ha"] == pytest.approx(0.72, abs=0.02)
+
+
+def test_import_reports_each_rejected_feature(client, admin, tmp_path) -> None:
+    fc = feature_collection(3)
+    fc["features"][1]["properties"]["code"] = "bad code"
+    del fc["features"][2]["properties"]["crop"]
+    p = tmp_path / "mixed.geojson"
+    p.write_text(json.dumps(fc))
+    with p.open("rb") as fh:
+        r = client.post("/v1/areas/import", files={"file": ("mixed.geojson", fh)}, headers=admin)
+    rep = r.json()
+    assert rep["created"] == ["VN-STOR-0001"]
+    assert [(x["feature"], x["code"]) for x in rep["rejected"]] == [(1, "BAD CODE"), (2, "VN-STOR-0003")]
+    assert "does not match" in rep["rejected"][0]["reason"] and "crop" in rep["rejected"][1]["reason"]
+
+
+def test_import_all_or_nothing_writes_nothing(client, admin, tmp_path, engine) -> None:
+    fc = feature_collection(2)
+    fc["features"][1]["properties"]["code"] = "bad"
+    p = tmp_path / "mixed.geojson"
+    p.write_text(json.dumps(fc))
+    before = row_counts(engine)
+    with p.open("rb") as fh:
+        r = client.post("/v1/areas/import?all_or_nothing=true", files={"file": ("m.geojson", fh)}, headers=admin)
+    assert r.json()["created"] == [] and len(r.json()["rejected"]) == 1
+    assert row_counts(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status", "words"),
+    [
+        ("empty.geojson", b"", 422, "empty"),
+        ("junk.geojson", b"\x00\x01 not json at all", 422, "cannot read"),
+        ("areas.txt", b"hello", 415, "unsupported file type"),
+        ("bad.zip", b"PK\x03\x04 truncated", 422, "not a readable zip"),
+    ],
+)
+def test_bad_uploads_are_refused(client, admin, engine, name, content, status, words) -> None:
+    before = row_counts(engine)
+    r = client.post("/v1/areas/import", files={"file": (name, content)}, headers=admin)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+    assert row_counts(engine) == before
+
+
+@pytest.mark.parametrize(("key", "words"), [("zipslip", "outside the archive"), ("shp_noprj", "no .prj")])
+def test_dangerous_or_unlocated_zips_are_refused(client, admin, engine, fixtures, key, words) -> None:
+    before = row_counts(engine)
+    with fixtures[key].open("rb") as fh:
+        r = client.post("/v1/areas/import", files={"file": ("areas.zip", fh)}, headers=admin)
+    assert r.status_code == 422 and words in r.json()["detail"]
+    assert row_counts(engine) == before
+
+
+def test_oversized_upload_is_refused(client, admin, engine, monkeypatch) -> None:
+    from api.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "max_upload_bytes", 1000)
+    r = client.post("/v1/areas/import", files={"file": ("big.geojson", b" " * 5000)}, headers=admin)
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]

@@ -1,0 +1,104 @@
+"""Seeded generator of small growing-area vector fixtures near Sóc Trăng (EPSG:4326 and UTM 48N).
+
+Run: python tests/data/make_areas.py OUT_DIR. The tests call `write_fixtures` into a temp dir, so nothing binary is
+committed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyogrio.raw
+import shapely
+from shapely.geometry import Polygon
+
+from inference.geo import reproject, to_geojson
+
+# A paddy block in Mỹ Xuyên district, Sóc Trăng (lon, lat).
+ORIGIN = (105.9700, 9.5600)
+
+
+def field(i: int, rng: np.random.Generator, size_m: float = 120.0) -> Polygon:
+    """A rectangular-ish field of about size_m x size_m/2 metres, built in UTM 48N and returned in EPSG:4326."""
+    utm_origin = reproject(shapely.Point(*ORIGIN), "EPSG:4326", "EPSG:32648")
+    ox, oy = utm_origin.x + (i % 5) * 200.0, utm_origin.y + (i // 5) * 150.0
+    jitter = rng.uniform(-3, 3, size=4)
+    poly = Polygon(
+        [
+            (ox + jitter[0], oy),
+            (ox + size_m, oy + jitter[1]),
+            (ox + size_m + jitter[2], oy + size_m / 2),
+            (ox, oy + size_m / 2 + jitter[3]),
+        ]
+    )
+    return reproject(poly, "EPSG:32648", "EPSG:4326")
+
+
+def feature_collection(n: int = 3, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    feats = []
+    for i in range(n):
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "code": f"VN-STOR-{i + 1:04d}",
+                    "name": f"Ruộng {i + 1}",
+                    "crop": "rice",
+                    "variety": "ST25",
+                    "commune": "Hòa Tú 1",
+                    "district": "Mỹ Xuyên",
+                    "province": "Sóc Trăng",
+                },
+                "geometry": to_geojson(field(i, rng)),
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def write_shapefile_zip(out: Path, fc: dict, crs: str = "EPSG:32648", with_prj: bool = True) -> Path:
+    """Zipped Shapefile of `fc` reprojected to `crs` (UTM by default, to exercise reprojection on import)."""
+    tmp = out.parent / (out.stem + "_shp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    geoms = [reproject(shapely.geometry.shape(f["geometry"]), "EPSG:4326", crs) for f in fc["features"]]
+    names = list(fc["features"][0]["properties"])
+    field_data = [np.array([f["properties"][n] for f in fc["features"]], dtype=object) for n in names]
+    shp = tmp / "areas.shp"
+    pyogrio.raw.write(
+        shp, np.array(shapely.to_wkb(geoms), dtype=object), field_data, names, crs=crs, driver="ESRI Shapefile",
+        geometry_type="Polygon", encoding="UTF-8",
+    )
+    with zipfile.ZipFile(out, "w") as zf:
+        for p in sorted(tmp.iterdir()):
+            if p.suffix == ".prj" and not with_prj:
+                continue
+            zf.write(p, p.name)
+    return out
+
+
+def write_fixtures(out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fc = feature_collection()
+    paths = {"geojson": out_dir / "areas.geojson"}
+    paths["geojson"].write_text(json.dumps(fc, ensure_ascii=False))
+    paths["shp_zip"] = write_shapefile_zip(out_dir / "areas_utm.zip", feature_collection(2, seed=1) | {
+        "features": [
+            {**f, "properties": {**f["properties"], "code": f"VN-STOR-01{i:02d}"}}
+            for i, f in enumerate(feature_collection(2, seed=1)["features"])
+        ]
+    })
+    paths["shp_noprj"] = write_shapefile_zip(out_dir / "areas_noprj.zip", fc, with_prj=False)
+    zs = out_dir / "zipslip.zip"
+    with zipfile.ZipFile(zs, "w") as zf:
+        zf.writestr("../../evil.shp", b"x")
+    paths["zipslip"] = zs
+    return paths
+
+
+if __name__ == "__main__":
+    for k, v in write_fixtures(Path(sys.argv[1] if len(sys.argv) > 1 else "tests/data/out")).items():
+        print(k, v)
