@@ -14,6 +14,8 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 areas_app = typer.Typer(help="Growing-area records.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(areas_app, name="areas")
+models_app = typer.Typer(help="Model bundles: evaluate, activate.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 
 @db_app.command("upgrade")
@@ -125,6 +127,74 @@ def areas_export(
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out)
         typer.echo(f"wrote {len(areas)} areas to {out}")
+
+
+@models_app.command("evaluate")
+def models_evaluate(
+    bundle_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="folder with model.onnx + model.json")],
+    data_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="one sub-folder of photos per class")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
+) -> None:
+    """Accuracy and macro-F1 of a photo bundle on a folder of class sub-folders (unsure counts as wrong)."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from datasets.field_photos import folder_dataset
+    from inference.bundle import BundleError
+    from inference.field_photo_model import FieldPhotoModel
+    from inference.images import read_rgb
+    from inference.metrics import classification_metrics
+
+    try:
+        model = FieldPhotoModel(bundle_dir)
+    except BundleError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    classes = model.classes
+    unknown = sorted(p.name for p in data_dir.iterdir() if p.is_dir() and p.name not in classes)
+    rows = folder_dataset(data_dir, classes)
+    if not rows:
+        typer.secho(f"error: {data_dir} has no photos in sub-folders named {', '.join(classes)}", fg="red", err=True)
+        raise typer.Exit(2)
+    y, pred, unsure = [], [], 0
+    for r in tqdm(rows, desc="scoring", unit="photo", file=sys.stderr):
+        p = model.predict(read_rgb(r.path, 2 * int(model.meta["input_size"])))
+        y.append(classes.index(r.label))
+        # an "unsure" answer is scored as the top class for accuracy/F1 and counted separately
+        pred.append(classes.index(max(p.probabilities, key=p.probabilities.__getitem__)))
+        unsure += p.label == "unsure"
+    m = classification_metrics(np.array(y), np.array(pred), classes)
+    m["unsure"] = unsure
+    m["coverage"] = round(1 - unsure / len(rows), 4)
+    if unknown:
+        m["ignored_folders"] = unknown
+    if as_json:
+        typer.echo(json.dumps(m))
+        return
+    typer.echo(f"bundle {model.bundle.name} {model.bundle.version} on {data_dir} ({m['n']} photos)")
+    typer.echo(f"accuracy  {m['accuracy']:.4f}")
+    typer.echo(f"macro-F1  {m['macro_f1']:.4f}")
+    typer.echo(f"unsure    {unsure} ({1 - m['coverage']:.1%})")
+    for c, v in m["per_class"].items():
+        typer.echo(f"  {c:<24} precision {v['precision']:.3f}  recall {v['recall']:.3f}  n={v['support']}")
+    if unknown:
+        typer.echo(f"ignored folders (not classes of this bundle): {', '.join(unknown)}")
+
+
+@models_app.command("activate")
+def models_activate(
+    task: Annotated[str, typer.Argument(help="e.g. field_photo")],
+    version: Annotated[str, typer.Argument(help="version folder under models/TASK/")],
+) -> None:
+    """Make a bundle version the one served (checked before it is switched)."""
+    from inference.bundle import BundleError, set_active
+
+    try:
+        path = set_active(task, version)
+    except BundleError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"active {task} model: {path}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""The field-photo disease classifier served by onnxruntime: preprocessing, calibrated probabilities, abstain rule.
+
+Everything it needs is in the bundle's model.json: input size, resize rule, normalisation, class names, temperature,
+abstain and out-of-distribution thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from inference.bundle import Bundle, load_bundle
+
+
+def preprocess(rgb: np.ndarray, meta: dict) -> np.ndarray:
+    """RGB uint8 image (rows, cols, 3) -> float32 tensor (3, S, S) as the bundle expects.
+
+    Resize so the short side is S (area interpolation when shrinking), centre-crop S x S, scale to 0-1, normalise.
+    """
+    size = int(meta["input_size"])
+    h, w = rgb.shape[:2]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    img = cv2.resize(rgb, (nw, nh), interpolation=interp)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    img = img[top : top + size, left : left + size].astype(np.float32) / 255.0
+    mean = np.asarray(meta["normalization"]["mean"], np.float32)
+    std = np.asarray(meta["normalization"]["std"], np.float32)
+    return ((img - mean) / std).transpose(2, 0, 1)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def energy(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Free energy -T logsumexp(logits / T): higher means less like the training data (Liu et al., NeurIPS 2020)."""
+    z = logits / temperature
+    m = z.max(axis=-1)
+    return -temperature * (m + np.log(np.exp(z - m[..., None]).sum(axis=-1)))
+
+
+@dataclass
+class Prediction:
+    label: str  # a class name or "unsure"
+    confidence: float  # calibrated probability of the top class, 0-1
+    probabilities: dict[str, float]  # calibrated, per class
+    ood_distance: float  # cosine distance of the image embedding to the nearest class centroid, 0-2
+    in_distribution: bool
+    reason: str | None  # why "unsure"
+
+
+class FieldPhotoModel:
+    """Loads a bundle once; `predict` is thread-safe (onnxruntime sessions are)."""
+
+    def __init__(self, bundle: Bundle | str | Path, threads: int | None = None) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        self.meta = self.bundle.meta
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(self.bundle.onnx_path), opts, providers=["CPUExecutionProvider"])
+        self.classes: list[str] = list(self.meta["classes"])
+        self.temperature = float(self.meta["calibration"]["temperature"])
+        self.abstain_threshold = float(self.meta["abstain"]["confidence_threshold"])
+        self.ood_threshold = float(self.meta["ood"]["distance_threshold"])
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """batch float32 (N, 3, S, S) preprocessed -> (logits (N, C), ood_distance (N,))."""
+        logits, dist = self.session.run(["logits", "ood_distance"], {"image": batch.astype(np.float32)})
+        return logits, dist
+
+    def predict_batch(self, images_rgb: list[np.ndarray]) -> list[Prediction]:
+        batch = np.stack([preprocess(im, self.meta) for im in images_rgb])
+        logits, dist = self.run(batch)
+        return [self._decide(lg, float(d)) for lg, d in zip(logits, dist, strict=True)]
+
+    def predict(self, image_rgb: np.ndarray) -> Prediction:
+        return self.predict_batch([image_rgb])[0]
+
+    def _decide(self, logits: np.ndarray, dist: float) -> Prediction:
+        p = softmax(logits / self.temperature)
+        k = int(p.argmax())
+        probs = {c: float(v) for c, v in zip(self.classes, p, strict=True)}
+        in_dist = dist <= self.ood_threshold
+        reason = None
+        if not in_dist:
+            reason = "the photo does not look like the rice-leaf photos the model was trained on"
+        elif p[k] < self.abstain_threshold:
+            reason = "the model cannot tell between diseases with enough confidence"
+        return Prediction(self.classes[k] if reason is None else "unsure", float(p[k]), probs, dist, in_dist, reason)

@@ -1,0 +1,41 @@
+"""Classification metrics (numpy only), shared by training notebooks and `cropwatch models evaluate`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def confusion(y: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
+    cm = np.zeros((n, n), int)
+    np.add.at(cm, (y, pred), 1)
+    return cm
+
+
+def classification_metrics(y: np.ndarray, pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    n = len(classes)
+    cm = confusion(y, pred, n)
+    per = {}
+    f1s = []
+    for i, c in enumerate(classes):
+        tp, fp, fn = cm[i, i], cm[:, i].sum() - cm[i, i], cm[i, :].sum() - cm[i, i]
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        f1s.append(f1)
+        per[c] = {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f1), 4),
+                  "support": int(cm[i].sum())}
+    return {"n": int(len(y)), "accuracy": round(float((y == pred).mean()), 4), "macro_f1": round(float(np.mean(f1s)), 4),
+            "per_class": per, "confusion_matrix": cm.tolist()}
+
+
+def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """ECE with equal-width confidence bins (Guo et al. 2017)."""
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)

@@ -1,0 +1,149 @@
+"""Safe decoding of farmers' photos: type sniffing, size and pixel limits before any decoding, EXIF orientation,
+GPS and time, and reduced-size JPEG decoding (a 12 MP photo is never decoded at full size for a 224 px model)."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF from iPhones, when pillow-heif is installed
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    HEIC_SUPPORTED = True
+except ImportError:  # pragma: no cover - depends on the install
+    HEIC_SUPPORTED = False
+
+MAX_PHOTO_BYTES = 25 * 1024 * 1024
+MAX_PHOTO_PIXELS = 50_000_000  # a 48 MP phone sensor passes; a 100 MP image or a PNG bomb does not
+MIN_PHOTO_SIDE = 128
+
+_MAGIC = [
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+]
+
+
+class PhotoError(ValueError):
+    """A photo that cannot be scored; `status` is the HTTP status that fits, the message says how to fix it."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def sniff_format(head: bytes) -> str | None:
+    """'JPEG', 'PNG', 'WEBP', 'HEIF' or None from the first bytes of a file."""
+    for magic, fmt in _MAGIC:
+        if head.startswith(magic):
+            return fmt
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis", b"hevc"):
+        return "HEIF"
+    return None
+
+
+@dataclass
+class DecodedPhoto:
+    rgb: np.ndarray  # (rows, cols, 3) uint8, upright (EXIF orientation applied), reduced size
+    format: str
+    original_width: int  # as stored, before orientation
+    original_height: int
+    decode_scale: float  # decoded short side / original short side
+    lat: float | None  # EXIF GPS, EPSG:4326 degrees
+    lon: float | None
+    taken_at: datetime | None
+
+
+def _ratio(v: object) -> float:
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ZeroDivisionError):
+        n, d = v  # type: ignore[misc]
+        return float(n) / float(d)
+
+
+def _gps(exif: Image.Exif) -> tuple[float | None, float | None]:
+    try:
+        g = exif.get_ifd(0x8825)
+    except Exception:  # noqa: BLE001 - malformed EXIF is common; GPS is optional
+        return None, None
+    try:
+        lat = sum(_ratio(x) / 60**i for i, x in enumerate(g[2]))
+        lon = sum(_ratio(x) / 60**i for i, x in enumerate(g[4]))
+        if g.get(1, "N") in ("S", b"S"):
+            lat = -lat
+        if g.get(3, "E") in ("W", b"W"):
+            lon = -lon
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None, None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None, None
+    return lat, lon
+
+
+def _taken_at(exif: Image.Exif) -> datetime | None:
+    try:
+        raw = exif.get_ifd(0x8769).get(36867) or exif.get(306)
+        return datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S") if raw else None
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def decode_photo(
+    data: bytes,
+    short_side: int = 448,
+    max_bytes: int = MAX_PHOTO_BYTES,
+    max_pixels: int = MAX_PHOTO_PIXELS,
+) -> DecodedPhoto:
+    """Check and decode an uploaded photo to an upright RGB array whose short side is about `short_side`.
+
+    Checks, in order, before decoding pixels: size in bytes, file type (by content, not by name), pixel count from
+    the header, minimum side. JPEGs are decoded by libjpeg's DCT scaling straight to the smallest size >= short_side.
+    Raises PhotoError.
+    """
+    if not data:
+        raise PhotoError("the upload is empty; choose a photo and send it again", 400)
+    if len(data) > max_bytes:
+        raise PhotoError(f"the photo is {len(data) / 2**20:.1f} MiB; the limit is {max_bytes // 2**20} MiB", 413)
+    fmt = sniff_format(data[:16])
+    if fmt is None:
+        raise PhotoError("this file is not a JPEG, PNG, WebP or HEIC photo; take a photo with the phone's camera", 415)
+    if fmt == "HEIF" and not HEIC_SUPPORTED:
+        raise PhotoError("HEIC photos are not supported here; set the camera to 'Most compatible' (JPEG)", 415)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise PhotoError(f"the {fmt} file cannot be read ({exc}); send the original photo", 422) from exc
+    w, h = img.size
+    if w * h > max_pixels:
+        raise PhotoError(
+            f"the photo has {w * h / 1e6:.0f} megapixels ({w}x{h}); the limit is {max_pixels / 1e6:.0f} MP: "
+            "send a normal phone photo", 413
+        )
+    if min(w, h) < MIN_PHOTO_SIDE:
+        raise PhotoError(f"the photo is only {w}x{h} pixels; move closer and take a full-size photo", 422)
+    exif = img.getexif()
+    lat, lon = _gps(exif)
+    taken = _taken_at(exif)
+    try:
+        if fmt == "JPEG":
+            img.draft("RGB", (short_side, short_side))  # DCT-domain downscale by 1/2, 1/4 or 1/8
+        img = ImageOps.exif_transpose(img)
+        img = img.convert("RGB")  # forces the decode; a truncated file fails here
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise PhotoError(f"the {fmt} file is damaged or truncated ({exc}); send the photo again", 422) from exc
+    dw, dh = img.size
+    s = short_side / min(dw, dh)
+    if s < 1:
+        img = img.resize((max(1, round(dw * s)), max(1, round(dh * s))), Image.Resampling.BOX)
+    rgb = np.asarray(img, dtype=np.uint8)
+    return DecodedPhoto(rgb, fmt, w, h, min(rgb.shape[:2]) / min(w, h), lat, lon, taken)

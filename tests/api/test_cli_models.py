@@ -1,0 +1,52 @@
+"""`cropwatch models evaluate` and `models activate`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from inference.bundle import active_bundle_path
+from inference.field_photo_model import FieldPhotoModel
+from inference.images import read_rgb
+
+PHOTOS = Path(__file__).resolve().parents[2] / "datasets" / "data" / "rice_leaf_photos"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_models_evaluate_prints_accuracy_and_macro_f1(tmp_path: Path) -> None:
+    data = tmp_path / "photos"
+    picked = {}
+    for c in ("bacterial_leaf_blight", "blast", "brown_spot"):
+        (data / c).mkdir(parents=True)
+        picked[c] = sorted((PHOTOS / c).iterdir())[:4]
+        for p in picked[c]:
+            shutil.copy(p, data / c / p.name)
+    (data / "healthy").mkdir()
+    bundle = active_bundle_path("field_photo")
+    r = cli("models", "evaluate", str(bundle), str(data))
+    assert r.returncode == 0, r.stderr
+    assert "accuracy" in r.stdout and "macro-F1" in r.stdout and "ignored folders" in r.stdout
+    r = cli("models", "evaluate", str(bundle), str(data), "--json")
+    m = json.loads(r.stdout)
+    model = FieldPhotoModel(bundle)
+    hits = sum(
+        max((pr := model.predict(read_rgb(p, 448))).probabilities, key=pr.probabilities.__getitem__) == c
+        for c, ps in picked.items() for p in ps
+    )
+    assert m["n"] == 12 and abs(m["accuracy"] - round(hits / 12, 4)) < 1e-9
+
+
+def test_models_evaluate_refuses_a_folder_without_bundle(tmp_path: Path) -> None:
+    r = cli("models", "evaluate", str(tmp_path), str(tmp_path))
+    assert r.returncode == 2 and "not a model bundle" in r.stderr
+
+
+def test_models_activate_unknown_version_fails() -> None:
+    r = cli("models", "activate", "field_photo", "no-such-version")
+    assert r.returncode == 2 and "not a model bundle" in r.stderr

@@ -1,0 +1,31 @@
+"""The notebooks run end to end on a tiny subset (papermill, parameters overridden), so they cannot rot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+papermill = pytest.importorskip("papermill")
+
+NB = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def execute(name: str, out: Path, **params: object) -> None:
+    papermill.execute_notebook(str(NB / name), str(out / name), parameters=params, cwd=str(NB), progress_bar=False,
+                               kernel_name="python3")
+
+
+@pytest.mark.slow
+def test_field_photo_notebooks_tiny(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    execute("01_explore_field_photos.ipynb", tmp_path, MAX_SAMPLES=2)
+    execute("02_train_field_photo_model.ipynb", tmp_path, OUT_DIR=str(bundle), EPOCHS=1, MAX_TRAIN_IMAGES=12)
+    assert (bundle / "checkpoint.pt").exists() and (bundle / "training_curves.png").exists()
+    execute("03_evaluate_and_export.ipynb", tmp_path, OUT_DIR=str(bundle), VERSION="0.0.0-test", LOSO=False,
+            ACTIVATE=False)
+    meta = json.loads((bundle / "model.json").read_text())
+    assert meta["model_version"] == "0.0.0-test" and meta["parity_max_abs_diff"] < 1e-4
+    for png in ("confusion_matrix.png", "reliability.png", "coverage_accuracy.png"):
+        assert (bundle / png).stat().st_size > 1000
