@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -14,12 +15,17 @@ from sqlalchemy.orm import Session
 
 from api import __version__
 from api.db import get_session
-from api.routers import areas, auth
+from api.photo_service import PhotoModelHolder
+from api.routers import areas, auth, models, photos
+from api.settings import get_settings
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Models are loaded here once (photo and drone bundles come with their issues); the database must be migrated.
+    # Models are loaded once here and handed to routes through app.state; the database must be migrated.
+    holder = PhotoModelHolder(get_settings().models_dir)
+    await run_in_threadpool(holder.load_active)
+    app.state.photo_models = holder
     yield
 
 
@@ -32,6 +38,8 @@ def create_app() -> FastAPI:
     )
     app.include_router(auth.router)
     app.include_router(areas.router)
+    app.include_router(photos.router)
+    app.include_router(models.router)
 
     @app.get("/health", tags=["health"])
     def health(session: Annotated[Session, Depends(get_session)]) -> dict[str, str]:

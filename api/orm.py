@@ -106,8 +106,23 @@ class Observation(Base):
     model_version: Mapped[str | None] = mapped_column(String(50), default=None)
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     lat: Mapped[float | None] = mapped_column(Float, default=None)
-    file_path: Mapped[str | None] = mapped_column(Text, default=None)
+    file_path: Mapped[str | None] = mapped_column(Text, default=None)  # relative to the data dir
+    file_sha256: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PhotoFeedback(Base):
+    """An agronomist's or farmer's confirmation or correction of a photo diagnosis: the next model's labels."""
+
+    __tablename__ = "photo_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    label: Mapped[str] = mapped_column(String(64))
+    confirmed: Mapped[bool] = mapped_column(default=False)  # True when label equals the model's answer
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

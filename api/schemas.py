@@ -107,3 +107,75 @@ class ImportReport(BaseModel):
     rejected: list[ImportRejection]
     warnings: list[str]
     source_crs: str | None
+
+
+class Bilingual(BaseModel):
+    vi: str
+    en: str
+
+
+class PhotoQuality(BaseModel):
+    ok: bool
+    sharpness: float = Field(description="variance of the Laplacian at 300 px short side; under 8 is blurry")
+    brightness: float = Field(description="mean HSV value 0-255")
+    clipped_pct: float
+    issues: list[str] = Field(description="too_small, blurry, too_dark, too_bright, not_a_plant")
+    messages: list[Bilingual]
+
+
+class PhotoDiagnosis(BaseModel):
+    label: str = Field(description="a class name of the model, or 'unsure'")
+    status: str = Field(description="diagnosed | unsure | no_symptom | field_patch | retake")
+    confidence: float = Field(description="calibrated probability of the top class, 0-1")
+    probabilities: dict[str, float]
+    in_distribution: bool
+    ood_distance: float
+    reason: str | None
+
+
+class PhotoSeverity(BaseModel):
+    ses: int | None = Field(description="IRRI SES grade 0-9 of the visible damage")
+    affected_pct: float | None = Field(description="share of leaf area showing lesions, %")
+    scale: str | None
+
+
+class PhotoGrowth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    score: int | None = Field(description="growth score 0-100")
+    method: str | None = Field(description="leaf_colour (close-up; with lcc_level 2-5) or canopy_cover (field patch)")
+
+
+class PhotoResult(BaseModel):
+    """Versioned result document of a scored photo."""
+
+    model_config = ConfigDict(extra="allow")
+    schema_version: str
+    model: dict[str, str]
+    photo: dict[str, Any]
+    quality: PhotoQuality
+    diagnosis: PhotoDiagnosis
+    severity: PhotoSeverity
+    growth: PhotoGrowth
+    advice: Bilingual
+    timings_ms: dict[str, float]
+
+
+class PhotoPublic(BaseModel):
+    id: int
+    area_code: str
+    observed_at: datetime
+    image_url: str
+    thumbnail_url: str
+    result: PhotoResult
+    feedback: list[dict[str, Any]] = []
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(description="the right class name, or 'healthy', 'other' for what the model does not know")
+    comment: str | None = None
+
+
+class ModelActivate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str

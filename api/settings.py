@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         description="Planting-area code: country, province/unit code, 4-digit serial, e.g. VN-STOR-0001.",
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="Largest accepted vector upload.")
+    max_photo_bytes: int = Field(default=25 * 1024 * 1024, description="Largest accepted photo upload.")
+    max_photo_pixels: int = Field(default=50_000_000, description="Largest accepted photo, in pixels (header).")
+    models_dir: Path = Field(default=REPO_ROOT / "models", description="Model bundles and their ACTIVE files.")
     host: str = "127.0.0.1"
     port: int = 8000
 

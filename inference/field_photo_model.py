@@ -16,11 +16,43 @@ import onnxruntime as ort
 from inference.bundle import Bundle, load_bundle
 
 
+def paper_mask(rgb: np.ndarray) -> np.ndarray:
+    """Boolean mask (rows, cols) of bright, unsaturated pixels: white paper or a scanner bed around a leaf."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    return (hsv[..., 1] < 35) & (hsv[..., 2] > 150)
+
+
+def crop_to_leaf(rgb: np.ndarray, min_paper_fraction: float = 0.15, pad_fraction: float = 0.04) -> np.ndarray:
+    """Crop a photo of a leaf on paper to the bounding box of the leaf, so it fills the frame as in field close-ups.
+
+    Photos with little paper (field close-ups) are returned unchanged.
+    """
+    paper = paper_mask(rgb)
+    if paper.mean() < min_paper_fraction:
+        return rgb
+    fg = (~paper).astype(np.uint8)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if n <= 1:
+        return rgb
+    k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[k, cv2.CC_STAT_AREA] < 0.02 * fg.size:
+        return rgb
+    x, y, w, h = (int(v) for v in stats[k, :4])
+    pad = int(pad_fraction * max(rgb.shape[:2]))
+    y0, y1 = max(0, y - pad), min(rgb.shape[0], y + h + pad)
+    x0, x1 = max(0, x - pad), min(rgb.shape[1], x + w + pad)
+    return np.ascontiguousarray(rgb[y0:y1, x0:x1])
+
+
 def preprocess(rgb: np.ndarray, meta: dict) -> np.ndarray:
     """RGB uint8 image (rows, cols, 3) -> float32 tensor (3, S, S) as the bundle expects.
 
-    Resize so the short side is S (area interpolation when shrinking), centre-crop S x S, scale to 0-1, normalise.
+    Optionally crop to the leaf (meta["crop"] == "leaf_bbox"), resize so the short side is S (area interpolation when
+    shrinking), centre-crop S x S, scale to 0-1, normalise.
     """
+    if meta.get("crop") == "leaf_bbox":
+        rgb = crop_to_leaf(rgb)
     size = int(meta["input_size"])
     h, w = rgb.shape[:2]
     scale = size / min(h, w)

@@ -4,6 +4,7 @@ GPS and time, and reduced-size JPEG decoding (a 12 MP photo is never decoded at 
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,7 +122,13 @@ def decode_photo(
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img = Image.open(io.BytesIO(data))
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            m = re.search(r"\((\d+) pixels\)", str(exc))
+            mp = f"{int(m.group(1)) / 1e6:.0f} megapixels" if m else "far more megapixels than a phone takes"
+            raise PhotoError(
+                f"the photo has {mp}; the limit is {max_pixels / 1e6:.0f} MP: send a normal phone photo", 413
+            ) from exc
+        except (UnidentifiedImageError, OSError) as exc:
             raise PhotoError(f"the {fmt} file cannot be read ({exc}); send the original photo", 422) from exc
     w, h = img.size
     if w * h > max_pixels:

@@ -28,7 +28,7 @@ from torch import nn
 from torchvision.transforms import v2
 
 from datasets.field_photos import ManifestRow
-from inference.field_photo_model import preprocess
+from inference.field_photo_model import crop_to_leaf, paper_mask, preprocess
 from inference.images import read_rgb
 
 # EfficientNet-Lite was trained on inputs scaled to [-1, 1] ((x - 127) / 128 in the TF reference).
@@ -51,6 +51,7 @@ class FieldPhotoTrainConfig(BaseModel):
     label_smoothing: float = 0.05
     background_swap_p: float = 0.35
     cache_short_side: int = 288
+    leaf_crop: bool = True  # crop photos on paper to the leaf (train and serve), see inference.crop_to_leaf
     seed: int = 0
     threads: int = 2
     max_train_images: int | None = None  # tiny runs in CI
@@ -60,12 +61,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def paper_mask(rgb: np.ndarray) -> np.ndarray:
-    """Boolean mask of bright, unsaturated pixels (white paper or scanner bed) around a leaf."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    return (hsv[..., 1] < 35) & (hsv[..., 2] > 150)
 
 
 def swap_background(rgb: np.ndarray, backgrounds: list[np.ndarray], rng: random.Random) -> np.ndarray:
@@ -172,11 +167,13 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def serving_meta(classes: list[str], input_size: int) -> dict[str, Any]:
-    return {"classes": classes, "input_size": input_size, "normalization": {"mean": LITE_MEAN, "std": LITE_STD}}
+def serving_meta(classes: list[str], input_size: int, leaf_crop: bool = True) -> dict[str, Any]:
+    return {"classes": classes, "input_size": input_size, "normalization": {"mean": LITE_MEAN, "std": LITE_STD},
+            "crop": "leaf_bbox" if leaf_crop else "none"}
 
 
 def load_images(rows: list[ManifestRow], short_side: int, progress: Callable | None = None) -> list[np.ndarray]:
+    """Decode at reduced size (short side `short_side`) for training and evaluation; serving crops and resizes."""
     it = progress(rows, desc="decoding") if progress else rows
     return [read_rgb(r.path, short_side) for r in it]
 
@@ -224,12 +221,14 @@ def train(
     t0 = time.perf_counter()
     idx = {c: i for i, c in enumerate(classes)}
     x_train = load_images(train_rows, cfg.cache_short_side, progress)
+    if cfg.leaf_crop:  # the augmentation then frames the leaf as serving will
+        x_train = [crop_to_leaf(im) for im in x_train]
     y_train = np.array([idx[r.label] for r in train_rows])
     x_val = load_images(val_rows, cfg.cache_short_side, progress)
     y_val = np.array([idx[r.label] for r in val_rows])
     # field-like backgrounds: photos not taken on paper
     backgrounds = [im for im in x_train if paper_mask(im).mean() < 0.05]
-    meta = serving_meta(classes, cfg.input_size)
+    meta = serving_meta(classes, cfg.input_size, cfg.leaf_crop)
 
     model = PhotoClassifier(len(classes))
     model.freeze_all_but(cfg.trainable_blocks)

@@ -1,0 +1,159 @@
+"""Photo upload and scoring through the API: linked to the right area, stored once, bad input refused, nothing
+half-written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import shape
+
+from api.orm import Role
+from api.settings import get_settings
+from tests.api.test_areas import area_payload
+from tests.conftest import make_account, row_counts, token_for
+from tests.data.make_photos import (
+    blurred_jpeg,
+    dark_jpeg,
+    gps_jpeg,
+    png_header_bomb,
+    real_photo,
+    truncated,
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "data"
+    monkeypatch.setattr(get_settings(), "data_dir", d)
+    return d
+
+
+@pytest.fixture
+def farm(client: TestClient, admin: dict, db, data_dir: Path) -> dict:
+    make_account(db, "farmer_a", Role.farmer)
+    make_account(db, "farmer_b", Role.farmer)
+    client.post("/v1/areas", json=area_payload(owner_username="farmer_a"), headers=admin)
+    client.post("/v1/areas", json=area_payload("VN-STOR-0002", i=1, owner_username="farmer_b"), headers=admin)
+    return {"a": token_for(client, "farmer_a"), "b": token_for(client, "farmer_b"), "admin": admin}
+
+
+def files_in(d: Path) -> list[Path]:
+    return [p for p in d.rglob("*") if p.is_file()] if d.exists() else []
+
+
+def upload(client: TestClient, headers: dict, data: bytes, name: str = "leaf.jpg", ctype: str = "image/jpeg",
+           **form: str):
+    return client.post("/v1/photos", files={"file": (name, data, ctype)}, data=form, headers=headers)
+
+
+def test_upload_scores_and_records(client: TestClient, farm: dict, data_dir: Path) -> None:
+    data = real_photo("brown_spot", 3).read_bytes()
+    r = upload(client, farm["a"], data, area_code="VN-STOR-0001")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    res = body["result"]
+    assert res["schema_version"] == "1.0" and res["model"]["version"]
+    assert res["diagnosis"]["label"] in {"bacterial_leaf_blight", "blast", "brown_spot", "unsure"}
+    assert 0 <= res["diagnosis"]["confidence"] <= 1 and res["quality"]["ok"] is True
+    assert res["advice"]["vi"] and res["advice"]["en"]
+    obs = client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()
+    assert [o["id"] for o in obs] == [body["id"]] and obs[0]["source"] == "photo"
+    assert client.get(f"/v1/photos/{body['id']}/image", headers=farm["a"]).content == data
+    thumb = client.get(f"/v1/photos/{body['id']}/thumbnail", headers=farm["a"])
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    # the same photo again: a second observation, one stored file
+    r2 = upload(client, farm["a"], data, area_code="VN-STOR-0001")
+    assert r2.status_code == 201 and r2.json()["id"] != body["id"]
+    assert len(files_in(data_dir / "photos")) == 1
+
+
+def test_photo_is_linked_by_its_gps(client: TestClient, farm: dict) -> None:
+    inside = shape(area_payload(i=1)["boundary"]).representative_point()
+    data = gps_jpeg(real_photo("blast", 2), inside.y, inside.x)
+    r = upload(client, farm["b"], data)
+    assert r.status_code == 201, r.text
+    assert r.json()["area_code"] == "VN-STOR-0002"
+    assert r.json()["result"]["photo"]["lat"] == pytest.approx(inside.y, abs=1e-5)
+
+
+def test_location_form_fields_link_the_photo(client: TestClient, farm: dict) -> None:
+    inside = shape(area_payload(i=0)["boundary"]).representative_point()
+    r = upload(client, farm["a"], real_photo().read_bytes(), lat=str(inside.y), lon=str(inside.x))
+    assert r.status_code == 201 and r.json()["area_code"] == "VN-STOR-0001"
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "words"),
+    [
+        ("text", 415, "not a JPEG"),
+        ("content_type", 415, "not an image"),
+        ("truncated", 422, "truncated"),
+        ("bomb", 413, "megapixels"),
+        ("100mp", 413, "100 megapixels"),
+        ("empty", 400, "empty"),
+        ("unknown_area", 404, "no growing area"),
+        ("others_area", 404, "no growing area"),
+        ("outside", 422, "outside every growing area"),
+        ("no_location", 422, "say which growing area"),
+    ],
+)
+def test_bad_uploads_store_nothing(client, farm, data_dir, engine, kind, status, words) -> None:
+    good = real_photo().read_bytes()
+    cases = {
+        "text": (b"just some text", {"area_code": "VN-STOR-0001"}, "image/jpeg"),
+        "content_type": (good, {"area_code": "VN-STOR-0001"}, "text/plain"),
+        "truncated": (truncated(good, 0.4), {"area_code": "VN-STOR-0001"}, "image/jpeg"),
+        "bomb": (png_header_bomb(), {"area_code": "VN-STOR-0001"}, "image/png"),
+        "100mp": (png_header_bomb(10_000, 10_000), {"area_code": "VN-STOR-0001"}, "image/png"),
+        "empty": (b"", {"area_code": "VN-STOR-0001"}, "image/jpeg"),
+        "unknown_area": (good, {"area_code": "VN-STOR-9999"}, "image/jpeg"),
+        "others_area": (good, {"area_code": "VN-STOR-0002"}, "image/jpeg"),
+        "outside": (good, {"lat": "10.9", "lon": "106.9"}, "image/jpeg"),
+        "no_location": (good, {}, "image/jpeg"),
+    }
+    data, form, ctype = cases[kind]
+    before = row_counts(engine)
+    r = upload(client, farm["a"], data, ctype=ctype, **form)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+    assert row_counts(engine) == before
+    assert files_in(data_dir) == []
+
+
+def test_quality_gate_answers_what_to_do(client: TestClient, farm: dict) -> None:
+    r = upload(client, farm["a"], blurred_jpeg(real_photo(), 5), area_code="VN-STOR-0001")
+    res = r.json()["result"]
+    assert res["quality"]["ok"] is False and "blurry" in res["quality"]["issues"]
+    assert res["diagnosis"]["label"] == "unsure" and res["diagnosis"]["status"] == "retake"
+    assert "steady" in res["advice"]["en"]
+    res = upload(client, farm["a"], dark_jpeg(real_photo()), area_code="VN-STOR-0001").json()["result"]
+    assert "too_dark" in res["quality"]["issues"] and "light" in res["advice"]["en"]
+
+
+def test_feedback(client: TestClient, farm: dict, db) -> None:
+    pid = upload(client, farm["a"], real_photo("blast", 1).read_bytes(), area_code="VN-STOR-0001").json()["id"]
+    r = client.post(f"/v1/photos/{pid}/feedback", json={"label": "blast", "comment": "checked"}, headers=farm["admin"])
+    assert r.status_code == 201
+    assert client.post(f"/v1/photos/{pid}/feedback", json={"label": "leaf_smut"},
+                       headers=farm["admin"]).status_code == 422
+    assert client.post(f"/v1/photos/{pid}/feedback", json={"label": "blast"}, headers=farm["b"]).status_code == 404
+    assert client.get(f"/v1/photos/{pid}", headers=farm["a"]).json()["feedback"][0]["label"] == "blast"
+
+
+def test_activate_model_without_restart(client: TestClient, farm: dict, tmp_path: Path, monkeypatch) -> None:
+    holder = client.app.state.photo_models
+    models = tmp_path / "models" / "field_photo"
+    models.mkdir(parents=True)
+    current = holder.scorer.model.bundle
+    os.symlink(current.path, models / "2.0.0-test")
+    monkeypatch.setattr(holder, "models_dir", tmp_path / "models")
+    r = client.post("/v1/models/field_photo/activate", json={"version": "2.0.0-test"}, headers=farm["admin"])
+    assert r.status_code == 200 and (models / "ACTIVE").read_text().strip() == "2.0.0-test"
+    assert holder.scorer.model.bundle.path == models / "2.0.0-test"
+    assert client.post("/v1/models/field_photo/activate", json={"version": "nope"},
+                       headers=farm["admin"]).status_code == 404
+    assert client.post("/v1/models/field_photo/activate", json={"version": "2.0.0-test"},
+                       headers=farm["a"]).status_code == 403

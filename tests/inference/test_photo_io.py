@@ -1,0 +1,68 @@
+"""Safe photo decoding: limits before decoding, EXIF orientation/GPS/time, reduced-size JPEG decode."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference.photo_io import PhotoError, decode_photo, sniff_format
+from tests.data.make_photos import gps_jpeg, phone_size_jpeg, png_header_bomb, real_photo, truncated
+
+
+def test_exif_gps_time_and_orientation() -> None:
+    data = gps_jpeg(real_photo(), 9.5602, 105.9705, orientation=6)  # 6: rotate 90 degrees clockwise to view
+    p = decode_photo(data, short_side=448)
+    assert p.lat == pytest.approx(9.5602, abs=1e-5) and p.lon == pytest.approx(105.9705, abs=1e-5)
+    assert p.taken_at is not None and p.taken_at.year == 2026
+    wide = gps_jpeg(real_photo(), 9.5, 105.9, orientation=1, scale=1.0)
+    src = Image.open(io.BytesIO(wide))
+    # make a non-square source so that orientation is visible in the shape
+    buf = io.BytesIO()
+    src.crop((0, 0, 300, 200)).save(buf, "JPEG", exif=Image.open(io.BytesIO(data)).getexif())
+    q = decode_photo(buf.getvalue())
+    assert q.rgb.shape[:2] == (300, 200)  # stored 300 wide x 200 high, shown rotated: 200 wide x 300 high
+
+
+def test_twelve_megapixel_jpeg_is_decoded_at_reduced_size() -> None:
+    data = phone_size_jpeg(real_photo(), 12.0)
+    p = decode_photo(data, short_side=448)
+    assert p.original_width * p.original_height > 11e6
+    assert min(p.rgb.shape[:2]) == 448 and p.decode_scale < 0.2
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "words"),
+    [
+        (b"", 400, "empty"),
+        (b"hello, this is text", 415, "not a JPEG"),
+        (png_header_bomb(), 413, "megapixels"),
+        (png_header_bomb(10_000, 10_000), 413, "100 megapixels"),
+        (png_header_bomb(100, 60), 422, "only 100x60"),
+    ],
+)
+def test_bad_photos_are_refused(data: bytes, status: int, words: str) -> None:
+    with pytest.raises(PhotoError, match=words) as e:
+        decode_photo(data)
+    assert e.value.status == status
+
+
+def test_truncated_jpeg_is_refused() -> None:
+    with pytest.raises(PhotoError, match="damaged or truncated|cannot be read") as e:
+        decode_photo(truncated(real_photo().read_bytes(), 0.4))
+    assert e.value.status == 422
+
+
+def test_too_large_file_is_refused() -> None:
+    with pytest.raises(PhotoError) as e:
+        decode_photo(b"\xff\xd8\xff" + b"\0" * 2000, max_bytes=1000)
+    assert e.value.status == 413
+
+
+def test_sniff() -> None:
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buf, "WEBP")
+    assert sniff_format(buf.getvalue()[:16]) == "WEBP"
+    assert sniff_format(real_photo().read_bytes()[:16]) == "JPEG"
