@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP_SERVE := $(VENV)/.installed-serve
 STAMP_ALL   := $(VENV)/.installed-all
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test lint bench clean-venv browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,17 @@ $(STAMP_ALL): pyproject.toml | $(BIN)/python
 run: $(STAMP_SERVE)
 	$(BIN)/cropwatch serve
 
-test: $(STAMP_ALL)
+test: $(STAMP_ALL) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The page tests drive Debian's chromium with its chromedriver. Installed when missing and we may (root + apt);
+# otherwise those tests are skipped with the reason.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium and chromium-driver for the page tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "note: chromium/chromedriver missing and not root: the browser tests will be skipped"; fi
 
 lint: $(STAMP_ALL)
 	$(BIN)/ruff check api inference models datasets tests

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -18,6 +20,8 @@ from api.db import get_session
 from api.photo_service import PhotoModelHolder
 from api.routers import areas, auth, models, photos
 from api.settings import get_settings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 @asynccontextmanager
@@ -40,6 +44,12 @@ def create_app() -> FastAPI:
     app.include_router(areas.router)
     app.include_router(photos.router)
     app.include_router(models.router)
+
+    app.mount("/app", StaticFiles(directory=STATIC_DIR / "farmer", html=True), name="farmer")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/app/")
 
     @app.get("/health", tags=["health"])
     def health(session: Annotated[Session, Depends(get_session)]) -> dict[str, str]:

@@ -16,6 +16,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(areas_app, name="areas")
 models_app = typer.Typer(help="Model bundles: evaluate, activate.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+photo_app = typer.Typer(help="Farmers' photos.", no_args_is_help=True)
+app.add_typer(photo_app, name="photo")
+datasets_app = typer.Typer(help="Datasets for retraining.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
 
 
 @db_app.command("upgrade")
@@ -195,6 +199,62 @@ def models_activate(
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"active {task} model: {path}")
+
+
+@photo_app.command("score")
+def photo_score(
+    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="photo files")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    bundle: Annotated[Path | None, typer.Option(help="bundle dir; default: the active field_photo bundle")] = None,
+) -> None:
+    """Score photos without a server: diagnosis, severity (SES 0-9), growth (0-100), quality, advice."""
+    from tqdm import tqdm
+
+    from api.settings import get_settings
+    from inference.bundle import active_bundle_path
+    from inference.field_photo_model import FieldPhotoModel
+    from inference.photo import PhotoScorer
+    from inference.photo_io import PhotoError
+
+    scorer = PhotoScorer(FieldPhotoModel(bundle or active_bundle_path("field_photo", get_settings().models_dir)))
+    failed = 0
+    for path in tqdm(paths, desc="scoring", unit="photo", file=sys.stderr, disable=len(paths) < 2):
+        try:
+            r = scorer.score(path.read_bytes())
+        except PhotoError as exc:
+            failed += 1
+            if as_json:
+                typer.echo(json.dumps({"path": str(path), "error": str(exc), "status": exc.status}, ensure_ascii=False))
+            else:
+                typer.secho(f"{path}: {exc}", fg="red", err=True)
+            continue
+        if as_json:
+            typer.echo(json.dumps({"path": str(path), **r}, ensure_ascii=False))
+        else:
+            d, sv, g = r["diagnosis"], r["severity"], r["growth"]
+            typer.echo(
+                f"{path}: {d['label']} ({d['status']}, confidence {d['confidence']:.2f}); "
+                f"SES {sv['ses']} ({sv['affected_pct']}% of leaf); growth {g['score']} ({g['method']}); "
+                f"quality {'ok' if r['quality']['ok'] else ', '.join(r['quality']['issues'])}\n  {r['advice']['en']}"
+            )
+    if failed:
+        raise typer.Exit(1)
+
+
+@datasets_app.command("export-feedback")
+def datasets_export_feedback(
+    out_dir: Annotated[Path, typer.Argument(help="folder to write: one sub-folder per label + manifest.csv")],
+) -> None:
+    """Write photos whose diagnosis was confirmed or corrected as a dataset the training notebooks read."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from api.db import get_engine
+    from api.feedback import export_feedback
+
+    with Session(get_engine()) as session:
+        n = export_feedback(session, out_dir)
+    typer.echo(f"wrote {n} labelled photos to {out_dir}")
 
 
 if __name__ == "__main__":

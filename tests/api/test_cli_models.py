@@ -50,3 +50,22 @@ def test_models_evaluate_refuses_a_folder_without_bundle(tmp_path: Path) -> None
 def test_models_activate_unknown_version_fails() -> None:
     r = cli("models", "activate", "field_photo", "no-such-version")
     assert r.returncode == 2 and "not a model bundle" in r.stderr
+
+
+def test_photo_score_json_contract(tmp_path: Path) -> None:
+    from tests.data.make_photos import real_photo
+
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    r = cli("photo", "score", str(real_photo("blast", 0)), str(real_photo("brown_spot", 1)), str(bad), "--json")
+    assert r.returncode == 1  # one file failed
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(lines) == 3
+    for obj in lines[:2]:
+        assert obj["path"].endswith((".jpg", ".JPG"))
+        assert obj["diagnosis"]["label"] in {"bacterial_leaf_blight", "blast", "brown_spot", "unsure"}
+        assert 0 <= obj["diagnosis"]["confidence"] <= 1
+        assert obj["severity"]["ses"] in {0, 1, 3, 5, 7, 9} and obj["severity"]["affected_pct"] >= 0
+        assert 0 <= obj["growth"]["score"] <= 100
+        assert obj["quality"]["ok"] is True
+    assert lines[2]["status"] == 415 and "not a JPEG" in lines[2]["error"]

@@ -157,3 +157,19 @@ def test_activate_model_without_restart(client: TestClient, farm: dict, tmp_path
                        headers=farm["admin"]).status_code == 404
     assert client.post("/v1/models/field_photo/activate", json={"version": "2.0.0-test"},
                        headers=farm["a"]).status_code == 403
+
+
+def test_export_feedback_writes_a_training_folder(client: TestClient, farm: dict, db, tmp_path: Path) -> None:
+    from api.feedback import export_feedback
+    from datasets.field_photos import folder_dataset
+
+    ids = [upload(client, farm["a"], real_photo(lbl, 0).read_bytes(), area_code="VN-STOR-0001").json()["id"]
+           for lbl in ("blast", "brown_spot")]
+    client.post(f"/v1/photos/{ids[0]}/feedback", json={"label": "brown_spot"}, headers=farm["admin"])
+    client.post(f"/v1/photos/{ids[1]}/feedback", json={"label": "healthy"}, headers=farm["a"])
+    with db() as s:
+        n = export_feedback(s, tmp_path / "fb")
+    assert n == 2
+    rows = folder_dataset(tmp_path / "fb")
+    assert sorted(r.label for r in rows) == ["brown_spot", "healthy"]
+    assert (tmp_path / "fb" / "manifest.csv").read_text().count("feedback:") == 2

@@ -1,0 +1,158 @@
+// cropwatch farmer page: sign in, send a photo, show the diagnosis and the area's history. No build step.
+"use strict";
+const T = {
+  vi: {
+    title: "Chẩn đoán lá lúa", signin: "Đăng nhập", username: "Tên đăng nhập", password: "Mật khẩu",
+    signin_btn: "Đăng nhập", take_photo: "Chụp ảnh lá", area: "Vùng trồng", choose: "Chụp hoặc chọn ảnh",
+    send: "Gửi ảnh", result: "Kết quả", history: "Lịch sử vùng trồng", signout: "Đăng xuất",
+    uploading: "Đang gửi ảnh…", analysing: "Đang phân tích…", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
+    confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá", growth: "Sinh trưởng",
+    leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
+    labels: { bacterial_leaf_blight: "Bệnh bạc lá", blast: "Bệnh đạo ôn", brown_spot: "Bệnh đốm nâu", unsure: "Chưa chắc chắn" },
+    status: { no_symptom: "Không thấy triệu chứng bệnh", retake: "Cần chụp lại ảnh", field_patch: "Ảnh khoảnh ruộng" },
+  },
+  en: {
+    title: "Rice leaf check", signin: "Sign in", username: "Username", password: "Password",
+    signin_btn: "Sign in", take_photo: "Photograph a leaf", area: "Growing area", choose: "Take or choose a photo",
+    send: "Send photo", result: "Result", history: "History of this area", signout: "Sign out",
+    uploading: "Sending photo…", analysing: "Analysing…", bad_login: "Wrong username or password",
+    confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area", growth: "Growth",
+    leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
+    labels: { bacterial_leaf_blight: "Bacterial leaf blight", blast: "Blast", brown_spot: "Brown spot", unsure: "Unsure" },
+    status: { no_symptom: "No disease symptom visible", retake: "Please retake the photo", field_patch: "Field patch photo" },
+  },
+};
+let lang = localStorage.getItem("cw_lang") || "vi";
+let token = sessionStorage.getItem("cw_token");
+let lastResult = null;
+const $ = (id) => document.getElementById(id);
+const t = (k) => T[lang][k];
+
+function applyLang() {
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
+  $("lang").textContent = lang === "vi" ? "EN" : "VI";
+  if (lastResult) showResult(lastResult);
+  if (token && $("area").value) loadHistory();
+}
+
+async function api(path, opts = {}) {
+  const headers = Object.assign({}, opts.headers || {}, token ? { Authorization: `Bearer ${token}` } : {});
+  const r = await fetch(path, Object.assign({}, opts, { headers }));
+  if (r.status === 401 && token) { signOut(); throw new Error(t("bad_login")); }
+  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+  if (!r.ok) throw new Error(body.detail || r.statusText);
+  return body;
+}
+
+function labelText(d) {
+  if (d.status in T[lang].status && d.status !== "diagnosed") return T[lang].status[d.status] || t("labels").unsure;
+  return T[lang].labels[d.label] || d.label;
+}
+
+function showResult(res) {
+  lastResult = res;
+  const d = res.diagnosis, s = res.severity, g = res.growth;
+  $("diagnosis").textContent = labelText(d);
+  $("diagnosis").dataset.label = d.label;
+  $("confidence").textContent = `${t("confidence")}: ${Math.round(d.confidence * 100)}%`;
+  $("severity").textContent = s.ses === null ? "" : `${t("severity")}: ${s.ses} (${s.affected_pct}% ${t("leaf_area")})`;
+  $("growth").textContent = g.score === null ? "" :
+    `${t("growth")}: ${g.score}/100 (${t(g.method)}${g.lcc_level ? " " + g.lcc_level : ""})`;
+  $("advice").textContent = res.advice[lang];
+  $("result").hidden = false;
+}
+
+async function loadAreas() {
+  const page = await api("/v1/areas?limit=500&status=active");
+  $("area").innerHTML = "";
+  for (const a of page.items) {
+    const o = document.createElement("option");
+    o.value = a.code; o.textContent = `${a.code} – ${a.name}`;
+    $("area").appendChild(o);
+  }
+}
+
+async function loadHistory() {
+  const code = $("area").value;
+  if (!code) return;
+  const obs = await api(`/v1/areas/${encodeURIComponent(code)}/observations?source=photo&limit=20`);
+  const ul = $("history-list");
+  ul.innerHTML = "";
+  if (!obs.length) { ul.innerHTML = `<li>${t("no_history")}</li>`; }
+  for (const o of obs) {
+    const li = document.createElement("li");
+    const d = o.scores.diagnosis, s = o.scores.severity, g = o.scores.growth;
+    li.textContent = `${new Date(o.observed_at).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB")} · ${labelText(d)}` +
+      (s.ses !== null ? ` · SES ${s.ses}` : "") + (g.score !== null ? ` · ${t("growth")} ${g.score}` : "");
+    ul.appendChild(li);
+  }
+  $("history").hidden = false;
+}
+
+function signedIn() {
+  $("signin").hidden = true; $("upload").hidden = false; $("signout").hidden = false;
+  loadAreas().then(loadHistory).catch((e) => { $("upload-error").textContent = e.message; });
+}
+
+function signOut() {
+  token = null; sessionStorage.removeItem("cw_token");
+  $("signin").hidden = false; $("upload").hidden = true; $("result").hidden = true; $("history").hidden = true;
+  $("signout").hidden = true;
+}
+
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("signin-error").textContent = "";
+  try {
+    const body = new URLSearchParams({ username: $("username").value, password: $("password").value });
+    const r = await fetch("/v1/auth/token", { method: "POST", body });
+    if (!r.ok) throw new Error(t("bad_login"));
+    token = (await r.json()).access_token;
+    sessionStorage.setItem("cw_token", token);
+    signedIn();
+  } catch (e) { $("signin-error").textContent = e.message; }
+});
+
+$("photo").addEventListener("change", () => {
+  const f = $("photo").files[0];
+  if (!f) return;
+  $("preview").src = URL.createObjectURL(f); $("preview").hidden = false;
+});
+
+$("area").addEventListener("change", loadHistory);
+
+$("photo-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const f = $("photo").files[0];
+  if (!f) return;
+  const form = new FormData();
+  form.append("file", f);
+  form.append("area_code", $("area").value);
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", "/v1/photos");
+  xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+  $("progress").hidden = false; $("send").disabled = true; $("upload-error").textContent = "";
+  $("bar").value = 0; $("progress-text").textContent = t("uploading");
+  xhr.upload.onprogress = (e) => {
+    if (e.lengthComputable) $("bar").value = Math.round((e.loaded / e.total) * 90);
+    if (e.loaded === e.total) { $("progress-text").textContent = t("analysing"); $("bar").removeAttribute("value"); }
+  };
+  xhr.onload = () => {
+    $("progress").hidden = true; $("send").disabled = false;
+    let body = {};
+    try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
+    if (xhr.status === 201) { showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
+    else { $("upload-error").textContent = body.detail || xhr.statusText; }
+  };
+  xhr.onerror = () => { $("progress").hidden = true; $("send").disabled = false; $("upload-error").textContent = "network error"; };
+  xhr.send(form);
+});
+
+$("lang").addEventListener("click", () => {
+  lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("cw_lang", lang); applyLang();
+});
+$("signout").addEventListener("click", signOut);
+
+applyLang();
+if (token) signedIn();

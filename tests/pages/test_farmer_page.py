@@ -1,0 +1,58 @@
+"""The farmer's page in a real headless Chromium against a real server: sign in, upload a real photo, see the
+diagnosis and the area's history, on a phone-sized screen, in Vietnamese and English."""
+
+from __future__ import annotations
+
+import httpx
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.api.test_areas import area_payload
+from tests.data.make_photos import real_photo
+
+LABELS_VI = {"Bệnh bạc lá", "Bệnh đạo ôn", "Bệnh đốm nâu", "Chưa chắc chắn", "Không thấy triệu chứng bệnh"}
+
+
+def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_path) -> None:
+    admin = live_server.token()
+    r = httpx.post(f"{live_server.url}/v1/accounts", headers=admin,
+                   json={"username": "nong_dan", "password": "mat khau 123", "role": "farmer"})
+    assert r.status_code == 201, r.text
+    r = httpx.post(f"{live_server.url}/v1/areas", headers=admin, json=area_payload(owner_username="nong_dan"))
+    assert r.status_code == 201, r.text
+
+    d = browser
+    wait = WebDriverWait(d, 60)
+    d.get(f"{live_server.url}/")
+    assert "Đăng nhập" in d.find_element(By.ID, "signin").text  # Vietnamese by default
+    d.find_element(By.ID, "username").send_keys("nong_dan")
+    d.find_element(By.ID, "password").send_keys("wrong password")
+    d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    wait.until(lambda _: d.find_element(By.ID, "signin-error").text)
+    assert "Sai" in d.find_element(By.ID, "signin-error").text
+    d.find_element(By.ID, "password").clear()
+    d.find_element(By.ID, "password").send_keys("mat khau 123")
+    d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "upload")))
+    wait.until(lambda _: Select(d.find_element(By.ID, "area")).options)
+    assert Select(d.find_element(By.ID, "area")).first_selected_option.get_attribute("value") == "VN-STOR-0001"
+
+    d.find_element(By.ID, "photo").send_keys(str(real_photo("blast", 0)))
+    d.find_element(By.ID, "send").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "result")))
+    diagnosis = d.find_element(By.ID, "diagnosis").text
+    assert diagnosis in LABELS_VI, diagnosis
+    assert "%" in d.find_element(By.ID, "confidence").text
+    assert d.find_element(By.ID, "advice").text
+    wait.until(lambda _: "SES" in d.find_element(By.ID, "history-list").text or
+               d.find_element(By.ID, "history-list").text)
+    # phone-width layout: nothing wider than the screen
+    assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    d.save_screenshot(str(tmp_path / "farmer_vi.png"))
+
+    d.find_element(By.ID, "lang").click()
+    assert d.find_element(By.ID, "advice").text != "" and "Result" in d.find_element(By.ID, "result").text
+    d.save_screenshot(str(tmp_path / "farmer_en.png"))
+    obs = httpx.get(f"{live_server.url}/v1/areas/VN-STOR-0001/observations", headers=admin).json()
+    assert len(obs) == 1 and obs[0]["source"] == "photo"
