@@ -1,0 +1,150 @@
+"""Sensor profiles (data/sensors.json) and validation of an orthomosaic before any work."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import rasterio
+from rasterio.errors import RasterioIOError
+
+SENSORS_FILE = Path(__file__).resolve().parent / "data" / "sensors.json"
+MAX_RASTER_PIXELS = 2_000_000_000  # 2 gigapixels per file; larger mosaics are split before upload
+
+
+class RasterError(ValueError):
+    """An orthomosaic that cannot be analysed; `status` is the HTTP status that fits, the message how to fix it."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@lru_cache
+def sensor_profiles(path: str = str(SENSORS_FILE)) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in json.loads(Path(path).read_text()).items() if not k.startswith("_")}
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    path: str
+    sensor: str
+    profile: dict[str, Any]
+    width: int
+    height: int
+    count: int
+    crs: str  # WKT or EPSG:nnnn
+    crs_is_geographic: bool
+    transform: tuple[float, ...]  # affine a, b, c, d, e, f
+    nodata: float | None
+    block_shape: tuple[int, int]  # rows, cols
+
+    @property
+    def pixel_area_m2(self) -> float:
+        """Ground area of one pixel in m2 (projected CRS in metres; geographic: at the raster's centre latitude)."""
+        import math
+
+        a, b, _, d, e, f = self.transform
+        area = abs(a * e - b * d)
+        if self.crs_is_geographic:
+            lat = f + e * self.height / 2
+            area *= (111_320.0**2) * math.cos(math.radians(lat))
+        return area
+
+
+def _guess_sensor(count: int, dtype: str, colorinterp: list[str]) -> str | None:
+    profiles = sensor_profiles()
+    for name, p in profiles.items():
+        if p["band_count"] == count and dtype in p["dtypes"]:
+            if p["alpha"] and colorinterp[p["alpha"] - 1] not in ("alpha", "undefined", "gray"):
+                continue
+            return name
+    return None
+
+
+def _check_last_block(ds: rasterio.io.DatasetReader, path: str) -> None:
+    """The header's block table must reach the last block and point inside the file; else the file is truncated."""
+    import os
+
+    if ds.driver != "GTiff":
+        return
+    bh, bw = ds.block_shapes[0]
+    j, i = (ds.height - 1) // bh, (ds.width - 1) // bw
+    off = ds.get_tag_item(f"BLOCK_OFFSET_{i}_{j}", "TIFF", bidx=1)
+    size = ds.get_tag_item(f"BLOCK_SIZE_{i}_{j}", "TIFF", bidx=1)
+    first = ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1)
+    if first is None:
+        return  # not exposed by this GDAL build: rely on the decode check
+    if off is None or (int(off) and int(off) + int(size or 0) > os.path.getsize(path)):
+        raise RasterError(
+            f"the GeoTIFF announces {ds.width}x{ds.height} pixels but its data stops early: the file is truncated; "
+            "upload it again (check the transfer finished)", 422
+        )
+
+
+def validate_raster(path: str | Path, sensor: str | None = None) -> RasterInfo:
+    """Open the file's header and check it can be analysed; nothing is read beyond the header and one block.
+
+    Checks: a readable GeoTIFF, a CRS and a geotransform, a band count and type matching a sensor profile (given or
+    guessed), a sane size, and that the first block decodes (a truncated file fails here).
+    """
+    path = str(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise RasterError(f"cannot read the upload: {exc}", 400) from exc
+    if head not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        kind = "a JPEG" if head[:3] == b"\xff\xd8\xff" else "a PNG" if head[:4] == b"\x89PNG" else "not a TIFF"
+        raise RasterError(f"the file is {kind}, not a GeoTIFF; export the orthomosaic as GeoTIFF", 415)
+    try:
+        ds = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise RasterError(f"the GeoTIFF cannot be opened ({exc}); it may be truncated: upload it again", 422) from exc
+    with ds:
+        if ds.crs is None or ds.transform.is_identity:
+            raise RasterError(
+                "the GeoTIFF has no CRS or geotransform; export it with its georeference (e.g. EPSG:32648, UTM 48N)",
+                422,
+            )
+        if ds.width * ds.height > MAX_RASTER_PIXELS:
+            raise RasterError(f"the raster has {ds.width}x{ds.height} pixels, over the {MAX_RASTER_PIXELS / 1e9:.0f} "
+                              "gigapixel limit; split the mosaic", 413)
+        dtype = ds.dtypes[0]
+        colorinterp = [c.name for c in ds.colorinterp]
+        profiles = sensor_profiles()
+        if sensor is None:
+            sensor = _guess_sensor(ds.count, dtype, colorinterp)
+            if sensor is None:
+                raise RasterError(
+                    f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (3 x uint8), RGB + alpha, or a "
+                    f"5-band 16-bit multispectral stack. Known profiles: {', '.join(profiles)}", 422
+                )
+        elif sensor not in profiles:
+            raise RasterError(f"unknown sensor {sensor!r}; known: {', '.join(profiles)}", 422)
+        prof = profiles[sensor]
+        if ds.count != prof["band_count"] or dtype not in prof["dtypes"]:
+            raise RasterError(
+                f"sensor {sensor} needs {prof['band_count']} bands of {'/'.join(prof['dtypes'])}; the file has "
+                f"{ds.count} of {dtype}", 422
+            )
+        _check_last_block(ds, path)
+        try:  # decode one block: catches truncated and corrupt files before any job starts
+            from rasterio.windows import Window
+
+            bh, bw = ds.block_shapes[0]
+            ds.read(1, window=Window(0, 0, min(bw, ds.width), min(bh, ds.height)))
+            last = Window(max(0, ds.width - bw), max(0, ds.height - bh), min(bw, ds.width), min(bh, ds.height))
+            ds.read(1, window=last)
+        except RasterioIOError as exc:
+            raise RasterError(f"the GeoTIFF's pixels cannot be read ({exc}); the file is truncated or corrupt", 422) \
+                from exc
+        epsg = ds.crs.to_epsg()
+        return RasterInfo(
+            path=path, sensor=sensor, profile=prof, width=ds.width, height=ds.height, count=ds.count,
+            crs=f"EPSG:{epsg}" if epsg else ds.crs.to_wkt(), crs_is_geographic=bool(ds.crs.is_geographic),
+            transform=tuple(ds.transform)[:6], nodata=ds.nodata, block_shape=tuple(ds.block_shapes[0]),
+        )

@@ -1,0 +1,145 @@
+"""The raster pipeline: indices as published, validation, block-aligned windows, outputs on the input grid, nodata,
+area clipping, both damage methods (the model seam faked by a 1x1-convolution ONNX model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from shapely.geometry import box
+
+from inference import indices
+from inference.drone import DamageModel, analyze_orthomosaic, iter_windows
+from inference.geo import reproject
+from inference.sensors import RasterError, validate_raster
+from tests.data.make_rasters import BALI, bali_crop, broken, multispectral, synthetic_rgba
+
+
+def test_indices_match_their_formulas() -> None:
+    r, g, b = np.float32([0.2]), np.float32([0.5]), np.float32([0.1])
+    assert indices.vari(r, g, b)[0] == pytest.approx(0.3 / 0.6)
+    assert indices.exg(r, g, b)[0] == pytest.approx(2 * 0.5 / 0.8 - 0.2 / 0.8 - 0.1 / 0.8)
+    assert indices.gli(r, g, b)[0] == pytest.approx(0.7 / 1.3)
+    assert indices.ndvi(np.float32([0.5]), np.float32([0.1]))[0] == pytest.approx(0.4 / 0.6)
+    assert indices.ndre(np.float32([0.5]), np.float32([0.3]))[0] == pytest.approx(0.2 / 0.8)
+    assert np.isnan(indices.ndvi(np.float32([0.0]), np.float32([0.0]))[0])
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "words"),
+    [("jpeg_renamed", 415, "not a GeoTIFF"), ("no_crs", 422, "no CRS"), ("single_band", 422, "match no sensor"),
+     ("huge_truncated", 413, "gigapixel"), ("truncated", 422, "truncated")],
+)
+def test_bad_rasters_are_refused(tmp_path: Path, key: str, status: int, words: str) -> None:
+    with pytest.raises(RasterError, match=words) as e:
+        validate_raster(broken(tmp_path)[key])
+    assert e.value.status == status
+
+
+def test_sensor_mismatch_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(RasterError, match="needs 5 bands"):
+        validate_raster(synthetic_rgba(tmp_path / "a.tif"), sensor="micasense_rededge")
+
+
+@pytest.mark.parametrize("blocks", [16, 64])
+def test_windows_are_block_aligned_and_cover_once(tmp_path: Path, blocks: int) -> None:
+    info = validate_raster(synthetic_rgba(tmp_path / "a.tif", blocks=blocks))
+    cover = np.zeros((info.height, info.width), int)
+    for w in iter_windows(info, 100):
+        assert w.row_off % blocks == 0 and w.col_off % blocks == 0
+        cover[int(w.row_off) : int(w.row_off + w.height), int(w.col_off) : int(w.col_off + w.width)] += 1
+    assert (cover == 1).all()
+    strips = validate_raster(BALI)  # strips of 2 rows
+    assert all(w.row_off % 2 == 0 for w in iter_windows(strips, 512))
+
+
+def test_rgb_analysis_outputs_on_input_grid(tmp_path: Path) -> None:
+    src = synthetic_rgba(tmp_path / "field.tif")
+    summary = analyze_orthomosaic(src, tmp_path / "out", tile_size_px=64)
+    with rasterio.open(src) as s:
+        grid = (s.crs, s.transform, s.shape)
+    arrays = {}
+    for name in ("canopy", "growth", "damage"):
+        with rasterio.open(tmp_path / "out" / f"{name}.tif") as d:
+            assert (d.crs, d.transform, d.shape) == grid and d.nodata == 255 and d.dtypes[0] == "uint8"
+            assert d.profile["tiled"] and d.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+            arrays[name] = d.read(1)
+    c, g, dmg = arrays["canopy"], arrays["growth"], arrays["damage"]
+    assert (c[:, -7:] == 255).all() and (dmg[:, -7:] == 255).all()  # alpha 0 -> nodata
+    assert (c[:, 45:100] == 1).all() and (c[:, :40] == 0).all()  # paddy green vs bare soil
+    h, w = c.shape
+    assert dmg[h // 2, w // 2] >= 90  # the straw-brown disc
+    assert (dmg[:, :40] == 0).all() and (dmg[:, 60:100] < 10).all()  # soil and healthy canopy are not damage
+    assert g[:, 60:100].mean() > 60 and g[:, :40].max() < 10
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s == summary and s["damage_method"] == "index_anomaly"
+    assert s["damaged_area_ha"] == pytest.approx(np.pi * 30**2 * 0.25 / 1e4, rel=0.15)
+    assert s["analysed_area_ha"] == pytest.approx((w - 7) * h * 0.25 / 1e4)
+    assert not list((tmp_path / "out").glob(".analysis-*"))  # no temporary left
+
+
+def test_real_ortho_crop_and_area_clip(tmp_path: Path) -> None:
+    src = bali_crop(tmp_path / "bali.tif")
+    info = validate_raster(src)
+    a, _, c, _, e, f = info.transform
+    inner = box(c + 50 * a, f + 150 * e, c + 200 * a, f + 50 * e)  # cols 50-200, rows 50-150
+    area = reproject(inner, info.crs, "EPSG:4326")
+    s = analyze_orthomosaic(src, tmp_path / "out", area_boundary_wgs84=area)
+    with rasterio.open(tmp_path / "out" / "canopy.tif") as d:
+        cnp = d.read(1)
+    assert (cnp[:40] == 255).all() and (cnp[:, 210:] == 255).all()
+    assert s["clipped_to_area"] and s["analysed_area_ha"] == pytest.approx(inner.area / 1e4, rel=0.05)
+    far = reproject(box(c + 1e5, f - 10, c + 1e5 + 10, f), info.crs, "EPSG:4326")
+    with pytest.raises(RasterError, match="does not overlap"):
+        analyze_orthomosaic(src, tmp_path / "out2", area_boundary_wgs84=far)
+    assert not (tmp_path / "out2" / "damage.tif").exists()
+
+
+def test_multispectral_uses_ndvi(tmp_path: Path) -> None:
+    s = analyze_orthomosaic(multispectral(tmp_path / "ms.tif"), tmp_path / "out")
+    assert s["sensor"] == "micasense_rededge" and s["index"]["primary"] == "ndvi"
+    assert s["canopy_cover_pct"] == pytest.approx(50, abs=1)
+    # vegetation NDVI (0.45 - 0.05) / 0.50 = 0.8, soil (0.24 - 0.18) / 0.42 = 0.143; half of each
+    assert s["index"]["means"]["ndvi"] == pytest.approx(0.5 * 0.8 + 0.5 * 0.06 / 0.42, abs=0.02)
+
+
+def one_by_one_bundle(path: Path) -> Path:
+    """A 1x1-convolution 'segmenter': logits canopy = 4 (G - R), soil = 0, damaged = 8 (R - G) + 0.5 (on 0-1 input)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from inference.bundle import sha256_file
+
+    w = np.array([[-4, 4, 0], [0, 0, 0], [8, -8, 0]], np.float32).reshape(3, 3, 1, 1)
+    b = np.array([0, 0, 0.5], np.float32)
+    # the bundle normalises (x - 0) / 1, so the conv sees 0-1 values
+    node = helper.make_node("Conv", ["image", "W", "B"], ["logits"])
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, None, None])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3, None, None])],
+        [helper.make_tensor("W", TensorProto.FLOAT, w.shape, w.ravel()), helper.make_tensor("B", TensorProto.FLOAT, [3], b)],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path.mkdir(parents=True)
+    onnx.save(m, path / "model.onnx")
+    meta = {"schema_version": "1.0", "model_name": "fake_1x1", "model_version": "0", "classes": ["canopy", "soil_water", "damaged"],
+            "input_bands": ["red", "green", "blue"], "normalization": {"mean": [0, 0, 0], "std": [1, 1, 1]},
+            "tile_size_px": 64, "halo_px": 4, "size_multiple": 1, "sensors": ["rgb", "rgba"], "onnx_sha256": sha256_file(path / "model.onnx")}
+    (path / "model.json").write_text(json.dumps(meta))
+    return path
+
+
+def test_model_method_through_the_real_pipeline(tmp_path: Path) -> None:
+    src = synthetic_rgba(tmp_path / "field.tif")
+    model = DamageModel(one_by_one_bundle(tmp_path / "bundle"))
+    s = analyze_orthomosaic(src, tmp_path / "out", damage_model=model, tile_size_px=64)
+    assert s["damage_method"] == "model" and s["damage_model"]["name"] == "fake_1x1"
+    with rasterio.open(tmp_path / "out" / "damage.tif") as d:
+        dmg = d.read(1)
+    h, w = dmg.shape
+    assert dmg[h // 2, w // 2] > 50 and dmg[10, 80] < 10 and (dmg[:, -7:] == 255).all()
+    ms = analyze_orthomosaic(multispectral(tmp_path / "ms.tif"), tmp_path / "out_ms", damage_model=model)
+    assert ms["damage_method"] == "index_anomaly"  # an RGB (8-bit) model does not fit a 16-bit 5-band sensor
