@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from api import __version__
 from api.db import get_session
+from api.drone_jobs import LocalJobRunner, make_runner, recover_jobs
 from api.photo_service import PhotoModelHolder
-from api.routers import areas, auth, models, photos
+from api.routers import areas, auth, flights, models, photos
 from api.settings import get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -30,7 +31,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     holder = PhotoModelHolder(get_settings().models_dir)
     await run_in_threadpool(holder.load_active)
     app.state.photo_models = holder
+    runner = make_runner()
+    app.state.jobs = runner
+    if isinstance(runner, LocalJobRunner):
+        await run_in_threadpool(recover_jobs, runner)
     yield
+    runner.shutdown()
 
 
 def create_app() -> FastAPI:
@@ -44,6 +50,7 @@ def create_app() -> FastAPI:
     app.include_router(areas.router)
     app.include_router(photos.router)
     app.include_router(models.router)
+    app.include_router(flights.router)
 
     app.mount("/app", StaticFiles(directory=STATIC_DIR / "farmer", html=True), name="farmer")
 

@@ -20,6 +20,8 @@ photo_app = typer.Typer(help="Farmers' photos.", no_args_is_help=True)
 app.add_typer(photo_app, name="photo")
 datasets_app = typer.Typer(help="Datasets for retraining.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
+drone_app = typer.Typer(help="Drone orthomosaics.", no_args_is_help=True)
+app.add_typer(drone_app, name="drone")
 
 
 @db_app.command("upgrade")
@@ -255,6 +257,68 @@ def datasets_export_feedback(
     with Session(get_engine()) as session:
         n = export_feedback(session, out_dir)
     typer.echo(f"wrote {n} labelled photos to {out_dir}")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="jobs at once in this worker")] = 1,
+    loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
+) -> None:
+    """Start a Celery worker for drone analysis jobs (CROPWATCH_JOBS=celery, broker CROPWATCH_REDIS_URL)."""
+    from api.celery_app import celery_app
+
+    celery_app.worker_main(["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", "--pool=prefork",
+                            "-Q", "cropwatch", "--without-gossip", "--without-mingle"])
+
+
+@drone_app.command("analyze")
+def drone_analyze(
+    ortho: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="orthomosaic GeoTIFF, any CRS")],
+    out: Annotated[Path, typer.Option("--out", help="folder for canopy.tif, growth.tif, damage.tif, summary.json")],
+    sensor: Annotated[str | None, typer.Option(help="sensor profile (default: guessed from bands)")] = None,
+    area: Annotated[str | None, typer.Option(help="growing-area code: clip to it and record the result")] = None,
+    method: Annotated[str, typer.Option(help="auto (model if one fits the sensor) or index_anomaly")] = "auto",
+    workers: Annotated[int, typer.Option(help="parallel windows")] = 2,
+) -> None:
+    """Analyse an orthomosaic window by window into growth and damage maps (COG) and a summary."""
+    from tqdm import tqdm
+
+    from api.drone_jobs import load_damage_model, record_drone_observation
+    from inference.drone import analyze_orthomosaic
+    from inference.sensors import RasterError
+
+    boundary = area_obj = None
+    if area:
+        from shapely.geometry import shape
+        from sqlalchemy import select
+        from sqlalchemy.orm import Session
+
+        from api.db import get_engine
+        from api.orm import GrowingArea
+
+        with Session(get_engine()) as session:
+            area_obj = session.scalar(select(GrowingArea).where(GrowingArea.code == area.strip().upper()))
+        if area_obj is None:
+            typer.secho(f"error: no growing area with code {area}", fg="red", err=True)
+            raise typer.Exit(2)
+        boundary = shape(area_obj.boundary_geojson)
+    model = load_damage_model() if method == "auto" else None
+    with tqdm(total=100, desc="analysing", unit="%", file=sys.stderr) as bar:
+        def progress(f: float) -> None:
+            bar.update(round(100 * f) - bar.n)
+
+        try:
+            summary = analyze_orthomosaic(ortho, out, sensor=sensor, damage_model=model,
+                                          area_boundary_wgs84=boundary, workers=workers, progress=progress)
+        except RasterError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from exc
+    if area_obj is not None:
+        obs_id = record_drone_observation(area_obj.id, summary, str(ortho), str(out))
+        summary["observation_id"] = obs_id
+    typer.echo(json.dumps({k: summary[k] for k in ("sensor", "crs", "width", "height", "analysed_area_ha",
+                                                   "canopy_cover_pct", "growth_score", "damaged_area_ha",
+                                                   "damaged_pct", "damage_method", "seconds")}, indent=2))
 
 
 if __name__ == "__main__":

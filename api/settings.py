@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, description="Largest accepted photo upload.")
     max_photo_pixels: int = Field(default=50_000_000, description="Largest accepted photo, in pixels (header).")
     models_dir: Path = Field(default=REPO_ROOT / "models", description="Model bundles and their ACTIVE files.")
+    jobs: str = Field(default="local", pattern="^(local|celery)$",
+                      description="local: the service's own worker pool; celery: Celery workers over Redis")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker (CROPWATCH_JOBS=celery)")
+    job_workers: int = Field(default=1, description="analyses run at once in local mode")
+    max_flight_bytes: int = Field(default=20 * 1024**3, description="largest orthomosaic upload")
     host: str = "127.0.0.1"
     port: int = 8000
 

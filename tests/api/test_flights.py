@@ -1,0 +1,216 @@
+"""Drone flights as jobs: upload, validation before any work, progress, results, restart recovery (local mode) and
+Celery workers over the real Redis, including a worker killed in the middle of a job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import rasterio
+from fastapi.testclient import TestClient
+from shapely.geometry import box, mapping
+
+from api.db import _sessionmaker, get_engine
+from api.orm import Job, JobStatus, Role
+from api.settings import get_settings
+from inference.geo import reproject
+from inference.sensors import validate_raster
+from tests.conftest import make_account, row_counts, token_for
+from tests.data.make_rasters import bali_crop, broken, synthetic_rgba
+
+REDIS_ENV = "CROPWATCH_TEST_REDIS_URL"
+REQUIRE = os.environ.get("CROPWATCH_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture
+def app_settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the whole service (jobs included) at the test database and a fresh data dir."""
+    s = get_settings()
+    monkeypatch.setattr(s, "database_url", db_url)
+    monkeypatch.setattr(s, "data_dir", tmp_path / "data")
+    get_engine.cache_clear()
+    _sessionmaker.cache_clear()
+    yield tmp_path / "data"
+    get_engine.cache_clear()
+    _sessionmaker.cache_clear()
+
+
+def area_over(raster: Path, code: str = "VN-STOR-0001", shrink: float = 0.2) -> dict:
+    info = validate_raster(raster)
+    a, _, c, _, e, f = info.transform
+    x0, x1, y1, y0 = c, c + a * info.width, f, f + e * info.height
+    dx, dy = (x1 - x0) * shrink, (y1 - y0) * shrink
+    geom = reproject(box(x0 + dx, y0 + dy, x1 - dx, y1 - dy), info.crs, "EPSG:4326")
+    return {"code": code, "name": "Ruộng bay", "crop": "rice", "boundary": mapping(geom), "province": "Sóc Trăng"}
+
+
+def wait_job(client: TestClient, headers: dict, job_id: int, timeout: float = 120) -> dict:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        j = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+        if j["status"] in ("succeeded", "failed"):
+            return j
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish: {j}")
+
+
+@pytest.fixture
+def flight_client(app_settings: Path, db) -> Iterator[tuple[TestClient, dict]]:
+    from api.app import create_app
+
+    make_account(db, "admin", Role.admin)
+    make_account(db, "pilot", Role.drone_operator, province="Sóc Trăng")
+    make_account(db, "farmer", Role.farmer)
+    with TestClient(create_app()) as c:
+        yield c, {"admin": token_for(c, "admin"), "pilot": token_for(c, "pilot"), "farmer": token_for(c, "farmer")}
+
+
+def post_flight(client: TestClient, headers: dict, path: Path, **form: str):
+    with path.open("rb") as fh:
+        return client.post("/v1/flights", files={"file": (path.name, fh, "image/tiff")}, data=form, headers=headers)
+
+
+def test_flight_job_local_mode(flight_client, tmp_path: Path) -> None:
+    client, tok = flight_client
+    src = bali_crop(tmp_path / "bali.tif")
+    assert client.post("/v1/areas", json=area_over(src), headers=tok["admin"]).status_code == 201
+    r = post_flight(client, tok["pilot"], src, area_code="VN-STOR-0001")
+    assert r.status_code == 202, r.text
+    job = wait_job(client, tok["pilot"], r.json()["id"])
+    assert job["status"] == "succeeded" and job["progress_pct"] == 100, job
+    assert job["result"]["clipped_to_area"] and job["result"]["damage_method"] in ("model", "index_anomaly")
+    tif = client.get(job["files"]["damage.tif"], headers=tok["pilot"])
+    assert tif.status_code == 200
+    p = tmp_path / "d.tif"
+    p.write_bytes(tif.content)
+    with rasterio.open(p) as d, rasterio.open(src) as s:
+        assert d.crs == s.crs and d.transform == s.transform
+    png = client.get(job["files"]["preview.png"], headers=tok["pilot"])
+    assert png.content[:4] == b"\x89PNG"
+    obs = client.get("/v1/areas/VN-STOR-0001/observations?source=drone", headers=tok["admin"]).json()
+    assert len(obs) == 1 and obs[0]["scores"]["canopy_cover_pct"] == job["result"]["canopy_cover_pct"]
+    assert client.get(f"/v1/jobs/{job['id']}", headers=tok["farmer"]).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "words"),
+    [("jpeg_renamed", 415, "not a GeoTIFF"), ("no_crs", 422, "no CRS"), ("single_band", 422, "match no sensor"),
+     ("huge_truncated", 413, "gigapixel"), ("truncated", 422, "truncated"), ("no_overlap", 422, "does not overlap"),
+     ("unknown_area", 404, "no growing area"), ("farmer", 403, "drone operators")],
+)
+def test_bad_flights_leave_nothing(flight_client, tmp_path: Path, engine, app_settings, kind, status, words) -> None:
+    client, tok = flight_client
+    good = synthetic_rgba(tmp_path / "field.tif")
+    far = area_over(good)
+    far["boundary"] = mapping(box(106.5, 10.5, 106.51, 10.51))
+    client.post("/v1/areas", json=far, headers=tok["admin"])
+    files = broken(tmp_path / "broken")
+    path, code, who = files.get(kind, good), "VN-STOR-0001", "pilot"
+    if kind == "unknown_area":
+        code = "VN-STOR-0404"
+    if kind == "farmer":
+        who = "farmer"
+    before = row_counts(engine)
+    r = post_flight(client, tok[who], path, area_code=code)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+    assert row_counts(engine) == before
+    leftovers = [p for p in (app_settings / "flights").rglob("*") if p.is_file()] if (app_settings / "flights").exists() else []
+    assert leftovers == []
+
+
+def test_interrupted_job_is_resumed_at_start_up(app_settings: Path, db, tmp_path: Path) -> None:
+    from api.app import create_app
+
+    src = synthetic_rgba(tmp_path / "field.tif")
+    make_account(db, "admin", Role.admin)
+    with db() as s:
+        job = Job(kind="drone_analysis", status=JobStatus.running, attempts=1, progress_pct=40.0,
+                  params={"ortho": str(src), "sensor": "rgba", "method": "auto"})
+        gone = Job(kind="drone_analysis", status=JobStatus.running, attempts=3, params={"ortho": str(src)})
+        s.add_all([job, gone])
+        s.commit()
+        ids = (job.id, gone.id)
+    with TestClient(create_app()) as c:  # start-up recovers the jobs a stopped service left behind
+        tok = token_for(c, "admin")
+        done = wait_job(c, tok, ids[0])
+        assert done["status"] == "succeeded" and done["attempts"] == 2
+        failed = c.get(f"/v1/jobs/{ids[1]}", headers=tok).json()
+        assert failed["status"] == "failed" and "interrupted 3 times" in failed["error"]
+        r = c.post(f"/v1/jobs/{ids[1]}/retry", headers=tok)
+        assert r.status_code == 202
+        assert wait_job(c, tok, ids[1])["status"] == "succeeded"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        reason = f"{REDIS_ENV} is not set: no Redis named for the Celery tests"
+        if REQUIRE:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import redis
+
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except redis.RedisError as exc:
+        if REQUIRE:
+            pytest.fail(f"Redis at {url}: {exc}")
+        pytest.skip(f"Redis at {url} is not reachable: {exc}")
+    return url
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--loglevel", "WARNING"], env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.mark.slow
+def test_celery_worker_runs_job_and_survives_a_killed_worker(
+    redis_url: str, db_url: str, app_settings: Path, db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.app import create_app
+
+    monkeypatch.setattr(get_settings(), "jobs", "celery")
+    monkeypatch.setenv("CROPWATCH_REDIS_URL", redis_url)
+    env = {**os.environ, "CROPWATCH_JOBS": "celery", "CROPWATCH_REDIS_URL": redis_url, "CROPWATCH_DATABASE_URL": db_url,
+           "CROPWATCH_DATA_DIR": str(app_settings), "CROPWATCH_CELERY_VISIBILITY_S": "4"}
+    make_account(db, "admin", Role.admin)
+    small = synthetic_rgba(tmp_path / "small.tif")
+    big = synthetic_rgba(tmp_path / "big.tif", width=3000, height=3000, blocks=256)
+    w1 = start_worker(env, tmp_path / "w1.log")
+    try:
+        with TestClient(create_app()) as c:
+            tok = token_for(c, "admin")
+            c.post("/v1/areas", json=area_over(small), headers=tok)
+            r = post_flight(c, tok, small, area_code="VN-STOR-0001", method="index_anomaly")
+            assert r.status_code == 202, r.text
+            assert wait_job(c, tok, r.json()["id"], 90)["status"] == "succeeded"
+
+            c.post("/v1/areas", json=area_over(big, "VN-STOR-0002"), headers=tok)
+            jid = post_flight(c, tok, big, area_code="VN-STOR-0002", method="index_anomaly").json()["id"]
+            t0 = time.time()
+            while c.get(f"/v1/jobs/{jid}", headers=tok).json()["progress_pct"] <= 0 and time.time() - t0 < 60:
+                time.sleep(0.1)
+            mid = c.get(f"/v1/jobs/{jid}", headers=tok).json()
+            assert mid["status"] == "running" and 0 < mid["progress_pct"] < 100, mid
+            os.killpg(w1.pid, signal.SIGKILL)  # the worker dies in the middle of the job
+            w1.wait(10)
+            time.sleep(5)  # past the visibility timeout
+            w2 = start_worker(env, tmp_path / "w2.log")
+            try:
+                done = wait_job(c, tok, jid, 180)
+            finally:
+                os.killpg(w2.pid, signal.SIGTERM)
+                w2.wait(30)
+            assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    finally:
+        if w1.poll() is None:
+            os.killpg(w1.pid, signal.SIGKILL)
