@@ -109,23 +109,32 @@ def iter_windows(info: RasterInfo, tile_size_px: int = 512) -> Iterator[Window]:
 
 
 def _read(ds: rasterio.io.DatasetReader, info: RasterInfo, win: Window, halo: int) -> tuple[dict, np.ndarray]:
-    """Bands in 0-1 (dict name -> float32) and a validity mask for `win` grown by `halo` on each side."""
+    """Bands in 0-1 (dict name -> float32) and a validity mask for `win` grown by `halo` on each side.
+
+    One read for all bands (alpha included); `boundless` (a VRT under the hood, slow) only where the halo leaves the
+    raster."""
     big = Window(win.col_off - halo, win.row_off - halo, win.width + 2 * halo, win.height + 2 * halo)
+    inside = big.col_off >= 0 and big.row_off >= 0 and big.col_off + big.width <= info.width and \
+        big.row_off + big.height <= info.height
     prof = info.profile
-    idx = sorted(prof["bands"].values())
-    data = ds.read(idx, window=big, boundless=True, fill_value=0).astype(np.float32)
-    bands = {name: data[idx.index(i)] / float(prof["scale"]) for name, i in prof["bands"].items()}
+    idx = sorted(prof["bands"].values()) + ([prof["alpha"]] if prof["alpha"] else [])
+    if inside:
+        data = ds.read(idx, window=big)
+    else:
+        data = ds.read(idx, window=big, boundless=True, fill_value=0)
+    scale = np.float32(1.0 / float(prof["scale"]))
+    bands = {name: data[idx.index(i)].astype(np.float32) * scale for name, i in prof["bands"].items()}
     if prof["alpha"]:
-        valid = ds.read(prof["alpha"], window=big, boundless=True, fill_value=0) > 0
+        valid = data[-1] > 0
     else:
         valid = np.ones(data.shape[1:], bool)
-        # boundless pixels outside the raster are invalid
-        r0, c0 = -min(0, big.row_off), -min(0, big.col_off)
-        r1 = big.height - max(0, big.row_off + big.height - info.height)
-        c1 = big.width - max(0, big.col_off + big.width - info.width)
-        outside = np.ones_like(valid)
-        outside[r0:r1, c0:c1] = False
-        valid &= ~outside
+        if not inside:  # boundless pixels outside the raster are invalid
+            r0, c0 = -min(0, big.row_off), -min(0, big.col_off)
+            r1 = big.height - max(0, big.row_off + big.height - info.height)
+            c1 = big.width - max(0, big.col_off + big.width - info.width)
+            outside = np.ones_like(valid)
+            outside[r0:r1, c0:c1] = False
+            valid &= ~outside
         if info.nodata is not None:
             valid &= ~np.all(data == info.nodata, axis=0)
     return bands, valid
@@ -169,8 +178,12 @@ class _Accumulator:
 
 
 def _hist(values: np.ndarray) -> np.ndarray:
+    """Counts of `values` in HIST_BINS equal bins over HIST_RANGE (clipped), NaN ignored; bincount, not histogram."""
     v = values[np.isfinite(values)]
-    return np.histogram(np.clip(v, *HIST_RANGE), bins=HIST_BINS, range=HIST_RANGE)[0].astype(np.int64)
+    lo, hi = HIST_RANGE
+    i = ((np.clip(v, lo, hi) - lo) * (HIST_BINS / (hi - lo))).astype(np.int32)
+    np.minimum(i, HIST_BINS - 1, out=i)
+    return np.bincount(i, minlength=HIST_BINS).astype(np.int64)
 
 
 def _hist_quantile(hist: np.ndarray, q: float) -> float:
@@ -332,7 +345,7 @@ def analyze_orthomosaic(
         with rasterio.open(path) as src:
             meta = {"driver": "GTiff", "width": src.width, "height": src.height, "count": 1, "dtype": "uint8",
                     "nodata": NODATA, "crs": src.crs, "transform": src.transform, "tiled": True,
-                    "blockxsize": 512, "blockysize": 512, "compress": "deflate", "BIGTIFF": "IF_SAFER"}
+                    "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}  # raw: compressed once, by the COG copy
         names = ("canopy", "growth", "damage")
         dsts = {n: rasterio.open(work / f"{n}.raw.tif", "w", **meta) for n in names}
         acc = _Accumulator()

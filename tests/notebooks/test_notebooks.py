@@ -29,3 +29,13 @@ def test_field_photo_notebooks_tiny(tmp_path: Path) -> None:
     assert meta["model_version"] == "0.0.0-test" and meta["parity_max_abs_diff"] < 1e-4
     for png in ("confusion_matrix.png", "reliability.png", "coverage_accuracy.png"):
         assert (bundle / png).stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_drone_notebook_tiny(tmp_path: Path) -> None:
+    out = tmp_path / "drone"
+    execute("04_train_drone_segmenter.ipynb", tmp_path, OUT_DIR=str(out), VERSION="0.0.0-test", EPOCHS=1, MAX_CHIPS=16,
+            SEEDS_PER_SOURCE=1, SCENES_DIR=str(tmp_path / "scenes"), ACTIVATE=False)
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["tile_size_px"] and meta["halo_px"] and meta["input_bands"] == ["red", "green", "blue"]
+    assert set(meta["metrics"]["held_out_scenes"]["bali_35cm_s0"]) == {"model", "index_anomaly"}

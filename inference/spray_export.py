@@ -1,0 +1,271 @@
+"""Spray-map exports that GDAL, QGIS, DJI's tools and ISOBUS terminals import: GeoJSON (RFC 7946), zipped ESRI
+Shapefile, KML/KMZ, GeoPackage, a DJI Agras prescription package, and ISOXML TASKDATA (ISO 11783-10 v4.3).
+
+Every export is written to a temporary name and moved into place when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pyogrio.raw
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import from_origin
+
+from inference.geo import reproject
+from inference.zones import SprayPlan
+
+FORMATS = {"geojson": ".geojson", "shp": ".zip", "kml": ".kml", "kmz": ".kmz", "gpkg": ".gpkg", "dji": ".zip",
+           "isoxml": ".zip"}
+FIELDS = ["zone_id", "rate", "unit", "rate_class", "area_ha"]
+DDI_VOLUME_PER_AREA = "0001"  # Setpoint Volume Per Area Application Rate, mm3/m2 (1 L/ha = 100 mm3/m2)
+
+
+def _atomic(dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return dest.with_name(f".{dest.name}.part")
+
+
+def _zones_4326(plan: SprayPlan) -> tuple[list[Any], list[dict[str, Any]]]:
+    geoms, props = [], []
+    for z in plan.zones:
+        geoms.append(reproject(z.geometry_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326"))
+        props.append({"zone_id": z.zone_id, "rate": round(z.rate_l_per_ha, 3), "unit": "L/ha",
+                      "rate_class": z.rate_class, "area_ha": round(z.area_m2 / 1e4, 6)})
+    return geoms, props
+
+
+def _write_vector(path: Path, driver: str, geoms: list[Any], props: list[dict[str, Any]], layer: str,
+                  append: bool = False, **kw: Any) -> None:
+    names = list(props[0]) if props else FIELDS
+    data = [np.array([p[n] for p in props], dtype=object if isinstance(props[0][n], str) else None) for n in names]
+    geoms = [shapely.force_2d(g) for g in geoms]
+    gtype = "MultiPolygon" if any(g.geom_type == "MultiPolygon" for g in geoms) else geoms[0].geom_type
+    if gtype == "Polygon" and driver in ("ESRI Shapefile",):
+        gtype = "Polygon"
+    pyogrio.raw.write(path, np.array(shapely.to_wkb(geoms), dtype=object), data, names, crs="EPSG:4326",
+                      driver=driver, geometry_type=gtype, layer=layer, append=append, **kw)
+
+
+def export_geojson(plan: SprayPlan, dest: Path) -> Path:
+    tmp = _atomic(dest)
+    tmp.write_text(json.dumps(plan.zones_geojson("EPSG:4326")))
+    os.replace(tmp, dest)
+    return dest
+
+
+def _shapefile_files(plan: SprayPlan, folder: Path, name: str) -> list[Path]:
+    geoms, props = _zones_4326(plan)
+    shp = folder / f"{name}.shp"
+    _write_vector(shp, "ESRI Shapefile", geoms, props, name, encoding="UTF-8")
+    return sorted(folder.glob(f"{name}.*"))
+
+
+def export_shp(plan: SprayPlan, dest: Path, name: str = "spray_zones") -> Path:
+    tmp = _atomic(dest)
+    with tempfile.TemporaryDirectory() as d, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in _shapefile_files(plan, Path(d), name):
+            zf.write(f, f.name)
+    os.replace(tmp, dest)
+    return dest
+
+
+def _kml_text(plan: SprayPlan, name: str) -> str:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "doc.kml"
+        geoms, props = _zones_4326(plan)
+        for pr in props:
+            pr["name"] = f"zone {pr['zone_id']}: {pr['rate']} L/ha"
+        _write_vector(p, "KML", geoms, props, name)
+        return p.read_text()
+
+
+def export_kml(plan: SprayPlan, dest: Path, name: str = "spray_zones") -> Path:
+    tmp = _atomic(dest)
+    tmp.write_text(_kml_text(plan, name))
+    os.replace(tmp, dest)
+    return dest
+
+
+def export_kmz(plan: SprayPlan, dest: Path, name: str = "spray_zones") -> Path:
+    tmp = _atomic(dest)
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("doc.kml", _kml_text(plan, name))
+    os.replace(tmp, dest)
+    return dest
+
+
+def export_gpkg(plan: SprayPlan, dest: Path) -> Path:
+    """GeoPackage with layers spray_zones, field_boundary and exclusions (EPSG:4326)."""
+    tmp = _atomic(dest)
+    tmp.unlink(missing_ok=True)
+    geoms, props = _zones_4326(plan)
+    _write_vector(tmp, "GPKG", geoms, props, "spray_zones")
+    b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
+    _write_vector(tmp, "GPKG", [b], [{"name": "field", "area_ha": round(plan.boundary_utm.area / 1e4, 6)}],
+                  "field_boundary", append=True)
+    if not plan.exclusions_utm.is_empty:
+        e = reproject(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
+        _write_vector(tmp, "GPKG", [e], [{"name": "buffered exclusions"}], "exclusions", append=True)
+    os.replace(tmp, dest)
+    return dest
+
+
+def rate_grid(plan: SprayPlan, cell_m: float | None = None) -> tuple[np.ndarray, Any, float, float]:
+    """The rate map rasterised in EPSG:4326: (rates float32 (rows, cols), transform, lat step, lon step).
+
+    Cells are cell_m (default: a quarter of the plan's cell, at least 0.5 m) converted to degrees at the field's
+    latitude; -1 outside the field, 0 where nothing is sprayed."""
+    cell_m = cell_m or max(0.5, plan.config.cell_m / 4)
+    b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
+    minx, miny, maxx, maxy = b.bounds
+    lat = (miny + maxy) / 2
+    dlat = round(cell_m / 111_320.0, 9)
+    dlon = round(cell_m / (111_320.0 * math.cos(math.radians(lat))), 9)
+    west, north = math.floor(minx / dlon) * dlon, math.ceil(maxy / dlat) * dlat
+    cols, rows = math.ceil((maxx - west) / dlon), math.ceil((north - miny) / dlat)
+    transform = from_origin(west, north, dlon, dlat)
+    grid = rasterize([(b, 0.0)], out_shape=(rows, cols), transform=transform, fill=-1.0, dtype="float32")
+    shapes = [(reproject(z.geometry_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326"), z.rate_l_per_ha)
+              for z in sorted(plan.zones, key=lambda z: z.rate_l_per_ha) if z.rate_l_per_ha > 0]
+    if shapes:
+        rated = rasterize(shapes, out_shape=(rows, cols), transform=transform, fill=0.0, dtype="float32")
+        grid = np.where((grid >= 0) & (rated > 0), rated, grid)
+    return grid.astype(np.float32), transform, dlat, dlon
+
+
+def _sha256(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes: int = 10 * 1024 * 1024) -> Path:
+    """DJI Agras prescription package: a zip of one folder with boundary/<code>.shp (field boundary, EPSG:4326),
+    rate_map.tif (single band float32 L/ha, EPSG:4326, -1 outside the field) with its world file rate_map.tfw, and
+    manifest.json (unit, product, rates, checksums): the raster does not carry its unit, and a wrong unit at import
+    mis-doses the field."""
+    folder = f"prescription_{area_code}"
+    tmp = _atomic(dest)
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / folder
+        (root / "boundary").mkdir(parents=True)
+        b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
+        _write_vector(root / "boundary" / f"{area_code}.shp", "ESRI Shapefile", [b],
+                      [{"code": area_code, "area_ha": round(plan.boundary_utm.area / 1e4, 6)}], area_code,
+                      encoding="UTF-8")
+        grid, transform, dlat, dlon = rate_grid(plan)
+        tif = root / "rate_map.tif"
+        with rasterio.open(tif, "w", driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1,
+                           dtype="float32", crs="EPSG:4326", transform=transform, nodata=-1.0, compress="deflate",
+                           TFW="YES") as dst:
+            dst.write(grid, 1)
+            dst.update_tags(1, UNIT="L/ha", QUANTITY="spray volume per area")
+        if not (root / "rate_map.tfw").exists():
+            a = transform
+            (root / "rate_map.tfw").write_text(
+                f"{a.a:.12f}\n{a.d:.12f}\n{a.b:.12f}\n{a.e:.12f}\n{a.c + a.a / 2:.12f}\n{a.f + a.e / 2:.12f}\n")
+        files = sorted(p for p in root.rglob("*") if p.is_file())
+        manifest = {
+            "format": "cropwatch DJI Agras prescription package", "version": 1,
+            "area_code": area_code, "unit": "L/ha", "product": plan.config.product,
+            "rates_l_per_ha": sorted({round(z.rate_l_per_ha, 3) for z in plan.zones}),
+            "raster": {"file": "rate_map.tif", "crs": "EPSG:4326", "nodata": -1, "band_1": "rate in L/ha",
+                       "pixel_deg": [dlon, dlat], "size": [int(grid.shape[1]), int(grid.shape[0])]},
+            "boundary": f"boundary/{area_code}.shp",
+            "summary": plan.summary, "config": plan.config.model_dump(mode="json", exclude={"exclusions"}),
+            "sha256": {p.relative_to(root).as_posix(): _sha256(p) for p in files},
+        }
+        (root / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(root.rglob("*")):
+                if p.is_file():
+                    zf.write(p, f"{folder}/{p.relative_to(root).as_posix()}")
+    if tmp.stat().st_size > max_bytes:
+        tmp.unlink()
+        raise ValueError(f"the DJI package would exceed {max_bytes // 2**20} MB; use a larger cell size")
+    os.replace(tmp, dest)
+    return dest
+
+
+def _d9(x: float) -> str:
+    """Decimal with at most 9 fraction digits (the ISOXML schema's limit; terminals reject more)."""
+    return f"{x:.9f}".rstrip("0").rstrip(".") if "." in f"{x:.9f}" else f"{x:.9f}"
+
+
+def isoxml_taskdata(plan: SprayPlan, area_code: str = "field") -> tuple[bytes, bytes]:
+    """(TASKDATA.XML, GRD00001.bin): a task with one treatment zone per rate (DDI 0001, mm3/m2), the field
+    (partfield with its boundary polygon) and a type-1 grid (one byte per cell: the treatment zone code)."""
+    grid, transform, dlat, dlon = rate_grid(plan)
+    rates = sorted({round(z.rate_l_per_ha, 3) for z in plan.zones if z.rate_l_per_ha > 0})
+    if len(rates) > 250:
+        raise ValueError("more than 250 distinct rates: use rate classes or round the continuous rates")
+    code_of = {r: i + 2 for i, r in enumerate(rates)}  # 0: outside the field, 1: no spraying
+    codes = np.ones(grid.shape, np.uint8)
+    codes[grid < 0] = 0
+    for r, c in code_of.items():
+        codes[np.isclose(grid, r, atol=1e-3)] = c
+    # ISOXML grids start at the south-west corner and run west to east, south to north
+    binary = np.flipud(codes).tobytes()
+    south = transform.f + transform.e * grid.shape[0]
+    root = ET.Element("ISO11783_TaskData", VersionMajor="4", VersionMinor="3",
+                      ManagementSoftwareManufacturer="cropwatch", ManagementSoftwareVersion="0.1.0",
+                      DataTransferOrigin="1")
+    b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
+    pfd = ET.SubElement(root, "PFD", A="PFD1", C=area_code[:32], D=str(int(round(plan.boundary_utm.area))))
+    for poly in getattr(b, "geoms", [b]):
+        pln = ET.SubElement(pfd, "PLN", A="1")
+        for k, ring in enumerate([poly.exterior, *poly.interiors]):
+            lsg = ET.SubElement(pln, "LSG", A="1" if k == 0 else "2")
+            for x, y in ring.coords:
+                ET.SubElement(lsg, "PNT", A="2", C=_d9(y), D=_d9(x))
+    tsk = ET.SubElement(root, "TSK", A="TSK1", B=f"spray {area_code}"[:32], E="PFD1", G="1", J="0")
+    for c, label, value in [(0, "outside field", 0), (1, "no spraying", 0)] + \
+            [(code_of[r], f"{r:g} L/ha", int(round(r * 100))) for r in rates]:
+        tzn = ET.SubElement(tsk, "TZN", A=str(c), B=label)
+        ET.SubElement(tzn, "PDV", A=DDI_VOLUME_PER_AREA, B=str(value))
+    ET.SubElement(tsk, "GRD", A=_d9(south), B=_d9(transform.c), C=_d9(dlat), D=_d9(dlon), E=str(grid.shape[1]),
+                  F=str(grid.shape[0]), G="GRD00001", H=str(len(binary)), I="1", J="0")
+    ET.indent(root)
+    xml = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+    return xml, binary
+
+
+def export_isoxml(plan: SprayPlan, dest: Path, area_code: str = "field") -> Path:
+    xml, binary = isoxml_taskdata(plan, area_code)
+    tmp = _atomic(dest)
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("TASKDATA/TASKDATA.XML", xml)
+        zf.writestr("TASKDATA/GRD00001.bin", binary)
+    os.replace(tmp, dest)
+    return dest
+
+
+def export(plan: SprayPlan, fmt: str, dest: Path, area_code: str = "field") -> Path:
+    """Write `plan` as `fmt` (one of FORMATS) to `dest`."""
+    if fmt == "geojson":
+        return export_geojson(plan, dest)
+    if fmt == "shp":
+        return export_shp(plan, dest)
+    if fmt == "kml":
+        return export_kml(plan, dest)
+    if fmt == "kmz":
+        return export_kmz(plan, dest)
+    if fmt == "gpkg":
+        return export_gpkg(plan, dest)
+    if fmt == "dji":
+        return export_dji(plan, dest, area_code)
+    if fmt == "isoxml":
+        return export_isoxml(plan, dest, area_code)
+    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+

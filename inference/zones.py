@@ -1,0 +1,372 @@
+"""Spray zones from a damage map: a grid of swath-sized cells along the field's main direction, a rate per cell,
+smoothing, merging, a minimum zone area, a buffer around treated areas, exclusions with their own buffers, and the
+plan's summary (treated area, volume, saving, flight time and tank loads).
+
+Every distance and area is computed in the field's UTM zone; zones are reported in UTM and in EPSG:4326.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import rasterio
+import shapely
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from rasterio.windows import from_bounds
+from shapely import affinity
+from shapely.geometry import Polygon, box, mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+
+from inference.geo import reproject, utm_epsg_for, validate_boundary
+
+# Default buffers (m) around exclusions: drift must not reach water (aquatic life), homes and people, roads; power
+# lines are a flight hazard. Agronomists change them per layer.
+DEFAULT_EXCLUSION_BUFFER_M = {"water": 10.0, "building": 20.0, "road": 5.0, "power_line": 15.0, "other": 5.0}
+
+
+class PlanError(ValueError):
+    """A plan that cannot be made; `status` is the HTTP status that fits, the message how to fix it."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DroneProfile(BaseModel):
+    """A spray drone: rate reachable = 600 x flow (L/min) / (speed (km/h) x swath (m)) in L/ha."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "DJI Agras T40"
+    swath_m: float = Field(default=7.0, gt=0)
+    flow_l_per_min: float = Field(default=12.0, gt=0)
+    speed_km_h: float = Field(default=21.6, gt=0)  # 6 m/s
+    tank_l: float = Field(default=40.0, gt=0)
+
+    def max_rate_l_per_ha(self) -> float:
+        return 600.0 * self.flow_l_per_min / (self.speed_km_h * self.swath_m)
+
+
+class ExclusionLayer(BaseModel):
+    """Areas never to be sprayed (GeoJSON FeatureCollection or geometry in EPSG:4326) with their buffer."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: Literal["water", "building", "road", "power_line", "other"] = "other"
+    buffer_m: float | None = Field(default=None, ge=0, description="default by kind")
+    geojson: dict[str, Any]
+
+    def buffer(self) -> float:
+        return self.buffer_m if self.buffer_m is not None else DEFAULT_EXCLUSION_BUFFER_M[self.kind]
+
+
+class SprayPlanConfig(BaseModel):
+    """All parameters of a spray plan; stored with every spray map so that it can be reproduced."""
+
+    model_config = ConfigDict(extra="forbid")
+    swath_m: float = Field(default=7.0, gt=0, description="spray swath of the drone, m")
+    cell_size_m: float | None = Field(default=None, gt=0, description="grid cell, m (default: the swath)")
+    heading_deg: float | None = Field(default=None, description="grid direction, degrees from east counter-clockwise "
+                                      "(default: the field's main direction)")
+    rate_mode: Literal["classes", "continuous"] = "classes"
+    rate_l_per_ha: float = Field(default=20.0, gt=0, description="full rate, L/ha")
+    spot_rate_l_per_ha: float | None = Field(default=None, gt=0, description="spot rate (default: half the full rate)")
+    min_rate_l_per_ha: float = Field(default=10.0, gt=0, description="continuous mode: rate at the spot threshold")
+    max_rate_l_per_ha: float | None = Field(default=None, gt=0, description="continuous mode (default: full rate)")
+    spot_threshold: float = Field(default=0.05, ge=0, le=1, description="damaged share of a cell from which to spray")
+    full_threshold: float = Field(default=0.25, ge=0, le=1, description="damaged share for the full rate")
+    damage_threshold_pct: float = Field(default=50, ge=0, le=100, description="a pixel is damaged from this probability")
+    smoothing: bool = Field(default=True, description="3x3 majority of cell classes (removes isolated cells)")
+    min_zone_area_m2: float = Field(default=50.0, ge=0)
+    buffer_m: float = Field(default=2.0, ge=0, description="margin sprayed around treated zones, m")
+    exclusions: list[ExclusionLayer] = Field(default_factory=list)
+    drone: DroneProfile | None = None
+    product: str | None = Field(default=None, description="product name, for the manifest and the log")
+
+    @model_validator(mode="after")
+    def _check(self) -> SprayPlanConfig:
+        if self.full_threshold < self.spot_threshold:
+            raise ValueError("full_threshold must be at least spot_threshold")
+        return self
+
+    @property
+    def cell_m(self) -> float:
+        return self.cell_size_m or self.swath_m
+
+    @property
+    def spot_rate(self) -> float:
+        return self.spot_rate_l_per_ha or self.rate_l_per_ha / 2
+
+    @property
+    def max_rate(self) -> float:
+        return self.max_rate_l_per_ha or self.rate_l_per_ha
+
+
+@dataclass
+class Zone:
+    zone_id: int
+    rate_l_per_ha: float
+    rate_class: str  # none | spot | full | continuous
+    geometry_utm: BaseGeometry
+    damaged_fraction: float
+
+    @property
+    def area_m2(self) -> float:
+        return float(self.geometry_utm.area)
+
+
+@dataclass
+class SprayPlan:
+    config: SprayPlanConfig
+    utm_epsg: int
+    boundary_utm: BaseGeometry
+    available_utm: BaseGeometry  # boundary minus buffered exclusions
+    exclusions_utm: BaseGeometry
+    zones: list[Zone]
+    heading_deg: float
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def zones_geojson(self, crs: str = "EPSG:4326") -> dict[str, Any]:
+        """FeatureCollection of all zones (rate 0 included) in EPSG:4326 (RFC 7946) or the UTM CRS."""
+        feats = []
+        for z in self.zones:
+            g = z.geometry_utm if crs != "EPSG:4326" else reproject(z.geometry_utm, f"EPSG:{self.utm_epsg}", crs)
+            feats.append({"type": "Feature", "id": z.zone_id, "geometry": mapping(g), "properties": {
+                "zone_id": z.zone_id, "rate": round(z.rate_l_per_ha, 3), "unit": "L/ha", "rate_class": z.rate_class,
+                "area_ha": round(z.area_m2 / 1e4, 6), "damaged_fraction": round(z.damaged_fraction, 4)}})
+        fc: dict[str, Any] = {"type": "FeatureCollection", "features": feats}
+        if crs != "EPSG:4326":
+            fc["crs"] = {"type": "name", "properties": {"name": crs}}
+        return fc
+
+
+def main_direction_deg(poly: BaseGeometry) -> float:
+    """Angle (degrees from the x axis) of the longest side of the minimum rotated rectangle: the field's direction."""
+    rect = poly.minimum_rotated_rectangle
+    xs, ys = rect.exterior.coords.xy
+    edges = [(xs[i + 1] - xs[i], ys[i + 1] - ys[i]) for i in range(4)]
+    dx, dy = max(edges, key=lambda e: math.hypot(*e))
+    return math.degrees(math.atan2(dy, dx)) % 180.0
+
+
+def _exclusions_utm(layers: list[ExclusionLayer], epsg: int) -> BaseGeometry:
+    parts = []
+    for layer in layers:
+        gj = layer.geojson
+        geoms = [f["geometry"] for f in gj["features"]] if gj.get("type") == "FeatureCollection" else [gj]
+        for i, g in enumerate(geoms):
+            try:
+                geom = shape(g)
+            except Exception as exc:  # noqa: BLE001
+                raise PlanError(f"exclusion {layer.name!r} feature {i} is not valid GeoJSON: {exc}") from exc
+            if not geom.is_valid:
+                raise PlanError(f"exclusion {layer.name!r} feature {i} is not a valid geometry "
+                                f"({shapely.validation.explain_validity(geom)}); fix it in QGIS and upload again")
+            u = reproject(geom, "EPSG:4326", f"EPSG:{epsg}")
+            parts.append(u.buffer(layer.buffer()) if layer.buffer() > 0 or u.geom_type != "Polygon" else u)
+    return unary_union(parts) if parts else Polygon()
+
+
+def _cell_damage(
+    damage_tif: str, boundary_utm: BaseGeometry, epsg: int, origin: tuple[float, float], heading: float,
+    cell: float, nx: int, ny: int, threshold_pct: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per grid cell: (damaged pixel count, valid pixel count), sampling the damage raster's pixel centres inside the
+    field's bounding box (only that window is read)."""
+    from pyproj import Transformer
+
+    with rasterio.open(damage_tif) as ds:
+        if ds.crs is None:
+            raise PlanError("the damage raster has no CRS")
+        b_r = reproject(boundary_utm, f"EPSG:{epsg}", ds.crs.to_string())
+        left, bottom, right, top = b_r.bounds
+        rb = ds.bounds
+        if right < rb.left or left > rb.right or top < rb.bottom or bottom > rb.top:
+            raise PlanError("the field boundary does not overlap the damage raster; check the area or the flight")
+        win = from_bounds(max(left, rb.left), max(bottom, rb.bottom), min(right, rb.right), min(top, rb.top),
+                          ds.transform).round_offsets().round_lengths()
+        win = win.intersection(rasterio.windows.Window(0, 0, ds.width, ds.height))
+        dmg = ds.read(1, window=win)
+        wt = ds.window_transform(win)
+        crs = ds.crs.to_string()
+    rows, cols = np.mgrid[0 : dmg.shape[0], 0 : dmg.shape[1]]
+    xs = wt.c + (cols + 0.5) * wt.a + (rows + 0.5) * wt.b
+    ys = wt.f + (cols + 0.5) * wt.d + (rows + 0.5) * wt.e
+    t = Transformer.from_crs(crs, f"EPSG:{epsg}", always_xy=True)
+    ux, uy = t.transform(xs.ravel(), ys.ravel())
+    # into the grid frame: rotate by -heading about the origin
+    th = math.radians(heading)
+    dx, dy = np.asarray(ux) - origin[0], np.asarray(uy) - origin[1]
+    gx = dx * math.cos(th) + dy * math.sin(th)
+    gy = -dx * math.sin(th) + dy * math.cos(th)
+    i, j = np.floor(gx / cell).astype(np.int64), np.floor(gy / cell).astype(np.int64)
+    v = dmg.ravel()
+    ok = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (v != 255)
+    idx = j[ok] * nx + i[ok]
+    valid = np.bincount(idx, minlength=nx * ny).reshape(ny, nx)
+    damaged = np.bincount(idx, weights=(v[ok] >= threshold_pct), minlength=nx * ny).reshape(ny, nx)
+    return damaged, valid
+
+
+def _majority3(classes: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """3x3 majority filter of small integer classes over present cells (ties keep the cell's own class)."""
+    ny, nx = classes.shape
+    k = int(classes.max()) + 1 if classes.size else 1
+    votes = np.zeros((k, ny, nx), np.int32)
+    pad_c = np.pad(classes, 1)
+    pad_p = np.pad(present, 1)
+    for dy in range(3):
+        for dx in range(3):
+            c = pad_c[dy : dy + ny, dx : dx + nx]
+            p = pad_p[dy : dy + ny, dx : dx + nx]
+            for v in range(k):
+                votes[v] += (c == v) & p
+    best = votes.argmax(axis=0)
+    own = np.take_along_axis(votes, classes[None], 0)[0]
+    out = np.where(votes.max(axis=0) > own, best, classes)
+    return np.where(present, out, classes)
+
+
+def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], config: SprayPlanConfig) -> SprayPlan:
+    """Make the spray zones of a field from its damage raster (uint8 0-100, nodata 255, any CRS)."""
+    try:
+        boundary = validate_boundary(boundary_wgs84 if isinstance(boundary_wgs84, dict) else boundary_wgs84)
+    except ValueError as exc:
+        raise PlanError(f"field boundary: {exc}") from exc
+    c = boundary.centroid
+    epsg = utm_epsg_for(c.x, c.y)
+    b_utm = reproject(boundary, "EPSG:4326", f"EPSG:{epsg}")
+    drone = config.drone
+    if drone is not None:
+        reach = drone.max_rate_l_per_ha()
+        need = config.max_rate if config.rate_mode == "continuous" else config.rate_l_per_ha
+        if need > reach + 1e-9:
+            raise PlanError(
+                f"{drone.name} cannot reach {need:g} L/ha: at {drone.flow_l_per_min:g} L/min, {drone.speed_km_h:g} km/h "
+                f"and a {drone.swath_m:g} m swath it sprays at most {reach:.1f} L/ha (600 x flow / (speed x swath)); "
+                "fly slower, narrow the swath or lower the rate"
+            )
+    excl = _exclusions_utm(config.exclusions, epsg)
+    available = b_utm.difference(excl) if not excl.is_empty else b_utm
+    if available.is_empty:
+        raise PlanError("the exclusions and their buffers cover the whole field: nothing can be sprayed")
+    heading = config.heading_deg if config.heading_deg is not None else main_direction_deg(b_utm)
+    cell = config.cell_m
+    # grid frame: rotate the field by -heading about its centroid, lay cells from its lower-left corner
+    cx, cy = b_utm.centroid.x, b_utm.centroid.y
+    rot = affinity.rotate(b_utm, -heading, origin=(cx, cy))
+    minx, miny, maxx, maxy = rot.bounds
+    nx, ny = max(1, math.ceil((maxx - minx) / cell)), max(1, math.ceil((maxy - miny) / cell))
+    if nx * ny > 2_000_000:
+        raise PlanError(f"{nx * ny} cells of {cell:g} m: the cell size is too small for this field")
+    th = math.radians(heading)
+    origin = (cx + (minx - cx) * math.cos(th) - (miny - cy) * math.sin(th),
+              cy + (minx - cx) * math.sin(th) + (miny - cy) * math.cos(th))
+    damaged, valid = _cell_damage(damage_tif, b_utm, epsg, origin, heading, cell, nx, ny, config.damage_threshold_pct)
+    present = valid > 0
+    if not present.any():
+        raise PlanError("no valid damage pixels inside the field: the damage raster does not cover it")
+    frac = np.where(present, damaged / np.maximum(valid, 1), 0.0)
+
+    classes = np.zeros(frac.shape, np.int64)  # 0 none, 1 spot, 2 full
+    classes[frac >= config.spot_threshold] = 1
+    classes[frac >= config.full_threshold] = 2
+    if config.smoothing:
+        classes = _majority3(classes, present)
+    if config.rate_mode == "classes":
+        rates = np.choose(classes, [0.0, config.spot_rate, config.rate_l_per_ha])
+        names = np.choose(classes, ["none", "spot", "full"])
+    else:
+        span = max(config.full_threshold - config.spot_threshold, 1e-9)
+        cont = config.min_rate_l_per_ha + (config.max_rate - config.min_rate_l_per_ha) * np.clip(
+            (frac - config.spot_threshold) / span, 0, 1)
+        step = 1.0  # rates rounded to 1 L/ha so that neighbouring cells of one rate merge
+        rates = np.where(classes > 0, np.round(cont / step) * step, 0.0)
+        names = np.where(classes > 0, "continuous", "none")
+
+    def cell_poly(i: int, j: int) -> Polygon:
+        p = box(minx + i * cell, miny + j * cell, minx + (i + 1) * cell, miny + (j + 1) * cell)
+        return affinity.rotate(p, heading, origin=(cx, cy))
+
+    by_rate: dict[float, list[Polygon]] = {}
+    frac_by_rate: dict[float, list[tuple[float, float]]] = {}
+    for j, i in zip(*np.nonzero(present), strict=True):
+        r = float(rates[j, i])
+        by_rate.setdefault(r, []).append(cell_poly(int(i), int(j)))
+        frac_by_rate.setdefault(r, []).append((float(frac[j, i]), float(valid[j, i])))
+    name_of = {float(rates[j, i]): str(names[j, i]) for j, i in zip(*np.nonzero(present), strict=True)}
+
+    # treated rates from the highest down: each grows by the buffer, never into a higher rate or an exclusion
+    assigned = Polygon()
+    pieces: list[tuple[float, BaseGeometry]] = []
+    for r in sorted((r for r in by_rate if r > 0), reverse=True):
+        g = unary_union(by_rate[r])
+        if config.buffer_m > 0:
+            g = g.buffer(config.buffer_m, join_style="mitre")
+        g = g.intersection(available).difference(assigned)
+        if not g.is_empty:
+            pieces.append((r, g))
+            assigned = unary_union([assigned, g])
+    rest = available.difference(assigned)
+    if not rest.is_empty:
+        pieces.append((0.0, rest))
+
+    zones: list[Zone] = []
+    small: list[BaseGeometry] = []
+    for r, g in pieces:
+        for part in getattr(g, "geoms", [g]):
+            if part.geom_type != "Polygon" or part.area <= 1e-6:
+                continue
+            if r > 0 and part.area < config.min_zone_area_m2:
+                small.append(part)  # too small to fly a pass over: left unsprayed
+                continue
+            fr = frac_by_rate.get(r, [(0.0, 1.0)])
+            w = sum(v for _, v in fr)
+            zones.append(Zone(0, r, name_of.get(r, "none") if r > 0 else "none", part,
+                              sum(f * v for f, v in fr) / w if w else 0.0))
+    if small:  # merge dropped slivers into the untreated zone
+        none = [z for z in zones if z.rate_l_per_ha == 0]
+        merged = unary_union([*(z.geometry_utm for z in none), *small])
+        zones = [z for z in zones if z.rate_l_per_ha > 0]
+        for part in getattr(merged, "geoms", [merged]):
+            if part.geom_type == "Polygon" and part.area > 1e-6:
+                zones.append(Zone(0, 0.0, "none", part, 0.0))
+    zones.sort(key=lambda z: (-z.rate_l_per_ha, -z.area_m2))
+    for k, z in enumerate(zones, start=1):
+        z.zone_id = k
+    plan = SprayPlan(config, epsg, b_utm, available, excl, zones, heading)
+    plan.summary = summarise(plan)
+    return plan
+
+
+def summarise(plan: SprayPlan) -> dict[str, Any]:
+    cfg = plan.config
+    treated = [z for z in plan.zones if z.rate_l_per_ha > 0]
+    treated_m2 = sum(z.area_m2 for z in treated)
+    volume = sum(z.rate_l_per_ha * z.area_m2 / 1e4 for z in treated)
+    field_m2 = plan.available_utm.area
+    full_rate = cfg.rate_l_per_ha if cfg.rate_mode == "classes" else cfg.max_rate
+    blanket = full_rate * field_m2 / 1e4
+    s: dict[str, Any] = {
+        "field_area_ha": round(plan.boundary_utm.area / 1e4, 4),
+        "sprayable_area_ha": round(field_m2 / 1e4, 4),
+        "excluded_area_ha": round((plan.boundary_utm.area - field_m2) / 1e4, 4),
+        "treated_area_ha": round(treated_m2 / 1e4, 4),
+        "treated_pct": round(100 * treated_m2 / field_m2, 2) if field_m2 else 0.0,
+        "product_volume_l": round(volume, 2),
+        "blanket_volume_l": round(blanket, 2),
+        "saving_pct": round(100 * (1 - volume / blanket), 2) if blanket else 0.0,
+        "zones": len(plan.zones), "treated_zones": len(treated),
+        "heading_deg": round(plan.heading_deg, 2), "cell_size_m": cfg.cell_m, "utm_epsg": plan.utm_epsg,
+        "rate_unit": "L/ha", "product": cfg.product,
+    }
+    if cfg.drone is not None:
+        d = cfg.drone
+        speed_m_s = d.speed_km_h / 3.6
+        flight_s = treated_m2 / (d.swath_m * speed_m_s)  # straight passes; turns and ferrying not included
+        s["drone"] = {"name": d.name, "max_rate_l_per_ha": round(d.max_rate_l_per_ha(), 2),
+                      "flight_time_min": round(flight_s / 60, 1), "tank_loads": math.ceil(volume / d.tank_l) if volume else 0}
+    return s

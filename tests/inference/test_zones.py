@@ -1,0 +1,185 @@
+"""Golden geometry of spray zones: known damage, boundary and a canal crossing the field; areas in m2, buffers and
+volumes within stated tolerances; every export read back with GDAL (pyogrio, rasterio) and ISOXML against its schema."""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+from pydantic import ValidationError
+from shapely.geometry import Polygon, box, mapping, shape
+
+from inference.geo import reproject
+from inference.spray_export import FORMATS, export
+from inference.zones import DroneProfile, ExclusionLayer, PlanError, SprayPlanConfig, main_direction_deg, plan_spray
+from tests.data.make_damage import X0, Y0, canal_wgs84, damage_raster, field_boundary_wgs84
+
+ISOXML_XSD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "isoxml" / "ISO11783_TaskFile_V4-3.xsd"
+AREA_TOL = 0.005  # 0.5 %: two reprojections between EPSG:4326 and UTM
+
+
+def cfg(**kw) -> SprayPlanConfig:
+    base = {"swath_m": 7, "heading_deg": 0, "smoothing": False, "buffer_m": 0, "min_zone_area_m2": 0}
+    return SprayPlanConfig(**(base | kw))
+
+
+@pytest.fixture
+def dmg(tmp_path: Path) -> str:
+    return str(damage_raster(tmp_path / "damage.tif"))
+
+
+def canal(buffer_m: float = 10.0) -> ExclusionLayer:
+    return ExclusionLayer(name="canal", kind="water", buffer_m=buffer_m, geojson=mapping(canal_wgs84()))
+
+
+def test_golden_zones_volume_and_saving(dmg: str) -> None:
+    plan = plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[canal()]))
+    treated = [z for z in plan.zones if z.rate_l_per_ha > 0]
+    assert len(treated) == 1 and treated[0].rate_class == "full" and treated[0].rate_l_per_ha == 20
+    assert treated[0].area_m2 == pytest.approx(28 * 28, rel=AREA_TOL)  # 16 cells of 7 m
+    s = plan.summary
+    assert s["excluded_area_ha"] * 1e4 == pytest.approx(20 * 100, rel=AREA_TOL)  # canal + 10 m each side
+    assert s["sprayable_area_ha"] * 1e4 == pytest.approx(200 * 100 - 2000, rel=AREA_TOL)
+    assert s["product_volume_l"] == pytest.approx(20 * 0.0784, rel=AREA_TOL)
+    assert s["blanket_volume_l"] == pytest.approx(20 * 1.8, rel=AREA_TOL)
+    assert s["saving_pct"] == pytest.approx(100 * (1 - 1.568 / 36), abs=0.05)
+    # untreated remainder: the rest of the sprayable field, on both sides of the canal
+    none_area = sum(z.area_m2 for z in plan.zones if z.rate_l_per_ha == 0)
+    assert none_area == pytest.approx(18000 - 784, rel=AREA_TOL)
+    canal_utm = reproject(canal_wgs84(), "EPSG:4326", "EPSG:32648")
+    assert all(z.geometry_utm.distance(canal_utm) >= 10 - 0.05 for z in plan.zones)
+
+
+def test_buffer_around_treated_zone(dmg: str) -> None:
+    plan = plan_spray(dmg, field_boundary_wgs84(), cfg(buffer_m=2))
+    t = [z for z in plan.zones if z.rate_l_per_ha > 0][0]
+    assert t.area_m2 == pytest.approx(32 * 32, rel=AREA_TOL)  # mitred 2 m margin on each side
+    assert plan.summary["product_volume_l"] == pytest.approx(20 * 0.1024, rel=AREA_TOL)
+
+
+def test_spot_and_full_classes_and_continuous(tmp_path: Path, dmg: str) -> None:
+    # cells half covered by damage: shift the grid by half a cell so edge cells see 50 % damage
+    plan = plan_spray(dmg, field_boundary_wgs84(), cfg(spot_threshold=0.05, full_threshold=0.6))
+    rates = {z.rate_l_per_ha for z in plan.zones}
+    assert rates == {0.0, 20.0}
+    plan = plan_spray(dmg, field_boundary_wgs84(), cfg(rate_mode="continuous", min_rate_l_per_ha=10,
+                                                          max_rate_l_per_ha=25))
+    assert max(z.rate_l_per_ha for z in plan.zones) == 25 and plan.summary["blanket_volume_l"] == pytest.approx(50, rel=AREA_TOL)
+
+
+def test_min_zone_area_drops_small_zones(dmg: str) -> None:
+    plan = plan_spray(dmg, field_boundary_wgs84(), cfg(min_zone_area_m2=1000))
+    assert all(z.rate_l_per_ha == 0 for z in plan.zones)
+    assert plan.summary["product_volume_l"] == 0 and plan.summary["saving_pct"] == 100
+
+
+def test_main_direction_of_a_rotated_field() -> None:
+    rect = Polygon([(0, 0), (200, 0), (200, 60), (0, 60)])
+    from shapely import affinity
+
+    assert main_direction_deg(affinity.rotate(rect, 30, origin=(0, 0))) == pytest.approx(30, abs=1e-6)
+
+
+def test_drone_profile_flight_time_and_reachability(dmg: str) -> None:
+    drone = DroneProfile(swath_m=7, flow_l_per_min=12, speed_km_h=21.6, tank_l=40)
+    assert drone.max_rate_l_per_ha() == pytest.approx(600 * 12 / (21.6 * 7))
+    plan = plan_spray(dmg, field_boundary_wgs84(), cfg(drone=drone))
+    d = plan.summary["drone"]
+    assert d["flight_time_min"] == pytest.approx(784 / (7 * 6) / 60, abs=0.1) and d["tank_loads"] == 1
+    with pytest.raises(PlanError, match="cannot reach 60 L/ha"):
+        plan_spray(dmg, field_boundary_wgs84(), cfg(rate_l_per_ha=60, drone=drone))
+
+
+def test_bad_plans_are_refused(dmg: str) -> None:
+    with pytest.raises(ValidationError):
+        SprayPlanConfig(swath_m=0)
+    far = reproject(box(X0 + 5000, Y0, X0 + 5200, Y0 + 100), "EPSG:32648", "EPSG:4326")
+    with pytest.raises(PlanError, match="does not overlap"):
+        plan_spray(dmg, far, cfg())
+    bowtie = {"type": "Polygon", "coordinates": [[[105.97, 9.56], [105.98, 9.57], [105.98, 9.56], [105.97, 9.57],
+                                                  [105.97, 9.56]]]}
+    with pytest.raises(PlanError, match="not a valid geometry"):
+        plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[ExclusionLayer(name="x", geojson=bowtie)]))
+    everything = ExclusionLayer(name="all", buffer_m=500, geojson=mapping(field_boundary_wgs84()))
+    with pytest.raises(PlanError, match="cover the whole field"):
+        plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[everything]))
+
+
+@pytest.fixture
+def plan(dmg: str):
+    return plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[canal()], product="Chess 50WG"))
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "shp", "kml", "kmz", "gpkg"])
+def test_vector_exports_read_back(plan, tmp_path: Path, fmt: str) -> None:
+    out = export(plan, fmt, tmp_path / f"zones{FORMATS[fmt]}", "VN-STOR-0001")
+    path = f"/vsizip/{out}" if fmt == "shp" else f"/vsizip/{out}/doc.kml" if fmt == "kmz" else str(out)
+    meta, _, geoms, fields = pyogrio.raw.read(path, layer="spray_zones" if fmt == "gpkg" else None)
+    assert "4326" in meta["crs"]
+    names = list(meta["fields"])
+    rates = fields[names.index("rate")] if "rate" in names else None
+    import shapely
+
+    got = sorted((round(float(r), 3), round(reproject(shapely.from_wkb(g), "EPSG:4326", "EPSG:32648").area))
+                 for r, g in zip(rates, geoms, strict=True))
+    want = sorted((round(z.rate_l_per_ha, 3), round(z.area_m2)) for z in plan.zones)
+    assert len(got) == len(want)
+    for (r1, a1), (r2, a2) in zip(got, want, strict=True):
+        assert r1 == r2 and a1 == pytest.approx(a2, rel=AREA_TOL, abs=1)
+
+
+def test_dji_package(plan, tmp_path: Path) -> None:
+    out = export(plan, "dji", tmp_path / "dji.zip", "VN-STOR-0001")
+    assert out.stat().st_size < 10 * 1024 * 1024
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        manifest = json.loads(zf.read("prescription_VN-STOR-0001/manifest.json"))
+        zf.extractall(tmp_path / "x")
+    root = tmp_path / "x" / "prescription_VN-STOR-0001"
+    assert {"rate_map.tif", "rate_map.tfw", "boundary/VN-STOR-0001.shp", "boundary/VN-STOR-0001.prj"} <= {
+        n.split("prescription_VN-STOR-0001/")[1] for n in names}
+    assert manifest["unit"] == "L/ha" and manifest["product"] == "Chess 50WG" and manifest["rates_l_per_ha"] == [0, 20]
+    import hashlib
+
+    for rel, digest in manifest["sha256"].items():
+        assert hashlib.sha256((root / rel).read_bytes()).hexdigest() == digest
+    with rasterio.open(root / "rate_map.tif") as d:
+        assert d.crs.to_epsg() == 4326 and d.count == 1
+        grid = d.read(1)
+        px_m2 = abs(d.transform.a * d.transform.e) * 111_320**2 * math.cos(math.radians(9.56))
+    treated_m2 = float((grid == 20).sum()) * px_m2
+    assert treated_m2 == pytest.approx(784, rel=0.05)
+    assert set(np.unique(grid)) <= {-1.0, 0.0, 20.0}
+    tfw = (root / "rate_map.tfw").read_text().split()
+    assert float(tfw[0]) == pytest.approx(d.transform.a) and float(tfw[3]) == pytest.approx(d.transform.e)
+
+
+def test_isoxml_passes_the_v43_schema(plan, tmp_path: Path) -> None:
+    from lxml import etree
+
+    if not ISOXML_XSD.exists():
+        pytest.skip(f"no ISOXML schema at {ISOXML_XSD}")
+    out = export(plan, "isoxml", tmp_path / "iso.zip", "VN-STOR-0001")
+    with zipfile.ZipFile(out) as zf:
+        xml = zf.read("TASKDATA/TASKDATA.XML")
+        grd = zf.read("TASKDATA/GRD00001.bin")
+    schema = etree.XMLSchema(etree.parse(str(ISOXML_XSD)))
+    doc = etree.fromstring(xml)
+    schema.assertValid(doc)
+    g = doc.find(".//GRD")
+    cols, rows = int(g.get("E")), int(g.get("F"))
+    assert len(grd) == cols * rows == int(g.get("H"))
+    codes = np.frombuffer(grd, np.uint8).reshape(rows, cols)
+    tzn = {int(t.get("A")): int(t.find("PDV").get("B")) for t in doc.iter("TZN")}
+    assert tzn[max(tzn)] == 2000  # 20 L/ha = 2000 mm3/m2
+    cell_m2 = float(g.get("C")) * 111_320 * float(g.get("D")) * 111_320 * math.cos(math.radians(9.56))
+    assert (codes == max(tzn)).sum() * cell_m2 == pytest.approx(784, rel=0.05)
+    # the examples shipped with the schema fail it (too many fraction digits): ours must not be like them
+    bad = Path(ISOXML_XSD).parent / "examples" / "grid_Type1" / "TASKDATA.XML"
+    assert not schema.validate(etree.parse(str(bad)))
