@@ -19,7 +19,7 @@ from api import __version__
 from api.db import get_session
 from api.drone_jobs import LocalJobRunner, make_runner, recover_jobs
 from api.photo_service import PhotoModelHolder
-from api.routers import areas, auth, flights, models, photos
+from api.routers import areas, auth, flights, models, photos, spray
 from api.settings import get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -51,6 +51,7 @@ def create_app() -> FastAPI:
     app.include_router(photos.router)
     app.include_router(models.router)
     app.include_router(flights.router)
+    app.include_router(spray.router)
 
     app.mount("/app", StaticFiles(directory=STATIC_DIR / "farmer", html=True), name="farmer")
 

@@ -22,6 +22,8 @@ datasets_app = typer.Typer(help="Datasets for retraining.", no_args_is_help=True
 app.add_typer(datasets_app, name="datasets")
 drone_app = typer.Typer(help="Drone orthomosaics.", no_args_is_help=True)
 app.add_typer(drone_app, name="drone")
+spray_app = typer.Typer(help="Spray zones and spray maps.", no_args_is_help=True)
+app.add_typer(spray_app, name="spray")
 
 
 @db_app.command("upgrade")
@@ -319,6 +321,79 @@ def drone_analyze(
     typer.echo(json.dumps({k: summary[k] for k in ("sensor", "crs", "width", "height", "analysed_area_ha",
                                                    "canopy_cover_pct", "growth_score", "damaged_area_ha",
                                                    "damaged_pct", "damage_method", "seconds")}, indent=2))
+
+
+def _read_geojson(path: Path) -> dict:  # type: ignore[type-arg]
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        typer.secho(f"error: {path} is not readable GeoJSON: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+@spray_app.command("plan")
+def spray_plan(
+    damage: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="damage.tif (0-100, nodata 255)")],
+    boundary: Annotated[Path, typer.Option("--boundary", exists=True, help="field boundary GeoJSON (EPSG:4326)")],
+    out: Annotated[Path, typer.Option("--out", help="ZONES.geojson to write")],
+    exclude: Annotated[list[Path] | None, typer.Option("--exclude", exists=True,
+                                                       help="exclusion layer GeoJSON (repeatable)")] = None,
+    exclude_buffer_m: Annotated[float, typer.Option(help="buffer around each exclusion layer, m")] = 10.0,
+    swath_m: Annotated[float, typer.Option("--swath-m", help="drone swath, m")] = 7.0,
+    rate_l_per_ha: Annotated[float, typer.Option("--rate-l-per-ha", help="full rate, L/ha")] = 20.0,
+    config: Annotated[Path | None, typer.Option(help="SprayPlanConfig JSON (options above override it)")] = None,
+) -> None:
+    """Make spray zones from a damage raster and a field boundary; prints the summary."""
+    import time
+
+    from pydantic import ValidationError
+
+    from inference.zones import ExclusionLayer, PlanError, SprayPlanConfig, plan_spray
+
+    fc = _read_geojson(boundary)
+    geom = fc["features"][0]["geometry"] if fc.get("type") == "FeatureCollection" else fc.get("geometry", fc)
+    raw = json.loads(config.read_text()) if config else {}
+    raw.update(swath_m=swath_m, rate_l_per_ha=rate_l_per_ha)
+    layers = [ExclusionLayer(name=p.stem, buffer_m=exclude_buffer_m, geojson=_read_geojson(p)) for p in exclude or []]
+    try:
+        cfg = SprayPlanConfig.model_validate(raw)
+        cfg = cfg.model_copy(update={"exclusions": [*cfg.exclusions, *layers]})
+        t0 = time.perf_counter()
+        plan = plan_spray(str(damage), geom, cfg)
+        seconds = time.perf_counter() - t0
+    except (PlanError, ValidationError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(plan.to_geojson(), ensure_ascii=False))
+    tmp.replace(out)
+    typer.echo(json.dumps({**plan.summary, "planning_seconds": round(seconds, 3), "out": str(out)}, indent=2))
+
+
+@spray_app.command("export")
+def spray_export(
+    zones: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="ZONES.geojson from `spray plan`")],
+    fmt: Annotated[str, typer.Option("--format", help="geojson, shp, kml, kmz, gpkg, dji or isoxml")],
+    out: Annotated[Path, typer.Option("--out", help="file to write")],
+    area_code: Annotated[str, typer.Option(help="name used inside the package")] = "field",
+) -> None:
+    """Export spray zones for GIS, DJI Agras or ISOBUS terminals."""
+    import time
+
+    from inference.spray_export import FORMATS, export
+    from inference.zones import PlanError, plan_from_geojson
+
+    if fmt not in FORMATS:
+        typer.secho(f"error: --format must be one of {', '.join(FORMATS)}", fg="red", err=True)
+        raise typer.Exit(2)
+    try:
+        plan = plan_from_geojson(_read_geojson(zones))
+        t0 = time.perf_counter()
+        export(plan, fmt, out, area_code)
+    except (PlanError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"wrote {out} ({out.stat().st_size} bytes, {time.perf_counter() - t0:.3f} s)")
 
 
 if __name__ == "__main__":

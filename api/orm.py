@@ -165,6 +165,8 @@ class SprayMap(Base):
     area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), index=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    damage_path: Mapped[str | None] = mapped_column(Text, default=None)  # the damage raster the plan was made from
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), default=None)
     zones_geojson: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     damage_model_name: Mapped[str | None] = mapped_column(String(100), default=None)
     damage_model_version: Mapped[str | None] = mapped_column(String(50), default=None)

@@ -179,3 +179,21 @@ class FeedbackCreate(BaseModel):
 class ModelActivate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: str
+
+
+class SprayMapCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job_id: int = Field(description="a succeeded drone analysis job; its damage map and area are used")
+    config: dict[str, Any] = Field(default_factory=dict, description="SprayPlanConfig (swath_m, rate_l_per_ha, ...)")
+
+
+class SprayApplicationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    applied_on: datetime
+    product: str = Field(min_length=1, max_length=200, description="trade name, on Vietnam's permitted list")
+    active_ingredient: str = Field(min_length=1, max_length=200)
+    dose_l_per_ha: float = Field(gt=0, le=1000)
+    volume_l: float = Field(gt=0)
+    operator: str = Field(min_length=1, max_length=200)
+    spray_map_id: int | None = None
+    notes: str | None = None

@@ -34,7 +34,7 @@ DDI_VOLUME_PER_AREA = "0001"  # Setpoint Volume Per Area Application Rate, mm3/m
 
 def _atomic(dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    return dest.with_name(f".{dest.name}.part")
+    return dest.with_name(f".{dest.stem}.part{dest.suffix}")  # keeps the extension GDAL drivers check
 
 
 def _zones_4326(plan: SprayPlan) -> tuple[list[Any], list[dict[str, Any]]]:

@@ -129,6 +129,19 @@ class SprayPlan:
     heading_deg: float
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def to_geojson(self) -> dict[str, Any]:
+        """The zones (EPSG:4326) plus, as a foreign member "cropwatch", what is needed to export or reproduce the plan:
+        the field boundary, the buffered exclusions, the config and the summary."""
+        fc = self.zones_geojson()
+        to4326 = lambda g: mapping(reproject(g, f"EPSG:{self.utm_epsg}", "EPSG:4326"))  # noqa: E731
+        fc["cropwatch"] = {
+            "schema_version": "1.0", "utm_epsg": self.utm_epsg, "heading_deg": self.heading_deg,
+            "boundary": to4326(self.boundary_utm),
+            "exclusions": to4326(self.exclusions_utm) if not self.exclusions_utm.is_empty else None,
+            "config": self.config.model_dump(mode="json"), "summary": self.summary,
+        }
+        return fc
+
     def zones_geojson(self, crs: str = "EPSG:4326") -> dict[str, Any]:
         """FeatureCollection of all zones (rate 0 included) in EPSG:4326 (RFC 7946) or the UTM CRS."""
         feats = []
@@ -370,3 +383,22 @@ def summarise(plan: SprayPlan) -> dict[str, Any]:
         s["drone"] = {"name": d.name, "max_rate_l_per_ha": round(d.max_rate_l_per_ha(), 2),
                       "flight_time_min": round(flight_s / 60, 1), "tank_loads": math.ceil(volume / d.tank_l) if volume else 0}
     return s
+
+
+def plan_from_geojson(fc: dict[str, Any]) -> SprayPlan:
+    """Rebuild a plan from `SprayPlan.to_geojson()` output (e.g. a ZONES.geojson written by `cropwatch spray plan`)."""
+    meta = fc.get("cropwatch")
+    if not meta:
+        raise PlanError("this GeoJSON was not written by cropwatch spray plan: it has no 'cropwatch' member with the "
+                        "field boundary and the plan's config")
+    epsg = int(meta["utm_epsg"])
+    to_utm = lambda g: reproject(shape(g), "EPSG:4326", f"EPSG:{epsg}")  # noqa: E731
+    boundary = to_utm(meta["boundary"])
+    excl = to_utm(meta["exclusions"]) if meta.get("exclusions") else Polygon()
+    zones = [Zone(int(f["properties"]["zone_id"]), float(f["properties"]["rate"]), f["properties"]["rate_class"],
+                  to_utm(f["geometry"]), float(f["properties"].get("damaged_fraction", 0))) for f in fc["features"]]
+    config = SprayPlanConfig.model_validate(meta["config"])
+    available = boundary.difference(excl) if not excl.is_empty else boundary
+    plan = SprayPlan(config, epsg, boundary, available, excl, zones, float(meta["heading_deg"]))
+    plan.summary = summarise(plan)
+    return plan
