@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP_SERVE := $(VENV)/.installed-serve
 STAMP_ALL   := $(VENV)/.installed-all
 
-.PHONY: run test lint bench clean-venv browser
+.PHONY: run test lint bench clean-venv browser vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,9 @@ bench: $(STAMP_ALL)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Refresh the vendored front-end libraries from the npm registry (versions in api/static/package.json).
+vendor:
+	cd api/static && npm install --no-audit --no-fund && rm -rf vendor/leaflet && mkdir -p vendor/leaflet && \
+	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/dist/images \
+	  node_modules/leaflet/LICENSE vendor/leaflet/ && rm -rf node_modules package-lock.json

@@ -34,16 +34,24 @@ IGNORE = 255
 CANOPY_GLI = 0.05
 
 
-def read_rgb_valid(path: str | Path, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Whole small scene: RGB uint8 (3, rows, cols), validity (rows, cols), and the rasterio profile (resampled by
-    `scale` < 1 to a coarser ground resolution). For building training scenes only; analysis never does this."""
+def read_rgb_valid(
+    path: str | Path, scale: float = 1.0, rows: tuple[float, float] = (0.0, 1.0)
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Whole small scene (or the band of rows between the fractions `rows`): RGB uint8 (3, rows, cols), validity
+    (rows, cols), and the rasterio profile, resampled by `scale` < 1 to a coarser ground resolution. For building
+    training scenes only; analysis never does this."""
+    from rasterio.windows import Window
+
     with rasterio.open(path) as ds:
-        h, w = max(1, round(ds.height * scale)), max(1, round(ds.width * scale))
-        rgb = ds.read([1, 2, 3], out_shape=(3, h, w), resampling=Resampling.average)
-        valid = (ds.read(4, out_shape=(h, w), resampling=Resampling.nearest) > 0) if ds.count >= 4 else \
+        r0, r1 = int(ds.height * rows[0]), int(ds.height * rows[1])
+        win = Window(0, r0, ds.width, r1 - r0)
+        h, w = max(1, round((r1 - r0) * scale)), max(1, round(ds.width * scale))
+        rgb = ds.read([1, 2, 3], window=win, out_shape=(3, h, w), resampling=Resampling.average)
+        valid = (ds.read(4, window=win, out_shape=(h, w), resampling=Resampling.nearest) > 0) if ds.count >= 4 else \
             np.ones((h, w), bool)
         prof = ds.profile.copy()
-        prof.update(width=w, height=h, transform=ds.transform * ds.transform.scale(ds.width / w, ds.height / h),
+        wt = ds.window_transform(win)
+        prof.update(width=w, height=h, transform=wt * wt.scale(ds.width / w, (r1 - r0) / h),
                     count=4, dtype="uint8", tiled=True, blockxsize=256, blockysize=256, compress="deflate",
                     photometric="RGB", nodata=None)
     return rgb, valid, prof
@@ -155,15 +163,17 @@ class Scene:
     split: str  # train | test
 
 
+Source = tuple[str, Path, float, str, tuple[float, float]]
+
+
 def make_scenes(
-    sources: list[tuple[str, Path, float, str]], out_dir: Path, seeds_per_source: int = 3,
-    patches_per_ha_canopy: float = 40.0,
+    sources: list[Source], out_dir: Path, seeds_per_source: int = 3, patches_per_ha_canopy: float = 40.0,
 ) -> list[Scene]:
-    """Synthesise damaged scenes. sources: (name, ortho path, resample scale, split). Whole source scenes keep one
-    split, so test scenes are never seen in training."""
+    """Synthesise damaged scenes. sources: (name, ortho path, resample scale, split, (first, last) row fraction).
+    Each source keeps one split, so test scenes are never seen in training."""
     scenes = []
-    for name, path, scale, split in sources:
-        rgb, valid, prof = read_rgb_valid(path, scale)
+    for name, path, scale, split, rows in sources:
+        rgb, valid, prof = read_rgb_valid(path, scale, rows)
         pixel_m = abs(prof["transform"].a)
         for s in range(seeds_per_source):
             seed = (s * 7919 + sum(map(ord, name))) % 2**31
@@ -195,13 +205,18 @@ def iter_chips(
             yield rgb[:, r : r + chip_px, c : c + chip_px].astype(np.float32) / 255.0, y
 
 
-def default_sources(data_root: Path) -> list[tuple[str, Path, float, str]]:
-    """The scenes of the first drone training set: the sorghum rows mosaic resampled to 5, 10, 20 and 35 cm ground
-    resolution for training; the Bali paddies mosaic (35 cm) held out whole for testing."""
+def default_sources(data_root: Path, paddy_in_training: bool = True) -> list[Source]:
+    """The scenes of the first drone training set.
+
+    Sorghum rows (Maricopa) resampled to 5, 10, 20 and 35 cm for training. The Bali paddies mosaic (35 cm) is the only
+    paddy scene: with `paddy_in_training` its northern 60 % trains and its southern 40 % (a separate, never-seen block
+    of fields) tests; without, all of Bali is held out and the model sees no paddy at all."""
     d = Path(data_root) / "drone_orthos"
     sorghum = d / "sorghum_rows_maricopa_utm12n.tif"
-    srcs: list[tuple[str, Path, float, str]] = [
-        (f"sorghum_{cm}cm", sorghum, 2.0 / cm, "train") for cm in (5, 10, 20, 35)
-    ]
-    srcs.append(("bali_35cm", d / "bali_paddies_pix4d_utm50s.tif", 1.0, "test"))
+    bali = d / "bali_paddies_pix4d_utm50s.tif"
+    srcs: list[Source] = [(f"sorghum_{cm}cm", sorghum, 2.0 / cm, "train", (0.0, 1.0)) for cm in (5, 10, 20, 35)]
+    if paddy_in_training:
+        srcs += [("bali_north", bali, 1.0, "train", (0.0, 0.6)), ("bali_south", bali, 1.0, "test", (0.6, 1.0))]
+    else:
+        srcs.append(("bali_35cm", bali, 1.0, "test", (0.0, 1.0)))
     return srcs

@@ -38,4 +38,4 @@ def test_drone_notebook_tiny(tmp_path: Path) -> None:
             SEEDS_PER_SOURCE=1, SCENES_DIR=str(tmp_path / "scenes"), ACTIVATE=False)
     meta = json.loads((out / "model.json").read_text())
     assert meta["tile_size_px"] and meta["halo_px"] and meta["input_bands"] == ["red", "green", "blue"]
-    assert set(meta["metrics"]["held_out_scenes"]["bali_35cm_s0"]) == {"model", "index_anomaly"}
+    assert set(meta["metrics"]["held_out_scenes"]["bali_south_s0"]) == {"model", "index_anomaly"}
