@@ -54,6 +54,8 @@ def create_app() -> FastAPI:
     app.include_router(spray.router)
 
     app.mount("/app", StaticFiles(directory=STATIC_DIR / "farmer", html=True), name="farmer")
+    app.mount("/operator", StaticFiles(directory=STATIC_DIR / "operator", html=True), name="operator")
+    app.mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -149,6 +149,15 @@ def _preview(ortho: str, out: Path, max_side: int = 1024) -> None:
     tmp = out / "preview.part.png"
     cv2.imwrite(str(tmp), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     tmp.replace(out / "preview.png")
+    # overlay for web maps: transparent below 20 %, then yellow to red with opacity rising with the probability
+    p = np.where(dmg == 255, 0, dmg).astype(np.float32) / 100
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[..., 1] = np.clip(255 * (1 - p) * 1.6, 0, 255).astype(np.uint8)
+    rgba[..., 3] = np.where(p >= 0.2, np.clip(80 + 175 * p, 0, 255), 0).astype(np.uint8)
+    tmp = out / "damage_overlay.part.png"
+    cv2.imwrite(str(tmp), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    tmp.replace(out / "damage_overlay.png")
 
 
 class LocalJobRunner:

@@ -387,9 +387,14 @@ def _summary(info: RasterInfo, acc: _Accumulator, model: DamageModel | None, ano
     n = max(acc.n_valid, 1)
     prof = info.profile
     stats = {k: (s / c if c else None) for k, (s, c) in acc.extra_means.items()}
+    from rasterio.warp import transform_bounds
+
+    a, _, c, _, e, f = info.transform
+    west, south, east, north = transform_bounds(info.crs, "EPSG:4326", c, f + e * info.height, c + a * info.width, f)
     return {
         "schema_version": "1.0",
         "sensor": info.sensor,
+        "bounds_wgs84": [west, south, east, north],
         "crs": info.crs,
         "width": info.width,
         "height": info.height,

@@ -27,7 +27,7 @@ from inference.sensors import RasterError, sensor_profiles, validate_raster
 router = APIRouter(tags=["flights"])
 SessionDep = Annotated[Session, Depends(get_session)]
 DOWNLOADS = {"canopy.tif": "image/tiff", "growth.tif": "image/tiff", "damage.tif": "image/tiff",
-             "summary.json": "application/json", "preview.png": "image/png"}
+             "summary.json": "application/json", "preview.png": "image/png", "damage_overlay.png": "image/png"}
 
 
 def job_public(job: Job, area_code: str | None) -> dict[str, Any]:

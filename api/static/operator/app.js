@@ -1,0 +1,167 @@
+// cropwatch drone operator's page: pick an analysed flight (or upload one and follow its job), plan spray zones,
+// see them on the map with the damage overlay and the exclusions, download every format. Works offline (no tiles).
+"use strict";
+const T = {
+  vi: { title: "Bản đồ phun thuốc", username: "Tên đăng nhập", password: "Mật khẩu", signin: "Đăng nhập",
+    area: "Vùng trồng", flight: "Chuyến bay đã phân tích", upload: "Tải ảnh trực giao mới (GeoTIFF)",
+    upload_btn: "Tải lên và phân tích", plan: "Kế hoạch phun", swath: "Bề rộng phun (m)", rate: "Liều (L/ha)",
+    buffer: "Vùng đệm (m)", min_zone: "Vùng tối thiểu (m²)", flow: "Lưu lượng (L/phút)", speed: "Tốc độ (km/h)",
+    tank: "Bình (L)", product: "Thuốc", exclusions: "Vùng cấm phun (GeoJSON)", excl_kind: "Loại",
+    excl_buffer: "Đệm (m)", make_plan: "Lập kế hoạch", summary: "Tóm tắt", no_flight: "(chưa có)",
+    treated: "Diện tích phun", volume: "Lượng thuốc", blanket: "Phun toàn ruộng", saving: "Tiết kiệm",
+    flight_time: "Thời gian bay", tanks: "Số bình", running: "Đang phân tích", failed: "Lỗi" },
+  en: { title: "Spray map", username: "Username", password: "Password", signin: "Sign in",
+    area: "Growing area", flight: "Analysed flight", upload: "Upload a new orthomosaic (GeoTIFF)",
+    upload_btn: "Upload and analyse", plan: "Spray plan", swath: "Swath (m)", rate: "Rate (L/ha)",
+    buffer: "Buffer (m)", min_zone: "Minimum zone (m²)", flow: "Flow (L/min)", speed: "Speed (km/h)",
+    tank: "Tank (L)", product: "Product", exclusions: "No-spray areas (GeoJSON)", excl_kind: "Kind",
+    excl_buffer: "Buffer (m)", make_plan: "Make plan", summary: "Summary", no_flight: "(none yet)",
+    treated: "Treated area", volume: "Product volume", blanket: "Blanket spraying", saving: "Saving",
+    flight_time: "Flight time", tanks: "Tank loads", running: "Analysing", failed: "Failed" },
+};
+let lang = localStorage.getItem("cw_lang") || "vi";
+let token = sessionStorage.getItem("cw_token");
+const $ = (id) => document.getElementById(id);
+const t = (k) => T[lang][k] || k;
+const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([9.6, 105.97], 13);
+const layers = { boundary: null, damage: null, zones: null, exclusions: null };
+let jobs = [], lastMap = null;
+
+function applyLang() {
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
+  $("lang").textContent = lang === "vi" ? "EN" : "VI";
+  if (lastMap) showSummary(lastMap);
+}
+async function api(path, opts = {}) {
+  const headers = Object.assign({}, opts.headers || {}, { Authorization: `Bearer ${token}` });
+  const r = await fetch(path, Object.assign({}, opts, { headers }));
+  const isJson = r.headers.get("content-type")?.includes("json");
+  const body = isJson ? await r.json() : r;
+  if (!r.ok) throw new Error((isJson && body.detail) || r.statusText);
+  return body;
+}
+function setLayer(name, layer) {
+  if (layers[name]) map.removeLayer(layers[name]);
+  layers[name] = layer;
+  if (layer) layer.addTo(map);
+}
+async function loadAreas() {
+  const page = await api("/v1/areas?limit=500");
+  $("area").innerHTML = page.items.map((a) => `<option value="${a.code}">${a.code} – ${a.name}</option>`).join("");
+  window._areas = Object.fromEntries(page.items.map((a) => [a.code, a]));
+  await areaChanged();
+}
+async function areaChanged() {
+  const a = window._areas[$("area").value];
+  if (!a) return;
+  const b = L.geoJSON(a.boundary, { style: { color: "#1f5f1f", weight: 3, fill: false } });
+  setLayer("boundary", b);
+  map.fitBounds(b.getBounds(), { padding: [20, 20] });
+  await loadJobs();
+}
+async function loadJobs() {
+  jobs = await api(`/v1/jobs?area_code=${encodeURIComponent($("area").value)}`);
+  const done = jobs.filter((j) => j.status === "succeeded");
+  $("job").innerHTML = done.length ? done.map((j) => `<option value="${j.id}">#${j.id} ${j.created_at.slice(0, 16)} (${j.result.damage_method})</option>`).join("")
+    : `<option value="">${t("no_flight")}</option>`;
+  await jobChanged();
+}
+async function jobChanged() {
+  const j = jobs.find((x) => String(x.id) === $("job").value);
+  if (!j) { setLayer("damage", null); return; }
+  const blob = await (await api(j.files["damage_overlay.png"])).blob();
+  const [w, s, e, n] = j.result.bounds_wgs84;
+  setLayer("damage", L.imageOverlay(URL.createObjectURL(blob), [[s, w], [n, e]], { opacity: 0.85 }));
+}
+function followJob(id) {
+  $("job-progress").hidden = false;
+  const tick = async () => {
+    const j = await api(`/v1/jobs/${id}`);
+    $("job-bar").value = j.progress_pct; $("job-pct").textContent = `${t("running")} ${Math.round(j.progress_pct)}%`;
+    if (j.status === "succeeded") { $("job-progress").hidden = true; await loadJobs(); $("job").value = String(id); await jobChanged(); }
+    else if (j.status === "failed") { $("job-progress").hidden = true; $("job-error").textContent = `${t("failed")}: ${j.error}`; }
+    else setTimeout(tick, 1000);
+  };
+  tick();
+}
+$("upload-btn").addEventListener("click", async () => {
+  const f = $("ortho").files[0];
+  if (!f) return;
+  $("job-error").textContent = "";
+  const form = new FormData(); form.append("file", f); form.append("area_code", $("area").value);
+  try { const j = await api("/v1/flights", { method: "POST", body: form }); followJob(j.id); }
+  catch (e) { $("job-error").textContent = e.message; }
+});
+async function exclusionLayers() {
+  const f = $("exclusion").files[0];
+  if (!f) return [];
+  const geojson = JSON.parse(await f.text());
+  return [{ name: f.name, kind: $("excl-kind").value, buffer_m: Number($("excl-buffer").value), geojson }];
+}
+$("plan-btn").addEventListener("click", async () => {
+  $("plan-error").textContent = "";
+  try {
+    const exclusions = await exclusionLayers();
+    const config = {
+      swath_m: Number($("swath").value), rate_l_per_ha: Number($("rate").value), buffer_m: Number($("buffer").value),
+      min_zone_area_m2: Number($("minzone").value), exclusions, product: $("product").value || null,
+      drone: { swath_m: Number($("swath").value), flow_l_per_min: Number($("flow").value),
+               speed_km_h: Number($("speed").value), tank_l: Number($("tank").value) },
+    };
+    const sm = await api("/v1/spray-maps", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ job_id: Number($("job").value), config }) });
+    showPlan(sm, exclusions);
+  } catch (e) { $("plan-error").textContent = e.message; }
+});
+function rateColour(r, top) {
+  if (r <= 0) return "#b7e1b0";
+  const x = 0.25 + 0.75 * r / top;
+  return `rgb(255, ${Math.round(220 * (1 - x) + 40 * x)}, ${Math.round(40 * (1 - x))})`;
+}
+function showPlan(sm, exclusions) {
+  lastMap = sm;
+  const top = Math.max(...sm.zones.features.map((f) => f.properties.rate), 1e-9);
+  setLayer("zones", L.geoJSON(sm.zones, {
+    style: (f) => ({ color: "#555", weight: 0.6, fillColor: rateColour(f.properties.rate, top), fillOpacity: 0.65 }),
+    onEachFeature: (f, l) => l.bindTooltip(`zone ${f.properties.zone_id}: ${f.properties.rate} L/ha, ${f.properties.area_ha} ha`),
+  }));
+  setLayer("exclusions", exclusions.length ? L.geoJSON({ type: "FeatureCollection", features: exclusions.flatMap((e) =>
+    e.geojson.type === "FeatureCollection" ? e.geojson.features : [{ type: "Feature", properties: {}, geometry: e.geojson }]) },
+    { style: { color: "#1565c0", weight: 3, dashArray: "6 4" } }) : null);
+  showSummary(sm);
+}
+function showSummary(sm) {
+  const s = sm.summary;
+  const rows = [[t("treated"), `${s.treated_area_ha} ha (${s.treated_pct}%)`], [t("volume"), `${s.product_volume_l} L`],
+    [t("blanket"), `${s.blanket_volume_l} L`], [t("saving"), `${s.saving_pct}%`]];
+  if (s.drone) rows.push([t("flight_time"), `${s.drone.flight_time_min} min`], [t("tanks"), String(s.drone.tank_loads)]);
+  $("summary-list").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd data-k="${k}">${v}</dd>`).join("");
+  $("downloads").innerHTML = Object.keys(sm.downloads).map((f) => `<button type="button" data-format="${f}">${f.toUpperCase()}</button>`).join("");
+  $("downloads").querySelectorAll("button").forEach((b) => b.addEventListener("click", () => download(sm, b.dataset.format)));
+  $("summary").hidden = false;
+}
+async function download(sm, fmt) {
+  const r = await fetch(sm.downloads[fmt], { headers: { Authorization: `Bearer ${token}` } });  // raw: GeoJSON is a file here
+  if (!r.ok) { $("plan-error").textContent = `${fmt}: ${r.statusText}`; return; }
+  const name = (r.headers.get("content-disposition") || "").match(/filename="?([^";]+)"?/)?.[1] || `spray_map_${sm.id}.${fmt}`;
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(await r.blob()); a.download = name;
+  document.body.appendChild(a); a.click(); a.remove();
+}
+$("area").addEventListener("change", areaChanged);
+$("job").addEventListener("change", jobChanged);
+$("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("cw_lang", lang); applyLang(); });
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const r = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams({ username: $("username").value, password: $("password").value }) });
+  if (!r.ok) { $("signin-error").textContent = "✗"; return; }
+  token = (await r.json()).access_token; sessionStorage.setItem("cw_token", token); start();
+});
+function start() { $("signin").hidden = true; $("work").hidden = false; loadAreas().catch((e) => { $("job-error").textContent = e.message; }); }
+const legend = L.control({ position: "bottomright" });
+legend.onAdd = () => { const d = L.DomUtil.create("div", "legend");
+  d.innerHTML = '<i style="background:#b7e1b0"></i>0 L/ha<br><i style="background:rgb(255,180,30)"></i>spot<br><i style="background:rgb(255,40,0)"></i>full<br><i style="border:2px dashed #1565c0"></i>no-spray'; return d; };
+legend.addTo(map);
+applyLang();
+if (token) start();
