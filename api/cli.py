@@ -250,7 +250,6 @@ def datasets_export_feedback(
     out_dir: Annotated[Path, typer.Argument(help="folder to write: one sub-folder per label + manifest.csv")],
 ) -> None:
     """Write photos whose diagnosis was confirmed or corrected as a dataset the training notebooks read."""
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from api.db import get_engine

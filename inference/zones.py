@@ -381,7 +381,8 @@ def summarise(plan: SprayPlan) -> dict[str, Any]:
         speed_m_s = d.speed_km_h / 3.6
         flight_s = treated_m2 / (d.swath_m * speed_m_s)  # straight passes; turns and ferrying not included
         s["drone"] = {"name": d.name, "max_rate_l_per_ha": round(d.max_rate_l_per_ha(), 2),
-                      "flight_time_min": round(flight_s / 60, 1), "tank_loads": math.ceil(volume / d.tank_l) if volume else 0}
+                      "flight_time_min": round(flight_s / 60, 1),
+                      "tank_loads": math.ceil(volume / d.tank_l) if volume else 0}
     return s
 
 

@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 import rasterio
 from pydantic import ValidationError
-from shapely.geometry import Polygon, box, mapping, shape
+from shapely.geometry import Polygon, box, mapping
 
 from inference.geo import reproject
 from inference.spray_export import FORMATS, export
