@@ -84,7 +84,24 @@ def row_counts(engine: Engine) -> dict[str, int]:
 
 
 @pytest.fixture
-def client(db: sessionmaker[Session]) -> Iterator[TestClient]:
+def service_db(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the whole service (start-up job recovery and jobs included) at the test database and a fresh data
+    directory; returns the data directory."""
+    from api.db import _sessionmaker, get_engine
+    from api.settings import get_settings
+
+    s = get_settings()
+    monkeypatch.setattr(s, "database_url", db_url)
+    monkeypatch.setattr(s, "data_dir", tmp_path / "data")
+    get_engine.cache_clear()
+    _sessionmaker.cache_clear()
+    yield tmp_path / "data"
+    get_engine.cache_clear()
+    _sessionmaker.cache_clear()
+
+
+@pytest.fixture
+def client(db: sessionmaker[Session], service_db: Path) -> Iterator[TestClient]:
     from api.app import create_app
 
     app = create_app()

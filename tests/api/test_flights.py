@@ -4,11 +4,11 @@ Celery workers over the real Redis, including a worker killed in the middle of a
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ import rasterio
 from fastapi.testclient import TestClient
 from shapely.geometry import box, mapping
 
-from api.db import _sessionmaker, get_engine
 from api.orm import Job, JobStatus, Role
 from api.settings import get_settings
 from inference.geo import reproject
@@ -29,16 +28,8 @@ REQUIRE = os.environ.get("CROPWATCH_REQUIRE_SERVICES") == "1"
 
 
 @pytest.fixture
-def app_settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Point the whole service (jobs included) at the test database and a fresh data dir."""
-    s = get_settings()
-    monkeypatch.setattr(s, "database_url", db_url)
-    monkeypatch.setattr(s, "data_dir", tmp_path / "data")
-    get_engine.cache_clear()
-    _sessionmaker.cache_clear()
-    yield tmp_path / "data"
-    get_engine.cache_clear()
-    _sessionmaker.cache_clear()
+def app_settings(service_db: Path) -> Path:
+    return service_db
 
 
 def area_over(raster: Path, code: str = "VN-STOR-0001", shrink: float = 0.2) -> dict:

@@ -25,10 +25,8 @@ from tests.data.make_photos import (
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "data"
-    monkeypatch.setattr(get_settings(), "data_dir", d)
-    return d
+def data_dir(service_db: Path) -> Path:
+    return service_db
 
 
 @pytest.fixture
