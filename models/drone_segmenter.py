@@ -244,7 +244,8 @@ Real hopperburn, blast or BLB seen from a drone may look different: validate on 
 trusting the map for spraying.
 
 Training scenes: {', '.join(s['name'] for s in t['scenes'] if s['split'] == 'train')}.
-**Held out** (separate scenes or a separate block of fields, never seen in training): {', '.join(s['name'] for s in t['scenes'] if s['split'] == 'test')} (never seen in training).
+**Held out** (separate scenes or a separate block of fields, never seen in training):
+{', '.join(s['name'] for s in t['scenes'] if s['split'] == 'test')}.
 
 ## Damaged class on held-out scenes (damage probability >= 50 %), model vs index anomaly, real raster pipeline
 | scene | method | precision | recall | F1 | IoU |

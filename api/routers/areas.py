@@ -28,6 +28,7 @@ from api.orm import Account, AreaStatus, GrowingArea, Observation, Role
 from api.schemas import AreaCreate, AreaPage, AreaPublic, AreaUpdate, ImportReport
 from api.security import CurrentAccount, can_edit, can_see, visible_areas
 from api.settings import get_settings
+from api.uploads import save_upload
 from inference.vectors import VectorFileError, read_vector
 
 router = APIRouter(prefix="/v1/areas", tags=["areas"])
@@ -145,13 +146,7 @@ def import_area_file(
     limit = get_settings().max_upload_bytes
     with tempfile.TemporaryDirectory(prefix="cropwatch-import-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
-        size = 0
-        with path.open("wb") as out:
-            while chunk := file.file.read(1 << 20):
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(413, detail=f"{name} is larger than {limit // 2**20} MiB; split it")
-                out.write(chunk)
+        save_upload(file, path, limit, name)
         try:
             data = read_vector(path)
         except VectorFileError as exc:

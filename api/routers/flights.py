@@ -21,6 +21,7 @@ from api.orm import Account, GrowingArea, Job, JobStatus, Role
 from api.routers.areas import get_visible_area
 from api.security import CurrentAccount, can_see
 from api.settings import get_settings
+from api.uploads import save_upload
 from inference.drone import area_in_raster_crs
 from inference.sensors import RasterError, sensor_profiles, validate_raster
 
@@ -40,19 +41,6 @@ def job_public(job: Job, area_code: str | None) -> dict[str, Any]:
         "result": job.result, "observation_id": job.observation_id,
         "files": {n: f"{base}/files/{n}" for n in DOWNLOADS} if done else {},
     }
-
-
-def _stream_to(file: UploadFile, dest: Path, limit: int) -> int:
-    size = 0
-    with dest.open("wb") as out:
-        while chunk := file.file.read(4 << 20):
-            size += len(chunk)
-            if size > limit:
-                raise HTTPException(413, detail=f"the orthomosaic is larger than {limit / 2**30:.0f} GiB; split it")
-            out.write(chunk)
-    if size == 0:
-        raise HTTPException(400, detail="the upload is empty; choose the orthomosaic GeoTIFF")
-    return size
 
 
 @router.post("/v1/flights", status_code=202)
@@ -76,7 +64,7 @@ async def upload_flight(
     incoming.mkdir(parents=True)
     try:
         path = incoming / "ortho.tif"
-        await run_in_threadpool(_stream_to, file, path, settings.max_flight_bytes)
+        await run_in_threadpool(save_upload, file, path, settings.max_flight_bytes, "the orthomosaic")
         info = await run_in_threadpool(validate_raster, path, sensor)
         await run_in_threadpool(area_in_raster_crs, shape(area.boundary_geojson), info)
         job = Job(kind="drone_analysis", params={"sensor": info.sensor, "method": method,

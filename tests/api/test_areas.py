@@ -234,7 +234,7 @@ def test_import_all_or_nothing_writes_nothing(client, admin, tmp_path, engine) -
 @pytest.mark.parametrize(
     ("name", "content", "status", "words"),
     [
-        ("empty.geojson", b"", 422, "empty"),
+        ("empty.geojson", b"", 400, "empty"),
         ("junk.geojson", b"\x00\x01 not json at all", 422, "cannot read"),
         ("areas.txt", b"hello", 415, "unsupported file type"),
         ("bad.zip", b"PK\x03\x04 truncated", 422, "not a readable zip"),

@@ -4,11 +4,11 @@ Celery workers over the real Redis, including a worker killed in the middle of a
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest

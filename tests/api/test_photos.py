@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 from api.orm import Role
-from api.settings import get_settings
 from tests.api.test_areas import area_payload
 from tests.conftest import make_account, row_counts, token_for
 from tests.data.make_photos import (
