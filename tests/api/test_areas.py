@@ -263,3 +263,23 @@ def test_oversized_upload_is_refused(client, admin, engine, monkeypatch) -> None
     monkeypatch.setattr(get_settings(), "max_upload_bytes", 1000)
     r = client.post("/v1/areas/import", files={"file": ("big.geojson", b" " * 5000)}, headers=admin)
     assert r.status_code == 413 and "larger than" in r.json()["detail"]
+
+
+def test_import_kml(client, admin, tmp_path) -> None:
+    import numpy as np
+    import pyogrio.raw
+    import shapely
+
+    fc = feature_collection(2)
+    geoms = [shapely.geometry.shape(f["geometry"]) for f in fc["features"]]
+    names = ["code", "name", "crop"]
+    data = [np.array([f["properties"][n] for f in fc["features"]], dtype=object) for n in names]
+    p = tmp_path / "areas.kml"
+    pyogrio.raw.write(p, np.array(shapely.to_wkb(geoms), dtype=object), data, names, crs="EPSG:4326", driver="KML",
+                      geometry_type="Polygon")
+    with p.open("rb") as fh:
+        r = client.post("/v1/areas/import", files={"file": ("areas.kml", fh)}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == ["VN-STOR-0001", "VN-STOR-0002"]
+    got = shape(client.get("/v1/areas/VN-STOR-0001", headers=admin).json()["boundary"])
+    assert got.equals_exact(geoms[0], 1e-6)
