@@ -28,14 +28,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
-import rasterio.shutil
-from rasterio.features import geometry_mask
-from rasterio.windows import Window
-from rasterio.windows import transform as window_transform
 
-from inference import indices
-from inference.sensors import RasterError, RasterInfo, validate_raster
+# GDAL's block cache defaults to 5 % of RAM and grows with the raster; a fixed cap keeps memory flat whatever the
+# size. Read when GDAL first uses its cache, so it must be set before any raster is read in this process.
+os.environ.setdefault("GDAL_CACHEMAX", "256")  # MB
+
+import rasterio  # noqa: E402
+import rasterio.shutil  # noqa: E402
+from rasterio.features import geometry_mask  # noqa: E402
+from rasterio.windows import Window  # noqa: E402
+from rasterio.windows import transform as window_transform  # noqa: E402
+
+from inference import indices  # noqa: E402
+from inference.sensors import RasterError, RasterInfo, validate_raster  # noqa: E402
 
 NODATA = 255
 ANOMALY_Z_START = 1.5  # z below -1.5: damage probability starts rising
