@@ -135,8 +135,8 @@ def area_at(session: Session, lon: float, lat: float, base_stmt: Any = None) -> 
     """The area whose boundary contains (lon, lat) in EPSG:4326, or None. Bbox pre-filter in SQL, exact test here."""
     from shapely.geometry import Point
 
-    stmt = base_stmt if base_stmt is not None else select(GrowingArea)
-    stmt = stmt.where(
+    base: Any = base_stmt if base_stmt is not None else select(GrowingArea)
+    stmt = base.where(
         GrowingArea.min_lon <= lon, GrowingArea.max_lon >= lon, GrowingArea.min_lat <= lat, GrowingArea.max_lat >= lat
     )
     pt = Point(lon, lat)
@@ -169,15 +169,13 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
                 raise AreaError(f"missing attribute(s) {', '.join(missing)}; every feature needs code, name and crop")
             if code in seen:
                 raise AreaError(f"code {code} appears twice in this file")
-            payload = AreaCreate(
-                code=str(props["code"]),
-                name=str(props["name"]),
-                crop=str(props["crop"]),
-                boundary=to_geojson(f.geometry),
-                owner_username=str(props["owner"]) if props.get("owner") else None,
+            payload = AreaCreate.model_validate({
+                "code": str(props["code"]), "name": str(props["name"]), "crop": str(props["crop"]),
+                "boundary": to_geojson(f.geometry),
+                "owner_username": str(props["owner"]) if props.get("owner") else None,
                 **{k: (str(props[k]) if props.get(k) is not None else None)
                    for k in ("variety", "cooperative", "commune", "district", "province")},
-            )
+            })
             area, warns = build_area(session, payload, caller)
             if not _may_create_for(caller, area):
                 raise AreaError("you may only import areas that you own or that lie in your province/cooperative", 403)

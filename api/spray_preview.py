@@ -33,7 +33,7 @@ def render_preview(sm: SprayMap, area: GrowingArea, dest: Path, size_px: int = 8
         xy = np.asarray(poly.exterior.coords)
         return np.round(np.column_stack([(xy[:, 0] - minx) * s + 10, (maxy - xy[:, 1]) * s + 10])).astype(np.int32)
 
-    feats = sm.zones_geojson["features"]
+    feats = (sm.zones_geojson or {}).get("features", [])
     top = max([f["properties"]["rate"] for f in feats] + [1e-9])
     for f in sorted(feats, key=lambda f: f["properties"]["rate"]):
         g = reproject(shape(f["geometry"]), "EPSG:4326", f"EPSG:{epsg}")

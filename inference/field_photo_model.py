@@ -30,8 +30,7 @@ def crop_to_leaf(rgb: np.ndarray, min_paper_fraction: float = 0.15, pad_fraction
     paper = paper_mask(rgb)
     if paper.mean() < min_paper_fraction:
         return rgb
-    fg = (~paper).astype(np.uint8)
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    fg = cv2.morphologyEx((~paper).astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     if n <= 1:
         return rgb

@@ -63,7 +63,8 @@ def area_ha(geom_wgs84: BaseGeometry) -> float:
 
 def _check_rings_closed(geojson: dict[str, Any]) -> None:
     gtype = geojson.get("type")
-    coords = geojson.get("coordinates")
+    coords: Any = geojson.get("coordinates")
+    polys: Any
     if gtype == "Polygon":
         polys = [coords]
     elif gtype == "MultiPolygon":

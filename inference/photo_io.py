@@ -8,6 +8,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -62,12 +63,12 @@ class DecodedPhoto:
     taken_at: datetime | None
 
 
-def _ratio(v: object) -> float:
+def _ratio(v: Any) -> float:
+    """EXIF rationals come as IFDRational (float() works) or as (numerator, denominator) pairs."""
     try:
-        return float(v)  # type: ignore[arg-type]
+        return float(v)
     except (TypeError, ValueError, ZeroDivisionError):
-        n, d = v  # type: ignore[misc]
-        return float(n) / float(d)
+        return float(v[0]) / float(v[1])
 
 
 def _gps(exif: Image.Exif) -> tuple[float | None, float | None]:
@@ -121,7 +122,7 @@ def decode_photo(
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             m = re.search(r"\((\d+) pixels\)", str(exc))
             mp = f"{int(m.group(1)) / 1e6:.0f} megapixels" if m else "far more megapixels than a phone takes"

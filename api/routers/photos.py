@@ -15,7 +15,7 @@ from api.areas import area_at
 from api.db import get_session
 from api.orm import Account, GrowingArea, Observation, PhotoFeedback, Role
 from api.routers.areas import get_visible_area
-from api.schemas import FeedbackCreate, PhotoPublic
+from api.schemas import FeedbackCreate, PhotoPublic, PhotoResult
 from api.security import CurrentAccount, can_see, visible_areas
 from api.settings import get_settings
 from api.storage import remove_if_created, store_bytes
@@ -46,7 +46,7 @@ def _read_limited(file: UploadFile, limit: int) -> bytes:
 def _public(obs: Observation, area_code: str, session: Session) -> PhotoPublic:
     fb = session.scalars(select(PhotoFeedback).where(PhotoFeedback.observation_id == obs.id)).all()
     return PhotoPublic(
-        id=obs.id, area_code=area_code, observed_at=obs.observed_at, result=obs.scores,
+        id=obs.id, area_code=area_code, observed_at=obs.observed_at, result=PhotoResult.model_validate(obs.scores),
         image_url=f"/v1/photos/{obs.id}/image", thumbnail_url=f"/v1/photos/{obs.id}/thumbnail",
         feedback=[{"label": f.label, "confirmed": f.confirmed, "comment": f.comment,
                    "created_at": f.created_at.isoformat()} for f in fb],
@@ -139,9 +139,9 @@ def photo_thumbnail(photo_id: int, session: SessionDep, account: CurrentAccount)
     thumb = data_dir / "thumbnails" / f"{obs.file_sha256}.jpg"
     if not thumb.exists():
         thumb.parent.mkdir(parents=True, exist_ok=True)
-        with Image.open(data_dir / str(obs.file_path)) as im:
-            im.draft("RGB", (320, 320))
-            im = ImageOps.exif_transpose(im).convert("RGB")
+        with Image.open(data_dir / str(obs.file_path)) as src:
+            src.draft("RGB", (320, 320))
+            im = ImageOps.exif_transpose(src).convert("RGB")
             im.thumbnail((320, 320))
             tmp = thumb.with_suffix(".part")
             im.save(tmp, "JPEG", quality=82)
