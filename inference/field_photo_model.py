@@ -44,6 +44,14 @@ def crop_to_leaf(rgb: np.ndarray, min_paper_fraction: float = 0.15, pad_fraction
     return np.ascontiguousarray(rgb[y0:y1, x0:x1])
 
 
+def gray_world(rgb: np.ndarray) -> np.ndarray:
+    """Gray-world white balance: scale each channel so the three channel means are equal (removes a camera's or a
+    light's colour cast; Buchsbaum 1980)."""
+    f = rgb.astype(np.float32)
+    means = f.reshape(-1, 3).mean(axis=0) + 1e-6
+    return np.clip(f * (means.mean() / means), 0, 255).astype(np.uint8)
+
+
 def preprocess(rgb: np.ndarray, meta: dict) -> np.ndarray:
     """RGB uint8 image (rows, cols, 3) -> float32 tensor (3, S, S) as the bundle expects.
 
@@ -52,6 +60,8 @@ def preprocess(rgb: np.ndarray, meta: dict) -> np.ndarray:
     """
     if meta.get("crop") == "leaf_bbox":
         rgb = crop_to_leaf(rgb)
+    if meta.get("white_balance") == "gray_world":
+        rgb = gray_world(rgb)
     size = int(meta["input_size"])
     h, w = rgb.shape[:2]
     scale = size / min(h, w)

@@ -28,7 +28,7 @@ from torch import nn
 from torchvision.transforms import v2
 
 from datasets.field_photos import ManifestRow
-from inference.field_photo_model import crop_to_leaf, paper_mask, preprocess
+from inference.field_photo_model import crop_to_leaf, gray_world, paper_mask, preprocess
 from inference.images import read_rgb
 
 # EfficientNet-Lite was trained on inputs scaled to [-1, 1] ((x - 127) / 128 in the TF reference).
@@ -52,6 +52,7 @@ class FieldPhotoTrainConfig(BaseModel):
     background_swap_p: float = 0.35
     cache_short_side: int = 288
     leaf_crop: bool = True  # crop photos on paper to the leaf (train and serve), see inference.crop_to_leaf
+    white_balance: bool = False  # gray-world white balance (train and serve), see inference.gray_world
     seed: int = 0
     threads: int = 2
     max_train_images: int | None = None  # tiny runs in CI
@@ -167,9 +168,10 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def serving_meta(classes: list[str], input_size: int, leaf_crop: bool = True) -> dict[str, Any]:
+def serving_meta(classes: list[str], input_size: int, leaf_crop: bool = True,
+                 white_balance: bool = False) -> dict[str, Any]:
     return {"classes": classes, "input_size": input_size, "normalization": {"mean": LITE_MEAN, "std": LITE_STD},
-            "crop": "leaf_bbox" if leaf_crop else "none"}
+            "crop": "leaf_bbox" if leaf_crop else "none", "white_balance": "gray_world" if white_balance else "none"}
 
 
 def load_images(rows: list[ManifestRow], short_side: int, progress: Callable | None = None) -> list[np.ndarray]:
@@ -223,12 +225,14 @@ def train(
     x_train = load_images(train_rows, cfg.cache_short_side, progress)
     if cfg.leaf_crop:  # the augmentation then frames the leaf as serving will
         x_train = [crop_to_leaf(im) for im in x_train]
+    if cfg.white_balance:
+        x_train = [gray_world(im) for im in x_train]
     y_train = np.array([idx[r.label] for r in train_rows])
     x_val = load_images(val_rows, cfg.cache_short_side, progress)
     y_val = np.array([idx[r.label] for r in val_rows])
     # field-like backgrounds: photos not taken on paper
     backgrounds = [im for im in x_train if paper_mask(im).mean() < 0.05]
-    meta = serving_meta(classes, cfg.input_size, cfg.leaf_crop)
+    meta = serving_meta(classes, cfg.input_size, cfg.leaf_crop, cfg.white_balance)
 
     model = PhotoClassifier(len(classes))
     model.freeze_all_but(cfg.trainable_blocks)

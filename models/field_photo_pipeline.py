@@ -149,7 +149,7 @@ def evaluate_and_export(
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     rows = read_manifest(out_dir / "manifest.csv", data_root)
-    meta_serving = serving_meta(classes, tcfg.input_size, tcfg.leaf_crop)
+    meta_serving = serving_meta(classes, tcfg.input_size, tcfg.leaf_crop, tcfg.white_balance)
 
     # calibration and rules on validation data
     val = evaluate_model(model, _by_split(rows, "val"), classes, meta_serving, 1.0, tcfg.cache_short_side)

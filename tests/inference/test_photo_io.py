@@ -66,3 +66,15 @@ def test_sniff() -> None:
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buf, "WEBP")
     assert sniff_format(buf.getvalue()[:16]) == "WEBP"
     assert sniff_format(real_photo().read_bytes()[:16]) == "JPEG"
+
+
+def test_heic_photo_is_decoded() -> None:
+    pytest.importorskip("pillow_heif")
+    im = Image.open(real_photo("blast", 0)).convert("RGB")
+    buf = io.BytesIO()
+    try:
+        im.save(buf, format="HEIF", quality=80)
+    except (KeyError, OSError) as exc:  # no HEIF encoder in this build: decoding is still what matters
+        pytest.skip(f"cannot write HEIC here: {exc}")
+    p = decode_photo(buf.getvalue())
+    assert p.format == "HEIF" and p.rgb.shape == (300, 300, 3)
