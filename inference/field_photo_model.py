@@ -52,6 +52,31 @@ def gray_world(rgb: np.ndarray) -> np.ndarray:
     return np.clip(f * (means.mean() / means), 0, 255).astype(np.uint8)
 
 
+def preprocess_crops(rgb: np.ndarray, meta: dict, n: int) -> np.ndarray:
+    """Up to `n` S x S crops spread along the long side (after the same leaf crop, white balance and resize as
+    `preprocess`): a long leaf is seen whole instead of by its middle only. Returns (k, 3, S, S), k <= n."""
+    if meta.get("crop") == "leaf_bbox":
+        rgb = crop_to_leaf(rgb)
+    if meta.get("white_balance") == "gray_world":
+        rgb = gray_world(rgb)
+    size = int(meta["input_size"])
+    h, w = rgb.shape[:2]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    img = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    long_ = max(nh, nw)
+    k = max(1, min(n, int(np.ceil(long_ / size))))
+    offsets = np.linspace(0, long_ - size, k).round().astype(int) if k > 1 else [(long_ - size) // 2]
+    mean = np.asarray(meta["normalization"]["mean"], np.float32)
+    std = np.asarray(meta["normalization"]["std"], np.float32)
+    crops = []
+    for o in offsets:
+        c = img[o : o + size, (nw - size) // 2 : (nw - size) // 2 + size] if nh >= nw else \
+            img[(nh - size) // 2 : (nh - size) // 2 + size, o : o + size]
+        crops.append(((c.astype(np.float32) / 255.0 - mean) / std).transpose(2, 0, 1))
+    return np.stack(crops)
+
+
 def preprocess(rgb: np.ndarray, meta: dict) -> np.ndarray:
     """RGB uint8 image (rows, cols, 3) -> float32 tensor (3, S, S) as the bundle expects.
 
@@ -118,10 +143,19 @@ class FieldPhotoModel:
         logits, dist = self.session.run(["logits", "ood_distance"], {"image": batch.astype(np.float32)})
         return logits, dist
 
-    def predict_batch(self, images_rgb: list[np.ndarray]) -> list[Prediction]:
-        batch = np.stack([preprocess(im, self.meta) for im in images_rgb])
-        logits, dist = self.run(batch)
-        return [self._decide(lg, float(d)) for lg, d in zip(logits, dist, strict=True)]
+    def predict_batch(self, images_rgb: list[np.ndarray], crops: int | None = None) -> list[Prediction]:
+        """Predictions for RGB images; with several test-time crops (model.json "test_time_crops", or `crops`) the
+        logits and OOD distances of an image's crops are averaged."""
+        n = int(crops if crops is not None else self.meta.get("test_time_crops", 1))
+        if n <= 1:
+            batch = np.stack([preprocess(im, self.meta) for im in images_rgb])
+            logits, dist = self.run(batch)
+            return [self._decide(lg, float(d)) for lg, d in zip(logits, dist, strict=True)]
+        out = []
+        for im in images_rgb:
+            lg, d = self.run(preprocess_crops(im, self.meta, n))
+            out.append(self._decide(lg.mean(axis=0), float(d.mean())))
+        return out
 
     def predict(self, image_rgb: np.ndarray) -> Prediction:
         return self.predict_batch([image_rgb])[0]

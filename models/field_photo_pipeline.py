@@ -345,3 +345,85 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def derive_tta_bundle(
+    src_dir: Path, version: str, out_dir: Path | None = None, max_crops: int = 4,
+    data_root: Path = DEFAULT_DATA_ROOT, activate: bool = False,
+) -> dict[str, Any]:
+    """A new bundle version from an existing one with test-time crops along the leaf: the same network, with the
+    number of crops, the temperature, the abstain and OOD thresholds all chosen on the validation split again, then
+    evaluated on the test split. Needs no retraining (onnxruntime only, plus torch for the temperature fit)."""
+    import shutil
+
+    from inference.field_photo_model import FieldPhotoModel, preprocess_crops
+
+    src_meta = json.loads((src_dir / "model.json").read_text())
+    out_dir = out_dir or MODELS_DIR / "field_photo" / version
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = read_manifest(src_dir / "manifest.csv", data_root)
+    classes = src_meta["classes"]
+    model = FieldPhotoModel(src_dir)
+    short = int(src_meta["training"]["config"].get("cache_short_side", 288))
+
+    def run_split(split: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rs = [r for r in rows if r.split == split]
+        lgs, ds = [], []
+        for im in load_images(rs, short):
+            lg, d = model.run(preprocess_crops(im, src_meta, n))
+            lgs.append(lg.mean(axis=0))
+            ds.append(float(d.mean()))
+        return np.stack(lgs), np.array(ds), np.array([classes.index(r.label) for r in rs])
+
+    val_f1 = {}
+    for n in range(1, max_crops + 1):
+        lg, _, y = run_split("val", n)
+        val_f1[n] = ev.classification_metrics(y, lg.argmax(1), classes)["macro_f1"]
+    crops = max(val_f1, key=lambda k: (val_f1[k], -k))
+    val_lg, val_d, val_y = run_split("val", crops)
+    temperature = fit_temperature(val_lg, val_y)
+    vp = softmax(val_lg / temperature)
+    abstain_t = ev.choose_abstain_threshold(vp.max(1), vp.argmax(1) == val_y, target_accuracy=0.9)
+    ood_t = float(np.quantile(val_d, 0.95))
+    test_rows = [r for r in rows if r.split == "test"]
+    t_lg, t_d, t_y = run_split("test", crops)
+    probs = softmax(t_lg / temperature)
+    pred, conf = probs.argmax(1), probs.max(1)
+    correct = pred == t_y
+    metrics = ev.classification_metrics(t_y, pred, classes)
+    metrics["ece"] = round(ev.expected_calibration_error(conf, correct), 4)
+    metrics["ece_uncalibrated"] = round(ev.expected_calibration_error(softmax(t_lg).max(1), correct), 4)
+    answered = conf >= abstain_t
+    metrics["abstain"] = {"threshold": abstain_t, "coverage": round(float(answered.mean()), 4),
+                          "accuracy_answered": round(float(correct[answered].mean()), 4) if answered.any() else None}
+    metrics["per_source"] = {}
+    for s in sorted({r.source for r in test_rows}):
+        m = np.array([r.source == s for r in test_rows])
+        metrics["per_source"][s] = {k: v for k, v in ev.classification_metrics(t_y[m], pred[m], classes).items()
+                                    if k in ("n", "accuracy", "macro_f1")}
+    metrics["val_macro_f1_by_crops"] = val_f1
+    metrics["leave_one_source_out"] = src_meta["metrics"].get("leave_one_source_out", {})
+    ev.plot_confusion(np.array(metrics["confusion_matrix"]), classes, out_dir / "confusion_matrix.png",
+                      f"Test split (n={len(test_rows)}), {crops} crops")
+    ev.plot_reliability(conf, correct, out_dir / "reliability.png")
+    ev.plot_coverage(ev.coverage_curve(conf, correct), abstain_t, out_dir / "coverage_accuracy.png")
+    ood_report: dict[str, Any] = {"in_distribution_test_flagged": round(float((t_d > ood_t).mean()), 4)}
+    for name, imgs in ood_images(data_root).items():
+        d = np.array([float(model.run(preprocess_crops(im, src_meta, crops))[1].mean()) for im in imgs])
+        ood_report[f"{name}_flagged"] = round(float((d > ood_t).mean()), 4)
+        ood_report[f"{name}_n"] = len(imgs)
+    for f in ("manifest.csv", "training_curves.png"):
+        shutil.copyfile(src_dir / f, out_dir / f)
+    shutil.copyfile(src_dir / "model.onnx", out_dir / "model.onnx")
+    meta = {**{k: v for k, v in src_meta.items() if k != "onnx_sha256"}, "model_version": version,
+            "derived_from": src_meta["model_version"], "test_time_crops": crops,
+            "calibration": {"method": "temperature", "temperature": round(temperature, 4)},
+            "abstain": {"confidence_threshold": abstain_t, "target_val_accuracy": 0.9},
+            "ood": {**src_meta["ood"], "distance_threshold": round(ood_t, 4), **ood_report}, "metrics": metrics}
+    write_onnx_metadata(out_dir / "model.onnx", meta)
+    meta["onnx_sha256"] = sha256_file(out_dir / "model.onnx")
+    (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+    write_model_card(meta, out_dir)
+    if activate and out_dir.parent == MODELS_DIR / "field_photo":
+        set_active("field_photo", version)
+    return meta

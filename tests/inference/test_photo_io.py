@@ -78,3 +78,16 @@ def test_heic_photo_is_decoded() -> None:
         pytest.skip(f"cannot write HEIC here: {exc}")
     p = decode_photo(buf.getvalue())
     assert p.format == "HEIF" and p.rgb.shape == (300, 300, 3)
+
+
+def test_test_time_crops_cover_a_long_leaf() -> None:
+    from inference.field_photo_model import preprocess, preprocess_crops
+
+    meta = {"input_size": 64, "normalization": {"mean": [0.5] * 3, "std": [0.5] * 3}}
+    long_leaf = np.zeros((100, 400, 3), np.uint8)
+    long_leaf[:, :100] = 255  # the left end differs from the middle
+    crops = preprocess_crops(long_leaf, meta, 4)
+    assert crops.shape == (4, 3, 64, 64)
+    assert crops[0].mean() > crops[1].mean()  # the first crop sees the left end
+    assert np.allclose(preprocess_crops(long_leaf, meta, 1)[0], preprocess(long_leaf, meta))
+    assert preprocess_crops(np.zeros((64, 64, 3), np.uint8), meta, 4).shape[0] == 1  # a square image: one crop
