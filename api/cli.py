@@ -143,7 +143,8 @@ def models_evaluate(
     data_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="one sub-folder of photos per class")],
     as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
 ) -> None:
-    """Accuracy and macro-F1 of a photo bundle on a folder of class sub-folders (unsure counts as wrong)."""
+    """Accuracy and macro-F1 of a photo bundle on a folder of class sub-folders; unsure answers are scored by their
+    top class and counted apart."""
     import numpy as np
     from tqdm import tqdm
 
@@ -315,7 +316,7 @@ def drone_analyze(
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from exc
     if area_obj is not None:
-        obs_id = record_drone_observation(area_obj.id, summary, str(ortho), str(out))
+        obs_id = record_drone_observation(area_obj.id, summary, str(out))
         summary["observation_id"] = obs_id
     typer.echo(json.dumps({k: summary[k] for k in ("sensor", "crs", "width", "height", "analysed_area_ha",
                                                    "canopy_cover_pct", "growth_score", "damaged_area_ha",

@@ -49,7 +49,7 @@ def flight_dir(job_id: int) -> Path:
     return get_settings().data_dir / "flights" / str(job_id)
 
 
-def record_drone_observation(area_id: int, summary: dict[str, Any], ortho: str, out_dir: str,
+def record_drone_observation(area_id: int, summary: dict[str, Any], out_dir: str,
                              created_by_id: int | None = None, session: Session | None = None) -> int:
     """Write a drone analysis summary to the area's record; returns the observation id."""
     own = session is None
@@ -114,7 +114,7 @@ def run_analysis_job(job_id: int) -> str:
         log.exception("job %s failed", job_id)
         return _finish(job_id, JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
     with Session(engine) as s:
-        obs_id = record_drone_observation(area_id, summary, params["ortho"], str(out), created_by, s) \
+        obs_id = record_drone_observation(area_id, summary, str(out), created_by, s) \
             if area_id is not None else None
     return _finish(job_id, JobStatus.succeeded, result=summary, observation_id=obs_id)
 

@@ -16,13 +16,12 @@ from inference.spray_export import FORMATS, export
 from inference.zones import PlanError, SprayPlan, SprayPlanConfig, plan_spray
 
 
-def parse_config(raw: dict[str, Any], area: GrowingArea) -> SprayPlanConfig:
+def parse_config(raw: dict[str, Any]) -> SprayPlanConfig:
     try:
-        cfg = SprayPlanConfig.model_validate(raw)
+        return SprayPlanConfig.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise PlanError(f"spray plan config: {problems}") from exc
-    return cfg
 
 
 def make_plan(damage_path: str, area: GrowingArea, cfg: SprayPlanConfig) -> tuple[SprayPlan, float]:

@@ -11,10 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -124,32 +121,13 @@ def bench_api(jpeg: bytes, concurrency: int, total: int) -> dict[str, float]:
     import httpx
 
     from tests.data.make_areas import feature_collection
+    from tests.live_server import running_server
 
-    with tempfile.TemporaryDirectory() as tmp:
-        port = 8765
-        env = {**os.environ, "CROPWATCH_DATA_DIR": tmp, "CROPWATCH_PORT": str(port)}
-        env.pop("CROPWATCH_DATABASE_URL", None)
-        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, cwd=REPO)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(120):
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.5)
-            password = re.search(r"password: (\S+)", (Path(tmp) / "server.log").read_text()).group(1)
-            tok = httpx.post(f"{url}/v1/auth/token", data={"username": "admin", "password": password}).json()
-            headers = {"Authorization": f"Bearer {tok['access_token']}"}
-            f = feature_collection(1)["features"][0]
-            httpx.post(f"{url}/v1/areas", headers=headers, json={**f["properties"], "boundary": f["geometry"]})
-            return asyncio.run(load(url, headers, jpeg, concurrency, total))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-            log.close()
+    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp)) as server:
+        headers = server.token()
+        f = feature_collection(1)["features"][0]
+        httpx.post(f"{server.url}/v1/areas", headers=headers, json={**f["properties"], "boundary": f["geometry"]})
+        return asyncio.run(load(server.url, headers, jpeg, concurrency, total))
 
 
 def main() -> None:

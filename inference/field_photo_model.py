@@ -53,8 +53,9 @@ def gray_world(rgb: np.ndarray) -> np.ndarray:
 
 
 def preprocess_crops(rgb: np.ndarray, meta: dict, n: int) -> np.ndarray:
-    """Up to `n` S x S crops spread along the long side (after the same leaf crop, white balance and resize as
-    `preprocess`): a long leaf is seen whole instead of by its middle only. Returns (k, 3, S, S), k <= n."""
+    """Up to `n` S x S crops spread along the long side, after the leaf crop and white balance that the bundle asks
+    for and a resize of the short side to S: a long leaf is seen whole instead of by its middle only (n = 1: the
+    centre crop). Returns (k, 3, S, S), k <= n."""
     if meta.get("crop") == "leaf_bbox":
         rgb = crop_to_leaf(rgb)
     if meta.get("white_balance") == "gray_world":
@@ -80,24 +81,11 @@ def preprocess_crops(rgb: np.ndarray, meta: dict, n: int) -> np.ndarray:
 def preprocess(rgb: np.ndarray, meta: dict) -> np.ndarray:
     """RGB uint8 image (rows, cols, 3) -> float32 tensor (3, S, S) as the bundle expects.
 
-    Optionally crop to the leaf (meta["crop"] == "leaf_bbox"), resize so the short side is S (area interpolation when
-    shrinking), centre-crop S x S, scale to 0-1, normalise.
+    Optionally crop to the leaf (meta["crop"] == "leaf_bbox") and white-balance, resize so the short side is S (area
+    interpolation when shrinking), centre-crop S x S, scale to 0-1, normalise: the single-crop case of
+    `preprocess_crops`.
     """
-    if meta.get("crop") == "leaf_bbox":
-        rgb = crop_to_leaf(rgb)
-    if meta.get("white_balance") == "gray_world":
-        rgb = gray_world(rgb)
-    size = int(meta["input_size"])
-    h, w = rgb.shape[:2]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    img = cv2.resize(rgb, (nw, nh), interpolation=interp)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    img = img[top : top + size, left : left + size].astype(np.float32) / 255.0
-    mean = np.asarray(meta["normalization"]["mean"], np.float32)
-    std = np.asarray(meta["normalization"]["std"], np.float32)
-    return ((img - mean) / std).transpose(2, 0, 1)
+    return preprocess_crops(rgb, meta, 1)[0]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -52,8 +52,6 @@ def _write_vector(path: Path, driver: str, geoms: list[Any], props: list[dict[st
     data = [np.array([p[n] for p in props], dtype=object if isinstance(props[0][n], str) else None) for n in names]
     geoms = [shapely.force_2d(g) for g in geoms]
     gtype = "MultiPolygon" if any(g.geom_type == "MultiPolygon" for g in geoms) else geoms[0].geom_type
-    if gtype == "Polygon" and driver in ("ESRI Shapefile",):
-        gtype = "Polygon"
     pyogrio.raw.write(path, np.array(shapely.to_wkb(geoms), dtype=object), data, names, crs="EPSG:4326",
                       driver=driver, geometry_type=gtype, layer=layer, append=append, **kw)
 

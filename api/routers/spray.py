@@ -52,7 +52,7 @@ def _create(session: Session, account: Account, area: GrowingArea, damage_path: 
     """Plan, then record; with keep_copy the damage raster (an upload in a temporary place) is copied next to the
     spray map's files before the record is committed (nothing is left behind if either fails)."""
     try:
-        cfg = parse_config(raw_cfg, area)
+        cfg = parse_config(raw_cfg)
         plan, seconds = make_plan(damage_path, area, cfg)
     except PlanError as exc:
         raise HTTPException(exc.status, detail=str(exc)) from exc
