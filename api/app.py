@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, health, error shape."""
+"""The FastAPI application: lifespan (models and the job runner), routers, static pages, health, error shape."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api import __version__
 from api.db import get_session
-from api.drone_jobs import LocalJobRunner, make_runner, recover_jobs
-from api.photo_service import PhotoModelHolder
+from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.jobs import LocalJobRunner, make_runner, recover_jobs
 from api.routers import areas, auth, flights, models, photos, spray
+from api.services.photos import PhotoModelHolder
 from api.settings import get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -45,6 +45,7 @@ def create_app() -> FastAPI:
         version=__version__,
         description="Crop monitoring for smallholder farms: growing-area records, photo diagnosis, drone analysis.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.include_router(auth.router)
     app.include_router(areas.router)
@@ -67,12 +68,5 @@ def create_app() -> FastAPI:
         session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # One readable sentence per problem: where it is and what is wrong.
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in exc.errors()
-        ]
-        return JSONResponse(status_code=422, content={"detail": "; ".join(problems), "errors": exc.errors()})
-
+    install_error_handlers(app)
     return app

@@ -1,4 +1,4 @@
-"""Celery application for CROPWATCH_JOBS=celery: Redis broker, one task per drone analysis.
+"""Celery application for CROPWATCH_JOBS=celery: Redis broker, one task per drone analysis; settings from Settings.
 
 acks_late + reject_on_worker_lost: a worker killed in the middle of a job does not acknowledge it, so Redis hands
 the job to another worker after the visibility timeout; the job body is idempotent.
@@ -6,26 +6,29 @@ the job to another worker after the visibility timeout; the job body is idempote
 
 from __future__ import annotations
 
-import os
-
 from celery import Celery
 
+from api.services.analysis import run_analysis_job
 from api.settings import get_settings
 
-# the environment wins over cached settings so that a process can be pointed at a broker before first use
-celery_app = Celery("cropwatch", broker=os.environ.get("CROPWATCH_REDIS_URL") or get_settings().redis_url)
-celery_app.conf.update(
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=1,
-    broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": int(os.environ.get("CROPWATCH_CELERY_VISIBILITY_S", "3600"))},
-    task_default_queue="cropwatch",
-)
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    app = Celery("cropwatch", broker=settings.redis_url)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.celery_visibility_s},
+        task_default_queue="cropwatch",
+    )
+    return app
+
+
+celery_app = make_celery()
 
 
 @celery_app.task(name="cropwatch.analyze_flight")
 def analyze_flight(job_id: int) -> str:
-    from api.drone_jobs import run_analysis_job
-
     return run_analysis_job(job_id)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.orm import AreaStatus, Role
+from inference.results import DroneSummary, JobParams, ModelRef, PhotoResult, SprayPlanSummary
 
 
 class Token(BaseModel):
@@ -109,55 +110,85 @@ class ImportReport(BaseModel):
     source_crs: str | None
 
 
-class Bilingual(BaseModel):
-    vi: str
-    en: str
+class FeedbackPublic(BaseModel):
+    label: str
+    confirmed: bool
+    comment: str | None
+    created_at: datetime
 
 
-class PhotoQuality(BaseModel):
-    ok: bool
-    sharpness: float = Field(description="variance of the Laplacian at 300 px short side; under 8 is blurry")
-    brightness: float = Field(description="mean HSV value 0-255")
-    clipped_pct: float
-    issues: list[str] = Field(description="too_small, blurry, too_dark, too_bright, not_a_plant")
-    messages: list[Bilingual]
+class FeedbackRecorded(BaseModel):
+    id: int
+    photo_id: int
+    label: str
+    confirmed: bool
 
 
-class PhotoDiagnosis(BaseModel):
-    label: str = Field(description="a class name of the model, or 'unsure'")
-    status: str = Field(description="diagnosed | unsure | no_symptom | field_patch | retake")
-    confidence: float = Field(description="calibrated probability of the top class, 0-1")
-    probabilities: dict[str, float]
-    in_distribution: bool
-    ood_distance: float
-    reason: str | None
+class ObservationPublic(BaseModel):
+    """One entry of an area's history: a scored photo, a drone analysis, ..."""
 
-
-class PhotoSeverity(BaseModel):
-    ses: int | None = Field(description="IRRI SES grade 0-9 of the visible damage")
-    affected_pct: float | None = Field(description="share of leaf area showing lesions, %")
-    scale: str | None
-
-
-class PhotoGrowth(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    score: int | None = Field(description="growth score 0-100")
-    method: str | None = Field(description="leaf_colour (close-up; with lcc_level 2-5) or canopy_cover (field patch)")
-
-
-class PhotoResult(BaseModel):
-    """Versioned result document of a scored photo."""
-
-    model_config = ConfigDict(extra="allow")
+    id: int
+    source: str = Field(description="photo | drone | manual")
+    observed_at: datetime
+    scores: dict[str, Any] = Field(description="the result document (PhotoResult or DroneSummary)")
     schema_version: str
-    model: dict[str, str]
-    photo: dict[str, Any]
-    quality: PhotoQuality
-    diagnosis: PhotoDiagnosis
-    severity: PhotoSeverity
-    growth: PhotoGrowth
-    advice: Bilingual
-    timings_ms: dict[str, float]
+    model_name: str | None
+    model_version: str | None
+    lon: float | None
+    lat: float | None
+
+
+class PhotoModelPublic(BaseModel):
+    name: str
+    version: str
+    classes: list[str]
+    metrics: dict[str, Any]
+
+
+class ModelActivated(BaseModel):
+    active: str
+
+
+class JobPublic(BaseModel):
+    id: int
+    kind: str
+    status: str = Field(description="queued | running | succeeded | failed")
+    progress_pct: float
+    area_code: str | None
+    error: str | None
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+    params: JobParams | None = None
+    result: DroneSummary | None = None
+    observation_id: int | None
+    files: dict[str, str] = Field(description="download links, once the job has succeeded")
+
+
+class SprayMapPublic(BaseModel):
+    id: int
+    area_code: str
+    created_at: datetime
+    summary: SprayPlanSummary
+    config: dict[str, Any] = Field(description="the SprayPlanConfig the plan was made with")
+    job_id: int | None
+    damage_model: ModelRef | None
+    downloads: dict[str, str]
+    preview: str
+    zones: dict[str, Any] | None = Field(default=None, description="GeoJSON FeatureCollection (EPSG:4326) with rates")
+
+
+class SprayApplicationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    applied_on: datetime
+    product: str
+    active_ingredient: str
+    dose_l_per_ha: float
+    volume_l: float
+    operator: str
+    spray_map_id: int | None
+    notes: str | None
 
 
 class PhotoPublic(BaseModel):
@@ -167,7 +198,7 @@ class PhotoPublic(BaseModel):
     image_url: str
     thumbnail_url: str
     result: PhotoResult
-    feedback: list[dict[str, Any]] = []
+    feedback: list[FeedbackPublic] = []
 
 
 class FeedbackCreate(BaseModel):

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, HTTPException, status
-from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Select, false, or_
-from sqlalchemy.orm import Session
 
-from api.db import get_session
 from api.orm import Account, GrowingArea, Role
 from api.settings import get_settings
 
 _hasher = PasswordHasher()
 _ALGORITHM = "HS256"
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token")
 
 
 def hash_password(password: str) -> str:
@@ -45,40 +39,11 @@ def create_token(account: Account) -> str:
     return jwt.encode(payload, settings.resolved_secret_key(), algorithm=_ALGORITHM)
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-
-
-def current_account(
-    token: Annotated[str, Depends(oauth2_scheme)], session: Annotated[Session, Depends(get_session)]
-) -> Account:
-    """The signed-in account; 401 when the token is missing, forged, expired or its account is disabled."""
-    try:
-        payload = jwt.decode(token, get_settings().resolved_secret_key(), algorithms=[_ALGORITHM])
-        account_id = int(payload["sub"])
-    except jwt.ExpiredSignatureError as exc:
-        raise _unauthorized("the access token has expired; sign in again at POST /v1/auth/token") from exc
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
-        raise _unauthorized("the access token is not valid; sign in at POST /v1/auth/token") from exc
-    account = session.get(Account, account_id)
-    if account is None or not account.is_active:
-        raise _unauthorized("this account no longer exists or is disabled")
-    return account
-
-
-CurrentAccount = Annotated[Account, Depends(current_account)]
-
-
-def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
-    """Dependency factory: 403 unless the account has one of `roles`."""
-
-    def _check(account: CurrentAccount) -> Account:
-        if account.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"this needs one of the roles: {allowed}")
-        return account
-
-    return _check
+def decode_token(token: str) -> int:
+    """The account id of a signed token; raises jwt.PyJWTError (ExpiredSignatureError when expired), KeyError or
+    ValueError when it is not a valid token of this service."""
+    payload = jwt.decode(token, get_settings().resolved_secret_key(), algorithms=[_ALGORITHM])
+    return int(payload["sub"])
 
 
 def visible_areas(stmt: Select, account: Account) -> Select:  # type: ignore[type-arg]

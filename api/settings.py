@@ -36,8 +36,11 @@ class Settings(BaseSettings):
     jobs: str = Field(default="local", pattern="^(local|celery)$",
                       description="local: the service's own worker pool; celery: Celery workers over Redis")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker (CROPWATCH_JOBS=celery)")
+    celery_visibility_s: int = Field(default=3600, description="Redis hands an unacknowledged job to another worker "
+                                     "after this many seconds")
     job_workers: int = Field(default=1, description="analyses run at once in local mode")
     max_flight_bytes: int = Field(default=20 * 1024**3, description="largest orthomosaic upload")
+    max_raster_pixels: int = Field(default=2_000_000_000, description="largest orthomosaic, in pixels (header)")
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -22,10 +22,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from datasets.samples import phone_size_jpeg, real_photo  # noqa: E402
 from inference.bundle import active_bundle_path  # noqa: E402
 from inference.field_photo_model import FieldPhotoModel, preprocess  # noqa: E402
 from inference.photo import PhotoScorer  # noqa: E402
-from tests.data.make_photos import phone_size_jpeg, real_photo  # noqa: E402
 
 PEAK_GFLOPS = 537.0  # this CPU's fp32 peak with AVX-512 (2 cores), from the brief
 
@@ -120,8 +120,8 @@ async def load(url: str, headers: dict[str, str], jpeg: bytes, concurrency: int,
 def bench_api(jpeg: bytes, concurrency: int, total: int) -> dict[str, float]:
     import httpx
 
-    from tests.data.make_areas import feature_collection
-    from tests.live_server import running_server
+    from api.devserver import running_server
+    from datasets.samples import feature_collection
 
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp)) as server:
         headers = server.token()

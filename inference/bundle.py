@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inference.errors import BadInput
+
 BUNDLE_SCHEMA_VERSION = "1.0"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
-class BundleError(ValueError):
+class BundleError(BadInput):
     """A bundle that cannot be served; the message says what is wrong."""
 
 

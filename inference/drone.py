@@ -14,7 +14,6 @@ pass; probability rises from z = -1.5 to z = -3.5).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -40,7 +39,9 @@ from rasterio.windows import Window  # noqa: E402
 from rasterio.windows import transform as window_transform  # noqa: E402
 
 from inference import indices  # noqa: E402
-from inference.sensors import RasterError, RasterInfo, validate_raster  # noqa: E402
+from inference.errors import BadInput
+from inference.results import DAMAGED_THRESHOLD, DRONE_SUMMARY_SCHEMA_VERSION, DroneSummary
+from inference.sensors import RasterInfo, validate_raster  # noqa: E402
 
 NODATA = 255
 ANOMALY_Z_START = 1.5  # z below -1.5: damage probability starts rising
@@ -248,7 +249,7 @@ def _process_window(
         "damage": np.where(valid, np.round(100 * damage), NODATA).astype(np.uint8),
     }
     acc = _Accumulator(
-        n_valid=int(valid.sum()), n_canopy=int(canopy.sum()), n_damaged=int((valid & (damage >= 0.5)).sum()),
+        n_valid=int(valid.sum()), n_canopy=int(canopy.sum()), n_damaged=int((valid & (damage >= DAMAGED_THRESHOLD)).sum()),
         growth_sum=float(growth[valid].sum()), damage_sum=float(damage[valid].sum()), hist=_hist(idx[valid]),
     )
     if "nir" not in core:
@@ -280,7 +281,7 @@ def _run_bounded(fn: Callable[[Window], Any], windows: list[Window], workers: in
 
 
 def area_in_raster_crs(boundary_wgs84: Any, info: RasterInfo) -> Any:
-    """Reproject an EPSG:4326 boundary to the raster's CRS; RasterError when it does not overlap the raster."""
+    """Reproject an EPSG:4326 boundary to the raster's CRS; BadInput when it does not overlap the raster."""
     from shapely.geometry import box, mapping
 
     from inference.geo import reproject
@@ -290,8 +291,8 @@ def area_in_raster_crs(boundary_wgs84: Any, info: RasterInfo) -> Any:
     xs = [c, c + a * info.width]
     ys = [f, f + e * info.height]
     if not geom.intersects(box(min(xs), min(ys), max(xs), max(ys))):
-        raise RasterError("the orthomosaic does not overlap the growing area's boundary; check the area code or the "
-                          "flight", 422)
+        raise BadInput("the orthomosaic does not overlap the growing area's boundary; check the area code or the "
+                          "flight")
     return mapping(geom)
 
 
@@ -299,6 +300,45 @@ def _cog(tmp_tif: Path, dest: Path) -> None:
     part = dest.with_name(dest.name + ".part")
     rasterio.shutil.copy(tmp_tif, part, driver="COG", compress="DEFLATE", blocksize=512, overview_resampling="nearest")
     os.replace(part, dest)
+
+
+def _anomaly_params(path: str, info: RasterInfo, windows: list[Window], area_geom: Any, workers: int,
+                    tick: Callable[[], None]) -> tuple[float, float]:
+    """First pass of the index-anomaly method: the field's own median and robust spread of the index over canopy."""
+    acc0 = _Accumulator()
+    for a in _run_bounded(lambda w: _stats_window(path, info, w, area_geom), windows, workers):
+        acc0.add(a)
+        tick()
+    med = _hist_quantile(acc0.hist, 0.5)
+    mad = float(np.median(np.abs(_hist_sample(acc0.hist) - med))) if acc0.hist.sum() else 0.0
+    # a floor on the spread: a very uniform field must not turn sensor noise into damage
+    return (med if math.isfinite(med) else 0.0, max(1.4826 * mad, 0.03))
+
+
+OUTPUT_NAMES = ("canopy", "growth", "damage")
+
+
+def _write_maps(path: str, info: RasterInfo, windows: list[Window], work: Path, workers: int,
+                window_fn: Callable[[Window], Any], tick: Callable[[], None]) -> _Accumulator:
+    """Second pass: every window through `window_fn`, written to raw tiled rasters in `work`, then copied to COGs."""
+    with rasterio.open(path) as src:
+        meta = {"driver": "GTiff", "width": src.width, "height": src.height, "count": 1, "dtype": "uint8",
+                "nodata": NODATA, "crs": src.crs, "transform": src.transform, "tiled": True,
+                "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}  # raw: compressed once, by the COG copy
+    dsts = {n: rasterio.open(work / f"{n}.raw.tif", "w", **meta) for n in OUTPUT_NAMES}
+    acc = _Accumulator()
+    try:
+        for win, arrays, a in _run_bounded(window_fn, windows, workers):
+            for n in OUTPUT_NAMES:
+                dsts[n].write(arrays[n], 1, window=win)
+            acc.add(a)
+            tick()
+    finally:
+        for d in dsts.values():
+            d.close()
+    for n in OUTPUT_NAMES:
+        _cog(work / f"{n}.raw.tif", work / f"{n}.tif")
+    return acc
 
 
 def analyze_orthomosaic(
@@ -310,65 +350,37 @@ def analyze_orthomosaic(
     tile_size_px: int = 512,
     workers: int = 2,
     progress: Callable[[float], None] | None = None,
-) -> dict[str, Any]:
+    info: RasterInfo | None = None,
+) -> DroneSummary:
     """Analyse an orthomosaic into OUT/canopy.tif, growth.tif, damage.tif (COG, input grid) and OUT/summary.json.
 
     area_boundary_wgs84: a shapely geometry in EPSG:4326; the analysis is clipped to it. `progress` gets 0-1.
+    `info`: the file's validation result when it was validated already (at upload); else it is validated here.
     Outputs appear only when complete (written to a temporary folder, then moved). Returns the summary.
     """
     t0 = time.perf_counter()
-    info = validate_raster(path, sensor)
-    path = str(path)
-    out_dir = Path(out_dir)
+    info = info or validate_raster(path, sensor)
+    path, out_dir = str(path), Path(out_dir)
     model = damage_model if damage_model is not None and damage_model.fits(info.sensor, info.profile) else None
     area_geom = area_in_raster_crs(area_boundary_wgs84, info) if area_boundary_wgs84 is not None else None
     windows = list(iter_windows(info, tile_size_px))
-    halo = model.halo_px if model else 0
-    total_steps = len(windows) * (1 if model else 2)
-    done = 0
+    total_steps, done = len(windows) * (1 if model else 2), [0]
 
     def tick() -> None:
-        nonlocal done
-        done += 1
+        done[0] += 1
         if progress:
-            progress(min(0.99, done / total_steps))
+            progress(min(0.99, done[0] / total_steps))
 
-    anomaly = None
-    if model is None:  # first pass: the field's own distribution of the index over canopy
-        acc0 = _Accumulator()
-        for a in _run_bounded(lambda w: _stats_window(path, info, w, area_geom), windows, workers):
-            acc0.add(a)
-            tick()
-        med = _hist_quantile(acc0.hist, 0.5)
-        mad = float(np.median(np.abs(_hist_sample(acc0.hist) - med))) if acc0.hist.sum() else 0.0
-        # a floor on the spread: a very uniform field must not turn sensor noise into damage
-        anomaly = (med if math.isfinite(med) else 0.0, max(1.4826 * mad, 0.03))
-
+    anomaly = None if model else _anomaly_params(path, info, windows, area_geom, workers, tick)
+    halo = model.halo_px if model else 0
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".analysis-", dir=out_dir))
     try:
-        with rasterio.open(path) as src:
-            meta = {"driver": "GTiff", "width": src.width, "height": src.height, "count": 1, "dtype": "uint8",
-                    "nodata": NODATA, "crs": src.crs, "transform": src.transform, "tiled": True,
-                    "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}  # raw: compressed once, by the COG copy
-        names = ("canopy", "growth", "damage")
-        dsts = {n: rasterio.open(work / f"{n}.raw.tif", "w", **meta) for n in names}
-        acc = _Accumulator()
-        try:
-            fn = lambda w: _process_window(path, info, w, halo, model, anomaly, area_geom)  # noqa: E731
-            for win, arrays, a in _run_bounded(fn, windows, workers):
-                for n in names:
-                    dsts[n].write(arrays[n], 1, window=win)
-                acc.add(a)
-                tick()
-        finally:
-            for d in dsts.values():
-                d.close()
-        for n in names:
-            _cog(work / f"{n}.raw.tif", work / f"{n}.tif")
+        fn = lambda w: _process_window(path, info, w, halo, model, anomaly, area_geom)  # noqa: E731
+        acc = _write_maps(path, info, windows, work, workers, fn, tick)
         summary = _summary(info, acc, model, anomaly, area_boundary_wgs84 is not None, time.perf_counter() - t0)
-        (work / "summary.json").write_text(json.dumps(summary, indent=2))
-        for n in (*[f"{x}.tif" for x in names], "summary.json"):
+        (work / "summary.json").write_text(summary.model_dump_json(indent=2))
+        for n in (*[f"{x}.tif" for x in OUTPUT_NAMES], "summary.json"):
             os.replace(work / n, out_dir / n)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -387,7 +399,7 @@ def _hist_sample(hist: np.ndarray) -> np.ndarray:
 
 
 def _summary(info: RasterInfo, acc: _Accumulator, model: DamageModel | None, anomaly: Any, clipped: bool,
-             seconds: float) -> dict[str, Any]:
+             seconds: float) -> DroneSummary:
     px_m2 = info.pixel_area_m2
     n = max(acc.n_valid, 1)
     prof = info.profile
@@ -396,8 +408,8 @@ def _summary(info: RasterInfo, acc: _Accumulator, model: DamageModel | None, ano
 
     a, _, c, _, e, f = info.transform
     west, south, east, north = transform_bounds(info.crs, "EPSG:4326", c, f + e * info.height, c + a * info.width, f)
-    return {
-        "schema_version": "1.0",
+    return DroneSummary.model_validate({
+        "schema_version": DRONE_SUMMARY_SCHEMA_VERSION,
         "sensor": info.sensor,
         "bounds_wgs84": [west, south, east, north],
         "crs": info.crs,
@@ -422,7 +434,7 @@ def _summary(info: RasterInfo, acc: _Accumulator, model: DamageModel | None, ano
         "damage_model": {"name": model.bundle.name, "version": model.bundle.version} if model else None,
         "anomaly": {"median": anomaly[0], "robust_sd": anomaly[1], "z_start": -ANOMALY_Z_START,
                     "z_full": -ANOMALY_Z_FULL} if anomaly else None,
-        "damage_threshold": 0.5,
+        "damage_threshold": DAMAGED_THRESHOLD,
         "seconds": round(seconds, 2),
         "outputs": {"canopy": "canopy.tif", "growth": "growth.tif", "damage": "damage.tif"},
-    }
+    })

@@ -15,10 +15,12 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
+from inference.errors import BadInput
+
 WGS84 = CRS.from_epsg(4326)
 
 
-class GeometryError(ValueError):
+class GeometryError(BadInput):
     """A geometry that cannot be accepted; the message says what is wrong and how to fix it."""
 
 

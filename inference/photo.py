@@ -14,8 +14,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from inference.field_photo_model import FieldPhotoModel
+from inference.field_photo_model import FieldPhotoModel, Prediction
 from inference.leaf import (
+    LeafAnalysis,
     analyse_leaf,
     growth_from_canopy,
     growth_from_leaf,
@@ -23,9 +24,20 @@ from inference.leaf import (
     ses_grade,
     ses_scale_name,
 )
-from inference.photo_io import DecodedPhoto, decode_photo
+from inference.photo_io import MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, DecodedPhoto, decode_photo
+from inference.results import (
+    PHOTO_RESULT_SCHEMA_VERSION,
+    Bilingual,
+    LeafSummary,
+    ModelRef,
+    PhotoDiagnosis,
+    PhotoGrowth,
+    PhotoInfo,
+    PhotoQuality,
+    PhotoResult,
+    PhotoSeverity,
+)
 
-PHOTO_RESULT_SCHEMA_VERSION = "1.0"
 ADVICE_FILE = Path(__file__).resolve().parent / "data" / "advice.json"
 
 # Quality thresholds, measured on the 490 training photos at a short side of 300 px: the variance of the Laplacian
@@ -77,94 +89,127 @@ def _fill(text: str, **kw: Any) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What the scorer concludes about a photo before wording it: the status, the label and why."""
+
+    status: str  # retake | field_patch | no_symptom | unsure | diagnosed
+    label: str  # a class name, or "unsure"
+    reason: str | None
+
+
+def photo_kind(in_distribution: bool, green_cover_fraction: float) -> str:
+    """leaf_closeup when the model recognises a leaf like its training photos; field_patch when enough is green
+    canopy; else not_a_plant."""
+    if in_distribution:
+        return "leaf_closeup"
+    return "field_patch" if green_cover_fraction >= FIELD_PATCH_MIN_GREEN else "not_a_plant"
+
+
+def decide(issues: list[str], kind: str, affected_pct: float, pred: Prediction) -> Decision:
+    """The photo decision, in order: quality gate (retake), field patch, no symptom, unsure (abstain), diagnosed."""
+    if issues:
+        return Decision("retake", "unsure", "photo quality: " + ", ".join(issues))
+    if kind == "field_patch":
+        return Decision("field_patch", "unsure", "a photo of a patch of field, not of one leaf")
+    if affected_pct < NO_LESION_PCT:
+        # the model only knows diseases; with no lesion visible it must not name one
+        return Decision("no_symptom", "unsure", "no lesion found on a sharp, well-exposed leaf")
+    if pred.label == "unsure":
+        return Decision("unsure", "unsure", pred.reason)
+    return Decision("diagnosed", pred.label, None)
+
+
+def severity_for(decision: Decision, affected_pct: float) -> PhotoSeverity:
+    """IRRI SES grade of the lesion share, on the diagnosed disease's scale (the generic scale otherwise)."""
+    if decision.status in ("retake", "field_patch"):
+        return PhotoSeverity()
+    if decision.status == "no_symptom":
+        return PhotoSeverity(ses=0, affected_pct=affected_pct, scale=ses_scale_name("_default"))
+    disease = decision.label if decision.status == "diagnosed" else "_default"
+    return PhotoSeverity(ses=ses_grade(affected_pct, disease), affected_pct=affected_pct,
+                         scale=ses_scale_name(disease))
+
+
+def growth_for(kind: str, leaf: LeafAnalysis) -> PhotoGrowth:
+    """Growth 0-100: leaf colour on a close-up, canopy cover on a field patch."""
+    if kind == "leaf_closeup" and leaf.dgci is not None:
+        return PhotoGrowth(score=growth_from_leaf(leaf.dgci), method="leaf_colour", lcc_level=lcc_level(leaf.dgci),
+                           dgci=round(leaf.dgci, 4))
+    if kind == "field_patch":
+        return PhotoGrowth(score=growth_from_canopy(leaf.green_cover_fraction), method="canopy_cover",
+                           canopy_cover_pct=round(100 * leaf.green_cover_fraction, 1))
+    return PhotoGrowth()
+
+
+def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQuality, advice: dict[str, Any]) -> Bilingual:
+    """The bilingual advice text of a decision, from the agronomists' advice file."""
+    if decision.status == "retake":
+        return Bilingual(**{lang: " ".join(getattr(m, lang) for m in quality.messages) for lang in ("vi", "en")})
+    if decision.status in ("field_patch", "no_symptom", "unsure"):
+        return Bilingual(**advice[decision.status])
+    ses = int(severity.ses or 0)
+    texts = advice.get(decision.label, advice["_default"])["low" if ses <= 3 else "high"]
+    affected = round(float(severity.affected_pct or 0.0), 1)
+    return Bilingual(**{lang: _fill(texts[lang], ses=ses, affected_pct=affected) + " " + advice["footer"][lang]
+                        for lang in ("vi", "en")})
+
+
 @dataclass
 class PhotoScorer:
     """Scores photos with one loaded model; thread-safe."""
 
     model: FieldPhotoModel
     advice_path: str = str(ADVICE_FILE)
+    max_bytes: int = MAX_PHOTO_BYTES  # the service passes its Settings' limits
+    max_pixels: int = MAX_PHOTO_PIXELS
 
-    def score(self, data: bytes) -> dict[str, Any]:
-        """Photo bytes -> result document (see PHOTO_RESULT_SCHEMA_VERSION). Raises PhotoError for bad input."""
+    def score(self, data: bytes) -> PhotoResult:
+        """Photo bytes -> result document. Raises a BadInput (or subclass) for a photo that cannot be scored."""
         t0 = time.perf_counter()
-        photo = decode_photo(data, short_side=2 * int(self.model.meta["input_size"]))
+        photo = decode_photo(data, short_side=2 * int(self.model.meta["input_size"]), max_bytes=self.max_bytes,
+                             max_pixels=self.max_pixels)
         t1 = time.perf_counter()
         result = self.score_decoded(photo)
-        result["timings_ms"]["decode"] = round(1000 * (t1 - t0), 1)
+        result.timings_ms["decode"] = round(1000 * (t1 - t0), 1)
         return result
 
-    def score_decoded(self, photo: DecodedPhoto) -> dict[str, Any]:
+    def score_decoded(self, photo: DecodedPhoto) -> PhotoResult:
+        """Measure (quality, leaf), classify, decide, then word the result."""
         advice = load_advice(self.advice_path)
         t0 = time.perf_counter()
-        rgb = photo.rgb
-        quality = quality_check(rgb)
-        leaf = analyse_leaf(_resize_short(rgb, ANALYSIS_SHORT_SIDE))
+        quality_raw = quality_check(photo.rgb)
+        leaf = analyse_leaf(_resize_short(photo.rgb, ANALYSIS_SHORT_SIDE))
         t1 = time.perf_counter()
-        pred = self.model.predict(rgb)
+        pred = self.model.predict(photo.rgb)
         t2 = time.perf_counter()
-
-        if pred.in_distribution:
-            kind = "leaf_closeup"
-        elif leaf.green_cover_fraction >= FIELD_PATCH_MIN_GREEN:
-            kind = "field_patch"
-        else:
-            kind = "not_a_plant"
-            quality["issues"].append("not_a_plant")
-        quality["ok"] = not quality["issues"]
-        quality["messages"] = [advice["quality"][i] for i in quality["issues"]]
-
+        kind = photo_kind(pred.in_distribution, leaf.green_cover_fraction)
+        issues = list(quality_raw["issues"]) + (["not_a_plant"] if kind == "not_a_plant" else [])
+        quality = PhotoQuality(**{**quality_raw, "issues": issues}, ok=not issues,
+                               messages=[Bilingual(**advice["quality"][i]) for i in issues])
         affected = round(100 * leaf.lesion_fraction_of_leaf, 2)
-        diagnosis: dict[str, Any] = {
-            "label": "unsure", "status": "retake", "confidence": round(pred.confidence, 4),
-            "probabilities": {k: round(v, 4) for k, v in pred.probabilities.items()},
-            "in_distribution": pred.in_distribution, "ood_distance": round(pred.ood_distance, 4), "reason": None,
-        }
-        severity: dict[str, Any] = {"ses": None, "affected_pct": None, "scale": None}
-        growth: dict[str, Any] = {"score": None, "method": None}
-        if kind == "leaf_closeup" and leaf.dgci is not None:
-            growth = {"score": growth_from_leaf(leaf.dgci), "method": "leaf_colour", "lcc_level": lcc_level(leaf.dgci),
-                      "dgci": round(leaf.dgci, 4)}
-        elif kind == "field_patch":
-            growth = {"score": growth_from_canopy(leaf.green_cover_fraction), "method": "canopy_cover",
-                      "canopy_cover_pct": round(100 * leaf.green_cover_fraction, 1)}
-
-        if not quality["ok"]:
-            diagnosis["reason"] = "photo quality: " + ", ".join(quality["issues"])
-            text = {lang: " ".join(m[lang] for m in quality["messages"]) for lang in ("vi", "en")}
-        elif kind == "field_patch":
-            diagnosis.update(status="field_patch", reason="a photo of a patch of field, not of one leaf")
-            text = dict(advice["field_patch"])
-        elif affected < NO_LESION_PCT:
-            # the model only knows diseases; with no lesion visible it must not name one
-            diagnosis.update(status="no_symptom", reason="no lesion found on a sharp, well-exposed leaf")
-            severity = {"ses": 0, "affected_pct": affected, "scale": ses_scale_name("_default")}
-            text = dict(advice["no_symptom"])
-        elif pred.label == "unsure":
-            diagnosis.update(status="unsure", reason=pred.reason)
-            severity = {"ses": ses_grade(affected, "_default"), "affected_pct": affected,
-                        "scale": ses_scale_name("_default")}
-            text = dict(advice["unsure"])
-        else:
-            ses = ses_grade(affected, pred.label)
-            diagnosis.update(label=pred.label, status="diagnosed")
-            severity = {"ses": ses, "affected_pct": affected, "scale": ses_scale_name(pred.label)}
-            band = "low" if ses <= 3 else "high"
-            texts = advice.get(pred.label, advice["_default"])[band]
-            text = {lang: _fill(texts[lang], ses=ses, affected_pct=round(affected, 1)) + " " + advice["footer"][lang]
-                    for lang in ("vi", "en")}
+        decision = decide(issues, kind, affected, pred)
+        severity = severity_for(decision, affected)
         t3 = time.perf_counter()
-        return {
-            "schema_version": PHOTO_RESULT_SCHEMA_VERSION,
-            "model": {"name": self.model.bundle.name, "version": self.model.bundle.version},
-            "photo": {"format": photo.format, "width": photo.original_width, "height": photo.original_height,
-                      "lat": photo.lat, "lon": photo.lon,
-                      "taken_at": photo.taken_at.isoformat() if photo.taken_at else None, "kind": kind},
-            "quality": quality,
-            "diagnosis": diagnosis,
-            "severity": severity,
-            "growth": growth,
-            "leaf": leaf.summary(),
-            "advice": text,
-            "timings_ms": {"analysis": round(1000 * (t1 - t0), 1), "model": round(1000 * (t2 - t1), 1),
-                           "total_after_decode": round(1000 * (t3 - t0), 1)},
-        }
+        return PhotoResult(
+            schema_version=PHOTO_RESULT_SCHEMA_VERSION,
+            model=ModelRef(name=self.model.bundle.name, version=self.model.bundle.version),
+            photo=_photo_info(photo, kind),
+            quality=quality,
+            diagnosis=PhotoDiagnosis(
+                label=decision.label, status=decision.status, confidence=round(pred.confidence, 4),
+                probabilities={k: round(v, 4) for k, v in pred.probabilities.items()},
+                in_distribution=pred.in_distribution, ood_distance=round(pred.ood_distance, 4),
+                reason=decision.reason),
+            severity=severity,
+            growth=growth_for(kind, leaf),
+            leaf=LeafSummary.model_validate(leaf.summary()),
+            advice=advice_for(decision, severity, quality, advice),
+            timings_ms={"analysis": round(1000 * (t1 - t0), 1), "model": round(1000 * (t2 - t1), 1),
+                        "total_after_decode": round(1000 * (t3 - t0), 1)},
+        )
+
+
+def _photo_info(photo: DecodedPhoto, kind: str) -> PhotoInfo:
+    return PhotoInfo(format=photo.format, width=photo.original_width, height=photo.original_height, lat=photo.lat,
+                     lon=photo.lon, taken_at=photo.taken_at.isoformat() if photo.taken_at else None, kind=kind)

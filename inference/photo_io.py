@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from inference.errors import BadInput, EmptyInput, TooLarge, Unsupported
+
 try:  # HEIC/HEIF from iPhones, when pillow-heif is installed
     from pillow_heif import register_heif_opener
 
@@ -29,14 +31,6 @@ _MAGIC = [
     (b"\xff\xd8\xff", "JPEG"),
     (b"\x89PNG\r\n\x1a\n", "PNG"),
 ]
-
-
-class PhotoError(ValueError):
-    """A photo that cannot be scored; `status` is the HTTP status that fits, the message says how to fix it."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -108,17 +102,17 @@ def decode_photo(
 
     Checks, in order, before decoding pixels: size in bytes, file type (by content, not by name), pixel count from
     the header, minimum side. JPEGs are decoded by libjpeg's DCT scaling straight to the smallest size >= short_side.
-    Raises PhotoError.
+    Raises BadInput (EmptyInput, TooLarge, Unsupported) for a photo that cannot be scored.
     """
     if not data:
-        raise PhotoError("the upload is empty; choose a photo and send it again", 400)
+        raise EmptyInput("the upload is empty; choose a photo and send it again")
     if len(data) > max_bytes:
-        raise PhotoError(f"the photo is {len(data) / 2**20:.1f} MiB; the limit is {max_bytes // 2**20} MiB", 413)
+        raise TooLarge(f"the photo is {len(data) / 2**20:.1f} MiB; the limit is {max_bytes // 2**20} MiB")
     fmt = sniff_format(data[:16])
     if fmt is None:
-        raise PhotoError("this file is not a JPEG, PNG, WebP or HEIC photo; take a photo with the phone's camera", 415)
+        raise Unsupported("this file is not a JPEG, PNG, WebP or HEIC photo; take a photo with the phone's camera")
     if fmt == "HEIF" and not HEIC_SUPPORTED:
-        raise PhotoError("HEIC photos are not supported here; set the camera to 'Most compatible' (JPEG)", 415)
+        raise Unsupported("HEIC photos are not supported here; set the camera to 'Most compatible' (JPEG)")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -126,19 +120,17 @@ def decode_photo(
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             m = re.search(r"\((\d+) pixels\)", str(exc))
             mp = f"{int(m.group(1)) / 1e6:.0f} megapixels" if m else "far more megapixels than a phone takes"
-            raise PhotoError(
-                f"the photo has {mp}; the limit is {max_pixels / 1e6:.0f} MP: send a normal phone photo", 413
-            ) from exc
+            raise TooLarge(
+                f"the photo has {mp}; the limit is {max_pixels / 1e6:.0f} MP: send a normal phone photo") from exc
         except (UnidentifiedImageError, OSError) as exc:
-            raise PhotoError(f"the {fmt} file cannot be read ({exc}); send the original photo", 422) from exc
+            raise BadInput(f"the {fmt} file cannot be read ({exc}); send the original photo") from exc
     w, h = img.size
     if w * h > max_pixels:
-        raise PhotoError(
+        raise TooLarge(
             f"the photo has {w * h / 1e6:.0f} megapixels ({w}x{h}); the limit is {max_pixels / 1e6:.0f} MP: "
-            "send a normal phone photo", 413
-        )
+            "send a normal phone photo")
     if min(w, h) < MIN_PHOTO_SIDE:
-        raise PhotoError(f"the photo is only {w}x{h} pixels; move closer and take a full-size photo", 422)
+        raise BadInput(f"the photo is only {w}x{h} pixels; move closer and take a full-size photo")
     exif = img.getexif()
     lat, lon = _gps(exif)
     taken = _taken_at(exif)
@@ -148,7 +140,7 @@ def decode_photo(
         img = ImageOps.exif_transpose(img)
         img = img.convert("RGB")  # forces the decode; a truncated file fails here
     except (OSError, ValueError, SyntaxError) as exc:
-        raise PhotoError(f"the {fmt} file is damaged or truncated ({exc}); send the photo again", 422) from exc
+        raise BadInput(f"the {fmt} file is damaged or truncated ({exc}); send the photo again") from exc
     dw, dh = img.size
     s = short_side / min(dw, dh)
     if s < 1:

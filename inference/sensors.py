@@ -11,16 +11,11 @@ from typing import Any
 import rasterio
 from rasterio.errors import RasterioIOError
 
+from inference.errors import BadInput, TooLarge, Unsupported
+from inference.results import RasterCheck
+
 SENSORS_FILE = Path(__file__).resolve().parent / "data" / "sensors.json"
 MAX_RASTER_PIXELS = 2_000_000_000  # 2 gigapixels per file; larger mosaics are split before upload
-
-
-class RasterError(ValueError):
-    """An orthomosaic that cannot be analysed; `status` is the HTTP status that fits, the message how to fix it."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @lru_cache
@@ -41,6 +36,20 @@ class RasterInfo:
     transform: tuple[float, ...]  # affine a, b, c, d, e, f
     nodata: float | None
     block_shape: tuple[int, int]  # rows, cols
+
+    def to_check(self) -> RasterCheck:
+        """What validation learnt, as the typed document that travels with a job."""
+        return RasterCheck(sensor=self.sensor, width=self.width, height=self.height, count=self.count, crs=self.crs,
+                           crs_is_geographic=self.crs_is_geographic, transform=list(self.transform),
+                           nodata=self.nodata, block_shape=list(self.block_shape))
+
+    @classmethod
+    def from_check(cls, path: str | Path, check: RasterCheck) -> RasterInfo:
+        """The RasterInfo of a file validated earlier (no file access)."""
+        return cls(path=str(path), sensor=check.sensor, profile=sensor_profiles()[check.sensor], width=check.width,
+                   height=check.height, count=check.count, crs=check.crs, crs_is_geographic=check.crs_is_geographic,
+                   transform=tuple(check.transform), nodata=check.nodata,
+                   block_shape=(int(check.block_shape[0]), int(check.block_shape[1])))
 
     @property
     def pixel_area_m2(self) -> float:
@@ -79,72 +88,84 @@ def _check_last_block(ds: rasterio.io.DatasetReader, path: str) -> None:
     if first is None:
         return  # not exposed by this GDAL build: rely on the decode check
     if off is None or (int(off) and int(off) + int(size or 0) > os.path.getsize(path)):
-        raise RasterError(
+        raise BadInput(
             f"the GeoTIFF announces {ds.width}x{ds.height} pixels but its data stops early: the file is truncated; "
-            "upload it again (check the transfer finished)", 422
-        )
+            "upload it again (check the transfer finished)")
 
 
-def validate_raster(path: str | Path, sensor: str | None = None) -> RasterInfo:
-    """Open the file's header and check it can be analysed; nothing is read beyond the header and one block.
-
-    Checks: a readable GeoTIFF, a CRS and a geotransform, a band count and type matching a sensor profile (given or
-    guessed), a sane size, and that the first block decodes (a truncated file fails here).
-    """
-    path = str(path)
+def _check_magic(path: str) -> None:
     try:
         with open(path, "rb") as fh:
             head = fh.read(4)
     except OSError as exc:
-        raise RasterError(f"cannot read the upload: {exc}", 400) from exc
+        raise BadInput(f"cannot read the upload: {exc}") from exc
     if head not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         kind = "a JPEG" if head[:3] == b"\xff\xd8\xff" else "a PNG" if head[:4] == b"\x89PNG" else "not a TIFF"
-        raise RasterError(f"the file is {kind}, not a GeoTIFF; export the orthomosaic as GeoTIFF", 415)
+        raise Unsupported(f"the file is {kind}, not a GeoTIFF; export the orthomosaic as GeoTIFF")
+
+
+def _check_georeference_and_size(ds: rasterio.io.DatasetReader, max_pixels: int) -> None:
+    if ds.crs is None or ds.transform.is_identity:
+        raise BadInput(
+            "the GeoTIFF has no CRS or geotransform; export it with its georeference (e.g. EPSG:32648, UTM 48N)")
+    if ds.width * ds.height > max_pixels:
+        raise TooLarge(f"the raster has {ds.width}x{ds.height} pixels, over the {max_pixels / 1e9:g} "
+                       "gigapixel limit; split the mosaic")
+
+
+def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
+    """The given sensor profile, checked against the bands, or the one the bands match."""
+    dtype = ds.dtypes[0]
+    profiles = sensor_profiles()
+    if sensor is None:
+        sensor = _guess_sensor(ds.count, dtype, [c.name for c in ds.colorinterp])
+        if sensor is None:
+            raise BadInput(
+                f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (3 x uint8), RGB + alpha, or a "
+                f"5-band 16-bit multispectral stack. Known profiles: {', '.join(profiles)}")
+    elif sensor not in profiles:
+        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(profiles)}")
+    prof = profiles[sensor]
+    if ds.count != prof["band_count"] or dtype not in prof["dtypes"]:
+        raise BadInput(
+            f"sensor {sensor} needs {prof['band_count']} bands of {'/'.join(prof['dtypes'])}; the file has "
+            f"{ds.count} of {dtype}")
+    return sensor
+
+
+def _check_first_and_last_block(ds: rasterio.io.DatasetReader) -> None:
+    """Decode the first and the last block: catches truncated and corrupt files before any job starts."""
+    from rasterio.windows import Window
+
+    try:
+        bh, bw = ds.block_shapes[0]
+        ds.read(1, window=Window(0, 0, min(bw, ds.width), min(bh, ds.height)))
+        last = Window(max(0, ds.width - bw), max(0, ds.height - bh), min(bw, ds.width), min(bh, ds.height))
+        ds.read(1, window=last)
+    except RasterioIOError as exc:
+        raise BadInput(f"the GeoTIFF's pixels cannot be read ({exc}); the file is truncated or corrupt") from exc
+
+
+def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int = MAX_RASTER_PIXELS) -> RasterInfo:
+    """Open the file's header and check it can be analysed; nothing is read beyond the header and two blocks.
+
+    Checks: a readable GeoTIFF, a CRS and a geotransform, a band count and type matching a sensor profile (given or
+    guessed), a sane size, and that the first and last blocks decode (a truncated file fails here).
+    """
+    path = str(path)
+    _check_magic(path)
     try:
         ds = rasterio.open(path)
     except RasterioIOError as exc:
-        raise RasterError(f"the GeoTIFF cannot be opened ({exc}); it may be truncated: upload it again", 422) from exc
+        raise BadInput(f"the GeoTIFF cannot be opened ({exc}); it may be truncated: upload it again") from exc
     with ds:
-        if ds.crs is None or ds.transform.is_identity:
-            raise RasterError(
-                "the GeoTIFF has no CRS or geotransform; export it with its georeference (e.g. EPSG:32648, UTM 48N)",
-                422,
-            )
-        if ds.width * ds.height > MAX_RASTER_PIXELS:
-            raise RasterError(f"the raster has {ds.width}x{ds.height} pixels, over the {MAX_RASTER_PIXELS / 1e9:.0f} "
-                              "gigapixel limit; split the mosaic", 413)
-        dtype = ds.dtypes[0]
-        colorinterp = [c.name for c in ds.colorinterp]
-        profiles = sensor_profiles()
-        if sensor is None:
-            sensor = _guess_sensor(ds.count, dtype, colorinterp)
-            if sensor is None:
-                raise RasterError(
-                    f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (3 x uint8), RGB + alpha, or a "
-                    f"5-band 16-bit multispectral stack. Known profiles: {', '.join(profiles)}", 422
-                )
-        elif sensor not in profiles:
-            raise RasterError(f"unknown sensor {sensor!r}; known: {', '.join(profiles)}", 422)
-        prof = profiles[sensor]
-        if ds.count != prof["band_count"] or dtype not in prof["dtypes"]:
-            raise RasterError(
-                f"sensor {sensor} needs {prof['band_count']} bands of {'/'.join(prof['dtypes'])}; the file has "
-                f"{ds.count} of {dtype}", 422
-            )
+        _check_georeference_and_size(ds, max_pixels)
+        sensor = _resolve_sensor(ds, sensor)
         _check_last_block(ds, path)
-        try:  # decode one block: catches truncated and corrupt files before any job starts
-            from rasterio.windows import Window
-
-            bh, bw = ds.block_shapes[0]
-            ds.read(1, window=Window(0, 0, min(bw, ds.width), min(bh, ds.height)))
-            last = Window(max(0, ds.width - bw), max(0, ds.height - bh), min(bw, ds.width), min(bh, ds.height))
-            ds.read(1, window=last)
-        except RasterioIOError as exc:
-            raise RasterError(f"the GeoTIFF's pixels cannot be read ({exc}); the file is truncated or corrupt", 422) \
-                from exc
+        _check_first_and_last_block(ds)
         epsg = ds.crs.to_epsg()
         return RasterInfo(
-            path=path, sensor=sensor, profile=prof, width=ds.width, height=ds.height, count=ds.count,
-            crs=f"EPSG:{epsg}" if epsg else ds.crs.to_wkt(), crs_is_geographic=bool(ds.crs.is_geographic),
+            path=path, sensor=sensor, profile=sensor_profiles()[sensor], width=ds.width, height=ds.height,
+            count=ds.count, crs=f"EPSG:{epsg}" if epsg else ds.crs.to_wkt(), crs_is_geographic=bool(ds.crs.is_geographic),
             transform=tuple(ds.transform)[:6], nodata=ds.nodata, block_shape=tuple(ds.block_shapes[0]),
         )

@@ -12,6 +12,8 @@ import math
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -23,11 +25,10 @@ import shapely
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
+from inference.errors import BadInput, TooLarge
 from inference.geo import reproject
 from inference.zones import SprayPlan
 
-FORMATS = {"geojson": ".geojson", "shp": ".zip", "kml": ".kml", "kmz": ".kmz", "gpkg": ".gpkg", "dji": ".zip",
-           "isoxml": ".zip"}
 FIELDS = ["zone_id", "rate", "unit", "rate_class", "area_ha"]
 DDI_VOLUME_PER_AREA = "0001"  # Setpoint Volume Per Area Application Rate, mm3/m2 (1 L/ha = 100 mm3/m2)
 
@@ -180,7 +181,8 @@ def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes:
             "raster": {"file": "rate_map.tif", "crs": "EPSG:4326", "nodata": -1, "band_1": "rate in L/ha",
                        "pixel_deg": [dlon, dlat], "size": [int(grid.shape[1]), int(grid.shape[0])]},
             "boundary": f"boundary/{area_code}.shp",
-            "summary": plan.summary, "config": plan.config.model_dump(mode="json", exclude={"exclusions"}),
+            "summary": plan.summary.model_dump(mode="json") if plan.summary else None,
+            "config": plan.config.model_dump(mode="json", exclude={"exclusions"}),
             "sha256": {p.relative_to(root).as_posix(): _sha256(p) for p in files},
         }
         (root / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -190,7 +192,7 @@ def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes:
                     zf.write(p, f"{folder}/{p.relative_to(root).as_posix()}")
     if tmp.stat().st_size > max_bytes:
         tmp.unlink()
-        raise ValueError(f"the DJI package would exceed {max_bytes // 2**20} MB; use a larger cell size")
+        raise TooLarge(f"the DJI package would exceed {max_bytes // 2**20} MB; use a larger cell size")
     os.replace(tmp, dest)
     return dest
 
@@ -248,22 +250,33 @@ def export_isoxml(plan: SprayPlan, dest: Path, area_code: str = "field") -> Path
     return dest
 
 
+@dataclass(frozen=True)
+class ExportFormat:
+    """One spray-map format: its file suffix, its media type and its writer (plan, dest, area code) -> dest."""
+
+    suffix: str
+    media_type: str
+    write: Callable[[SprayPlan, Path, str], Path]
+
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {
+    "geojson": ExportFormat(".geojson", "application/geo+json", lambda p, d, c: export_geojson(p, d)),
+    "shp": ExportFormat(".zip", "application/zip", lambda p, d, c: export_shp(p, d)),
+    "kml": ExportFormat(".kml", "application/vnd.google-earth.kml+xml", lambda p, d, c: export_kml(p, d)),
+    "kmz": ExportFormat(".kmz", "application/vnd.google-earth.kmz", lambda p, d, c: export_kmz(p, d)),
+    "gpkg": ExportFormat(".gpkg", "application/geopackage+sqlite3", lambda p, d, c: export_gpkg(p, d)),
+    "dji": ExportFormat(".zip", "application/zip", export_dji),
+    "isoxml": ExportFormat(".zip", "application/zip", export_isoxml),
+}
+FORMATS = {name: f.suffix for name, f in EXPORT_FORMATS.items()}
+
+
+def check_format(fmt: str) -> ExportFormat:
+    if fmt not in EXPORT_FORMATS:
+        raise BadInput(f"unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    return EXPORT_FORMATS[fmt]
+
+
 def export(plan: SprayPlan, fmt: str, dest: Path, area_code: str = "field") -> Path:
-    """Write `plan` as `fmt` (one of FORMATS) to `dest`."""
-    if fmt == "geojson":
-        return export_geojson(plan, dest)
-    if fmt == "shp":
-        return export_shp(plan, dest)
-    if fmt == "kml":
-        return export_kml(plan, dest)
-    if fmt == "kmz":
-        return export_kmz(plan, dest)
-    if fmt == "gpkg":
-        return export_gpkg(plan, dest)
-    if fmt == "dji":
-        return export_dji(plan, dest, area_code)
-    if fmt == "isoxml":
-        return export_isoxml(plan, dest, area_code)
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-
-
+    """Write `plan` as `fmt` (one of EXPORT_FORMATS) to `dest`, atomically."""
+    return check_format(fmt).write(plan, dest, area_code)

@@ -18,10 +18,11 @@ import shapely
 from pyogrio.errors import DataSourceError
 from shapely.geometry.base import BaseGeometry
 
+from inference.errors import BadInput
 from inference.geo import reproject
 
 
-class VectorFileError(ValueError):
+class VectorFileError(BadInput):
     """A vector file that cannot be read; the message says what is wrong and how to fix it."""
 
 

@@ -8,11 +8,13 @@ Every distance and area is computed in the field's UTM zone; zones are reported 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import rasterio
+import rasterio.errors
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rasterio.windows import from_bounds
@@ -21,19 +23,13 @@ from shapely.geometry import Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from inference.errors import BadInput, Unsupported
 from inference.geo import reproject, utm_epsg_for, validate_boundary
+from inference.results import DAMAGED_THRESHOLD, SprayPlanSummary
 
 # Default buffers (m) around exclusions: drift must not reach water (aquatic life), homes and people, roads; power
 # lines are a flight hazard. Agronomists change them per layer.
 DEFAULT_EXCLUSION_BUFFER_M = {"water": 10.0, "building": 20.0, "road": 5.0, "power_line": 15.0, "other": 5.0}
-
-
-class PlanError(ValueError):
-    """A plan that cannot be made; `status` is the HTTP status that fits, the message how to fix it."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class DroneProfile(BaseModel):
@@ -78,7 +74,8 @@ class SprayPlanConfig(BaseModel):
     max_rate_l_per_ha: float | None = Field(default=None, gt=0, description="continuous mode (default: full rate)")
     spot_threshold: float = Field(default=0.05, ge=0, le=1, description="damaged share of a cell from which to spray")
     full_threshold: float = Field(default=0.25, ge=0, le=1, description="damaged share for the full rate")
-    damage_threshold_pct: float = Field(default=50, ge=0, le=100, description="a pixel is damaged from this probability")
+    damage_threshold_pct: float = Field(default=100 * DAMAGED_THRESHOLD, ge=0, le=100,
+                                        description="a pixel is damaged from this probability")
     smoothing: bool = Field(default=True, description="3x3 majority of cell classes (removes isolated cells)")
     min_zone_area_m2: float = Field(default=50.0, ge=0)
     buffer_m: float = Field(default=2.0, ge=0, description="margin sprayed around treated zones, m")
@@ -127,7 +124,7 @@ class SprayPlan:
     exclusions_utm: BaseGeometry
     zones: list[Zone]
     heading_deg: float
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: SprayPlanSummary | None = None
 
     def to_geojson(self) -> dict[str, Any]:
         """The zones (EPSG:4326) plus, as a foreign member "cropwatch", what is needed to export or reproduce the plan:
@@ -138,7 +135,8 @@ class SprayPlan:
             "schema_version": "1.0", "utm_epsg": self.utm_epsg, "heading_deg": self.heading_deg,
             "boundary": to4326(self.boundary_utm),
             "exclusions": to4326(self.exclusions_utm) if not self.exclusions_utm.is_empty else None,
-            "config": self.config.model_dump(mode="json"), "summary": self.summary,
+            "config": self.config.model_dump(mode="json"),
+            "summary": self.summary.model_dump(mode="json") if self.summary else None,
         }
         return fc
 
@@ -174,9 +172,9 @@ def _exclusions_utm(layers: list[ExclusionLayer], epsg: int) -> BaseGeometry:
             try:
                 geom = shape(g)
             except Exception as exc:  # noqa: BLE001
-                raise PlanError(f"exclusion {layer.name!r} feature {i} is not valid GeoJSON: {exc}") from exc
+                raise BadInput(f"exclusion {layer.name!r} feature {i} is not valid GeoJSON: {exc}") from exc
             if not geom.is_valid:
-                raise PlanError(f"exclusion {layer.name!r} feature {i} is not a valid geometry "
+                raise BadInput(f"exclusion {layer.name!r} feature {i} is not a valid geometry "
                                 f"({shapely.validation.explain_validity(geom)}); fix it in QGIS and upload again")
             u = reproject(geom, "EPSG:4326", f"EPSG:{epsg}")
             parts.append(u.buffer(layer.buffer()) if layer.buffer() > 0 or u.geom_type != "Polygon" else u)
@@ -193,12 +191,12 @@ def _cell_damage(
 
     with rasterio.open(damage_tif) as ds:
         if ds.crs is None:
-            raise PlanError("the damage raster has no CRS")
+            raise BadInput("the damage raster has no CRS")
         b_r = reproject(boundary_utm, f"EPSG:{epsg}", ds.crs.to_string())
         left, bottom, right, top = b_r.bounds
         rb = ds.bounds
         if right < rb.left or left > rb.right or top < rb.bottom or bottom > rb.top:
-            raise PlanError("the field boundary does not overlap the damage raster; check the area or the flight")
+            raise BadInput("the field boundary does not overlap the damage raster; check the area or the flight")
         win = from_bounds(max(left, rb.left), max(bottom, rb.bottom), min(right, rb.right), min(top, rb.top),
                           ds.transform).round_offsets().round_lengths()
         win = win.intersection(rasterio.windows.Window(0, 0, ds.width, ds.height))
@@ -243,82 +241,83 @@ def _majority3(classes: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(present, out, classes)
 
 
-def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], config: SprayPlanConfig) -> SprayPlan:
-    """Make the spray zones of a field from its damage raster (uint8 0-100, nodata 255, any CRS)."""
-    try:
-        boundary = validate_boundary(boundary_wgs84 if isinstance(boundary_wgs84, dict) else boundary_wgs84)
-    except ValueError as exc:
-        raise PlanError(f"field boundary: {exc}") from exc
-    c = boundary.centroid
-    epsg = utm_epsg_for(c.x, c.y)
-    b_utm = reproject(boundary, "EPSG:4326", f"EPSG:{epsg}")
+def _check_drone_reach(config: SprayPlanConfig) -> None:
     drone = config.drone
-    if drone is not None:
-        reach = drone.max_rate_l_per_ha()
-        need = config.max_rate if config.rate_mode == "continuous" else config.rate_l_per_ha
-        if need > reach + 1e-9:
-            raise PlanError(
-                f"{drone.name} cannot reach {need:g} L/ha: at {drone.flow_l_per_min:g} L/min, {drone.speed_km_h:g} km/h "
-                f"and a {drone.swath_m:g} m swath it sprays at most {reach:.1f} L/ha (600 x flow / (speed x swath)); "
-                "fly slower, narrow the swath or lower the rate"
-            )
-    excl = _exclusions_utm(config.exclusions, epsg)
-    available = b_utm.difference(excl) if not excl.is_empty else b_utm
-    if available.is_empty:
-        raise PlanError("the exclusions and their buffers cover the whole field: nothing can be sprayed")
+    if drone is None:
+        return
+    reach = drone.max_rate_l_per_ha()
+    need = config.max_rate if config.rate_mode == "continuous" else config.rate_l_per_ha
+    if need > reach + 1e-9:
+        raise BadInput(
+            f"{drone.name} cannot reach {need:g} L/ha: at {drone.flow_l_per_min:g} L/min, {drone.speed_km_h:g} km/h "
+            f"and a {drone.swath_m:g} m swath it sprays at most {reach:.1f} L/ha (600 x flow / (speed x swath)); "
+            "fly slower, narrow the swath or lower the rate"
+        )
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Swath cells laid along the field: cell (i, j) is box(minx + i*cell, miny + j*cell, ...) in the frame rotated
+    by -heading about (cx, cy); `origin` is the frame's lower-left corner in UTM."""
+
+    heading: float
+    cell: float
+    cx: float
+    cy: float
+    minx: float
+    miny: float
+    nx: int
+    ny: int
+    origin: tuple[float, float]
+
+    def cell_poly(self, i: int, j: int) -> Polygon:
+        p = box(self.minx + i * self.cell, self.miny + j * self.cell, self.minx + (i + 1) * self.cell,
+                self.miny + (j + 1) * self.cell)
+        return affinity.rotate(p, self.heading, origin=(self.cx, self.cy))
+
+
+def _lay_grid(b_utm: BaseGeometry, config: SprayPlanConfig) -> _Grid:
     heading = config.heading_deg if config.heading_deg is not None else main_direction_deg(b_utm)
     cell = config.cell_m
-    # grid frame: rotate the field by -heading about its centroid, lay cells from its lower-left corner
     cx, cy = b_utm.centroid.x, b_utm.centroid.y
-    rot = affinity.rotate(b_utm, -heading, origin=(cx, cy))
-    minx, miny, maxx, maxy = rot.bounds
+    minx, miny, maxx, maxy = affinity.rotate(b_utm, -heading, origin=(cx, cy)).bounds
     nx, ny = max(1, math.ceil((maxx - minx) / cell)), max(1, math.ceil((maxy - miny) / cell))
     if nx * ny > 2_000_000:
-        raise PlanError(f"{nx * ny} cells of {cell:g} m: the cell size is too small for this field")
+        raise BadInput(f"{nx * ny} cells of {cell:g} m: the cell size is too small for this field")
     th = math.radians(heading)
     origin = (cx + (minx - cx) * math.cos(th) - (miny - cy) * math.sin(th),
               cy + (minx - cx) * math.sin(th) + (miny - cy) * math.cos(th))
-    damaged, valid = _cell_damage(damage_tif, b_utm, epsg, origin, heading, cell, nx, ny, config.damage_threshold_pct)
-    present = valid > 0
-    if not present.any():
-        raise PlanError("no valid damage pixels inside the field: the damage raster does not cover it")
-    frac = np.where(present, damaged / np.maximum(valid, 1), 0.0)
+    return _Grid(heading, cell, cx, cy, minx, miny, nx, ny, origin)
 
+
+def _cell_rates(frac: np.ndarray, present: np.ndarray, config: SprayPlanConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Rate (L/ha) and rate-class name per cell from its damaged share: classes none/spot/full (smoothed), or a
+    continuous rate between the spot and full thresholds, rounded to 1 L/ha so that neighbours merge."""
     classes = np.zeros(frac.shape, np.int64)  # 0 none, 1 spot, 2 full
     classes[frac >= config.spot_threshold] = 1
     classes[frac >= config.full_threshold] = 2
     if config.smoothing:
         classes = _majority3(classes, present)
     if config.rate_mode == "classes":
-        rates = np.choose(classes, [0.0, config.spot_rate, config.rate_l_per_ha])
-        names = np.choose(classes, ["none", "spot", "full"])
-    else:
-        span = max(config.full_threshold - config.spot_threshold, 1e-9)
-        cont = config.min_rate_l_per_ha + (config.max_rate - config.min_rate_l_per_ha) * np.clip(
-            (frac - config.spot_threshold) / span, 0, 1)
-        step = 1.0  # rates rounded to 1 L/ha so that neighbouring cells of one rate merge
-        rates = np.where(classes > 0, np.round(cont / step) * step, 0.0)
-        names = np.where(classes > 0, "continuous", "none")
+        return np.choose(classes, [0.0, config.spot_rate, config.rate_l_per_ha]), np.choose(classes,
+                                                                                            ["none", "spot", "full"])
+    span = max(config.full_threshold - config.spot_threshold, 1e-9)
+    cont = config.min_rate_l_per_ha + (config.max_rate - config.min_rate_l_per_ha) * np.clip(
+        (frac - config.spot_threshold) / span, 0, 1)
+    rates = np.where(classes > 0, np.round(cont), 0.0)
+    return rates, np.where(classes > 0, "continuous", "none")
 
-    def cell_poly(i: int, j: int) -> Polygon:
-        p = box(minx + i * cell, miny + j * cell, minx + (i + 1) * cell, miny + (j + 1) * cell)
-        return affinity.rotate(p, heading, origin=(cx, cy))
 
-    by_rate: dict[float, list[Polygon]] = {}
-    frac_by_rate: dict[float, list[tuple[float, float]]] = {}
-    for j, i in zip(*np.nonzero(present), strict=True):
-        r = float(rates[j, i])
-        by_rate.setdefault(r, []).append(cell_poly(int(i), int(j)))
-        frac_by_rate.setdefault(r, []).append((float(frac[j, i]), float(valid[j, i])))
-    name_of = {float(rates[j, i]): str(names[j, i]) for j, i in zip(*np.nonzero(present), strict=True)}
-
-    # treated rates from the highest down: each grows by the buffer, never into a higher rate or an exclusion
+def _rate_pieces(by_rate: dict[float, list[Polygon]], available: BaseGeometry,
+                 buffer_m: float) -> list[tuple[float, BaseGeometry]]:
+    """Treated rates from the highest down: each grows by the buffer, never into a higher rate or an exclusion;
+    what is left of the sprayable field is the untreated piece (rate 0)."""
     assigned = Polygon()
     pieces: list[tuple[float, BaseGeometry]] = []
     for r in sorted((r for r in by_rate if r > 0), reverse=True):
         g = unary_union(by_rate[r])
-        if config.buffer_m > 0:
-            g = g.buffer(config.buffer_m, join_style="mitre")
+        if buffer_m > 0:
+            g = g.buffer(buffer_m, join_style="mitre")
         g = g.intersection(available).difference(assigned)
         if not g.is_empty:
             pieces.append((r, g))
@@ -326,36 +325,76 @@ def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], c
     rest = available.difference(assigned)
     if not rest.is_empty:
         pieces.append((0.0, rest))
+    return pieces
 
+
+def _zones_from_pieces(pieces: list[tuple[float, BaseGeometry]], name_of: dict[float, str],
+                       frac_by_rate: dict[float, list[tuple[float, float]]], min_zone_area_m2: float) -> list[Zone]:
+    """One zone per polygon; treated slivers under the minimum area are merged into the untreated zone."""
     zones: list[Zone] = []
     small: list[BaseGeometry] = []
     for r, g in pieces:
         for part in getattr(g, "geoms", [g]):
             if part.geom_type != "Polygon" or part.area <= 1e-6:
                 continue
-            if r > 0 and part.area < config.min_zone_area_m2:
+            if r > 0 and part.area < min_zone_area_m2:
                 small.append(part)  # too small to fly a pass over: left unsprayed
                 continue
             fr = frac_by_rate.get(r, [(0.0, 1.0)])
             w = sum(v for _, v in fr)
             zones.append(Zone(0, r, name_of.get(r, "none") if r > 0 else "none", part,
                               sum(f * v for f, v in fr) / w if w else 0.0))
-    if small:  # merge dropped slivers into the untreated zone
-        none = [z for z in zones if z.rate_l_per_ha == 0]
-        merged = unary_union([*(z.geometry_utm for z in none), *small])
+    if small:
+        merged = unary_union([*(z.geometry_utm for z in zones if z.rate_l_per_ha == 0), *small])
         zones = [z for z in zones if z.rate_l_per_ha > 0]
-        for part in getattr(merged, "geoms", [merged]):
-            if part.geom_type == "Polygon" and part.area > 1e-6:
-                zones.append(Zone(0, 0.0, "none", part, 0.0))
+        zones += [Zone(0, 0.0, "none", part, 0.0) for part in getattr(merged, "geoms", [merged])
+                  if part.geom_type == "Polygon" and part.area > 1e-6]
     zones.sort(key=lambda z: (-z.rate_l_per_ha, -z.area_m2))
     for k, z in enumerate(zones, start=1):
         z.zone_id = k
-    plan = SprayPlan(config, epsg, b_utm, available, excl, zones, heading)
+    return zones
+
+
+def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], config: SprayPlanConfig) -> SprayPlan:
+    """Make the spray zones of a field from its damage raster (uint8 0-100, nodata 255, any CRS).
+
+    Steps: validate the field, check the drone can fly the rate, remove buffered exclusions, lay the swath grid,
+    measure each cell's damaged share, rate the cells, group them into buffered zones, summarise.
+    """
+    try:
+        boundary = validate_boundary(boundary_wgs84 if isinstance(boundary_wgs84, dict) else boundary_wgs84)
+    except ValueError as exc:
+        raise BadInput(f"field boundary: {exc}") from exc
+    epsg = utm_epsg_for(boundary.centroid.x, boundary.centroid.y)
+    b_utm = reproject(boundary, "EPSG:4326", f"EPSG:{epsg}")
+    _check_drone_reach(config)
+    excl = _exclusions_utm(config.exclusions, epsg)
+    available = b_utm.difference(excl) if not excl.is_empty else b_utm
+    if available.is_empty:
+        raise BadInput("the exclusions and their buffers cover the whole field: nothing can be sprayed")
+    grid = _lay_grid(b_utm, config)
+    damaged, valid = _cell_damage(damage_tif, b_utm, epsg, grid.origin, grid.heading, grid.cell, grid.nx, grid.ny,
+                                  config.damage_threshold_pct)
+    present = valid > 0
+    if not present.any():
+        raise BadInput("no valid damage pixels inside the field: the damage raster does not cover it")
+    frac = np.where(present, damaged / np.maximum(valid, 1), 0.0)
+    rates, names = _cell_rates(frac, present, config)
+    by_rate: dict[float, list[Polygon]] = {}
+    frac_by_rate: dict[float, list[tuple[float, float]]] = {}
+    for j, i in zip(*np.nonzero(present), strict=True):
+        r = float(rates[j, i])
+        by_rate.setdefault(r, []).append(grid.cell_poly(int(i), int(j)))
+        frac_by_rate.setdefault(r, []).append((float(frac[j, i]), float(valid[j, i])))
+    name_of = {float(rates[j, i]): str(names[j, i]) for j, i in zip(*np.nonzero(present), strict=True)}
+    pieces = _rate_pieces(by_rate, available, config.buffer_m)
+    zones = _zones_from_pieces(pieces, name_of, frac_by_rate, config.min_zone_area_m2)
+    plan = SprayPlan(config, epsg, b_utm, available, excl, zones, grid.heading)
     plan.summary = summarise(plan)
     return plan
 
 
-def summarise(plan: SprayPlan) -> dict[str, Any]:
+def summarise(plan: SprayPlan) -> SprayPlanSummary:
     cfg = plan.config
     treated = [z for z in plan.zones if z.rate_l_per_ha > 0]
     treated_m2 = sum(z.area_m2 for z in treated)
@@ -383,14 +422,14 @@ def summarise(plan: SprayPlan) -> dict[str, Any]:
         s["drone"] = {"name": d.name, "max_rate_l_per_ha": round(d.max_rate_l_per_ha(), 2),
                       "flight_time_min": round(flight_s / 60, 1),
                       "tank_loads": math.ceil(volume / d.tank_l) if volume else 0}
-    return s
+    return SprayPlanSummary.model_validate(s)
 
 
 def plan_from_geojson(fc: dict[str, Any]) -> SprayPlan:
     """Rebuild a plan from `SprayPlan.to_geojson()` output (e.g. a ZONES.geojson written by `cropwatch spray plan`)."""
     meta = fc.get("cropwatch")
     if not meta:
-        raise PlanError("this GeoJSON was not written by cropwatch spray plan: it has no 'cropwatch' member with the "
+        raise BadInput("this GeoJSON was not written by cropwatch spray plan: it has no 'cropwatch' member with the "
                         "field boundary and the plan's config")
     epsg = int(meta["utm_epsg"])
     to_utm = lambda g: reproject(shape(g), "EPSG:4326", f"EPSG:{epsg}")  # noqa: E731
@@ -403,3 +442,19 @@ def plan_from_geojson(fc: dict[str, Any]) -> SprayPlan:
     plan = SprayPlan(config, epsg, boundary, available, excl, zones, float(meta["heading_deg"]))
     plan.summary = summarise(plan)
     return plan
+
+
+def validate_damage_raster(path: str | Path) -> None:
+    """A damage raster must be a GeoTIFF with a CRS and one band of uint8 (probability 0-100, nodata 255)."""
+    with open(path, "rb") as fh:
+        if fh.read(4) not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+            raise Unsupported("the damage raster is not a GeoTIFF")
+    try:
+        with rasterio.open(path) as ds:
+            crs, count, dtype = ds.crs, ds.count, ds.dtypes[0]
+    except rasterio.errors.RasterioIOError as exc:
+        raise BadInput(f"the damage raster cannot be read ({exc}); upload the GeoTIFF again") from exc
+    if crs is None:
+        raise BadInput("the damage raster has no CRS; export it with its georeference")
+    if count != 1 or dtype != "uint8":
+        raise BadInput("the damage raster must be one band of uint8 (probability 0-100, nodata 255)")

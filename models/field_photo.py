@@ -205,6 +205,82 @@ def macro_f1(y: np.ndarray, pred: np.ndarray, n: int) -> float:
     return float(np.mean(f1s))
 
 
+@dataclass
+class _TrainData:
+    x_train: list[np.ndarray]
+    y_train: np.ndarray
+    x_val: list[np.ndarray]
+    y_val: np.ndarray
+    backgrounds: list[np.ndarray]  # field-like backgrounds for swapping: photos not taken on paper
+
+
+def _load_train_data(train_rows: list[ManifestRow], val_rows: list[ManifestRow], classes: list[str],
+                     cfg: FieldPhotoTrainConfig, rng: random.Random, progress: Callable | None) -> _TrainData:
+    """Decode the photos once, framed (leaf crop, white balance) as serving will frame them."""
+    if cfg.max_train_images:
+        train_rows = rng.sample(train_rows, min(cfg.max_train_images, len(train_rows)))
+        val_rows = val_rows[: max(len(classes), cfg.max_train_images // 2)]
+    idx = {c: i for i, c in enumerate(classes)}
+    x_train = load_images(train_rows, cfg.cache_short_side, progress)
+    if cfg.leaf_crop:
+        x_train = [crop_to_leaf(im) for im in x_train]
+    if cfg.white_balance:
+        x_train = [gray_world(im) for im in x_train]
+    return _TrainData(x_train, np.array([idx[r.label] for r in train_rows]),
+                      load_images(val_rows, cfg.cache_short_side, progress), np.array([idx[r.label] for r in val_rows]),
+                      [im for im in x_train if paper_mask(im).mean() < 0.05])
+
+
+def _optimiser(model: PhotoClassifier, cfg: FieldPhotoTrainConfig,
+               n_train: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW with a head and a backbone learning rate, one-cycle schedule over all steps."""
+    head_params = list(model.head.parameters())
+    bb_params = [p for p in model.backbone.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(
+        [{"params": head_params, "lr": cfg.lr_head}, {"params": bb_params, "lr": cfg.lr_backbone}],
+        weight_decay=cfg.weight_decay,
+    )
+    steps = cfg.epochs * max(1, int(np.ceil(n_train / cfg.batch_size)))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[cfg.lr_head, cfg.lr_backbone], total_steps=steps,
+                                                pct_start=0.15)
+    return opt, sched
+
+
+def _train_epoch(model: PhotoClassifier, data: _TrainData, cfg: FieldPhotoTrainConfig, rng: random.Random,
+                 opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler, loss_fn: nn.Module,
+                 tf: v2.Compose, jpeg: JpegQuality) -> float:
+    """One pass over the training photos with augmentation; returns the mean training loss."""
+    model.train()
+    order = rng.sample(range(len(data.x_train)), len(data.x_train))
+    total, n = 0.0, 0
+    for i in range(0, len(order), cfg.batch_size):
+        batch_idx = order[i : i + cfg.batch_size]
+        imgs = []
+        for j in batch_idx:
+            im = data.x_train[j]
+            if rng.random() < cfg.background_swap_p:
+                im = swap_background(im, data.backgrounds, rng)
+            im = jpeg(im, rng)
+            imgs.append(tf(torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)))
+        logits, _ = model(torch.stack(imgs))
+        loss = loss_fn(logits, torch.from_numpy(data.y_train[batch_idx]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += float(loss.detach()) * len(batch_idx)
+        n += len(batch_idx)
+    return total / max(n, 1)
+
+
+def _validate(model: PhotoClassifier, data: _TrainData, meta: dict, n_classes: int) -> dict[str, float]:
+    val_logits, _ = predict_arrays(model, data.x_val, meta)
+    val_pred = val_logits.argmax(1)
+    val_loss = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(data.y_val)))
+    return {"val_loss": val_loss, "val_macro_f1": macro_f1(data.y_val, val_pred, n_classes),
+            "val_accuracy": float((val_pred == data.y_val).mean())}
+
+
 def train(
     train_rows: list[ManifestRow],
     val_rows: list[ManifestRow],
@@ -217,77 +293,28 @@ def train(
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = random.Random(cfg.seed)
-    if cfg.max_train_images:
-        train_rows = rng.sample(train_rows, min(cfg.max_train_images, len(train_rows)))
-        val_rows = val_rows[: max(len(classes), cfg.max_train_images // 2)]
     t0 = time.perf_counter()
-    idx = {c: i for i, c in enumerate(classes)}
-    x_train = load_images(train_rows, cfg.cache_short_side, progress)
-    if cfg.leaf_crop:  # the augmentation then frames the leaf as serving will
-        x_train = [crop_to_leaf(im) for im in x_train]
-    if cfg.white_balance:
-        x_train = [gray_world(im) for im in x_train]
-    y_train = np.array([idx[r.label] for r in train_rows])
-    x_val = load_images(val_rows, cfg.cache_short_side, progress)
-    y_val = np.array([idx[r.label] for r in val_rows])
-    # field-like backgrounds: photos not taken on paper
-    backgrounds = [im for im in x_train if paper_mask(im).mean() < 0.05]
+    data = _load_train_data(train_rows, val_rows, classes, cfg, rng, progress)
     meta = serving_meta(classes, cfg.input_size, cfg.leaf_crop, cfg.white_balance)
-
     model = PhotoClassifier(len(classes))
     model.freeze_all_but(cfg.trainable_blocks)
-    head_params = list(model.head.parameters())
-    bb_params = [p for p in model.backbone.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(
-        [{"params": head_params, "lr": cfg.lr_head}, {"params": bb_params, "lr": cfg.lr_backbone}],
-        weight_decay=cfg.weight_decay,
-    )
-    steps = cfg.epochs * max(1, int(np.ceil(len(x_train) / cfg.batch_size)))
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=[cfg.lr_head, cfg.lr_backbone], total_steps=steps, pct_start=0.15
-    )
-    counts = np.bincount(y_train, minlength=len(classes)).astype(np.float32)
+    opt, sched = _optimiser(model, cfg, len(data.x_train))
+    counts = np.bincount(data.y_train, minlength=len(classes)).astype(np.float32)
     weights = torch.tensor(counts.sum() / (len(classes) * np.maximum(counts, 1)), dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=cfg.label_smoothing)
-    tf = train_transform(cfg.input_size)
-    jpeg = JpegQuality()
-
+    tf, jpeg = train_transform(cfg.input_size), JpegQuality()
     result = TrainResult(model=model)
     best_f1, best_state, bad = -1.0, copy.deepcopy(model.state_dict()), 0
     epochs = range(cfg.epochs)
     for epoch in progress(epochs, desc="epochs") if progress else epochs:
-        model.train()
-        order = rng.sample(range(len(x_train)), len(x_train))
-        total, n = 0.0, 0
-        for i in range(0, len(order), cfg.batch_size):
-            batch_idx = order[i : i + cfg.batch_size]
-            imgs = []
-            for j in batch_idx:
-                im = x_train[j]
-                if rng.random() < cfg.background_swap_p:
-                    im = swap_background(im, backgrounds, rng)
-                im = jpeg(im, rng)
-                imgs.append(tf(torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)))
-            x = torch.stack(imgs)
-            y = torch.from_numpy(y_train[batch_idx])
-            logits, _ = model(x)
-            loss = loss_fn(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(batch_idx)
-            n += len(batch_idx)
-        val_logits, _ = predict_arrays(model, x_val, meta)
-        val_pred = val_logits.argmax(1)
-        val_loss = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(y_val)))
-        f1 = macro_f1(y_val, val_pred, len(classes))
-        result.history.append({"epoch": epoch + 1, "train_loss": total / max(n, 1), "val_loss": val_loss,
-                               "val_macro_f1": f1, "val_accuracy": float((val_pred == y_val).mean())})
+        train_loss = _train_epoch(model, data, cfg, rng, opt, sched, loss_fn, tf, jpeg)
+        val = _validate(model, data, meta, len(classes))
+        result.history.append({"epoch": epoch + 1, "train_loss": train_loss, **val})
         if on_epoch:
             on_epoch(result.history)
-        if f1 > best_f1:
-            best_f1, best_state, bad, result.best_epoch = f1, copy.deepcopy(model.state_dict()), 0, epoch + 1
+        if val["val_macro_f1"] > best_f1:
+            best_f1, best_state, bad, result.best_epoch = val["val_macro_f1"], copy.deepcopy(model.state_dict()), 0, \
+                epoch + 1
         else:
             bad += 1
             if bad >= cfg.patience:

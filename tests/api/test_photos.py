@@ -157,7 +157,7 @@ def test_activate_model_without_restart(client: TestClient, farm: dict, tmp_path
 
 
 def test_export_feedback_writes_a_training_folder(client: TestClient, farm: dict, db, tmp_path: Path) -> None:
-    from api.feedback import export_feedback
+    from api.services.feedback import export_feedback
     from datasets.field_photos import folder_dataset
 
     ids = [upload(client, farm["a"], real_photo(lbl, 0).read_bytes(), area_code="VN-STOR-0001").json()["id"]

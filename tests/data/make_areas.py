@@ -14,50 +14,9 @@ from pathlib import Path
 import numpy as np
 import pyogrio.raw
 import shapely
-from shapely.geometry import Polygon
 
-from inference.geo import reproject, to_geojson
-
-# A paddy block in Mỹ Xuyên district, Sóc Trăng (lon, lat).
-ORIGIN = (105.9700, 9.5600)
-
-
-def field(i: int, rng: np.random.Generator, size_m: float = 120.0) -> Polygon:
-    """A rectangular-ish field of about size_m x size_m/2 metres, built in UTM 48N and returned in EPSG:4326."""
-    utm_origin = reproject(shapely.Point(*ORIGIN), "EPSG:4326", "EPSG:32648")
-    ox, oy = utm_origin.x + (i % 5) * 200.0, utm_origin.y + (i // 5) * 150.0
-    jitter = rng.uniform(-3, 3, size=4)
-    poly = Polygon(
-        [
-            (ox + jitter[0], oy),
-            (ox + size_m, oy + jitter[1]),
-            (ox + size_m + jitter[2], oy + size_m / 2),
-            (ox, oy + size_m / 2 + jitter[3]),
-        ]
-    )
-    return reproject(poly, "EPSG:32648", "EPSG:4326")
-
-
-def feature_collection(n: int = 3, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    feats = []
-    for i in range(n):
-        feats.append(
-            {
-                "type": "Feature",
-                "properties": {
-                    "code": f"VN-STOR-{i + 1:04d}",
-                    "name": f"Ruộng {i + 1}",
-                    "crop": "rice",
-                    "variety": "ST25",
-                    "commune": "Hòa Tú 1",
-                    "district": "Mỹ Xuyên",
-                    "province": "Sóc Trăng",
-                },
-                "geometry": to_geojson(field(i, rng)),
-            }
-        )
-    return {"type": "FeatureCollection", "features": feats}
+from datasets.samples import ORIGIN, feature_collection, field  # noqa: F401 - re-exported for the tests
+from inference.geo import reproject
 
 
 def write_shapefile_zip(out: Path, fc: dict, crs: str = "EPSG:32648", with_prj: bool = True) -> Path:

@@ -14,12 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from datasets.samples import PHOTOS, phone_size_jpeg, real_photo  # noqa: F401 - re-exported for the tests
+
 REPO = Path(__file__).resolve().parents[2]
-PHOTOS = REPO / "datasets" / "data" / "rice_leaf_photos"
-
-
-def real_photo(label: str = "brown_spot", index: int = 0) -> Path:
-    return sorted(p for p in (PHOTOS / label).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[index]
 
 
 def _deg(v: float) -> tuple:
@@ -42,18 +39,6 @@ def gps_jpeg(src: Path, lat: float, lon: float, orientation: int = 1, scale: flo
     exif.get_ifd(0x8769)[36867] = "2026:11:20 07:30:00"
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=90, exif=exif)
-    return buf.getvalue()
-
-
-def phone_size_jpeg(src: Path, megapixels: float = 12.0, seed: int = 0) -> bytes:
-    """A phone-size JPEG (4:3, about `megapixels`) made by upscaling a real photo and adding sensor-like noise."""
-    im = Image.open(src).convert("RGB")
-    w = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
-    h = int(round(w * 3 / 4))
-    big = np.asarray(im.resize((w, h), Image.Resampling.BICUBIC), dtype=np.int16)
-    noise = np.random.default_rng(seed).normal(0, 3, big.shape).astype(np.int16)
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(big + noise, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=92)
     return buf.getvalue()
 
 

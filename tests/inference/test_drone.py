@@ -11,10 +11,13 @@ import pytest
 import rasterio
 from shapely.geometry import box
 
+from api.errors import status_of
 from inference import indices
 from inference.drone import DamageModel, analyze_orthomosaic, iter_windows
+from inference.errors import BadInput
 from inference.geo import reproject
-from inference.sensors import RasterError, validate_raster
+from inference.results import DroneSummary
+from inference.sensors import validate_raster
 from tests.data.make_rasters import BALI, bali_crop, broken, multispectral, synthetic_rgba
 
 
@@ -34,13 +37,13 @@ def test_indices_match_their_formulas() -> None:
      ("huge_truncated", 413, "gigapixel"), ("truncated", 422, "truncated")],
 )
 def test_bad_rasters_are_refused(tmp_path: Path, key: str, status: int, words: str) -> None:
-    with pytest.raises(RasterError, match=words) as e:
+    with pytest.raises(BadInput, match=words) as e:
         validate_raster(broken(tmp_path)[key])
-    assert e.value.status == status
+    assert status_of(e.value) == status
 
 
 def test_sensor_mismatch_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(RasterError, match="needs 5 bands"):
+    with pytest.raises(BadInput, match="needs 5 bands"):
         validate_raster(synthetic_rgba(tmp_path / "a.tif"), sensor="micasense_rededge")
 
 
@@ -74,10 +77,10 @@ def test_rgb_analysis_outputs_on_input_grid(tmp_path: Path) -> None:
     assert dmg[h // 2, w // 2] >= 90  # the straw-brown disc
     assert (dmg[:, :40] == 0).all() and (dmg[:, 60:100] < 10).all()  # soil and healthy canopy are not damage
     assert g[:, 60:100].mean() > 60 and g[:, :40].max() < 10
-    s = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert s == summary and s["damage_method"] == "index_anomaly"
-    assert s["damaged_area_ha"] == pytest.approx(np.pi * 30**2 * 0.25 / 1e4, rel=0.15)
-    assert s["analysed_area_ha"] == pytest.approx((w - 7) * h * 0.25 / 1e4)
+    s = DroneSummary.model_validate_json((tmp_path / "out" / "summary.json").read_text())
+    assert s == summary and s.damage_method == "index_anomaly"
+    assert s.damaged_area_ha == pytest.approx(np.pi * 30**2 * 0.25 / 1e4, rel=0.15)
+    assert s.analysed_area_ha == pytest.approx((w - 7) * h * 0.25 / 1e4)
     assert not list((tmp_path / "out").glob(".analysis-*"))  # no temporary left
 
 
@@ -91,19 +94,19 @@ def test_real_ortho_crop_and_area_clip(tmp_path: Path) -> None:
     with rasterio.open(tmp_path / "out" / "canopy.tif") as d:
         cnp = d.read(1)
     assert (cnp[:40] == 255).all() and (cnp[:, 210:] == 255).all()
-    assert s["clipped_to_area"] and s["analysed_area_ha"] == pytest.approx(inner.area / 1e4, rel=0.05)
+    assert s.clipped_to_area and s.analysed_area_ha == pytest.approx(inner.area / 1e4, rel=0.05)
     far = reproject(box(c + 1e5, f - 10, c + 1e5 + 10, f), info.crs, "EPSG:4326")
-    with pytest.raises(RasterError, match="does not overlap"):
+    with pytest.raises(BadInput, match="does not overlap"):
         analyze_orthomosaic(src, tmp_path / "out2", area_boundary_wgs84=far)
     assert not (tmp_path / "out2" / "damage.tif").exists()
 
 
 def test_multispectral_uses_ndvi(tmp_path: Path) -> None:
     s = analyze_orthomosaic(multispectral(tmp_path / "ms.tif"), tmp_path / "out")
-    assert s["sensor"] == "micasense_rededge" and s["index"]["primary"] == "ndvi"
-    assert s["canopy_cover_pct"] == pytest.approx(50, abs=1)
+    assert s.sensor == "micasense_rededge" and s.index.primary == "ndvi"
+    assert s.canopy_cover_pct == pytest.approx(50, abs=1)
     # vegetation NDVI (0.45 - 0.05) / 0.50 = 0.8, soil (0.24 - 0.18) / 0.42 = 0.143; half of each
-    assert s["index"]["means"]["ndvi"] == pytest.approx(0.5 * 0.8 + 0.5 * 0.06 / 0.42, abs=0.02)
+    assert s.index.means["ndvi"] == pytest.approx(0.5 * 0.8 + 0.5 * 0.06 / 0.42, abs=0.02)
 
 
 def one_by_one_bundle(path: Path) -> Path:
@@ -136,10 +139,10 @@ def test_model_method_through_the_real_pipeline(tmp_path: Path) -> None:
     src = synthetic_rgba(tmp_path / "field.tif")
     model = DamageModel(one_by_one_bundle(tmp_path / "bundle"))
     s = analyze_orthomosaic(src, tmp_path / "out", damage_model=model, tile_size_px=64)
-    assert s["damage_method"] == "model" and s["damage_model"]["name"] == "fake_1x1"
+    assert s.damage_method == "model" and s.damage_model.name == "fake_1x1"
     with rasterio.open(tmp_path / "out" / "damage.tif") as d:
         dmg = d.read(1)
     h, w = dmg.shape
     assert dmg[h // 2, w // 2] > 50 and dmg[10, 80] < 10 and (dmg[:, -7:] == 255).all()
     ms = analyze_orthomosaic(multispectral(tmp_path / "ms.tif"), tmp_path / "out_ms", damage_model=model)
-    assert ms["damage_method"] == "index_anomaly"  # an RGB (8-bit) model does not fit a 16-bit 5-band sensor
+    assert ms.damage_method == "index_anomaly"  # an RGB (8-bit) model does not fit a 16-bit 5-band sensor

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.photo_io import PhotoError, decode_photo, sniff_format
+from api.errors import status_of
+from inference.errors import BadInput
+from inference.photo_io import decode_photo, sniff_format
 from tests.data.make_photos import gps_jpeg, phone_size_jpeg, png_header_bomb, real_photo, truncated
 
 
@@ -44,21 +46,21 @@ def test_twelve_megapixel_jpeg_is_decoded_at_reduced_size() -> None:
     ],
 )
 def test_bad_photos_are_refused(data: bytes, status: int, words: str) -> None:
-    with pytest.raises(PhotoError, match=words) as e:
+    with pytest.raises(BadInput, match=words) as e:
         decode_photo(data)
-    assert e.value.status == status
+    assert status_of(e.value) == status
 
 
 def test_truncated_jpeg_is_refused() -> None:
-    with pytest.raises(PhotoError, match="damaged or truncated|cannot be read") as e:
+    with pytest.raises(BadInput, match="damaged or truncated|cannot be read") as e:
         decode_photo(truncated(real_photo().read_bytes(), 0.4))
-    assert e.value.status == 422
+    assert status_of(e.value) == 422
 
 
 def test_too_large_file_is_refused() -> None:
-    with pytest.raises(PhotoError) as e:
+    with pytest.raises(BadInput) as e:
         decode_photo(b"\xff\xd8\xff" + b"\0" * 2000, max_bytes=1000)
-    assert e.value.status == 413
+    assert status_of(e.value) == 413
 
 
 def test_sniff() -> None:

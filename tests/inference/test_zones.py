@@ -15,9 +15,10 @@ import rasterio
 from pydantic import ValidationError
 from shapely.geometry import Polygon, box, mapping
 
+from inference.errors import BadInput
 from inference.geo import reproject
 from inference.spray_export import FORMATS, export
-from inference.zones import DroneProfile, ExclusionLayer, PlanError, SprayPlanConfig, main_direction_deg, plan_spray
+from inference.zones import DroneProfile, ExclusionLayer, SprayPlanConfig, main_direction_deg, plan_spray
 from tests.data.make_damage import X0, Y0, canal_wgs84, damage_raster, field_boundary_wgs84
 
 ISOXML_XSD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "isoxml" / "ISO11783_TaskFile_V4-3.xsd"
@@ -44,11 +45,11 @@ def test_golden_zones_volume_and_saving(dmg: str) -> None:
     assert len(treated) == 1 and treated[0].rate_class == "full" and treated[0].rate_l_per_ha == 20
     assert treated[0].area_m2 == pytest.approx(28 * 28, rel=AREA_TOL)  # 16 cells of 7 m
     s = plan.summary
-    assert s["excluded_area_ha"] * 1e4 == pytest.approx(20 * 100, rel=AREA_TOL)  # canal + 10 m each side
-    assert s["sprayable_area_ha"] * 1e4 == pytest.approx(200 * 100 - 2000, rel=AREA_TOL)
-    assert s["product_volume_l"] == pytest.approx(20 * 0.0784, rel=AREA_TOL)
-    assert s["blanket_volume_l"] == pytest.approx(20 * 1.8, rel=AREA_TOL)
-    assert s["saving_pct"] == pytest.approx(100 * (1 - 1.568 / 36), abs=0.05)
+    assert s.excluded_area_ha * 1e4 == pytest.approx(20 * 100, rel=AREA_TOL)  # canal + 10 m each side
+    assert s.sprayable_area_ha * 1e4 == pytest.approx(200 * 100 - 2000, rel=AREA_TOL)
+    assert s.product_volume_l == pytest.approx(20 * 0.0784, rel=AREA_TOL)
+    assert s.blanket_volume_l == pytest.approx(20 * 1.8, rel=AREA_TOL)
+    assert s.saving_pct == pytest.approx(100 * (1 - 1.568 / 36), abs=0.05)
     # untreated remainder: the rest of the sprayable field, on both sides of the canal
     none_area = sum(z.area_m2 for z in plan.zones if z.rate_l_per_ha == 0)
     assert none_area == pytest.approx(18000 - 784, rel=AREA_TOL)
@@ -60,7 +61,7 @@ def test_buffer_around_treated_zone(dmg: str) -> None:
     plan = plan_spray(dmg, field_boundary_wgs84(), cfg(buffer_m=2))
     t = [z for z in plan.zones if z.rate_l_per_ha > 0][0]
     assert t.area_m2 == pytest.approx(32 * 32, rel=AREA_TOL)  # mitred 2 m margin on each side
-    assert plan.summary["product_volume_l"] == pytest.approx(20 * 0.1024, rel=AREA_TOL)
+    assert plan.summary.product_volume_l == pytest.approx(20 * 0.1024, rel=AREA_TOL)
 
 
 def test_spot_and_full_classes_and_continuous(tmp_path: Path, dmg: str) -> None:
@@ -70,13 +71,13 @@ def test_spot_and_full_classes_and_continuous(tmp_path: Path, dmg: str) -> None:
     assert rates == {0.0, 20.0}
     plan = plan_spray(dmg, field_boundary_wgs84(), cfg(rate_mode="continuous", min_rate_l_per_ha=10,
                                                           max_rate_l_per_ha=25))
-    assert max(z.rate_l_per_ha for z in plan.zones) == 25 and plan.summary["blanket_volume_l"] == pytest.approx(50, rel=AREA_TOL)
+    assert max(z.rate_l_per_ha for z in plan.zones) == 25 and plan.summary.blanket_volume_l == pytest.approx(50, rel=AREA_TOL)
 
 
 def test_min_zone_area_drops_small_zones(dmg: str) -> None:
     plan = plan_spray(dmg, field_boundary_wgs84(), cfg(min_zone_area_m2=1000))
     assert all(z.rate_l_per_ha == 0 for z in plan.zones)
-    assert plan.summary["product_volume_l"] == 0 and plan.summary["saving_pct"] == 100
+    assert plan.summary.product_volume_l == 0 and plan.summary.saving_pct == 100
 
 
 def test_main_direction_of_a_rotated_field() -> None:
@@ -90,9 +91,9 @@ def test_drone_profile_flight_time_and_reachability(dmg: str) -> None:
     drone = DroneProfile(swath_m=7, flow_l_per_min=12, speed_km_h=21.6, tank_l=40)
     assert drone.max_rate_l_per_ha() == pytest.approx(600 * 12 / (21.6 * 7))
     plan = plan_spray(dmg, field_boundary_wgs84(), cfg(drone=drone))
-    d = plan.summary["drone"]
-    assert d["flight_time_min"] == pytest.approx(784 / (7 * 6) / 60, abs=0.1) and d["tank_loads"] == 1
-    with pytest.raises(PlanError, match="cannot reach 60 L/ha"):
+    d = plan.summary.drone
+    assert d.flight_time_min == pytest.approx(784 / (7 * 6) / 60, abs=0.1) and d.tank_loads == 1
+    with pytest.raises(BadInput, match="cannot reach 60 L/ha"):
         plan_spray(dmg, field_boundary_wgs84(), cfg(rate_l_per_ha=60, drone=drone))
 
 
@@ -100,14 +101,14 @@ def test_bad_plans_are_refused(dmg: str) -> None:
     with pytest.raises(ValidationError):
         SprayPlanConfig(swath_m=0)
     far = reproject(box(X0 + 5000, Y0, X0 + 5200, Y0 + 100), "EPSG:32648", "EPSG:4326")
-    with pytest.raises(PlanError, match="does not overlap"):
+    with pytest.raises(BadInput, match="does not overlap"):
         plan_spray(dmg, far, cfg())
     bowtie = {"type": "Polygon", "coordinates": [[[105.97, 9.56], [105.98, 9.57], [105.98, 9.56], [105.97, 9.57],
                                                   [105.97, 9.56]]]}
-    with pytest.raises(PlanError, match="not a valid geometry"):
+    with pytest.raises(BadInput, match="not a valid geometry"):
         plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[ExclusionLayer(name="x", geojson=bowtie)]))
     everything = ExclusionLayer(name="all", buffer_m=500, geojson=mapping(field_boundary_wgs84()))
-    with pytest.raises(PlanError, match="cover the whole field"):
+    with pytest.raises(BadInput, match="cover the whole field"):
         plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[everything]))
 
 

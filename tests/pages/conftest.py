@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.live_server import LiveServer, running_server
+from api.devserver import LiveServer, running_server
 
 REQUIRE = os.environ.get("CROPWATCH_REQUIRE_SERVICES") == "1"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

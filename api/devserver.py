@@ -1,5 +1,5 @@
-"""A real `cropwatch serve` on a free localhost port with a fresh SQLite database: for the page tests and the API
-load benchmark."""
+"""A real `cropwatch serve` on a free localhost port with a fresh SQLite database: for the page tests, the API load
+benchmark and demonstrations. Needs httpx (the dev extra)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,6 +27,8 @@ class LiveServer:
         self.url, self.admin_password, self.data_dir = url, admin_password, data_dir
 
     def token(self, username: str = "admin", password: str | None = None) -> dict[str, str]:
+        import httpx
+
         r = httpx.post(f"{self.url}/v1/auth/token", data={"username": username,
                                                           "password": password or self.admin_password})
         r.raise_for_status()
@@ -39,6 +39,8 @@ class LiveServer:
 def running_server(data_dir: Path) -> Iterator[LiveServer]:
     """Start the service on a free port with `data_dir` (SQLite there), wait for /health, read the first admin's
     password from its output; stop it on exit."""
+    import httpx
+
     port = free_port()
     env = {**os.environ, "CROPWATCH_DATA_DIR": str(data_dir), "CROPWATCH_PORT": str(port)}
     env.pop("CROPWATCH_DATABASE_URL", None)

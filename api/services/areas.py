@@ -6,31 +6,33 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from api.orm import Account, GrowingArea
-from api.schemas import AreaCreate, AreaPublic, ImportRejection, ImportReport
+from api.orm import Account, AreaStatus, GrowingArea, Observation, Role
+from api.schemas import (
+    AreaCreate,
+    AreaPublic,
+    AreaUpdate,
+    ImportRejection,
+    ImportReport,
+    ObservationPublic,
+)
+from api.security import can_edit, visible_areas
 from api.settings import get_settings
+from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, Unsupported
 from inference.geo import GeometryError, area_ha, to_geojson, utm_epsg_for, validate_boundary
-from inference.vectors import VectorData
+from inference.vectors import VectorData, VectorFileError, read_vector
 
 # Decree 109/2018 and Circular 02/2024/TT-BNNPTNT practice: a planting-area code covers at least 0.1 ha of annual
 # crops or 1 ha of perennial crops. Under it we warn (small plots are still recorded), we do not refuse.
 MIN_AREA_HA_ANNUAL = 0.1
 MIN_AREA_HA_PERENNIAL = 1.0
 PERENNIAL_CROPS = {"fruit", "mango", "durian", "longan", "pomelo", "coconut", "coffee", "pepper", "citrus", "dragon fruit"}
-
-
-class AreaError(ValueError):
-    """A request about areas that cannot be carried out; `status` is the HTTP status that fits."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -45,7 +47,7 @@ def check_code(code: str) -> str:
     pattern = get_settings().area_code_pattern
     code = code.strip().upper()
     if not re.fullmatch(pattern, code):
-        raise AreaError(
+        raise BadInput(
             f"area code {code!r} does not match the planting-area code pattern {pattern} "
             "(country, province/unit code and a 4-digit serial, e.g. VN-STOR-0001)"
         )
@@ -56,7 +58,7 @@ def check_boundary(geojson: dict[str, Any]) -> Boundary:
     try:
         geom = validate_boundary(geojson)
     except GeometryError as exc:
-        raise AreaError(str(exc)) from exc
+        raise BadInput(str(exc)) from exc
     c = geom.centroid
     return Boundary(to_geojson(geom), geom.bounds, area_ha(geom), utm_epsg_for(c.x, c.y))
 
@@ -73,15 +75,15 @@ def size_warnings(code: str, crop: str, ha: float, perennial: bool | None = None
 def find_account(session: Session, username: str) -> Account:
     acc = session.scalar(select(Account).where(Account.username == username))
     if acc is None:
-        raise AreaError(f"no account named {username!r}; create it first (POST /v1/accounts)", 422)
+        raise BadInput(f"no account named {username!r}; create it first (POST /v1/accounts)")
     return acc
 
 
 def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[GrowingArea, list[str]]:
-    """Validate `data` and return an unsaved GrowingArea (and size warnings). Raises AreaError."""
+    """Validate `data` and return an unsaved GrowingArea (and size warnings). Raises a BadInput, Conflict or Forbidden."""
     code = check_code(data.code)
     if session.scalar(select(GrowingArea.id).where(GrowingArea.code == code)) is not None:
-        raise AreaError(f"area code {code} is already registered; codes are unique, use another serial", 409)
+        raise Conflict(f"area code {code} is already registered; codes are unique, use another serial")
     b = check_boundary(data.boundary)
     owner = find_account(session, data.owner_username) if data.owner_username else caller
     fields = data.model_dump(exclude={"code", "boundary", "owner_username", "perennial"})
@@ -163,12 +165,12 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
         code = str(props.get("code") or "").strip().upper() or None
         try:
             if f.error or f.geometry is None:
-                raise AreaError(f.error or "feature has no geometry")
+                raise BadInput(f.error or "feature has no geometry")
             missing = [k for k in ("code", "name", "crop") if not props.get(k)]
             if missing:
-                raise AreaError(f"missing attribute(s) {', '.join(missing)}; every feature needs code, name and crop")
+                raise BadInput(f"missing attribute(s) {', '.join(missing)}; every feature needs code, name and crop")
             if code in seen:
-                raise AreaError(f"code {code} appears twice in this file")
+                raise BadInput(f"code {code} appears twice in this file")
             payload = AreaCreate.model_validate({
                 "code": str(props["code"]), "name": str(props["name"]), "crop": str(props["crop"]),
                 "boundary": to_geojson(f.geometry),
@@ -178,13 +180,13 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
             })
             area, warns = build_area(session, payload, caller)
             if not _may_create_for(caller, area):
-                raise AreaError("you may only import areas that you own or that lie in your province/cooperative", 403)
+                raise Forbidden("you may only import areas that you own or that lie in your province/cooperative")
             session.add(area)
             session.flush()
             seen.add(area.code)
             report.created.append(area.code)
             report.warnings.extend(warns)
-        except (AreaError, ValueError) as exc:
+        except (CropwatchError, ValueError) as exc:
             report.rejected.append(ImportRejection(feature=f.index, code=code, reason=str(exc)))
     if all_or_nothing and report.rejected:
         session.rollback()
@@ -193,8 +195,6 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
 
 
 def _may_create_for(caller: Account, area: GrowingArea) -> bool:
-    from api.security import can_edit
-
     return can_edit(area, caller)
 
 
@@ -229,3 +229,105 @@ def export_csv(areas: list[GrowingArea]) -> str:
     for a in areas:
         w.writerow({**_row(a), "boundary_wkt": shape(a.boundary_geojson).wkt})
     return buf.getvalue()
+
+
+def filtered_areas(
+    account: Account, crop: str | None = None, status: AreaStatus | None = None, owner: str | None = None,
+    commune: str | None = None, bbox: str | None = None,
+) -> Select[Any]:
+    """The query of the areas `account` may see, filtered; bbox is min_lon,min_lat,max_lon,max_lat in degrees."""
+    stmt = visible_areas(select(GrowingArea), account)
+    if crop:
+        stmt = stmt.where(GrowingArea.crop == crop)
+    if status:
+        stmt = stmt.where(GrowingArea.status == status)
+    if owner:
+        stmt = stmt.join(Account, GrowingArea.owner_id == Account.id).where(Account.username == owner)
+    if commune:
+        stmt = stmt.where(GrowingArea.commune == commune)
+    if bbox:
+        try:
+            minx, miny, maxx, maxy = (float(v) for v in bbox.split(","))
+        except ValueError as exc:
+            raise BadInput("bbox must be min_lon,min_lat,max_lon,max_lat in degrees") from exc
+        stmt = stmt.where(
+            GrowingArea.max_lon >= minx, GrowingArea.min_lon <= maxx,
+            GrowingArea.max_lat >= miny, GrowingArea.min_lat <= maxy,
+        )
+    return stmt
+
+
+def create_area(session: Session, data: AreaCreate, account: Account) -> AreaPublic:
+    """Register an area for `account` (farmers only for themselves; others within their province/cooperative)."""
+    if account.role is Role.farmer and data.owner_username not in (None, account.username):
+        raise Forbidden("a farmer can only register areas that they own")
+    area, warnings = build_area(session, data, account)
+    if not can_edit(area, account):
+        raise Forbidden("you may only register areas in your province or cooperative")
+    session.add(area)
+    session.commit()
+    return to_public(area, warnings)
+
+
+def update_area(session: Session, area: GrowingArea, data: AreaUpdate, account: Account) -> AreaPublic:
+    """Change attributes or the boundary; farmers may not change status or owner."""
+    if not can_edit(area, account):
+        raise Forbidden("you may read this area but not change it")
+    changes = data.model_dump(exclude_unset=True)
+    if account.role is Role.farmer and ("status" in changes or "owner_username" in changes):
+        raise Forbidden("a farmer cannot change an area's status or owner; ask an agronomist")
+    try:
+        if "boundary" in changes:
+            set_boundary(area, changes.pop("boundary"))
+        if "owner_username" in changes:
+            area.owner = find_account(session, changes.pop("owner_username"))
+    except CropwatchError:
+        session.rollback()
+        raise
+    for k, v in changes.items():
+        setattr(area, k, v)
+    session.commit()
+    return to_public(area, size_warnings(area.code, area.crop, area.area_ha))
+
+
+def deactivate_area(session: Session, area: GrowingArea, account: Account) -> AreaPublic:
+    """Suspend an area (agronomists of its province/cooperative, admins); its history is kept."""
+    if account.role not in (Role.admin, Role.agronomist) or not can_edit(area, account):
+        raise Forbidden("only an agronomist of the area's province/cooperative or an admin may do this")
+    area.status = AreaStatus.suspended
+    session.commit()
+    return to_public(area)
+
+
+IMPORT_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".zip", ".gpkg"}
+
+
+def import_area_file(session: Session, account: Account, path: Path, name: str,
+                     all_or_nothing: bool = False) -> ImportReport:
+    """Import the areas of a vector file already saved at `path` (its original name `name`)."""
+    try:
+        data = read_vector(path)
+    except VectorFileError as exc:
+        raise BadInput(f"{name}: {exc}") from exc
+    report = import_areas(session, data, account, all_or_nothing=all_or_nothing)
+    session.commit()
+    return report
+
+
+def check_import_name(name: str) -> str:
+    """The suffix of an import file, or Unsupported."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in IMPORT_SUFFIXES:
+        raise Unsupported(f"{name}: unsupported file type; upload .geojson, .kml, .kmz, .gpkg or a zipped Shapefile "
+                          "(.zip)")
+    return suffix
+
+
+def observations(session: Session, area: GrowingArea, source: str | None, limit: int,
+                 offset: int) -> list[ObservationPublic]:
+    """The area's observations, newest first."""
+    stmt = select(Observation).where(Observation.area_id == area.id)
+    if source:
+        stmt = stmt.where(Observation.source == source)
+    rows = session.scalars(stmt.order_by(Observation.observed_at.desc()).limit(limit).offset(offset))
+    return [ObservationPublic.model_validate(o, from_attributes=True) for o in rows]

@@ -1,0 +1,62 @@
+"""`cropwatch areas import|export`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import cli_account, fail, write_text_atomic
+
+app = typer.Typer(help="Growing-area records.", no_args_is_help=True)
+
+
+@app.command("import")
+def areas_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="GeoJSON, KML/KMZ or zipped Shapefile")],
+    as_user: Annotated[str | None, typer.Option("--as", help="account that imports (default: the first admin)")] = None,
+    all_or_nothing: bool = typer.Option(False, help="reject the whole file if any feature is rejected"),
+) -> None:
+    """Import growing areas from a vector file in any CRS; prints a per-feature report."""
+    from api.services.areas import import_areas
+    from inference.vectors import VectorFileError, read_vector
+
+    try:
+        data = read_vector(file)
+    except VectorFileError as exc:
+        fail(str(exc))
+    session, account = cli_account(as_user)
+    with session:
+        report = import_areas(session, data, account, all_or_nothing=all_or_nothing)
+        session.commit()
+    typer.echo(json.dumps(report.model_dump(), ensure_ascii=False, indent=2))
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def areas_export(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write; default stdout")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="geojson or csv")] = "geojson",
+) -> None:
+    """Export all growing areas as GeoJSON (EPSG:4326) or CSV."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from api.db import get_engine
+    from api.orm import GrowingArea
+    from api.services.areas import export_csv, export_geojson
+
+    if fmt not in ("geojson", "csv"):
+        raise typer.BadParameter("--format must be geojson or csv")
+    with Session(get_engine()) as session:
+        areas = list(session.scalars(select(GrowingArea).order_by(GrowingArea.code)).unique())
+        text = export_csv(areas) if fmt == "csv" else json.dumps(export_geojson(areas), ensure_ascii=False)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(out, text)
+        typer.echo(f"wrote {len(areas)} areas to {out}")

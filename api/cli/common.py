@@ -1,0 +1,47 @@
+"""Helpers shared by the command groups: errors on stderr with exit code 2, the acting account, GeoJSON files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from sqlalchemy.orm import Session
+
+from api.orm import Account
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def cli_account(username: str | None) -> tuple[Session, Account]:
+    """A session and the account a command acts as (default: the first admin)."""
+    from sqlalchemy import select
+
+    from api.db import get_engine
+    from api.orm import Role
+
+    session = Session(get_engine())
+    stmt = select(Account).where(Account.username == username) if username else select(Account).where(
+        Account.role == Role.admin).order_by(Account.id)
+    account = session.scalars(stmt).first()
+    if account is None:
+        fail("no such account (run `cropwatch serve` once to create the admin)")
+    return session, account
+
+
+def read_geojson(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        fail(f"{path} is not readable GeoJSON: {exc}")
+    return data
+
+
+def write_text_atomic(dest: Path, text: str) -> None:
+    tmp = dest.with_name(dest.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(dest)

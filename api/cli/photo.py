@@ -1,0 +1,53 @@
+"""`cropwatch photo score`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Farmers' photos.", no_args_is_help=True)
+
+
+@app.command("score")
+def photo_score(
+    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="photo files")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    bundle: Annotated[Path | None, typer.Option(help="bundle dir; default: the active field_photo bundle")] = None,
+) -> None:
+    """Score photos without a server: diagnosis, severity (SES 0-9), growth (0-100), quality, advice."""
+    from tqdm import tqdm
+
+    from api.errors import status_of
+    from api.services.photos import make_scorer
+    from api.settings import get_settings
+    from inference.bundle import active_bundle_path
+    from inference.errors import CropwatchError
+
+    settings = get_settings()
+    scorer = make_scorer(bundle or active_bundle_path("field_photo", settings.models_dir), settings)
+    failed = 0
+    for path in tqdm(paths, desc="scoring", unit="photo", file=sys.stderr, disable=len(paths) < 2):
+        try:
+            r = scorer.score(path.read_bytes())
+        except CropwatchError as exc:
+            failed += 1
+            if as_json:
+                typer.echo(json.dumps({"path": str(path), "error": str(exc), "code": exc.code,
+                                       "status": status_of(exc)}, ensure_ascii=False))
+            else:
+                typer.secho(f"{path}: {exc}", fg="red", err=True)
+            continue
+        if as_json:
+            typer.echo(json.dumps({"path": str(path), **r.model_dump(mode="json")}, ensure_ascii=False))
+        else:
+            d, sv, g = r.diagnosis, r.severity, r.growth
+            typer.echo(
+                f"{path}: {d.label} ({d.status}, confidence {d.confidence:.2f}); "
+                f"SES {sv.ses} ({sv.affected_pct}% of leaf); growth {g.score} ({g.method}); "
+                f"quality {'ok' if r.quality.ok else ', '.join(r.quality.issues)}\n  {r.advice.en}")
+    if failed:
+        raise typer.Exit(1)

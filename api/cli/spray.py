@@ -1,0 +1,71 @@
+"""`cropwatch spray plan|export`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import fail, read_geojson, write_text_atomic
+
+app = typer.Typer(help="Spray zones and spray maps.", no_args_is_help=True)
+
+
+@app.command("plan")
+def spray_plan(
+    damage: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="damage.tif (0-100, nodata 255)")],
+    boundary: Annotated[Path, typer.Option("--boundary", exists=True, help="field boundary GeoJSON (EPSG:4326)")],
+    out: Annotated[Path, typer.Option("--out", help="ZONES.geojson to write")],
+    exclude: Annotated[list[Path] | None, typer.Option("--exclude", exists=True,
+                                                       help="exclusion layer GeoJSON (repeatable)")] = None,
+    exclude_buffer_m: Annotated[float, typer.Option(help="buffer around each exclusion layer, m")] = 10.0,
+    swath_m: Annotated[float, typer.Option("--swath-m", help="drone swath, m")] = 7.0,
+    rate_l_per_ha: Annotated[float, typer.Option("--rate-l-per-ha", help="full rate, L/ha")] = 20.0,
+    config: Annotated[Path | None, typer.Option(help="SprayPlanConfig JSON (options above override it)")] = None,
+) -> None:
+    """Make spray zones from a damage raster and a field boundary; prints the summary."""
+    from pydantic import ValidationError
+
+    from inference.errors import CropwatchError
+    from inference.zones import ExclusionLayer, SprayPlanConfig, plan_spray
+
+    fc = read_geojson(boundary)
+    geom = fc["features"][0]["geometry"] if fc.get("type") == "FeatureCollection" else fc.get("geometry", fc)
+    raw = json.loads(config.read_text()) if config else {}
+    raw.update(swath_m=swath_m, rate_l_per_ha=rate_l_per_ha)
+    layers = [ExclusionLayer(name=p.stem, buffer_m=exclude_buffer_m, geojson=read_geojson(p)) for p in exclude or []]
+    try:
+        cfg = SprayPlanConfig.model_validate(raw)
+        cfg = cfg.model_copy(update={"exclusions": [*cfg.exclusions, *layers]})
+        t0 = time.perf_counter()
+        plan = plan_spray(str(damage), geom, cfg)
+        seconds = time.perf_counter() - t0
+    except (CropwatchError, ValidationError) as exc:
+        fail(str(exc))
+    write_text_atomic(out, json.dumps(plan.to_geojson(), ensure_ascii=False))
+    summary = plan.summary.model_dump(mode="json") if plan.summary else {}
+    typer.echo(json.dumps({**summary, "planning_seconds": round(seconds, 3), "out": str(out)}, indent=2))
+
+
+@app.command("export")
+def spray_export(
+    zones: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="ZONES.geojson from `spray plan`")],
+    fmt: Annotated[str, typer.Option("--format", help="geojson, shp, kml, kmz, gpkg, dji or isoxml")],
+    out: Annotated[Path, typer.Option("--out", help="file to write")],
+    area_code: Annotated[str, typer.Option(help="name used inside the package")] = "field",
+) -> None:
+    """Export spray zones for GIS, DJI Agras or ISOBUS terminals."""
+    from inference.errors import CropwatchError
+    from inference.spray_export import export
+    from inference.zones import plan_from_geojson
+
+    try:
+        plan = plan_from_geojson(read_geojson(zones))
+        t0 = time.perf_counter()
+        export(plan, fmt, out, area_code)
+    except CropwatchError as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {out} ({out.stat().st_size} bytes, {time.perf_counter() - t0:.3f} s)")

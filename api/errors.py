@@ -1,0 +1,88 @@
+"""The one place where errors become HTTP responses: the cropwatch error family maps to status codes, and every
+error the service sends has the same JSON body, `{"detail": "...", "code": "..."}`, declared in the OpenAPI spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from inference.errors import (
+    BadInput,
+    Conflict,
+    CropwatchError,
+    EmptyInput,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    Unsupported,
+)
+
+
+class Unauthorized(CropwatchError):
+    """No valid sign-in: the token is missing, forged or expired, or the password is wrong."""
+
+    code = "unauthorized"
+
+
+# most specific first: the first class an error is an instance of decides its status
+STATUS: list[tuple[type[CropwatchError], int]] = [
+    (EmptyInput, 400), (TooLarge, 413), (Unsupported, 415), (BadInput, 422), (Unauthorized, 401),
+    (Forbidden, 403), (NotFound, 404), (Conflict, 409), (Unavailable, 503), (CropwatchError, 500),
+]
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               409: "conflict", 413: "too_large", 415: "unsupported", 422: "bad_input", 503: "unavailable"}
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    detail: str = Field(description="what was wrong and how to fix it")
+    code: str = Field(description="stable machine-readable name: bad_input, too_large, not_found, ...")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="per-field problems of a 422 validation")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 415, 422)
+}
+
+
+def status_of(exc: CropwatchError) -> int:
+    """The HTTP status of a cropwatch error."""
+    return next(s for cls, s in STATUS if isinstance(exc, cls))
+
+
+def _body(detail: str, code: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": detail, "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that give every error the ErrorBody shape."""
+
+    @app.exception_handler(CropwatchError)
+    async def _cropwatch(_: Request, exc: CropwatchError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(status_code=status_of(exc), content=_body(str(exc), exc.code), headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        return JSONResponse(status_code=exc.status_code, content=_body(str(exc.detail), code),
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # One readable sentence per problem: where it is and what is wrong.
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in exc.errors()
+        ]
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return JSONResponse(status_code=422, content=_body("; ".join(problems), "bad_input", errors))

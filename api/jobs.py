@@ -1,0 +1,64 @@
+"""Where drone analysis jobs run: the service's own worker pool (CROPWATCH_JOBS=local) or Celery workers over Redis
+(CROPWATCH_JOBS=celery), and the start-up recovery of interrupted jobs."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.db import get_engine
+from api.orm import Job, JobStatus
+from api.services.analysis import MAX_ATTEMPTS, run_analysis_job
+from api.settings import get_settings
+
+
+class LocalJobRunner:
+    """The embedded worker pool: jobs run in threads of the service process."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cropwatch-job")
+
+    def submit(self, job_id: int) -> None:
+        self.pool.submit(run_analysis_job, job_id)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class CeleryJobRunner:
+    """Jobs go to Redis; `cropwatch worker` processes run them (on any machine)."""
+
+    def submit(self, job_id: int) -> None:
+        from api.celery_app import analyze_flight  # the Celery app connects to Redis: only in celery mode
+
+        analyze_flight.delay(job_id)
+
+    def shutdown(self) -> None:
+        pass
+
+
+JobRunner = LocalJobRunner | CeleryJobRunner
+
+
+def make_runner() -> JobRunner:
+    settings = get_settings()
+    return CeleryJobRunner() if settings.jobs == "celery" else LocalJobRunner(settings.job_workers)
+
+
+def recover_jobs(runner: JobRunner) -> list[int]:
+    """At start-up (local mode): re-queue jobs left queued or running by a stopped service; a job that has already
+    been tried MAX_ATTEMPTS times is marked failed (it can be retried by hand)."""
+    requeued = []
+    with Session(get_engine()) as s:
+        for job in s.scalars(select(Job).where(Job.status.in_([JobStatus.queued, JobStatus.running]))):
+            if job.attempts >= MAX_ATTEMPTS:
+                job.status, job.error = JobStatus.failed, f"interrupted {job.attempts} times; retry it"
+            else:
+                job.status = JobStatus.queued
+                requeued.append(job.id)
+        s.commit()
+    for job_id in requeued:
+        runner.submit(job_id)
+    return requeued

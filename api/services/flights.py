@@ -1,0 +1,110 @@
+"""Drone flights: an uploaded orthomosaic is validated once, moved into place and becomes an analysis job; jobs are
+read, listed, retried and their files served."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+from shapely.geometry import shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.orm import Account, GrowingArea, Job, JobStatus, Role
+from api.schemas import JobPublic
+from api.security import can_see
+from api.services.analysis import flight_dir
+from api.settings import get_settings
+from api.uploads import save_upload
+from inference.drone import area_in_raster_crs
+from inference.errors import BadInput, Conflict, Forbidden, NotFound
+from inference.results import DroneSummary, JobParams
+from inference.sensors import sensor_profiles, validate_raster
+
+DOWNLOADS = {"canopy.tif": "image/tiff", "growth.tif": "image/tiff", "damage.tif": "image/tiff",
+             "summary.json": "application/json", "preview.png": "image/png", "damage_overlay.png": "image/png"}
+
+
+def to_public(job: Job, area_code: str | None) -> JobPublic:
+    done = job.status is JobStatus.succeeded
+    return JobPublic(
+        id=job.id, kind=job.kind, status=job.status.value, progress_pct=round(job.progress_pct, 1),
+        area_code=area_code, error=job.error, attempts=job.attempts, created_at=job.created_at,
+        finished_at=job.finished_at, params=JobParams.model_validate(job.params) if job.params else None,
+        result=DroneSummary.model_validate(job.result) if job.result else None, observation_id=job.observation_id,
+        files={n: f"/v1/jobs/{job.id}/files/{n}" for n in DOWNLOADS} if done else {})
+
+
+def create_flight_job(session: Session, account: Account, area: GrowingArea, stream: BinaryIO, filename: str | None,
+                      sensor: str | None, method: str) -> Job:
+    """Stream the upload to disk, validate it (once: the result travels with the job), check it overlaps the area,
+    and record the job with the file moved to the job's folder. Nothing is left behind when any step fails."""
+    if sensor is not None and sensor not in sensor_profiles():
+        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(sensor_profiles())}")
+    settings = get_settings()
+    incoming = settings.data_dir / "flights" / ".incoming" / uuid.uuid4().hex
+    incoming.mkdir(parents=True)
+    try:
+        path = incoming / "ortho.tif"
+        save_upload(stream, path, settings.max_flight_bytes, "the orthomosaic")
+        info = validate_raster(path, sensor, settings.max_raster_pixels)
+        area_in_raster_crs(shape(area.boundary_geojson), info)
+        job = Job(kind="drone_analysis", area_id=area.id, created_by_id=account.id, params={})
+        session.add(job)
+        session.flush()
+        final = flight_dir(job.id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(incoming, final)
+        job.params = JobParams(sensor=info.sensor, method=method, filename=Path(filename or "ortho.tif").name,
+                               ortho=str(final / "ortho.tif"), raster=info.to_check()).model_dump(mode="json")
+        try:
+            session.commit()
+        except Exception:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+    return job
+
+
+def visible_job(session: Session, account: Account, job_id: int) -> tuple[Job, GrowingArea | None]:
+    job = session.get(Job, job_id)
+    area = session.get(GrowingArea, job.area_id) if job is not None and job.area_id else None
+    hidden = job is None or (area is not None and not can_see(area, account)) or \
+        (area is None and account.role is not Role.admin)
+    if hidden or job is None:
+        raise NotFound(f"no job {job_id} that you may see")
+    return job, area
+
+
+def list_jobs(session: Session, account: Account, area: GrowingArea | None) -> list[JobPublic]:
+    """Recent jobs (at most 100) of the areas `account` may see, newest first."""
+    stmt = select(Job).order_by(Job.id.desc()).limit(100)
+    if area is not None:
+        stmt = stmt.where(Job.area_id == area.id)
+    out = []
+    for job in session.scalars(stmt):
+        a = session.get(GrowingArea, job.area_id) if job.area_id else None
+        if a is not None and can_see(a, account):
+            out.append(to_public(job, a.code))
+    return out
+
+
+def job_file(job: Job, name: str) -> Path:
+    if name not in DOWNLOADS:
+        raise NotFound(f"no file {name!r}; available: {', '.join(DOWNLOADS)}")
+    if job.status is not JobStatus.succeeded:
+        raise Conflict(f"job {job.id} is {job.status.value}; files come when it has succeeded")
+    return flight_dir(job.id) / "analysis" / name
+
+
+def requeue_failed(session: Session, account: Account, job: Job) -> None:
+    if account.role is Role.farmer:
+        raise Forbidden("farmers cannot retry analyses")
+    if job.status is not JobStatus.failed:
+        raise Conflict(f"job {job.id} is {job.status.value}; only failed jobs are retried")
+    job.status, job.error, job.progress_pct = JobStatus.queued, None, 0.0
+    session.commit()

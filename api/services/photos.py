@@ -1,0 +1,191 @@
+"""Farmers' photos: the served model (loaded once, swapped atomically on activation), upload -> score -> record,
+reading, thumbnails and feedback."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import visible_area
+from api.orm import Account, GrowingArea, Observation, PhotoFeedback, Role
+from api.schemas import FeedbackCreate, FeedbackPublic, FeedbackRecorded, PhotoPublic
+from api.security import can_see, visible_areas
+from api.services.areas import area_at
+from api.settings import Settings, get_settings
+from api.storage import remove_if_created, store_bytes
+from inference.bundle import active_bundle_path, set_active
+from inference.errors import BadInput, Forbidden, NotFound, TooLarge, Unsupported
+from inference.field_photo_model import FieldPhotoModel
+from inference.photo import PhotoScorer
+from inference.photo_io import sniff_format
+from inference.results import PhotoResult, as_dict
+
+TASK = "field_photo"
+SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic"}
+
+
+def make_scorer(bundle_dir: Path, settings: Settings) -> PhotoScorer:
+    """A scorer for a bundle with the deployment's photo limits."""
+    return PhotoScorer(FieldPhotoModel(bundle_dir), max_bytes=settings.max_photo_bytes,
+                       max_pixels=settings.max_photo_pixels)
+
+
+class PhotoModelHolder:
+    """Holds the active PhotoScorer; requests read `scorer`, activation replaces it (no restart)."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.models_dir = models_dir
+        self._lock = threading.Lock()
+        self._scorer: PhotoScorer | None = None
+        self.error: str | None = None
+
+    def load_active(self) -> None:
+        try:
+            scorer = make_scorer(active_bundle_path(TASK, self.models_dir), get_settings())
+        except Exception as exc:  # noqa: BLE001 - the service still serves records without a photo model
+            self.error = str(exc)
+            return
+        with self._lock:
+            self._scorer, self.error = scorer, None
+
+    def activate(self, version: str) -> PhotoScorer:
+        """Check and load `version`, then make it active on disk and in memory."""
+        if "/" in version or version.startswith("."):
+            raise BadInput("version is a folder name under models/field_photo/, e.g. 1.0.0")
+        try:
+            scorer = make_scorer(self.models_dir / TASK / version, get_settings())
+        except (BadInput, FileNotFoundError) as exc:
+            raise NotFound(f"cannot activate {version}: {exc}") from exc
+        set_active(TASK, version, self.models_dir)
+        with self._lock:
+            self._scorer, self.error = scorer, None
+        return scorer
+
+    @property
+    def scorer(self) -> PhotoScorer | None:
+        return self._scorer
+
+
+def read_limited(stream: BinaryIO, limit: int) -> bytes:
+    """Read an upload into memory, refusing it as soon as it passes `limit` bytes."""
+    buf = io.BytesIO()
+    while chunk := stream.read(1 << 20):
+        buf.write(chunk)
+        if buf.tell() > limit:
+            raise TooLarge(f"the photo is larger than {limit // 2**20} MiB; send the camera's photo")
+    return buf.getvalue()
+
+
+def check_upload(content_type: str | None, data: bytes) -> None:
+    """Type checks before any decoding: the declared content type and the file's magic bytes."""
+    if content_type and not (content_type.startswith("image/") or content_type in ("application/octet-stream", "")):
+        raise Unsupported(f"content type {content_type} is not an image; send a JPEG or PNG photo")
+    if data and sniff_format(data[:16]) is None:
+        raise Unsupported("this file is not a JPEG, PNG, WebP or HEIC photo; take a photo with the camera")
+
+
+def locate_area(session: Session, account: Account, result: PhotoResult,
+                lat: float | None, lon: float | None) -> GrowingArea:
+    """The area containing the form's location, or else the photo's EXIF GPS."""
+    where = (lon, lat) if lat is not None else (result.photo.lon, result.photo.lat)
+    if where[0] is None or where[1] is None:
+        raise BadInput("say which growing area this is: give area_code, or lat and lon, or send a photo with GPS "
+                       "(turn on location for the camera)")
+    area = area_at(session, where[0], where[1], visible_areas(select(GrowingArea), account))
+    if area is None:
+        raise BadInput(f"the location lat={where[1]:.6f}, lon={where[0]:.6f} is outside every growing area you may "
+                       "use; give area_code")
+    return area
+
+
+def record_photo(session: Session, account: Account, area: GrowingArea, data: bytes, result: PhotoResult,
+                 point: tuple[float | None, float | None]) -> Observation:
+    """Store the photo once by content and write the result to the area's record; nothing is left on failure."""
+    data_dir = get_settings().data_dir
+    rel, digest, created = store_bytes(data_dir, "photos", data, SUFFIX[result.photo.format])
+    try:
+        obs = Observation(
+            area_id=area.id, source="photo", scores=as_dict(result), schema_version=result.schema_version,
+            model_name=result.model.name, model_version=result.model.version,
+            lon=point[0], lat=point[1], file_path=str(rel), file_sha256=digest, created_by_id=account.id,
+        )
+        session.add(obs)
+        session.commit()
+    except Exception:
+        session.rollback()
+        still_used = session.scalar(select(Observation.id).where(Observation.file_sha256 == digest))
+        remove_if_created(data_dir, rel, created and still_used is None)
+        raise
+    return obs
+
+
+def score_and_record(session: Session, account: Account, scorer: PhotoScorer, data: bytes,
+                     area_code: str | None, lat: float | None, lon: float | None) -> PhotoPublic:
+    """The whole upload: area check, scoring, area from the location when not given, storage and record."""
+    if account.role is Role.drone_operator:
+        raise Forbidden("drone operators upload flights, not photos")
+    if (lat is None) != (lon is None):
+        raise BadInput("give both lat and lon, or neither")
+    area = visible_area(session, account, area_code) if area_code else None
+    result = scorer.score(data)
+    if area is None:
+        area = locate_area(session, account, result, lat, lon)
+    point = (lon, lat) if lat is not None else (result.photo.lon, result.photo.lat)
+    obs = record_photo(session, account, area, data, result, point)
+    return to_public(obs, area.code, session)
+
+
+def to_public(obs: Observation, area_code: str, session: Session) -> PhotoPublic:
+    fb = session.scalars(select(PhotoFeedback).where(PhotoFeedback.observation_id == obs.id)).all()
+    return PhotoPublic(
+        id=obs.id, area_code=area_code, observed_at=obs.observed_at, result=PhotoResult.model_validate(obs.scores),
+        image_url=f"/v1/photos/{obs.id}/image", thumbnail_url=f"/v1/photos/{obs.id}/thumbnail",
+        feedback=[FeedbackPublic(label=f.label, confirmed=f.confirmed, comment=f.comment, created_at=f.created_at)
+                  for f in fb],
+    )
+
+
+def visible_photo(session: Session, account: Account, photo_id: int) -> tuple[Observation, GrowingArea]:
+    obs = session.get(Observation, photo_id)
+    area = session.get(GrowingArea, obs.area_id) if obs is not None and obs.source == "photo" else None
+    if obs is None or area is None or not can_see(area, account):
+        raise NotFound(f"no photo {photo_id} that you may see")
+    return obs, area
+
+
+def thumbnail_path(obs: Observation, side_px: int = 320) -> Path:
+    """A JPEG thumbnail of the stored photo (made once, then cached; written atomically)."""
+    from PIL import Image, ImageOps
+
+    data_dir = get_settings().data_dir
+    thumb = data_dir / "thumbnails" / f"{obs.file_sha256}.jpg"
+    if not thumb.exists():
+        thumb.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(data_dir / str(obs.file_path)) as src:
+            src.draft("RGB", (side_px, side_px))
+            im = ImageOps.exif_transpose(src).convert("RGB")
+            im.thumbnail((side_px, side_px))
+            tmp = thumb.with_suffix(".part")
+            im.save(tmp, "JPEG", quality=82)
+            tmp.replace(thumb)
+    return thumb
+
+
+def add_feedback(session: Session, account: Account, obs: Observation, data: FeedbackCreate,
+                 known_classes: set[str]) -> FeedbackRecorded:
+    """Confirm or correct a diagnosis (agronomists, admins, or the area's farmer)."""
+    if account.role is Role.drone_operator:
+        raise Forbidden("drone operators cannot label photos")
+    allowed = known_classes | {"healthy", "other"}
+    if data.label not in allowed:
+        raise BadInput(f"label must be one of: {', '.join(sorted(allowed))}")
+    fb = PhotoFeedback(observation_id=obs.id, account_id=account.id, label=data.label,
+                       confirmed=data.label == obs.scores["diagnosis"]["label"], comment=data.comment)
+    session.add(fb)
+    session.commit()
+    return FeedbackRecorded(id=fb.id, photo_id=obs.id, label=fb.label, confirmed=fb.confirmed)

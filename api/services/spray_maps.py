@@ -1,0 +1,161 @@
+"""Spray maps: planned once from a damage raster and an area's boundary with a SprayPlanConfig, stored as the plan
+(zones with rates, the field, the exclusions and the config, in one GeoJSON document); every download and preview is
+rendered from that stored plan, never re-planned. Also the pesticide log (spray applications)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from shapely.geometry import shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.orm import Account, GrowingArea, Job, JobStatus, SprayApplication, SprayMap
+from api.schemas import SprayApplicationCreate, SprayApplicationPublic, SprayMapPublic
+from api.security import can_see
+from api.services.analysis import flight_dir
+from api.settings import get_settings
+from inference.errors import BadInput, Conflict, NotFound
+from inference.previews import render_spray_preview
+from inference.results import ModelRef, SprayPlanSummary
+from inference.spray_export import EXPORT_FORMATS, check_format, export
+from inference.zones import SprayPlan, SprayPlanConfig, plan_from_geojson, plan_spray
+
+
+def parse_config(raw: dict[str, Any]) -> SprayPlanConfig:
+    try:
+        return SprayPlanConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise BadInput(f"spray plan config: {problems}") from exc
+
+
+def spray_dir(map_id: int) -> Path:
+    return get_settings().data_dir / "spray_maps" / str(map_id)
+
+
+def to_public(sm: SprayMap, area: GrowingArea, with_zones: bool = True) -> SprayMapPublic:
+    return SprayMapPublic(
+        id=sm.id, area_code=area.code, created_at=sm.created_at, summary=SprayPlanSummary.model_validate(sm.summary),
+        config=sm.config, job_id=sm.job_id,
+        damage_model=ModelRef(name=sm.damage_model_name, version=sm.damage_model_version)
+        if sm.damage_model_name else None,
+        downloads={f: f"/v1/spray-maps/{sm.id}/download?format={f}" for f in EXPORT_FORMATS},
+        preview=f"/v1/spray-maps/{sm.id}/preview.png", zones=sm.zones_geojson if with_zones else None)
+
+
+def _record(session: Session, account: Account, area: GrowingArea, plan: SprayPlan, seconds: float,
+            damage_path: str, job: Job | None) -> SprayMap:
+    model = (job.result or {}).get("damage_model") if job else None
+    summary = {**plan.summary.model_dump(mode="json"), "planning_seconds": round(seconds, 3)} if plan.summary else {}
+    sm = SprayMap(area_id=area.id, config=plan.config.model_dump(mode="json"), summary=summary,
+                  zones_geojson=plan.to_geojson(), damage_path=damage_path, job_id=job.id if job else None,
+                  damage_model_name=(model or {}).get("name") or ((job.result or {}).get("damage_method") if job else
+                                                                 None),
+                  damage_model_version=(model or {}).get("version"),
+                  source_observation_id=job.observation_id if job else None, created_by_id=account.id)
+    session.add(sm)
+    return sm
+
+
+def create_from_job(session: Session, account: Account, job_id: int, raw_cfg: dict[str, Any]) -> SprayMapPublic:
+    """Plan from an analysed flight's damage map and area."""
+    job = session.get(Job, job_id)
+    area = session.get(GrowingArea, job.area_id) if job and job.area_id else None
+    if job is None or area is None or not can_see(area, account):
+        raise NotFound(f"no analysed flight (job {job_id}) that you may see")
+    if job.status is not JobStatus.succeeded:
+        raise Conflict(f"job {job.id} is {job.status.value}; plan once its analysis has succeeded")
+    damage = str(flight_dir(job.id) / "analysis" / "damage.tif")
+    t0 = time.perf_counter()
+    plan = plan_spray(damage, shape(area.boundary_geojson), parse_config(raw_cfg))
+    sm = _record(session, account, area, plan, time.perf_counter() - t0, damage, job)
+    session.commit()
+    return to_public(sm, area)
+
+
+def create_from_raster(session: Session, account: Account, area: GrowingArea, damage_path: Path,
+                       raw_cfg: dict[str, Any]) -> SprayMapPublic:
+    """Plan from an uploaded damage raster (validated already); the raster is kept beside the spray map's files
+    before the record is committed, and nothing is left behind if either fails."""
+    t0 = time.perf_counter()
+    plan = plan_spray(str(damage_path), shape(area.boundary_geojson), parse_config(raw_cfg))
+    sm = _record(session, account, area, plan, time.perf_counter() - t0, str(damage_path), None)
+    session.flush()
+    dest = spray_dir(sm.id) / "damage.tif"
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(damage_path, dest)
+        sm.damage_path = str(dest)
+        session.commit()
+    except Exception:
+        session.rollback()
+        shutil.rmtree(spray_dir(sm.id), ignore_errors=True)
+        raise
+    return to_public(sm, area)
+
+
+def visible_map(session: Session, account: Account, map_id: int) -> tuple[SprayMap, GrowingArea]:
+    sm = session.get(SprayMap, map_id)
+    area = session.get(GrowingArea, sm.area_id) if sm else None
+    if sm is None or area is None or not can_see(area, account):
+        raise NotFound(f"no spray map {map_id} that you may see")
+    return sm, area
+
+
+def stored_plan(session: Session, sm: SprayMap, area: GrowingArea) -> SprayPlan:
+    """The plan as stored with the map. Maps stored before plans were kept whole are planned once more from their
+    damage raster and config, and stored whole from then on."""
+    if sm.zones_geojson and sm.zones_geojson.get("cropwatch"):
+        return plan_from_geojson(sm.zones_geojson)
+    plan = plan_spray(str(sm.damage_path), shape(area.boundary_geojson), SprayPlanConfig.model_validate(sm.config))
+    sm.zones_geojson = plan.to_geojson()
+    session.commit()
+    return plan
+
+
+def download_path(session: Session, sm: SprayMap, area: GrowingArea, fmt: str) -> Path:
+    """The export file of a spray map in `fmt` (rendered once from the stored plan, then served from disk)."""
+    f = check_format(fmt)
+    stem = f"{area.code}_spray_map_{sm.id}_{fmt}" if fmt in ("dji", "isoxml", "shp") else \
+        f"{area.code}_spray_map_{sm.id}"
+    dest = spray_dir(sm.id) / f"{stem}{f.suffix}"
+    if not dest.exists():
+        export(stored_plan(session, sm, area), fmt, dest, area.code)
+    return dest
+
+
+def preview_path(session: Session, sm: SprayMap, area: GrowingArea) -> Path:
+    png = spray_dir(sm.id) / "preview.png"
+    if not png.exists():
+        zones = stored_plan(session, sm, area).zones_geojson()
+        render_spray_preview(zones, shape(area.boundary_geojson), png)
+    return png
+
+
+def list_maps(session: Session, area: GrowingArea) -> list[SprayMapPublic]:
+    maps = session.scalars(select(SprayMap).where(SprayMap.area_id == area.id).order_by(SprayMap.id.desc()))
+    return [to_public(sm, area, with_zones=False) for sm in maps]
+
+
+def record_application(session: Session, account: Account, area: GrowingArea,
+                       data: SprayApplicationCreate) -> SprayApplicationPublic:
+    """Record what was actually sprayed: the pesticide log of the planting-area code."""
+    if data.spray_map_id is not None:
+        sm = session.get(SprayMap, data.spray_map_id)
+        if sm is None or sm.area_id != area.id:
+            raise BadInput(f"spray map {data.spray_map_id} is not a map of area {area.code}")
+    app = SprayApplication(area_id=area.id, created_by_id=account.id, **data.model_dump())
+    session.add(app)
+    session.commit()
+    return SprayApplicationPublic.model_validate(app)
+
+
+def list_applications(session: Session, area: GrowingArea) -> list[SprayApplicationPublic]:
+    rows = session.scalars(select(SprayApplication).where(SprayApplication.area_id == area.id)
+                           .order_by(SprayApplication.applied_on.desc()))
+    return [SprayApplicationPublic.model_validate(a) for a in rows]

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print measured figures beside a baseline measured in the same run."""

@@ -1,0 +1,65 @@
+"""One error family for everything cropwatch refuses, with no HTTP knowledge.
+
+Every message says what was wrong and how to fix it. The web layer maps each class to a status code in one handler
+(`api/errors.py`); the CLI prints the message. `code` is a stable, machine-readable name that API clients can test.
+"""
+
+from __future__ import annotations
+
+
+class CropwatchError(Exception):
+    """Base of every error cropwatch raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(CropwatchError, ValueError):
+    """The input (a file, a geometry, a parameter) is wrong; the message says how to fix it."""
+
+    code = "bad_input"
+
+
+class EmptyInput(BadInput):
+    """An upload or a required value is empty."""
+
+    code = "empty_input"
+
+
+class TooLarge(BadInput):
+    """The input is over a limit (bytes, pixels, vertices, cells)."""
+
+    code = "too_large"
+
+
+class Unsupported(BadInput):
+    """The input's type or format is not one cropwatch reads."""
+
+    code = "unsupported"
+
+
+class NotFound(CropwatchError):
+    """What was asked for does not exist, or the caller may not see it (the two are not told apart)."""
+
+    code = "not_found"
+
+
+class Conflict(CropwatchError):
+    """The request clashes with the current state (a taken code, a job that has not finished)."""
+
+    code = "conflict"
+
+
+class Forbidden(CropwatchError):
+    """The caller is known but their role may not do this."""
+
+    code = "forbidden"
+
+
+class Unavailable(CropwatchError):
+    """A needed resource (a model, a service) is not available now."""
+
+    code = "unavailable"

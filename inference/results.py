@@ -1,0 +1,196 @@
+"""Typed result documents, defined once: the photo result, the drone analysis summary, the spray-plan summary and a
+drone job's parameters. `inference/` builds them; the CLI prints them; the API declares them as `response_model`;
+the tests read them. Pydantic only: no web or database code here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PHOTO_RESULT_SCHEMA_VERSION = "1.0"
+DRONE_SUMMARY_SCHEMA_VERSION = "1.0"
+
+# A pixel of a damage map is "damaged" from this probability (0-1) on: used by the analysis summary, the previews
+# and, as its default, by the spray plan (SprayPlanConfig.damage_threshold_pct = 100 x this).
+DAMAGED_THRESHOLD = 0.5
+
+
+class Bilingual(BaseModel):
+    vi: str
+    en: str
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str | None = None
+
+
+class PhotoInfo(BaseModel):
+    format: str = Field(description="JPEG, PNG, WEBP or HEIF")
+    width: int = Field(description="pixels of the original photo")
+    height: int
+    lat: float | None = None
+    lon: float | None = None
+    taken_at: str | None = Field(default=None, description="EXIF time, ISO 8601")
+    kind: str = Field(description="leaf_closeup | field_patch | not_a_plant")
+
+
+class PhotoQuality(BaseModel):
+    ok: bool
+    sharpness: float = Field(description="variance of the Laplacian at 300 px short side; under 8 is blurry")
+    brightness: float = Field(description="mean HSV value 0-255")
+    clipped_pct: float
+    issues: list[str] = Field(description="blurry, too_dark, too_bright, not_a_plant")
+    messages: list[Bilingual]
+
+
+class PhotoDiagnosis(BaseModel):
+    label: str = Field(description="a class name of the model, or 'unsure'")
+    status: str = Field(description="diagnosed | unsure | no_symptom | field_patch | retake")
+    confidence: float = Field(description="calibrated probability of the top class, 0-1")
+    probabilities: dict[str, float]
+    in_distribution: bool
+    ood_distance: float
+    reason: str | None = None
+
+
+class PhotoSeverity(BaseModel):
+    ses: int | None = Field(default=None, description="IRRI SES grade 0-9 of the visible damage")
+    affected_pct: float | None = Field(default=None, description="share of leaf area showing lesions, %")
+    scale: str | None = None
+
+
+class PhotoGrowth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    score: int | None = Field(default=None, description="growth score 0-100")
+    method: str | None = Field(default=None, description="leaf_colour (close-up) or canopy_cover (field patch)")
+    lcc_level: int | None = Field(default=None, description="leaf_colour: Leaf Colour Chart level 2-5")
+    dgci: float | None = Field(default=None, description="leaf_colour: dark green colour index 0-1")
+    canopy_cover_pct: float | None = Field(default=None, description="canopy_cover: green canopy, %")
+
+
+class LeafSummary(BaseModel):
+    leaf_fraction: float = Field(description="share of the image that is leaf, 0-1")
+    lesion_fraction_of_leaf: float = Field(description="share of the leaf showing lesions, 0-1")
+    green_cover_fraction: float = Field(description="share of the image that is green vegetation, 0-1")
+    dgci: float | None = Field(default=None, description="dark green colour index of healthy tissue, 0-1")
+
+
+class PhotoResult(BaseModel):
+    """Versioned result document of a scored photo (schema_version 1.0)."""
+
+    model_config = ConfigDict(extra="allow")
+    schema_version: str = PHOTO_RESULT_SCHEMA_VERSION
+    model: ModelRef
+    photo: PhotoInfo
+    quality: PhotoQuality
+    diagnosis: PhotoDiagnosis
+    severity: PhotoSeverity
+    growth: PhotoGrowth
+    leaf: LeafSummary | None = None
+    advice: Bilingual
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class IndexStats(BaseModel):
+    primary: str
+    canopy_threshold: float
+    p10: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    means: dict[str, float | None] = Field(default_factory=dict)
+
+
+class AnomalyParams(BaseModel):
+    median: float
+    robust_sd: float
+    z_start: float
+    z_full: float
+
+
+class DroneSummary(BaseModel):
+    """summary.json of an orthomosaic analysis: canopy, growth and damage over the analysed area."""
+
+    model_config = ConfigDict(extra="allow")
+    schema_version: str = DRONE_SUMMARY_SCHEMA_VERSION
+    sensor: str
+    bounds_wgs84: list[float] = Field(description="west, south, east, north (EPSG:4326)")
+    crs: str
+    width: int
+    height: int
+    pixel_area_m2: float
+    clipped_to_area: bool
+    analysed_area_ha: float
+    canopy_cover_pct: float = Field(description="0-100")
+    growth_score: float = Field(description="0-100")
+    damaged_area_ha: float
+    damaged_pct: float = Field(description="0-100")
+    mean_damage_probability: float = Field(description="0-1")
+    index: IndexStats
+    damage_method: str = Field(description="model | index_anomaly")
+    damage_model: ModelRef | None = None
+    anomaly: AnomalyParams | None = None
+    damage_threshold: float = Field(default=DAMAGED_THRESHOLD, description="damaged from this probability, 0-1")
+    seconds: float
+    outputs: dict[str, str]
+
+
+class DroneFlightSummary(BaseModel):
+    name: str
+    max_rate_l_per_ha: float
+    flight_time_min: float
+    tank_loads: int
+
+
+class SprayPlanSummary(BaseModel):
+    """What a spray plan treats and saves; litres are of spray mix."""
+
+    model_config = ConfigDict(extra="allow")  # planning_seconds and later additions
+    field_area_ha: float
+    sprayable_area_ha: float
+    excluded_area_ha: float
+    treated_area_ha: float
+    treated_pct: float
+    product_volume_l: float
+    blanket_volume_l: float
+    saving_pct: float
+    zones: int
+    treated_zones: int
+    heading_deg: float
+    cell_size_m: float
+    utm_epsg: int
+    rate_unit: str = "L/ha"
+    product: str | None = None
+    drone: DroneFlightSummary | None = None
+
+
+class RasterCheck(BaseModel):
+    """What validation learnt of an orthomosaic, kept with its job so the job does not validate it again."""
+
+    sensor: str
+    width: int
+    height: int
+    count: int
+    crs: str
+    crs_is_geographic: bool
+    transform: list[float]
+    nodata: float | None = None
+    block_shape: list[int]
+
+
+class JobParams(BaseModel):
+    """Parameters of a drone analysis job, stored with the job."""
+
+    model_config = ConfigDict(extra="allow")
+    sensor: str | None = Field(default=None, description="sensor profile; None: guessed from the bands")
+    method: str = Field(default="auto", description="auto (the damage model when it fits) | index_anomaly")
+    filename: str = "ortho.tif"
+    ortho: str | None = Field(default=None, description="path of the stored orthomosaic")
+    raster: RasterCheck | None = None
+
+
+def as_dict(doc: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    """A document as a JSON-ready dict (None fields kept, so stored records keep every documented key)."""
+    return doc.model_dump(mode="json") if isinstance(doc, BaseModel) else dict(doc)

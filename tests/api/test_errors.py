@@ -1,0 +1,66 @@
+"""One error family, one handler: every error the service sends is {"detail", "code"} with the status that fits, and
+the OpenAPI spec declares that body."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.errors import ErrorBody, Unauthorized, status_of
+from inference.errors import (
+    BadInput,
+    Conflict,
+    CropwatchError,
+    EmptyInput,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    Unsupported,
+)
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [(EmptyInput("x"), 400), (TooLarge("x"), 413), (Unsupported("x"), 415), (BadInput("x"), 422),
+     (Unauthorized("x"), 401), (Forbidden("x"), 403), (NotFound("x"), 404), (Conflict("x"), 409),
+     (Unavailable("x"), 503), (CropwatchError("x"), 500)],
+)
+def test_each_error_class_has_its_status(exc: CropwatchError, status: int) -> None:
+    assert status_of(exc) == status
+
+
+def test_error_codes_are_distinct() -> None:
+    classes = [EmptyInput, TooLarge, Unsupported, BadInput, Unauthorized, Forbidden, NotFound, Conflict, Unavailable]
+    assert len({c.code for c in classes}) == len(classes)
+
+
+def test_error_bodies_have_one_shape(client: TestClient, admin: dict[str, str]) -> None:
+    cases = [
+        client.get("/v1/areas/VN-STOR-0404", headers=admin),  # NotFound from a service
+        client.get("/v1/areas"),  # no token: 401 from the security scheme
+        client.get("/v1/areas?limit=0", headers=admin),  # request validation
+        client.get("/v1/areas?bbox=1,2,3", headers=admin),  # BadInput
+        client.get("/v1/no-such-route", headers=admin),  # the router's own 404
+    ]
+    assert [r.status_code for r in cases] == [404, 401, 422, 422, 404]
+    for r in cases:
+        body = ErrorBody.model_validate(r.json())
+        assert body.detail and body.code
+    assert cases[0].json()["code"] == "not_found" and cases[3].json()["code"] == "bad_input"
+    assert cases[2].json()["errors"][0]["loc"] == ["query", "limit"]
+
+
+def test_the_spec_declares_the_error_body(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "ErrorBody" in spec["components"]["schemas"]
+    op = spec["paths"]["/v1/photos"]["post"]
+    for status in ("413", "415", "422", "404"):
+        assert op["responses"][status]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    # every route declares what it returns: no bare, untyped JSON 200/201 among the API's routes
+    for path, ops in spec["paths"].items():
+        for method, o in ops.items():
+            ok = o["responses"].get("200") or o["responses"].get("201") or o["responses"].get("202")
+            content = (ok or {}).get("content", {})
+            if path.startswith("/v1/") and "application/json" in content:
+                assert content["application/json"]["schema"], (method, path)

@@ -1,0 +1,96 @@
+"""The photo decision with small fabricated inputs: quality gate, field patch, no symptom, unsure, diagnosed; and the
+wording and severity that follow from it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inference.field_photo_model import Prediction
+from inference.leaf import LeafAnalysis
+from inference.photo import (
+    FIELD_PATCH_MIN_GREEN,
+    NO_LESION_PCT,
+    Decision,
+    advice_for,
+    decide,
+    growth_for,
+    load_advice,
+    photo_kind,
+    severity_for,
+)
+from inference.results import Bilingual, PhotoQuality, PhotoSeverity
+
+
+def pred(label: str = "blast", confidence: float = 0.95, in_distribution: bool = True) -> Prediction:
+    probs = {"bacterial_leaf_blight": 0.02, "blast": 0.03, "brown_spot": 0.03}
+    if label != "unsure":
+        probs[label] = confidence
+    return Prediction(label=label, confidence=confidence, probabilities=probs, ood_distance=0.1,
+                      in_distribution=in_distribution, reason="low confidence" if label == "unsure" else None)
+
+
+def leaf(dgci: float | None = 0.45, green: float = 0.5) -> LeafAnalysis:
+    m = np.zeros((4, 4), bool)
+    return LeafAnalysis(leaf_fraction=0.6, lesion_fraction_of_leaf=0.05, green_cover_fraction=green, dgci=dgci,
+                        lesion_mask=m, leaf_mask=m)
+
+
+@pytest.mark.parametrize(
+    ("issues", "kind", "affected", "p", "status", "label"),
+    [
+        (["blurry"], "leaf_closeup", 8.0, pred(), "retake", "unsure"),
+        (["too_dark", "too_bright"], "leaf_closeup", 8.0, pred(), "retake", "unsure"),
+        ([], "field_patch", 8.0, pred(), "field_patch", "unsure"),
+        ([], "leaf_closeup", NO_LESION_PCT / 2, pred(), "no_symptom", "unsure"),
+        ([], "leaf_closeup", 8.0, pred("unsure", 0.4), "unsure", "unsure"),
+        ([], "leaf_closeup", 8.0, pred("blast"), "diagnosed", "blast"),
+    ],
+    ids=["blurry", "two_issues", "field_patch", "no_symptom", "unsure", "diagnosed"],
+)
+def test_decision_order(issues, kind, affected, p, status, label) -> None:
+    d = decide(issues, kind, affected, p)
+    assert (d.status, d.label) == (status, label)
+    assert (d.reason is None) == (status == "diagnosed")
+
+
+def test_quality_comes_before_everything() -> None:
+    # a blurry photo with a confident diagnosis is still "retake": the gate wins
+    d = decide(["blurry"], "field_patch", 0.0, pred("blast", 0.99))
+    assert d.status == "retake" and "blurry" in (d.reason or "")
+
+
+def test_photo_kind_needs_positive_evidence() -> None:
+    assert photo_kind(True, 0.0) == "leaf_closeup"
+    assert photo_kind(False, FIELD_PATCH_MIN_GREEN) == "field_patch"
+    assert photo_kind(False, FIELD_PATCH_MIN_GREEN - 0.01) == "not_a_plant"
+
+
+def test_severity_uses_the_diagnosed_scale() -> None:
+    assert severity_for(Decision("retake", "unsure", "x"), 12.0) == PhotoSeverity()
+    assert severity_for(Decision("no_symptom", "unsure", "x"), 0.2).ses == 0
+    blast = severity_for(Decision("diagnosed", "blast", None), 12.0)
+    generic = severity_for(Decision("unsure", "unsure", "x"), 12.0)
+    assert blast.scale != generic.scale and blast.ses is not None and generic.ses is not None
+    assert blast.affected_pct == 12.0
+
+
+def test_growth_by_kind() -> None:
+    assert growth_for("leaf_closeup", leaf(0.60)).score == 100
+    assert growth_for("leaf_closeup", leaf(0.25)).score == 0
+    patch = growth_for("field_patch", leaf(None, green=0.42))
+    assert patch.score == 42 and patch.method == "canopy_cover"
+    assert growth_for("not_a_plant", leaf()).score is None
+
+
+def test_advice_follows_the_decision() -> None:
+    advice = load_advice()
+    ok = PhotoQuality(ok=True, sharpness=100, brightness=120, clipped_pct=0, issues=[], messages=[])
+    blast = advice_for(Decision("diagnosed", "blast", None), PhotoSeverity(ses=7, affected_pct=20.0), ok, advice)
+    assert advice["footer"]["en"] in blast.en and blast.vi
+    unsure = advice_for(Decision("unsure", "unsure", "x"), PhotoSeverity(), ok, advice)
+    assert unsure.en == advice["unsure"]["en"]
+    msgs = [Bilingual(**advice["quality"]["blurry"])]
+    bad = PhotoQuality(ok=False, sharpness=2, brightness=120, clipped_pct=0, issues=["blurry"], messages=msgs)
+    retake = advice_for(Decision("retake", "unsure", "photo quality: blurry"), PhotoSeverity(), bad, advice)
+    assert retake.en == advice["quality"]["blurry"]["en"]
