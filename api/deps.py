@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,8 @@ from inference.photo import PhotoScorer
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token")
 SessionDep = Annotated[Session, Depends(get_session)]
+# Record ids are 32-bit on both databases: a larger number is a 422, never a database error.
+IdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="a record id")]
 
 
 def current_account(token: Annotated[str, Depends(oauth2_scheme)], session: SessionDep) -> Account:

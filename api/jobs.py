@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import shutil
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,9 +49,19 @@ def make_runner() -> JobRunner:
     return CeleryJobRunner() if settings.jobs == "celery" else LocalJobRunner(settings.job_workers)
 
 
+def remove_partial_outputs() -> list[Path]:
+    """Remove what a killed process left half-written: analysis work folders (`.analysis-*`) and incoming uploads."""
+    flights = get_settings().data_dir / "flights"
+    partial = [*flights.glob("*/analysis/.analysis-*"), *flights.glob(".incoming/*")]
+    for p in partial:
+        shutil.rmtree(p, ignore_errors=True)
+    return partial
+
+
 def recover_jobs(runner: JobRunner) -> list[int]:
-    """At start-up (local mode): re-queue jobs left queued or running by a stopped service; a job that has already
-    been tried MAX_ATTEMPTS times is marked failed (it can be retried by hand)."""
+    """At start-up (local mode): remove partial outputs, then re-queue jobs left queued or running by a stopped
+    service; a job that has already been tried MAX_ATTEMPTS times is marked failed (it can be retried by hand)."""
+    remove_partial_outputs()
     requeued = []
     with Session(get_engine()) as s:
         for job in s.scalars(select(Job).where(Job.status.in_([JobStatus.queued, JobStatus.running]))):

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.orm import AreaStatus, Role
 from inference.results import DroneSummary, JobParams, ModelRef, PhotoResult, SprayPlanSummary
+
+
+def _no_control_chars(v: str | None) -> str | None:
+    """Text is stored alike on SQLite and PostgreSQL: no NUL or other control characters (PostgreSQL refuses NUL)."""
+    if v is not None and any(ord(c) < 32 and c not in "\t\n\r" for c in v):
+        raise ValueError("must not contain control characters (such as NUL)")
+    return v
+
+
+_NoControl = AfterValidator(_no_control_chars)
+Name64 = Annotated[str, Field(max_length=64), _NoControl]
+Name100 = Annotated[str, Field(max_length=100), _NoControl]
+Name200 = Annotated[str, Field(max_length=200), _NoControl]
+ReqName64 = Annotated[str, Field(min_length=1, max_length=64), _NoControl]
+ReqName200 = Annotated[str, Field(min_length=1, max_length=200), _NoControl]
+Note2000 = Annotated[str, Field(max_length=2000), _NoControl]
+Note5000 = Annotated[str, Field(max_length=5000), _NoControl]
+DbId = Annotated[int, Field(ge=1, le=2_147_483_647, description="a record id")]
 
 
 class Token(BaseModel):
@@ -20,10 +38,10 @@ class AccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=256)
-    full_name: str = ""
+    full_name: Name200 = ""
     role: Role
-    province: str | None = None
-    cooperative: str | None = None
+    province: Name100 | None = None
+    cooperative: Name200 | None = None
 
 
 class AccountPublic(BaseModel):
@@ -39,13 +57,13 @@ class AccountPublic(BaseModel):
 
 class AreaBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    crop: str = Field(min_length=1, max_length=64, description="e.g. rice, sugarcane, shallot, fruit")
-    variety: str | None = Field(default=None, max_length=100, description="e.g. ST25")
-    cooperative: str | None = None
-    commune: str | None = None
-    district: str | None = None
-    province: str | None = None
+    name: ReqName200
+    crop: ReqName64 = Field(description="e.g. rice, sugarcane, shallot, fruit")
+    variety: Name100 | None = Field(default=None, description="e.g. ST25")
+    cooperative: Name200 | None = None
+    commune: Name100 | None = None
+    district: Name100 | None = None
+    province: Name100 | None = None
 
 
 class AreaCreate(AreaBase):
@@ -56,17 +74,19 @@ class AreaCreate(AreaBase):
 
 
 class AreaUpdate(BaseModel):
+    """Only the fields given change; name, crop, status and boundary cannot be emptied (null is refused)."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    crop: str | None = None
-    variety: str | None = None
-    cooperative: str | None = None
-    commune: str | None = None
-    district: str | None = None
-    province: str | None = None
-    status: AreaStatus | None = None
-    boundary: dict[str, Any] | None = None
-    owner_username: str | None = None
+    name: ReqName200 = None  # type: ignore[assignment]
+    crop: ReqName64 = None  # type: ignore[assignment]
+    variety: Name100 | None = None
+    cooperative: Name200 | None = None
+    commune: Name100 | None = None
+    district: Name100 | None = None
+    province: Name100 | None = None
+    status: AreaStatus = None  # type: ignore[assignment]
+    boundary: dict[str, Any] = None  # type: ignore[assignment]
+    owner_username: Name64 | None = None
 
 
 class AreaPublic(BaseModel):
@@ -203,8 +223,8 @@ class PhotoPublic(BaseModel):
 
 class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label: str = Field(description="the right class name, or 'healthy', 'other' for what the model does not know")
-    comment: str | None = None
+    label: ReqName64 = Field(description="the right class name, or 'healthy', 'other' for what the model does not know")
+    comment: Note2000 | None = None
 
 
 class ModelActivate(BaseModel):
@@ -214,17 +234,17 @@ class ModelActivate(BaseModel):
 
 class SprayMapCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    job_id: int = Field(description="a succeeded drone analysis job; its damage map and area are used")
+    job_id: DbId = Field(description="a succeeded drone analysis job; its damage map and area are used")
     config: dict[str, Any] = Field(default_factory=dict, description="SprayPlanConfig (swath_m, rate_l_per_ha, ...)")
 
 
 class SprayApplicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     applied_on: datetime
-    product: str = Field(min_length=1, max_length=200, description="trade name, on Vietnam's permitted list")
-    active_ingredient: str = Field(min_length=1, max_length=200)
+    product: ReqName200 = Field(description="trade name, on Vietnam's permitted list")
+    active_ingredient: ReqName200
     dose_l_per_ha: float = Field(gt=0, le=1000)
     volume_l: float = Field(gt=0)
-    operator: str = Field(min_length=1, max_length=200)
-    spray_map_id: int | None = None
-    notes: str | None = None
+    operator: ReqName200
+    spray_map_id: DbId | None = None
+    notes: Note5000 | None = None

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
         default=r"^[A-Z]{2}-[A-Z0-9]{2,8}-\d{4}$",
         description="Planting-area code: country, province/unit code, 4-digit serial, e.g. VN-STOR-0001.",
     )
+    max_boundary_vertices: int = Field(default=20_000, description="Most positions in one area boundary.")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="Largest accepted vector upload.")
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, description="Largest accepted photo upload.")
     max_photo_pixels: int = Field(default=50_000_000, description="Largest accepted photo, in pixels (header).")

@@ -6,6 +6,7 @@ geometry (e.g. EPSG:32648 for the Mekong Delta), never in degrees.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -15,7 +16,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from inference.errors import BadInput
+from inference.errors import BadInput, TooLarge
 
 WGS84 = CRS.from_epsg(4326)
 
@@ -63,7 +64,18 @@ def area_ha(geom_wgs84: BaseGeometry) -> float:
     return float(utm.area) / 10_000.0
 
 
-def _check_rings_closed(geojson: dict[str, Any]) -> None:
+MAX_BOUNDARY_VERTICES = 20_000  # a surveyed field has tens to hundreds; more is a mistake or an attack
+
+
+def _check_position(p: int, r: int, i: int, pos: Any) -> None:
+    ok = isinstance(pos, list | tuple) and len(pos) in (2, 3) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in pos)
+    if not ok:
+        raise GeometryError(f"polygon {p} ring {r} position {i} is {str(pos)[:40]}; a position is [longitude, latitude] "
+                            "in degrees")
+
+
+def _check_rings_closed(geojson: dict[str, Any], max_vertices: int = MAX_BOUNDARY_VERTICES) -> None:
     gtype = geojson.get("type")
     coords: Any = geojson.get("coordinates")
     polys: Any
@@ -75,28 +87,36 @@ def _check_rings_closed(geojson: dict[str, Any]) -> None:
         raise GeometryError(f"boundary must be a Polygon or MultiPolygon, got {gtype!r}")
     if not isinstance(polys, list) or not polys:
         raise GeometryError("boundary has no coordinates")
+    n = 0
     for p, rings in enumerate(polys):
         if not isinstance(rings, list) or not rings:
             raise GeometryError(f"polygon {p} has no rings")
         for r, ring in enumerate(rings):
+            n += len(ring) if isinstance(ring, list) else 0
+            if n > max_vertices:
+                raise TooLarge(f"the boundary has more than {max_vertices} positions; simplify it (e.g. QGIS "
+                               "'Simplify', 0.1 m) and upload again")
             if not isinstance(ring, list) or len(ring) < 4:
                 raise GeometryError(
                     f"polygon {p} ring {r} has {len(ring) if isinstance(ring, list) else 0} positions; a ring needs at "
                     "least 4 (three corners and the first repeated to close it)"
                 )
+            for i, pos in enumerate(ring):
+                _check_position(p, r, i, pos)
             if list(ring[0]) != list(ring[-1]):
                 raise GeometryError(
                     f"polygon {p} ring {r} is not closed: its last position {ring[-1]} must repeat the first {ring[0]}"
                 )
 
 
-def validate_boundary(geom: BaseGeometry | dict[str, Any]) -> Polygon | MultiPolygon:
+def validate_boundary(geom: BaseGeometry | dict[str, Any],
+                      max_vertices: int = MAX_BOUNDARY_VERTICES) -> Polygon | MultiPolygon:
     """Validate a growing-area boundary given in EPSG:4326 (lon, lat degrees).
 
     Accepts a GeoJSON geometry dict or a shapely geometry. Raises GeometryError with a fix-it message.
     """
     if isinstance(geom, dict):
-        _check_rings_closed(geom)
+        _check_rings_closed(geom, max_vertices)
         try:
             geom = shape(geom)
         except Exception as exc:  # noqa: BLE001 - shapely raises several types for malformed input
@@ -105,6 +125,8 @@ def validate_boundary(geom: BaseGeometry | dict[str, Any]) -> Polygon | MultiPol
         raise GeometryError(f"boundary must be a Polygon or MultiPolygon, got {geom.geom_type}")
     if geom.is_empty:
         raise GeometryError("boundary is empty")
+    if shapely.get_num_coordinates(geom) > max_vertices:
+        raise TooLarge(f"the boundary has more than {max_vertices} positions; simplify it and upload again")
     if geom.has_z:
         geom = shapely.force_2d(geom)
     minx, miny, maxx, maxy = geom.bounds

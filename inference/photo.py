@@ -28,6 +28,7 @@ from inference.photo_io import MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, DecodedPhoto, 
 from inference.results import (
     PHOTO_RESULT_SCHEMA_VERSION,
     Bilingual,
+    Candidate,
     LeafSummary,
     ModelRef,
     PhotoDiagnosis,
@@ -155,6 +156,16 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
                         for lang in ("vi", "en")})
 
 
+def candidates_for(decision: Decision, probabilities: dict[str, float], advice: dict[str, Any]) -> list[Candidate]:
+    """When the answer is unsure, the two most likely diseases with what to look at; otherwise none."""
+    if decision.status != "unsure":
+        return []
+    look = advice.get("look_for", {})
+    top = sorted(probabilities.items(), key=lambda kv: -kv[1])[:2]
+    return [Candidate(label=k, probability=round(v, 4), look_for=Bilingual(**look[k]) if k in look else None)
+            for k, v in top]
+
+
 @dataclass
 class PhotoScorer:
     """Scores photos with one loaded model; thread-safe."""
@@ -200,7 +211,9 @@ class PhotoScorer:
                 label=decision.label, status=decision.status, confidence=round(pred.confidence, 4),
                 probabilities={k: round(v, 4) for k, v in pred.probabilities.items()},
                 in_distribution=pred.in_distribution, ood_distance=round(pred.ood_distance, 4),
-                reason=decision.reason),
+                reason=decision.reason, candidates=candidates_for(decision, pred.probabilities, advice),
+                look_for_other=Bilingual(**advice["look_for"]["_other"])
+                if decision.status == "unsure" and "_other" in advice.get("look_for", {}) else None),
             severity=severity,
             growth=growth_for(kind, leaf),
             leaf=LeafSummary.model_validate(leaf.summary()),

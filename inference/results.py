@@ -46,6 +46,14 @@ class PhotoQuality(BaseModel):
     messages: list[Bilingual]
 
 
+class Candidate(BaseModel):
+    """A disease the photo may show, with what to look at to tell it apart."""
+
+    label: str
+    probability: float = Field(description="calibrated probability, 0-1")
+    look_for: Bilingual | None = None
+
+
 class PhotoDiagnosis(BaseModel):
     label: str = Field(description="a class name of the model, or 'unsure'")
     status: str = Field(description="diagnosed | unsure | no_symptom | field_patch | retake")
@@ -54,6 +62,10 @@ class PhotoDiagnosis(BaseModel):
     in_distribution: bool
     ood_distance: float
     reason: str | None = None
+    candidates: list[Candidate] = Field(default_factory=list, description="when unsure: the two most likely "
+                                        "diseases and what to look at; never a single confident name")
+    look_for_other: Bilingual | None = Field(default=None, description="when unsure: signs of what the model does not "
+                                             "know (e.g. tungro and its leafhoppers)")
 
 
 class PhotoSeverity(BaseModel):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentAccount, PlannerAccount, SessionDep, visible_area
+from api.deps import CurrentAccount, IdPath, PlannerAccount, SessionDep, visible_area
 from api.errors import ERROR_RESPONSES
 from api.schemas import JobPublic
 from api.services import flights
@@ -35,7 +35,7 @@ async def upload_flight(
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobPublic)
-def read_job(job_id: int, session: SessionDep, account: CurrentAccount) -> JobPublic:
+def read_job(job_id: IdPath, session: SessionDep, account: CurrentAccount) -> JobPublic:
     """A job's status, progress in %, result and download links."""
     job, area = flights.visible_job(session, account, job_id)
     return flights.to_public(job, area.code if area else None)
@@ -49,7 +49,7 @@ def list_jobs(session: SessionDep, account: CurrentAccount, area_code: str | Non
 
 
 @router.get("/v1/jobs/{job_id}/files/{name}", response_class=FileResponse)
-def job_file(job_id: int, name: str, session: SessionDep, account: CurrentAccount) -> FileResponse:
+def job_file(job_id: IdPath, name: str, session: SessionDep, account: CurrentAccount) -> FileResponse:
     """Download canopy.tif, growth.tif, damage.tif (COG), summary.json or preview.png of a finished analysis."""
     job, _ = flights.visible_job(session, account, job_id)
     path = flights.job_file(job, name)
@@ -57,7 +57,7 @@ def job_file(job_id: int, name: str, session: SessionDep, account: CurrentAccoun
 
 
 @router.post("/v1/jobs/{job_id}/retry", response_model=JobPublic, status_code=202)
-def retry_job(job_id: int, request: Request, session: SessionDep, account: CurrentAccount) -> JobPublic:
+def retry_job(job_id: IdPath, request: Request, session: SessionDep, account: CurrentAccount) -> JobPublic:
     """Run a failed job again."""
     job, area = flights.visible_job(session, account, job_id)
     flights.requeue_failed(session, account, job)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentAccount, ScorerDep, SessionDep
+from api.deps import CurrentAccount, IdPath, ScorerDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import FeedbackCreate, FeedbackRecorded, PhotoPublic
 from api.services import photos
@@ -34,28 +34,28 @@ async def upload_photo(
 
 
 @router.get("/{photo_id}", response_model=PhotoPublic)
-def read_photo(photo_id: int, session: SessionDep, account: CurrentAccount) -> PhotoPublic:
+def read_photo(photo_id: IdPath, session: SessionDep, account: CurrentAccount) -> PhotoPublic:
     """A scored photo and its feedback."""
     obs, area = photos.visible_photo(session, account, photo_id)
     return photos.to_public(obs, area.code, session)
 
 
 @router.get("/{photo_id}/image", response_class=FileResponse)
-def photo_image(photo_id: int, session: SessionDep, account: CurrentAccount) -> FileResponse:
+def photo_image(photo_id: IdPath, session: SessionDep, account: CurrentAccount) -> FileResponse:
     """The uploaded photo as stored."""
     obs, _ = photos.visible_photo(session, account, photo_id)
     return FileResponse(get_settings().data_dir / str(obs.file_path))
 
 
 @router.get("/{photo_id}/thumbnail", response_class=FileResponse)
-def photo_thumbnail(photo_id: int, session: SessionDep, account: CurrentAccount) -> FileResponse:
+def photo_thumbnail(photo_id: IdPath, session: SessionDep, account: CurrentAccount) -> FileResponse:
     """A 320 px JPEG thumbnail (made once, then cached)."""
     obs, _ = photos.visible_photo(session, account, photo_id)
     return FileResponse(photos.thumbnail_path(obs), media_type="image/jpeg")
 
 
 @router.post("/{photo_id}/feedback", response_model=FeedbackRecorded, status_code=201)
-def photo_feedback(photo_id: int, data: FeedbackCreate, session: SessionDep, account: CurrentAccount,
+def photo_feedback(photo_id: IdPath, data: FeedbackCreate, session: SessionDep, account: CurrentAccount,
                    request: Request) -> FeedbackRecorded:
     """Confirm or correct a diagnosis (agronomists, admins, or the area's farmer)."""
     obs, _ = photos.visible_photo(session, account, photo_id)

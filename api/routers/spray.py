@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from api.deps import CurrentAccount, PlannerAccount, SessionDep, VisibleArea, visible_area
+from api.deps import CurrentAccount, IdPath, PlannerAccount, SessionDep, VisibleArea, visible_area
 from api.errors import ERROR_RESPONSES
 from api.schemas import SprayApplicationCreate, SprayApplicationPublic, SprayMapCreate, SprayMapPublic
 from api.services import spray_maps
@@ -56,7 +56,7 @@ def create_spray_map_from_raster(
 
 
 @router.get("/v1/spray-maps/{map_id}", response_model=SprayMapPublic)
-def read_spray_map(map_id: int, session: SessionDep, account: CurrentAccount) -> SprayMapPublic:
+def read_spray_map(map_id: IdPath, session: SessionDep, account: CurrentAccount) -> SprayMapPublic:
     """A spray map: summary (treated ha, litres, saving %), config, zones (GeoJSON) and download links."""
     sm, area = spray_maps.visible_map(session, account, map_id)
     return spray_maps.to_public(sm, area)
@@ -64,7 +64,7 @@ def read_spray_map(map_id: int, session: SessionDep, account: CurrentAccount) ->
 
 @router.get("/v1/spray-maps/{map_id}/download", response_class=FileResponse)
 async def download_spray_map(
-    map_id: int, session: SessionDep, account: CurrentAccount,
+    map_id: IdPath, session: SessionDep, account: CurrentAccount,
     format: Annotated[str, Query(description="geojson | shp | kml | kmz | gpkg | dji | isoxml")] = "geojson",
 ) -> FileResponse:
     """The spray map in a format that GDAL, QGIS, DJI tools or ISOBUS terminals import."""
@@ -75,7 +75,7 @@ async def download_spray_map(
 
 @router.get("/v1/spray-maps/{map_id}/preview.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
-def spray_map_preview(map_id: int, session: SessionDep, account: CurrentAccount) -> Response:
+def spray_map_preview(map_id: IdPath, session: SessionDep, account: CurrentAccount) -> Response:
     """A PNG of the zones coloured by rate, with the field boundary."""
     sm, area = spray_maps.visible_map(session, account, map_id)
     return Response(spray_maps.preview_path(session, sm, area).read_bytes(), media_type="image/png")

@@ -25,7 +25,7 @@ from api.schemas import (
 from api.security import can_edit, visible_areas
 from api.settings import get_settings
 from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, Unsupported
-from inference.geo import GeometryError, area_ha, to_geojson, utm_epsg_for, validate_boundary
+from inference.geo import area_ha, to_geojson, utm_epsg_for, validate_boundary
 from inference.vectors import VectorData, VectorFileError, read_vector
 
 # Decree 109/2018 and Circular 02/2024/TT-BNNPTNT practice: a planting-area code covers at least 0.1 ha of annual
@@ -55,10 +55,8 @@ def check_code(code: str) -> str:
 
 
 def check_boundary(geojson: dict[str, Any]) -> Boundary:
-    try:
-        geom = validate_boundary(geojson)
-    except GeometryError as exc:
-        raise BadInput(str(exc)) from exc
+    """A valid EPSG:4326 boundary within the vertex limit (BadInput or TooLarge otherwise)."""
+    geom = validate_boundary(geojson, get_settings().max_boundary_vertices)
     c = geom.centroid
     return Boundary(to_geojson(geom), geom.bounds, area_ha(geom), utm_epsg_for(c.x, c.y))
 

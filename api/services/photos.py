@@ -132,6 +132,9 @@ def score_and_record(session: Session, account: Account, scorer: PhotoScorer, da
     if (lat is None) != (lon is None):
         raise BadInput("give both lat and lon, or neither")
     area = visible_area(session, account, area_code) if area_code else None
+    # end the read transaction: the connection goes back to the pool while the photo is scored (tens of ms of CPU)
+    # instead of being held, so concurrent uploads never queue for connections; loaded rows reload afterwards
+    session.rollback()
     result = scorer.score(data)
     if area is None:
         area = locate_area(session, account, result, lat, lon)

@@ -94,3 +94,14 @@ def test_advice_follows_the_decision() -> None:
     bad = PhotoQuality(ok=False, sharpness=2, brightness=120, clipped_pct=0, issues=["blurry"], messages=msgs)
     retake = advice_for(Decision("retake", "unsure", "photo quality: blurry"), PhotoSeverity(), bad, advice)
     assert retake.en == advice["quality"]["blurry"]["en"]
+
+
+def test_unsure_names_two_candidates_and_what_to_look_at() -> None:
+    from inference.photo import candidates_for
+
+    advice = load_advice()
+    probs = {"bacterial_leaf_blight": 0.2, "blast": 0.45, "brown_spot": 0.35}
+    c = candidates_for(Decision("unsure", "unsure", "low confidence"), probs, advice)
+    assert [x.label for x in c] == ["blast", "brown_spot"]
+    assert all(x.look_for is not None and x.look_for.vi and x.look_for.en for x in c)
+    assert candidates_for(Decision("diagnosed", "blast", None), probs, advice) == []

@@ -6,7 +6,7 @@ const T = {
     signin_btn: "Đăng nhập", take_photo: "Chụp ảnh lá", area: "Vùng trồng", choose: "Chụp hoặc chọn ảnh",
     send: "Gửi ảnh", result: "Kết quả", history: "Lịch sử vùng trồng", signout: "Đăng xuất",
     uploading: "Đang gửi ảnh…", analysing: "Đang phân tích…", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
-    confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá", growth: "Sinh trưởng",
+    maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá", growth: "Sinh trưởng",
     leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
     labels: { bacterial_leaf_blight: "Bệnh bạc lá", blast: "Bệnh đạo ôn", brown_spot: "Bệnh đốm nâu", unsure: "Chưa chắc chắn" },
     status: { no_symptom: "Không thấy triệu chứng bệnh", retake: "Cần chụp lại ảnh", field_patch: "Ảnh khoảnh ruộng" },
@@ -16,7 +16,7 @@ const T = {
     signin_btn: "Sign in", take_photo: "Photograph a leaf", area: "Growing area", choose: "Take or choose a photo",
     send: "Send photo", result: "Result", history: "History of this area", signout: "Sign out",
     uploading: "Sending photo…", analysing: "Analysing…", bad_login: "Wrong username or password",
-    confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area", growth: "Growth",
+    maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area", growth: "Growth",
     leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
     labels: { bacterial_leaf_blight: "Bacterial leaf blight", blast: "Blast", brown_spot: "Brown spot", unsure: "Unsure" },
     status: { no_symptom: "No disease symptom visible", retake: "Please retake the photo", field_patch: "Field patch photo" },
@@ -55,7 +55,25 @@ function showResult(res) {
   const d = res.diagnosis, s = res.severity, g = res.growth;
   $("diagnosis").textContent = labelText(d);
   $("diagnosis").dataset.label = d.label;
-  $("confidence").textContent = `${t("confidence")}: ${Math.round(d.confidence * 100)}%`;
+  // an unsure answer never shows one confident name: the two likeliest diseases and what to look at instead
+  const cands = d.status === "unsure" ? (d.candidates || []) : [];
+  $("confidence").textContent = d.status === "diagnosed" ? `${t("confidence")}: ${Math.round(d.confidence * 100)}%` : "";
+  const box = $("candidates");
+  box.replaceChildren();
+  if (cands.length) {
+    const head = document.createElement("p");
+    head.textContent = `${t("maybe")}: ` + cands.map((c) => `${T[lang].labels[c.label] || c.label} (${Math.round(c.probability * 100)}%)`).join(` ${t("or")} `);
+    box.appendChild(head);
+    const list = document.createElement("ul");
+    for (const text of [...cands.map((c) => c.look_for), d.look_for_other]) {
+      if (!text) continue;
+      const li = document.createElement("li");
+      li.textContent = text[lang];
+      list.appendChild(li);
+    }
+    box.appendChild(list);
+  }
+  box.hidden = !cands.length;
   $("severity").textContent = s.ses === null ? "" : `${t("severity")}: ${s.ses} (${s.affected_pct}% ${t("leaf_area")})`;
   $("growth").textContent = g.score === null ? "" :
     `${t("growth")}: ${g.score}/100 (${t(g.method)}${g.lcc_level ? " " + g.lcc_level : ""})`;
