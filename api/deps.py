@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from api.db import get_session
 from api.errors import Unauthorized
-from api.orm import Account, GrowingArea, Role
-from api.security import can_see, decode_token
+from api.orm import Account, GrowingArea, RevokedToken, Role
+from api.security import TokenClaims, can_see, decode_token
 from inference.errors import Forbidden, NotFound, Unavailable
 from inference.photo import PhotoScorer
 
@@ -25,17 +25,30 @@ SessionDep = Annotated[Session, Depends(get_session)]
 IdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="a record id")]
 
 
-def current_account(token: Annotated[str, Depends(oauth2_scheme)], session: SessionDep) -> Account:
-    """The signed-in account; 401 when the token is missing, forged, expired or its account is disabled."""
+def token_claims(token: Annotated[str, Depends(oauth2_scheme)]) -> TokenClaims:
+    """The claims of the request's bearer token; 401 when it is missing, forged, expired or incomplete."""
     try:
-        account_id = decode_token(token)
+        return decode_token(token)
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("the access token has expired; sign in again at POST /v1/auth/token") from exc
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise Unauthorized("the access token is not valid; sign in at POST /v1/auth/token") from exc
-    account = session.get(Account, account_id)
+
+
+ClaimsDep = Annotated[TokenClaims, Depends(token_claims)]
+
+
+def current_account(claims: ClaimsDep, session: SessionDep) -> Account:
+    """The signed-in account; 401 when the token is not valid, was signed out or issued before a password change,
+    or its account is disabled."""
+    account = session.get(Account, claims.account_id)
     if account is None or not account.is_active:
         raise Unauthorized("this account no longer exists or is disabled")
+    cutoff = account.tokens_valid_after
+    if cutoff is not None and claims.issued_at < cutoff:
+        raise Unauthorized("this access token was issued before the password was changed; sign in again")
+    if session.get(RevokedToken, claims.jti) is not None:
+        raise Unauthorized("this access token was signed out; sign in again")
     return account
 
 

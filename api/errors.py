@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.throttle import RateLimited
 from inference.errors import (
     BadInput,
     Conflict,
@@ -18,6 +19,7 @@ from inference.errors import (
     EmptyInput,
     Forbidden,
     NotFound,
+    StorageFull,
     TooLarge,
     Unavailable,
     Unsupported,
@@ -33,10 +35,12 @@ class Unauthorized(CropwatchError):
 # most specific first: the first class an error is an instance of decides its status
 STATUS: list[tuple[type[CropwatchError], int]] = [
     (EmptyInput, 400), (TooLarge, 413), (Unsupported, 415), (BadInput, 422), (Unauthorized, 401),
-    (Forbidden, 403), (NotFound, 404), (Conflict, 409), (Unavailable, 503), (CropwatchError, 500),
+    (Forbidden, 403), (NotFound, 404), (Conflict, 409), (RateLimited, 429), (Unavailable, 503),
+    (StorageFull, 507), (CropwatchError, 500),
 ]
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               409: "conflict", 413: "too_large", 415: "unsupported", 422: "bad_input", 503: "unavailable"}
+               409: "conflict", 413: "too_large", 415: "unsupported", 422: "bad_input", 429: "rate_limited",
+               503: "unavailable"}
 
 
 class ErrorBody(BaseModel):
@@ -48,7 +52,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 415, 422)
+    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 415, 422, 507)
 }
 
 
@@ -70,6 +74,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CropwatchError)
     async def _cropwatch(_: Request, exc: CropwatchError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(status_code=status_of(exc), content=_body(str(exc), exc.code), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Dialect,
     Enum,
     Float,
     ForeignKey,
@@ -20,12 +21,31 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database: SQLite keeps no time zone, so values read back from it are
+    marked UTC (they were written as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -56,7 +76,9 @@ class Account(Base):
     cooperative: Mapped[str | None] = mapped_column(String(200), default=None)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # tokens issued before this moment are refused (password change, sign-out everywhere)
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class GrowingArea(Base):
@@ -85,8 +107,10 @@ class GrowingArea(Base):
     max_lat: Mapped[float] = mapped_column(Float)
     area_ha: Mapped[float] = mapped_column(Float)
     utm_epsg: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # an agronomist's reason for accepting an overlap with another owner's area
+    overlap_override_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     owner: Mapped[Account | None] = relationship(lazy="joined")
 
@@ -99,7 +123,7 @@ class Observation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), index=True)
     source: Mapped[str] = mapped_column(String(32))  # photo | drone | manual
-    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    observed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     scores: Mapped[dict[str, Any]] = mapped_column(JSON)
     schema_version: Mapped[str] = mapped_column(String(16))
     model_name: Mapped[str | None] = mapped_column(String(100), default=None)
@@ -109,7 +133,7 @@ class Observation(Base):
     file_path: Mapped[str | None] = mapped_column(Text, default=None)  # relative to the data dir
     file_sha256: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class JobStatus(str, enum.Enum):
@@ -117,6 +141,7 @@ class JobStatus(str, enum.Enum):
     running = "running"
     succeeded = "succeeded"
     failed = "failed"
+    cancelled = "cancelled"
 
 
 class Job(Base):
@@ -137,9 +162,9 @@ class Job(Base):
     area_id: Mapped[int | None] = mapped_column(ForeignKey("growing_areas.id"), default=None, index=True)
     observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"), default=None)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
 class PhotoFeedback(Base):
@@ -153,7 +178,7 @@ class PhotoFeedback(Base):
     label: Mapped[str] = mapped_column(String(64))
     confirmed: Mapped[bool] = mapped_column(default=False)  # True when label equals the model's answer
     comment: Mapped[str | None] = mapped_column(Text, default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class SprayMap(Base):
@@ -172,7 +197,7 @@ class SprayMap(Base):
     damage_model_version: Mapped[str | None] = mapped_column(String(50), default=None)
     source_observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"), default=None)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class SprayApplication(Base):
@@ -183,7 +208,7 @@ class SprayApplication(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), index=True)
     spray_map_id: Mapped[int | None] = mapped_column(ForeignKey("spray_maps.id"), default=None)
-    applied_on: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    applied_on: Mapped[datetime] = mapped_column(UtcDateTime())
     product: Mapped[str] = mapped_column(String(200))
     active_ingredient: Mapped[str] = mapped_column(String(200))
     dose_l_per_ha: Mapped[float] = mapped_column(Float)
@@ -191,4 +216,14 @@ class SprayApplication(Base):
     operator: Mapped[str] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text, default=None)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class RevokedToken(Base):
+    """A signed-out access token (its id), kept until it would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -44,6 +44,12 @@ class AccountCreate(BaseModel):
     cooperative: Name200 | None = None
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
 class AccountPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -71,6 +77,8 @@ class AreaCreate(AreaBase):
     boundary: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon in EPSG:4326 (lon, lat)")
     owner_username: str | None = Field(default=None, description="Owner account; default: the caller")
     perennial: bool | None = Field(default=None, description="Perennial crop (legal minimum 1 ha instead of 0.1 ha)")
+    overlap_override_reason: Note2000 | None = Field(
+        default=None, description="agronomists and admins: why an overlap with another owner's area is accepted")
 
 
 class AreaUpdate(BaseModel):
@@ -87,6 +95,8 @@ class AreaUpdate(BaseModel):
     status: AreaStatus = None  # type: ignore[assignment]
     boundary: dict[str, Any] = None  # type: ignore[assignment]
     owner_username: Name64 | None = None
+    overlap_override_reason: Note2000 | None = Field(
+        default=None, description="agronomists and admins: why an overlap with another owner's area is accepted")
 
 
 class AreaPublic(BaseModel):
@@ -107,6 +117,7 @@ class AreaPublic(BaseModel):
     utm_epsg: int
     created_at: datetime
     updated_at: datetime
+    overlap_override_reason: str | None = None
     warnings: list[str] = []
 
 
@@ -172,7 +183,7 @@ class ModelActivated(BaseModel):
 class JobPublic(BaseModel):
     id: int
     kind: str
-    status: str = Field(description="queued | running | succeeded | failed")
+    status: str = Field(description="queued | running | succeeded | failed | cancelled")
     progress_pct: float
     area_code: str | None
     error: str | None

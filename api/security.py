@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -27,7 +29,18 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def verify_unknown_user(password: str) -> None:
+    """Spend the time of a real password check, so that the answer's timing does not tell who exists."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(_hasher.hash("not a real password"))
+    verify_password(_DUMMY_HASH[0], password)
+
+
 def create_token(account: Account) -> str:
+    """A signed access token: account id, role, issue and expiry times, and an id (jti) that can be revoked."""
     settings = get_settings()
     now = datetime.now(UTC)
     payload = {
@@ -35,15 +48,26 @@ def create_token(account: Account) -> str:
         "role": account.role.value,
         "iat": now,
         "exp": now + timedelta(minutes=settings.token_ttl_minutes),
+        "jti": uuid.uuid4().hex,
     }
     return jwt.encode(payload, settings.resolved_secret_key(), algorithm=_ALGORITHM)
 
 
-def decode_token(token: str) -> int:
-    """The account id of a signed token; raises jwt.PyJWTError (ExpiredSignatureError when expired), KeyError or
-    ValueError when it is not a valid token of this service."""
-    payload = jwt.decode(token, get_settings().resolved_secret_key(), algorithms=[_ALGORITHM])
-    return int(payload["sub"])
+@dataclass(frozen=True)
+class TokenClaims:
+    account_id: int
+    issued_at: datetime
+    expires_at: datetime
+    jti: str
+
+
+def decode_token(token: str) -> TokenClaims:
+    """The claims of a signed token of this service; raises jwt.PyJWTError (ExpiredSignatureError when expired,
+    MissingRequiredClaimError without exp, iat, sub or jti), KeyError or ValueError otherwise."""
+    payload = jwt.decode(token, get_settings().resolved_secret_key(), algorithms=[_ALGORITHM],
+                         options={"require": ["exp", "iat", "sub", "jti"]})
+    return TokenClaims(int(payload["sub"]), datetime.fromtimestamp(payload["iat"], UTC),
+                       datetime.fromtimestamp(payload["exp"], UTC), str(payload["jti"]))
 
 
 def visible_areas(stmt: Select, account: Account) -> Select:  # type: ignore[type-arg]

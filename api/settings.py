@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -25,10 +26,15 @@ class Settings(BaseSettings):
         default=None, description="Signs access tokens; default: a random key kept in DATA_DIR/secret_key."
     )
     token_ttl_minutes: int = 12 * 60
+    login_window_s: float = Field(default=900, description="Sign-in failures are counted over this many seconds.")
+    login_max_failures_per_account: int = Field(default=5, description="Failed sign-ins per account in the window.")
+    login_max_failures_per_address: int = Field(default=30, description="Failed sign-ins per client address.")
     area_code_pattern: str = Field(
         default=r"^[A-Z]{2}-[A-Z0-9]{2,8}-\d{4}$",
         description="Planting-area code: country, province/unit code, 4-digit serial, e.g. VN-STOR-0001.",
     )
+    max_overlap_share: float = Field(default=0.01, description="Largest overlap with another owner's area, as a "
+                                     "share of the smaller area.")
     max_boundary_vertices: int = Field(default=20_000, description="Most positions in one area boundary.")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="Largest accepted vector upload.")
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, description="Largest accepted photo upload.")
@@ -41,7 +47,8 @@ class Settings(BaseSettings):
                                      "after this many seconds")
     job_workers: int = Field(default=1, description="analyses run at once in local mode")
     max_flight_bytes: int = Field(default=20 * 1024**3, description="largest orthomosaic upload")
-    max_raster_pixels: int = Field(default=2_000_000_000, description="largest orthomosaic, in pixels (header)")
+    max_flight_pixels: int = Field(default=2_000_000_000, description="largest orthomosaic, in pixels (header)")
+    job_time_limit_s: int = Field(default=3 * 3600, description="a drone analysis running longer is stopped")
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -57,8 +64,9 @@ class Settings(BaseSettings):
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others, not even briefly
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
             tmp.replace(path)
         return path.read_text().strip()
 

@@ -1,11 +1,46 @@
-"""Files under the data directory: content-addressed (sha256), written atomically, never half-written."""
+"""Files under the data directory: content-addressed (sha256), written atomically, never half-written; a full disk is
+a clear StorageFull error that leaves nothing behind (no partial file, no empty folder)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from inference.errors import StorageFull
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+@contextmanager
+def full_disk_is_storage_full(what: str) -> Iterator[None]:
+    """Turn 'no space left' into StorageFull with a message for the caller."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise StorageFull(f"the server's disk is full: {what} was not saved; try again later") from exc
+        raise
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """mkdir -p that returns the folders it created (deepest last), so that they can be removed on failure."""
+    created = []
+    for p in reversed([path, *path.parents]):
+        if not p.exists():
+            p.mkdir()
+            created.append(p)
+    return created
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for p in reversed(folders):
+        with suppress(OSError):  # not empty: another file lives there
+            p.rmdir()
 
 
 def content_path(kind: str, sha256: str, suffix: str) -> Path:
@@ -14,20 +49,26 @@ def content_path(kind: str, sha256: str, suffix: str) -> Path:
 
 
 def store_bytes(data_dir: Path, kind: str, data: bytes, suffix: str) -> tuple[Path, str, bool]:
-    """Store `data` once by content; returns (relative path, sha256, created). Same bytes -> same file, not rewritten."""
+    """Store `data` once by content; returns (relative path, sha256, created). Same bytes -> same file, not rewritten.
+    Raises StorageFull when the disk is full (nothing is left behind)."""
     digest = hashlib.sha256(data).hexdigest()
     rel = content_path(kind, digest, suffix)
     dest = data_dir / rel
     if dest.exists():
         return rel, digest, False
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    created: list[Path] = []
+    tmp: str | None = None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, dest)
+        with full_disk_is_storage_full("the photo"):
+            created = _make_dirs(dest.parent)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, dest)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        _remove_empty(created)
         raise
     return rel, digest, True
 
@@ -35,4 +76,6 @@ def store_bytes(data_dir: Path, kind: str, data: bytes, suffix: str) -> tuple[Pa
 def remove_if_created(data_dir: Path, rel: Path, created: bool) -> None:
     """Undo a store when the record that needed it could not be written."""
     if created:
-        (data_dir / rel).unlink(missing_ok=True)
+        dest = data_dir / rel
+        dest.unlink(missing_ok=True)
+        _remove_empty([dest.parent.parent, dest.parent])  # KIND/ab/cd, when nothing else is stored there

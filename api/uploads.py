@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
+from api.storage import full_disk_is_storage_full
 from inference.errors import EmptyInput, TooLarge
 
 
@@ -13,7 +14,7 @@ def save_upload(stream: BinaryIO, dest: Path, limit_bytes: int, what: str = "the
     """Copy `stream` to `dest`; TooLarge past `limit_bytes`, EmptyInput when empty. Returns the size. The caller
     removes `dest` (or its folder) when it refuses the file."""
     size = 0
-    with dest.open("wb") as out:
+    with full_disk_is_storage_full(what), dest.open("wb") as out:
         while chunk := stream.read(chunk_bytes):
             size += len(chunk)
             if size > limit_bytes:

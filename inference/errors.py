@@ -63,3 +63,9 @@ class Unavailable(CropwatchError):
     """A needed resource (a model, a service) is not available now."""
 
     code = "unavailable"
+
+
+class StorageFull(CropwatchError):
+    """The disk is full: nothing was written; try again later (the operators are told by the logs)."""
+
+    code = "storage_full"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,9 @@ from inference.results import RasterCheck
 
 SENSORS_FILE = Path(__file__).resolve().parent / "data" / "sensors.json"
 MAX_RASTER_PIXELS = 2_000_000_000  # 2 gigapixels per file; larger mosaics are split before upload
+# DEFLATE cannot shrink data more than ~1032:1; JPEG and LZW orthomosaics are 5-50:1. A file whose declared pixels
+# would need far more bytes than it has is sparse or lies in its header, and would hold a worker for hours.
+MAX_DECLARED_TO_FILE_RATIO = 2000
 
 
 @lru_cache
@@ -113,6 +117,17 @@ def _check_georeference_and_size(ds: rasterio.io.DatasetReader, max_pixels: int)
                        "gigapixel limit; split the mosaic")
 
 
+def _check_declared_size(ds: rasterio.io.DatasetReader, path: str) -> None:
+    import numpy as np
+
+    declared = ds.width * ds.height * ds.count * np.dtype(ds.dtypes[0]).itemsize
+    size = os.path.getsize(path)
+    if declared > MAX_DECLARED_TO_FILE_RATIO * max(size, 1):
+        raise BadInput(
+            f"the GeoTIFF declares {ds.width}x{ds.height} pixels ({declared / 1e9:.1f} GB of data) but the file holds "
+            f"only {size / 1e6:.1f} MB: it is sparse or its header is wrong; export the orthomosaic again")
+
+
 def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
     """The given sensor profile, checked against the bands, or the one the bands match."""
     dtype = ds.dtypes[0]
@@ -160,6 +175,7 @@ def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int
         raise BadInput(f"the GeoTIFF cannot be opened ({exc}); it may be truncated: upload it again") from exc
     with ds:
         _check_georeference_and_size(ds, max_pixels)
+        _check_declared_size(ds, path)
         sensor = _resolve_sensor(ds, sensor)
         _check_last_block(ds, path)
         _check_first_and_last_block(ds)

@@ -103,7 +103,9 @@ def service_db(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture
 def client(db: sessionmaker[Session], service_db: Path) -> Iterator[TestClient]:
     from api.app import create_app
+    from api.services.accounts import login_throttle
 
+    login_throttle.cache_clear()  # sign-in failures of earlier tests do not count against this one
     app = create_app()
 
     def _session() -> Iterator[Session]:

@@ -63,3 +63,11 @@ def retry_job(job_id: IdPath, request: Request, session: SessionDep, account: Cu
     flights.requeue_failed(session, account, job)
     request.app.state.jobs.submit(job.id)
     return flights.to_public(job, area.code if area else None)
+
+
+@router.post("/v1/jobs/{job_id}/cancel", response_model=JobPublic)
+def cancel_job(job_id: IdPath, session: SessionDep, account: CurrentAccount) -> JobPublic:
+    """Stop a queued or running job and remove its files."""
+    job, area = flights.visible_job(session, account, job_id)
+    flights.cancel(session, account, job)
+    return flights.to_public(job, area.code if area else None)

@@ -79,7 +79,7 @@ def _start(job_id: int) -> tuple[JobParams, int | None, Any, int | None] | str:
         job = s.get(Job, job_id)
         if job is None:
             return "missing"
-        if job.status is JobStatus.succeeded:
+        if job.status in (JobStatus.succeeded, JobStatus.cancelled):
             return job.status.value
         job.status, job.started_at, job.attempts = JobStatus.running, datetime.now(UTC), job.attempts + 1
         job.error, job.progress_pct = None, 0.0
@@ -89,17 +89,28 @@ def _start(job_id: int) -> tuple[JobParams, int | None, Any, int | None] | str:
         return JobParams.model_validate(job.params), job.area_id, boundary, job.created_by_id
 
 
-def _progress_writer(job_id: int) -> Callable[[float], None]:
-    """A progress callback (0-1) that writes the job's % at most every 2 points or 2 seconds."""
+class JobStopped(Exception):
+    """The job was cancelled, or ran past its time limit."""
+
+
+def _progress_writer(job_id: int, time_limit_s: float) -> Callable[[float], None]:
+    """A progress callback (0-1) that writes the job's % at most every 2 points or 2 seconds, and stops the job
+    (JobStopped) when it has been cancelled or has run past `time_limit_s`."""
     engine = get_engine()
+    start = time.monotonic()
     last = [0.0, 0.0]
 
     def progress(f: float) -> None:
         pct, now = round(100 * f, 1), time.monotonic()
+        if now - start > time_limit_s:
+            raise JobStopped(f"the analysis ran past its time limit of {time_limit_s:.0f} s; split the orthomosaic")
         if pct - last[0] >= 2 or now - last[1] > 2:
             last[0], last[1] = pct, now
             with engine.begin() as conn:
-                conn.execute(update(Job).where(Job.id == job_id).values(progress_pct=min(pct, 99.0)))
+                running = conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.running)
+                                       .values(progress_pct=min(pct, 99.0))).rowcount
+            if not running:
+                raise JobStopped("cancelled")
 
     return progress
 
@@ -119,9 +130,16 @@ def run_analysis_job(job_id: int) -> str:
         assert params.ortho is not None, "the job has no orthomosaic"
         info = RasterInfo.from_check(params.ortho, params.raster) if params.raster else None
         model = load_damage_model() if params.method == "auto" else None
+        progress = _progress_writer(job_id, get_settings().job_time_limit_s)
         summary = analyze_orthomosaic(params.ortho, out, sensor=params.sensor, damage_model=model,
-                                      area_boundary_wgs84=boundary, progress=_progress_writer(job_id), info=info)
+                                      area_boundary_wgs84=boundary, progress=progress, info=info)
         render_flight_previews(params.ortho, out / "damage.tif", out)
+    except JobStopped as exc:
+        if str(exc) == "cancelled":
+            delete_flight_files(job_id)
+            return JobStatus.cancelled.value
+        shutil.rmtree(out, ignore_errors=True)
+        return _finish(job_id, JobStatus.failed, error=str(exc))
     except CropwatchError as exc:
         return _finish(job_id, JobStatus.failed, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - a job must end failed with a reason, never stay running
@@ -135,8 +153,9 @@ def run_analysis_job(job_id: int) -> str:
 
 
 def _finish(job_id: int, status: JobStatus, **values: Any) -> str:
+    """Record the end of a running job (a job cancelled meanwhile stays cancelled)."""
     with get_engine().begin() as conn:
-        conn.execute(update(Job).where(Job.id == job_id).values(
+        conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.running).values(
             status=status, finished_at=datetime.now(UTC), progress_pct=100.0 if status is JobStatus.succeeded else
             Job.progress_pct, **values))
     return status.value

@@ -77,14 +77,22 @@ def find_account(session: Session, username: str) -> Account:
     return acc
 
 
+def find_owner(session: Session, username: str, caller: Account) -> Account:
+    """The account that is to own an area: a farmer (only an admin may give an area to another kind of account)."""
+    acc = find_account(session, username)
+    if acc.role is not Role.farmer and caller.role is not Role.admin:
+        raise Forbidden(f"{username} is a {acc.role.value}; areas are owned by farmers (an admin may decide otherwise)")
+    return acc
+
+
 def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[GrowingArea, list[str]]:
     """Validate `data` and return an unsaved GrowingArea (and size warnings). Raises a BadInput, Conflict or Forbidden."""
     code = check_code(data.code)
     if session.scalar(select(GrowingArea.id).where(GrowingArea.code == code)) is not None:
         raise Conflict(f"area code {code} is already registered; codes are unique, use another serial")
     b = check_boundary(data.boundary)
-    owner = find_account(session, data.owner_username) if data.owner_username else caller
-    fields = data.model_dump(exclude={"code", "boundary", "owner_username", "perennial"})
+    owner = find_owner(session, data.owner_username, caller) if data.owner_username else caller
+    fields = data.model_dump(exclude={"code", "boundary", "owner_username", "perennial", "overlap_override_reason"})
     area = GrowingArea(
         code=code,
         owner_id=owner.id,
@@ -99,6 +107,34 @@ def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[Gro
     )
     area.owner = owner
     return area, size_warnings(code, data.crop, b.area_ha, data.perennial)
+
+
+def check_overlap(session: Session, area: GrowingArea, caller: Account, override_reason: str | None) -> None:
+    """An area may not overlap another owner's area by more than the allowed share of the smaller of the two
+    (CROPWATCH_MAX_OVERLAP_SHARE, default 1 %). The refusal names the other area; an agronomist or an admin may
+    accept the overlap with a reason, which is kept with the area."""
+    limit = get_settings().max_overlap_share
+    geom = shape(area.boundary_geojson)
+    stmt = select(GrowingArea).where(
+        GrowingArea.min_lon <= area.max_lon, GrowingArea.max_lon >= area.min_lon,
+        GrowingArea.min_lat <= area.max_lat, GrowingArea.max_lat >= area.min_lat,
+        GrowingArea.status != AreaStatus.revoked)
+    for other in session.scalars(stmt):
+        if other.id == area.id or other.owner_id == area.owner_id:
+            continue
+        inter = geom.intersection(shape(other.boundary_geojson))
+        if inter.is_empty or inter.area == 0:
+            continue
+        share = area_ha(inter) / max(min(area.area_ha, other.area_ha), 1e-9)
+        if share <= limit:
+            continue
+        if override_reason is None:
+            raise Conflict(f"the boundary overlaps area {other.code} of another owner by {100 * share:.1f} % of the "
+                           f"smaller area (at most {100 * limit:g} % is allowed); correct the boundary, or ask an "
+                           "agronomist to record the overlap with a reason")
+        if caller.role not in (Role.agronomist, Role.admin):
+            raise Forbidden("only an agronomist or an admin may accept an overlap with another owner's area")
+        area.overlap_override_reason = override_reason
 
 
 def set_boundary(area: GrowingArea, geojson: dict[str, Any]) -> None:
@@ -127,6 +163,7 @@ def to_public(area: GrowingArea, warnings: list[str] | None = None) -> AreaPubli
         utm_epsg=area.utm_epsg,
         created_at=area.created_at,
         updated_at=area.updated_at,
+        overlap_override_reason=area.overlap_override_reason,
         warnings=warnings or [],
     )
 
@@ -179,6 +216,7 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
             area, warns = build_area(session, payload, caller)
             if not _may_create_for(caller, area):
                 raise Forbidden("you may only import areas that you own or that lie in your province/cooperative")
+            check_overlap(session, area, caller, None)
             session.add(area)
             session.flush()
             seen.add(area.code)
@@ -262,6 +300,7 @@ def create_area(session: Session, data: AreaCreate, account: Account) -> AreaPub
     area, warnings = build_area(session, data, account)
     if not can_edit(area, account):
         raise Forbidden("you may only register areas in your province or cooperative")
+    check_overlap(session, area, account, data.overlap_override_reason)
     session.add(area)
     session.commit()
     return to_public(area, warnings)
@@ -274,11 +313,16 @@ def update_area(session: Session, area: GrowingArea, data: AreaUpdate, account: 
     changes = data.model_dump(exclude_unset=True)
     if account.role is Role.farmer and ("status" in changes or "owner_username" in changes):
         raise Forbidden("a farmer cannot change an area's status or owner; ask an agronomist")
+    reason = changes.pop("overlap_override_reason", None)
     try:
         if "boundary" in changes:
             set_boundary(area, changes.pop("boundary"))
         if "owner_username" in changes:
-            area.owner = find_account(session, changes.pop("owner_username"))
+            area.owner = find_owner(session, changes.pop("owner_username"), account)
+            area.owner_id = area.owner.id
+        if "boundary" in data.model_fields_set or "owner_username" in data.model_fields_set:
+            with session.no_autoflush:
+                check_overlap(session, area, account, reason)
     except CropwatchError:
         session.rollback()
         raise

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from api.orm import Account, GrowingArea, Job, JobStatus, Role
 from api.schemas import JobPublic
 from api.security import can_see
-from api.services.analysis import flight_dir
+from api.services.analysis import delete_flight_files, flight_dir
 from api.settings import get_settings
 from api.uploads import save_upload
 from inference.drone import area_in_raster_crs
@@ -50,7 +50,7 @@ def create_flight_job(session: Session, account: Account, area: GrowingArea, str
     try:
         path = incoming / "ortho.tif"
         save_upload(stream, path, settings.max_flight_bytes, "the orthomosaic")
-        info = validate_raster(path, sensor, settings.max_raster_pixels)
+        info = validate_raster(path, sensor, settings.max_flight_pixels)
         area_in_raster_crs(shape(area.boundary_geojson), info)
         job = Job(kind="drone_analysis", area_id=area.id, created_by_id=account.id, params={})
         session.add(job)
@@ -108,3 +108,17 @@ def requeue_failed(session: Session, account: Account, job: Job) -> None:
         raise Conflict(f"job {job.id} is {job.status.value}; only failed jobs are retried")
     job.status, job.error, job.progress_pct = JobStatus.queued, None, 0.0
     session.commit()
+
+
+def cancel(session: Session, account: Account, job: Job) -> None:
+    """Stop a queued or running job: it is marked cancelled at once; a queued job's files are removed now, a running
+    one stops at its next window (local pool or Celery worker alike) and removes its files."""
+    if account.role is Role.farmer:
+        raise Forbidden("farmers cannot cancel analyses")
+    if job.status not in (JobStatus.queued, JobStatus.running):
+        raise Conflict(f"job {job.id} is {job.status.value}; only queued or running jobs can be cancelled")
+    was_queued = job.status is JobStatus.queued
+    job.status, job.error = JobStatus.cancelled, f"cancelled by {account.username}"
+    session.commit()
+    if was_queued:
+        delete_flight_files(job.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -107,3 +108,120 @@ def test_start_up_removes_partial_outputs(service_db: Path) -> None:
     removed = remove_partial_outputs()
     assert sorted(removed) == sorted([partial, incoming])
     assert not partial.exists() and not incoming.exists() and done.exists()
+
+
+def _square(lon0: float, lat0: float, side_deg: float = 0.001) -> dict:
+    ring = [[lon0, lat0], [lon0 + side_deg, lat0], [lon0 + side_deg, lat0 + side_deg], [lon0, lat0 + side_deg],
+            [lon0, lat0]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def test_farmers_cannot_claim_each_others_fields(client: TestClient, admin: dict, db, engine) -> None:
+    from api.orm import Role
+    from tests.conftest import make_account, token_for
+
+    for name in ("farmer_a", "farmer_b"):
+        make_account(db, name, Role.farmer)
+    make_account(db, "agro", Role.agronomist, province="Sóc Trăng")
+    fa, fb, agro = (token_for(client, n) for n in ("farmer_a", "farmer_b", "agro"))
+    a = area_payload("VN-STOR-0001", boundary=_square(105.97, 9.56))
+    assert client.post("/v1/areas", json=a, headers=fa).status_code == 201
+    # B's field shares half of A's: refused, naming A's code; nothing written
+    before = row_counts(engine)
+    b = area_payload("VN-STOR-0002", boundary=_square(105.9705, 9.56))
+    r = client.post("/v1/areas", json=b, headers=fb)
+    assert r.status_code == 409 and "VN-STOR-0001" in r.json()["detail"]
+    assert row_counts(engine) == before
+    # a sliver (0.5 % of the smaller area) is tolerated
+    sliver = area_payload("VN-STOR-0003", boundary=_square(105.97 + 0.000995, 9.56))
+    assert client.post("/v1/areas", json=sliver, headers=fb).status_code == 201
+    # moving a boundary onto the neighbour is refused the same way, and the boundary stays
+    r = client.patch("/v1/areas/VN-STOR-0003", json={"boundary": _square(105.9702, 9.56)}, headers=fb)
+    assert r.status_code == 409 and "VN-STOR-0001" in r.json()["detail"]
+    assert client.get("/v1/areas/VN-STOR-0003", headers=fb).json()["boundary"] == sliver["boundary"]
+    # a farmer cannot override; an agronomist can, with a reason that is kept
+    r = client.post("/v1/areas", json={**b, "overlap_override_reason": "shared bund"}, headers=fb)
+    assert r.status_code == 403
+    r = client.post("/v1/areas", json={**b, "owner_username": "farmer_b",
+                                       "overlap_override_reason": "co-owned plot, see commune record 12/2026"},
+                    headers=agro)
+    assert r.status_code == 201 and r.json()["overlap_override_reason"].startswith("co-owned")
+
+
+def test_sparse_raster_declaring_huge_size_is_refused(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from inference.errors import BadInput
+    from inference.sensors import validate_raster
+
+    p = tmp_path / "sparse.tif"
+    with rasterio.open(p, "w", driver="GTiff", width=40_000, height=40_000, count=3, dtype="uint8",
+                       crs="EPSG:32648", transform=from_origin(580_000, 1_057_000, 0.05, 0.05), tiled=True,
+                       blockxsize=256, blockysize=256, SPARSE_OK=True) as ds:
+        ds.write(np.full((3, 256, 256), 90, np.uint8), window=rasterio.windows.Window(0, 0, 256, 256))
+    assert p.stat().st_size < 2_000_000
+    with pytest.raises(BadInput, match="sparse"):
+        validate_raster(p)
+
+
+def test_full_disk_is_507_and_leaves_nothing(client: TestClient, admin: dict, db, engine, monkeypatch) -> None:
+    import errno
+
+    import api.storage
+    from api.orm import Role
+    from tests.conftest import make_account, token_for
+    from tests.data.make_photos import real_photo
+
+    make_account(db, "farmer_a", Role.farmer)
+    fa = token_for(client, "farmer_a")
+    assert client.post("/v1/areas", json=area_payload(), headers=fa).status_code == 201
+
+    def no_space(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(api.storage.os, "fdopen", no_space)
+    before = row_counts(engine)
+    r = client.post("/v1/photos", files={"file": ("leaf.jpg", real_photo().read_bytes(), "image/jpeg")},
+                    data={"area_code": "VN-STOR-0001"}, headers=fa)
+    assert r.status_code == 507 and "disk is full" in r.json()["detail"]
+    assert row_counts(engine) == before
+    photos = get_settings().data_dir / "photos"
+    assert not photos.exists() or list(photos.rglob("*")) == []
+
+
+def test_cancel_a_queued_job_removes_its_files(client: TestClient, admin: dict, db) -> None:
+    from api.orm import Job, JobStatus
+    from api.services.analysis import flight_dir
+
+    with db() as s:
+        job = Job(kind="drone_analysis", status=JobStatus.queued, params={"sensor": "rgba"})
+        s.add(job)
+        s.commit()
+        jid = job.id
+    (flight_dir(jid)).mkdir(parents=True)
+    (flight_dir(jid) / "ortho.tif").write_bytes(b"x")
+    r = client.post(f"/v1/jobs/{jid}/cancel", headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert not flight_dir(jid).exists()
+    assert client.post(f"/v1/jobs/{jid}/cancel", headers=admin).status_code == 409
+
+
+def test_running_job_stops_when_cancelled_or_past_its_limit(client: TestClient, db) -> None:
+    from api.orm import Job, JobStatus
+    from api.services.analysis import JobStopped, _progress_writer
+
+    with db() as s:
+        job = Job(kind="drone_analysis", status=JobStatus.running, params={})
+        s.add(job)
+        s.commit()
+        jid = job.id
+    progress = _progress_writer(jid, time_limit_s=3600)
+    progress(0.1)  # running: fine
+    with db() as s:
+        s.get(Job, jid).status = JobStatus.cancelled
+        s.commit()
+    with pytest.raises(JobStopped, match="cancelled"):
+        progress(0.5)
+    with pytest.raises(JobStopped, match="time limit"):
+        _progress_writer(jid, time_limit_s=-1)(0.2)
