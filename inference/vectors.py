@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,8 +61,29 @@ def safe_extract_zip(path: Path, dest: Path, max_bytes: int = MAX_UNZIPPED_BYTES
             total += info.file_size
             if total > max_bytes:
                 raise VectorFileError(f"the zip unpacks to more than {max_bytes // 2**20} MiB; upload a smaller file")
-        zf.extractall(dest)
+        _extract_counted(zf, dest, max_bytes)
     return [p for p in dest.rglob("*") if p.is_file()]
+
+
+def _extract_counted(zf: zipfile.ZipFile, dest: Path, max_bytes: int) -> None:
+    """Extract entry by entry counting the bytes really written: sizes in the zip's directory can lie."""
+    written = 0
+    try:
+        for info in zf.infolist():
+            target = dest / PurePosixPath(info.filename.replace("\\", "/"))
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, target.open("wb") as out:
+                while chunk := src.read(1 << 20):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise VectorFileError(f"the zip unpacks to more than {max_bytes // 2**20} MiB (its directory "
+                                              "says less); upload a smaller file")
+                    out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise VectorFileError(f"the zip file is damaged ({exc}); zip the files again and upload") from exc
 
 
 @contextmanager

@@ -225,3 +225,39 @@ def test_running_job_stops_when_cancelled_or_past_its_limit(client: TestClient, 
         progress(0.5)
     with pytest.raises(JobStopped, match="time limit"):
         _progress_writer(jid, time_limit_s=-1)(0.2)
+
+
+def _zip_with(tmp_path: Path, tamper: str) -> bytes:
+    """A zipped Shapefile of one area, then damaged: a wrong CRC, or sizes in the directory that lie."""
+    import struct
+    import zipfile
+
+    from datasets.samples import feature_collection
+    from tests.data.make_areas import write_shapefile_zip
+
+    z = write_shapefile_zip(tmp_path / "areas.zip", feature_collection(1))
+    data = bytearray(z.read_bytes())
+    with zipfile.ZipFile(z) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+    pos = data.find(b"PK\x01\x02")
+    while pos >= 0:  # each central-directory entry: CRC at +16, uncompressed size at +24, name at +46
+        name = bytes(data[pos + 46 : pos + 46 + struct.unpack_from("<H", data, pos + 28)[0]]).decode()
+        info = infos[name]
+        lh = info.header_offset  # its local header: CRC at +14, uncompressed size at +22
+        if tamper == "crc":
+            for off in (pos + 16, lh + 14):
+                struct.pack_into("<I", data, off, info.CRC ^ 0xFFFF)
+        else:
+            for off in (pos + 24, lh + 22):
+                struct.pack_into("<I", data, off, 3)
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("tamper", ["crc", "sizes"])
+def test_damaged_zips_are_refused(client: TestClient, admin: dict, engine, tmp_path: Path, tamper: str) -> None:
+    before = row_counts(engine)
+    r = client.post("/v1/areas/import", files={"file": ("areas.zip", _zip_with(tmp_path, tamper))}, headers=admin)
+    assert r.status_code == 422, r.text
+    assert "damaged" in r.json()["detail"] or "Bad" in r.json()["detail"]
+    assert row_counts(engine) == before
