@@ -39,6 +39,7 @@ from rasterio.windows import Window  # noqa: E402
 from rasterio.windows import transform as window_transform  # noqa: E402
 
 from inference import indices  # noqa: E402
+from inference.canopy import canopy_mask
 from inference.errors import BadInput
 from inference.results import DAMAGED_THRESHOLD, DRONE_SUMMARY_SCHEMA_VERSION, DroneSummary
 from inference.sensors import RasterInfo, validate_raster  # noqa: E402
@@ -205,6 +206,15 @@ def _area_mask(area_geom: Any, win: Window, ds_transform: Any) -> np.ndarray:
                          transform=window_transform(win, ds_transform), invert=True)
 
 
+def _canopy(bands: dict[str, np.ndarray], idx: np.ndarray, valid: np.ndarray, prof: dict[str, Any]) -> np.ndarray:
+    """Canopy mask of a window: the photo method (Otsu on CIE a*) for RGB sensors, the primary index above the
+    profile's threshold for multispectral ones."""
+    if prof.get("canopy_method") == "lab_a_otsu":
+        rgb = np.clip(np.stack([bands["red"], bands["green"], bands["blue"]], axis=-1) * 255, 0, 255).astype(np.uint8)
+        return canopy_mask(rgb, valid)
+    return valid & (idx > prof["canopy_threshold"])
+
+
 def _stats_window(path: str, info: RasterInfo, win: Window, area_geom: Any) -> _Accumulator:
     prof = info.profile
     with rasterio.open(path) as ds:
@@ -212,7 +222,7 @@ def _stats_window(path: str, info: RasterInfo, win: Window, area_geom: Any) -> _
         if area_geom is not None:
             valid &= _area_mask(area_geom, win, ds.transform)
     idx = primary_index(bands, prof["primary_index"])
-    canopy = valid & (idx > prof["canopy_threshold"])
+    canopy = _canopy(bands, idx, valid, prof)
     acc = _Accumulator()
     acc.hist = _hist(idx[canopy])
     return acc
@@ -232,7 +242,7 @@ def _process_window(
         valid &= _area_mask(area_geom, win, transform)
     core = {k: v[crop] for k, v in bands.items()}
     idx = primary_index(core, prof["primary_index"])
-    canopy = valid & (idx > prof["canopy_threshold"])
+    canopy = _canopy(core, idx, valid, prof)
     lo, hi = prof["growth_range"]
     growth = np.clip((np.nan_to_num(idx, nan=lo) - lo) / (hi - lo), 0, 1) * 100
     if model is not None:

@@ -1,5 +1,5 @@
-"""Leaf and lesion segmentation with OpenCV, severity on the IRRI SES 0-9 scale, and growth (leaf colour or canopy
-cover). Arrays are RGB uint8 (rows, cols, 3); masks are bool (rows, cols).
+"""What a leaf photo shows once the gate has found the leaf: the lesion share (severity on the IRRI SES 0-9 scale), the
+leaf colour and the canopy cover (growth 0-100). Arrays are RGB uint8 (rows, cols, 3); masks are bool (rows, cols).
 
 Severity scales: IRRI (2013) Standard Evaluation System for Rice, 5th ed. (see data/ses_scales.json, editable).
 Leaf colour: dark green colour index (DGCI, Karcher & Richardson 2003, Crop Sci. 43:943) mapped to the levels 2-5 of
@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.field_photo_model import paper_mask
+from inference.canopy import canopy_mask
+from inference.lesions import severity
 
 SES_FILE = Path(__file__).resolve().parent / "data" / "ses_scales.json"
 
@@ -41,70 +42,28 @@ class LeafAnalysis:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
 
 
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    m = mask.astype(np.uint8)
-    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    filled = np.zeros_like(m)
-    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
-    return filled.astype(bool)
-
-
-def excess_green(rgb: np.ndarray) -> np.ndarray:
-    """ExG = 2g - r - b on chromatic coordinates (Woebbecke et al. 1995), float32 in [-1, 2]."""
-    f = rgb.astype(np.float32)
-    s = f.sum(axis=2) + 1e-6
-    r, g, b = f[..., 0] / s, f[..., 1] / s, f[..., 2] / s
-    return 2 * g - r - b
-
-
-def canopy_mask(rgb: np.ndarray) -> np.ndarray:
-    """Green vegetation mask: ExG above its Otsu threshold (Meyer & Neto 2008), the threshold clipped to 0.05-0.25.
-
-    Otsu separates plants from soil where both are present (IoU 0.81-0.86 against the vegetation masks of 8 CWFID
-    photos, evaluation only); the clip keeps a fully green canopy, where Otsu would split the greens, mostly green.
-    """
-    exg = excess_green(rgb)
-    u8 = np.clip((exg + 1.0) / 3.0 * 255.0, 0, 255).astype(np.uint8)
-    t, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return exg > float(np.clip(t / 255.0 * 3.0 - 1.0, 0.05, 0.25))
-
-
-def analyse_leaf(rgb: np.ndarray) -> LeafAnalysis:
-    """Segment leaf tissue from background and lesions within the leaf.
-
-    Green tissue: OpenCV hue 27-95 (54-190 degrees), saturated, not dark. Leaf: green tissue closed over gaps of ~4 %
-    of the image and hole-filled, minus paper. Lesions: leaf pixels that are not green and are yellow-brown-orange
-    (hue < 27) or grey-white (unsaturated, bright), as blast centres are.
-    """
+def dark_green_colour_index(rgb: np.ndarray, green: np.ndarray) -> float | None:
+    """Mean DGCI (0-1) of the green tissue pixels, or None when there are too few of them."""
+    if green.sum() <= 100:
+        return None
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    paper = paper_mask(rgb)
-    green = (h >= 27) & (h <= 95) & (s > 45) & (v > 40)
-    # The leaf is green tissue and what it encloses: close the green mask over lesion-sized gaps, fill holes. A
-    # yellow mat or soil far from green tissue is thereby not "leaf"; lesions are enclosed by green.
-    k = max(3, int(0.04 * min(rgb.shape[:2])) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    green_open = cv2.morphologyEx(green.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    leaf = _fill_holes(cv2.morphologyEx(green_open, cv2.MORPH_CLOSE, kernel).astype(bool)) & ~paper & (v > 30)
-    # brown lesions on the leaf margin are not enclosed by green: add brown pixels in a band around the leaf
-    brown = ((h < 24) | (h > 160)) & (s > 50) & (v > 20)
-    leaf = _fill_holes(leaf | (brown & cv2.dilate(leaf.astype(np.uint8), kernel).astype(bool)))
-    lesion = leaf & ~green & ((h < 27) | (h > 160) | ((s <= 45) & (v > 110)) | ((v < 90) & (s > 40)))
-    lesion = cv2.morphologyEx(lesion.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    green = green & leaf
-    n_leaf = int(leaf.sum())
-    dgci = None
-    if green.sum() > 100:
-        hh = h[green].astype(np.float32) * 2.0  # degrees
-        ss, bb = s[green].astype(np.float32) / 255.0, v[green].astype(np.float32) / 255.0
-        dgci = float(np.clip((((hh - 60.0) / 60.0) + (1 - ss) + (1 - bb)) / 3.0, 0, 1).mean())
+    hh = hsv[..., 0][green].astype(np.float32) * 2.0  # degrees
+    ss, bb = hsv[..., 1][green].astype(np.float32) / 255.0, hsv[..., 2][green].astype(np.float32) / 255.0
+    return float(np.clip((((hh - 60.0) / 60.0) + (1 - ss) + (1 - bb)) / 3.0, 0, 1).mean())
+
+
+def analyse_leaf(rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray) -> LeafAnalysis:
+    """Lesions within the leaf (inference/lesions.py), leaf colour and canopy cover, on an RGB image at the gate's
+    analysis size with the gate's leaf and green-tissue masks (inference/gate.py)."""
+    sev = severity(rgb, leaf_mask, green_mask)
+    n_leaf = int(sev["leaf_px"])
     return LeafAnalysis(
-        leaf_fraction=n_leaf / leaf.size,
-        lesion_fraction_of_leaf=float(lesion.sum() / n_leaf) if n_leaf else 0.0,
+        leaf_fraction=n_leaf / leaf_mask.size,
+        lesion_fraction_of_leaf=float(sev["lesion_pct"]) / 100.0,
         green_cover_fraction=float(canopy_mask(rgb).mean()),
-        dgci=dgci,
-        lesion_mask=lesion,
-        leaf_mask=leaf,
+        dgci=dark_green_colour_index(rgb, green_mask & sev["leaf_mask"] & ~sev["lesion_mask"]),
+        lesion_mask=sev["lesion_mask"],
+        leaf_mask=sev["leaf_mask"],
     )
 
 

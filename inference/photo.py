@@ -11,10 +11,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
 from inference.field_photo_model import FieldPhotoModel, Prediction
+from inference.gate import ANALYSIS_SHORT_SIDE as GATE_SHORT_SIDE
+from inference.gate import assess
 from inference.leaf import (
     LeafAnalysis,
     analyse_leaf,
@@ -24,6 +23,7 @@ from inference.leaf import (
     ses_grade,
     ses_scale_name,
 )
+from inference.masks import resize_short
 from inference.photo_io import MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, DecodedPhoto, decode_photo
 from inference.results import (
     PHOTO_RESULT_SCHEMA_VERSION,
@@ -41,47 +41,13 @@ from inference.results import (
 
 ADVICE_FILE = Path(__file__).resolve().parent / "data" / "advice.json"
 
-# Quality thresholds, measured on the 490 training photos at a short side of 300 px: the variance of the Laplacian
-# has its 1st percentile at 12.7 (median 194); a sharp leaf blurred with sigma 1.7 px gives 12.6, sigma 3 px gives 4.
-ANALYSIS_SHORT_SIDE = 300
-BLUR_MIN = 8.0
-DARK_MEAN_V = 45.0  # training photos: min 47, 1st percentile 78 (HSV value, 0-255)
-BRIGHT_MEAN_V = 235.0  # 99th percentile 230
-CLIPPED_MAX_FRACTION = 0.35  # share of pixels at V >= 250
 # Lesions on under 0.5 % of the leaf are within the segmentation's noise on healthy tissue: "no symptom visible".
 NO_LESION_PCT = 0.5
-# A photo that the model finds unlike its training photos is a field patch when at least this much is green.
-FIELD_PATCH_MIN_GREEN = 0.15
 
 
 @lru_cache
 def load_advice(path: str = str(ADVICE_FILE)) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def _resize_short(rgb: np.ndarray, short: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = short / min(h, w)
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
-
-
-def quality_check(rgb: np.ndarray) -> dict[str, Any]:
-    """Blur (variance of the Laplacian at 300 px short side), exposure (mean HSV value, clipped share)."""
-    small = _resize_short(rgb, ANALYSIS_SHORT_SIDE)
-    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    blur = float(cv2.Laplacian(gray, cv2.CV_64F).var())
-    v = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)[..., 2]
-    mean_v, clipped = float(v.mean()), float((v >= 250).mean())
-    issues = []
-    if blur < BLUR_MIN:
-        issues.append("blurry")
-    if mean_v < DARK_MEAN_V:
-        issues.append("too_dark")
-    if mean_v > BRIGHT_MEAN_V or clipped > CLIPPED_MAX_FRACTION:
-        issues.append("too_bright")
-    return {"sharpness": round(blur, 1), "brightness": round(mean_v, 1), "clipped_pct": round(100 * clipped, 2),
-            "issues": issues}
 
 
 def _fill(text: str, **kw: Any) -> str:
@@ -99,12 +65,12 @@ class Decision:
     reason: str | None
 
 
-def photo_kind(in_distribution: bool, green_cover_fraction: float) -> str:
-    """leaf_closeup when the model recognises a leaf like its training photos; field_patch when enough is green
-    canopy; else not_a_plant."""
-    if in_distribution:
-        return "leaf_closeup"
-    return "field_patch" if green_cover_fraction >= FIELD_PATCH_MIN_GREEN else "not_a_plant"
+def photo_kind(gate_kind: str | None, in_distribution: bool) -> str:
+    """not_a_plant without positive evidence of plant tissue (the gate's kind is None); leaf_closeup when the model
+    recognises a leaf like its training photos; else the gate's call (leaf_closeup or field_patch)."""
+    if gate_kind is None:
+        return "not_a_plant"
+    return "leaf_closeup" if in_distribution else gate_kind
 
 
 def decide(issues: list[str], kind: str, affected_pct: float, pred: Prediction) -> Decision:
@@ -189,14 +155,15 @@ class PhotoScorer:
         """Measure (quality, leaf), classify, decide, then word the result."""
         advice = load_advice(self.advice_path)
         t0 = time.perf_counter()
-        quality_raw = quality_check(photo.rgb)
-        leaf = analyse_leaf(_resize_short(photo.rgb, ANALYSIS_SHORT_SIDE))
+        gate = assess(photo.rgb)
+        leaf = analyse_leaf(resize_short(photo.rgb, GATE_SHORT_SIDE), gate["leaf_mask"], gate["green_mask"])
         t1 = time.perf_counter()
         pred = self.model.predict(photo.rgb)
         t2 = time.perf_counter()
-        kind = photo_kind(pred.in_distribution, leaf.green_cover_fraction)
-        issues = list(quality_raw["issues"]) + (["not_a_plant"] if kind == "not_a_plant" else [])
-        quality = PhotoQuality(**{**quality_raw, "issues": issues}, ok=not issues,
+        kind = photo_kind(gate["kind"], pred.in_distribution)
+        issues = list(gate["issues"])
+        quality = PhotoQuality(ok=not issues, sharpness=gate["sharpness"] or 0.0, brightness=gate["leaf_mean_v"],
+                               clipped_pct=gate["leaf_clipped_pct"], issues=issues,
                                messages=[Bilingual(**advice["quality"][i]) for i in issues])
         affected = round(100 * leaf.lesion_fraction_of_leaf, 2)
         decision = decide(issues, kind, affected, pred)

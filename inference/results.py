@@ -39,9 +39,10 @@ class PhotoInfo(BaseModel):
 
 class PhotoQuality(BaseModel):
     ok: bool
-    sharpness: float = Field(description="variance of the Laplacian at 300 px short side; under 8 is blurry")
-    brightness: float = Field(description="mean HSV value 0-255")
-    clipped_pct: float
+    sharpness: float = Field(description="edge-width ratio of the leaf's strongest edges at 300 px short side: about "
+                             "1.6 for a sharp photo, under 1.13 is blurry (sqrt(s^2+1)/s for a blur of s px)")
+    brightness: float = Field(description="mean HSV value 0-255 of the leaf's pixels (the background does not count)")
+    clipped_pct: float = Field(description="share of the leaf's pixels that are clipped white, %")
     issues: list[str] = Field(description="blurry, too_dark, too_bright, not_a_plant")
     messages: list[Bilingual]
 

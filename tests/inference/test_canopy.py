@@ -1,0 +1,62 @@
+"""Canopy cover: one method for field-patch photos and RGB drone windows, checked on CWFID's hand masks
+(evaluation only) and on fabricated scenes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.canopy_eval import CWFID, evaluate
+from inference.canopy import canopy_cover, canopy_mask, fragmentation
+
+
+@pytest.mark.skipif(not (CWFID / "images").exists(), reason="CWFID (research-only evaluation set) is not beside the checkout")
+def test_cwfid_iou_at_the_photo_working_size() -> None:
+    ious, _ = evaluate(canopy_mask, 300)
+    assert len(ious) == 60
+    assert ious.mean() >= 0.92 and ious.min() >= 0.80, (ious.mean(), ious.min())
+
+
+def scene(plants: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Soil (brown) with round green plants covering about `plants` of the frame, and the truth mask."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((200, 300, 3), np.uint8)
+    img[:] = (120, 95, 70)
+    img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[0:200, 0:300]
+    truth = np.zeros((200, 300), bool)
+    while truth.mean() < plants:
+        cy, cx, r = rng.integers(0, 200), rng.integers(0, 300), rng.integers(5, 15)
+        truth |= (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
+    img[truth] = np.clip(np.array([60, 140, 50]) + rng.normal(0, 8, (truth.sum(), 3)), 0, 255).astype(np.uint8)
+    return img, truth
+
+
+@pytest.mark.parametrize("plants", [0.1, 0.4, 0.8])
+def test_cover_of_fabricated_fields(plants: float) -> None:
+    img, truth = scene(plants)
+    m = canopy_mask(img)
+    assert (m & truth).sum() / (m | truth).sum() > 0.9
+    assert canopy_cover(img) == pytest.approx(truth.mean(), abs=0.05)
+
+
+def test_bare_soil_and_water_are_not_canopy() -> None:
+    soil, _ = scene(0.0)
+    water = np.full((100, 100, 3), (70, 90, 110), np.uint8)
+    assert canopy_cover(soil) < 0.01 and canopy_cover(water) < 0.01
+
+
+def test_closed_canopy_is_not_split_in_two() -> None:
+    rng = np.random.default_rng(3)
+    leaves = np.clip(np.array([50, 150, 45]) + rng.normal(0, 25, (200, 200, 3)), 0, 255).astype(np.uint8)
+    assert canopy_cover(leaves) > 0.95
+
+
+def test_valid_mask_and_fragmentation() -> None:
+    img, truth = scene(0.4)
+    valid = np.zeros(truth.shape, bool)
+    valid[:, :150] = True
+    assert not canopy_mask(img, valid)[:, 150:].any()
+    blade = np.zeros((200, 300), bool)
+    blade[50:150, 20:280] = True
+    assert fragmentation(blade) < 0.1 < fragmentation(truth)
