@@ -25,8 +25,10 @@ sys.path.insert(0, str(REPO))
 from datasets.samples import phone_size_jpeg, real_photo  # noqa: E402
 from inference.bundle import active_bundle_path  # noqa: E402
 from inference.field_photo_model import FieldPhotoModel, preprocess  # noqa: E402
+from inference.lesion_patch_model import load_photo_model  # noqa: E402
 from inference.photo import PhotoScorer  # noqa: E402
 
+WHOLE_IMAGE_BUNDLE = REPO / "models" / "field_photo" / "1.1.0"  # the whole-image network, for the naive baseline
 PEAK_GFLOPS = 537.0  # this CPU's fp32 peak with AVX-512 (2 cores), from the brief
 
 
@@ -41,9 +43,9 @@ def bench_pipelines(jpeg: bytes, repeats: int) -> list[tuple[str, list[float]]]:
     from models.field_photo import PhotoClassifier
 
     torch.set_num_threads(2)
-    model = FieldPhotoModel(active_bundle_path("field_photo"), threads=2)
-    scorer = PhotoScorer(model)
-    eager = PhotoClassifier(len(model.classes)).eval()  # same architecture and FLOPs as the served network
+    model = FieldPhotoModel(WHOLE_IMAGE_BUNDLE, threads=2)
+    scorer = PhotoScorer(load_photo_model(active_bundle_path("field_photo")))
+    eager = PhotoClassifier(len(model.classes)).eval()  # same architecture and FLOPs as the whole-image network
 
     def ours() -> None:
         scorer.score(jpeg)
@@ -55,7 +57,7 @@ def bench_pipelines(jpeg: bytes, repeats: int) -> list[tuple[str, list[float]]]:
             eager(x)
 
     out = []
-    for name, fn in (("served: DCT-scaled decode + quality + lesions + onnxruntime", ours),
+    for name, fn in (("served: DCT-scaled decode + gate + lesions + active bundle (onnxruntime)", ours),
                      ("naive: full decode + resize + torch eager", naive)):
         fn()  # warm-up
         times = []
@@ -78,7 +80,7 @@ def network_cost() -> tuple[float, float]:
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         m(torch.zeros(1, 3, 224, 224))
     gflop = fc.get_total_flops() / 1e9
-    model = FieldPhotoModel(active_bundle_path("field_photo"), threads=2)
+    model = FieldPhotoModel(WHOLE_IMAGE_BUNDLE, threads=2)
     x = np.zeros((1, 3, 224, 224), np.float32)
     model.run(x)
     t = time.perf_counter()

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from inference.errors import CropwatchError
-from inference.field_photo_model import FieldPhotoModel
 from inference.images import read_rgb
+from inference.lesion_patch_model import PhotoModel
 from inference.metrics import classification_metrics
 from inference.photo import PhotoScorer
 
@@ -80,13 +80,13 @@ def evaluate_pipeline(scorer: PhotoScorer, photos: Iterable[LabelledPhoto],
     return {"mode": "pipeline", **summarise(scorer.model.classes, rows)}
 
 
-def evaluate_network(model: FieldPhotoModel, photos: Iterable[LabelledPhoto],
+def evaluate_network(model: PhotoModel, photos: Iterable[LabelledPhoto],
                      progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
                      ) -> dict[str, Any]:
     """The network alone, with its abstain rule: right / wrong / unsure per class."""
     rows = []
     for ph in progress(photos):
-        p = model.predict(read_rgb(ph.path, 2 * int(model.meta["input_size"])))
+        p = model.predict(read_rgb(ph.path, model.decode_short_side))
         status = "diagnosed" if p.label != "unsure" else "unsure"
         rows.append((ph.label, p.label, outcome(ph.label, p.label, status)))
     return {"mode": "network_only", **summarise(model.classes, rows)}

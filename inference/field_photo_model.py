@@ -125,6 +125,8 @@ class FieldPhotoModel:
         self.temperature = float(self.meta["calibration"]["temperature"])
         self.abstain_threshold = float(self.meta["abstain"]["confidence_threshold"])
         self.ood_threshold = float(self.meta["ood"]["distance_threshold"])
+        # photos are decoded at twice the network's input on the short side (room for the leaf crop)
+        self.decode_short_side = 2 * int(self.meta["input_size"])
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """batch float32 (N, 3, S, S) preprocessed -> (logits (N, C), ood_distance (N,))."""

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from inference.field_photo_model import FieldPhotoModel, Prediction
+from inference.field_photo_model import Prediction
 from inference.gate import ANALYSIS_SHORT_SIDE as GATE_SHORT_SIDE
 from inference.gate import assess
 from inference.leaf import (
@@ -23,6 +23,7 @@ from inference.leaf import (
     ses_grade,
     ses_scale_name,
 )
+from inference.lesion_patch_model import PhotoModel
 from inference.masks import resize_short
 from inference.photo_io import MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, DecodedPhoto, decode_photo
 from inference.results import (
@@ -136,7 +137,7 @@ def candidates_for(decision: Decision, probabilities: dict[str, float], advice: 
 class PhotoScorer:
     """Scores photos with one loaded model; thread-safe."""
 
-    model: FieldPhotoModel
+    model: PhotoModel
     advice_path: str = str(ADVICE_FILE)
     max_bytes: int = MAX_PHOTO_BYTES  # the service passes its Settings' limits
     max_pixels: int = MAX_PHOTO_PIXELS
@@ -144,7 +145,7 @@ class PhotoScorer:
     def score(self, data: bytes) -> PhotoResult:
         """Photo bytes -> result document. Raises a BadInput (or subclass) for a photo that cannot be scored."""
         t0 = time.perf_counter()
-        photo = decode_photo(data, short_side=2 * int(self.model.meta["input_size"]), max_bytes=self.max_bytes,
+        photo = decode_photo(data, short_side=self.model.decode_short_side, max_bytes=self.max_bytes,
                              max_pixels=self.max_pixels)
         t1 = time.perf_counter()
         result = self.score_decoded(photo)

@@ -20,7 +20,7 @@ from api.settings import Settings, get_settings
 from api.storage import remove_if_created, store_bytes
 from inference.bundle import active_bundle_path, set_active
 from inference.errors import BadInput, Forbidden, NotFound, TooLarge, Unsupported
-from inference.field_photo_model import FieldPhotoModel
+from inference.lesion_patch_model import load_photo_model
 from inference.photo import PhotoScorer
 from inference.photo_io import sniff_format
 from inference.results import PhotoResult, as_dict
@@ -31,7 +31,7 @@ SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic"}
 
 def make_scorer(bundle_dir: Path, settings: Settings) -> PhotoScorer:
     """A scorer for a bundle with the deployment's photo limits."""
-    return PhotoScorer(FieldPhotoModel(bundle_dir), max_bytes=settings.max_photo_bytes,
+    return PhotoScorer(load_photo_model(bundle_dir), max_bytes=settings.max_photo_bytes,
                        max_pixels=settings.max_photo_pixels)
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from inference.bundle import active_bundle_path
 from inference.evaluation import outcome
-from inference.field_photo_model import FieldPhotoModel
+from inference.lesion_patch_model import load_photo_model
 from inference.photo import PhotoScorer
 
 PHOTOS = Path(__file__).resolve().parents[2] / "datasets" / "data" / "rice_leaf_photos"
@@ -39,7 +39,7 @@ def test_models_evaluate_runs_the_served_pipeline(tmp_path: Path) -> None:
     assert "right" in r.stdout and "refused" in r.stdout and "macro-F1" in r.stdout and "ignored folders" in r.stdout
 
     m = json.loads(cli("models", "evaluate", str(bundle), str(data), "--json").stdout)
-    scorer = PhotoScorer(FieldPhotoModel(bundle))
+    scorer = PhotoScorer(load_photo_model(bundle))
     expected = {"right": 0, "wrong": 0, "unsure": 0, "refused": 0}
     for c in picked:
         for p in sorted((data / c).iterdir()):

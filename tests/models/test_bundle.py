@@ -1,4 +1,5 @@
-"""The shipped field-photo bundle: complete, consistent, active, and served by onnxruntime on real photos."""
+"""The shipped field-photo bundles: the active lesion-patch bundle and the whole-image bundle 1.1.0 kept beside it,
+complete, consistent, and served by onnxruntime on real photos."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datasets.field_photos import load_config, read_manifest
 from inference.bundle import BundleError, active_bundle_path, load_bundle, set_active
 from inference.field_photo_model import FieldPhotoModel
 from inference.images import read_rgb
+from inference.lesion_patch_model import LesionPatchModel
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "datasets" / "data" / "rice_leaf_photos"
@@ -21,10 +23,39 @@ PHOTOS = REPO / "datasets" / "data" / "rice_leaf_photos"
 
 @pytest.fixture(scope="module")
 def bundle_dir() -> Path:
-    return active_bundle_path("field_photo")
+    """The whole-image bundle (1.1.0), kept for comparison and as a fallback."""
+    return REPO / "models" / "field_photo" / "1.1.0"
 
 
-def test_active_bundle_is_complete(bundle_dir: Path) -> None:
+def test_active_bundle_is_the_lesion_patch_model() -> None:
+    active = active_bundle_path("field_photo")
+    b = load_bundle(active)
+    assert b.meta["task"] == "lesion_patch_classification" and b.meta["classes"] == load_config().classes
+    for f in ["MODEL_CARD.md", "confusion_train_roboflow_test_sethy2020.png", "confusion_in_source_all.png"]:
+        assert (active / f).exists(), f
+    loso = b.meta["metrics"]["leave_one_source_out"]["train_roboflow_test_sethy2020"]
+    assert loso["answered_accuracy"] >= 0.9  # the abstain rule keeps it from naming a wrong disease confidently
+    assert b.meta["parity_max_abs_diff"] < 1e-4
+    props = {p.key: p.value for p in onnx.load(str(b.onnx_path)).metadata_props}
+    assert props["model_version"] == b.meta["model_version"]
+
+
+def test_active_model_answers_right_or_unsure_on_real_photos() -> None:
+    model = LesionPatchModel(active_bundle_path("field_photo"))
+    photos = [(p, c) for c in load_config().classes for p in sorted((PHOTOS / c).iterdir())[:12]]
+    wrong = answered = 0
+    for path, label in photos:
+        pred = model.predict(read_rgb(path, model.decode_short_side))
+        answered += pred.label != "unsure"
+        wrong += pred.label not in ("unsure", label)
+        assert abs(sum(pred.probabilities.values()) - 1) < 1e-5
+    assert answered >= len(photos) // 3 and wrong <= 0.1 * answered
+    rng = np.random.default_rng(0)
+    for img in (rng.integers(0, 255, (300, 300, 3), dtype=np.uint8), np.full((300, 300, 3), 128, np.uint8)):
+        assert model.predict(img).label == "unsure"
+
+
+def test_whole_image_bundle_is_complete(bundle_dir: Path) -> None:
     b = load_bundle(bundle_dir)  # checks the sha256
     for f in ["MODEL_CARD.md", "confusion_matrix.png", "reliability.png", "coverage_accuracy.png", "training_curves.png"]:
         assert (bundle_dir / f).exists(), f

@@ -39,3 +39,11 @@ def test_drone_notebook_tiny(tmp_path: Path) -> None:
     meta = json.loads((out / "model.json").read_text())
     assert meta["tile_size_px"] and meta["halo_px"] and meta["input_bands"] == ["red", "green", "blue"]
     assert set(meta["metrics"]["held_out_scenes"]["bali_south_s0"]) == {"model", "index_anomaly"}
+
+
+@pytest.mark.slow
+def test_lesion_patch_notebook_tiny(tmp_path: Path) -> None:
+    out = tmp_path / "lesion"
+    execute("05_train_lesion_patch_model.ipynb", tmp_path, OUT_DIR=str(out), VERSION="0.0.0-test", MAX_IMAGES=30)
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["task"] == "lesion_patch_classification" and (out / "confusion_in_source_all.png").stat().st_size > 1000

@@ -1,0 +1,72 @@
+"""The lesion-patch field-photo model served by onnxruntime (bundle task "lesion_patch_classification"): candidate
+lesions -> patches -> class probabilities and kNN distances (one ONNX call) -> pooled per leaf -> calibrated answer
+or "unsure". Everything it needs is in the bundle's model.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from inference.bundle import Bundle, load_bundle
+from inference.field_photo_model import FieldPhotoModel, Prediction, softmax
+from inference.lesion_patches import leaf_patches, pool_leaf, to_batch
+
+
+class LesionPatchModel:
+    """Loads a bundle once; `predict` is thread-safe (onnxruntime sessions are)."""
+
+    def __init__(self, bundle: Bundle | str | Path, threads: int | None = None) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        self.meta = self.bundle.meta
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(self.bundle.onnx_path), opts, providers=["CPUExecutionProvider"])
+        self.classes: list[str] = list(self.meta["classes"])
+        self.temperature = float(self.meta["calibration"]["temperature"])
+        self.abstain_threshold = float(self.meta["abstain"]["confidence_threshold"])
+        self.ood_threshold = float(self.meta["ood"]["distance_threshold"])
+        p = self.meta["patches"]
+        self.patch_px, self.context = int(p["size_px"]), float(p["context"])
+        self.max_candidates, self.min_fraction = int(p["max_candidates"]), float(p["min_component_fraction"])
+        self.top_k = int(self.meta["pooling"]["top_k"])
+        self.mean = float(self.meta["normalization"]["mean"][0])
+        self.std = float(self.meta["normalization"]["std"][0])
+        self.decode_short_side = int(p["working_short_side"])  # candidates are searched at this size
+
+    def predict(self, image_rgb: np.ndarray) -> Prediction:
+        patches, areas = leaf_patches(image_rgb, self.patch_px, self.context, self.max_candidates, self.min_fraction)
+        uniform = {c: round(1 / len(self.classes), 4) for c in self.classes}
+        if not patches:
+            return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, False,
+                              "no lesion-like spot was found to judge; photograph the diseased part of the leaf")
+        probs, dist = self.session.run(["probabilities", "knn_distance"],
+                                       {"patches": to_batch(patches, self.mean, self.std)})
+        pooled = pool_leaf(probs, areas, dist, self.top_k)
+        if pooled is None:
+            return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, True,
+                              "the spots on this leaf look like none of the diseases the model knows")
+        logq, d = pooled
+        p = softmax(logq / self.temperature)
+        k = int(p.argmax())
+        in_dist = d <= self.ood_threshold
+        reason = None
+        if not in_dist:
+            reason = "the spots do not look like the lesions the model was trained on (another disease, a pest?)"
+        elif p[k] < self.abstain_threshold:
+            reason = "the model cannot tell between diseases with enough confidence"
+        return Prediction(self.classes[k] if reason is None else "unsure", float(p[k]),
+                          {c: float(v) for c, v in zip(self.classes, p, strict=True)}, float(d), in_dist, reason)
+
+
+def load_photo_model(path: Bundle | str | Path) -> PhotoModel:
+    """The served model of a field-photo bundle, by its task: whole-image classification or lesion patches."""
+    bundle = path if isinstance(path, Bundle) else load_bundle(path)
+    if bundle.meta.get("task") == "lesion_patch_classification":
+        return LesionPatchModel(bundle)
+    return FieldPhotoModel(bundle)
+
+
+PhotoModel = FieldPhotoModel | LesionPatchModel

