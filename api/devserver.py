@@ -36,14 +36,16 @@ class LiveServer:
 
 
 @contextmanager
-def running_server(data_dir: Path) -> Iterator[LiveServer]:
-    """Start the service on a free port with `data_dir` (SQLite there), wait for /health, read the first admin's
-    password from its output; stop it on exit."""
+def running_server(data_dir: Path, database_url: str | None = None) -> Iterator[LiveServer]:
+    """Start the service on a free port with `data_dir` (SQLite there, or `database_url`: an empty database), wait
+    for /health, read the first admin's password from its output; stop it on exit."""
     import httpx
 
     port = free_port()
     env = {**os.environ, "CROPWATCH_DATA_DIR": str(data_dir), "CROPWATCH_PORT": str(port)}
     env.pop("CROPWATCH_DATABASE_URL", None)
+    if database_url:
+        env["CROPWATCH_DATABASE_URL"] = database_url
     env.pop("CROPWATCH_SECRET_KEY", None)
     log_path = data_dir / "server.log"
     with log_path.open("w") as log:

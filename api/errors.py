@@ -68,6 +68,19 @@ def _body(detail: str, code: str, errors: list[dict[str, Any]] | None = None) ->
     return body
 
 
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """The methods the OpenAPI spec documents for the request's path (the most literal templates that match it:
+    /v1/areas/export, not /v1/areas/{code})."""
+    import re
+
+    found: dict[int, set[str]] = {}
+    for template, ops in app.openapi()["paths"].items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, request.url.path):
+            found.setdefault(template.count("{"), set()).update(m.upper() for m in ops)
+    return sorted(found[min(found)]) if found else []
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the ErrorBody shape."""
 
@@ -79,10 +92,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=status_of(exc), content=_body(str(exc), exc.code), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        return JSONResponse(status_code=exc.status_code, content=_body(str(exc.detail), code),
-                            headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method of every route at this path, not only the first route's
+            headers["Allow"] = ", ".join(_allowed_methods(app, request))
+        return JSONResponse(status_code=exc.status_code, content=_body(str(exc.detail), code), headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -54,12 +54,12 @@ def list_accounts(session: SessionDep, _: AdminAccount) -> list[Account]:
 
 
 @router.post("/accounts/{username}/disable", response_model=AccountPublic)
-def disable_account(username: str, session: SessionDep, _: AdminAccount) -> Account:
+def disable_account(username: str, session: SessionDep, admin: AdminAccount) -> Account:
     """Disable an account (admin): its tokens stop working at once."""
-    return accounts.set_active(session, username, False)
+    return accounts.set_active(session, username, False, admin)
 
 
 @router.post("/accounts/{username}/enable", response_model=AccountPublic)
-def enable_account(username: str, session: SessionDep, _: AdminAccount) -> Account:
+def enable_account(username: str, session: SessionDep, admin: AdminAccount) -> Account:
     """Enable a disabled account again (admin)."""
-    return accounts.set_active(session, username, True)
+    return accounts.set_active(session, username, True, admin)

@@ -60,11 +60,13 @@ def change_password(session: Session, account: Account, current: str, new: str) 
     return create_token(account)
 
 
-def set_active(session: Session, username: str, active: bool) -> Account:
+def set_active(session: Session, username: str, active: bool, caller: Account) -> Account:
     """Disable an account (its tokens stop working at once: every request checks the account) or enable it."""
     account = session.scalar(select(Account).where(Account.username == username))
     if account is None:
         raise NotFound(f"no account named {username!r}")
+    if account.id == caller.id and not active:
+        raise Conflict("you cannot disable your own account; ask another admin")
     account.is_active = active
     session.commit()
     return account

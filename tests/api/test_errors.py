@@ -64,3 +64,9 @@ def test_the_spec_declares_the_error_body(client: TestClient) -> None:
             content = (ok or {}).get("content", {})
             if path.startswith("/v1/") and "application/json" in content:
                 assert content["application/json"]["schema"], (method, path)
+
+
+def test_405_lists_every_method_of_the_path(client: TestClient, admin: dict[str, str]) -> None:
+    r = client.put("/v1/areas", headers=admin)
+    assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
+    assert set(r.headers["Allow"].split(", ")) >= {"GET", "POST"}

@@ -143,3 +143,8 @@ def test_areas_are_given_to_farmers_only(client: TestClient, admin: dict, db, gi
     agro = token_for(client, "agro")
     r = client.post("/v1/areas", json=area_payload(owner_username="admin"), headers=agro)
     assert r.status_code == 403 and "owned by farmers" in r.json()["detail"]
+
+
+def test_an_admin_cannot_disable_themselves(client: TestClient, admin: dict) -> None:
+    r = client.post("/v1/accounts/admin/disable", headers=admin)
+    assert r.status_code == 409 and client.get("/v1/accounts/me", headers=admin).status_code == 200
