@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from api.routers import areas, auth, flights, models, photos, spray
 from api.services.photos import PhotoModelHolder
 from api.settings import get_settings
 
+log = logging.getLogger("cropwatch.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
@@ -72,7 +74,13 @@ def create_app() -> FastAPI:
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
+        try:
+            response: Response = await call_next(request)
+        except Exception:  # a bug: logged with its traceback; the client gets the error shape, the connection lives
+            log.exception("unhandled error in %s %s", request.method, request.url.path)
+            response = JSONResponse(status_code=500, content={
+                "detail": "internal error; it was logged for the operators. Try again, or report it if it persists",
+                "code": "internal"})
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

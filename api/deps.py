@@ -70,6 +70,8 @@ AdminAccount = Annotated[Account, Depends(require_roles(Role.admin))]
 PlannerAccount = Annotated[Account, Depends(require_roles(
     Role.drone_operator, Role.agronomist, Role.admin,
     detail="flights and spray maps are handled by drone operators, agronomists or admins"))]
+PhotoTakerAccount = Annotated[Account, Depends(require_roles(
+    Role.farmer, Role.agronomist, Role.admin, detail="drone operators upload flights, not photos"))]
 RecordKeeperAccount = Annotated[Account, Depends(require_roles(
     Role.farmer, Role.agronomist, Role.admin,
     detail="drone operators cannot change growing-area records; ask an agronomist or the owner"))]

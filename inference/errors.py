@@ -6,6 +6,8 @@ Every message says what was wrong and how to fix it. The web layer maps each cla
 
 from __future__ import annotations
 
+import re
+
 
 class CropwatchError(Exception):
     """Base of every error cropwatch raises on purpose."""
@@ -69,3 +71,15 @@ class StorageFull(CropwatchError):
     """The disk is full: nothing was written; try again later (the operators are told by the logs)."""
 
     code = "storage_full"
+
+
+
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s/'\"():,]+)+/([^\s/'\"():,]+)")
+_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>")
+
+
+def reason(exc: BaseException) -> str:
+    """A library error's message for a user: no server paths (a path becomes its file name), no Python reprs, at
+    most 200 characters."""
+    text = _REPR.sub("an object", _PATH.sub(r"\1", str(exc))).replace("\n", " ").strip()
+    return (text[:197] + "...") if len(text) > 200 else text or type(exc).__name__

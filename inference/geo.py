@@ -16,7 +16,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from inference.errors import BadInput, TooLarge
+from inference.errors import BadInput, TooLarge, reason
 
 WGS84 = CRS.from_epsg(4326)
 
@@ -120,7 +120,7 @@ def validate_boundary(geom: BaseGeometry | dict[str, Any],
         try:
             geom = shape(geom)
         except Exception as exc:  # noqa: BLE001 - shapely raises several types for malformed input
-            raise GeometryError(f"boundary is not a valid GeoJSON geometry: {exc}") from exc
+            raise GeometryError(f"boundary is not a valid GeoJSON geometry: {reason(exc)}") from exc
     if not isinstance(geom, (Polygon, MultiPolygon)):
         raise GeometryError(f"boundary must be a Polygon or MultiPolygon, got {geom.geom_type}")
     if geom.is_empty:

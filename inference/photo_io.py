@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from inference.errors import BadInput, EmptyInput, TooLarge, Unsupported
+from inference.errors import BadInput, EmptyInput, TooLarge, Unsupported, reason
 
 try:  # HEIC/HEIF from iPhones, when pillow-heif is installed
     from pillow_heif import register_heif_opener
@@ -123,7 +123,7 @@ def decode_photo(
             raise TooLarge(
                 f"the photo has {mp}; the limit is {max_pixels / 1e6:.0f} MP: send a normal phone photo") from exc
         except (UnidentifiedImageError, OSError) as exc:
-            raise BadInput(f"the {fmt} file cannot be read ({exc}); send the original photo") from exc
+            raise BadInput(f"the {fmt} file cannot be read ({reason(exc)}); send the original photo") from exc
     w, h = img.size
     if w * h > max_pixels:
         raise TooLarge(
@@ -140,7 +140,7 @@ def decode_photo(
         img = ImageOps.exif_transpose(img)
         img = img.convert("RGB")  # forces the decode; a truncated file fails here
     except (OSError, ValueError, SyntaxError) as exc:
-        raise BadInput(f"the {fmt} file is damaged or truncated ({exc}); send the photo again") from exc
+        raise BadInput(f"the {fmt} file is damaged or truncated ({reason(exc)}); send the photo again") from exc
     dw, dh = img.size
     s = short_side / min(dw, dh)
     if s < 1:

@@ -12,7 +12,7 @@ from typing import Any
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from inference.errors import BadInput, TooLarge, Unsupported
+from inference.errors import BadInput, TooLarge, Unsupported, reason
 from inference.results import RasterCheck
 
 SENSORS_FILE = Path(__file__).resolve().parent / "data" / "sensors.json"
@@ -102,7 +102,7 @@ def _check_magic(path: str) -> None:
         with open(path, "rb") as fh:
             head = fh.read(4)
     except OSError as exc:
-        raise BadInput(f"cannot read the upload: {exc}") from exc
+        raise BadInput(f"cannot read the upload: {reason(exc)}") from exc
     if head not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         kind = "a JPEG" if head[:3] == b"\xff\xd8\xff" else "a PNG" if head[:4] == b"\x89PNG" else "not a TIFF"
         raise Unsupported(f"the file is {kind}, not a GeoTIFF; export the orthomosaic as GeoTIFF")
@@ -158,7 +158,7 @@ def _check_first_and_last_block(ds: rasterio.io.DatasetReader) -> None:
         last = Window(max(0, ds.width - bw), max(0, ds.height - bh), min(bw, ds.width), min(bh, ds.height))
         ds.read(1, window=last)
     except RasterioIOError as exc:
-        raise BadInput(f"the GeoTIFF's pixels cannot be read ({exc}); the file is truncated or corrupt") from exc
+        raise BadInput(f"the GeoTIFF's pixels cannot be read ({reason(exc)}); the file is truncated or corrupt") from exc
 
 
 def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int = MAX_RASTER_PIXELS) -> RasterInfo:
@@ -172,7 +172,7 @@ def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int
     try:
         ds = rasterio.open(path)
     except RasterioIOError as exc:
-        raise BadInput(f"the GeoTIFF cannot be opened ({exc}); it may be truncated: upload it again") from exc
+        raise BadInput(f"the GeoTIFF cannot be opened ({reason(exc)}); it may be truncated: upload it again") from exc
     with ds:
         _check_georeference_and_size(ds, max_pixels)
         _check_declared_size(ds, path)

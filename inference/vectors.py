@@ -19,7 +19,7 @@ import shapely
 from pyogrio.errors import DataSourceError
 from shapely.geometry.base import BaseGeometry
 
-from inference.errors import BadInput
+from inference.errors import BadInput, reason
 from inference.geo import reproject
 
 
@@ -83,7 +83,7 @@ def _extract_counted(zf: zipfile.ZipFile, dest: Path, max_bytes: int) -> None:
                                               "says less); upload a smaller file")
                     out.write(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise VectorFileError(f"the zip file is damaged ({exc}); zip the files again and upload") from exc
+        raise VectorFileError(f"the zip file is damaged ({reason(exc)}); zip the files again and upload") from exc
 
 
 @contextmanager
@@ -121,7 +121,7 @@ def read_vector(path: str | Path) -> VectorData:
         except (DataSourceError, Exception) as exc:  # noqa: BLE001 - GDAL raises varied errors for junk
             raise VectorFileError(
                 f"cannot read {path.name} as a vector file (GeoJSON, KML/KMZ, zipped Shapefile or GeoPackage): "
-                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                f"{reason(exc).split('  ')[0]}"
             ) from exc
         out = VectorData(source_crs=None)
         index = 0
@@ -129,7 +129,7 @@ def read_vector(path: str | Path) -> VectorData:
             try:
                 meta, _fids, geoms, field_data = pyogrio.raw.read(p, layer=layer_name)
             except Exception as exc:  # noqa: BLE001
-                raise VectorFileError(f"cannot read layer {layer_name!r} of {path.name}: {exc}") from exc
+                raise VectorFileError(f"cannot read layer {layer_name!r} of {path.name}: {reason(exc)}") from exc
             crs = meta.get("crs")
             if crs is None and len(geoms):
                 if p.suffix.lower() == ".shp":
@@ -150,7 +150,7 @@ def read_vector(path: str | Path) -> VectorData:
                         g = reproject(shapely.force_2d(g), crs, "EPSG:4326")
                         out.features.append(Feature(index, props, g))
                     except Exception as exc:  # noqa: BLE001
-                        out.features.append(Feature(index, props, None, f"geometry cannot be read: {exc}"))
+                        out.features.append(Feature(index, props, None, f"geometry cannot be read: {reason(exc)}"))
                 index += 1
     if not out.features:
         raise VectorFileError(f"{path.name} holds no features")

@@ -23,7 +23,7 @@ from shapely.geometry import Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from inference.errors import BadInput, Unsupported
+from inference.errors import BadInput, Unsupported, reason
 from inference.geo import reproject, utm_epsg_for, validate_boundary
 from inference.results import DAMAGED_THRESHOLD, SprayPlanSummary
 
@@ -172,7 +172,7 @@ def _exclusions_utm(layers: list[ExclusionLayer], epsg: int) -> BaseGeometry:
             try:
                 geom = shape(g)
             except Exception as exc:  # noqa: BLE001
-                raise BadInput(f"exclusion {layer.name!r} feature {i} is not valid GeoJSON: {exc}") from exc
+                raise BadInput(f"exclusion {layer.name!r} feature {i} is not valid GeoJSON: {reason(exc)}") from exc
             if not geom.is_valid:
                 raise BadInput(f"exclusion {layer.name!r} feature {i} is not a valid geometry "
                                 f"({shapely.validation.explain_validity(geom)}); fix it in QGIS and upload again")
@@ -364,7 +364,7 @@ def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], c
     try:
         boundary = validate_boundary(boundary_wgs84 if isinstance(boundary_wgs84, dict) else boundary_wgs84)
     except ValueError as exc:
-        raise BadInput(f"field boundary: {exc}") from exc
+        raise BadInput(f"field boundary: {reason(exc)}") from exc
     epsg = utm_epsg_for(boundary.centroid.x, boundary.centroid.y)
     b_utm = reproject(boundary, "EPSG:4326", f"EPSG:{epsg}")
     _check_drone_reach(config)
@@ -453,7 +453,7 @@ def validate_damage_raster(path: str | Path) -> None:
         with rasterio.open(path) as ds:
             crs, count, dtype = ds.crs, ds.count, ds.dtypes[0]
     except rasterio.errors.RasterioIOError as exc:
-        raise BadInput(f"the damage raster cannot be read ({exc}); upload the GeoTIFF again") from exc
+        raise BadInput(f"the damage raster cannot be read ({reason(exc)}); upload the GeoTIFF again") from exc
     if crs is None:
         raise BadInput("the damage raster has no CRS; export it with its georeference")
     if count != 1 or dtype != "uint8":

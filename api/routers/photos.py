@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentAccount, IdPath, ScorerDep, SessionDep
+from api.deps import CurrentAccount, IdPath, PhotoTakerAccount, ScorerDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import FeedbackCreate, FeedbackRecorded, PhotoPublic
 from api.services import photos
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/photos", tags=["photos"], responses=ERROR_RESPONS
 @router.post("", response_model=PhotoPublic, status_code=201)
 async def upload_photo(
     session: SessionDep,
-    account: CurrentAccount,
+    account: PhotoTakerAccount,
     scorer: ScorerDep,
     file: Annotated[UploadFile, File(description="JPEG, PNG, WebP or HEIC photo of a leaf or a patch of field")],
     area_code: Annotated[str | None, Form(description="planting-area code; default: the area at the location")] = None,

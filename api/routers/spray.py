@@ -18,7 +18,7 @@ from api.schemas import SprayApplicationCreate, SprayApplicationPublic, SprayMap
 from api.services import spray_maps
 from api.settings import get_settings
 from api.uploads import save_upload
-from inference.errors import BadInput
+from inference.errors import BadInput, reason
 from inference.spray_export import EXPORT_FORMATS
 from inference.zones import validate_damage_raster
 
@@ -44,7 +44,7 @@ def create_spray_map_from_raster(
     try:
         raw = json.loads(config)
     except json.JSONDecodeError as exc:
-        raise BadInput(f"config is not valid JSON: {exc}") from exc
+        raise BadInput(f"config is not valid JSON: {reason(exc)}") from exc
     tmp = Path(tempfile.mkdtemp(prefix="cropwatch-damage-"))
     try:
         path = tmp / "damage.tif"

@@ -25,7 +25,7 @@ from api.orm import GrowingArea, Job, JobStatus, Observation
 from api.settings import get_settings
 from inference.bundle import BundleError, active_bundle_path
 from inference.drone import DamageModel, analyze_orthomosaic
-from inference.errors import CropwatchError
+from inference.errors import CropwatchError, reason
 from inference.previews import render_flight_previews
 from inference.results import DroneSummary, JobParams, as_dict
 from inference.sensors import RasterInfo
@@ -144,7 +144,8 @@ def run_analysis_job(job_id: int) -> str:
         return _finish(job_id, JobStatus.failed, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - a job must end failed with a reason, never stay running
         log.exception("job %s failed", job_id)
-        return _finish(job_id, JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
+        return _finish(job_id, JobStatus.failed, error=f"the analysis failed ({type(exc).__name__}: {reason(exc)}); "
+                                                       "retry it, or report it if it fails again")
     obs_id = None
     if area_id is not None:
         with Session(get_engine()) as s:

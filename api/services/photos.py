@@ -19,7 +19,7 @@ from api.services.areas import area_at
 from api.settings import Settings, get_settings
 from api.storage import remove_if_created, store_bytes
 from inference.bundle import active_bundle_path, set_active
-from inference.errors import BadInput, Forbidden, NotFound, TooLarge, Unsupported
+from inference.errors import BadInput, Forbidden, NotFound, TooLarge, Unsupported, reason
 from inference.lesion_patch_model import load_photo_model
 from inference.photo import PhotoScorer
 from inference.photo_io import sniff_format
@@ -60,7 +60,7 @@ class PhotoModelHolder:
         try:
             scorer = make_scorer(self.models_dir / TASK / version, get_settings())
         except (BadInput, FileNotFoundError) as exc:
-            raise NotFound(f"cannot activate {version}: {exc}") from exc
+            raise NotFound(f"cannot activate {version}: {reason(exc)}") from exc
         set_active(TASK, version, self.models_dir)
         with self._lock:
             self._scorer, self.error = scorer, None

@@ -70,3 +70,15 @@ def test_405_lists_every_method_of_the_path(client: TestClient, admin: dict[str,
     r = client.put("/v1/areas", headers=admin)
     assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
     assert set(r.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+def test_a_bug_is_a_logged_500_in_the_error_shape(client: TestClient, admin: dict[str, str], monkeypatch) -> None:
+    import api.services.accounts
+
+    def boom(*_a, **_k):
+        raise RuntimeError("a bug with a /secret/server/path")
+
+    monkeypatch.setattr(api.services.accounts, "list_accounts", boom)
+    r = client.get("/v1/accounts", headers=admin)
+    assert r.status_code == 500 and r.json()["code"] == "internal" and "/secret" not in r.text
+    assert client.get("/v1/accounts/me", headers=admin).status_code == 200  # the service goes on

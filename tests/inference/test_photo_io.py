@@ -93,3 +93,11 @@ def test_test_time_crops_cover_a_long_leaf() -> None:
     assert crops[0].mean() > crops[1].mean()  # the first crop sees the left end
     assert np.allclose(preprocess_crops(long_leaf, meta, 1)[0], preprocess(long_leaf, meta))
     assert preprocess_crops(np.zeros((64, 64, 3), np.uint8), meta, 4).shape[0] == 1  # a square image: one crop
+
+
+def test_error_messages_show_no_server_paths() -> None:
+    from inference.errors import reason
+
+    msg = reason(OSError(2, "No such file or directory", "/var/lib/cropwatch/flights/.incoming/ab12/ortho.tif"))
+    assert "/var/lib" not in msg and "ortho.tif" in msg
+    assert "0x7f" not in reason(ValueError("bad <rasterio.io.DatasetReader object at 0x7f00ab12>"))
