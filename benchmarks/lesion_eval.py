@@ -18,7 +18,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,8 +25,9 @@ sys.path.insert(0, str(REPO))
 
 from inference.gate import ANALYSIS_SHORT_SIDE, plant_masks  # noqa: E402
 from inference.images import read_rgb  # noqa: E402
+from inference.lesion_patches import candidate_mask  # noqa: E402  (the rule served for severity before 1.2)
 from inference.lesions import PRESETS, lesion_mask  # noqa: E402
-from inference.masks import fill_holes, resize_short  # noqa: E402
+from inference.masks import resize_short  # noqa: E402
 
 ROBO = REPO.parent / "shared" / "data" / "rice_leaf_photos_roboflow"
 
@@ -48,22 +48,6 @@ def halves() -> dict[str, str]:
         first = set(gs[: len(gs) // 2])
         out.update({i: "tune" if group[i] in first else "test" for i in members})
     return out
-
-
-def previous_rule(rgb: np.ndarray) -> np.ndarray:
-    """The lesion colour rule served before (HSV thresholds inside a green-closed leaf mask)."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    paper = (s < 35) & (v > 150)
-    green = (h >= 27) & (h <= 95) & (s > 45) & (v > 40)
-    k = max(3, int(0.04 * min(rgb.shape[:2])) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    green_open = cv2.morphologyEx(green.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    leaf = fill_holes(cv2.morphologyEx(green_open, cv2.MORPH_CLOSE, kernel).astype(bool)) & ~paper & (v > 30)
-    brown = ((h < 24) | (h > 160)) & (s > 50) & (v > 20)
-    leaf = fill_holes(leaf | (brown & cv2.dilate(leaf.astype(np.uint8), kernel).astype(bool)))
-    lesion = leaf & ~green & ((h < 27) | (h > 160) | ((s <= 45) & (v > 110)) | ((v < 90) & (s > 40)))
-    return cv2.morphologyEx(lesion.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
 
 
 def load(half: str) -> list[dict]:
@@ -105,7 +89,7 @@ def main() -> None:
     rows = [("served: sensitive", [lesion_mask(i["small"], i["masks"][1], i["masks"][0], PRESETS["sensitive"])
                                    for i in items]),
             ("precise", [lesion_mask(i["small"], i["masks"][1], i["masks"][0], PRESETS["precise"]) for i in items]),
-            ("before: HSV colour rule", [previous_rule(i["small"]) for i in items])]
+            ("before: HSV colour rule", [candidate_mask(i["small"]) for i in items])]
     print(f"roboflow lesion boxes, {a.half} half: {len(items)} photos, {score(items, rows[0][1])['boxes']} boxes")
     print(f"{'method':<26} {'precision':>9} {'recall':>7} {'F1':>6} {'boxes>=10%':>11} {'boxes>=25%':>11}")
     for name, masks in rows:

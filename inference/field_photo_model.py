@@ -111,8 +111,9 @@ class Prediction:
     reason: str | None  # why "unsure"
 
 
-class FieldPhotoModel:
-    """Loads a bundle once; `predict` is thread-safe (onnxruntime sessions are)."""
+class CalibratedBundleModel:
+    """A classifier bundle loaded once: its onnxruntime session (thread-safe), classes, temperature, abstain and
+    out-of-distribution thresholds, all from model.json."""
 
     def __init__(self, bundle: Bundle | str | Path, threads: int | None = None) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
@@ -125,6 +126,13 @@ class FieldPhotoModel:
         self.temperature = float(self.meta["calibration"]["temperature"])
         self.abstain_threshold = float(self.meta["abstain"]["confidence_threshold"])
         self.ood_threshold = float(self.meta["ood"]["distance_threshold"])
+
+
+class FieldPhotoModel(CalibratedBundleModel):
+    """The whole-image classifier; `predict` is thread-safe."""
+
+    def __init__(self, bundle: Bundle | str | Path, threads: int | None = None) -> None:
+        super().__init__(bundle, threads)
         # photos are decoded at twice the network's input on the short side (room for the leaf crop)
         self.decode_short_side = 2 * int(self.meta["input_size"])
 

@@ -7,27 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from inference.bundle import Bundle, load_bundle
-from inference.field_photo_model import FieldPhotoModel, Prediction, softmax
+from inference.field_photo_model import CalibratedBundleModel, FieldPhotoModel, Prediction, softmax
 from inference.lesion_patches import leaf_patches, pool_leaf, to_batch
 
 
-class LesionPatchModel:
-    """Loads a bundle once; `predict` is thread-safe (onnxruntime sessions are)."""
+class LesionPatchModel(CalibratedBundleModel):
+    """The lesion-patch classifier; `predict` is thread-safe."""
 
     def __init__(self, bundle: Bundle | str | Path, threads: int | None = None) -> None:
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-        self.meta = self.bundle.meta
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(self.bundle.onnx_path), opts, providers=["CPUExecutionProvider"])
-        self.classes: list[str] = list(self.meta["classes"])
-        self.temperature = float(self.meta["calibration"]["temperature"])
-        self.abstain_threshold = float(self.meta["abstain"]["confidence_threshold"])
-        self.ood_threshold = float(self.meta["ood"]["distance_threshold"])
+        super().__init__(bundle, threads)
         p = self.meta["patches"]
         self.patch_px, self.context = int(p["size_px"]), float(p["context"])
         self.max_candidates, self.min_fraction = int(p["max_candidates"]), float(p["min_component_fraction"])
