@@ -160,3 +160,20 @@ def _lists(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _lists(v) for k, v in obj.items()}
     return obj
+
+
+def to_wgs84_valid(geom: BaseGeometry, src_crs: str) -> BaseGeometry:
+    """Reproject a polygonal geometry to EPSG:4326 for export: repaired where reprojection made it invalid (slivers,
+    self-touching rings), only its polygonal parts kept, outer rings counter-clockwise (RFC 7946)."""
+    from shapely.geometry import MultiPolygon as _Multi
+    from shapely.geometry import Polygon as _Poly
+    from shapely.geometry.polygon import orient
+
+    g = reproject(geom, src_crs, "EPSG:4326")
+    if not g.is_valid:
+        g = shapely.make_valid(g)
+    parts = [p for p in getattr(g, "geoms", [g]) if isinstance(p, _Poly) and not p.is_empty and p.area > 0]
+    parts = [orient(p, 1.0) for q in parts for p in ([q] if isinstance(q, _Poly) else q.geoms)]
+    if not parts:
+        return _Poly()
+    return parts[0] if len(parts) == 1 else _Multi(parts)

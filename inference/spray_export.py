@@ -26,10 +26,10 @@ from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
 from inference.errors import BadInput, TooLarge
-from inference.geo import reproject
+from inference.geo import reproject, to_wgs84_valid
 from inference.zones import SprayPlan
 
-FIELDS = ["zone_id", "rate", "unit", "rate_class", "area_ha"]
+FIELDS = ["zone_id", "rate", "unit", "rate_class", "area_ha", "damaged_fraction"]
 DDI_VOLUME_PER_AREA = "0001"  # Setpoint Volume Per Area Application Rate, mm3/m2 (1 L/ha = 100 mm3/m2)
 
 
@@ -41,9 +41,10 @@ def _atomic(dest: Path) -> Path:
 def _zones_4326(plan: SprayPlan) -> tuple[list[Any], list[dict[str, Any]]]:
     geoms, props = [], []
     for z in plan.zones:
-        geoms.append(reproject(z.geometry_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326"))
+        geoms.append(to_wgs84_valid(z.geometry_utm, f"EPSG:{plan.utm_epsg}"))
         props.append({"zone_id": z.zone_id, "rate": round(z.rate_l_per_ha, 3), "unit": "L/ha",
-                      "rate_class": z.rate_class, "area_ha": round(z.area_m2 / 1e4, 6)})
+                      "rate_class": z.rate_class, "area_ha": round(z.area_m2 / 1e4, 6),
+                      "damaged_fraction": round(z.damaged_fraction, 4)})
     return geoms, props
 
 
@@ -110,7 +111,7 @@ def export_gpkg(plan: SprayPlan, dest: Path) -> Path:
     tmp = _atomic(dest)
     tmp.unlink(missing_ok=True)
     geoms, props = _zones_4326(plan)
-    _write_vector(tmp, "GPKG", geoms, props, "spray_zones")
+    _write_vector(tmp, "GPKG", geoms, props, "spray_zones", VERSION="1.2")  # 1.4 warns in GDAL 3.6 / QGIS 3.22
     b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
     _write_vector(tmp, "GPKG", [b], [{"name": "field", "area_ha": round(plan.boundary_utm.area / 1e4, 6)}],
                   "field_boundary", append=True)
@@ -162,6 +163,15 @@ def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes:
         _write_vector(root / "boundary" / f"{area_code}.shp", "ESRI Shapefile", [b],
                       [{"code": area_code, "area_ha": round(plan.boundary_utm.area / 1e4, 6)}], area_code,
                       encoding="UTF-8")
+        zg, zp = _zones_4326(plan)
+        (root / "zones").mkdir()
+        _write_vector(root / "zones" / f"{area_code}_zones.shp", "ESRI Shapefile", zg, zp, f"{area_code}_zones",
+                      encoding="UTF-8")
+        if not plan.exclusions_utm.is_empty:  # never to be flown over or sprayed: the buffered exclusions
+            (root / "obstacles").mkdir()
+            _write_vector(root / "obstacles" / f"{area_code}_obstacles.shp", "ESRI Shapefile",
+                          [to_wgs84_valid(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}")], [{"kind": "no-spray"}],
+                          f"{area_code}_obstacles", encoding="UTF-8")
         grid, transform, dlat, dlon = rate_grid(plan)
         tif = root / "rate_map.tif"
         with rasterio.open(tif, "w", driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1,
@@ -173,6 +183,7 @@ def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes:
             a = transform
             (root / "rate_map.tfw").write_text(
                 f"{a.a:.12f}\n{a.d:.12f}\n{a.b:.12f}\n{a.e:.12f}\n{a.c + a.a / 2:.12f}\n{a.f + a.e / 2:.12f}\n")
+        (root / "rate_map.prj").write_text(rasterio.crs.CRS.from_epsg(4326).to_wkt(version="WKT1_ESRI"))
         files = sorted(p for p in root.rglob("*") if p.is_file())
         manifest = {
             "format": "cropwatch DJI Agras prescription package", "version": 1,
@@ -180,7 +191,8 @@ def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes:
             "rates_l_per_ha": sorted({round(z.rate_l_per_ha, 3) for z in plan.zones}),
             "raster": {"file": "rate_map.tif", "crs": "EPSG:4326", "nodata": -1, "band_1": "rate in L/ha",
                        "pixel_deg": [dlon, dlat], "size": [int(grid.shape[1]), int(grid.shape[0])]},
-            "boundary": f"boundary/{area_code}.shp",
+            "boundary": f"boundary/{area_code}.shp", "zones": f"zones/{area_code}_zones.shp",
+            "obstacles": f"obstacles/{area_code}_obstacles.shp" if not plan.exclusions_utm.is_empty else None,
             "summary": plan.summary.model_dump(mode="json") if plan.summary else None,
             "config": plan.config.model_dump(mode="json", exclude={"exclusions"}),
             "sha256": {p.relative_to(root).as_posix(): _sha256(p) for p in files},
@@ -202,8 +214,18 @@ def _d9(x: float) -> str:
     return f"{x:.9f}".rstrip("0").rstrip(".") if "." in f"{x:.9f}" else f"{x:.9f}"
 
 
+def _isoxml_polygons(parent: ET.Element, geom: Any, polygon_type: str) -> None:
+    """PLN elements (type 1 boundary, 6 obstacle) with an exterior (LSG 1) and interior (LSG 2) rings."""
+    for poly in getattr(geom, "geoms", [geom]):
+        pln = ET.SubElement(parent, "PLN", A=polygon_type)
+        for k, ring in enumerate([poly.exterior, *poly.interiors]):
+            lsg = ET.SubElement(pln, "LSG", A="1" if k == 0 else "2")
+            for x, y in ring.coords:
+                ET.SubElement(lsg, "PNT", A="2", C=_d9(y), D=_d9(x))
+
+
 def isoxml_taskdata(plan: SprayPlan, area_code: str = "field") -> tuple[bytes, bytes]:
-    """(TASKDATA.XML, GRD00001.bin): a task with one treatment zone per rate (DDI 0001, mm3/m2), the field
+    """(TASKDATA.XML, GRD00001.BIN): a task with one treatment zone per rate (DDI 0001, mm3/m2), the field
     (partfield with its boundary polygon) and a type-1 grid (one byte per cell: the treatment zone code)."""
     grid, transform, dlat, dlon = rate_grid(plan)
     rates = sorted({round(z.rate_l_per_ha, 3) for z in plan.zones if z.rate_l_per_ha > 0})
@@ -220,19 +242,20 @@ def isoxml_taskdata(plan: SprayPlan, area_code: str = "field") -> tuple[bytes, b
     root = ET.Element("ISO11783_TaskData", VersionMajor="4", VersionMinor="3",
                       ManagementSoftwareManufacturer="cropwatch", ManagementSoftwareVersion="0.1.0",
                       DataTransferOrigin="1")
-    b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
+    # the product and how terminals show the rate: value in mm3/m2 x 0.01 = L/ha, 1 decimal
+    ET.SubElement(root, "PDT", A="PDT1", B=(plan.config.product or "spray mix")[:32])
+    ET.SubElement(root, "VPN", A="VPN1", B="0", C="0.01", D="1", E="L/ha")
     pfd = ET.SubElement(root, "PFD", A="PFD1", C=area_code[:32], D=str(int(round(plan.boundary_utm.area))))
-    for poly in getattr(b, "geoms", [b]):
-        pln = ET.SubElement(pfd, "PLN", A="1")
-        for k, ring in enumerate([poly.exterior, *poly.interiors]):
-            lsg = ET.SubElement(pln, "LSG", A="1" if k == 0 else "2")
-            for x, y in ring.coords:
-                ET.SubElement(lsg, "PNT", A="2", C=_d9(y), D=_d9(x))
-    tsk = ET.SubElement(root, "TSK", A="TSK1", B=f"spray {area_code}"[:32], E="PFD1", G="1", J="0")
+    b = to_wgs84_valid(plan.boundary_utm, f"EPSG:{plan.utm_epsg}")
+    _isoxml_polygons(pfd, b, "1")  # field boundary
+    if not plan.exclusions_utm.is_empty:  # buffered exclusions as obstacles
+        _isoxml_polygons(pfd, to_wgs84_valid(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}"), "6")
+    # default and position-lost treatment: zone 1 (0 L/ha): a controller that loses GNSS stops spraying
+    tsk = ET.SubElement(root, "TSK", A="TSK1", B=f"spray {area_code}"[:32], E="PFD1", G="1", H="1", I="1", J="0")
     for c, label, value in [(0, "outside field", 0), (1, "no spraying", 0)] + \
             [(code_of[r], f"{r:g} L/ha", int(round(r * 100))) for r in rates]:
         tzn = ET.SubElement(tsk, "TZN", A=str(c), B=label)
-        ET.SubElement(tzn, "PDV", A=DDI_VOLUME_PER_AREA, B=str(value))
+        ET.SubElement(tzn, "PDV", A=DDI_VOLUME_PER_AREA, B=str(value), C="PDT1", E="VPN1")
     ET.SubElement(tsk, "GRD", A=_d9(south), B=_d9(transform.c), C=_d9(dlat), D=_d9(dlon), E=str(grid.shape[1]),
                   F=str(grid.shape[0]), G="GRD00001", H=str(len(binary)), I="1", J="0")
     ET.indent(root)
@@ -245,7 +268,7 @@ def export_isoxml(plan: SprayPlan, dest: Path, area_code: str = "field") -> Path
     tmp = _atomic(dest)
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("TASKDATA/TASKDATA.XML", xml)
-        zf.writestr("TASKDATA/GRD00001.bin", binary)
+        zf.writestr("TASKDATA/GRD00001.BIN", binary)  # upper case: ISO 11783-10 file names
     os.replace(tmp, dest)
     return dest
 

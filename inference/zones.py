@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from inference.errors import BadInput, Unsupported, reason
-from inference.geo import reproject, utm_epsg_for, validate_boundary
+from inference.geo import reproject, to_wgs84_valid, utm_epsg_for, validate_boundary
 from inference.results import DAMAGED_THRESHOLD, SprayPlanSummary
 
 # Default buffers (m) around exclusions: drift must not reach water (aquatic life), homes and people, roads; power
@@ -144,7 +144,7 @@ class SprayPlan:
         """FeatureCollection of all zones (rate 0 included) in EPSG:4326 (RFC 7946) or the UTM CRS."""
         feats = []
         for z in self.zones:
-            g = z.geometry_utm if crs != "EPSG:4326" else reproject(z.geometry_utm, f"EPSG:{self.utm_epsg}", crs)
+            g = z.geometry_utm if crs != "EPSG:4326" else to_wgs84_valid(z.geometry_utm, f"EPSG:{self.utm_epsg}")
             feats.append({"type": "Feature", "id": z.zone_id, "geometry": mapping(g), "properties": {
                 "zone_id": z.zone_id, "rate": round(z.rate_l_per_ha, 3), "unit": "L/ha", "rate_class": z.rate_class,
                 "area_ha": round(z.area_m2 / 1e4, 6), "damaged_fraction": round(z.damaged_fraction, 4)}})
@@ -328,6 +328,18 @@ def _rate_pieces(by_rate: dict[float, list[Polygon]], available: BaseGeometry,
     return pieces
 
 
+def _zone_damage(zones: list[Zone], cells: list[Polygon], frac: np.ndarray, weight: np.ndarray) -> None:
+    """Each zone's own damaged fraction: the mean of the cells it covers, weighted by valid pixels x overlap."""
+    tree = shapely.STRtree(cells)
+    for z in zones:
+        idx = tree.query(z.geometry_utm, predicate="intersects")
+        if len(idx) == 0:
+            continue
+        overlap = shapely.area(shapely.intersection(np.asarray(cells, dtype=object)[idx], z.geometry_utm))
+        w = weight[idx] * overlap
+        z.damaged_fraction = float((frac[idx] * w).sum() / w.sum()) if w.sum() > 0 else 0.0
+
+
 def _zones_from_pieces(pieces: list[tuple[float, BaseGeometry]], name_of: dict[float, str],
                        frac_by_rate: dict[float, list[tuple[float, float]]], min_zone_area_m2: float) -> list[Zone]:
     """One zone per polygon; treated slivers under the minimum area are merged into the untreated zone."""
@@ -389,6 +401,9 @@ def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], c
     name_of = {float(rates[j, i]): str(names[j, i]) for j, i in zip(*np.nonzero(present), strict=True)}
     pieces = _rate_pieces(by_rate, available, config.buffer_m)
     zones = _zones_from_pieces(pieces, name_of, frac_by_rate, config.min_zone_area_m2)
+    js, is_ = np.nonzero(present)
+    _zone_damage(zones, [grid.cell_poly(int(i), int(j)) for j, i in zip(js, is_, strict=True)],
+                 frac[js, is_].astype(float), valid[js, is_].astype(float))
     plan = SprayPlan(config, epsg, b_utm, available, excl, zones, grid.heading)
     plan.summary = summarise(plan)
     return plan

@@ -169,7 +169,7 @@ def test_isoxml_passes_the_v43_schema(plan, tmp_path: Path) -> None:
     out = export(plan, "isoxml", tmp_path / "iso.zip", "VN-STOR-0001")
     with zipfile.ZipFile(out) as zf:
         xml = zf.read("TASKDATA/TASKDATA.XML")
-        grd = zf.read("TASKDATA/GRD00001.bin")
+        grd = zf.read("TASKDATA/GRD00001.BIN")
     schema = etree.XMLSchema(etree.parse(str(ISOXML_XSD)))
     doc = etree.fromstring(xml)
     schema.assertValid(doc)

@@ -1,0 +1,91 @@
+"""Exports that every reader gets right (issue #13, exports): a sweep of swath, buffer, heading and exclusion
+settings in which every exported zone is valid in EPSG:4326 and RFC 7946-oriented, read back with GDAL; the DJI
+package's zone and obstacle shapefiles and the world file's .prj; ISOXML's product, value presentation, obstacles
+and position-lost zone."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pyogrio
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from inference.spray_export import export
+from inference.zones import ExclusionLayer, SprayPlanConfig, plan_spray
+from tests.data.make_damage import canal_wgs84, damage_raster, field_boundary_wgs84
+
+SWEEP = list(itertools.product([3.5, 7.0, 11.0], [0.0, 2.0], [None, 17.0], [False, True]))  # 24 settings
+
+
+@pytest.fixture(scope="module")
+def dmg(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(damage_raster(tmp_path_factory.mktemp("d") / "damage.tif"))
+
+
+def config(swath: float, buffer: float, heading: float | None, canal: bool) -> SprayPlanConfig:
+    excl = [ExclusionLayer(name="canal", kind="water", buffer_m=10, geojson=shapely.geometry.mapping(canal_wgs84()))]
+    return SprayPlanConfig(swath_m=swath, buffer_m=buffer, heading_deg=heading, exclusions=excl if canal else [],
+                           min_zone_area_m2=10)
+
+
+def test_every_zone_is_valid_after_reprojection_over_the_sweep(dmg: str, tmp_path: Path) -> None:
+    assert len(SWEEP) == 24
+    invalid, clockwise, zones = [], 0, 0
+    for k, (swath, buffer, heading, canal) in enumerate(SWEEP):
+        plan = plan_spray(dmg, field_boundary_wgs84(), config(swath, buffer, heading, canal))
+        fc = plan.zones_geojson()
+        for f in fc["features"]:
+            g = shape(f["geometry"])
+            zones += 1
+            if not g.is_valid or g.is_empty:
+                invalid.append((k, f["properties"]["zone_id"], shapely.validation.explain_validity(g)))
+            for p in getattr(g, "geoms", [g]):
+                clockwise += not p.exterior.is_ccw
+        out = export(plan, "gpkg", tmp_path / f"z{k}.gpkg", "VN-STOR-0001")
+        _, _, geoms, _ = pyogrio.raw.read(out, layer="spray_zones")
+        assert len(geoms) == len(fc["features"])  # GDAL drops no zone
+        invalid += [(k, "gpkg") for g in geoms if not shapely.from_wkb(g).is_valid]
+    assert invalid == [] and clockwise == 0 and zones > 24
+
+
+def test_dji_package_has_zones_obstacles_and_a_prj_for_the_world_file(dmg: str, tmp_path: Path) -> None:
+    plan = plan_spray(dmg, field_boundary_wgs84(), config(7.0, 2.0, None, True))
+    out = export(plan, "dji", tmp_path / "p.zip", "VN-STOR-0001")
+    with zipfile.ZipFile(out) as zf:
+        names = {n.split("/", 1)[1] for n in zf.namelist()}
+        manifest = json.loads(zf.read("prescription_VN-STOR-0001/manifest.json"))
+    for ext in ("shp", "shx", "dbf", "prj", "cpg"):
+        assert f"zones/VN-STOR-0001_zones.{ext}" in names
+    assert {"obstacles/VN-STOR-0001_obstacles.shp", "rate_map.prj", "rate_map.tfw"} <= names
+    assert manifest["zones"] == "zones/VN-STOR-0001_zones.shp"
+    meta, _, geoms, fields = pyogrio.raw.read(f"/vsizip/{out}/prescription_VN-STOR-0001/zones/VN-STOR-0001_zones.shp")
+    assert "4326" in meta["crs"] and "damaged_fr" in list(meta["fields"])  # shapefile names: 10 characters
+    assert len(geoms) == len(plan.zones)
+
+
+def test_zone_damaged_fraction_is_the_zones_own(dmg: str) -> None:
+    plan = plan_spray(dmg, field_boundary_wgs84(), config(7.0, 0.0, 0.0, False))
+    treated = [z for z in plan.zones if z.rate_l_per_ha > 0]
+    untreated = [z for z in plan.zones if z.rate_l_per_ha == 0]
+    assert treated and untreated
+    assert min(z.damaged_fraction for z in treated) > max(z.damaged_fraction for z in untreated)
+
+
+def test_isoxml_product_presentation_obstacles_and_position_lost(dmg: str, tmp_path: Path) -> None:
+    cfg = config(7.0, 2.0, None, True).model_copy(update={"product": "Beam 75WP"})
+    out = export(plan_spray(dmg, field_boundary_wgs84(), cfg), "isoxml", tmp_path / "t.zip", "VN-STOR-0001")
+    with zipfile.ZipFile(out) as zf:
+        assert "TASKDATA/GRD00001.BIN" in zf.namelist()
+        doc = ET.fromstring(zf.read("TASKDATA/TASKDATA.XML"))
+    assert doc.find("PDT").get("B") == "Beam 75WP" and doc.find("VPN").get("E") == "L/ha"
+    tsk = doc.find("TSK")
+    zero = {t.get("A") for t in tsk.iter("TZN") if t.find("PDV").get("B") == "0"}
+    assert tsk.get("I") in zero  # position lost: a 0 L/ha zone
+    assert {p.get("A") for p in doc.iter("PLN")} == {"1", "6"}
+    assert all(p.get("C") == "PDT1" and p.get("E") == "VPN1" for p in doc.iter("PDV"))
