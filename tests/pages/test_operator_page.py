@@ -105,3 +105,7 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
             src = f"/vsizip/{p}" if fmt == "shp" else f"/vsizip/{p}/doc.kml" if fmt == "kmz" else str(p)
             meta, *_ = pyogrio.raw.read(src, layer="spray_zones" if fmt == "gpkg" else None)
             assert "4326" in meta["crs"]
+    # no stale state: switching the flight (or the area) takes the plan, its summary and its downloads away
+    d.execute_script("document.getElementById('job').dispatchEvent(new Event('change'))")
+    wait.until(ec.invisibility_of_element_located((By.ID, "summary")))
+    assert d.find_elements(By.CSS_SELECTOR, "#downloads button") == []

@@ -4,7 +4,7 @@
 const T = {
   vi: { title: "Bản đồ phun thuốc", username: "Tên đăng nhập", password: "Mật khẩu", signin: "Đăng nhập",
     area: "Vùng trồng", flight: "Chuyến bay đã phân tích", upload: "Tải ảnh trực giao mới (GeoTIFF)",
-    upload_btn: "Tải lên và phân tích", plan: "Kế hoạch phun", swath: "Bề rộng phun (m)", rate: "Liều (L/ha)",
+    upload_btn: "Tải lên và phân tích", plan: "Kế hoạch phun", swath: "Bề rộng phun (m)", rate: "Lượng nước thuốc phun (L/ha)",
     buffer: "Vùng đệm (m)", min_zone: "Vùng tối thiểu (m²)", flow: "Lưu lượng (L/phút)", speed: "Tốc độ (km/h)",
     tank: "Bình (L)", product: "Thuốc", exclusions: "Vùng cấm phun (GeoJSON)", excl_kind: "Loại",
     excl_buffer: "Đệm (m)", make_plan: "Lập kế hoạch", summary: "Tóm tắt", no_flight: "(chưa có)",
@@ -12,7 +12,7 @@ const T = {
     flight_time: "Thời gian bay", tanks: "Số bình", running: "Đang phân tích", failed: "Lỗi" },
   en: { title: "Spray map", username: "Username", password: "Password", signin: "Sign in",
     area: "Growing area", flight: "Analysed flight", upload: "Upload a new orthomosaic (GeoTIFF)",
-    upload_btn: "Upload and analyse", plan: "Spray plan", swath: "Swath (m)", rate: "Rate (L/ha)",
+    upload_btn: "Upload and analyse", plan: "Spray plan", swath: "Swath (m)", rate: "Spray volume (L/ha of mix)",
     buffer: "Buffer (m)", min_zone: "Minimum zone (m²)", flow: "Flow (L/min)", speed: "Speed (km/h)",
     tank: "Tank (L)", product: "Product", exclusions: "No-spray areas (GeoJSON)", excl_kind: "Kind",
     excl_buffer: "Buffer (m)", make_plan: "Make plan", summary: "Summary", no_flight: "(none yet)",
@@ -52,7 +52,17 @@ async function loadAreas() {
   window._areas = Object.fromEntries(page.items.map((a) => [a.code, a]));
   await areaChanged();
 }
+function clearPlan() {
+  // a plan belongs to one area and one flight: nothing of it may stay on screen once either changes or it fails
+  lastMap = null;
+  setLayer("zones", null);
+  setLayer("exclusions", null);
+  $("summary-list").innerHTML = "";
+  $("downloads").innerHTML = "";
+  $("summary").hidden = true;
+}
 async function areaChanged() {
+  clearPlan();
   const a = window._areas[$("area").value];
   if (!a) return;
   const b = L.geoJSON(a.boundary, { style: { color: "#1f5f1f", weight: 3, fill: false } });
@@ -68,6 +78,7 @@ async function loadJobs() {
   await jobChanged();
 }
 async function jobChanged() {
+  clearPlan();
   const j = jobs.find((x) => String(x.id) === $("job").value);
   if (!j) { setLayer("damage", null); return; }
   const blob = await (await api(j.files["damage_overlay.png"])).blob();
@@ -101,6 +112,7 @@ async function exclusionLayers() {
 }
 $("plan-btn").addEventListener("click", async () => {
   $("plan-error").textContent = "";
+  clearPlan();
   try {
     const exclusions = await exclusionLayers();
     const config = {
@@ -114,6 +126,11 @@ $("plan-btn").addEventListener("click", async () => {
     showPlan(sm, exclusions);
   } catch (e) { $("plan-error").textContent = e.message; }
 });
+const CLASS_COLOUR = { none: "#b7e1b0", spot: "rgb(255,180,30)", full: "rgb(255,40,0)" };
+function zoneColour(p, top) {
+  // the legend's classes; continuous rates shade between the spot and full colours against the configured full rate
+  return CLASS_COLOUR[p.rate_class] || rateColour(p.rate, top);
+}
 function rateColour(r, top) {
   if (r <= 0) return "#b7e1b0";
   const x = 0.25 + 0.75 * r / top;
@@ -121,9 +138,9 @@ function rateColour(r, top) {
 }
 function showPlan(sm, exclusions) {
   lastMap = sm;
-  const top = Math.max(...sm.zones.features.map((f) => f.properties.rate), 1e-9);
+  const top = Math.max(sm.config.max_rate_l_per_ha || sm.config.rate_l_per_ha || 0, 1e-9);
   setLayer("zones", L.geoJSON(sm.zones, {
-    style: (f) => ({ color: "#555", weight: 0.6, fillColor: rateColour(f.properties.rate, top), fillOpacity: 0.65 }),
+    style: (f) => ({ color: "#555", weight: 0.6, fillColor: zoneColour(f.properties, top), fillOpacity: 0.65 }),
     onEachFeature: (f, l) => l.bindTooltip(`zone ${f.properties.zone_id}: ${f.properties.rate} L/ha, ${f.properties.area_ha} ha`),
   }));
   setLayer("exclusions", exclusions.length ? L.geoJSON({ type: "FeatureCollection", features: exclusions.flatMap((e) =>
