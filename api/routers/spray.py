@@ -55,14 +55,14 @@ def create_spray_map_from_raster(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@router.get("/v1/spray-maps/{map_id}", response_model=SprayMapPublic)
+@router.get("/v1/spray-maps/{map_id:int}", response_model=SprayMapPublic)
 def read_spray_map(map_id: IdPath, session: SessionDep, account: CurrentAccount) -> SprayMapPublic:
     """A spray map: summary (treated ha, litres, saving %), config, zones (GeoJSON) and download links."""
     sm, area = spray_maps.visible_map(session, account, map_id)
     return spray_maps.to_public(sm, area)
 
 
-@router.get("/v1/spray-maps/{map_id}/download", response_class=FileResponse)
+@router.get("/v1/spray-maps/{map_id:int}/download", response_class=FileResponse)
 async def download_spray_map(
     map_id: IdPath, session: SessionDep, account: CurrentAccount,
     format: Annotated[str, Query(description="geojson | shp | kml | kmz | gpkg | dji | isoxml")] = "geojson",
@@ -73,7 +73,7 @@ async def download_spray_map(
     return FileResponse(path, media_type=EXPORT_FORMATS[format].media_type, filename=path.name)
 
 
-@router.get("/v1/spray-maps/{map_id}/preview.png", response_class=Response,
+@router.get("/v1/spray-maps/{map_id:int}/preview.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
 def spray_map_preview(map_id: IdPath, session: SessionDep, account: CurrentAccount) -> Response:
     """A PNG of the zones coloured by rate, with the field boundary."""
