@@ -52,5 +52,5 @@ def test_the_api_keeps_its_spec(db, db_url: str, tmp_path: Path) -> None:
                    "-n", "8", "--seed", "1", "--phases", "examples,coverage,fuzzing", "--no-color"]
             for path in EXCLUDED:
                 cmd += ["--exclude-path", path]
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache stays there
             assert r.returncode == 0, f"{role}:\n{r.stdout[-6000:]}"
