@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from functools import lru_cache
@@ -19,8 +20,11 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # the records are private: the database file (and its WAL files) readable by the service's user only
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            # the records are private: a new database file (and so its WAL files) readable by the service's user only.
+            # Never open an existing one here: closing any descriptor of a SQLite file drops the process's locks on it.
+            if not os.path.exists(path):
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
