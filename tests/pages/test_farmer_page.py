@@ -4,6 +4,7 @@ diagnosis and the area's history, on a phone-sized screen, in Vietnamese and Eng
 from __future__ import annotations
 
 import httpx
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -56,3 +57,38 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     d.save_screenshot(str(tmp_path / "farmer_en.png"))
     obs = httpx.get(f"{live_server.url}/v1/areas/VN-STOR-0001/observations", headers=admin).json()
     assert len(obs) == 1 and obs[0]["source"] == "photo"
+
+
+def test_a_camera_photo_is_shrunk_on_the_phone_and_keeps_its_gps(live_server, browser, tmp_path) -> None:
+    from shapely.geometry import shape
+
+    from tests.data.make_photos import gps_jpeg
+
+    admin = live_server.token()
+    r = httpx.post(f"{live_server.url}/v1/accounts", headers=admin,
+                   json={"username": "nong_dan2", "password": "mat khau 123", "role": "farmer"})
+    assert r.status_code == 201, r.text
+    payload = area_payload("VN-STOR-0002", i=1, owner_username="nong_dan2")
+    assert httpx.post(f"{live_server.url}/v1/areas", headers=admin, json=payload).status_code == 201
+    inside = shape(payload["boundary"]).representative_point()
+    big = tmp_path / "camera.jpg"
+    big.write_bytes(gps_jpeg(real_photo("brown_spot", 2), lat=inside.y, lon=inside.x, scale=10.0))  # 3000 x 3000
+
+    d = browser
+    wait = WebDriverWait(d, 60)
+    d.get(f"{live_server.url}/")
+    d.execute_script("sessionStorage.clear()")
+    d.get(f"{live_server.url}/")
+    d.find_element(By.ID, "username").send_keys("nong_dan2")
+    d.find_element(By.ID, "password").send_keys("mat khau 123")
+    d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "upload")))
+    wait.until(lambda _: Select(d.find_element(By.ID, "area")).options)
+    d.find_element(By.ID, "photo").send_keys(str(big))
+    d.find_element(By.ID, "send").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "result")))
+    obs = httpx.get(f"{live_server.url}/v1/areas/VN-STOR-0002/observations", headers=admin).json()
+    assert len(obs) == 1
+    photo = obs[0]["scores"]["photo"]
+    assert max(photo["width"], photo["height"]) <= 1600  # shrunk before it left the phone
+    assert obs[0]["lat"] == pytest.approx(inside.y, abs=1e-5) and obs[0]["lon"] == pytest.approx(inside.x, abs=1e-5)
