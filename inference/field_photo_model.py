@@ -127,6 +127,20 @@ class CalibratedBundleModel:
         self.abstain_threshold = float(self.meta["abstain"]["confidence_threshold"])
         self.ood_threshold = float(self.meta["ood"]["distance_threshold"])
 
+    def answer(self, p: np.ndarray, dist: float, unlike_training: str) -> Prediction:
+        """The calibrated probabilities `p` (C,) and OOD distance as an answer: the top class, or "unsure" when the
+        input is unlike the training data (`unlike_training` says how) or the top probability is under the abstain
+        threshold."""
+        k = int(p.argmax())
+        in_dist = dist <= self.ood_threshold
+        reason = None
+        if not in_dist:
+            reason = unlike_training
+        elif p[k] < self.abstain_threshold:
+            reason = "the model cannot tell between diseases with enough confidence"
+        return Prediction(self.classes[k] if reason is None else "unsure", float(p[k]),
+                          {c: float(v) for c, v in zip(self.classes, p, strict=True)}, dist, in_dist, reason)
+
 
 class FieldPhotoModel(CalibratedBundleModel):
     """The whole-image classifier; `predict` is thread-safe."""
@@ -159,13 +173,5 @@ class FieldPhotoModel(CalibratedBundleModel):
         return self.predict_batch([image_rgb])[0]
 
     def _decide(self, logits: np.ndarray, dist: float) -> Prediction:
-        p = softmax(logits / self.temperature)
-        k = int(p.argmax())
-        probs = {c: float(v) for c, v in zip(self.classes, p, strict=True)}
-        in_dist = dist <= self.ood_threshold
-        reason = None
-        if not in_dist:
-            reason = "the photo does not look like the rice-leaf photos the model was trained on"
-        elif p[k] < self.abstain_threshold:
-            reason = "the model cannot tell between diseases with enough confidence"
-        return Prediction(self.classes[k] if reason is None else "unsure", float(p[k]), probs, dist, in_dist, reason)
+        return self.answer(softmax(logits / self.temperature), dist,
+                           "the photo does not look like the rice-leaf photos the model was trained on")

@@ -116,16 +116,12 @@ def edge_width_ratio(gray: np.ndarray, zone: np.ndarray, top: float = 0.02, q: f
     return float(np.percentile(m0[sel] / (m1[sel] + 1e-3), q))
 
 
-def canopy_fragmentation(small: np.ndarray) -> float:
-    """Fragmentation of the green canopy (see canopy.fragmentation) at analysis size."""
-    return fragmentation(canopy_mask(small))
-
-
 def assess(rgb: np.ndarray) -> dict[str, Any]:
     """Quality and content of a photo: RGB uint8 (any size) -> dict with
     issues (list of 'blurry', 'too_dark', 'too_bright', 'not_a_plant'), ok, kind ('leaf_closeup' | 'field_patch' |
     None), leaf_fraction, green_fraction, leaf_mean_v, leaf_clipped_pct, sharpness (edge-width ratio), coherence,
-    image_mean_v, and leaf_mask / green_mask (bool, at analysis size; short side 300 px)."""
+    image_mean_v, and at analysis size (short side 300 px) the working image, leaf_mask, green_mask and
+    canopy_mask (bool), for the leaf analysis to reuse."""
     small = resize_short(np.ascontiguousarray(rgb[..., :3]), ANALYSIS_SHORT_SIDE)
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     v_img = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)[..., 2]
@@ -156,8 +152,9 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
     if not is_plant:
         issues.append("not_a_plant")
     kind, frag = None, None
+    canopy = canopy_mask(small)
     if is_plant:
-        frag = canopy_fragmentation(small)
+        frag = fragmentation(canopy)
         kind = "field_patch" if frag >= FIELD_MIN_FRAGMENTATION else "leaf_closeup"
     return {
         "ok": not issues, "issues": issues, "kind": kind,
@@ -166,5 +163,5 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
         "image_mean_v": round(img_mean_v, 1), "image_clipped_pct": round(100 * img_clipped, 2),
         "sharpness": round(sharp, 3) if sharp == sharp else None, "coherence": round(coh, 3),
         "fragmentation": round(frag, 3) if frag is not None else None,
-        "leaf_mask": leaf, "green_mask": core,
+        "image": small, "leaf_mask": leaf, "green_mask": core, "canopy_mask": canopy,
     }

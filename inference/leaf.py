@@ -17,7 +17,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.canopy import canopy_mask
 from inference.lesions import severity
 
 SES_FILE = Path(__file__).resolve().parent / "data" / "ses_scales.json"
@@ -52,15 +51,16 @@ def dark_green_colour_index(rgb: np.ndarray, green: np.ndarray) -> float | None:
     return float(np.clip((((hh - 60.0) / 60.0) + (1 - ss) + (1 - bb)) / 3.0, 0, 1).mean())
 
 
-def analyse_leaf(rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray) -> LeafAnalysis:
-    """Lesions within the leaf (inference/lesions.py), leaf colour and canopy cover, on an RGB image at the gate's
-    analysis size with the gate's leaf and green-tissue masks (inference/gate.py)."""
+def analyse_leaf(rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray,
+                 canopy: np.ndarray) -> LeafAnalysis:
+    """Lesions within the leaf (inference/lesions.py), leaf colour and canopy cover, on the gate's working image with
+    its leaf, green-tissue and canopy masks (inference/gate.py)."""
     sev = severity(rgb, leaf_mask, green_mask)
     n_leaf = int(sev["leaf_px"])
     return LeafAnalysis(
         leaf_fraction=n_leaf / leaf_mask.size,
         lesion_fraction_of_leaf=float(sev["lesion_pct"]) / 100.0,
-        green_cover_fraction=float(canopy_mask(rgb).mean()),
+        green_cover_fraction=float(canopy.mean()),
         dgci=dark_green_colour_index(rgb, green_mask & sev["leaf_mask"] & ~sev["lesion_mask"]),
         lesion_mask=sev["lesion_mask"],
         leaf_mask=sev["leaf_mask"],

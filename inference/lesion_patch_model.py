@@ -39,16 +39,8 @@ class LesionPatchModel(CalibratedBundleModel):
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, True,
                               "the spots on this leaf look like none of the diseases the model knows")
         logq, d = pooled
-        p = softmax(logq / self.temperature)
-        k = int(p.argmax())
-        in_dist = d <= self.ood_threshold
-        reason = None
-        if not in_dist:
-            reason = "the spots do not look like the lesions the model was trained on (another disease, a pest?)"
-        elif p[k] < self.abstain_threshold:
-            reason = "the model cannot tell between diseases with enough confidence"
-        return Prediction(self.classes[k] if reason is None else "unsure", float(p[k]),
-                          {c: float(v) for c, v in zip(self.classes, p, strict=True)}, float(d), in_dist, reason)
+        return self.answer(softmax(logq / self.temperature), float(d),
+                           "the spots do not look like the lesions the model was trained on (another disease, a pest?)")
 
 
 def load_photo_model(path: Bundle | str | Path) -> PhotoModel:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from inference.field_photo_model import Prediction
-from inference.gate import ANALYSIS_SHORT_SIDE as GATE_SHORT_SIDE
 from inference.gate import assess
 from inference.leaf import (
     LeafAnalysis,
@@ -24,7 +23,6 @@ from inference.leaf import (
     ses_scale_name,
 )
 from inference.lesion_patch_model import PhotoModel
-from inference.masks import resize_short
 from inference.photo_io import MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, DecodedPhoto, decode_photo
 from inference.results import (
     PHOTO_RESULT_SCHEMA_VERSION,
@@ -157,7 +155,7 @@ class PhotoScorer:
         advice = load_advice(self.advice_path)
         t0 = time.perf_counter()
         gate = assess(photo.rgb)
-        leaf = analyse_leaf(resize_short(photo.rgb, GATE_SHORT_SIDE), gate["leaf_mask"], gate["green_mask"])
+        leaf = analyse_leaf(gate["image"], gate["leaf_mask"], gate["green_mask"], gate["canopy_mask"])
         t1 = time.perf_counter()
         pred = self.model.predict(photo.rgb)
         t2 = time.perf_counter()

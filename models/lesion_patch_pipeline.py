@@ -84,11 +84,10 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
     cx: list[np.ndarray] = []
     ci, cl, ca, cb = [], [], [], []
     for i, r in enumerate(tqdm(rows, desc="patches", unit="photo")):
-        full = read_rgb(r.path) if r.path in boxes else None
+        full = read_rgb(r.path) if r.path in boxes else None  # read once for all of a photo's boxes
         for lesion_class, box in boxes.get(r.path, []):
-            rgb = full
-            ps = box_patches(rgb, box, cfg.patch_px, cfg.context)
-            h, w = rgb.shape[:2]
+            ps = box_patches(full, box, cfg.patch_px, cfg.context)
+            h, w = full.shape[:2]
             bx.append(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)))
             area = (box[2] - box[0]) * (box[3] - box[1]) / (h * w) / len(ps)
             for _ in ps:

@@ -78,7 +78,7 @@ async def download_spray_map(
 def spray_map_preview(map_id: IdPath, session: SessionDep, account: CurrentAccount) -> Response:
     """A PNG of the zones coloured by rate, with the field boundary."""
     sm, area = spray_maps.visible_map(session, account, map_id)
-    return Response(spray_maps.preview_path(session, sm, area).read_bytes(), media_type="image/png")
+    return Response(spray_maps.preview_path(sm, area).read_bytes(), media_type="image/png")
 
 
 @router.get("/v1/areas/{code}/spray-maps", response_model=list[SprayMapPublic])

@@ -129,11 +129,10 @@ def download_path(session: Session, sm: SprayMap, area: GrowingArea, fmt: str) -
     return dest
 
 
-def preview_path(session: Session, sm: SprayMap, area: GrowingArea) -> Path:
+def preview_path(sm: SprayMap, area: GrowingArea) -> Path:
     png = spray_dir(sm.id) / "preview.png"
-    if not png.exists():
-        zones = stored_plan(session, sm, area).zones_geojson()
-        render_spray_preview(zones, shape(area.boundary_geojson), png)
+    if not png.exists():  # the stored zones are already in EPSG:4326
+        render_spray_preview(sm.zones_geojson or {}, shape(area.boundary_geojson), png)
     return png
 
 
