@@ -29,18 +29,20 @@ test: $(STAMP_ALL) browser
 
 # The page tests drive Debian's chromium with its chromedriver. Installed when missing and we may (root + apt);
 # otherwise those tests are skipped with the reason.
+# GDAL's command-line tools (gdal_calc.py, ogrinfo) are the raster benchmark's baseline.
 browser:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v gdal_calc.py >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian's chromium and chromium-driver for the page tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	else echo "note: chromium/chromedriver missing and not root: the browser tests will be skipped"; fi
+	  echo "installing Debian's chromium, chromium-driver (page tests) and gdal-bin (benchmark baseline)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	    gdal-bin python3-gdal >/dev/null; \
+	else echo "note: chromium/chromedriver/gdal-bin missing and not root: the browser tests will be skipped"; fi
 
 lint: $(STAMP_ALL)
 	$(BIN)/ruff check api inference models datasets tests
 	$(BIN)/mypy api inference
 
-bench: $(STAMP_ALL)
+bench: $(STAMP_ALL) browser
 	@for b in benchmarks/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean-venv:

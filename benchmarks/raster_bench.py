@@ -1,9 +1,13 @@
-"""Raster analysis benchmark: megapixels per second and peak memory of the full analysis (with the damage model and
-with indices only), on rasters of about 25, 100 and 400 MP made by tiling the real Bali orthomosaic, side by side with
-a naive version that reads the whole raster at once; then how time grows with size.
+"""Raster analysis benchmark: megapixels per second and peak memory of the full analysis (indices only, and with the
+damage model), on rasters of about 26, 100 and 400 MP made by tiling the real Bali orthomosaic, side by side in the
+same run with two baselines:
+- `gdal_calc`: GDAL's own gdal_calc.py writing ONE index (GLI, float32, tiled, DEFLATE; no COG, no overviews) from
+  the same file: the pipeline writes three COGs with overviews and a summary;
+- `naive`: numpy on the whole raster read at once (no outputs written).
+Then how time grows with size (time ~ size^k).
 
-Each case runs in a fresh process so that its peak RSS is its own. Run: .venv/bin/python benchmarks/raster_bench.py
-[--sizes 25,100,400] [--naive-max 100]
+Each case runs in a fresh process so that its peak RSS is its own (gdal_calc's is its child's). Run:
+.venv/bin/python benchmarks/raster_bench.py [--sizes 26,100,400] [--naive-max 100] [--model-max 26]
 """
 
 from __future__ import annotations
@@ -22,10 +26,16 @@ CASE = r'''
 import json, resource, sys, time
 sys.path.insert(0, {repo!r})
 mode, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
+import numpy as np, rasterio  # noqa: E401  (imports are not timed: a service has them loaded)
+from inference import indices
+from inference.drone import DamageModel, analyze_orthomosaic
 t = time.perf_counter()
-if mode == "naive":
-    import numpy as np, rasterio
-    from inference import indices
+if mode == "gdal_calc":
+    import subprocess
+    b = ["-A", path, "--A_band=1", "-B", path, "--B_band=2", "-C", path, "--C_band=3"]
+    subprocess.run(["gdal_calc.py", "--quiet", *b, f"--outfile={{out}}/gli.tif", "--type=Float32", "--overwrite",
+                    "--calc=(2.0*B-A-C)/(2.0*B+A+C+1e-9)", "--co=TILED=YES", "--co=COMPRESS=DEFLATE"], check=True)
+elif mode == "naive":
     with rasterio.open(path) as ds:
         data = ds.read()  # the whole raster at once
     r, g, b = (data[i].astype(np.float32) / 255 for i in range(3))
@@ -39,14 +49,13 @@ if mode == "naive":
     growth = np.clip(gli / 0.25, 0, 1) * 100
     n = int(canopy.sum())
 else:
-    from inference.drone import analyze_orthomosaic
     model = None
     if mode == "model":
-        from inference.drone import DamageModel
         model = DamageModel({bundle!r}, threads=1)
     analyze_orthomosaic(path, out, damage_model=model, workers=2)
 dt = time.perf_counter() - t
-print(json.dumps({{"seconds": dt, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(json.dumps({{"seconds": dt, "peak_rss_mb": rss / 1024}}))
 '''
 
 
@@ -60,12 +69,18 @@ def run_case(mode: str, path: Path, bundle: str | None) -> dict:
 
 
 def main() -> None:
+    import math
+    import shutil
+
+    import rasterio
     from rasters import tiled_ortho
 
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sizes", default="25,100,400")
+    ap.add_argument("--sizes", default="26,100,400")
     ap.add_argument("--naive-max", type=float, default=100, help="largest size (MP) for the naive whole-raster read")
-    ap.add_argument("--bundle", default=None, help="drone_damage bundle dir (default: the active one, if any)")
+    ap.add_argument("--model-max", type=float, default=26, help="largest size (MP) for the damage model")
+    ap.add_argument("--fine-mp", type=float, default=26, help="size of the 2 cm mosaic for the model cases (0: skip)")
+    ap.add_argument("--bundle", default=None, help="drone_damage bundle dir (default: the active one; '' for none)")
     a = ap.parse_args()
     bundle = a.bundle
     if bundle is None:
@@ -75,34 +90,52 @@ def main() -> None:
             bundle = str(active_bundle_path("drone_damage"))
         except BundleError:
             bundle = None
+    has_calc = shutil.which("gdal_calc.py") is not None
+    if not has_calc:
+        print("note: gdal_calc.py not found (Debian: apt-get install gdal-bin python3-gdal); its column is skipped")
     rows = []
+    print(f"{'size MP':>8}  {'case':<10} {'seconds':>8} {'MP/s':>7} {'peak MB':>8}  x gdal_calc", flush=True)
     for mp in (float(x) for x in a.sizes.split(",")):
         path = tiled_ortho(mp)
-        import rasterio
-
         with rasterio.open(path) as ds:
             real_mp = ds.width * ds.height / 1e6
-        modes = ["indices"] + (["model"] if bundle else []) + (["naive"] if mp <= a.naive_max else [])
+        modes = (["gdal_calc"] if has_calc else []) + (["naive"] if mp <= a.naive_max else []) + ["indices"] + \
+            (["model"] if bundle and mp <= a.model_max else [])
+        base = None
         for mode in modes:
-            res = run_case(mode, path, bundle)
+            res = run_case(mode, path, bundle or None)
             rows.append((real_mp, mode, res))
             if "error" in res:
-                print(f"{real_mp:8.1f} MP  {mode:<8} error: {res['error']}", flush=True)
-            else:
-                print(f"{real_mp:8.1f} MP  {mode:<8} {res['seconds']:8.1f} s  {real_mp / res['seconds']:7.2f} MP/s  "
-                      f"peak {res['peak_rss_mb']:7.0f} MB", flush=True)
-    print("\nmode      size MP   seconds    MP/s   peak RSS MB")
-    for mp, mode, res in rows:
-        if "error" not in res:
-            print(f"{mode:<8} {mp:8.1f} {res['seconds']:9.1f} {mp / res['seconds']:7.2f} {res['peak_rss_mb']:12.0f}")
-    for mode in ("indices", "model"):
+                print(f"{real_mp:8.1f}  {mode:<10} error: {res['error']}", flush=True)
+                continue
+            rate = real_mp / res["seconds"]
+            base = rate if mode == "gdal_calc" else base
+            ratio = f"{rate / base:5.2f}x" if base and mode != "gdal_calc" else ""
+            print(f"{real_mp:8.1f}  {mode:<10} {res['seconds']:8.2f} {rate:7.2f} {res['peak_rss_mb']:8.0f}  {ratio}",
+                  flush=True)
+    if a.fine_mp and bundle:
+        # a low flight (the 2 cm sorghum mosaic, tiled): the damage model at the input's resolution (bundle 1.0.0)
+        # and at the active bundle's declared analysis resolution
+        from rasters import SORGHUM
+
+        path = tiled_ortho(a.fine_mp, SORGHUM)
+        with rasterio.open(path) as ds:
+            real_mp = ds.width * ds.height / 1e6
+        print(f"\n2 cm orthomosaic, {real_mp:.1f} MP:")
+        native = str(REPO / "models" / "drone_damage" / "1.0.0")
+        for mode, b in (("indices", None), ("model", native), ("model", bundle)):
+            res = run_case(mode, path, b)
+            label = mode if b is None else f"model {Path(b).name}"
+            if "error" in res:
+                print(f"{real_mp:8.1f}  {label:<12} error: {res['error']}", flush=True)
+                continue
+            print(f"{real_mp:8.1f}  {label:<12} {res['seconds']:8.2f} {real_mp / res['seconds']:7.2f} "
+                  f"{res['peak_rss_mb']:8.0f}", flush=True)
+    for mode in ("gdal_calc", "indices", "model"):
         pts = [(mp, r["seconds"]) for mp, m, r in rows if m == mode and "error" not in r]
         if len(pts) >= 2:
             (m0, s0), (m1, s1) = pts[0], pts[-1]
-            import math
-
-            k = math.log(s1 / s0) / math.log(m1 / m0)
-            print(f"{mode}: time grows as size^{k:.2f} from {m0:.0f} to {m1:.0f} MP")
+            print(f"{mode}: time grows as size^{math.log(s1 / s0) / math.log(m1 / m0):.2f} from {m0:.0f} to {m1:.0f} MP")
 
 
 if __name__ == "__main__":

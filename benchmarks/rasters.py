@@ -10,17 +10,19 @@ import rasterio
 from rasterio.windows import Window
 
 REPO = Path(__file__).resolve().parents[1]
-BALI = REPO.parent / "shared" / "data" / "drone_orthos" / "bali_paddies_pix4d_utm50s.tif"
+ORTHOS = REPO.parent / "shared" / "data" / "drone_orthos"
+BALI = ORTHOS / "bali_paddies_pix4d_utm50s.tif"  # 35 cm
+SORGHUM = ORTHOS / "sorghum_rows_maricopa_utm12n.tif"  # 2 cm, a typical low flight
 CACHE = Path("/tmp/cropwatch-bench")
 
 
-def tiled_ortho(megapixels: float) -> Path:
+def tiled_ortho(megapixels: float, source: Path = BALI) -> Path:
     side = int(round((megapixels * 1e6) ** 0.5 / 256)) * 256
-    out = CACHE / f"bali_tiled_{side}.tif"
+    out = CACHE / f"{'bali' if source == BALI else source.stem}_tiled_{side}.tif"
     if out.exists():
         return out
     CACHE.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(BALI) as src:
+    with rasterio.open(source) as src:
         tile = src.read()
         prof = src.profile.copy()
     th, tw = tile.shape[1:]

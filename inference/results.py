@@ -144,6 +144,9 @@ class DroneSummary(BaseModel):
     index: IndexStats
     damage_method: str = Field(description="model | index_anomaly")
     damage_model: ModelRef | None = None
+    damage_pixel_size_m: float | None = Field(
+        default=None, description="ground resolution the damage model analysed at (an integer multiple of the "
+        "input's pixel size); damage.tif is on the input's grid")
     anomaly: AnomalyParams | None = None
     damage_threshold: float = Field(default=DAMAGED_THRESHOLD, description="damaged from this probability, 0-1")
     seconds: float

@@ -146,3 +146,39 @@ def test_model_method_through_the_real_pipeline(tmp_path: Path) -> None:
     assert dmg[h // 2, w // 2] > 50 and dmg[10, 80] < 10 and (dmg[:, -7:] == 255).all()
     ms = analyze_orthomosaic(multispectral(tmp_path / "ms.tif"), tmp_path / "out_ms", damage_model=model)
     assert ms.damage_method == "index_anomaly"  # an RGB (8-bit) model does not fit a 16-bit 5-band sensor
+
+
+def test_one_read_damage_matches_the_formula(tmp_path: Path) -> None:
+    """The source is read once: damage comes from each pixel's index bin through a look-up table once the field's
+    median and spread are known. It must equal the published rule on the exact index, within one unit."""
+    src = bali_crop(tmp_path / "bali.tif")
+    s = analyze_orthomosaic(src, tmp_path / "out", tile_size_px=64)
+    with rasterio.open(src) as ds:
+        r, g, b, a = (x.astype(np.float32) for x in ds.read())
+    with rasterio.open(tmp_path / "out" / "damage.tif") as d:
+        got = d.read(1).astype(int)
+    gli = indices.gli(r, g, b)
+    z = (np.nan_to_num(gli, nan=-9) - s.anomaly.median) / s.anomaly.robust_sd
+    want = np.rint(100 * np.clip((-z - 1.5) / 2.0, 0, 1))
+    want = np.where(np.nan_to_num(gli, nan=-9) > 0.02, want, 0)
+    want = np.where(a > 0, want, 255).astype(int)
+    assert np.abs(got - want).max() <= 1
+    assert s.damaged_pct == pytest.approx(100 * ((want >= 50) & (want != 255)).sum() / (a > 0).sum(), abs=0.05)
+
+
+def test_model_at_its_declared_resolution(tmp_path: Path) -> None:
+    """A bundle that declares analysis_gsd_m analyses a finer raster at an integer multiple of its pixel size and
+    writes damage on the input's own grid; a coarser raster is never upsampled."""
+    bundle = one_by_one_bundle(tmp_path / "bundle")
+    meta = json.loads((bundle / "model.json").read_text())
+    (bundle / "model.json").write_text(json.dumps({**meta, "analysis_gsd_m": 1.1}))
+    model = DamageModel(bundle)
+    assert model.factor(0.5) == 2 and model.factor(0.02) == 55 and model.factor(2.0) == 1
+    src = synthetic_rgba(tmp_path / "field.tif")  # 0.5 m pixels
+    s = analyze_orthomosaic(src, tmp_path / "out", damage_model=model, tile_size_px=64)
+    assert s.damage_pixel_size_m == pytest.approx(1.0)
+    with rasterio.open(src) as a, rasterio.open(tmp_path / "out" / "damage.tif") as d:
+        assert (d.crs, d.transform, d.shape) == (a.crs, a.transform, a.shape)
+        dmg = d.read(1)
+    h, w = dmg.shape
+    assert dmg[h // 2, w // 2] > 50 and dmg[10, 80] < 10 and (dmg[:, -7:] == 255).all()
