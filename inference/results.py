@@ -25,6 +25,7 @@ class Bilingual(BaseModel):
 class ModelRef(BaseModel):
     name: str
     version: str | None = None
+    warning: str | None = Field(default=None, description="what the model card says to beware of, when it says so")
 
 
 class PhotoInfo(BaseModel):

@@ -176,6 +176,8 @@ def export_bundle(model: SmallUNet, out_dir: Path, version: str, meta_extra: dic
         "tile_size_px": 256, "halo_px": 32 * model.stem_factor, "size_multiple": 8 * model.stem_factor,
         "flops_per_pixel": flops_per_pixel(model),
         "outputs": {"logits": "float32 (N, 3, H, W)"},
+        "warning": ("Trained on synthetic damage painted on real orthomosaics, never on real hopperburn or blast seen "
+                    "from a drone: straw stubble can read as damage. Check the zones on the ground before spraying."),
         "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
                       "python": platform.python_version()},
         **meta_extra,

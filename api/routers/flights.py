@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from api.deps import CurrentAccount, IdPath, PlannerAccount, SessionDep, visible_area
 from api.errors import ERROR_RESPONSES
@@ -54,6 +54,17 @@ def job_file(job_id: IdPath, name: str, session: SessionDep, account: CurrentAcc
     job, _ = flights.visible_job(session, account, job_id)
     path = flights.job_file(job, name)
     return FileResponse(path, media_type=flights.DOWNLOADS[name], filename=f"job{job.id}_{name}")
+
+
+@router.get("/v1/jobs/{job_id}/tiles/{layer}/{z}/{x}/{y}.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": "a 256 px PNG tile"}})
+def job_tile(job_id: IdPath, layer: str, z: int, x: int, y: int, session: SessionDep,
+             account: CurrentAccount) -> Response:
+    """Web-map tile (XYZ, Web Mercator) of the orthomosaic (`ortho`) or of an analysis map (`canopy`, `growth`,
+    `damage`), under the job's access rules; transparent outside the raster."""
+    job, _ = flights.visible_job(session, account, job_id)
+    png = flights.tile(job, layer, z, x, y)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/v1/jobs/{job_id}/retry", response_model=JobPublic, status_code=202)

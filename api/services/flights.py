@@ -23,6 +23,7 @@ from inference.drone import area_in_raster_crs
 from inference.errors import BadInput, Conflict, Forbidden, NotFound
 from inference.results import DroneSummary, JobParams
 from inference.sensors import sensor_profiles, validate_raster
+from inference.tiles import LAYERS, render_tile
 
 DOWNLOADS = {"canopy.tif": "image/tiff", "growth.tif": "image/tiff", "damage.tif": "image/tiff",
              "summary.json": "application/json", "preview.png": "image/png", "damage_overlay.png": "image/png"}
@@ -99,6 +100,20 @@ def job_file(job: Job, name: str) -> Path:
     if job.status is not JobStatus.succeeded:
         raise Conflict(f"job {job.id} is {job.status.value}; files come when it has succeeded")
     return flight_dir(job.id) / "analysis" / name
+
+
+def tile(job: Job, layer: str, z: int, x: int, y: int) -> bytes:
+    """A 256 px PNG map tile of the flight's orthomosaic (once uploaded) or of an analysis map (once analysed)."""
+    if layer not in LAYERS:
+        raise NotFound(f"no layer {layer!r}; layers: {', '.join(LAYERS)}")
+    if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+        raise NotFound(f"no tile {z}/{x}/{y}: zoom 0-24, x and y 0 to 2^zoom - 1")
+    params = JobParams.model_validate(job.params) if job.params else None
+    if params is None or params.ortho is None:
+        raise NotFound(f"job {job.id} has no orthomosaic")
+    if layer == "ortho":
+        return render_tile(params.ortho, layer, z, x, y, sensor_profiles()[params.sensor])
+    return render_tile(job_file(job, f"{layer}.tif"), layer, z, x, y)
 
 
 def requeue_failed(session: Session, account: Account, job: Job) -> None:

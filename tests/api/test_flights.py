@@ -87,6 +87,33 @@ def test_flight_job_local_mode(flight_client, tmp_path: Path) -> None:
     obs = client.get("/v1/areas/VN-STOR-0001/observations?source=drone", headers=tok["admin"]).json()
     assert len(obs) == 1 and obs[0]["scores"]["canopy_cover_pct"] == job["result"]["canopy_cover_pct"]
     assert client.get(f"/v1/jobs/{job['id']}", headers=tok["farmer"]).status_code == 404
+    check_tiles(client, tok, job)
+
+
+def check_tiles(client: TestClient, tok: dict, job: dict) -> None:
+    """Map tiles of the ortho and of each analysis map: opaque over the field, transparent far away, same access
+    rules as the job."""
+    import io
+
+    import morecantile
+    import numpy as np
+    from PIL import Image
+
+    w, s, e, n = job["result"]["bounds_wgs84"]
+    t = morecantile.tms.get("WebMercatorQuad").tile((w + e) / 2, (s + n) / 2, 20)
+    url = f"/v1/jobs/{job['id']}/tiles/{{}}/{t.z}/{t.x}/{t.y}.png"
+    for layer in ("ortho", "canopy", "growth", "damage"):
+        r = client.get(url.format(layer), headers=tok["pilot"])
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png", (layer, r.text[:200])
+        rgba = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA"))
+        assert rgba.shape == (256, 256, 4)
+        if layer in ("ortho", "growth"):
+            assert (rgba[..., 3] > 0).mean() > 0.5, layer  # the field is drawn, not the background
+    far = client.get(f"/v1/jobs/{job['id']}/tiles/ortho/20/0/0.png", headers=tok["pilot"])
+    assert far.status_code == 200 and np.asarray(Image.open(io.BytesIO(far.content)).convert("RGBA"))[..., 3].max() == 0
+    assert client.get(url.format("ndvi"), headers=tok["pilot"]).status_code == 404
+    assert client.get(f"/v1/jobs/{job['id']}/tiles/ortho/3/9/0.png", headers=tok["pilot"]).status_code == 404
+    assert client.get(url.format("ortho"), headers=tok["farmer"]).status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,24 @@ EXT = {"geojson": ".geojson", "shp": ".zip", "kml": ".kml", "kmz": ".kmz", "gpkg
        "isoxml": ".zip"}
 
 
+BACKGROUND = (221, 229, 216)  # #dde5d8, the map's background in style.css
+
+
+def assert_imagery_under_the_field(d, png: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    m = d.find_element(By.ID, "map")
+    d.save_screenshot(str(png))
+    img = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    ratio = d.execute_script("return window.devicePixelRatio") or 1
+    x, y, w, h = (int(v * ratio) for v in (m.location["x"], m.location["y"], m.size["width"], m.size["height"]))
+    centre = img[y + h // 2 - h // 8 : y + h // 2 + h // 8, x + w // 2 - w // 8 : x + w // 2 + w // 8]
+    background = (np.abs(centre - np.array(BACKGROUND)).sum(axis=2) <= 6).mean()
+    assert background < 0.05, f"{background:.0%} of the field's pixels are the empty map's colour"
+    assert centre.std() > 8  # texture of the paddies, not a flat fill
+
+
 def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, tmp_path: Path) -> None:
     admin = live_server.token()
     url = live_server.url
@@ -68,7 +86,18 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     wait.until(ec.visibility_of_element_located((By.ID, "work")))
     wait.until(lambda _: Select(d.find_element(By.ID, "job")).first_selected_option.get_attribute("value"))
     assert Select(d.find_element(By.ID, "job")).first_selected_option.get_attribute("value") == str(job["id"])
-    wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, ".leaflet-image-layer"))  # the damage overlay
+    # the orthomosaic itself under the analysis layer: tiles loaded, and the map's pixels under the field are
+    # imagery, not the page's background colour
+    wait.until(lambda _: len(d.find_elements(By.CSS_SELECTOR, "img.leaflet-tile-loaded")) >= 2 and
+               not d.find_elements(By.CSS_SELECTOR, "img.leaflet-tile:not(.leaflet-tile-loaded)"))
+    time.sleep(0.5)  # the fade-in
+    assert_imagery_under_the_field(d, tmp_path / "base.png")
+    flight = d.find_element(By.ID, "flight")
+    assert flight.is_displayed() and "ha" in d.find_element(By.ID, "flight-list").text
+    assert d.find_element(By.ID, "flight-warning").text  # the model card's warning, or the index method's
+    Select(d.find_element(By.ID, "layer")).select_by_value("growth")
+    wait.until(lambda _: any("/tiles/growth/" in (i.get_attribute("data-src") or "") for i in
+                             d.find_elements(By.CSS_SELECTOR, "img.leaflet-tile-loaded")))
     d.find_element(By.ID, "exclusion").send_keys(str(canal_file))
     d.find_element(By.ID, "plan-btn").click()
     wait.until(ec.visibility_of_element_located((By.ID, "summary")))

@@ -1,5 +1,6 @@
 // cropwatch drone operator's page: pick an analysed flight (or upload one and follow its job), plan spray zones,
-// see them on the map with the damage overlay and the exclusions, download every format. Works offline (no tiles).
+// see them on the map over the orthomosaic itself (tiles served from the stored GeoTIFFs) with an analysis layer,
+// the exclusions and the flight's summary, download every format. No outside tile server is needed.
 "use strict";
 const T = {
   vi: { title: "Bản đồ phun thuốc", username: "Tên đăng nhập", password: "Mật khẩu", signin: "Đăng nhập",
@@ -9,7 +10,13 @@ const T = {
     tank: "Bình (L)", product: "Thuốc", exclusions: "Vùng cấm phun (GeoJSON)", excl_kind: "Loại",
     excl_buffer: "Đệm (m)", make_plan: "Lập kế hoạch", summary: "Tóm tắt", no_flight: "(chưa có)",
     treated: "Diện tích phun", volume: "Lượng thuốc", blanket: "Phun toàn ruộng", saving: "Tiết kiệm",
-    flight_time: "Thời gian bay", tanks: "Số bình", running: "Đang phân tích", failed: "Lỗi" },
+    flight_time: "Thời gian bay", tanks: "Số bình", running: "Đang phân tích", failed: "Lỗi",
+    layer: "Lớp bản đồ", layer_damage: "Hư hại", layer_growth: "Sinh trưởng", layer_canopy: "Tán lá",
+    layer_none: "Chỉ ảnh", opacity: "Độ đậm", show_ortho: "Ảnh trực giao", flight_summary: "Chuyến bay",
+    f_date: "Ngày phân tích", f_sensor: "Cảm biến", f_area: "Diện tích phân tích", f_canopy: "Độ che phủ tán lá",
+    f_growth: "Điểm sinh trưởng", f_damaged: "Diện tích hư hại", f_method: "Cách tính hư hại", f_model: "Mô hình",
+    m_model: "mô hình học máy", m_index_anomaly: "chỉ số bất thường (so với chính ruộng này)",
+    index_warning: "Hư hại được tính từ chỉ số thực vật so với chính ruộng này, không phải chẩn đoán bệnh: kiểm tra ngoài đồng trước khi phun." },
   en: { title: "Spray map", username: "Username", password: "Password", signin: "Sign in",
     area: "Growing area", flight: "Analysed flight", upload: "Upload a new orthomosaic (GeoTIFF)",
     upload_btn: "Upload and analyse", plan: "Spray plan", swath: "Swath (m)", rate: "Spray volume (L/ha of mix)",
@@ -17,14 +24,20 @@ const T = {
     tank: "Tank (L)", product: "Product", exclusions: "No-spray areas (GeoJSON)", excl_kind: "Kind",
     excl_buffer: "Buffer (m)", make_plan: "Make plan", summary: "Summary", no_flight: "(none yet)",
     treated: "Treated area", volume: "Product volume", blanket: "Blanket spraying", saving: "Saving",
-    flight_time: "Flight time", tanks: "Tank loads", running: "Analysing", failed: "Failed" },
+    flight_time: "Flight time", tanks: "Tank loads", running: "Analysing", failed: "Failed",
+    layer: "Map layer", layer_damage: "Damage", layer_growth: "Growth", layer_canopy: "Canopy",
+    layer_none: "Imagery only", opacity: "Opacity", show_ortho: "Orthomosaic", flight_summary: "Flight",
+    f_date: "Analysed on", f_sensor: "Sensor", f_area: "Analysed area", f_canopy: "Canopy cover",
+    f_growth: "Growth score", f_damaged: "Damaged area", f_method: "Damage method", f_model: "Model",
+    m_model: "machine-learning model", m_index_anomaly: "index anomaly (against this field itself)",
+    index_warning: "Damage comes from the vegetation index against this field itself, not a diagnosis: check on the ground before spraying." },
 };
 let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k] || k;
 const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([9.6, 105.97], 13);
-const layers = { boundary: null, damage: null, zones: null, exclusions: null };
+const layers = { ortho: null, boundary: null, analysis: null, zones: null, exclusions: null };
 let jobs = [], lastMap = null;
 
 function applyLang() {
@@ -32,6 +45,7 @@ function applyLang() {
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
   $("lang").textContent = lang === "vi" ? "EN" : "VI";
   if (lastMap) showSummary(lastMap);
+  showFlight(currentJob());
 }
 async function api(path, opts = {}) {
   const headers = Object.assign({}, opts.headers || {}, { Authorization: `Bearer ${token}` });
@@ -77,14 +91,57 @@ async function loadJobs() {
     : `<option value="">${t("no_flight")}</option>`;
   await jobChanged();
 }
+function currentJob() { return jobs.find((x) => String(x.id) === $("job").value); }
+// Leaflet's tile layer cannot send the token: fetch each tile with it and hand Leaflet a blob URL.
+L.TileLayer.Auth = L.TileLayer.extend({
+  createTile(coords, done) {
+    const img = document.createElement("img");
+    img.alt = "";
+    img.dataset.src = this.getTileUrl(coords);
+    fetch(this.getTileUrl(coords), { headers: { Authorization: `Bearer ${token}` } })
+      .then((r) => { if (!r.ok) throw new Error(r.statusText); return r.blob(); })
+      .then((b) => { img.onload = () => { URL.revokeObjectURL(img.src); done(null, img); }; img.src = URL.createObjectURL(b); })
+      .catch((err) => done(err, img));
+    return img;
+  },
+});
+function authTiles(j, layer, opts) {
+  const [w, s, e, n] = j.result.bounds_wgs84;
+  return new L.TileLayer.Auth(`/v1/jobs/${j.id}/tiles/${layer}/{z}/{x}/{y}.png`,
+    Object.assign({ bounds: [[s, w], [n, e]], maxZoom: 24, maxNativeZoom: 24, tileSize: 256 }, opts));
+}
+function showLayers() {
+  const j = currentJob();
+  if (!j) { setLayer("ortho", null); setLayer("analysis", null); return; }
+  setLayer("ortho", $("show-ortho").checked ? authTiles(j, "ortho", { zIndex: 1 }) : null);
+  const name = $("layer").value;
+  setLayer("analysis", name ? authTiles(j, name, { zIndex: 2, opacity: $("opacity").value / 100 }) : null);
+  if (layers.boundary) layers.boundary.bringToFront();
+}
+function showFlight(j) {
+  $("flight").hidden = !j;
+  if (!j) return;
+  const r = j.result;
+  const rows = [["f_date", (j.finished_at || j.created_at).slice(0, 16).replace("T", " ")], ["f_sensor", r.sensor],
+    ["f_area", `${r.analysed_area_ha.toFixed(2)} ha`], ["f_canopy", `${r.canopy_cover_pct.toFixed(0)} %`],
+    ["f_growth", `${r.growth_score.toFixed(0)} / 100`],
+    ["f_damaged", `${r.damaged_area_ha.toFixed(3)} ha (${r.damaged_pct.toFixed(1)} %)`],
+    ["f_method", t(`m_${r.damage_method}`)]];
+  if (r.damage_model) rows.push(["f_model", `${r.damage_model.name} ${r.damage_model.version || ""}`]);
+  $("flight-list").innerHTML = rows.map(([k, v]) => `<dt>${t(k)}</dt><dd>${v}</dd>`).join("");
+  const warn = r.damage_model ? r.damage_model.warning : t("index_warning");
+  $("flight-warning").hidden = !warn;
+  $("flight-warning").textContent = warn || "";
+}
 async function jobChanged() {
   clearPlan();
-  const j = jobs.find((x) => String(x.id) === $("job").value);
-  if (!j) { setLayer("damage", null); return; }
-  const blob = await (await api(j.files["damage_overlay.png"])).blob();
-  const [w, s, e, n] = j.result.bounds_wgs84;
-  setLayer("damage", L.imageOverlay(URL.createObjectURL(blob), [[s, w], [n, e]], { opacity: 0.85 }));
+  const j = currentJob();
+  showFlight(j);
+  showLayers();
 }
+$("layer").addEventListener("change", showLayers);
+$("show-ortho").addEventListener("change", showLayers);
+$("opacity").addEventListener("input", () => { if (layers.analysis) layers.analysis.setOpacity($("opacity").value / 100); });
 function followJob(id) {
   $("job-progress").hidden = false;
   const tick = async () => {
@@ -140,7 +197,8 @@ function showPlan(sm, exclusions) {
   lastMap = sm;
   const top = Math.max(sm.config.max_rate_l_per_ha || sm.config.rate_l_per_ha || 0, 1e-9);
   setLayer("zones", L.geoJSON(sm.zones, {
-    style: (f) => ({ color: "#555", weight: 0.6, fillColor: zoneColour(f.properties, top), fillOpacity: 0.65 }),
+    style: (f) => ({ color: "#555", weight: 0.6, fillColor: zoneColour(f.properties, top),
+      fillOpacity: f.properties.rate > 0 ? 0.6 : 0.25 }),  // unsprayed zones let the imagery show
     onEachFeature: (f, l) => l.bindTooltip(`zone ${f.properties.zone_id}: ${f.properties.rate} L/ha, ${f.properties.area_ha} ha`),
   }));
   setLayer("exclusions", exclusions.length ? L.geoJSON({ type: "FeatureCollection", features: exclusions.flatMap((e) =>

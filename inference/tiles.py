@@ -1,0 +1,96 @@
+"""Web-map tiles (XYZ, Web Mercator, 256 px PNG) of an orthomosaic and of its analysis maps, read from the stored
+GeoTIFFs with rio-tiler: the operator sees what the model saw under the zones.
+
+Layers:
+- ortho: the flight's own red, green and blue bands (8-bit as stored; 16-bit reflectance stretched from 0 to 0.3),
+  transparent outside the mosaic (alpha or nodata);
+- canopy: canopy green, the rest transparent;
+- growth: 0-100 on a red-yellow-green ramp;
+- damage: probability 0-100; below 20 transparent, then yellow to dark red, more opaque as it rises.
+The analysis maps are COGs with overviews, so a tile reads a few blocks at any zoom. rio-tiler is imported with
+this module, never first inside a request thread (its package import is not safe in two threads at once). Tiles
+outside the raster are fully transparent (no error: a map asks for its whole view).
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.io import Reader
+
+LAYERS = ("ortho", "canopy", "growth", "damage")
+TILE = 256
+NODATA = 255
+
+
+def _ramp(stops: list[tuple[float, tuple[int, int, int, int]]]) -> np.ndarray:
+    """(256, 4) uint8 lookup from value 0-255, linear between (value, RGBA) stops."""
+    v = np.arange(256, dtype=np.float64)
+    xs = [s[0] for s in stops]
+    return np.stack([np.interp(v, xs, [s[1][c] for s in stops]) for c in range(4)], axis=1).round().astype(np.uint8)
+
+
+@lru_cache
+def colour_table(layer: str) -> np.ndarray:
+    """RGBA lookup for a uint8 analysis layer (255 = nodata, transparent)."""
+    if layer == "canopy":
+        lut = np.zeros((256, 4), np.uint8)
+        lut[1] = (26, 152, 80, 170)
+    elif layer == "growth":
+        lut = _ramp([(0, (215, 48, 39, 190)), (50, (254, 224, 139, 190)), (100, (26, 152, 80, 190)),
+                     (254, (26, 152, 80, 190))])
+    elif layer == "damage":
+        lut = _ramp([(0, (0, 0, 0, 0)), (19, (0, 0, 0, 0)), (20, (255, 237, 160, 120)), (50, (253, 141, 60, 190)),
+                     (100, (165, 0, 38, 230)), (254, (165, 0, 38, 230))])
+    else:
+        raise ValueError(f"no colour table for {layer!r}")
+    lut[NODATA] = (0, 0, 0, 0)
+    return lut
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def empty_tile() -> bytes:
+    return _png(np.zeros((TILE, TILE, 4), np.uint8))
+
+
+def _ortho_rgba(src: Any, x: int, y: int, z: int, profile: dict[str, Any]) -> np.ndarray:
+    b = profile["bands"]
+    img = src.tile(x, y, z, tilesize=TILE, indexes=(b["red"], b["green"], b["blue"]), resampling_method="bilinear")
+    data = img.data.astype(np.float32)
+    if profile["scale"] > 255:  # 16-bit reflectance: 0-0.3 of full scale to 0-255
+        data = data * (255.0 / (0.3 * profile["scale"]))
+    rgb = np.clip(data, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    alpha = np.where(img.mask > 0, 255, 0).astype(np.uint8)
+    return np.dstack([rgb, alpha])
+
+
+def render_tile(path: str | Path, layer: str, z: int, x: int, y: int, profile: dict[str, Any] | None = None) -> bytes:
+    """PNG bytes of tile z/x/y of `layer` read from `path` (the orthomosaic for "ortho", else the analysis map).
+    `profile`: the orthomosaic's sensor profile (bands and scale), needed for "ortho"."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}")
+    with Reader(str(path)) as src:
+        if not src.tile_exists(x, y, z):
+            return empty_tile()
+        try:
+            if layer == "ortho":
+                if profile is None:
+                    raise ValueError("the ortho layer needs the sensor profile")
+                return _png(_ortho_rgba(src, x, y, z, profile))
+            img = src.tile(x, y, z, tilesize=TILE, indexes=1, resampling_method="nearest", nodata=NODATA)
+        except TileOutsideBounds:
+            return empty_tile()
+    values = np.where(img.mask > 0, img.data[0], NODATA).astype(np.uint8)
+    return _png(colour_table(layer)[values])
