@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import fail, read_geojson, write_text_atomic
+from api.cli.common import fail, read_geojson, read_shapes, write_text_atomic
+
+VECTOR_FORMATS = "GeoJSON, KML/KMZ, Shapefile (.shp or zipped) or GeoPackage, any CRS"
 
 app = typer.Typer(help="Spray zones and spray maps.", no_args_is_help=True)
 
@@ -17,10 +19,10 @@ app = typer.Typer(help="Spray zones and spray maps.", no_args_is_help=True)
 @app.command("plan")
 def spray_plan(
     damage: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="damage.tif (0-100, nodata 255)")],
-    boundary: Annotated[Path, typer.Option("--boundary", exists=True, help="field boundary GeoJSON (EPSG:4326)")],
+    boundary: Annotated[Path, typer.Option("--boundary", exists=True, help=f"field boundary: {VECTOR_FORMATS}")],
     out: Annotated[Path, typer.Option("--out", help="ZONES.geojson to write")],
     exclude: Annotated[list[Path] | None, typer.Option("--exclude", exists=True,
-                                                       help="exclusion layer GeoJSON (repeatable)")] = None,
+                                                       help=f"exclusion layer (repeatable): {VECTOR_FORMATS}")] = None,
     exclude_buffer_m: Annotated[float, typer.Option(help="buffer around each exclusion layer, m")] = 10.0,
     swath_m: Annotated[float, typer.Option("--swath-m", help="drone swath, m")] = 7.0,
     rate_l_per_ha: Annotated[float, typer.Option("--rate-l-per-ha", help="full rate, L/ha")] = 20.0,
@@ -32,11 +34,18 @@ def spray_plan(
     from inference.errors import CropwatchError
     from inference.zones import ExclusionLayer, SprayPlanConfig, plan_spray
 
-    fc = read_geojson(boundary)
-    geom = fc["features"][0]["geometry"] if fc.get("type") == "FeatureCollection" else fc.get("geometry", fc)
+    from shapely.geometry import mapping, shape
+    from shapely.ops import unary_union
+
+    polys = [shape(f["geometry"]) for f in read_shapes(boundary, "boundary")["features"]]
+    polys = [g for g in polys if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not polys:
+        fail(f"{boundary}: the boundary must be a polygon")
+    geom = json.loads(json.dumps(mapping(unary_union(polys))))  # plain lists, as GeoJSON
     raw = json.loads(config.read_text()) if config else {}
     raw.update(swath_m=swath_m, rate_l_per_ha=rate_l_per_ha)
-    layers = [ExclusionLayer(name=p.stem, buffer_m=exclude_buffer_m, geojson=read_geojson(p)) for p in exclude or []]
+    layers = [ExclusionLayer(name=p.stem, buffer_m=exclude_buffer_m, geojson=read_shapes(p, "exclusion"))
+              for p in exclude or []]
     try:
         cfg = SprayPlanConfig.model_validate(raw)
         cfg = cfg.model_copy(update={"exclusions": [*cfg.exclusions, *layers]})

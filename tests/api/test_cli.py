@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+import shapely
 from shapely.geometry import shape
 
 from tests.data.make_areas import write_fixtures
@@ -39,3 +42,39 @@ def test_cli_import_export_round_trip(tmp_path: Path) -> None:
     assert all(shape(a["geometry"]).equals_exact(shape(b["geometry"]), 1e-12) for a, b in zip(src, got, strict=True))
     r = run(["areas", "import", str(fx["zipslip"])], env)
     assert r.returncode == 2 and "outside the archive" in r.stderr
+
+
+def test_cli_spray_plan_reads_boundaries_in_any_format_and_crs(tmp_path: Path) -> None:
+    """`cropwatch spray plan --boundary field.shp --exclude canal.kml`: a Shapefile in UTM (not zipped) and a KML
+    are read like area import reads them; the plan is the same as from EPSG:4326 GeoJSON."""
+    import pyogrio
+    from shapely.geometry import mapping
+
+    from inference.geo import reproject
+    from tests.data.make_damage import canal_wgs84, damage_raster, field_boundary_wgs84
+
+    env = {**os.environ, "CROPWATCH_DATA_DIR": str(tmp_path / "var")}
+    dmg = damage_raster(tmp_path / "damage.tif")
+    gj, kml, shp = tmp_path / "field.geojson", tmp_path / "canal.kml", tmp_path / "field.shp"
+    gj.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": mapping(field_boundary_wgs84())}))
+    utm = reproject(field_boundary_wgs84(), "EPSG:4326", "EPSG:32648")
+    pyogrio.raw.write(shp, np.array([shapely.to_wkb(utm)], dtype=object), [np.array(["field"], dtype=object)],
+                      ["name"], geometry_type="Polygon", crs="EPSG:32648", driver="ESRI Shapefile")
+    pyogrio.raw.write(kml, np.array([shapely.to_wkb(canal_wgs84())], dtype=object), [np.array(["canal"], dtype=object)],
+                      ["name"], geometry_type="LineString", crs="EPSG:4326", driver="KML")
+    canal_gj = tmp_path / "canal.geojson"
+    canal_gj.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": mapping(canal_wgs84())}))
+    plans = {}
+    for name, b, x in (("geojson", gj, canal_gj), ("shp_kml", shp, kml)):
+        out = tmp_path / f"zones_{name}.geojson"
+        r = run(["spray", "plan", str(dmg), "--boundary", str(b), "--exclude", str(x), "--out", str(out)], env)
+        assert r.returncode == 0, r.stderr
+        plans[name] = json.loads(r.stdout)
+    a, b = plans["geojson"], plans["shp_kml"]
+    assert a["field_area_ha"] == pytest.approx(b["field_area_ha"], rel=1e-4)
+    assert a["excluded_area_ha"] == pytest.approx(b["excluded_area_ha"], rel=1e-3) and a["excluded_area_ha"] > 0
+    junk = tmp_path / "junk.shp"
+    junk.write_bytes(b"\xff\xfe not a shapefile")
+    r = run(["spray", "plan", str(dmg), "--boundary", str(junk), "--out", str(tmp_path / "z.geojson")], env)
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "junk.shp" in (r.stderr + r.stdout)
+    assert not (tmp_path / "z.geojson").exists()
