@@ -113,7 +113,8 @@ class DamageModel:
         p = self.damage_probability(small)
         # input pixel (r, c) has centre (r + 0.5) / factor - 0.5 in the small grid; warp only the crop
         (r0, r1), (c0, c1) = (crop[0].start, crop[0].stop), (crop[1].start, crop[1].stop)
-        m = np.float32([[1 / factor, 0, (c0 + 0.5) / factor - 0.5], [0, 1 / factor, (r0 + 0.5) / factor - 0.5]])
+        m = np.array([[1 / factor, 0, (c0 + 0.5) / factor - 0.5], [0, 1 / factor, (r0 + 0.5) / factor - 0.5]],
+                     np.float32)
         return cv2.warpAffine(p, m, (c1 - c0, r1 - r0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
 
@@ -388,7 +389,8 @@ def _cog(tmp_tif: Path, dest: Path, threads: int) -> None:
     from rasterio.enums import Resampling
 
     with rasterio.open(tmp_tif, "r+") as ds:
-        factors, side = [], max(ds.width, ds.height)
+        factors: list[int] = []
+        side = max(ds.width, ds.height)
         while side > 512 * 2 ** len(factors):
             factors.append(2 ** (len(factors) + 1))
         if factors:

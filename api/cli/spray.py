@@ -30,12 +30,11 @@ def spray_plan(
 ) -> None:
     """Make spray zones from a damage raster and a field boundary; prints the summary."""
     from pydantic import ValidationError
+    from shapely.geometry import mapping, shape
+    from shapely.ops import unary_union
 
     from inference.errors import CropwatchError
     from inference.zones import ExclusionLayer, SprayPlanConfig, plan_spray
-
-    from shapely.geometry import mapping, shape
-    from shapely.ops import unary_union
 
     polys = [shape(f["geometry"]) for f in read_shapes(boundary, "boundary")["features"]]
     polys = [g for g in polys if g.geom_type in ("Polygon", "MultiPolygon")]

@@ -112,7 +112,10 @@ def tile(job: Job, layer: str, z: int, x: int, y: int) -> bytes:
     if params is None or params.ortho is None:
         raise NotFound(f"job {job.id} has no orthomosaic")
     if layer == "ortho":
-        return render_tile(params.ortho, layer, z, x, y, sensor_profiles()[params.sensor])
+        profile = sensor_profiles().get(params.sensor or (params.raster.sensor if params.raster else ""))
+        if profile is None:
+            raise NotFound(f"job {job.id} has no known sensor profile for its orthomosaic")
+        return render_tile(params.ortho, layer, z, x, y, profile)
     return render_tile(job_file(job, f"{layer}.tif"), layer, z, x, y)
 
 
