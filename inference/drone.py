@@ -183,17 +183,9 @@ def _read(ds: rasterio.io.DatasetReader, info: RasterInfo, win: Window, halo: in
     return data[:nb], valid
 
 
-def _bands(data: np.ndarray, info: RasterInfo, scale: bool = False) -> dict[str, np.ndarray]:
-    """name -> float32 band; scaled to 0-1 reflectance when `scale` (the damage model), else as stored (the indices
-    are ratios, so the scale cancels)."""
-    k = np.float32(1.0 / float(info.profile["scale"])) if scale else np.float32(1)
-    out = {}
-    for i, name in enumerate(info.profile["bands"]):
-        b = data[i].astype(np.float32)
-        if scale:
-            b *= k
-        out[name] = b
-    return out
+def _bands(data: np.ndarray, info: RasterInfo) -> dict[str, np.ndarray]:
+    """name -> float32 band, as stored: the indices are ratios, so the reflectance scale cancels."""
+    return {name: data[i].astype(np.float32) for i, name in enumerate(info.profile["bands"])}
 
 
 def primary_index(bands: dict[str, np.ndarray], name: str) -> np.ndarray:
@@ -255,7 +247,7 @@ def _bin_codes(idx: np.ndarray) -> np.ndarray:
 def _histograms(codes: np.ndarray, valid: np.ndarray, canopy: np.ndarray, cand: np.ndarray) -> list[np.ndarray]:
     """Index histograms over valid pixels, canopy pixels and damage candidates, in one bincount (key = code x 4 +
     flags; invalid pixels go to a spare bin)."""
-    key = codes.astype(np.uint16) * np.uint16(4)
+    key = codes * np.uint16(4)  # a new array: `codes` stays as it is
     key += canopy
     key += cand.view(np.uint8) * np.uint8(2)
     key[~valid] = 4 * (CODE_NAN + 1)
@@ -312,12 +304,12 @@ def _extra_means(b: dict[str, np.ndarray], idx: np.ndarray, primary: str, valid:
 
 
 def _process_window(
-    path: str, info: RasterInfo, win: Window, model: DamageModel | None, area_geom: Any,
+    path: str, info: RasterInfo, win: Window, model: DamageModel | None, factor: int, area_geom: Any,
 ) -> tuple[Window, dict[str, np.ndarray], _Accumulator]:
-    """One window: canopy and growth (uint8), and damage (the model's, uint8) or the damage codes (uint16, index
-    bin or CODE_*) that the second pass turns into damage once the field's distribution is known."""
+    """One window: canopy and growth (uint8), and damage (the model's at 1/factor of the resolution, uint8) or the
+    damage codes (uint16, index bin or CODE_*) that the second pass turns into damage once the field's distribution
+    is known."""
     prof = info.profile
-    factor = model.factor(math.sqrt(info.pixel_area_m2)) if model else 1
     halo = model.halo_px * factor if model else 0
     with rasterio.open(path) as ds:
         data_big, valid_big = _read(ds, info, win, halo)
@@ -335,6 +327,7 @@ def _process_window(
                        extra_means=_extra_means(b, idx, prof["primary_index"], valid))
     acc.hist, acc.hist_canopy, acc.hist_candidates = _histograms(codes, valid, canopy, cand)
     lo, hi = prof["growth_range"]
+    # idx is not needed after this line: growth reuses its memory
     growth = np.nan_to_num(np.clip((idx - np.float32(lo)) * np.float32(100 / (hi - lo)), 0, 100, out=idx), nan=0.0)
     growth[~valid] = 0
     acc.growth_sum = float(growth.sum(dtype=np.float64))
@@ -432,11 +425,9 @@ def _raw_writer(src: rasterio.io.DatasetReader, path: Path, dtype: str, nodata: 
     return rasterio.open(path, "w", **meta)
 
 
-def _first_pass(path: str, info: RasterInfo, windows: list[Window], work: Path, workers: int,
+def _first_pass(path: str, info: RasterInfo, windows: list[Window], work: Path, workers: int, names: tuple[str, ...],
                 window_fn: Callable[[Window], Any], tick: Callable[[], None]) -> _Accumulator:
-    """Every window through `window_fn`, written to raw tiled rasters in `work` (canopy, growth, and damage or the
-    damage codes)."""
-    names = ("canopy", "growth", "damage", "dcode")
+    """Every window through `window_fn`, its arrays `names` written to raw tiled rasters in `work`."""
     with rasterio.open(path) as src:
         dsts = {n: _raw_writer(src, work / f"{n}.raw.tif", "uint16" if n == "dcode" else "uint8",
                                None if n == "dcode" else NODATA) for n in names}
@@ -482,9 +473,9 @@ def analyze_orthomosaic(
     path, out_dir = str(path), Path(out_dir)
     model = damage_model if damage_model is not None and damage_model.fits(info.sensor, info.profile) else None
     area_geom = area_in_raster_crs(area_boundary_wgs84, info) if area_boundary_wgs84 is not None else None
-    if model is not None:  # the network's own tile size at its analysis resolution: the halo stays a small share
-        tile_size_px = max(tile_size_px, model.tile_size_px * model.factor(math.sqrt(info.pixel_area_m2)))
-    windows = list(iter_windows(info, tile_size_px))
+    factor = model.factor(math.sqrt(info.pixel_area_m2)) if model else 1
+    # with a model, windows of the network's own tile size at its analysis resolution: the halo stays a small share
+    windows = list(iter_windows(info, max(tile_size_px, model.tile_size_px * factor) if model else tile_size_px))
     done = [0]
 
     def tick() -> None:
@@ -495,8 +486,9 @@ def analyze_orthomosaic(
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".analysis-", dir=out_dir))
     try:
-        fn = lambda w: _process_window(path, info, w, model, area_geom)  # noqa: E731
-        acc = _first_pass(path, info, windows, work, workers, fn, tick)
+        fn = lambda w: _process_window(path, info, w, model, factor, area_geom)  # noqa: E731
+        names = ("canopy", "growth", "damage" if model else "dcode")
+        acc = _first_pass(path, info, windows, work, workers, names, fn, tick)
         anomaly = None
         with ThreadPoolExecutor(max_workers=1) as bg:  # canopy and growth compress while damage is finished
             cogs = [bg.submit(_cog, work / f"{n}.raw.tif", work / f"{n}.tif", 1) for n in ("canopy", "growth")]
@@ -509,7 +501,8 @@ def analyze_orthomosaic(
             _cog(work / "damage.raw.tif", work / "damage.tif", 1)
             for f in cogs:
                 f.result()
-        summary = _summary(info, acc, model, anomaly, area_boundary_wgs84 is not None, time.perf_counter() - t0)
+        summary = _summary(info, acc, model, factor, anomaly, area_boundary_wgs84 is not None,
+                           time.perf_counter() - t0)
         (work / "summary.json").write_text(summary.model_dump_json(indent=2))
         for n in (*[f"{x}.tif" for x in OUTPUT_NAMES], "summary.json"):
             os.replace(work / n, out_dir / n)
@@ -529,8 +522,8 @@ def _hist_sample(hist: np.ndarray) -> np.ndarray:
     return np.repeat(centres, counts)
 
 
-def _summary(info: RasterInfo, acc: _Accumulator, model: DamageModel | None, anomaly: Any, clipped: bool,
-             seconds: float) -> DroneSummary:
+def _summary(info: RasterInfo, acc: _Accumulator, model: DamageModel | None, factor: int, anomaly: Any,
+             clipped: bool, seconds: float) -> DroneSummary:
     px_m2 = info.pixel_area_m2
     n = max(acc.n_valid, 1)
     prof = info.profile
@@ -564,7 +557,7 @@ def _summary(info: RasterInfo, acc: _Accumulator, model: DamageModel | None, ano
         "damage_method": "model" if model else "index_anomaly",
         "damage_model": {"name": model.bundle.name, "version": model.bundle.version,
                          "warning": model.bundle.meta.get("warning")} if model else None,
-        "damage_pixel_size_m": (math.sqrt(px_m2) * model.factor(math.sqrt(px_m2))) if model else None,
+        "damage_pixel_size_m": math.sqrt(px_m2) * factor if model else None,
         "anomaly": {"median": anomaly[0], "robust_sd": anomaly[1], "z_start": -ANOMALY_Z_START,
                     "z_full": -ANOMALY_Z_FULL} if anomaly else None,
         "damage_threshold": DAMAGED_THRESHOLD,

@@ -41,22 +41,19 @@ def read_geojson(path: Path) -> dict[str, Any]:
     return data
 
 
-def read_shapes(path: Path, what: str) -> dict[str, Any]:
-    """A vector file in any format and CRS that area import reads (GeoJSON, KML/KMZ, Shapefile alone or zipped,
-    GeoPackage) as an EPSG:4326 GeoJSON FeatureCollection; fails with the reason."""
-    from shapely.geometry import mapping
-
+def read_geometries(path: Path, what: str) -> list[Any]:
+    """The shapely geometries (EPSG:4326) of a vector file in any format and CRS that area import reads (GeoJSON,
+    KML/KMZ, Shapefile alone or zipped, GeoPackage); fails with the reason."""
     from inference.vectors import VectorFileError, read_vector
 
     try:
         data = read_vector(path)
     except VectorFileError as exc:
         fail(f"{path}: {exc}")
-    feats = [{"type": "Feature", "properties": {}, "geometry": json.loads(json.dumps(mapping(f.geometry)))}
-             for f in data.features if f.geometry is not None and not f.geometry.is_empty]
-    if not feats:
+    geoms = [f.geometry for f in data.features if f.geometry is not None and not f.geometry.is_empty]
+    if not geoms:
         fail(f"{path}: no {what} geometry in it")
-    return {"type": "FeatureCollection", "features": feats}
+    return geoms
 
 
 def write_text_atomic(dest: Path, text: str) -> None:

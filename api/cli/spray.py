@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import fail, read_geojson, read_shapes, write_text_atomic
+from api.cli.common import fail, read_geojson, read_geometries, write_text_atomic
 
 VECTOR_FORMATS = "GeoJSON, KML/KMZ, Shapefile (.shp or zipped) or GeoPackage, any CRS"
 
@@ -30,21 +30,20 @@ def spray_plan(
 ) -> None:
     """Make spray zones from a damage raster and a field boundary; prints the summary."""
     from pydantic import ValidationError
-    from shapely.geometry import mapping, shape
     from shapely.ops import unary_union
 
     from inference.errors import CropwatchError
+    from inference.geo import to_geojson
     from inference.zones import ExclusionLayer, SprayPlanConfig, plan_spray
 
-    polys = [shape(f["geometry"]) for f in read_shapes(boundary, "boundary")["features"]]
-    polys = [g for g in polys if g.geom_type in ("Polygon", "MultiPolygon")]
+    polys = [g for g in read_geometries(boundary, "boundary") if g.geom_type in ("Polygon", "MultiPolygon")]
     if not polys:
         fail(f"{boundary}: the boundary must be a polygon")
-    geom = json.loads(json.dumps(mapping(unary_union(polys))))  # plain lists, as GeoJSON
+    geom = to_geojson(unary_union(polys))
     raw = json.loads(config.read_text()) if config else {}
     raw.update(swath_m=swath_m, rate_l_per_ha=rate_l_per_ha)
-    layers = [ExclusionLayer(name=p.stem, buffer_m=exclude_buffer_m, geojson=read_shapes(p, "exclusion"))
-              for p in exclude or []]
+    layers = [ExclusionLayer(name=p.stem, buffer_m=exclude_buffer_m,
+                             geojson=to_geojson(unary_union(read_geometries(p, "exclusion")))) for p in exclude or []]
     try:
         cfg = SprayPlanConfig.model_validate(raw)
         cfg = cfg.model_copy(update={"exclusions": [*cfg.exclusions, *layers]})

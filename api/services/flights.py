@@ -112,7 +112,7 @@ def tile(job: Job, layer: str, z: int, x: int, y: int) -> bytes:
     if params is None or params.ortho is None:
         raise NotFound(f"job {job.id} has no orthomosaic")
     if layer == "ortho":
-        profile = sensor_profiles().get(params.sensor or (params.raster.sensor if params.raster else ""))
+        profile = sensor_profiles().get(params.raster.sensor if params.raster else params.sensor or "")
         if profile is None:
             raise NotFound(f"job {job.id} has no known sensor profile for its orthomosaic")
         return render_tile(params.ortho, layer, z, x, y, profile)
