@@ -27,6 +27,7 @@ from rasterio.transform import from_origin
 
 from inference.errors import BadInput, TooLarge
 from inference.geo import reproject, to_wgs84_valid
+from inference.kml import plan_kml
 from inference.zones import SprayPlan
 
 FIELDS = ["zone_id", "rate", "unit", "rate_class", "area_ha", "damaged_fraction"]
@@ -81,19 +82,9 @@ def export_shp(plan: SprayPlan, dest: Path, name: str = "spray_zones") -> Path:
     return dest
 
 
-def _kml_text(plan: SprayPlan, name: str) -> str:
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "doc.kml"
-        geoms, props = _zones_4326(plan)
-        for pr in props:
-            pr["name"] = f"zone {pr['zone_id']}: {pr['rate']} L/ha"
-        _write_vector(p, "KML", geoms, props, name)
-        return p.read_text()
-
-
 def export_kml(plan: SprayPlan, dest: Path, name: str = "spray_zones") -> Path:
     tmp = _atomic(dest)
-    tmp.write_text(_kml_text(plan, name))
+    tmp.write_text(plan_kml(plan, name))
     os.replace(tmp, dest)
     return dest
 
@@ -101,7 +92,7 @@ def export_kml(plan: SprayPlan, dest: Path, name: str = "spray_zones") -> Path:
 def export_kmz(plan: SprayPlan, dest: Path, name: str = "spray_zones") -> Path:
     tmp = _atomic(dest)
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("doc.kml", _kml_text(plan, name))
+        zf.writestr("doc.kml", plan_kml(plan, name, typed=False))
     os.replace(tmp, dest)
     return dest
 

@@ -120,8 +120,8 @@ def plan(dmg: str):
 @pytest.mark.parametrize("fmt", ["geojson", "shp", "kml", "kmz", "gpkg"])
 def test_vector_exports_read_back(plan, tmp_path: Path, fmt: str) -> None:
     out = export(plan, fmt, tmp_path / f"zones{FORMATS[fmt]}", "VN-STOR-0001")
-    path = f"/vsizip/{out}" if fmt == "shp" else f"/vsizip/{out}/doc.kml" if fmt == "kmz" else str(out)
-    meta, _, geoms, fields = pyogrio.raw.read(path, layer="spray_zones" if fmt == "gpkg" else None)
+    path = f"/vsizip/{out}" if fmt == "shp" else str(out)  # GDAL opens the KMZ itself
+    meta, _, geoms, fields = pyogrio.raw.read(path, layer="spray_zones" if fmt in ("gpkg", "kml", "kmz") else None)
     assert "4326" in meta["crs"]
     names = list(meta["fields"])
     rates = fields[names.index("rate")] if "rate" in names else None
@@ -133,6 +133,29 @@ def test_vector_exports_read_back(plan, tmp_path: Path, fmt: str) -> None:
     assert len(got) == len(want)
     for (r1, a1), (r2, a2) in zip(got, want, strict=True):
         assert r1 == r2 and a1 == pytest.approx(a2, rel=AREA_TOL, abs=1)
+    cut = 10 if fmt == "shp" else None  # dBase field names: 10 characters
+    assert {n[:cut] for n in ("zone_id", "rate", "unit", "rate_class", "area_ha", "damaged_fraction")} <= set(names)
+
+
+@pytest.mark.parametrize("fmt", ["kml", "kmz"])
+def test_kml_has_the_field_exclusions_and_fills_by_class(plan, tmp_path: Path, fmt: str) -> None:
+    """Google Earth and QGIS show fills by rate class (the map legend's colours), the field boundary and the
+    exclusions; a reader without libkml still gets every attribute in the description."""
+    from inference.kml import CLASS_RGBA, kml_colour
+
+    out = export(plan, fmt, tmp_path / f"zones{FORMATS[fmt]}", "VN-STOR-0001")
+    layers = [str(n) for n, _ in pyogrio.list_layers(out)]
+    assert layers == ["spray_zones", "field_boundary", "exclusions"]
+    field = pyogrio.raw.read(out, layer="field_boundary")[2]
+    import shapely
+
+    assert reproject(shapely.from_wkb(field[0]), "EPSG:4326", "EPSG:32648").area == pytest.approx(20_000, rel=0.01)
+    text = (zipfile.ZipFile(out).read("doc.kml").decode() if fmt == "kmz" else out.read_text())
+    for cls in ("none", "full"):
+        assert f'<Style id="rate_{cls}">' in text and kml_colour(*CLASS_RGBA[cls]) in text
+    import html
+
+    assert "<styleUrl>#rate_full</styleUrl>" in text and "<td>damaged_fraction</td>" in html.unescape(text)
 
 
 def test_dji_package(plan, tmp_path: Path) -> None:
