@@ -52,4 +52,7 @@ clean-venv:
 vendor:
 	cd api/static && npm install --no-audit --no-fund && rm -rf vendor/leaflet && mkdir -p vendor/leaflet && \
 	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/dist/images \
-	  node_modules/leaflet/LICENSE vendor/leaflet/ && rm -rf node_modules package-lock.json
+	  node_modules/leaflet/LICENSE vendor/leaflet/ && rm -rf vendor/leaflet-geoman && mkdir -p vendor/leaflet-geoman && \
+	cp node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js \
+	  node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css \
+	  node_modules/@geoman-io/leaflet-geoman-free/LICENSE vendor/leaflet-geoman/ && rm -rf node_modules package-lock.json

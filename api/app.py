@@ -19,7 +19,7 @@ from api import __version__
 from api.db import get_session
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.jobs import LocalJobRunner, make_runner, recover_jobs
-from api.routers import areas, auth, flights, models, photos, spray
+from api.routers import areas, auth, flights, models, photos, spray, vectors
 from api.services.photos import PhotoModelHolder
 from api.settings import get_settings
 
@@ -55,6 +55,7 @@ def create_app() -> FastAPI:
     app.include_router(models.router)
     app.include_router(flights.router)
     app.include_router(spray.router)
+    app.include_router(vectors.router)
 
     app.mount("/app", StaticFiles(directory=STATIC_DIR / "farmer", html=True), name="farmer")
     app.mount("/operator", StaticFiles(directory=STATIC_DIR / "operator", html=True), name="operator")

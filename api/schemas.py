@@ -207,6 +207,9 @@ class SprayMapPublic(BaseModel):
     downloads: dict[str, str]
     preview: str
     zones: dict[str, Any] | None = Field(default=None, description="GeoJSON FeatureCollection (EPSG:4326) with rates")
+    boundary: dict[str, Any] | None = Field(default=None, description="the field boundary the plan was made for "
+                                            "(GeoJSON geometry, EPSG:4326)")
+    exclusions: dict[str, Any] | None = Field(default=None, description="the buffered exclusions (GeoJSON geometry)")
 
 
 class SprayApplicationPublic(BaseModel):
@@ -247,6 +250,10 @@ class SprayMapCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     job_id: DbId = Field(description="a succeeded drone analysis job; its damage map and area are used")
     config: dict[str, Any] = Field(default_factory=dict, description="SprayPlanConfig (swath_m, rate_l_per_ha, ...)")
+    boundary: dict[str, Any] | None = Field(
+        default=None, description="the operator's field boundary for this plan: a GeoJSON Polygon or MultiPolygon, "
+        "Feature or FeatureCollection in EPSG:4326 that overlaps the area; default: the area's boundary. It belongs "
+        "to the spray map and never changes the area's record")
 
 
 class SprayApplicationCreate(BaseModel):

@@ -161,6 +161,17 @@ class DroneFlightSummary(BaseModel):
     tank_loads: int
 
 
+class ProductQuantity(BaseModel):
+    """How much of the product (not of the mix) a plan needs, from the label's dose at the full spray volume."""
+
+    unit: str
+    dose_per_ha: float
+    per_litre_of_mix: float
+    per_field: float
+    per_tank: float | None = None
+    blanket_per_field: float
+
+
 class SprayPlanSummary(BaseModel):
     """What a spray plan treats and saves; litres are of spray mix."""
 
@@ -170,7 +181,9 @@ class SprayPlanSummary(BaseModel):
     excluded_area_ha: float
     treated_area_ha: float
     treated_pct: float
-    product_volume_l: float
+    product_volume_l: float = Field(description="litres of spray mix (water and product); see product_quantity")
+    spray_volume_l: float | None = Field(default=None, description="litres of spray mix, the same as "
+                                         "product_volume_l")
     blanket_volume_l: float
     saving_pct: float
     zones: int
@@ -180,6 +193,7 @@ class SprayPlanSummary(BaseModel):
     utm_epsg: int
     rate_unit: str = "L/ha"
     product: str | None = None
+    product_quantity: ProductQuantity | None = None
     drone: DroneFlightSummary | None = None
 
 

@@ -82,6 +82,10 @@ class SprayPlanConfig(BaseModel):
     exclusions: list[ExclusionLayer] = Field(default_factory=list)
     drone: DroneProfile | None = None
     product: str | None = Field(default=None, description="product name, for the manifest and the log")
+    product_dose_per_ha: float | None = Field(
+        default=None, gt=0, description="the product's dose per ha from its label, at the full spray volume "
+        "(rate_l_per_ha of mix); the tank mix is made at that concentration")
+    product_dose_unit: Literal["L", "mL", "kg", "g"] = Field(default="L", description="unit of the product dose")
 
     @model_validator(mode="after")
     def _check(self) -> SprayPlanConfig:
@@ -167,7 +171,8 @@ def _exclusions_utm(layers: list[ExclusionLayer], epsg: int) -> BaseGeometry:
     parts = []
     for layer in layers:
         gj = layer.geojson
-        geoms = [f["geometry"] for f in gj["features"]] if gj.get("type") == "FeatureCollection" else [gj]
+        geoms = ([f["geometry"] for f in gj["features"]] if gj.get("type") == "FeatureCollection" else
+                 [gj.get("geometry")] if gj.get("type") == "Feature" else [gj])
         for i, g in enumerate(geoms):
             try:
                 geom = shape(g)
@@ -423,13 +428,21 @@ def summarise(plan: SprayPlan) -> SprayPlanSummary:
         "excluded_area_ha": round((plan.boundary_utm.area - field_m2) / 1e4, 4),
         "treated_area_ha": round(treated_m2 / 1e4, 4),
         "treated_pct": round(100 * treated_m2 / field_m2, 2) if field_m2 else 0.0,
-        "product_volume_l": round(volume, 2),
+        "product_volume_l": round(volume, 2),  # litres of spray mix (the key's name predates product_quantity)
+        "spray_volume_l": round(volume, 2),
         "blanket_volume_l": round(blanket, 2),
         "saving_pct": round(100 * (1 - volume / blanket), 2) if blanket else 0.0,
         "zones": len(plan.zones), "treated_zones": len(treated),
         "heading_deg": round(plan.heading_deg, 2), "cell_size_m": cfg.cell_m, "utm_epsg": plan.utm_epsg,
         "rate_unit": "L/ha", "product": cfg.product,
     }
+    tank = cfg.drone.tank_l if cfg.drone is not None else None
+    if cfg.product_dose_per_ha is not None:
+        per_l = cfg.product_dose_per_ha / full_rate  # product per litre of mix
+        s["product_quantity"] = {"unit": cfg.product_dose_unit, "dose_per_ha": cfg.product_dose_per_ha,
+                                 "per_litre_of_mix": round(per_l, 6), "per_field": round(per_l * volume, 3),
+                                 "per_tank": round(per_l * tank, 3) if tank else None,
+                                 "blanket_per_field": round(per_l * blanket, 3)}
     if cfg.drone is not None:
         d = cfg.drone
         speed_m_s = d.speed_km_h / 3.6

@@ -28,7 +28,7 @@ router = APIRouter(tags=["spray"], responses=ERROR_RESPONSES)
 @router.post("/v1/spray-maps", response_model=SprayMapPublic, status_code=201)
 def create_spray_map(data: SprayMapCreate, session: SessionDep, account: PlannerAccount) -> SprayMapPublic:
     """Make a spray map from an analysed flight (its damage map and area) and a SprayPlanConfig."""
-    return spray_maps.create_from_job(session, account, data.job_id, data.config)
+    return spray_maps.create_from_job(session, account, data.job_id, data.config, data.boundary)
 
 
 @router.post("/v1/spray-maps/from-raster", response_model=SprayMapPublic, status_code=201)
@@ -38,21 +38,29 @@ def create_spray_map_from_raster(
     file: Annotated[UploadFile, File(description="damage raster: GeoTIFF uint8 0-100, nodata 255, any CRS")],
     area_code: Annotated[str, Form()],
     config: Annotated[str, Form(description="SprayPlanConfig as JSON")] = "{}",
+    boundary: Annotated[str | None, Form(description="the operator's field boundary (GeoJSON, EPSG:4326)")] = None,
 ) -> SprayMapPublic:
     """Make a spray map from an uploaded damage raster, an area and a SprayPlanConfig."""
     area = visible_area(session, account, area_code)
-    try:
-        raw = json.loads(config)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"config is not valid JSON: {reason(exc)}") from exc
+    raw, field = _json_form(config, "config"), _json_form(boundary, "boundary") if boundary else None
     tmp = Path(tempfile.mkdtemp(prefix="cropwatch-damage-"))
     try:
         path = tmp / "damage.tif"
         save_upload(file.file, path, get_settings().max_upload_bytes, "the damage raster")
         validate_damage_raster(path)
-        return spray_maps.create_from_raster(session, account, area, path, raw)
+        return spray_maps.create_from_raster(session, account, area, path, raw, field)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _json_form(text: str, what: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{what} is not valid JSON: {reason(exc)}") from exc
+    if not isinstance(value, dict):
+        raise BadInput(f"{what} must be a JSON object")
+    return value
 
 
 @router.get("/v1/spray-maps/{map_id:int}", response_model=SprayMapPublic)

@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import shapely
 from pydantic import ValidationError
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,7 @@ from api.security import can_see
 from api.services.analysis import flight_dir
 from api.settings import get_settings
 from inference.errors import BadInput, Conflict, NotFound
+from inference.geo import validate_boundary
 from inference.previews import render_spray_preview
 from inference.results import ModelRef, SprayPlanSummary
 from inference.spray_export import EXPORT_FORMATS, check_format, export
@@ -38,14 +41,34 @@ def spray_dir(map_id: int) -> Path:
     return get_settings().data_dir / "spray_maps" / str(map_id)
 
 
+def plan_boundary(area: GrowingArea, raw: dict[str, Any] | None) -> BaseGeometry:
+    """The field a plan is made for: the operator's boundary (GeoJSON geometry, Feature or FeatureCollection of
+    polygons, EPSG:4326), which must overlap the area, or the area's own boundary."""
+    own = shape(area.boundary_geojson)
+    if raw is None:
+        return own
+    feats = raw.get("features") if raw.get("type") == "FeatureCollection" else [raw]
+    if not isinstance(feats, list) or not feats:
+        raise BadInput("boundary: give a GeoJSON Polygon, a Feature or a FeatureCollection of polygons")
+    geoms = [validate_boundary(f.get("geometry") if isinstance(f, dict) and f.get("type") == "Feature" else f)
+             for f in feats]
+    field = geoms[0] if len(geoms) == 1 else validate_boundary(shapely.union_all(geoms))
+    if not field.intersects(own):
+        raise BadInput(f"boundary: the drawn field does not overlap area {area.code}; draw it over the field or "
+                       "choose the right area")
+    return field
+
+
 def to_public(sm: SprayMap, area: GrowingArea, with_zones: bool = True) -> SprayMapPublic:
+    meta = (sm.zones_geojson or {}).get("cropwatch") or {}
     return SprayMapPublic(
         id=sm.id, area_code=area.code, created_at=sm.created_at, summary=SprayPlanSummary.model_validate(sm.summary),
         config=sm.config, job_id=sm.job_id,
         damage_model=ModelRef(name=sm.damage_model_name, version=sm.damage_model_version)
         if sm.damage_model_name else None,
         downloads={f: f"/v1/spray-maps/{sm.id}/download?format={f}" for f in EXPORT_FORMATS},
-        preview=f"/v1/spray-maps/{sm.id}/preview.png", zones=sm.zones_geojson if with_zones else None)
+        preview=f"/v1/spray-maps/{sm.id}/preview.png", zones=sm.zones_geojson if with_zones else None,
+        boundary=meta.get("boundary") if with_zones else None, exclusions=meta.get("exclusions") if with_zones else None)
 
 
 def _record(session: Session, account: Account, area: GrowingArea, plan: SprayPlan, seconds: float,
@@ -62,8 +85,9 @@ def _record(session: Session, account: Account, area: GrowingArea, plan: SprayPl
     return sm
 
 
-def create_from_job(session: Session, account: Account, job_id: int, raw_cfg: dict[str, Any]) -> SprayMapPublic:
-    """Plan from an analysed flight's damage map and area."""
+def create_from_job(session: Session, account: Account, job_id: int, raw_cfg: dict[str, Any],
+                    boundary: dict[str, Any] | None = None) -> SprayMapPublic:
+    """Plan from an analysed flight's damage map and area (or the operator's own boundary over it)."""
     job = session.get(Job, job_id)
     area = session.get(GrowingArea, job.area_id) if job and job.area_id else None
     if job is None or area is None or not can_see(area, account):
@@ -72,18 +96,18 @@ def create_from_job(session: Session, account: Account, job_id: int, raw_cfg: di
         raise Conflict(f"job {job.id} is {job.status.value}; plan once its analysis has succeeded")
     damage = str(flight_dir(job.id) / "analysis" / "damage.tif")
     t0 = time.perf_counter()
-    plan = plan_spray(damage, shape(area.boundary_geojson), parse_config(raw_cfg))
+    plan = plan_spray(damage, plan_boundary(area, boundary), parse_config(raw_cfg))
     sm = _record(session, account, area, plan, time.perf_counter() - t0, damage, job)
     session.commit()
     return to_public(sm, area)
 
 
 def create_from_raster(session: Session, account: Account, area: GrowingArea, damage_path: Path,
-                       raw_cfg: dict[str, Any]) -> SprayMapPublic:
+                       raw_cfg: dict[str, Any], boundary: dict[str, Any] | None = None) -> SprayMapPublic:
     """Plan from an uploaded damage raster (validated already); the raster is kept beside the spray map's files
     before the record is committed, and nothing is left behind if either fails."""
     t0 = time.perf_counter()
-    plan = plan_spray(str(damage_path), shape(area.boundary_geojson), parse_config(raw_cfg))
+    plan = plan_spray(str(damage_path), plan_boundary(area, boundary), parse_config(raw_cfg))
     sm = _record(session, account, area, plan, time.perf_counter() - t0, str(damage_path), None)
     session.flush()
     dest = spray_dir(sm.id) / "damage.tif"

@@ -125,3 +125,79 @@ def test_boundary_not_overlapping_the_damage_raster(flight_client, tmp_path, eng
                         data={"area_code": "VN-STOR-0008"}, headers=tok["pilot"])
     assert r.status_code == 422 and "does not overlap" in r.json()["detail"]
     assert row_counts(engine) == before
+
+
+def test_operator_boundary_belongs_to_the_spray_map(flight_client, tmp_path, engine) -> None:  # noqa: F811
+    """A boundary drawn or uploaded by the operator is the plan's field; the area's record keeps its own. The product
+    dose gives the product (not the mix) per field and per tank."""
+    from shapely.geometry import box, shape
+
+    from inference.geo import reproject
+    from tests.data.make_damage import X0, Y0
+
+    client, tok = flight_client
+    area = {"code": "VN-STOR-0009", "name": "west half", "crop": "rice", "province": "Sóc Trăng",
+            "boundary": mapping(field_boundary_wgs84())}
+    assert client.post("/v1/areas", json=area, headers=tok["admin"]).status_code == 201
+    half = reproject(box(X0, Y0, X0 + 100, Y0 + 100), "EPSG:32648", "EPSG:4326")
+    cfg = {"swath_m": 7, "heading_deg": 0, "smoothing": False, "buffer_m": 0, "min_zone_area_m2": 0,
+           "product_dose_per_ha": 0.3, "product_dose_unit": "kg",
+           "drone": {"swath_m": 7, "flow_l_per_min": 12, "speed_km_h": 21.6, "tank_l": 40}}
+    feature = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+                                                           "geometry": mapping(half)}]}
+
+    def post(boundary: object, code: str = "VN-STOR-0009"):
+        with damage_raster(tmp_path / "d.tif").open("rb") as fh:
+            return client.post("/v1/spray-maps/from-raster", files={"file": ("d.tif", fh)},
+                               data={"area_code": code, "config": json.dumps(cfg),
+                                     "boundary": boundary if isinstance(boundary, str) else json.dumps(boundary)},
+                               headers=tok["pilot"])
+
+    r = post(feature)
+    assert r.status_code == 201, r.text
+    sm = r.json()
+    assert sm["summary"]["field_area_ha"] == pytest.approx(1.0, rel=0.01)
+    assert shape(sm["boundary"]).symmetric_difference(half).area < 0.01 * half.area
+    q = sm["summary"]["product_quantity"]
+    mix = sm["summary"]["spray_volume_l"]
+    assert q["unit"] == "kg" and q["per_litre_of_mix"] == pytest.approx(0.3 / 20)
+    assert q["per_field"] == pytest.approx(0.3 / 20 * mix, abs=1e-3) and q["per_tank"] == pytest.approx(0.6)
+    stored = client.get("/v1/areas/VN-STOR-0009", headers=tok["admin"]).json()["boundary"]
+    assert shape(stored).equals_exact(field_boundary_wgs84(), 1e-9)
+    before = row_counts(engine)
+    far = mapping(box(106.5, 10.5, 106.501, 10.501))
+    for bad, words in ((far, "does not overlap area VN-STOR-0009"), (mapping(canal_wgs84()), "Polygon"),
+                       ("{not json", "not valid JSON"), ([1, 2], "JSON object")):
+        r = post(bad)
+        assert r.status_code == 422 and words in r.json()["detail"], (bad, r.text)
+    assert row_counts(engine) == before
+
+
+def test_vector_files_become_geojson(flight_client, tmp_path) -> None:  # noqa: F811
+    """The page's uploads: a zipped Shapefile in UTM comes back as EPSG:4326 GeoJSON; junk is a 4xx that says so."""
+    import numpy as np
+    import shapely
+
+    from inference.geo import reproject
+
+    client, tok = flight_client
+    utm = reproject(canal_wgs84(), "EPSG:4326", "EPSG:32648")
+    shp = tmp_path / "canal.shp"
+    pyogrio.raw.write(shp, np.array([shapely.to_wkb(utm)], dtype=object), [np.array(["canal"], dtype=object)],
+                      ["name"], geometry_type="LineString", crs="EPSG:32648", driver="ESRI Shapefile")
+    zpath = tmp_path / "canal.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in tmp_path.glob("canal.*"):
+            if p.suffix != ".zip":
+                zf.write(p, p.name)
+    with zpath.open("rb") as fh:
+        r = client.post("/v1/vectors/geojson", files={"file": ("canal.zip", fh)}, headers=tok["pilot"])
+    assert r.status_code == 200, r.text
+    fc = r.json()
+    assert "32648" in fc["source_crs"] and fc["features"][0]["properties"]["name"] == "canal"
+    got = shapely.geometry.shape(fc["features"][0]["geometry"])
+    assert got.hausdorff_distance(canal_wgs84()) < 1e-6
+    r = client.post("/v1/vectors/geojson", files={"file": ("x.kml", b"not a kml")}, headers=tok["pilot"])
+    assert r.status_code == 422 and "x.kml" in r.json()["detail"]
+    r = client.post("/v1/vectors/geojson", files={"file": ("x.txt", b"hello")}, headers=tok["pilot"])
+    assert 400 <= r.status_code < 500 and ".geojson" in r.json()["detail"]

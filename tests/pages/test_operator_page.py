@@ -1,6 +1,7 @@
 """The drone operator's page in headless Chromium against a real server: open a flight analysed from the real Bali
-orthomosaic, make a plan with an exclusion crossing the field, see the summary, download every format (the DJI
-package among them) and read each back with GDAL."""
+orthomosaic, see the imagery, draw the field's boundary and a no-spray area on the map, upload a canal as KML, make a
+plan with a product dose, see the summary, download every format (the DJI package among them) and read each back
+with GDAL, then switch area and see the old plan go."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pyogrio
 import rasterio
+import shapely
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -43,6 +47,15 @@ def assert_imagery_under_the_field(d, png: Path) -> None:
     assert centre.std() > 8  # texture of the paddies, not a flat fill
 
 
+def draw_polygon(d, corners: list[tuple[float, float]]) -> None:
+    """Click the corners (fractions of the map's width and height from its centre), then the first one again."""
+    m = d.find_element(By.ID, "map")
+    w, h = m.size["width"], m.size["height"]
+    for fx, fy in [*corners, corners[0]]:
+        ActionChains(d).move_to_element_with_offset(m, int(fx * w), int(fy * h)).click().perform()
+        time.sleep(0.3)
+
+
 def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, tmp_path: Path) -> None:
     admin = live_server.token()
     url = live_server.url
@@ -55,6 +68,9 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     area = {"code": "ID-BALI-0001", "name": "Bali paddies", "crop": "rice", "province": "Bali",
             "boundary": mapping(reproject(field, info.crs, "EPSG:4326"))}
     assert httpx.post(f"{url}/v1/areas", headers=admin, json=area).status_code == 201
+    other = {**area, "code": "ID-BALI-0002", "name": "Bali north", "boundary": mapping(reproject(
+        box(x0 + 10, y1 - 50, x0 + 50, y1 - 10), info.crs, "EPSG:4326"))}
+    assert httpx.post(f"{url}/v1/areas", headers=admin, json=other).status_code == 201
     pilot = live_server.token("pilot", "bay drone 123")
     with BALI.open("rb") as fh:
         r = httpx.post(f"{url}/v1/flights", headers=pilot, files={"file": ("bali.tif", fh, "image/tiff")},
@@ -69,9 +85,9 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     # a canal crossing the field, to be excluded with its buffer
     mid = (x0 + x1) / 2
     canal = reproject(LineString([(mid, y0), (mid, y1)]), info.crs, "EPSG:4326")
-    canal_file = tmp_path / "canal.geojson"
-    canal_file.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"kind": "canal"}, "geometry": mapping(canal)}]}))
+    canal_file = tmp_path / "canal.kml"  # uploaded as KML: the page takes what area import reads
+    pyogrio.raw.write(canal_file, np.array([shapely.to_wkb(canal)], dtype=object), [np.array(["canal"], dtype=object)],
+                      ["name"], geometry_type="LineString", crs="EPSG:4326", driver="KML")
 
     d = browser
     downloads = tmp_path / "downloads"
@@ -98,12 +114,31 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     Select(d.find_element(By.ID, "layer")).select_by_value("growth")
     wait.until(lambda _: any("/tiles/growth/" in (i.get_attribute("data-src") or "") for i in
                              d.find_elements(By.CSS_SELECTOR, "img.leaflet-tile-loaded")))
+    # the operator's own field: a square inside the area, drawn on the map; a no-spray pond drawn in it
+    d.find_element(By.ID, "draw-boundary").click()
+    draw_polygon(d, [(-0.12, -0.2), (0.12, -0.2), (0.12, 0.2), (-0.12, 0.2)])
+    wait.until(lambda _: "ranh giới đã vẽ" in d.find_element(By.ID, "boundary-state").text.lower())
+    d.find_element(By.ID, "draw-exclusion").click()
+    draw_polygon(d, [(-0.1, -0.15), (-0.05, -0.15), (-0.05, -0.1), (-0.1, -0.1)])
+    wait.until(lambda _: d.find_element(By.ID, "exclusion-state").text.startswith("1 "))
     d.find_element(By.ID, "exclusion").send_keys(str(canal_file))
+    wait.until(lambda _: d.find_element(By.ID, "exclusion-state").text.startswith("2 "))
+    d.find_element(By.ID, "dose").send_keys("0.3")
+    Select(d.find_element(By.ID, "dose-unit")).select_by_value("kg")
     d.find_element(By.ID, "plan-btn").click()
     wait.until(ec.visibility_of_element_located((By.ID, "summary")))
     text = d.find_element(By.ID, "summary-list").text
-    assert "ha" in text and "L" in text and "%" in text
+    assert "ha" in text and "L" in text and "%" in text and "kg" in text, text
     assert d.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")  # zones and exclusions drawn
+    sm = httpx.get(f"{url}/v1/areas/ID-BALI-0001/spray-maps", headers=pilot).json()[0]
+    sm = httpx.get(f"{url}/v1/spray-maps/{sm['id']}", headers=pilot).json()
+    drawn, own = shapely.geometry.shape(sm["boundary"]), reproject(field, info.crs, "EPSG:4326")
+    assert own.contains(drawn) and 0.05 < drawn.area / own.area < 0.9, "the plan is for the drawn field"
+    assert len(sm["config"]["exclusions"]) == 2 and sm["summary"]["product_quantity"]["unit"] == "kg"
+    stored = httpx.get(f"{url}/v1/areas/ID-BALI-0001", headers=pilot).json()["boundary"]
+    assert shapely.geometry.shape(stored).equals_exact(own, 1e-9), "the area's record is unchanged"
+    legend = d.find_element(By.CSS_SELECTOR, ".legend").text
+    assert "10 L/ha" in legend and "20 L/ha" in legend
     d.save_screenshot(str(tmp_path / "operator.png"))
     buttons = d.find_elements(By.CSS_SELECTOR, "#downloads button")
     assert [b.get_attribute("data-format") for b in buttons] == list(EXT)
@@ -131,10 +166,16 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
         elif fmt == "isoxml":
             assert "TASKDATA/TASKDATA.XML" in zipfile.ZipFile(p).namelist()
         else:
-            src = f"/vsizip/{p}" if fmt == "shp" else f"/vsizip/{p}/doc.kml" if fmt == "kmz" else str(p)
-            meta, *_ = pyogrio.raw.read(src, layer="spray_zones" if fmt == "gpkg" else None)
-            assert "4326" in meta["crs"]
+            src = f"/vsizip/{p}" if fmt == "shp" else str(p)
+            meta, *_ = pyogrio.raw.read(src, layer="spray_zones" if fmt in ("kml", "kmz", "gpkg") else None)
+            assert "4326" in meta["crs"] and "rate" in list(meta["fields"])
     # no stale state: switching the flight (or the area) takes the plan, its summary and its downloads away
     d.execute_script("document.getElementById('job').dispatchEvent(new Event('change'))")
     wait.until(ec.invisibility_of_element_located((By.ID, "summary")))
     assert d.find_elements(By.CSS_SELECTOR, "#downloads button") == []
+    d.find_element(By.ID, "plan-btn").click()  # the drawings stay with the flight's area: plan again
+    wait.until(ec.visibility_of_element_located((By.ID, "summary")))
+    Select(d.find_element(By.ID, "area")).select_by_value("ID-BALI-0002")
+    wait.until(ec.invisibility_of_element_located((By.ID, "summary")))
+    assert d.find_elements(By.CSS_SELECTOR, "#downloads button") == []
+    assert d.find_element(By.ID, "exclusion-state").text == ""  # the other area's drawings went with it

@@ -7,9 +7,19 @@ const T = {
     area: "Vùng trồng", flight: "Chuyến bay đã phân tích", upload: "Tải ảnh trực giao mới (GeoTIFF)",
     upload_btn: "Tải lên và phân tích", plan: "Kế hoạch phun", swath: "Bề rộng phun (m)", rate: "Lượng nước thuốc phun (L/ha)",
     buffer: "Vùng đệm (m)", min_zone: "Vùng tối thiểu (m²)", flow: "Lưu lượng (L/phút)", speed: "Tốc độ (km/h)",
-    tank: "Bình (L)", product: "Thuốc", exclusions: "Vùng cấm phun (GeoJSON)", excl_kind: "Loại",
+    tank: "Bình (L)", product: "Thuốc", exclusions: "Vùng cấm phun", excl_kind: "Loại",
     excl_buffer: "Đệm (m)", make_plan: "Lập kế hoạch", summary: "Tóm tắt", no_flight: "(chưa có)",
-    treated: "Diện tích phun", volume: "Lượng thuốc", blanket: "Phun toàn ruộng", saving: "Tiết kiệm",
+    treated: "Diện tích phun", volume: "Lượng nước thuốc (hỗn hợp)", blanket: "Phun toàn ruộng (nước thuốc)", saving: "Tiết kiệm",
+    dose: "Liều thuốc / ha (theo nhãn)", dose_unit: "Đơn vị liều", product_field: "Lượng thuốc cho ruộng",
+    product_tank: "Lượng thuốc mỗi bình", field_boundary: "Ranh giới ruộng cho kế hoạch này",
+    boundary_area: "Ranh giới của vùng trồng", boundary_drawn: "Ranh giới đã vẽ", boundary_file: "Ranh giới từ tệp",
+    draw_boundary: "Vẽ ranh giới", reset_boundary: "Dùng ranh giới vùng",
+    upload_boundary: "hoặc tải tệp (GeoJSON, KML/KMZ, Shapefile .zip, GeoPackage)", draw_exclusion: "Vẽ vùng cấm",
+    upload_exclusion: "hoặc tải tệp (mọi định dạng như trên)", clear_exclusions: "Xoá các vùng cấm",
+    n_exclusions: "vùng cấm", draw_hint: "Nhấp để đặt các đỉnh; nhấp lại đỉnh đầu tiên để khép vùng.",
+    k_water: "kênh, ao", k_building: "nhà", k_road: "đường", k_power_line: "đường điện", k_other: "khác",
+    err_plan: "Không lập được kế hoạch", err_file: "Không đọc được tệp", err_no_polygon: "tệp không có vùng (polygon) nào",
+    err_download: "Không tải được", lg_none: "không phun", lg_spot: "phun điểm", lg_full: "phun đủ liều", lg_excl: "cấm phun",
     flight_time: "Thời gian bay", tanks: "Số bình", running: "Đang phân tích", failed: "Lỗi",
     layer: "Lớp bản đồ", layer_damage: "Hư hại", layer_growth: "Sinh trưởng", layer_canopy: "Tán lá",
     layer_none: "Chỉ ảnh", opacity: "Độ đậm", show_ortho: "Ảnh trực giao", flight_summary: "Chuyến bay",
@@ -21,9 +31,19 @@ const T = {
     area: "Growing area", flight: "Analysed flight", upload: "Upload a new orthomosaic (GeoTIFF)",
     upload_btn: "Upload and analyse", plan: "Spray plan", swath: "Swath (m)", rate: "Spray volume (L/ha of mix)",
     buffer: "Buffer (m)", min_zone: "Minimum zone (m²)", flow: "Flow (L/min)", speed: "Speed (km/h)",
-    tank: "Tank (L)", product: "Product", exclusions: "No-spray areas (GeoJSON)", excl_kind: "Kind",
+    tank: "Tank (L)", product: "Product", exclusions: "No-spray areas", excl_kind: "Kind",
     excl_buffer: "Buffer (m)", make_plan: "Make plan", summary: "Summary", no_flight: "(none yet)",
-    treated: "Treated area", volume: "Product volume", blanket: "Blanket spraying", saving: "Saving",
+    treated: "Treated area", volume: "Spray mix", blanket: "Blanket spraying (mix)", saving: "Saving",
+    dose: "Product dose per ha (label)", dose_unit: "Dose unit", product_field: "Product for the field",
+    product_tank: "Product per tank", field_boundary: "Field boundary for this plan",
+    boundary_area: "The growing area's boundary", boundary_drawn: "Drawn boundary", boundary_file: "Boundary from file",
+    draw_boundary: "Draw boundary", reset_boundary: "Use the area's boundary",
+    upload_boundary: "or upload a file (GeoJSON, KML/KMZ, zipped Shapefile, GeoPackage)", draw_exclusion: "Draw no-spray area",
+    upload_exclusion: "or upload a file (any of the formats above)", clear_exclusions: "Clear no-spray areas",
+    n_exclusions: "no-spray areas", draw_hint: "Click to place the corners; click the first corner again to close.",
+    k_water: "canal, pond", k_building: "building", k_road: "road", k_power_line: "power line", k_other: "other",
+    err_plan: "The plan could not be made", err_file: "The file could not be read", err_no_polygon: "the file has no polygon",
+    err_download: "Download failed", lg_none: "not sprayed", lg_spot: "spot", lg_full: "full rate", lg_excl: "no-spray",
     flight_time: "Flight time", tanks: "Tank loads", running: "Analysing", failed: "Failed",
     layer: "Map layer", layer_damage: "Damage", layer_growth: "Growth", layer_canopy: "Canopy",
     layer_none: "Imagery only", opacity: "Opacity", show_ortho: "Orthomosaic", flight_summary: "Flight",
@@ -39,11 +59,21 @@ const t = (k) => T[lang][k] || k;
 const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([9.6, 105.97], 13);
 const layers = { ortho: null, boundary: null, analysis: null, zones: null, exclusions: null };
 let jobs = [], lastMap = null;
+// what the operator draws or uploads for the next plan: a field boundary (null: the area's own) and no-spray areas
+const BOUNDARY_STYLE = { color: "#c77700", weight: 3, fill: false };
+const EXCL_STYLE = { color: "#1565c0", weight: 2, fillColor: "#1565c0", fillOpacity: 0.25 };
+let field = null, fieldState = "boundary_area", drawTarget = null;
+const exclusionGroup = L.featureGroup().addTo(map);
+map.pm.addControls({ position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false,
+  drawRectangle: false, drawPolygon: false, drawCircle: false, drawText: false, cutPolygon: false, rotateMode: false,
+  dragMode: false, editMode: true, removalMode: true });
 
 function applyLang() {
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
   $("lang").textContent = lang === "vi" ? "EN" : "VI";
+  showDrawState();
+  updateLegend(lastMap);
   if (lastMap) showSummary(lastMap);
   showFlight(currentJob());
 }
@@ -69,6 +99,7 @@ async function loadAreas() {
 function clearPlan() {
   // a plan belongs to one area and one flight: nothing of it may stay on screen once either changes or it fails
   lastMap = null;
+  updateLegend(null);
   setLayer("zones", null);
   setLayer("exclusions", null);
   $("summary-list").innerHTML = "";
@@ -77,9 +108,10 @@ function clearPlan() {
 }
 async function areaChanged() {
   clearPlan();
+  clearDrawings();  // a drawn field and its no-spray areas belong to the area they were drawn on
   const a = window._areas[$("area").value];
   if (!a) return;
-  const b = L.geoJSON(a.boundary, { style: { color: "#1f5f1f", weight: 3, fill: false } });
+  const b = L.geoJSON(a.boundary, { style: { color: "#1f5f1f", weight: 3, fill: false }, pmIgnore: true });
   setLayer("boundary", b);
   map.fitBounds(b.getBounds(), { padding: [20, 20] });
   await loadJobs();
@@ -161,27 +193,95 @@ $("upload-btn").addEventListener("click", async () => {
   try { const j = await api("/v1/flights", { method: "POST", body: form }); followJob(j.id); }
   catch (e) { $("job-error").textContent = e.message; }
 });
-async function exclusionLayers() {
-  const f = $("exclusion").files[0];
-  if (!f) return [];
-  const geojson = JSON.parse(await f.text());
-  return [{ name: f.name, kind: $("excl-kind").value, buffer_m: Number($("excl-buffer").value), geojson }];
+function showDrawState() {
+  $("boundary-state").textContent = t(fieldState);
+  const n = exclusionGroup.getLayers().length;
+  $("exclusion-state").textContent = n ? `${n} ${t("n_exclusions")}` : "";
+}
+function setField(layer, state) {
+  if (field) map.removeLayer(field);
+  field = layer; fieldState = layer ? state : "boundary_area";
+  if (layer) { layer.addTo(map); map.fitBounds(layer.getBounds(), { padding: [20, 20] }); }
+  clearPlan(); showDrawState();
+}
+function addExclusion(layer, name) {
+  layer.cw = { name, kind: $("excl-kind").value, buffer_m: Number($("excl-buffer").value) };
+  exclusionGroup.addLayer(layer);
+  clearPlan(); showDrawState();
+}
+function clearDrawings() {
+  if (map.pm.globalDrawModeEnabled()) map.pm.disableDraw();
+  setField(null); exclusionGroup.clearLayers(); showDrawState();
+}
+function startDraw(target) {
+  drawTarget = target;
+  document.querySelectorAll("button.active").forEach((b) => b.classList.remove("active"));
+  $(`draw-${target}`).classList.add("active");
+  $(`${target}-error`).textContent = t("draw_hint");
+  map.pm.enableDraw("Polygon", { snappable: false, pathOptions: target === "boundary" ? BOUNDARY_STYLE : EXCL_STYLE });
+}
+map.on("pm:create", (e) => {
+  const target = drawTarget; drawTarget = null;
+  document.querySelectorAll("button.active").forEach((b) => b.classList.remove("active"));
+  if (target) $(`${target}-error`).textContent = "";
+  if (target === "boundary") { map.removeLayer(e.layer); setField(L.featureGroup([e.layer]), "boundary_drawn"); }
+  else { map.removeLayer(e.layer); addExclusion(e.layer, "drawn"); }
+});
+map.on("pm:remove", (e) => {
+  if (exclusionGroup.hasLayer(e.layer)) exclusionGroup.removeLayer(e.layer);
+  if (field && field.getLayers().every((l) => !map.hasLayer(l))) setField(null);
+  clearPlan(); showDrawState();
+});
+map.on("pm:globaleditmodetoggled", clearPlan);
+async function readVectorFile(input, errorId) {
+  const f = input.files[0];
+  $(errorId).textContent = "";
+  if (!f) return null;
+  const form = new FormData(); form.append("file", f);
+  try { return { name: f.name, fc: await api("/v1/vectors/geojson", { method: "POST", body: form }) }; }
+  catch (e) { $(errorId).textContent = `${t("err_file")} ${f.name}: ${e.message}`; return null; }
+  finally { input.value = ""; }
+}
+$("draw-boundary").addEventListener("click", () => startDraw("boundary"));
+$("draw-exclusion").addEventListener("click", () => startDraw("exclusion"));
+$("reset-boundary").addEventListener("click", () => { $("boundary-error").textContent = ""; setField(null); });
+$("clear-exclusions").addEventListener("click", () => { exclusionGroup.clearLayers(); clearPlan(); showDrawState(); });
+$("boundary-file").addEventListener("change", async () => {
+  const got = await readVectorFile($("boundary-file"), "boundary-error");
+  if (!got) return;
+  const polys = got.fc.features.filter((f) => /Polygon/.test(f.geometry.type));
+  if (!polys.length) { $("boundary-error").textContent = `${t("err_file")} ${got.name}: ${t("err_no_polygon")}`; return; }
+  setField(L.geoJSON({ type: "FeatureCollection", features: polys }, { style: BOUNDARY_STYLE }), "boundary_file");
+});
+$("exclusion").addEventListener("change", async () => {
+  const got = await readVectorFile($("exclusion"), "exclusion-error");
+  if (got) addExclusion(L.geoJSON(got.fc, { style: EXCL_STYLE }), got.name);
+});
+function exclusionLayers() {
+  return exclusionGroup.getLayers().map((l) => {
+    const gj = l.toGeoJSON();
+    const fc = gj.type === "FeatureCollection" ? gj : { type: "FeatureCollection", features: [gj] };
+    return { name: l.cw.name, kind: l.cw.kind, buffer_m: l.cw.buffer_m, geojson: fc };
+  });
 }
 $("plan-btn").addEventListener("click", async () => {
   $("plan-error").textContent = "";
   clearPlan();
   try {
-    const exclusions = await exclusionLayers();
+    const dose = Number($("dose").value);
     const config = {
       swath_m: Number($("swath").value), rate_l_per_ha: Number($("rate").value), buffer_m: Number($("buffer").value),
-      min_zone_area_m2: Number($("minzone").value), exclusions, product: $("product").value || null,
+      min_zone_area_m2: Number($("minzone").value), exclusions: exclusionLayers(), product: $("product").value || null,
       drone: { swath_m: Number($("swath").value), flow_l_per_min: Number($("flow").value),
                speed_km_h: Number($("speed").value), tank_l: Number($("tank").value) },
     };
+    if (dose > 0) Object.assign(config, { product_dose_per_ha: dose, product_dose_unit: $("dose-unit").value });
+    const body = { job_id: Number($("job").value), config };
+    if (field) body.boundary = field.toGeoJSON();
     const sm = await api("/v1/spray-maps", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ job_id: Number($("job").value), config }) });
-    showPlan(sm, exclusions);
-  } catch (e) { $("plan-error").textContent = e.message; }
+      body: JSON.stringify(body) });
+    showPlan(sm);
+  } catch (e) { $("plan-error").textContent = `${t("err_plan")}: ${e.message}`; }
 });
 const CLASS_COLOUR = { none: "#b7e1b0", spot: "rgb(255,180,30)", full: "rgb(255,40,0)" };
 function zoneColour(p, top) {
@@ -193,23 +293,30 @@ function rateColour(r, top) {
   const x = 0.25 + 0.75 * r / top;
   return `rgb(255, ${Math.round(220 * (1 - x) + 40 * x)}, ${Math.round(40 * (1 - x))})`;
 }
-function showPlan(sm, exclusions) {
+function showPlan(sm) {
   lastMap = sm;
   const top = Math.max(sm.config.max_rate_l_per_ha || sm.config.rate_l_per_ha || 0, 1e-9);
   setLayer("zones", L.geoJSON(sm.zones, {
+    pmIgnore: true,
     style: (f) => ({ color: "#555", weight: 0.6, fillColor: zoneColour(f.properties, top),
       fillOpacity: f.properties.rate > 0 ? 0.6 : 0.25 }),  // unsprayed zones let the imagery show
     onEachFeature: (f, l) => l.bindTooltip(`zone ${f.properties.zone_id}: ${f.properties.rate} L/ha, ${f.properties.area_ha} ha`),
   }));
-  setLayer("exclusions", exclusions.length ? L.geoJSON({ type: "FeatureCollection", features: exclusions.flatMap((e) =>
-    e.geojson.type === "FeatureCollection" ? e.geojson.features : [{ type: "Feature", properties: {}, geometry: e.geojson }]) },
-    { style: { color: "#1565c0", weight: 3, dashArray: "6 4" } }) : null);
+  // what the plan left out: the no-spray areas with their buffers, as the server computed them
+  setLayer("exclusions", sm.exclusions ? L.geoJSON(sm.exclusions, { pmIgnore: true, interactive: false,
+    style: { color: "#1565c0", weight: 2, dashArray: "6 4", fill: false } }) : null);
+  updateLegend(sm);
   showSummary(sm);
 }
 function showSummary(sm) {
   const s = sm.summary;
   const rows = [[t("treated"), `${s.treated_area_ha} ha (${s.treated_pct}%)`], [t("volume"), `${s.product_volume_l} L`],
     [t("blanket"), `${s.blanket_volume_l} L`], [t("saving"), `${s.saving_pct}%`]];
+  const q = s.product_quantity;
+  if (q) {
+    rows.push([t("product_field"), `${q.per_field} ${q.unit}`]);
+    if (q.per_tank != null) rows.push([t("product_tank"), `${q.per_tank} ${q.unit}`]);
+  }
   if (s.drone) rows.push([t("flight_time"), `${s.drone.flight_time_min} min`], [t("tanks"), String(s.drone.tank_loads)]);
   $("summary-list").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd data-k="${k}">${v}</dd>`).join("");
   $("downloads").innerHTML = Object.keys(sm.downloads).map((f) => `<button type="button" data-format="${f}">${f.toUpperCase()}</button>`).join("");
@@ -218,7 +325,7 @@ function showSummary(sm) {
 }
 async function download(sm, fmt) {
   const r = await fetch(sm.downloads[fmt], { headers: { Authorization: `Bearer ${token}` } });  // raw: GeoJSON is a file here
-  if (!r.ok) { $("plan-error").textContent = `${fmt}: ${r.statusText}`; return; }
+  if (!r.ok) { $("plan-error").textContent = `${t("err_download")} ${fmt}: ${r.statusText}`; return; }
   const name = (r.headers.get("content-disposition") || "").match(/filename="?([^";]+)"?/)?.[1] || `spray_map_${sm.id}.${fmt}`;
   const a = document.createElement("a");
   a.href = URL.createObjectURL(await r.blob()); a.download = name;
@@ -235,8 +342,18 @@ $("signin-form").addEventListener("submit", async (ev) => {
 });
 function start() { $("signin").hidden = true; $("work").hidden = false; loadAreas().catch((e) => { $("job-error").textContent = e.message; }); }
 const legend = L.control({ position: "bottomright" });
-legend.onAdd = () => { const d = L.DomUtil.create("div", "legend");
-  d.innerHTML = '<i style="background:#b7e1b0"></i>0 L/ha<br><i style="background:rgb(255,180,30)"></i>spot<br><i style="background:rgb(255,40,0)"></i>full<br><i style="border:2px dashed #1565c0"></i>no-spray'; return d; };
+legend.onAdd = () => L.DomUtil.create("div", "legend");
+function updateLegend(sm) {
+  // the classes of the plan on screen with their rates, in the colours the zones are drawn with
+  const c = sm ? sm.config : { rate_l_per_ha: Number($("rate").value) };
+  const full = c.rate_l_per_ha, spot = c.spot_rate_l_per_ha || full / 2;
+  const rows = [[CLASS_COLOUR.none, `0 L/ha (${t("lg_none")})`], [CLASS_COLOUR.spot, `${spot} L/ha (${t("lg_spot")})`],
+    [CLASS_COLOUR.full, `${full} L/ha (${t("lg_full")})`]];
+  if (sm && sm.config.rate_mode === "continuous") rows.splice(1, 2, [rateColour(full, full), `≤ ${full} L/ha`]);
+  const el = legend.getContainer();
+  if (el) el.innerHTML = rows.map(([col, txt]) => `<i style="background:${col}"></i>${txt}`).join("<br>") +
+    `<br><i style="border:2px dashed #1565c0"></i>${t("lg_excl")}`;
+}
 legend.addTo(map);
 applyLang();
 if (token) start();
