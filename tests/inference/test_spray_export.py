@@ -51,6 +51,10 @@ def test_every_zone_is_valid_after_reprojection_over_the_sweep(dmg: str, tmp_pat
         _, _, geoms, _ = pyogrio.raw.read(out, layer="spray_zones")
         assert len(geoms) == len(fc["features"])  # GDAL drops no zone
         invalid += [(k, "gpkg") for g in geoms if not shapely.from_wkb(g).is_valid]
+        out = export(plan, "kml", tmp_path / f"z{k}.kml", "VN-STOR-0001")
+        _, _, geoms, _ = pyogrio.raw.read(out, layer="spray_zones")
+        assert len(geoms) == len(fc["features"])
+        invalid += [(k, "kml") for g in geoms if not shapely.from_wkb(g).is_valid]
     assert invalid == [] and clockwise == 0 and zones > 24
 
 
