@@ -7,11 +7,13 @@ runs on SQLite and PostgreSQL; containment is checked with shapely after a bbox 
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
+    Date,
     DateTime,
     Dialect,
     Enum,
@@ -211,12 +213,45 @@ class SprayApplication(Base):
     applied_on: Mapped[datetime] = mapped_column(UtcDateTime())
     product: Mapped[str] = mapped_column(String(200))
     active_ingredient: Mapped[str] = mapped_column(String(200))
-    dose_l_per_ha: Mapped[float] = mapped_column(Float)
+    dose_l_per_ha: Mapped[float | None] = mapped_column(Float, default=None)
     volume_l: Mapped[float] = mapped_column(Float)
     operator: Mapped[str] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text, default=None)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # checks against the permitted-products list (migration 0006)
+    registration_number: Mapped[str | None] = mapped_column(String(64), default=None)
+    listed: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    dose_per_ha: Mapped[float | None] = mapped_column(Float, default=None)
+    dose_unit: Mapped[str | None] = mapped_column(String(8), default=None)
+    water_l_per_ha: Mapped[float | None] = mapped_column(Float, default=None)
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    phi_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    planned_harvest_on: Mapped[date | None] = mapped_column(Date, default=None)
+    warnings: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), default=None)
+
+    __table_args__ = (Index("ux_spray_applications_idempotency", "area_id", "idempotency_key", unique=True),)
+
+
+class PermittedProduct(Base):
+    """One row of the list of plant-protection products permitted in Vietnam, as imported by an admin
+    (`cropwatch products import`); `is_sample` marks the small illustrative list that ships with the service."""
+
+    __tablename__ = "permitted_products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trade_name: Mapped[str] = mapped_column(String(200), index=True)
+    active_ingredient: Mapped[str] = mapped_column(String(300))
+    registration_number: Mapped[str | None] = mapped_column(String(64), default=None)
+    crops: Mapped[str | None] = mapped_column(Text, default=None)
+    target: Mapped[str | None] = mapped_column(Text, default=None)
+    phi_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_dose_per_ha: Mapped[float | None] = mapped_column(Float, default=None)
+    dose_unit: Mapped[str | None] = mapped_column(String(8), default=None)
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str | None] = mapped_column(Text, default=None)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class RevokedToken(Base):

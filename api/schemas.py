@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from api.orm import AreaStatus, Role
 from inference.results import DroneSummary, JobParams, ModelRef, PhotoResult, SprayPlanSummary
@@ -215,14 +215,39 @@ class SprayMapPublic(BaseModel):
 class SprayApplicationPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    applied_on: datetime
+    applied_on: datetime = Field(description="in the record's time zone")
+    time_zone: str | None = None
     product: str
+    registration_number: str | None = None
     active_ingredient: str
-    dose_l_per_ha: float
+    listed: bool | None = Field(default=None, description="on the permitted-products list when recorded")
+    dose_l_per_ha: float | None = None
+    dose_per_ha: float | None = None
+    dose_unit: str | None = None
+    water_l_per_ha: float | None = None
     volume_l: float
     operator: str
     spray_map_id: int | None
+    phi_days: int | None = Field(default=None, description="pre-harvest interval of the product, days")
+    harvest_allowed_from: date | None = Field(default=None, description="first day the crop may be harvested")
+    planned_harvest_on: date | None = None
+    warnings: list[str] = []
+    idempotency_key: str | None = None
     notes: str | None
+
+
+class PermittedProductPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    trade_name: str
+    active_ingredient: str
+    registration_number: str | None
+    crops: str | None
+    target: str | None
+    phi_days: int | None
+    max_dose_per_ha: float | None
+    dose_unit: str | None
+    is_sample: bool
+    source: str | None
 
 
 class PhotoPublic(BaseModel):
@@ -258,11 +283,31 @@ class SprayMapCreate(BaseModel):
 
 class SprayApplicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    applied_on: datetime
+    applied_on: datetime = Field(description="when it was sprayed; a time without a zone is read in `time_zone`")
+    time_zone: str | None = Field(default=None, max_length=64, description="IANA zone of the farm (default: the "
+                                  "service's, Asia/Ho_Chi_Minh); times are returned in it")
     product: ReqName200 = Field(description="trade name, on Vietnam's permitted list")
-    active_ingredient: ReqName200
-    dose_l_per_ha: float = Field(gt=0, le=1000)
-    volume_l: float = Field(gt=0)
+    registration_number: str | None = Field(default=None, max_length=64, description="the product's registration "
+                                            "number; found from the list when absent")
+    active_ingredient: Name200 | None = Field(default=None, description="default: the list's")
+    dose_l_per_ha: float | None = Field(default=None, gt=0, le=1000, description="product dose in L/ha (older "
+                                        "clients); prefer dose_per_ha with dose_unit")
+    dose_per_ha: float | None = Field(default=None, gt=0, le=100_000, description="product dose per ha")
+    dose_unit: Literal["L", "mL", "kg", "g"] | None = Field(default=None, description="unit of dose_per_ha")
+    water_l_per_ha: float | None = Field(default=None, gt=0, le=2000, description="spray volume (water), L/ha")
+    volume_l: float = Field(gt=0, description="litres of spray mix applied")
     operator: ReqName200
     spray_map_id: DbId | None = None
+    planned_harvest_on: date | None = Field(default=None, description="checked against the pre-harvest interval")
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=100, description="the same key "
+                                        "posted again returns the first record instead of a duplicate (also as "
+                                        "the Idempotency-Key header)")
     notes: Note5000 | None = None
+
+    @model_validator(mode="after")
+    def _dose(self) -> SprayApplicationCreate:
+        if self.dose_per_ha is None and self.dose_l_per_ha is None:
+            raise ValueError("give the product's dose: dose_per_ha with dose_unit (or dose_l_per_ha)")
+        if self.dose_per_ha is not None and self.dose_unit is None:
+            raise ValueError("dose_unit is required with dose_per_ha (L, mL, kg or g)")
+        return self

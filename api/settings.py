@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     max_flight_bytes: int = Field(default=20 * 1024**3, description="largest orthomosaic upload")
     max_flight_pixels: int = Field(default=2_000_000_000, description="largest orthomosaic, in pixels (header)")
     job_time_limit_s: int = Field(default=3 * 3600, description="a drone analysis running longer is stopped")
+    time_zone: str = Field(default="Asia/Ho_Chi_Minh", description="zone of times given without one (spray log)")
+    unlisted_products: str = Field(default="refuse", pattern="^(refuse|flag)$", description="a spray record whose "
+                                   "product is not on the permitted-products list: refused, or stored with a flag")
     host: str = "127.0.0.1"
     port: int = 8000
 

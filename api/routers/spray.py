@@ -8,14 +8,20 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
 from api.deps import CurrentAccount, IdPath, PlannerAccount, SessionDep, VisibleArea, visible_area
 from api.errors import ERROR_RESPONSES
-from api.schemas import SprayApplicationCreate, SprayApplicationPublic, SprayMapCreate, SprayMapPublic
-from api.services import spray_maps
+from api.schemas import (
+    PermittedProductPublic,
+    SprayApplicationCreate,
+    SprayApplicationPublic,
+    SprayMapCreate,
+    SprayMapPublic,
+)
+from api.services import products, spray_maps
 from api.settings import get_settings
 from api.uploads import save_upload
 from inference.errors import BadInput, reason
@@ -95,11 +101,26 @@ def list_spray_maps(area: VisibleArea, session: SessionDep) -> list[SprayMapPubl
     return spray_maps.list_maps(session, area)
 
 
-@router.post("/v1/areas/{code}/spray-applications", response_model=SprayApplicationPublic, status_code=201)
+@router.post("/v1/areas/{code}/spray-applications", response_model=SprayApplicationPublic, status_code=201,
+             responses={200: {"model": SprayApplicationPublic, "description": "seen before (idempotency key)"}})
 def record_spray_application(area: VisibleArea, data: SprayApplicationCreate, session: SessionDep,
-                             account: CurrentAccount) -> SprayApplicationPublic:
-    """Record what was actually sprayed: the pesticide log of the planting-area code."""
-    return spray_maps.record_application(session, account, area, data)
+                             account: CurrentAccount, response: Response,
+                             idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+                             ) -> SprayApplicationPublic:
+    """Record what was actually sprayed (the pesticide log of the planting-area code), checked against the
+    permitted-products list; `warnings` says what a check found (dose, pre-harvest interval, sample list)."""
+    record, created = spray_maps.record_application(session, account, area, data, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return record
+
+
+@router.get("/v1/products", response_model=list[PermittedProductPublic])
+def list_products(session: SessionDep, account: CurrentAccount, q: str | None = Query(default=None, max_length=100),
+                  ) -> list[PermittedProductPublic]:
+    """The permitted-products list (trade name or active ingredient containing `q`), at most 50."""
+    products.ensure_sample(session)
+    return [PermittedProductPublic.model_validate(p) for p in products.search(session, q)]
 
 
 @router.get("/v1/areas/{code}/spray-applications", response_model=list[SprayApplicationPublic])

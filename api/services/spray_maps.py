@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from api.orm import Account, GrowingArea, Job, JobStatus, SprayApplication, SprayMap
 from api.schemas import SprayApplicationCreate, SprayApplicationPublic, SprayMapPublic
 from api.security import can_see
+from api.services import products
 from api.services.analysis import flight_dir
 from api.settings import get_settings
 from inference.errors import BadInput, Conflict, NotFound
@@ -165,20 +166,70 @@ def list_maps(session: Session, area: GrowingArea) -> list[SprayMapPublic]:
     return [to_public(sm, area, with_zones=False) for sm in maps]
 
 
-def record_application(session: Session, account: Account, area: GrowingArea,
-                       data: SprayApplicationCreate) -> SprayApplicationPublic:
-    """Record what was actually sprayed: the pesticide log of the planting-area code."""
+def _check_product(session: Session, data: SprayApplicationCreate) -> tuple[dict[str, Any], list[str]]:
+    """Fields found from the permitted-products list and the warnings of the checks; refuses an unlisted product
+    unless the settings say to flag it."""
+    products.ensure_sample(session)
+    p = products.find_product(session, data.product, data.registration_number)
+    warnings: list[str] = []
+    if p is None:
+        if get_settings().unlisted_products == "refuse":
+            raise BadInput(f"product {data.product!r} is not on the permitted-products list; check its trade name "
+                           "(GET /v1/products?q=...) or ask an admin to import the current official list")
+        warnings.append(f"product {data.product!r} is not on the permitted-products list")
+        return {"listed": False, "active_ingredient": data.active_ingredient or "unknown"}, warnings
+    if p.is_sample:
+        warnings.append("checked against the sample products list, not the official one: ask an admin to import it")
+    if data.active_ingredient and products._norm(data.active_ingredient) != products._norm(p.active_ingredient):
+        warnings.append(f"active ingredient {data.active_ingredient!r} differs from the list's "
+                        f"{p.active_ingredient!r} for {p.trade_name}")
+    if p.max_dose_per_ha and data.dose_per_ha and data.dose_unit == p.dose_unit and data.dose_per_ha > p.max_dose_per_ha:
+        warnings.append(f"dose {data.dose_per_ha:g} {p.dose_unit}/ha is above the label's {p.max_dose_per_ha:g} "
+                        f"{p.dose_unit}/ha")
+    return {"listed": True, "active_ingredient": data.active_ingredient or p.active_ingredient,
+            "registration_number": data.registration_number or p.registration_number, "phi_days": p.phi_days}, warnings
+
+
+def record_application(session: Session, account: Account, area: GrowingArea, data: SprayApplicationCreate,
+                       idempotency_key: str | None = None) -> tuple[SprayApplicationPublic, bool]:
+    """Record what was actually sprayed (the pesticide log of the planting-area code) after the checks; returns the
+    record and whether it is new (an idempotency key seen before returns the first record)."""
+    key = data.idempotency_key or idempotency_key
+    if key:
+        seen = session.scalars(select(SprayApplication).where(SprayApplication.area_id == area.id,
+                                                              SprayApplication.idempotency_key == key)).first()
+        if seen is not None:
+            if seen.product != data.product or seen.volume_l != data.volume_l:
+                raise Conflict(f"idempotency key {key!r} was used for another spray record of {area.code}")
+            return application_public(seen), False
     if data.spray_map_id is not None:
         sm = session.get(SprayMap, data.spray_map_id)
         if sm is None or sm.area_id != area.id:
             raise BadInput(f"spray map {data.spray_map_id} is not a map of area {area.code}")
-    app = SprayApplication(area_id=area.id, created_by_id=account.id, **data.model_dump())
+    tz_name = data.time_zone or get_settings().time_zone
+    applied = products.local_time(data.applied_on, products.zone(tz_name))
+    found, warnings = _check_product(session, data)
+    allowed = products.harvest_allowed_from(applied.astimezone(products.zone(tz_name)), found.get("phi_days"))
+    if allowed and data.planned_harvest_on and data.planned_harvest_on < allowed:
+        warnings.append(f"the planned harvest on {data.planned_harvest_on} is inside the pre-harvest interval of "
+                        f"{found['phi_days']} days: harvest from {allowed}")
+    fields = data.model_dump(exclude={"applied_on", "time_zone", "idempotency_key"}) | found
+    app = SprayApplication(area_id=area.id, created_by_id=account.id, applied_on=applied, time_zone=tz_name,
+                           idempotency_key=key, warnings=warnings, **fields)
     session.add(app)
     session.commit()
-    return SprayApplicationPublic.model_validate(app)
+    return application_public(app), True
+
+
+def application_public(a: SprayApplication) -> SprayApplicationPublic:
+    tz = products.zone(a.time_zone or get_settings().time_zone)
+    applied = a.applied_on.astimezone(tz)
+    return SprayApplicationPublic.model_validate(a).model_copy(update={
+        "applied_on": applied, "warnings": a.warnings or [],
+        "harvest_allowed_from": products.harvest_allowed_from(applied, a.phi_days)})
 
 
 def list_applications(session: Session, area: GrowingArea) -> list[SprayApplicationPublic]:
     rows = session.scalars(select(SprayApplication).where(SprayApplication.area_id == area.id)
                            .order_by(SprayApplication.applied_on.desc()))
-    return [SprayApplicationPublic.model_validate(a) for a in rows]
+    return [application_public(a) for a in rows]

@@ -1,0 +1,107 @@
+"""The spray log checks (issue #15): products from the permitted list (the shipped sample, or the official list an
+admin imports), dose and water volume, times in the farm's zone, the pre-harvest interval against the planned
+harvest, and an idempotency key against duplicates; refusals write nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from shapely.geometry import mapping
+
+from tests.api.test_flights import app_settings, flight_client  # noqa: F401
+from tests.conftest import row_counts
+from tests.data.make_damage import field_boundary_wgs84
+
+LOG = {"applied_on": "2026-11-27T06:30:00", "product": "Chess 50WG", "dose_per_ha": 0.3, "dose_unit": "kg",
+       "water_l_per_ha": 20, "volume_l": 40, "operator": "Nguyễn Văn Bay"}
+
+
+@pytest.fixture
+def logged(flight_client):  # noqa: F811
+    client, tok = flight_client
+    area = {"code": "VN-STOR-0011", "name": "log", "crop": "rice", "province": "Sóc Trăng",
+            "boundary": mapping(field_boundary_wgs84())}
+    assert client.post("/v1/areas", json=area, headers=tok["admin"]).status_code == 201
+    return client, tok, "/v1/areas/VN-STOR-0011/spray-applications"
+
+
+def test_listed_product_local_time_and_the_pre_harvest_interval(logged) -> None:
+    client, tok, url = logged
+    r = client.post(url, json={**LOG, "planned_harvest_on": "2026-12-01"}, headers=tok["pilot"])
+    assert r.status_code == 201, r.text
+    a = r.json()
+    assert a["applied_on"] == "2026-11-27T06:30:00+07:00" and a["time_zone"] == "Asia/Ho_Chi_Minh"
+    assert a["listed"] is True and a["active_ingredient"] == "Pymetrozine" and a["registration_number"]
+    assert a["phi_days"] == 7 and a["harvest_allowed_from"] == "2026-12-04"
+    assert any("pre-harvest interval" in w for w in a["warnings"]) and any("sample" in w for w in a["warnings"])
+    # a time with its own zone keeps its instant and is shown in the farm's zone
+    r = client.post(url, json={**LOG, "applied_on": "2026-11-27T23:30:00Z", "dose_per_ha": 0.5}, headers=tok["pilot"])
+    assert r.json()["applied_on"] == "2026-11-28T06:30:00+07:00"
+    assert any("above the label" in w for w in r.json()["warnings"])
+    log = client.get(url, headers=tok["admin"]).json()
+    assert [x["applied_on"] for x in log] == ["2026-11-28T06:30:00+07:00", "2026-11-27T06:30:00+07:00"]
+
+
+def test_idempotency_key_prevents_duplicates(logged, engine) -> None:
+    client, tok, url = logged
+    first = client.post(url, json={**LOG, "idempotency_key": "phone-42"}, headers=tok["pilot"])
+    again = client.post(url, json={**LOG, "idempotency_key": "phone-42"}, headers=tok["pilot"])
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+    header = client.post(url, json=LOG, headers={**tok["pilot"], "Idempotency-Key": "phone-43"})
+    replay = client.post(url, json=LOG, headers={**tok["pilot"], "Idempotency-Key": "phone-43"})
+    assert header.json()["id"] == replay.json()["id"] and replay.status_code == 200
+    before = row_counts(engine)
+    other = client.post(url, json={**LOG, "volume_l": 99, "idempotency_key": "phone-42"}, headers=tok["pilot"])
+    assert other.status_code == 409 and "phone-42" in other.json()["detail"]
+    assert row_counts(engine) == before and before["spray_applications"] == 2
+
+
+@pytest.mark.parametrize(("change", "status", "words"), [
+    ({"product": "Thuốc lạ 10EC"}, 422, "not on the permitted-products list"),
+    ({"time_zone": "Mars/Olympus"}, 422, "IANA"),
+    ({"dose_per_ha": None}, 422, "dose"),
+    ({"dose_unit": None}, 422, "dose_unit"),
+])
+def test_refused_records_write_nothing(logged, engine, change, status, words) -> None:
+    client, tok, url = logged
+    assert client.get("/v1/products?q=chess", headers=tok["pilot"]).json()[0]["is_sample"]  # the sample list, seeded
+    before = row_counts(engine)
+    r = client.post(url, json={k: v for k, v in {**LOG, **change}.items() if v is not None}, headers=tok["pilot"])
+    assert r.status_code == status and words in r.text, r.text
+    assert row_counts(engine) == before
+
+
+def test_unlisted_products_flagged_when_the_settings_say_so(logged, monkeypatch) -> None:
+    from api.settings import get_settings
+
+    client, tok, url = logged
+    monkeypatch.setattr(get_settings(), "unlisted_products", "flag")
+    r = client.post(url, json={**LOG, "product": "Thuốc lạ 10EC", "active_ingredient": "X"}, headers=tok["pilot"])
+    assert r.status_code == 201 and r.json()["listed"] is False and "not on the" in r.json()["warnings"][0]
+
+
+def test_products_import_replaces_the_sample(tmp_path: Path) -> None:
+    """`cropwatch products import` with the official list's Vietnamese headers, semicolons; then the sample's
+    products are gone and the imported ones are found."""
+    env = {**os.environ, "CROPWATCH_DATA_DIR": str(tmp_path / "data")}
+    env.pop("CROPWATCH_DATABASE_URL", None)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "api.cli", *a], capture_output=True, text=True,  # noqa: E731
+                                    env=env, timeout=120)
+    assert run("db", "upgrade").returncode == 0
+    assert "Chess 50WG" in run("products", "list", "chess").stdout  # the sample, before any import
+    csv = tmp_path / "danh_muc.csv"
+    csv.write_text("Tên hoạt chất;Tên thương phẩm;Đối tượng phòng trừ;Thời gian cách ly (ngày)\n"
+                   "Tricyclazole;Beam 75WP;đạo ôn/lúa;14\nIsoprothiolane;Fuji-One 40EC;đạo ôn/lúa;\n", encoding="utf-8")
+    r = run("products", "import", str(csv), "--replace")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == '{"imported": 2, "removed": 5, "total": 2}'
+    listed = run("products", "list").stdout
+    assert "Fuji-One 40EC" in listed and "Chess 50WG" not in listed and '"is_sample":false' in listed
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,price\nx,1\n", encoding="utf-8")
+    r = run("products", "import", str(bad))
+    assert r.returncode != 0 and "trade_name" in r.stderr and "Traceback" not in r.stderr
