@@ -109,6 +109,13 @@ def _check_rings_closed(geojson: dict[str, Any], max_vertices: int = MAX_BOUNDAR
                 )
 
 
+def geojson_geometries(gj: dict[str, Any]) -> list[Any]:
+    """The geometry dicts of a GeoJSON geometry, Feature or FeatureCollection (a Feature without one gives None)."""
+    if gj.get("type") == "FeatureCollection":
+        return [f.get("geometry") if isinstance(f, dict) else f for f in gj.get("features") or []]
+    return [gj.get("geometry")] if gj.get("type") == "Feature" else [gj]
+
+
 def validate_boundary(geom: BaseGeometry | dict[str, Any],
                       max_vertices: int = MAX_BOUNDARY_VERTICES) -> Polygon | MultiPolygon:
     """Validate a growing-area boundary given in EPSG:4326 (lon, lat degrees).

@@ -12,6 +12,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from inference.geo import to_wgs84_valid
+from inference.zones import SprayPlan
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 SCHEMA = [("zone_id", "int"), ("rate", "double"), ("unit", "string"), ("rate_class", "string"),
@@ -79,7 +80,7 @@ def _folder(doc: ET.Element, name: str) -> ET.Element:
     return f
 
 
-def plan_kml(plan: Any, title: str = "spray_zones", typed: bool = True) -> str:
+def plan_kml(plan: SprayPlan, title: str = "spray_zones", typed: bool = True) -> str:
     """The KML text of a `SprayPlan`. `typed`: attributes as SchemaData of the document's Schema (GDAL reads them as
     integers and reals); else as untyped Data (text), which GDAL's libkml reader finds inside a KMZ where it does not
     resolve the Schema."""
@@ -101,8 +102,7 @@ def plan_kml(plan: Any, title: str = "spray_zones", typed: bool = True) -> str:
         g = to_wgs84_valid(z.geometry_utm, crs)
         if g.is_empty:
             continue
-        values = {"zone_id": z.zone_id, "rate": round(z.rate_l_per_ha, 3), "unit": "L/ha", "rate_class": z.rate_class,
-                  "area_ha": round(z.area_m2 / 1e4, 6), "damaged_fraction": round(z.damaged_fraction, 4)}
+        values = z.properties()
         desc = "<table>" + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in values.items()) + "</table>"
         pm = _placemark(zones, f"zone {z.zone_id}: {values['rate']:g} L/ha", g,
                         f"#rate_{z.rate_class}" if z.rate_class in CLASS_RGBA else None, desc)

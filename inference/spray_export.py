@@ -43,9 +43,7 @@ def _zones_4326(plan: SprayPlan) -> tuple[list[Any], list[dict[str, Any]]]:
     geoms, props = [], []
     for z in plan.zones:
         geoms.append(to_wgs84_valid(z.geometry_utm, f"EPSG:{plan.utm_epsg}"))
-        props.append({"zone_id": z.zone_id, "rate": round(z.rate_l_per_ha, 3), "unit": "L/ha",
-                      "rate_class": z.rate_class, "area_ha": round(z.area_m2 / 1e4, 6),
-                      "damaged_fraction": round(z.damaged_fraction, 4)})
+        props.append(z.properties())
     return geoms, props
 
 

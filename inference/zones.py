@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from inference.errors import BadInput, Unsupported, reason
-from inference.geo import reproject, to_wgs84_valid, utm_epsg_for, validate_boundary
+from inference.geo import geojson_geometries, reproject, to_wgs84_valid, utm_epsg_for, validate_boundary
 from inference.results import DAMAGED_THRESHOLD, SprayPlanSummary
 
 # Default buffers (m) around exclusions: drift must not reach water (aquatic life), homes and people, roads; power
@@ -118,6 +118,12 @@ class Zone:
     def area_m2(self) -> float:
         return float(self.geometry_utm.area)
 
+    def properties(self) -> dict[str, Any]:
+        """The attributes every export carries (GeoJSON, Shapefile, KML, GeoPackage, the DJI zones)."""
+        return {"zone_id": self.zone_id, "rate": round(self.rate_l_per_ha, 3), "unit": "L/ha",
+                "rate_class": self.rate_class, "area_ha": round(self.area_m2 / 1e4, 6),
+                "damaged_fraction": round(self.damaged_fraction, 4)}
+
 
 @dataclass
 class SprayPlan:
@@ -149,9 +155,7 @@ class SprayPlan:
         feats = []
         for z in self.zones:
             g = z.geometry_utm if crs != "EPSG:4326" else to_wgs84_valid(z.geometry_utm, f"EPSG:{self.utm_epsg}")
-            feats.append({"type": "Feature", "id": z.zone_id, "geometry": mapping(g), "properties": {
-                "zone_id": z.zone_id, "rate": round(z.rate_l_per_ha, 3), "unit": "L/ha", "rate_class": z.rate_class,
-                "area_ha": round(z.area_m2 / 1e4, 6), "damaged_fraction": round(z.damaged_fraction, 4)}})
+            feats.append({"type": "Feature", "id": z.zone_id, "geometry": mapping(g), "properties": z.properties()})
         fc: dict[str, Any] = {"type": "FeatureCollection", "features": feats}
         if crs != "EPSG:4326":
             fc["crs"] = {"type": "name", "properties": {"name": crs}}
@@ -171,9 +175,7 @@ def _exclusions_utm(layers: list[ExclusionLayer], epsg: int) -> BaseGeometry:
     parts = []
     for layer in layers:
         gj = layer.geojson
-        geoms = ([f["geometry"] for f in gj["features"]] if gj.get("type") == "FeatureCollection" else
-                 [gj.get("geometry")] if gj.get("type") == "Feature" else [gj])
-        for i, g in enumerate(geoms):
+        for i, g in enumerate(geojson_geometries(gj)):
             try:
                 geom = shape(g)
             except Exception as exc:  # noqa: BLE001

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
@@ -16,8 +14,6 @@ from api.orm import AreaStatus, GrowingArea
 from api.schemas import AreaCreate, AreaPage, AreaPublic, AreaUpdate, ImportReport, ObservationPublic
 from api.security import visible_areas
 from api.services import areas
-from api.settings import get_settings
-from api.uploads import save_upload
 from inference.errors import NotFound
 
 router = APIRouter(prefix="/v1/areas", tags=["areas"], responses=ERROR_RESPONSES)
@@ -61,12 +57,7 @@ def import_area_file(
     all_or_nothing: bool = False,
 ) -> ImportReport:
     """Import areas from a vector file; reports what was rejected per feature and why."""
-    name = Path(file.filename or "upload").name
-    suffix = areas.check_import_name(name)
-    with tempfile.TemporaryDirectory(prefix="cropwatch-import-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        save_upload(file.file, path, get_settings().max_upload_bytes, name)
-        return areas.import_area_file(session, account, path, name, all_or_nothing)
+    return areas.import_area_file(session, account, file.file, file.filename, all_or_nothing)
 
 
 @router.get("/export", response_class=Response,

@@ -3,8 +3,6 @@ area import reads and gets them back in EPSG:4326 to show, edit and send with a 
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, UploadFile
@@ -13,10 +11,7 @@ from shapely.geometry import mapping
 from api.deps import CurrentAccount
 from api.errors import ERROR_RESPONSES
 from api.services import areas
-from api.settings import get_settings
-from api.uploads import save_upload
 from inference.errors import BadInput
-from inference.vectors import VectorFileError, read_vector
 
 router = APIRouter(tags=["vectors"], responses=ERROR_RESPONSES)
 
@@ -28,18 +23,10 @@ def vector_to_geojson(
 ) -> dict[str, Any]:
     """The file's features as a GeoJSON FeatureCollection in EPSG:4326 (RFC 7946), with `source_crs`; nothing is
     stored. Features whose geometry cannot be read are left out and counted in `skipped`."""
-    name = Path(file.filename or "upload").name
-    suffix = areas.check_import_name(name)
-    with tempfile.TemporaryDirectory(prefix="cropwatch-vector-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        save_upload(file.file, path, get_settings().max_upload_bytes, name)
-        try:
-            data = read_vector(path)
-        except VectorFileError as exc:
-            raise BadInput(f"{name}: {exc}") from exc
+    data = areas.read_vector_upload(file.file, file.filename)
     feats = [{"type": "Feature", "properties": f.properties, "geometry": mapping(f.geometry)}
              for f in data.features if f.geometry is not None and not f.geometry.is_empty]
     if not feats:
-        raise BadInput(f"{name}: no feature has a readable geometry")
+        raise BadInput(f"{file.filename}: no feature has a readable geometry")
     return {"type": "FeatureCollection", "features": feats, "source_crs": data.source_crs,
             "skipped": len(data.features) - len(feats)}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from shapely.geometry import shape
 from sqlalchemy import Select, select
@@ -24,6 +25,7 @@ from api.schemas import (
 )
 from api.security import can_edit, visible_areas
 from api.settings import get_settings
+from api.uploads import save_upload
 from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, Unsupported
 from inference.geo import area_ha, to_geojson, utm_epsg_for, validate_boundary
 from inference.vectors import VectorData, VectorFileError, read_vector
@@ -344,13 +346,24 @@ def deactivate_area(session: Session, area: GrowingArea, account: Account) -> Ar
 IMPORT_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".zip", ".gpkg"}
 
 
-def import_area_file(session: Session, account: Account, path: Path, name: str,
+def read_vector_upload(stream: BinaryIO, filename: str | None) -> VectorData:
+    """An uploaded vector file (any format and CRS that area import reads), saved under the size limit to a
+    temporary folder and read; every problem is a BadInput naming the file."""
+    name = Path(filename or "upload").name
+    suffix = check_import_name(name)
+    with tempfile.TemporaryDirectory(prefix="cropwatch-vector-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        save_upload(stream, path, get_settings().max_upload_bytes, name)
+        try:
+            return read_vector(path)
+        except VectorFileError as exc:
+            raise BadInput(f"{name}: {exc}") from exc
+
+
+def import_area_file(session: Session, account: Account, stream: BinaryIO, filename: str | None,
                      all_or_nothing: bool = False) -> ImportReport:
-    """Import the areas of a vector file already saved at `path` (its original name `name`)."""
-    try:
-        data = read_vector(path)
-    except VectorFileError as exc:
-        raise BadInput(f"{name}: {exc}") from exc
+    """Import the areas of an uploaded vector file."""
+    data = read_vector_upload(stream, filename)
     report = import_areas(session, data, account, all_or_nothing=all_or_nothing)
     session.commit()
     return report

@@ -29,7 +29,7 @@ HEADERS = {"trade_name": ("trade_name", "tên thương phẩm", "ten thuong pham
            "max_dose_per_ha": ("max_dose_per_ha", "liều lượng"), "dose_unit": ("dose_unit", "đơn vị")}
 
 
-def _norm(text: str) -> str:
+def normalise(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip().lower()
 
 
@@ -37,7 +37,7 @@ def _column_map(header: list[str]) -> dict[str, int]:
     cols: dict[str, int] = {}
     for i, h in enumerate(header):
         for key, names in HEADERS.items():
-            if key not in cols and any(_norm(h).startswith(n) for n in names):
+            if key not in cols and any(normalise(h).startswith(n) for n in names):
                 cols[key] = i
     missing = [k for k in ("trade_name", "active_ingredient") if k not in cols]
     if missing:
@@ -102,13 +102,13 @@ def find_product(session: Session, name: str, registration_number: str | None) -
         hit = session.scalars(stmt.where(PermittedProduct.registration_number == registration_number)).first()
         if hit:
             return hit
-    return session.scalars(stmt.where(func.lower(PermittedProduct.trade_name) == _norm(name))).first()
+    return session.scalars(stmt.where(func.lower(PermittedProduct.trade_name) == normalise(name))).first()
 
 
 def search(session: Session, q: str | None, limit: int = 50) -> list[PermittedProduct]:
     stmt = select(PermittedProduct).order_by(PermittedProduct.trade_name).limit(limit)
     if q:
-        like = f"%{_norm(q)}%"
+        like = f"%{normalise(q)}%"
         stmt = stmt.where(func.lower(PermittedProduct.trade_name).like(like) |
                           func.lower(PermittedProduct.active_ingredient).like(like))
     return list(session.scalars(stmt))

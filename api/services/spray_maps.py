@@ -23,7 +23,7 @@ from api.services import products
 from api.services.analysis import flight_dir
 from api.settings import get_settings
 from inference.errors import BadInput, Conflict, NotFound
-from inference.geo import validate_boundary
+from inference.geo import geojson_geometries, validate_boundary
 from inference.previews import render_spray_preview
 from inference.results import ModelRef, SprayPlanSummary
 from inference.spray_export import EXPORT_FORMATS, check_format, export
@@ -48,11 +48,10 @@ def plan_boundary(area: GrowingArea, raw: dict[str, Any] | None) -> BaseGeometry
     own = shape(area.boundary_geojson)
     if raw is None:
         return own
-    feats = raw.get("features") if raw.get("type") == "FeatureCollection" else [raw]
-    if not isinstance(feats, list) or not feats:
+    parts = geojson_geometries(raw)
+    if not parts:
         raise BadInput("boundary: give a GeoJSON Polygon, a Feature or a FeatureCollection of polygons")
-    geoms = [validate_boundary(f.get("geometry") if isinstance(f, dict) and f.get("type") == "Feature" else f)
-             for f in feats]
+    geoms = [validate_boundary(g) for g in parts]
     field = geoms[0] if len(geoms) == 1 else validate_boundary(shapely.union_all(geoms))
     if not field.intersects(own):
         raise BadInput(f"boundary: the drawn field does not overlap area {area.code}; draw it over the field or "
@@ -180,7 +179,7 @@ def _check_product(session: Session, data: SprayApplicationCreate) -> tuple[dict
         return {"listed": False, "active_ingredient": data.active_ingredient or "unknown"}, warnings
     if p.is_sample:
         warnings.append("checked against the sample products list, not the official one: ask an admin to import it")
-    if data.active_ingredient and products._norm(data.active_ingredient) != products._norm(p.active_ingredient):
+    if data.active_ingredient and products.normalise(data.active_ingredient) != products.normalise(p.active_ingredient):
         warnings.append(f"active ingredient {data.active_ingredient!r} differs from the list's "
                         f"{p.active_ingredient!r} for {p.trade_name}")
     if p.max_dose_per_ha and data.dose_per_ha and data.dose_unit == p.dose_unit and data.dose_per_ha > p.max_dose_per_ha:
@@ -207,9 +206,10 @@ def record_application(session: Session, account: Account, area: GrowingArea, da
         if sm is None or sm.area_id != area.id:
             raise BadInput(f"spray map {data.spray_map_id} is not a map of area {area.code}")
     tz_name = data.time_zone or get_settings().time_zone
-    applied = products.local_time(data.applied_on, products.zone(tz_name))
+    tz = products.zone(tz_name)
+    applied = products.local_time(data.applied_on, tz)
     found, warnings = _check_product(session, data)
-    allowed = products.harvest_allowed_from(applied.astimezone(products.zone(tz_name)), found.get("phi_days"))
+    allowed = products.harvest_allowed_from(applied.astimezone(tz), found.get("phi_days"))
     if allowed and data.planned_harvest_on and data.planned_harvest_on < allowed:
         warnings.append(f"the planned harvest on {data.planned_harvest_on} is inside the pre-harvest interval of "
                         f"{found['phi_days']} days: harvest from {allowed}")
