@@ -16,11 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api import __version__
-from api.db import get_session
+from api.db import get_session, new_session
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.jobs import LocalJobRunner, make_runner, recover_jobs
 from api.routers import areas, auth, flights, models, photos, spray, vectors
-from api.services.photos import PhotoModelHolder
+from api.services.model_registry import ModelWatcher
+from api.services.photos import TASK, PhotoModelHolder
 from api.settings import get_settings
 
 log = logging.getLogger("cropwatch.api")
@@ -30,14 +31,19 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Models are loaded once here and handed to routes through app.state; the database must be migrated.
-    holder = PhotoModelHolder(get_settings().models_dir)
-    await run_in_threadpool(holder.load_active)
+    settings = get_settings()
+    holder = PhotoModelHolder(settings.models_dir)
+    watcher = ModelWatcher(TASK, new_session, settings.models_dir, holder.sync, settings.model_poll_s)
+    version = await run_in_threadpool(watcher.current)
+    await run_in_threadpool(holder.load_active, version)
+    watcher.start(version)
     app.state.photo_models = holder
     runner = make_runner()
     app.state.jobs = runner
     if isinstance(runner, LocalJobRunner):
         await run_in_threadpool(recover_jobs, runner)
     yield
+    watcher.stop()
     runner.shutdown()
 
 

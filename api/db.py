@@ -51,6 +51,11 @@ def _sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
+def new_session() -> Session:
+    """A session outside a request (background threads, the CLI); close it, or use it in a with block."""
+    return _sessionmaker()()
+
+
 def get_session() -> Iterator[Session]:
     """FastAPI dependency: one session per request, rolled back if the request fails."""
     session = _sessionmaker()()

@@ -80,6 +80,8 @@ class Account(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # tokens issued before this moment are refused (password change, sign-out everywhere)
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # an agronomist may promote or roll back served models only when an admin gave them this right
+    can_promote: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -262,3 +264,22 @@ class RevokedToken(Base):
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class ModelActivation(Base):
+    """One switch of a served model: the newest row of a task names the version every server serves (the ACTIVE
+    file in the models folder is only the default of a database without activations)."""
+
+    __tablename__ = "model_activations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    previous_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    action: Mapped[str] = mapped_column(String(16), default="activate")  # activate | rollback
+    actor: Mapped[str] = mapped_column(String(100))  # the account's username, or "cli:<os user>"
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    forced: Mapped[bool] = mapped_column(default=False)  # promoted although the comparison refused it
+    comparison: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -59,6 +59,7 @@ class AccountPublic(BaseModel):
     province: str | None
     cooperative: str | None
     is_active: bool
+    can_promote: bool = Field(description="may promote and roll back served models (agronomists an admin chose)")
 
 
 class AreaBase(BaseModel):
@@ -178,6 +179,8 @@ class PhotoModelPublic(BaseModel):
 
 class ModelActivated(BaseModel):
     active: str
+    previous: str | None = None
+    activation_id: int | None = None
 
 
 class JobPublic(BaseModel):
@@ -268,7 +271,36 @@ class FeedbackCreate(BaseModel):
 
 class ModelActivate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    version: ReqName64
+    reason: Note2000 | None = Field(default=None, description="why; required with force")
+    force: bool = Field(default=False, description="promote although the comparison with the active version "
+                                                   "refused it, or without one (a reason is required)")
+
+
+class ModelRollback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Note2000 | None = None
+
+
+class ModelActivationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    task: str
     version: str
+    previous_version: str | None
+    action: str
+    actor: str
+    reason: str | None
+    forced: bool
+    created_at: datetime
+
+
+class ModelVersionPublic(BaseModel):
+    version: str
+    active: bool
+    architecture: str | None
+    metrics: dict[str, Any]
+    files: list[str] = Field(description="the bundle's model card and plots, under /v1/models/{task}/{version}/")
 
 
 class SprayMapCreate(BaseModel):

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, description="Largest accepted photo upload.")
     max_photo_pixels: int = Field(default=50_000_000, description="Largest accepted photo, in pixels (header).")
     models_dir: Path = Field(default=REPO_ROOT / "models", description="Model bundles and their ACTIVE files.")
+    model_poll_s: float = Field(default=1.0, gt=0, le=60, description="how often each API process asks the database "
+                                "which model version to serve (an activation reaches every process within this)")
+    promotion_margin: float = Field(default=0.02, ge=0, le=1, description="a candidate model is refused when it is "
+                                    "worse than the active one by more than this on any source or class")
     jobs: str = Field(default="local", pattern="^(local|celery)$",
                       description="local: the service's own worker pool; celery: Celery workers over Redis")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker (CROPWATCH_JOBS=celery)")

@@ -66,18 +66,86 @@ def summarise(classes: list[str], rows: list[tuple[str, str, str]]) -> dict[str,
     return m
 
 
+def score_photos(scorer: PhotoScorer, photos: Iterable[LabelledPhoto],
+                 progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
+                 ) -> list[tuple[str, str, str, float]]:
+    """(true class, answered label, outcome, confidence) of every photo through the served pipeline."""
+    rows = []
+    for ph in progress(photos):
+        try:
+            d = scorer.score(ph.path.read_bytes()).diagnosis
+            rows.append((ph.label, d.label, outcome(ph.label, d.label, d.status), float(d.confidence or 0.0)))
+        except CropwatchError:
+            rows.append((ph.label, "unsure", "refused", 0.0))
+    return rows
+
+
 def evaluate_pipeline(scorer: PhotoScorer, photos: Iterable[LabelledPhoto],
                       progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
                       ) -> dict[str, Any]:
     """The served pipeline on every photo (see module docstring)."""
-    rows = []
-    for ph in progress(photos):
-        try:
-            r = scorer.score(ph.path.read_bytes())
-            rows.append((ph.label, r.diagnosis.label, outcome(ph.label, r.diagnosis.label, r.diagnosis.status)))
-        except CropwatchError:
-            rows.append((ph.label, "unsure", "refused"))
-    return {"mode": "pipeline", **summarise(scorer.model.classes, rows)}
+    rows = score_photos(scorer, photos, progress)
+    return {"mode": "pipeline", **summarise(scorer.model.classes, [r[:3] for r in rows])}
+
+
+def compare_scorers(scorers: dict[str, PhotoScorer], photos: list[tuple[str, LabelledPhoto]],
+                    progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
+                    ) -> dict[str, Any]:
+    """Each version through the served pipeline on the same (source, photo) list: metrics over all photos and per
+    source, and each photo's outcome and confidence (for the plots)."""
+    out: dict[str, Any] = {"n": len(photos), "sources": sorted({s for s, _ in photos}), "versions": {}}
+    for version, scorer in scorers.items():
+        rows = score_photos(scorer, [p for _, p in photos], progress)
+        classes = scorer.model.classes
+        per_source = {s: summarise(classes, [r[:3] for (src, _), r in zip(photos, rows, strict=True) if src == s])
+                      for s in out["sources"]}
+        out["versions"][version] = {"all": summarise(classes, [r[:3] for r in rows]), "per_source": per_source,
+                                    "rows": [list(r) for r in rows]}
+    return out
+
+
+def regressions(cmp: dict[str, Any], active: str, candidate: str, margin: float) -> list[str]:
+    """Where `candidate` is worse than `active` by more than `margin`: macro-F1 or answered accuracy of a source,
+    or F1 of a class (unsure and refused count as wrong). Empty when it may be promoted."""
+    a, b = cmp["versions"][active], cmp["versions"][candidate]
+    found = []
+    for s in cmp["sources"]:
+        ma, mb = a["per_source"][s], b["per_source"][s]
+        if mb["macro_f1"] < ma["macro_f1"] - margin:
+            found.append(f"source {s}: macro-F1 {mb['macro_f1']:.3f} against {ma['macro_f1']:.3f}")
+        if ma["answered_accuracy"] is not None and (mb["answered_accuracy"] or 0.0) < ma["answered_accuracy"] - margin:
+            found.append(f"source {s}: accuracy of answered {mb['answered_accuracy']} against {ma['answered_accuracy']}")
+    for c, va in a["all"]["per_class"].items():
+        vb = b["all"]["per_class"].get(c)
+        if vb is None:
+            found.append(f"class {c}: the candidate does not know it")
+        elif vb["f1"] < va["f1"] - margin:
+            found.append(f"class {c}: F1 {vb['f1']:.3f} against {va['f1']:.3f}")
+    return found
+
+
+def format_comparison(cmp: dict[str, Any], title: str) -> list[str]:
+    """Side-by-side table: rows (all, each source, each class) x versions."""
+    vs = list(cmp["versions"])
+    head = f"  {'':<34}" + "".join(f"{v:>22}" for v in vs)
+    lines = [title, head, f"  {'':<34}" + "".join(f"{'F1 r/w/unsure/refused':>22}" for _ in vs)]
+
+    def cell(m: dict[str, Any], f1_key: str) -> str:
+        t = m.get("totals", m)
+        return f"{m[f1_key]:.3f} {t['right']}/{t['wrong']}/{t['unsure']}/{t['refused']}"
+
+    lines.append(f"  {'all photos (macro-F1)':<34}" + "".join(f"{cell(cmp['versions'][v]['all'], 'macro_f1'):>22}"
+                                                              for v in vs))
+    for s in cmp["sources"]:
+        lines.append(f"  {'source ' + s + ' (macro-F1)':<34}"
+                     + "".join(f"{cell(cmp['versions'][v]['per_source'][s], 'macro_f1'):>22}" for v in vs))
+    for c in cmp["versions"][vs[0]]["all"]["per_class"]:
+        cells = []
+        for v in vs:
+            pc = cmp["versions"][v]["all"]["per_class"].get(c)
+            cells.append(f"{cell(pc, 'f1'):>22}" if pc else f"{'(unknown class)':>22}")
+        lines.append(f"  {'class ' + c + ' (F1)':<34}" + "".join(cells))
+    return lines
 
 
 def evaluate_network(model: PhotoModel, photos: Iterable[LabelledPhoto],

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from datasets.drone import CLASSES, IGNORE, Scene, iter_chips, label_raster
-from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, set_active, sha256_file
+from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, sha256_file
+from models.versioning import PROMOTE_HINT, fresh_bundle_dir
 
 MODEL_NAME = "drone_damage_unet_small"
 
@@ -230,9 +231,9 @@ def evaluate_scenes(scenes: list[Scene], bundle_dir: Path | None, work: Path) ->
 
 def run(
     version: str, scenes: list[Scene], cfg: DroneSegmenterTrainConfig, out_dir: Path | None = None,
-    activate: bool = True, progress: Callable | None = None, on_epoch: Callable | None = None,
+    progress: Callable | None = None, on_epoch: Callable | None = None,
 ) -> dict[str, Any]:
-    out_dir = out_dir or MODELS_DIR / "drone_damage" / version
+    out_dir = fresh_bundle_dir("drone_damage", version, out_dir)
     model, history, seconds = train(scenes, cfg, progress, on_epoch)
     meta = export_bundle(model, out_dir, version, {
         "training": {"config": cfg.model_dump(), "seconds": round(seconds, 1), "history": history,
@@ -253,8 +254,7 @@ def run(
     shutil.rmtree(out_dir / ".eval", ignore_errors=True)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
     write_card(meta, out_dir)
-    if activate and out_dir.parent == MODELS_DIR / "drone_damage":
-        set_active("drone_damage", version)
+    print(PROMOTE_HINT.format(version=version))
     return meta
 
 

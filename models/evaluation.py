@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from inference.metrics import classification_metrics, confusion, expected_calibration_error
+from inference.plots import plot_confusion
 
-__all__ = ["classification_metrics", "confusion", "expected_calibration_error"]
+__all__ = ["classification_metrics", "confusion", "expected_calibration_error", "plot_confusion"]
 
 
 def coverage_curve(conf: np.ndarray, correct: np.ndarray) -> list[tuple[float, float, float]]:
@@ -27,28 +28,6 @@ def choose_abstain_threshold(conf: np.ndarray, correct: np.ndarray, target_accur
         if cov > 0 and acc >= target_accuracy:
             return t
     return 0.99
-
-
-def plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str = "Confusion matrix") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    ax.imshow(cm, cmap="Greens")
-    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def plot_reliability(conf: np.ndarray, correct: np.ndarray, path: Path, bins: int = 10) -> Path:

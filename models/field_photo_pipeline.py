@@ -25,7 +25,7 @@ from datasets.field_photos import (
     read_manifest,
     write_manifest,
 )
-from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, set_active, sha256_file
+from inference.bundle import BUNDLE_SCHEMA_VERSION, sha256_file
 from inference.field_photo_model import softmax
 from models import evaluation as ev
 from models.field_photo import (
@@ -40,6 +40,7 @@ from models.field_photo import (
     train,
     write_onnx_metadata,
 )
+from models.versioning import PROMOTE_HINT, fresh_bundle_dir
 
 MODEL_NAME = "field_photo_efficientnet_lite0"
 
@@ -261,11 +262,12 @@ def evaluate_and_export(
     out_dir: Path,
     version: str,
     loso: bool = True,
-    activate: bool = True,
     progress: Any = None,
 ) -> dict[str, Any]:
     """From `out_dir/checkpoint.pt`: calibrate, choose the abstain and OOD thresholds on validation data, evaluate on
     the test split and across sources, export model.onnx + model.json + plots + model card. Returns model.json."""
+    if (out_dir / "model.json").exists():
+        raise FileExistsError(f"{out_dir} already holds a bundle; bundles are never overwritten: train a new version")
     t = _load_checkpoint(out_dir)
     rules = _fit_rules(t)
     metrics = _test_metrics(t, rules, out_dir)
@@ -280,8 +282,7 @@ def evaluate_and_export(
     meta["parity_max_abs_diff"] = check_parity(t.model, out_dir, test_paths, t.tcfg.cache_short_side)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     write_model_card(meta, out_dir)
-    if activate and out_dir.parent == MODELS_DIR / "field_photo":
-        set_active("field_photo", version)
+    print(PROMOTE_HINT.format(version=version))
     return meta
 
 
@@ -292,14 +293,13 @@ def run(
     train_config: FieldPhotoTrainConfig | None = None,
     out_dir: Path | None = None,
     loso: bool = True,
-    activate: bool = True,
     progress: Any = None,
     on_epoch: Any = None,
 ) -> dict[str, Any]:
     """Both stages: train, then evaluate and export into `out_dir` (default models/field_photo/<version>)."""
-    out_dir = out_dir or MODELS_DIR / "field_photo" / version
+    out_dir = fresh_bundle_dir("field_photo", version, out_dir)
     train_stage(out_dir, data_root, dataset_config, train_config, progress, on_epoch)
-    return evaluate_and_export(out_dir, version, loso=loso, activate=activate, progress=progress)
+    return evaluate_and_export(out_dir, version, loso=loso, progress=progress)
 
 
 def check_parity(model: PhotoClassifier, bundle_dir: Path, paths: list[str], short_side: int) -> float:
@@ -369,14 +369,13 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--no-loso", action="store_true")
-    ap.add_argument("--no-activate", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
     from tqdm.auto import tqdm
 
     tcfg = FieldPhotoTrainConfig(**({"epochs": a.epochs} if a.epochs else {}))
     meta = run(a.version, a.data_root, train_config=tcfg, out_dir=a.out, loso=not a.no_loso,
-               activate=not a.no_activate, progress=tqdm,
+               progress=tqdm,
                on_epoch=lambda h: print(json.dumps(h[-1]), flush=True))
     print(json.dumps({k: meta[k] for k in ("model_version", "metrics", "ood", "parity_max_abs_diff")}, indent=1))
 
@@ -387,7 +386,7 @@ if __name__ == "__main__":
 
 def derive_tta_bundle(
     src_dir: Path, version: str, out_dir: Path | None = None, max_crops: int = 4,
-    data_root: Path = DEFAULT_DATA_ROOT, activate: bool = False,
+    data_root: Path = DEFAULT_DATA_ROOT,
 ) -> dict[str, Any]:
     """A new bundle version from an existing one with test-time crops along the leaf: the same network, with the
     number of crops, the temperature, the abstain and OOD thresholds all chosen on the validation split again, then
@@ -397,8 +396,7 @@ def derive_tta_bundle(
     from inference.field_photo_model import FieldPhotoModel, preprocess_crops
 
     src_meta = json.loads((src_dir / "model.json").read_text())
-    out_dir = out_dir or MODELS_DIR / "field_photo" / version
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = fresh_bundle_dir("field_photo", version, out_dir)
     rows = read_manifest(src_dir / "manifest.csv", data_root)
     classes = src_meta["classes"]
     model = FieldPhotoModel(src_dir)
@@ -462,6 +460,5 @@ def derive_tta_bundle(
     meta["onnx_sha256"] = sha256_file(out_dir / "model.onnx")
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     write_model_card(meta, out_dir)
-    if activate and out_dir.parent == MODELS_DIR / "field_photo":
-        set_active("field_photo", version)
+    print(PROMOTE_HINT.format(version=version))
     return meta

@@ -1,7 +1,10 @@
 """Field-photo model 1.2: lesion patches. Features, heads, honest evaluation (leave one source out, leave one class
 out, grouped cross-validation within the sources), abstain rules, ONNX export and the model card.
 
-    python -m models.lesion_patch_pipeline --version 1.2.0 [--no-activate] [--max-images N]
+    python -m models.lesion_patch_pipeline --version 1.3.0 [--max-images N]
+
+The frozen benchmark's photos (datasets/benchmarks/) are left out of training and of every figure here. Nothing is
+activated: compare and promote with `cropwatch models compare` / `cropwatch models activate`.
 
 Training data: the lesion boxes of the roboflow photos (three diseases) and roboflow colour candidates that touch no
 box (background); the Sethy photos have no boxes, so their candidates are labelled by the roboflow-only model
@@ -26,13 +29,15 @@ from scipy.optimize import minimize_scalar
 from sklearn.model_selection import StratifiedGroupKFold
 from tqdm.auto import tqdm
 
+from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_id, benchmark_path, without_benchmark
 from datasets.field_photos import DEFAULT_DATA_ROOT, ManifestRow, build_manifest, load_config, manifest_hash
-from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, set_active, sha256_file
+from inference.bundle import BUNDLE_SCHEMA_VERSION, sha256_file
 from inference.images import read_rgb
 from inference.lesion_patches import CANDIDATE_SHORT_SIDE, box_patches, find_candidates, pool_leaf, to_batch
 from inference.metrics import classification_metrics, expected_calibration_error
 from models.field_photo import write_onnx_metadata
 from models.lesion_patch import PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx
+from models.versioning import PROMOTE_HINT, fresh_bundle_dir
 
 MODEL_NAME = "field_photo"
 
@@ -239,7 +244,7 @@ def report(logq: np.ndarray, dist: np.ndarray, found: np.ndarray, y: np.ndarray,
 
 def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = None) -> Data:
     dcfg = load_config()
-    rows, _ = build_manifest(dcfg, data_root)
+    rows = without_benchmark(build_manifest(dcfg, data_root)[0], "field_photo", data_root)
     if max_images:  # a small, class- and source-balanced subset (for tests and notebooks)
         by: dict[tuple[str, str], list[ManifestRow]] = defaultdict(list)
         for r in rows:
@@ -317,12 +322,11 @@ def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict
     return fit_head(d, every, allc, cfg, labels), rules, insource
 
 
-def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DATA_ROOT, activate: bool = True,
+def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DATA_ROOT,
         max_images: int | None = None, cfg: LesionPatchConfig | None = None) -> dict[str, Any]:
     """Extract, evaluate, fit, export: models/field_photo/<version>/ with model.onnx, model.json, MODEL_CARD.md."""
     cfg = cfg or LesionPatchConfig()
-    out_dir = out_dir or MODELS_DIR / "field_photo" / version
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = fresh_bundle_dir("field_photo", version, out_dir)
     t0 = time.perf_counter()
     d = load_data(cfg, data_root, max_images)
     metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg)}
@@ -335,8 +339,7 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     meta["parity_max_abs_diff"] = check_parity(d, head, out_dir, cfg)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     write_model_card(meta, out_dir)
-    if activate and out_dir.parent == MODELS_DIR / "field_photo":
-        set_active("field_photo", version)
+    print(PROMOTE_HINT.format(version=version))
     return meta
 
 
@@ -376,7 +379,9 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, rules: Rules, metrics: dict[str
         "metrics": metrics,
         "training": {"config": asdict(cfg), "box_patches": int(len(d.boxes.img)),
                      "candidate_patches": int(len(d.cands.img)), "background_patches": int(d.bg.sum()),
-                     "photos": int(len(d.rows)), "data_sha256": manifest_hash(d.rows), "seconds": round(seconds, 1),
+                     "photos": int(len(d.rows)), "data_sha256": manifest_hash(d.rows),
+                     "benchmark_excluded": benchmark_id(benchmark_path(DEFAULT_BENCHMARK["field_photo"])),
+                     "seconds": round(seconds, 1),
                      "machine": f"{platform.processor() or platform.machine()}, torch {torch.get_num_threads()} threads"},
         "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
                       "python": platform.python_version()},
@@ -444,9 +449,8 @@ def main() -> None:
     ap.add_argument("--version", required=True)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--max-images", type=int, default=None)
-    ap.add_argument("--no-activate", action="store_true")
     a = ap.parse_args()
-    meta = run(a.version, a.out, activate=not a.no_activate, max_images=a.max_images)
+    meta = run(a.version, a.out, max_images=a.max_images)
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 
 

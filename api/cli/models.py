@@ -52,18 +52,91 @@ def models_evaluate(
         typer.echo(f"ignored folders (not classes of this bundle): {', '.join(ignored)}")
 
 
+def _registry_session():  # type: ignore[no-untyped-def]
+    from api.db import new_session
+
+    return new_session()
+
+
 @app.command("activate")
 def models_activate(
-    task: Annotated[str, typer.Argument(help="e.g. field_photo")],
+    task: Annotated[str, typer.Argument(help="field_photo or drone_damage")],
     version: Annotated[str, typer.Argument(help="version folder under the models folder (CROPWATCH_MODELS_DIR)")],
+    reason: Annotated[str | None, typer.Option("--reason", help="why; recorded, required with --force")] = None,
+    force: Annotated[bool, typer.Option("--force", help="promote although the comparison refused it, or "
+                                                        "without one")] = False,
 ) -> None:
-    """Make a bundle version the one served (checked before it is switched). A running service picks it up at its
-    next start; POST /v1/models/field_photo/activate switches a running one."""
+    """Promote a bundle version: checked, compared with the active one on the frozen benchmark (run `models compare`
+    first), recorded in the database with who and why. Every running server serves it within seconds."""
+    from api.services import model_registry as registry
     from api.settings import get_settings
-    from inference.bundle import BundleError, set_active
+    from inference.errors import CropwatchError
 
-    try:
-        path = set_active(task, version, get_settings().models_dir)
-    except BundleError as exc:
-        fail(str(exc))
-    typer.echo(f"active {task} model: {path}")
+    settings = get_settings()
+    with _registry_session() as session:
+        try:
+            registry.check_task(task)
+            current = registry.active_version(session, task, settings.models_dir)
+            summary = registry.promotion_gate(settings.data_dir, task, current, version,
+                                              registry.current_benchmark(task), force, reason)
+            row = registry.activate(session, task, version, settings.models_dir, actor=registry.cli_actor(),
+                                    reason=reason, forced=force, comparison=summary)
+        except CropwatchError as exc:
+            fail(str(exc))
+        typer.echo(f"active {task} model: {row.version} (was {row.previous_version}); activation #{row.id}"
+                   + (" (forced)" if force else ""))
+
+
+@app.command("rollback")
+def models_rollback(
+    task: Annotated[str, typer.Argument(help="field_photo or drone_damage")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
+    """Undo the newest switch: serve the version served before it (recorded like an activation)."""
+    from api.services import model_registry as registry
+    from api.settings import get_settings
+    from inference.errors import CropwatchError
+
+    with _registry_session() as session:
+        try:
+            row = registry.rollback(session, task, get_settings().models_dir, actor=registry.cli_actor(),
+                                    reason=reason)
+        except CropwatchError as exc:
+            fail(str(exc))
+        typer.echo(f"active {task} model: {row.version} (rolled back from {row.previous_version})")
+
+
+@app.command("history")
+def models_history(task: Annotated[str, typer.Argument(help="field_photo or drone_damage")]) -> None:
+    """Who switched the served model, when, from and to which version, and why (newest first)."""
+    from api.services import model_registry as registry
+    from api.settings import get_settings
+    from inference.errors import CropwatchError
+
+    with _registry_session() as session:
+        try:
+            rows = registry.history(session, registry.check_task(task))
+        except CropwatchError as exc:
+            fail(str(exc))
+        active = registry.active_version(session, task, get_settings().models_dir)
+    typer.echo(f"active {task} model: {active}")
+    for r in rows:
+        typer.echo(f"#{r.id} {r.created_at:%Y-%m-%d %H:%M:%S}Z {r.action:<8} {r.previous_version} -> {r.version} "
+                   f"by {r.actor}{' (forced)' if r.forced else ''}: {r.reason or ''}")
+
+
+@app.command("compare")
+def models_compare(
+    task: Annotated[str, typer.Argument(help="field_photo")],
+    version_a: Annotated[str, typer.Argument(help="usually the active version")],
+    version_b: Annotated[str, typer.Argument(help="the candidate")],
+    benchmark: Annotated[Path | None, typer.Option("--benchmark", help="a frozen benchmark manifest (default: "
+                                                   "datasets/benchmarks/field_photo-v1.csv)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="folder for the plots (default: the comparison's "
+                                             "folder under CROPWATCH_DATA_DIR/comparisons)")] = None,
+) -> None:
+    """Both versions through the served pipeline on the frozen benchmark: the side-by-side table per source and per
+    class, plots, and whether B may replace A (worse by more than CROPWATCH_PROMOTION_MARGIN anywhere: refused)."""
+    from api.cli.compare import run_compare
+
+    run_compare(task, version_a, version_b, benchmark, out)

@@ -63,3 +63,15 @@ def disable_account(username: str, session: SessionDep, admin: AdminAccount) -> 
 def enable_account(username: str, session: SessionDep, admin: AdminAccount) -> Account:
     """Enable a disabled account again (admin)."""
     return accounts.set_active(session, username, True, admin)
+
+
+@router.post("/accounts/{username}/promote-right", response_model=AccountPublic)
+def grant_promote(username: str, session: SessionDep, admin: AdminAccount) -> Account:
+    """Give an agronomist the right to promote and roll back served models (admin)."""
+    return accounts.set_can_promote(session, username, True)
+
+
+@router.delete("/accounts/{username}/promote-right", response_model=AccountPublic)
+def revoke_promote(username: str, session: SessionDep, admin: AdminAccount) -> Account:
+    """Take the right to promote models back (admin)."""
+    return accounts.set_can_promote(session, username, False)

@@ -1,13 +1,25 @@
-"""Served models: which bundle is active, and switching it without a restart."""
+"""Served models: versions with their metrics and cards, which one is active, promotion (gated by a comparison on the
+frozen benchmark), rollback and the audit trail. An activation is recorded in the database and reaches every API
+process within CROPWATCH_MODEL_POLL_S seconds, without a restart."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
 
-from api.deps import CurrentAccount, get_scorer, require_roles
+from api.deps import CurrentAccount, SessionDep, get_scorer
 from api.errors import ERROR_RESPONSES
-from api.orm import Role
-from api.schemas import ModelActivate, ModelActivated, PhotoModelPublic
+from api.schemas import (
+    ModelActivate,
+    ModelActivated,
+    ModelActivationPublic,
+    ModelRollback,
+    ModelVersionPublic,
+    PhotoModelPublic,
+)
+from api.services import model_registry as registry
+from api.settings import get_settings
+from inference.errors import NotFound
 from inference.photo import PhotoScorer
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERROR_RESPONSES)
@@ -15,15 +27,70 @@ router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERROR_RESPONS
 
 @router.get("/field_photo", response_model=PhotoModelPublic)
 def active_photo_model(_: CurrentAccount, scorer: PhotoScorer = Depends(get_scorer)) -> PhotoModelPublic:  # noqa: B008
-    """The active field-photo bundle and its accepted metrics."""
+    """The field-photo bundle this process serves now, and its accepted metrics."""
     meta = scorer.model.meta
     return PhotoModelPublic(name=meta["model_name"], version=meta["model_version"], classes=meta["classes"],
                             metrics={k: meta["metrics"].get(k) for k in ("accuracy", "macro_f1", "ece", "abstain")})
 
 
-@router.post("/field_photo/activate", response_model=ModelActivated,
-             dependencies=[Depends(require_roles(Role.admin, Role.agronomist))])
-def activate_photo_model(data: ModelActivate, request: Request) -> ModelActivated:
-    """Serve another bundle version from now on (admin or agronomist); no restart."""
-    scorer = request.app.state.photo_models.activate(data.version)
-    return ModelActivated(active=scorer.model.bundle.version)
+@router.get("/{task}/versions", response_model=list[ModelVersionPublic])
+def model_versions(task: str, _: CurrentAccount, session: SessionDep) -> list[ModelVersionPublic]:
+    """Every bundle of a task (field_photo, drone_damage), newest first, with its metrics, files and which is
+    active."""
+    models_dir = get_settings().models_dir
+    active = registry.active_version(session, registry.check_task(task), models_dir)
+    return [ModelVersionPublic(**v) for v in registry.versions(task, models_dir, active)]
+
+
+@router.get("/{task}/versions/{version}/files/{name}", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}, "text/markdown": {}}}})
+def model_file(task: str, version: str, name: str, _: CurrentAccount) -> FileResponse:
+    """A bundle's model card (MODEL_CARD.md, EVALUATION.md) or plot (*.png)."""
+    registry.check_task(task)
+    registry.check_version_name(version)
+    path = get_settings().models_dir / task / version / name
+    if "/" in name or name.startswith(".") or path.suffix not in (".md", ".png") or not path.is_file():
+        raise NotFound(f"{task} {version} has no file {name!r}; GET /v1/models/{task}/versions lists them")
+    return FileResponse(path, media_type="image/png" if path.suffix == ".png" else "text/markdown")
+
+
+@router.get("/{task}/activations", response_model=list[ModelActivationPublic])
+def model_activations(task: str, _: CurrentAccount, session: SessionDep) -> list[ModelActivationPublic]:
+    """Who switched the served model, when, from which version to which, and why (newest first)."""
+    return [ModelActivationPublic.model_validate(r) for r in registry.history(session, registry.check_task(task))]
+
+
+@router.post("/{task}/activate", response_model=ModelActivated)
+def activate_model(task: str, data: ModelActivate, request: Request, session: SessionDep,
+                   account: CurrentAccount) -> ModelActivated:
+    """Promote a version (admins, or agronomists with the right to promote). Refused (409) unless it was compared
+    with the active version on the frozen benchmark (`cropwatch models compare`) and is not worse on any source or
+    class; `force` with a reason promotes anyway. Every server serves it within seconds."""
+    registry.require_promoter(account)
+    settings = get_settings()
+    registry.check_task(task)
+    registry.check_version_name(data.version)
+    current = registry.active_version(session, task, settings.models_dir)
+    summary = registry.promotion_gate(settings.data_dir, task, current, data.version, registry.current_benchmark(task),
+                                      data.force, data.reason)
+    row = registry.activate(session, task, data.version, settings.models_dir, actor=account.username,
+                            account_id=account.id, reason=data.reason, forced=data.force, comparison=summary)
+    _serve_now(request, task, row.version)
+    return ModelActivated(active=row.version, previous=row.previous_version, activation_id=row.id)
+
+
+@router.post("/{task}/rollback", response_model=ModelActivated)
+def rollback_model(task: str, data: ModelRollback, request: Request, session: SessionDep,
+                   account: CurrentAccount) -> ModelActivated:
+    """Serve again the version served before the newest switch (admins, or agronomists with the right)."""
+    registry.require_promoter(account)
+    row = registry.rollback(session, task, get_settings().models_dir, actor=account.username, account_id=account.id,
+                            reason=data.reason)
+    _serve_now(request, task, row.version)
+    return ModelActivated(active=row.version, previous=row.previous_version, activation_id=row.id)
+
+
+def _serve_now(request: Request, task: str, version: str) -> None:
+    """This process switches at once; the others at their next poll (drone jobs resolve the model per job)."""
+    if task == "field_photo":
+        request.app.state.photo_models.sync(version)

@@ -72,6 +72,19 @@ def set_active(session: Session, username: str, active: bool, caller: Account) -
     return account
 
 
+def set_can_promote(session: Session, username: str, allowed: bool) -> Account:
+    """The right to promote served models, for agronomists (admins always have it; other roles never)."""
+    account = session.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        raise NotFound(f"no account named {username!r}")
+    if allowed and account.role is not Role.agronomist:
+        raise BadInput(f"{username} is a {account.role.value}: the right to promote is given to agronomists "
+                       "(admins have it already)")
+    account.can_promote = allowed
+    session.commit()
+    return account
+
+
 def create_account(session: Session, data: AccountCreate) -> Account:
     if session.scalar(select(Account.id).where(Account.username == data.username)) is not None:
         raise Conflict(f"username {data.username!r} is taken; choose another")

@@ -20,10 +20,11 @@ from shapely.geometry import shape
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from api.db import get_engine
+from api.db import get_engine, new_session
 from api.orm import GrowingArea, Job, JobStatus, Observation
+from api.services.model_registry import active_path
 from api.settings import get_settings
-from inference.bundle import BundleError, active_bundle_path
+from inference.bundle import BundleError
 from inference.drone import DamageModel, analyze_orthomosaic
 from inference.errors import CropwatchError, reason
 from inference.previews import render_flight_previews
@@ -38,8 +39,9 @@ _model_cache: dict[str, DamageModel] = {}
 
 def load_damage_model() -> DamageModel | None:
     """The active drone_damage bundle (cached), or None when none is active."""
-    try:
-        path = active_bundle_path("drone_damage", get_settings().models_dir)
+    try:  # resolved per job, so an activation reaches every worker at its next job
+        with new_session() as session:
+            path = active_path(session, "drone_damage", get_settings().models_dir)
     except BundleError:
         return None
     with _model_lock:

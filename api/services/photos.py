@@ -18,7 +18,7 @@ from api.security import can_see, visible_areas
 from api.services.areas import area_at
 from api.settings import Settings, get_settings
 from api.storage import remove_if_created, store_bytes
-from inference.bundle import active_bundle_path, set_active
+from inference.bundle import active_bundle_path
 from inference.errors import BadInput, Forbidden, NotFound, TooLarge, Unsupported, reason
 from inference.lesion_patch_model import load_photo_model
 from inference.photo import PhotoScorer
@@ -36,7 +36,8 @@ def make_scorer(bundle_dir: Path, settings: Settings) -> PhotoScorer:
 
 
 class PhotoModelHolder:
-    """Holds the active PhotoScorer; requests read `scorer`, activation replaces it (no restart)."""
+    """Holds the active PhotoScorer; requests read `scorer`. Which version is active is the database's word
+    (api.services.model_registry); `load` swaps the scorer in memory (no restart)."""
 
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = models_dir
@@ -44,27 +45,32 @@ class PhotoModelHolder:
         self._scorer: PhotoScorer | None = None
         self.error: str | None = None
 
-    def load_active(self) -> None:
+    def load_active(self, version: str | None) -> None:
+        """Load `version` (the database's active one) or, without one, the models folder's ACTIVE default."""
         try:
-            scorer = make_scorer(active_bundle_path(TASK, self.models_dir), get_settings())
+            path = self.models_dir / TASK / version if version else active_bundle_path(TASK, self.models_dir)
+            scorer = make_scorer(path, get_settings())
         except Exception as exc:  # noqa: BLE001 - the service still serves records without a photo model
             self.error = str(exc)
             return
         with self._lock:
             self._scorer, self.error = scorer, None
 
-    def activate(self, version: str) -> PhotoScorer:
-        """Check and load `version`, then make it active on disk and in memory."""
-        if "/" in version or version.startswith("."):
-            raise BadInput("version is a folder name under models/field_photo/, e.g. 1.0.0")
+    def load(self, version: str) -> PhotoScorer:
+        """Check and load `version` and serve it from now on (in this process)."""
         try:
             scorer = make_scorer(self.models_dir / TASK / version, get_settings())
         except (BadInput, FileNotFoundError) as exc:
             raise NotFound(f"cannot activate {version}: {reason(exc)}") from exc
-        set_active(TASK, version, self.models_dir)
         with self._lock:
             self._scorer, self.error = scorer, None
         return scorer
+
+    def sync(self, version: str) -> None:
+        """Serve `version` unless it is already served (the model watcher's callback)."""
+        current = self._scorer
+        if current is None or current.model.bundle.path != self.models_dir / TASK / version:
+            self.load(version)
 
     @property
     def scorer(self) -> PhotoScorer | None:

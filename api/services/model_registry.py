@@ -1,0 +1,228 @@
+"""Which model version every server serves, and who switched it.
+
+An activation is a row in the database (task, version, the version before, who, when, why, whether it was forced
+past a failed comparison); the newest row of a task names the served version. The models folder's ACTIVE file is
+only the default of a database with no activation yet, and is kept in step when it can be written. Every API process
+polls the database (`ModelWatcher`, every `CROPWATCH_MODEL_POLL_S` seconds) and every drone job resolves the active
+damage model when it starts, so a switch from the CLI or the API reaches all of them without a restart.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.orm import Account, ModelActivation, Role
+from inference.bundle import BundleError, active_file, load_bundle, set_active
+from inference.errors import BadInput, Conflict, Forbidden, NotFound
+
+log = logging.getLogger("cropwatch.models")
+TASKS = ("field_photo", "drone_damage")
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        raise NotFound(f"no model task {task!r}; the tasks are {', '.join(TASKS)}")
+    return task
+
+
+def check_version_name(version: str) -> str:
+    if not version or "/" in version or "\\" in version or version.startswith(".") or len(version) > 64:
+        raise BadInput("version is a folder name under models/<task>/, e.g. 1.2.0")
+    return version
+
+
+def latest_activation(session: Session, task: str) -> ModelActivation | None:
+    return session.scalars(select(ModelActivation).where(ModelActivation.task == task)
+                           .order_by(ModelActivation.id.desc()).limit(1)).first()
+
+
+def active_version(session: Session, task: str, models_dir: Path) -> str | None:
+    """The version named by the newest activation, else by the models folder's ACTIVE file, else None."""
+    row = latest_activation(session, task)
+    if row is not None:
+        return row.version
+    f = active_file(task, models_dir)
+    return f.read_text().strip() if f.exists() else None
+
+
+def active_path(session: Session, task: str, models_dir: Path) -> Path:
+    version = active_version(session, task, models_dir)
+    if version is None:
+        raise BundleError(f"no active {task} model: no activation recorded and {active_file(task, models_dir)} "
+                          "is missing")
+    return models_dir / task / version
+
+
+def history(session: Session, task: str, limit: int = 100) -> list[ModelActivation]:
+    return list(session.scalars(select(ModelActivation).where(ModelActivation.task == task)
+                                .order_by(ModelActivation.id.desc()).limit(limit)))
+
+
+def may_promote(account: Account) -> bool:
+    """Admins, and agronomists an admin gave the right to promote."""
+    return account.role is Role.admin or (account.role is Role.agronomist and account.can_promote)
+
+
+def require_promoter(account: Account) -> Account:
+    if not may_promote(account):
+        raise Forbidden("switching a served model needs an admin, or an agronomist an admin gave the right to "
+                        "promote (cropwatch accounts grant-promote USERNAME)")
+    return account
+
+
+def cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in a bare container
+        return "cli"
+
+
+def current_benchmark(task: str) -> str | None:
+    """The id of the task's frozen benchmark (None for a task without one yet: drone_damage)."""
+    from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_id, benchmark_path
+
+    name = DEFAULT_BENCHMARK.get(task)
+    return benchmark_id(benchmark_path(name)) if name and benchmark_path(name).exists() else None
+
+
+def versions(task: str, models_dir: Path, active: str | None) -> list[dict[str, Any]]:
+    """Every bundle folder of `task` with its headline metrics and files, newest first."""
+    out = []
+    for d in sorted((models_dir / check_task(task)).glob("*/model.json")):
+        meta = json.loads(d.read_text())
+        m = meta.get("metrics", {})
+        out.append({"version": d.parent.name, "active": d.parent.name == active, "architecture": meta.get("architecture"),
+                    "metrics": {k: m[k] for k in ("accuracy", "macro_f1", "ece", "leave_one_source_out",
+                                                  "leave_one_class_out", "in_source_grouped_cv") if k in m},
+                    "files": sorted(p.name for p in d.parent.iterdir() if p.suffix in (".md", ".png"))})
+    return sorted(out, key=lambda v: version_key(v["version"]), reverse=True)
+
+
+def version_key(version: str) -> tuple[tuple[int, str], ...]:
+    """1.10.0 after 1.9.0: numeric parts compare as numbers."""
+    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.\-+]", version))
+
+
+def comparison_path(data_dir: Path, task: str, active: str, candidate: str) -> Path:
+    return data_dir / "comparisons" / task / f"{active}__{candidate}.json"
+
+
+def save_comparison(data_dir: Path, task: str, active: str, candidate: str, record: dict[str, Any]) -> Path:
+    """Written whole or not at all (a temporary file renamed)."""
+    path = comparison_path(data_dir, task, active, candidate)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.part")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
+    return path
+
+
+def promotion_gate(data_dir: Path, task: str, active: str | None, candidate: str, benchmark: str | None,
+                   force: bool, reason: str | None) -> dict[str, Any] | None:
+    """Refuse a candidate that was not compared with the active version on the current frozen benchmark, or that
+    is worse on a source or class; `force` with a reason promotes anyway. Returns the comparison's summary."""
+    if force and not (reason and reason.strip()):
+        raise BadInput("a forced promotion needs a reason (it is recorded with the activation)")
+    if active is None or active == candidate or benchmark is None:
+        return None
+    path = comparison_path(data_dir, task, active, candidate)
+    record = json.loads(path.read_text()) if path.exists() else None
+    fix = f"cropwatch models compare {task} {active} {candidate}"
+    if record is None or record.get("benchmark") != benchmark:
+        if force:
+            return None
+        raise Conflict(f"{candidate} has not been compared with the active {active} on {benchmark}: run `{fix}`, "
+                       "or force with a reason")
+    summary = {k: record[k] for k in ("benchmark", "margin", "regressions", "created_at") if k in record}
+    if record["regressions"] and not force:
+        raise Conflict(f"{candidate} is worse than the active {active} on {benchmark}: "
+                       + "; ".join(record["regressions"]) + ". Force with a reason to promote it anyway")
+    return summary
+
+
+def activate(session: Session, task: str, version: str, models_dir: Path, *, actor: str,
+             account_id: int | None = None, reason: str | None = None, action: str = "activate",
+             forced: bool = False, comparison: dict[str, Any] | None = None) -> ModelActivation:
+    """Check the bundle, then record the switch; the servers pick it up at their next poll."""
+    check_task(task)
+    check_version_name(version)
+    try:
+        load_bundle(models_dir / task / version)
+    except (BundleError, FileNotFoundError) as exc:
+        raise NotFound(f"cannot activate {task} {version}: {exc}") from exc
+    previous = active_version(session, task, models_dir)
+    row = ModelActivation(task=task, version=version, previous_version=previous, action=action, actor=actor,
+                          account_id=account_id, reason=reason, forced=forced, comparison=comparison)
+    session.add(row)
+    session.commit()
+    try:  # the default for a database without activations; a read-only models folder is fine
+        set_active(task, version, models_dir)
+    except OSError as exc:
+        log.warning("activation of %s %s recorded; could not update the ACTIVE file: %s", task, version, exc)
+    return row
+
+
+def rollback(session: Session, task: str, models_dir: Path, *, actor: str, account_id: int | None = None,
+             reason: str | None = None) -> ModelActivation:
+    """Undo the newest switch: serve the version that was served before it."""
+    check_task(task)
+    row = latest_activation(session, task)
+    if row is None or row.previous_version is None:
+        raise Conflict(f"nothing to roll back to: no earlier {task} version is recorded")
+    return activate(session, task, row.previous_version, models_dir, actor=actor, account_id=account_id,
+                    reason=reason or f"rollback of {row.version}", action="rollback")
+
+
+class ModelWatcher:
+    """A daemon thread that asks the database for the active version of `task` every `interval_s` seconds and
+    calls `on_change(version)` when it differs from the last one seen."""
+
+    def __init__(self, task: str, session_factory: Callable[[], Session], models_dir: Path,
+                 on_change: Callable[[str], None], interval_s: float) -> None:
+        self.task, self.session_factory, self.models_dir = task, session_factory, models_dir
+        self.on_change, self.interval_s = on_change, interval_s
+        self.seen: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"model-watcher-{task}", daemon=True)
+
+    def current(self) -> str | None:
+        """The database's active version now (None: no activation and no ACTIVE file, or no database yet)."""
+        try:
+            with self.session_factory() as session:
+                return active_version(session, self.task, self.models_dir)
+        except Exception:  # noqa: BLE001 - an unmigrated database: the ACTIVE file decides until it is migrated
+            log.exception("model watcher for %s: cannot read the active version", self.task)
+            return None
+
+    def start(self, current: str | None) -> None:
+        self.seen = current
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def poll(self) -> None:
+        with self.session_factory() as session:
+            version = active_version(session, self.task, self.models_dir)
+        if version is not None and version != self.seen:
+            self.on_change(version)
+            self.seen = version
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - a database hiccup or a broken bundle must not kill the watcher
+                log.exception("model watcher for %s: poll failed; serving %s", self.task, self.seen)

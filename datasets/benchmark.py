@@ -1,0 +1,64 @@
+"""Frozen benchmarks: versioned manifests of held-out photos that no training run reads.
+
+`datasets/benchmarks/field_photo-v1.csv` is the grouped 'test' split of the field-photo sources as it stood when it
+was frozen (98 photos: both sources, every class). Training pipelines drop its photos with `without_benchmark`, and
+`cropwatch models compare` scores candidates on it per source and per class. A new benchmark is a new file (v2, ...):
+an old one is never edited, so comparisons stay comparable.
+
+    python -m datasets.benchmark freeze field_photo-v2   # writes the current test split as a new benchmark
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+from datasets.field_photos import (
+    DEFAULT_DATA_ROOT,
+    ManifestRow,
+    build_manifest,
+    load_config,
+    read_manifest,
+    write_manifest,
+)
+
+BENCHMARK_DIR = Path(__file__).resolve().parent / "benchmarks"
+DEFAULT_BENCHMARK = {"field_photo": "field_photo-v1"}
+
+
+def benchmark_path(name: str) -> Path:
+    return BENCHMARK_DIR / f"{name}.csv"
+
+
+def read_benchmark(path: Path, data_root: Path = DEFAULT_DATA_ROOT) -> list[ManifestRow]:
+    """The benchmark's rows whose files exist here (a source that is absent on this machine is left out)."""
+    return [r for r in read_manifest(path, data_root) if Path(r.path).is_file()]
+
+
+def benchmark_id(path: Path) -> str:
+    """name@sha256[:12] of the manifest file: a comparison is only valid against the same frozen file."""
+    return f"{path.stem}@{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+
+
+def without_benchmark(rows: list[ManifestRow], task: str = "field_photo",
+                      data_root: Path = DEFAULT_DATA_ROOT) -> list[ManifestRow]:
+    """`rows` minus every photo of the task's default benchmark (compared by resolved path)."""
+    held = {str(Path(r.path).resolve()) for r in read_manifest(benchmark_path(DEFAULT_BENCHMARK[task]), data_root)}
+    return [r for r in rows if str(Path(r.path).resolve()) not in held]
+
+
+def freeze(name: str, data_root: Path = DEFAULT_DATA_ROOT) -> Path:
+    path = benchmark_path(name)
+    if path.exists():
+        raise SystemExit(f"{path} exists: a frozen benchmark is never rewritten; choose a new name")
+    rows, _ = build_manifest(load_config(), data_root)
+    return write_manifest([r for r in rows if r.split == "test"], path)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["freeze"])
+    ap.add_argument("name")
+    a = ap.parse_args()
+    print(freeze(a.name))

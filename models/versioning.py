@@ -1,0 +1,29 @@
+"""Training never touches what is served: each run writes a new version folder and refuses an existing bundle;
+promotion is `cropwatch models compare` then `cropwatch models activate` (recorded, gated), never a notebook."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from inference.bundle import MODELS_DIR
+
+
+def dev_version() -> str:
+    """A fresh version name for a notebook run: dev-YYYYMMDD-HHMMSS."""
+    return time.strftime("dev-%Y%m%d-%H%M%S")
+
+
+def fresh_bundle_dir(task: str, version: str, out_dir: Path | None = None, resume: bool = False) -> Path:
+    """The run's folder (default models/<task>/<version>); refused when it already holds a bundle (model.json), so
+    a shipped or served version is never overwritten. `resume`: a later stage of the same run may reuse it."""
+    out = Path(out_dir) if out_dir else MODELS_DIR / task / version
+    if (out / "model.json").exists() and not resume:
+        raise FileExistsError(f"{out} already holds a bundle; bundles are never overwritten: choose a new version "
+                              "(e.g. models.versioning.dev_version())")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+PROMOTE_HINT = ("not activated: compare it with the active version (cropwatch models compare TASK ACTIVE {version}) "
+                "and promote it with cropwatch models activate TASK {version} --reason ...")

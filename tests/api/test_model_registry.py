@@ -1,0 +1,180 @@
+"""Promotion of served models: recorded in the database (who, when, from, to, why), gated by a comparison on the
+frozen benchmark, rolled back in one call, allowed to admins and agronomists given the right, and seen by a second
+running server process within 5 seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.devserver import running_server
+from api.orm import Role
+from api.services import model_registry as registry
+from api.settings import get_settings
+from inference.bundle import MODELS_DIR
+from tests.conftest import make_account, token_for
+
+
+def models_copy(root: Path, active: str = "1.2.0") -> Path:
+    """A models folder with the shipped field-photo bundles linked in, so that no test writes the repository's."""
+    d = root / "models" / "field_photo"
+    d.mkdir(parents=True)
+    for v in ("1.1.0", "1.2.0"):
+        os.symlink(MODELS_DIR / "field_photo" / v, d / v)
+    (d / "ACTIVE").write_text(active + "\n")
+    return root / "models"
+
+
+@pytest.fixture
+def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: TestClient) -> Path:
+    m = models_copy(tmp_path)
+    monkeypatch.setattr(get_settings(), "models_dir", m)
+    holder = client.app.state.photo_models
+    monkeypatch.setattr(holder, "models_dir", m)
+    holder.sync("1.2.0")
+    return m
+
+
+def test_promotion_is_gated_recorded_and_rolled_back(client: TestClient, admin: dict, db, models: Path) -> None:
+    holder = client.app.state.photo_models
+    r = client.post("/v1/models/field_photo/activate", json={"version": "1.1.0"}, headers=admin)
+    assert r.status_code == 409 and "cropwatch models compare field_photo 1.2.0 1.1.0" in r.json()["detail"]
+    r = client.post("/v1/models/field_photo/activate", json={"version": "1.1.0", "force": True}, headers=admin)
+    assert r.status_code == 422 and "reason" in r.json()["detail"]
+    assert client.post("/v1/models/field_photo/activate", json={"version": "../1.1.0"},
+                       headers=admin).status_code == 422
+    assert client.post("/v1/models/field_photo/activate", json={"version": "9.9.9", "force": True, "reason": "x"},
+                       headers=admin).status_code == 404
+    assert client.get("/v1/models/field_photo/activations", headers=admin).json() == []  # refusals wrote nothing
+
+    r = client.post("/v1/models/field_photo/activate", headers=admin,
+                    json={"version": "1.1.0", "force": True, "reason": "blast season: fewer unsure answers"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"active": "1.1.0", "previous": "1.2.0", "activation_id": r.json()["activation_id"]}
+    assert holder.scorer.model.bundle.version == "1.1.0"
+    assert client.get("/v1/models/field_photo", headers=admin).json()["version"] == "1.1.0"
+    assert (models / "field_photo" / "ACTIVE").read_text().strip() == "1.1.0"
+
+    r = client.post("/v1/models/field_photo/rollback", json={"reason": "farmers complain"}, headers=admin)
+    assert r.status_code == 200 and r.json()["active"] == "1.2.0" and r.json()["previous"] == "1.1.0"
+    assert holder.scorer.model.bundle.version == "1.2.0"
+    hist = client.get("/v1/models/field_photo/activations", headers=admin).json()
+    assert [(h["action"], h["previous_version"], h["version"], h["actor"], h["forced"]) for h in hist] == [
+        ("rollback", "1.1.0", "1.2.0", "admin", False), ("activate", "1.2.0", "1.1.0", "admin", True)]
+    assert hist[1]["reason"] == "blast season: fewer unsure answers"
+
+    versions = client.get("/v1/models/field_photo/versions", headers=admin).json()
+    assert [v["version"] for v in versions] == ["1.2.0", "1.1.0"] and versions[0]["active"]
+    assert "MODEL_CARD.md" in versions[0]["files"]
+    card = client.get("/v1/models/field_photo/versions/1.2.0/files/MODEL_CARD.md", headers=admin)
+    assert card.status_code == 200 and "1.2.0" in card.text
+    assert client.get("/v1/models/field_photo/versions/1.2.0/files/model.onnx", headers=admin).status_code == 404
+    assert client.get("/v1/models/tungro/versions", headers=admin).status_code == 404
+
+
+def test_comparison_decides(client: TestClient, admin: dict, service_db: Path, models: Path) -> None:
+    bench = registry.current_benchmark("field_photo")
+    record = {"benchmark": bench, "margin": 0.02, "created_at": "2026-11-29T00:00:00+00:00",
+              "regressions": ["source roboflow: macro-F1 0.600 against 0.700"]}
+    registry.save_comparison(service_db, "field_photo", "1.2.0", "1.1.0", record)
+    r = client.post("/v1/models/field_photo/activate", json={"version": "1.1.0"}, headers=admin)
+    assert r.status_code == 409 and "source roboflow: macro-F1 0.600 against 0.700" in r.json()["detail"]
+    registry.save_comparison(service_db, "field_photo", "1.2.0", "1.1.0", {**record, "benchmark": "old@000"})
+    assert client.post("/v1/models/field_photo/activate", json={"version": "1.1.0"},
+                       headers=admin).status_code == 409  # a comparison on another benchmark does not count
+    registry.save_comparison(service_db, "field_photo", "1.2.0", "1.1.0", {**record, "regressions": []})
+    r = client.post("/v1/models/field_photo/activate", json={"version": "1.1.0"}, headers=admin)
+    assert r.status_code == 200 and r.json()["active"] == "1.1.0"
+    hist = client.get("/v1/models/field_photo/activations", headers=admin).json()
+    assert hist[0]["forced"] is False
+
+
+def test_only_promoters_switch_models(client: TestClient, admin: dict, db, models: Path) -> None:
+    make_account(db, "agro", Role.agronomist, province="Sóc Trăng")
+    make_account(db, "farmer1", Role.farmer)
+    agro, farmer = token_for(client, "agro"), token_for(client, "farmer1")
+    body = {"version": "1.1.0", "force": True, "reason": "test"}
+    for h in (agro, farmer):
+        assert client.post("/v1/models/field_photo/activate", json=body, headers=h).status_code == 403
+        assert client.post("/v1/models/field_photo/rollback", json={}, headers=h).status_code == 403
+    assert client.post("/v1/accounts/farmer1/promote-right", headers=admin).status_code == 422
+    assert client.post("/v1/accounts/agro/promote-right", headers=agro).status_code == 403
+    r = client.post("/v1/accounts/agro/promote-right", headers=admin)
+    assert r.status_code == 200 and r.json()["can_promote"] is True
+    assert client.post("/v1/models/field_photo/activate", json=body, headers=agro).status_code == 200
+    assert client.get("/v1/models/field_photo/activations", headers=farmer).json()[0]["actor"] == "agro"
+    assert client.delete("/v1/accounts/agro/promote-right", headers=admin).json()["can_promote"] is False
+    assert client.post("/v1/models/field_photo/rollback", json={}, headers=agro).status_code == 403
+
+
+def test_rollback_without_history_is_a_conflict(client: TestClient, admin: dict, models: Path) -> None:
+    r = client.post("/v1/models/field_photo/rollback", json={}, headers=admin)
+    assert r.status_code == 409 and "nothing to roll back" in r.json()["detail"]
+
+
+def test_cli_activation_reaches_a_running_server_within_5_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    models = models_copy(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("CROPWATCH_MODELS_DIR", str(models))
+    env = {**os.environ, "CROPWATCH_DATA_DIR": str(data)}
+    env.pop("CROPWATCH_DATABASE_URL", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "api.cli", "models", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    with running_server(data) as server:
+        h = server.token()
+        served = lambda: httpx.get(f"{server.url}/v1/models/field_photo", headers=h).json()["version"]  # noqa: E731
+        assert served() == "1.2.0"
+        refused = cli("activate", "field_photo", "1.1.0")
+        assert refused.returncode == 2 and "models compare" in refused.stderr
+        r = cli("activate", "field_photo", "1.1.0", "--force", "--reason", "field test")
+        assert r.returncode == 0, r.stderr
+        t0 = time.monotonic()
+        while served() != "1.1.0":
+            assert time.monotonic() - t0 < 5, "the running server still serves 1.2.0 after 5 s"
+            time.sleep(0.1)
+        r = cli("rollback", "field_photo")
+        assert r.returncode == 0, r.stderr
+        t0 = time.monotonic()
+        while served() != "1.2.0":
+            assert time.monotonic() - t0 < 5, "the rollback did not reach the running server within 5 s"
+            time.sleep(0.1)
+        hist = cli("history", "field_photo").stdout
+        assert "rollback 1.1.0 -> 1.2.0 by cli" in hist and "field test" in hist
+        acts = httpx.get(f"{server.url}/v1/models/field_photo/activations", headers=h).json()
+        assert [a["version"] for a in acts] == ["1.2.0", "1.1.0"]
+
+
+def test_compare_prints_the_table_and_writes_the_plots(tmp_path: Path) -> None:
+    bench = tmp_path / "bench.csv"
+    lines = (Path(__file__).resolve().parents[2] / "datasets" / "benchmarks" / "field_photo-v1.csv").read_text()
+    rows = lines.splitlines()
+    sethy = [r for r in rows[1:] if r.endswith(",sethy2020")]
+    picked = [next(r for r in sethy if f",{c}," in r) for c in ("bacterial_leaf_blight", "blast", "brown_spot")]
+    bench.write_text("\n".join([rows[0], *picked]) + "\n")
+    env = {**os.environ, "CROPWATCH_DATA_DIR": str(tmp_path / "data")}
+    r = subprocess.run([sys.executable, "-m", "api.cli", "models", "compare", "field_photo", "1.1.0", "1.2.0",
+                        "--benchmark", str(bench), "--out", str(tmp_path / "plots")], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "source sethy2020 (macro-F1)" in r.stdout and "class blast (F1)" in r.stdout
+    assert "1.1.0 trained without the benchmark: yes" in r.stdout
+    for name in ("outcomes.png", "coverage_accuracy.png", "confusion_1.1.0.png", "confusion_1.2.0.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 1000
+    record = json.loads((tmp_path / "data" / "comparisons" / "field_photo" / "1.1.0__1.2.0.json").read_text())
+    assert record["benchmark"].startswith("bench@") and set(record["versions"]) == {"1.1.0", "1.2.0"}
+    assert record["versions"]["1.2.0"]["per_source"]["sethy2020"]["n"] == 3
+    bad = subprocess.run([sys.executable, "-m", "api.cli", "models", "compare", "drone_damage", "1.0.0", "1.1.0"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no frozen benchmark" in bad.stderr
