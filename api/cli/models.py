@@ -53,8 +53,14 @@ def models_evaluate(
 
 
 def _registry_session():  # type: ignore[no-untyped-def]
+    """A session on the service's database, migrated first (as `cropwatch serve` does)."""
     from api.db import new_session
+    from api.migrate import upgrade
+    from api.settings import get_settings
 
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url())
     return new_session()
 
 
@@ -75,7 +81,7 @@ def models_activate(
     settings = get_settings()
     with _registry_session() as session:
         try:
-            registry.check_task(task)
+            registry.require_bundle(task, version, settings.models_dir)
             current = registry.active_version(session, task, settings.models_dir)
             summary = registry.promotion_gate(settings.data_dir, task, current, version,
                                               registry.current_benchmark(task), force, reason)

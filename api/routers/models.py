@@ -68,8 +68,7 @@ def activate_model(task: str, data: ModelActivate, request: Request, session: Se
     class; `force` with a reason promotes anyway. Every server serves it within seconds."""
     registry.require_promoter(account)
     settings = get_settings()
-    registry.check_task(task)
-    registry.check_version_name(data.version)
+    registry.require_bundle(task, data.version, settings.models_dir)
     current = registry.active_version(session, task, settings.models_dir)
     summary = registry.promotion_gate(settings.data_dir, task, current, data.version, registry.current_benchmark(task),
                                       data.force, data.reason)

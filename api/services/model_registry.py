@@ -42,6 +42,16 @@ def check_version_name(version: str) -> str:
     return version
 
 
+def require_bundle(task: str, version: str, models_dir: Path) -> None:
+    """404 unless models/<task>/<version> is a complete, unmodified bundle."""
+    check_task(task)
+    check_version_name(version)
+    try:
+        load_bundle(models_dir / task / version)
+    except (BundleError, FileNotFoundError) as exc:
+        raise NotFound(f"cannot activate {task} {version}: {exc}") from exc
+
+
 def latest_activation(session: Session, task: str) -> ModelActivation | None:
     return session.scalars(select(ModelActivation).where(ModelActivation.task == task)
                            .order_by(ModelActivation.id.desc()).limit(1)).first()
@@ -155,12 +165,7 @@ def activate(session: Session, task: str, version: str, models_dir: Path, *, act
              account_id: int | None = None, reason: str | None = None, action: str = "activate",
              forced: bool = False, comparison: dict[str, Any] | None = None) -> ModelActivation:
     """Check the bundle, then record the switch; the servers pick it up at their next poll."""
-    check_task(task)
-    check_version_name(version)
-    try:
-        load_bundle(models_dir / task / version)
-    except (BundleError, FileNotFoundError) as exc:
-        raise NotFound(f"cannot activate {task} {version}: {exc}") from exc
+    require_bundle(task, version, models_dir)
     previous = active_version(session, task, models_dir)
     row = ModelActivation(task=task, version=version, previous_version=previous, action=action, actor=actor,
                           account_id=account_id, reason=reason, forced=forced, comparison=comparison)

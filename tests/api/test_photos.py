@@ -3,7 +3,6 @@ half-written."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -138,22 +137,6 @@ def test_feedback(client: TestClient, farm: dict, db) -> None:
                        headers=farm["admin"]).status_code == 422
     assert client.post(f"/v1/photos/{pid}/feedback", json={"label": "blast"}, headers=farm["b"]).status_code == 404
     assert client.get(f"/v1/photos/{pid}", headers=farm["a"]).json()["feedback"][0]["label"] == "blast"
-
-
-def test_activate_model_without_restart(client: TestClient, farm: dict, tmp_path: Path, monkeypatch) -> None:
-    holder = client.app.state.photo_models
-    models = tmp_path / "models" / "field_photo"
-    models.mkdir(parents=True)
-    current = holder.scorer.model.bundle
-    os.symlink(current.path, models / "2.0.0-test")
-    monkeypatch.setattr(holder, "models_dir", tmp_path / "models")
-    r = client.post("/v1/models/field_photo/activate", json={"version": "2.0.0-test"}, headers=farm["admin"])
-    assert r.status_code == 200 and (models / "ACTIVE").read_text().strip() == "2.0.0-test"
-    assert holder.scorer.model.bundle.path == models / "2.0.0-test"
-    assert client.post("/v1/models/field_photo/activate", json={"version": "nope"},
-                       headers=farm["admin"]).status_code == 404
-    assert client.post("/v1/models/field_photo/activate", json={"version": "2.0.0-test"},
-                       headers=farm["a"]).status_code == 403
 
 
 def test_export_feedback_writes_a_training_folder(client: TestClient, farm: dict, db, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ TABLE = {
     "upload_flight": (NO, YES, YES, YES),
     "make_spray_map": (NO, YES, YES, YES),
     "record_spray_application": (YES, YES, YES, YES),
-    "switch_photo_model": (NO, YES, NO, YES),
+    "switch_photo_model": (NO, NO, NO, YES),  # agronomists only once an admin gave them the right (tested apart)
     "create_account": (NO, NO, NO, YES),
     "disable_account": (NO, NO, NO, YES),
 }

@@ -17,7 +17,7 @@ from tests.data.make_photos import real_photo
 @pytest.mark.slow
 def test_small_pipeline_run_exports_a_servable_bundle(tmp_path: Path) -> None:
     out = tmp_path / "field_photo" / "0.0.1-test"
-    meta = run("0.0.1-test", out, activate=False, max_images=30)
+    meta = run("0.0.1-test", out, max_images=30)
     assert meta["task"] == "lesion_patch_classification" and meta["parity_max_abs_diff"] < 1e-4
     assert set(meta["metrics"]["leave_one_source_out"]) == {"train_roboflow_test_sethy2020",
                                                             "train_sethy2020_test_roboflow"}
@@ -29,3 +29,6 @@ def test_small_pipeline_run_exports_a_servable_bundle(tmp_path: Path) -> None:
     r = PhotoScorer(model).score(real_photo("blast", 0).read_bytes())
     assert r.model.version == "0.0.1-test" and r.diagnosis.status in {"diagnosed", "unsure", "no_symptom"}
     assert abs(sum(r.diagnosis.probabilities.values()) - 1) < 1e-3
+    assert meta["training"]["benchmark_excluded"].startswith("field_photo-v1@")
+    with pytest.raises(FileExistsError, match="never overwritten"):  # a second run cannot replace the bundle
+        run("0.0.1-test", out, max_images=30)
