@@ -73,9 +73,10 @@ def active_bundle_path(task: str, models_dir: Path = MODELS_DIR) -> Path:
     return models_dir / task / f.read_text().strip()
 
 
-def set_active(task: str, version: str, models_dir: Path = MODELS_DIR) -> Path:
-    """Make `version` the active bundle of `task` (checked first); written atomically."""
-    bundle = load_bundle(models_dir / task / version)
+def set_active(task: str, version: str, models_dir: Path = MODELS_DIR, verify: bool = True) -> Path:
+    """Make `version` the active bundle of `task` (checked first; `verify=False` skips the ONNX hash for a caller
+    that just checked it); written atomically."""
+    bundle = load_bundle(models_dir / task / version, verify=verify)
     f = active_file(task, models_dir)
     tmp = f.with_suffix(".tmp")
     tmp.write_text(version + "\n")

@@ -81,12 +81,8 @@ def models_activate(
     settings = get_settings()
     with _registry_session() as session:
         try:
-            registry.require_bundle(task, version, settings.models_dir)
-            current = registry.active_version(session, task, settings.models_dir)
-            summary = registry.promotion_gate(settings.data_dir, task, current, version,
-                                              registry.current_benchmark(task), force, reason)
-            row = registry.activate(session, task, version, settings.models_dir, actor=registry.cli_actor(),
-                                    reason=reason, forced=force, comparison=summary)
+            row = registry.promote(session, task, version, settings.models_dir, settings.data_dir,
+                                   actor=registry.cli_actor(), reason=reason, force=force)
         except CropwatchError as exc:
             fail(str(exc))
         typer.echo(f"active {task} model: {row.version} (was {row.previous_version}); activation #{row.id}"

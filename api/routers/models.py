@@ -68,12 +68,8 @@ def activate_model(task: str, data: ModelActivate, request: Request, session: Se
     class; `force` with a reason promotes anyway. Every server serves it within seconds."""
     registry.require_promoter(account)
     settings = get_settings()
-    registry.require_bundle(task, data.version, settings.models_dir)
-    current = registry.active_version(session, task, settings.models_dir)
-    summary = registry.promotion_gate(settings.data_dir, task, current, data.version, registry.current_benchmark(task),
-                                      data.force, data.reason)
-    row = registry.activate(session, task, data.version, settings.models_dir, actor=account.username,
-                            account_id=account.id, reason=data.reason, forced=data.force, comparison=summary)
+    row = registry.promote(session, task, data.version, settings.models_dir, settings.data_dir, actor=account.username,
+                           account_id=account.id, reason=data.reason, force=data.force)
     _serve_now(request, task, row.version)
     return ModelActivated(active=row.version, previous=row.previous_version, activation_id=row.id)
 

@@ -161,21 +161,15 @@ def promotion_gate(data_dir: Path, task: str, active: str | None, candidate: str
     return summary
 
 
-def activate(session: Session, task: str, version: str, models_dir: Path, *, actor: str,
-             account_id: int | None = None, reason: str | None = None, action: str = "activate",
-             forced: bool = False, comparison: dict[str, Any] | None = None) -> ModelActivation:
-    """Check the bundle, then record the switch; the servers pick it up at their next poll."""
+def promote(session: Session, task: str, version: str, models_dir: Path, data_dir: Path, *, actor: str,
+            account_id: int | None = None, reason: str | None = None, force: bool = False) -> ModelActivation:
+    """The whole promotion, for the CLI and the API alike: the bundle checked (404), the comparison gate (409, or
+    422 for a forced one without a reason), then the switch recorded."""
     require_bundle(task, version, models_dir)
-    previous = active_version(session, task, models_dir)
-    row = ModelActivation(task=task, version=version, previous_version=previous, action=action, actor=actor,
-                          account_id=account_id, reason=reason, forced=forced, comparison=comparison)
-    session.add(row)
-    session.commit()
-    try:  # the default for a database without activations; a read-only models folder is fine
-        set_active(task, version, models_dir)
-    except OSError as exc:
-        log.warning("activation of %s %s recorded; could not update the ACTIVE file: %s", task, version, exc)
-    return row
+    current = active_version(session, task, models_dir)
+    summary = promotion_gate(data_dir, task, current, version, current_benchmark(task), force, reason)
+    return _record(session, task, version, current, models_dir, actor=actor, account_id=account_id, reason=reason,
+                   forced=force, comparison=summary)
 
 
 def rollback(session: Session, task: str, models_dir: Path, *, actor: str, account_id: int | None = None,
@@ -185,8 +179,24 @@ def rollback(session: Session, task: str, models_dir: Path, *, actor: str, accou
     row = latest_activation(session, task)
     if row is None or row.previous_version is None:
         raise Conflict(f"nothing to roll back to: no earlier {task} version is recorded")
-    return activate(session, task, row.previous_version, models_dir, actor=actor, account_id=account_id,
-                    reason=reason or f"rollback of {row.version}", action="rollback")
+    require_bundle(task, row.previous_version, models_dir)
+    return _record(session, task, row.previous_version, row.version, models_dir, actor=actor, account_id=account_id,
+                   reason=reason or f"rollback of {row.version}", action="rollback")
+
+
+def _record(session: Session, task: str, version: str, previous: str | None, models_dir: Path, *, actor: str,
+            account_id: int | None, reason: str | None, action: str = "activate", forced: bool = False,
+            comparison: dict[str, Any] | None = None) -> ModelActivation:
+    """Write the switch of a checked bundle; the servers pick it up at their next poll."""
+    row = ModelActivation(task=task, version=version, previous_version=previous, action=action, actor=actor,
+                          account_id=account_id, reason=reason, forced=forced, comparison=comparison)
+    session.add(row)
+    session.commit()
+    try:  # the default for a database without activations; a read-only models folder is fine
+        set_active(task, version, models_dir, verify=False)  # checked by require_bundle already
+    except OSError as exc:
+        log.warning("activation of %s %s recorded; could not update the ACTIVE file: %s", task, version, exc)
+    return row
 
 
 class ModelWatcher:
@@ -201,11 +211,14 @@ class ModelWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"model-watcher-{task}", daemon=True)
 
+    def read(self) -> str | None:
+        with self.session_factory() as session:
+            return active_version(session, self.task, self.models_dir)
+
     def current(self) -> str | None:
         """The database's active version now (None: no activation and no ACTIVE file, or no database yet)."""
         try:
-            with self.session_factory() as session:
-                return active_version(session, self.task, self.models_dir)
+            return self.read()
         except Exception:  # noqa: BLE001 - an unmigrated database: the ACTIVE file decides until it is migrated
             log.exception("model watcher for %s: cannot read the active version", self.task)
             return None
@@ -219,8 +232,7 @@ class ModelWatcher:
         self._thread.join(timeout=5)
 
     def poll(self) -> None:
-        with self.session_factory() as session:
-            version = active_version(session, self.task, self.models_dir)
+        version = self.read()
         if version is not None and version != self.seen:
             self.on_change(version)
             self.seen = version

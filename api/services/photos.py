@@ -46,22 +46,23 @@ class PhotoModelHolder:
         self.error: str | None = None
 
     def load_active(self, version: str | None) -> None:
-        """Load `version` (the database's active one) or, without one, the models folder's ACTIVE default."""
+        """At start-up: `version` (the database's active one) or, without one, the models folder's ACTIVE default;
+        a failure is kept in `error` (the service still serves records without a photo model)."""
         try:
             path = self.models_dir / TASK / version if version else active_bundle_path(TASK, self.models_dir)
-            scorer = make_scorer(path, get_settings())
-        except Exception as exc:  # noqa: BLE001 - the service still serves records without a photo model
+            self._serve(path)
+        except Exception as exc:  # noqa: BLE001
             self.error = str(exc)
-            return
-        with self._lock:
-            self._scorer, self.error = scorer, None
 
     def load(self, version: str) -> PhotoScorer:
         """Check and load `version` and serve it from now on (in this process)."""
         try:
-            scorer = make_scorer(self.models_dir / TASK / version, get_settings())
+            return self._serve(self.models_dir / TASK / version)
         except (BadInput, FileNotFoundError) as exc:
             raise NotFound(f"cannot activate {version}: {reason(exc)}") from exc
+
+    def _serve(self, path: Path) -> PhotoScorer:
+        scorer = make_scorer(path, get_settings())
         with self._lock:
             self._scorer, self.error = scorer, None
         return scorer
