@@ -19,7 +19,7 @@ from api import __version__
 from api.db import get_session, new_session
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.jobs import LocalJobRunner, make_runner, recover_jobs
-from api.routers import areas, auth, flights, models, photos, spray, vectors
+from api.routers import areas, auth, flights, labels, models, photos, spray, vectors
 from api.services.model_registry import ModelWatcher
 from api.services.photos import TASK, PhotoModelHolder
 from api.settings import get_settings
@@ -59,12 +59,15 @@ def create_app() -> FastAPI:
     app.include_router(areas.router)
     app.include_router(photos.router)
     app.include_router(models.router)
+    app.include_router(labels.router)
     app.include_router(flights.router)
     app.include_router(spray.router)
     app.include_router(vectors.router)
 
     app.mount("/app", StaticFiles(directory=STATIC_DIR / "farmer", html=True), name="farmer")
     app.mount("/operator", StaticFiles(directory=STATIC_DIR / "operator", html=True), name="operator")
+    app.mount("/review", StaticFiles(directory=STATIC_DIR / "review", html=True), name="review")
+    app.mount("/models", StaticFiles(directory=STATIC_DIR / "models", html=True), name="models")
     app.mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")
 
     @app.get("/", include_in_schema=False)

@@ -72,6 +72,8 @@ PlannerAccount = Annotated[Account, Depends(require_roles(
     detail="flights and spray maps are handled by drone operators, agronomists or admins"))]
 PhotoTakerAccount = Annotated[Account, Depends(require_roles(
     Role.farmer, Role.agronomist, Role.admin, detail="drone operators upload flights, not photos"))]
+ReviewerAccount = Annotated[Account, Depends(require_roles(
+    Role.agronomist, Role.admin, detail="only agronomists and admins manage labels and review photos"))]
 RecordKeeperAccount = Annotated[Account, Depends(require_roles(
     Role.farmer, Role.agronomist, Role.admin,
     detail="drone operators cannot change growing-area records; ask an agronomist or the owner"))]

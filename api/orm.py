@@ -136,6 +136,7 @@ class Observation(Base):
     lat: Mapped[float | None] = mapped_column(Float, default=None)
     file_path: Mapped[str | None] = mapped_column(Text, default=None)  # relative to the data dir
     file_sha256: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    device: Mapped[str | None] = mapped_column(String(100), default=None)  # phone make and model (EXIF), if known
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
@@ -182,6 +183,39 @@ class PhotoFeedback(Base):
     label: Mapped[str] = mapped_column(String(64))
     confirmed: Mapped[bool] = mapped_column(default=False)  # True when label equals the model's answer
     comment: Mapped[str | None] = mapped_column(Text, default=None)
+    other_name: Mapped[str | None] = mapped_column(String(100), default=None)  # the farmer's name for "other"
+    model_label: Mapped[str | None] = mapped_column(String(64), default=None)  # what the model answered
+    model_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LabelClass(Base):
+    """A label a photo can be given (the class registry): seeded from api/data/label_classes.csv, extended by
+    agronomists without code. kind: disease | pest | healthy | other | unsure."""
+
+    __tablename__ = "label_classes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name_vi: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    added_by: Mapped[str] = mapped_column(String(100), default="seed")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class PhotoReview(Base):
+    """An agronomist's decision on a photo's label: confirm (the farmer's or model's label), correct (another label)
+    or reject (not usable). The newest review of a photo counts; only confirmed or corrected labels enter training."""
+
+    __tablename__ = "photo_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    action: Mapped[str] = mapped_column(String(16))  # confirm | correct | reject
+    label: Mapped[str | None] = mapped_column(String(64), default=None)  # None when rejected
+    note: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

@@ -144,8 +144,12 @@ class ImportReport(BaseModel):
 
 class FeedbackPublic(BaseModel):
     label: str
-    confirmed: bool
+    confirmed: bool = Field(description="the label is the model's answer (the farmer said 'right')")
     comment: str | None
+    other_name: str | None = Field(default=None, description="the farmer's name for it, with label 'other'")
+    model_label: str | None = Field(default=None, description="what the model answered")
+    model_version: str | None = None
+    by: str | None = Field(default=None, description="the username of who gave it")
     created_at: datetime
 
 
@@ -154,6 +158,28 @@ class FeedbackRecorded(BaseModel):
     photo_id: int
     label: str
     confirmed: bool
+    kind: str = Field(default="disease", description="the label's kind: disease, pest, healthy, other, unsure")
+    other_name: str | None = None
+    model_label: str | None = None
+    model_version: str | None = None
+
+
+class LabelPublic(BaseModel):
+    name: str
+    kind: str = Field(description="disease | pest | healthy | other | unsure")
+    name_vi: str
+    name_en: str
+    active: bool = True
+    added_by: str = "seed"
+    in_model: bool = Field(default=False, description="the served model can answer it")
+
+
+class LabelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: ReqName64 = Field(description="identifier: lower-case letters, digits, underscores (e.g. 'tungro')")
+    kind: str = Field(description="disease | pest | healthy | other | unsure")
+    name_vi: ReqName200
+    name_en: ReqName200
 
 
 class ObservationPublic(BaseModel):
@@ -168,6 +194,7 @@ class ObservationPublic(BaseModel):
     model_version: str | None
     lon: float | None
     lat: float | None
+    device: str | None = Field(default=None, description="a photo's phone make and model, when known")
 
 
 class PhotoModelPublic(BaseModel):
@@ -265,7 +292,11 @@ class PhotoPublic(BaseModel):
 
 class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label: ReqName64 = Field(description="the right class name, or 'healthy', 'other' for what the model does not know")
+    label: ReqName64 | None = Field(default=None, description="the right label from the class registry "
+                                   "(GET /v1/labels): a disease, a pest, 'healthy', 'not_sure', or 'other' with "
+                                   "other_name; omit it with verdict 'right' to confirm the model's answer")
+    verdict: Literal["right", "wrong"] | None = Field(default=None, description="'right': the model's answer is right")
+    other_name: Name100 | None = Field(default=None, description="with label 'other': what it is, in words")
     comment: Note2000 | None = None
 
 
@@ -275,6 +306,12 @@ class ModelActivate(BaseModel):
     reason: Note2000 | None = Field(default=None, description="why; required with force")
     force: bool = Field(default=False, description="promote although the comparison with the active version "
                                                    "refused it, or without one (a reason is required)")
+
+
+class ModelCompare(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version_b: ReqName64 = Field(description="the candidate")
+    version_a: Name64 | None = Field(default=None, description="default: the active version")
 
 
 class ModelRollback(BaseModel):
@@ -343,3 +380,38 @@ class SprayApplicationCreate(BaseModel):
         if self.dose_per_ha is not None and self.dose_unit is None:
             raise ValueError("dose_unit is required with dose_per_ha (L, mL, kg or g)")
         return self
+
+
+class ReviewCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["confirm", "correct", "reject"] = Field(
+        description="confirm: the farmer's label (or the given one); correct: the given label; reject: not usable")
+    label: Name64 | None = Field(default=None, description="a disease, pest or 'healthy' from GET /v1/labels")
+    note: Note2000 | None = None
+
+
+class ReviewPublic(BaseModel):
+    id: int
+    photo_id: int
+    action: str
+    label: str | None
+    note: str | None
+    by: str
+    created_at: datetime
+
+
+class ReviewQueueItem(BaseModel):
+    photo_id: int
+    area_code: str
+    observed_at: datetime
+    image_url: str
+    thumbnail_url: str
+    reason: str = Field(description="disagreement | farmer_unsure | model_unsure | agreement (the queue's order)")
+    model: dict[str, Any] = Field(description="label, status, confidence, version and top2 [{label, probability}]")
+    farmer: dict[str, Any] | None = Field(description="label, other_name, comment, by, created_at")
+    device: str | None
+
+
+class ReviewQueue(BaseModel):
+    queued: int
+    items: list[ReviewQueueItem]

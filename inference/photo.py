@@ -191,4 +191,5 @@ class PhotoScorer:
 
 def _photo_info(photo: DecodedPhoto, kind: str) -> PhotoInfo:
     return PhotoInfo(format=photo.format, width=photo.original_width, height=photo.original_height, lat=photo.lat,
-                     lon=photo.lon, taken_at=photo.taken_at.isoformat() if photo.taken_at else None, kind=kind)
+                     lon=photo.lon, taken_at=photo.taken_at.isoformat() if photo.taken_at else None, kind=kind,
+                     device=photo.device)

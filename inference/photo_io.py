@@ -55,6 +55,7 @@ class DecodedPhoto:
     lat: float | None  # EXIF GPS, EPSG:4326 degrees
     lon: float | None
     taken_at: datetime | None
+    device: str | None = None  # EXIF make and model of the camera, when present
 
 
 def _ratio(v: Any) -> float:
@@ -82,6 +83,15 @@ def _gps(exif: Image.Exif) -> tuple[float | None, float | None]:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
         return None, None
     return lat, lon
+
+
+def exif_device(exif: Image.Exif) -> str | None:
+    """'Make Model' of the camera (EXIF tags 271 and 272), the model alone when it already names the maker."""
+    make = str(exif.get(271) or "").strip("\x00 ").strip()
+    model = str(exif.get(272) or "").strip("\x00 ").strip()
+    if not model:
+        return make[:100] or None
+    return (model if model.lower().startswith(make.lower()) else f"{make} {model}".strip())[:100]
 
 
 def _taken_at(exif: Image.Exif) -> datetime | None:
@@ -134,6 +144,7 @@ def decode_photo(
     exif = img.getexif()
     lat, lon = _gps(exif)
     taken = _taken_at(exif)
+    device = exif_device(exif)
     try:
         if fmt == "JPEG":
             img.draft("RGB", (short_side, short_side))  # DCT-domain downscale by 1/2, 1/4 or 1/8
@@ -146,4 +157,4 @@ def decode_photo(
     if s < 1:
         img = img.resize((max(1, round(dw * s)), max(1, round(dh * s))), Image.Resampling.BOX)
     rgb = np.asarray(img, dtype=np.uint8)
-    return DecodedPhoto(rgb, fmt, w, h, min(rgb.shape[:2]) / min(w, h), lat, lon, taken)
+    return DecodedPhoto(rgb, fmt, w, h, min(rgb.shape[:2]) / min(w, h), lat, lon, taken, device)

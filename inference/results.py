@@ -35,6 +35,7 @@ class PhotoInfo(BaseModel):
     lat: float | None = None
     lon: float | None = None
     taken_at: str | None = Field(default=None, description="EXIF time, ISO 8601")
+    device: str | None = Field(default=None, description="the camera's make and model from EXIF, when present")
     kind: str = Field(description="leaf_closeup | field_patch | not_a_plant")
 
 

@@ -77,7 +77,9 @@ class PatchHead:
         """(N, n_out) probabilities; a head without a background class gets a zero background column."""
         assert self.lr is not None
         p = self.lr.predict_proba(self.scaler.transform(X))
-        return np.column_stack([p, np.zeros(len(p))]) if p.shape[1] < n_out else p
+        out = np.zeros((len(p), n_out))
+        out[:, self.lr.classes_] = p  # a class without training patches (in this fold) keeps probability 0
+        return out
 
     def knn_distance(self, X: np.ndarray) -> np.ndarray:
         Z = self.scaler.transform(X)
@@ -94,8 +96,12 @@ class ServingGraph(nn.Module):
         self.features = features
         mu = torch.tensor(head.scaler.mean_, dtype=torch.float32)
         sd = torch.tensor(head.scaler.scale_, dtype=torch.float32)
-        w = torch.tensor(head.lr.coef_, dtype=torch.float32)
-        b = torch.tensor(head.lr.intercept_, dtype=torch.float32)
+        # one output per patch class; a class the head never saw gets a bias that makes its probability ~0
+        cls = head.lr.classes_
+        w = torch.zeros(int(cls.max()) + 1, FEATURE_DIM)
+        b = torch.full((int(cls.max()) + 1,), -30.0)
+        w[cls] = torch.tensor(head.lr.coef_, dtype=torch.float32)
+        b[cls] = torch.tensor(head.lr.intercept_, dtype=torch.float32)
         self.register_buffer("mu", mu)
         self.register_buffer("sd", sd)
         self.linear = nn.Linear(FEATURE_DIM, w.shape[0])

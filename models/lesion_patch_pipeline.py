@@ -1,7 +1,11 @@
 """Field-photo model 1.2: lesion patches. Features, heads, honest evaluation (leave one source out, leave one class
 out, grouped cross-validation within the sources), abstain rules, ONNX export and the model card.
 
-    python -m models.lesion_patch_pipeline --version 1.3.0 [--max-images N]
+    python -m models.lesion_patch_pipeline --version 1.3.0 [--max-images N] [--extra DIR ...]
+
+Extra dataset folders (`cropwatch datasets export-feedback` output, or class sub-folders) add photos and classes
+without editing the dataset config; a class with fewer than `min_class_examples` photos is refused and a class from a
+single source is trained with a loud warning in the model card (models/extra_datasets.py).
 
 The frozen benchmark's photos (datasets/benchmarks/) are left out of training and of every figure here. Nothing is
 activated: compare and promote with `cropwatch models compare` / `cropwatch models activate`.
@@ -20,7 +24,7 @@ import json
 import platform
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,7 @@ from inference.bundle import BUNDLE_SCHEMA_VERSION, sha256_file
 from inference.images import read_rgb
 from inference.lesion_patches import CANDIDATE_SHORT_SIDE, box_patches, find_candidates, pool_leaf, to_batch
 from inference.metrics import classification_metrics, expected_calibration_error
+from models.extra_datasets import MIN_CLASS_EXAMPLES, check_classes, read_extra_dataset
 from models.field_photo import write_onnx_metadata
 from models.lesion_patch import PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx
 from models.versioning import PROMOTE_HINT, fresh_bundle_dir
@@ -53,6 +58,7 @@ class LesionPatchConfig:
     knn_k: int = 5
     target_answered_accuracy: float = 0.95  # on grouped out-of-fold data of the training sources
     ood_quantile: float = 0.95
+    min_class_examples: int = MIN_CLASS_EXAMPLES
     seed: int = 0
 
 
@@ -149,6 +155,8 @@ class Data:
     y: np.ndarray  # per photo: class index
     src: np.ndarray
     grp: np.ndarray
+    warnings: list[str] = field(default_factory=list)  # refused classes, single-source classes
+    extra: list[str] = field(default_factory=list)  # the extra dataset folders read
 
 
 def train_set(d: Data, imgs: np.ndarray, classes: list[int], sethy_labels: np.ndarray | None = None) -> tuple:
@@ -242,7 +250,8 @@ def report(logq: np.ndarray, dist: np.ndarray, found: np.ndarray, y: np.ndarray,
             "confusion_matrix": m["confusion_matrix"]}
 
 
-def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = None) -> Data:
+def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = None,
+              extra: list[Path] | None = None) -> Data:
     dcfg = load_config()
     rows = without_benchmark(build_manifest(dcfg, data_root)[0], "field_photo", data_root)
     if max_images:  # a small, class- and source-balanced subset (for tests and notebooks)
@@ -250,15 +259,19 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
         for r in rows:
             by[(r.source, r.label)].append(r)
         rows = [r for k in sorted(by) for r in by[k][: max(2, max_images // len(by))]]
+    for folder in extra or []:
+        rows += without_benchmark(read_extra_dataset(folder), "field_photo", data_root)
+    check = check_classes(rows, dcfg.classes, cfg.min_class_examples)
+    rows, classes = check.kept, check.classes
     import torch
 
     torch.manual_seed(cfg.seed)
     model = PatchFeatures()
-    boxes, cands = extract(rows, dcfg.classes, cfg, data_root, model)
+    boxes, cands = extract(rows, classes, cfg, data_root, model)
     src = np.array([r.source for r in rows])
     bg = (src[cands.img] == "roboflow") & ~touches_a_box(cands, boxes)
-    return Data(rows, dcfg.classes, boxes, cands, bg, np.array([dcfg.classes.index(r.label) for r in rows]), src,
-                np.array([r.group for r in rows]))
+    return Data(rows, classes, boxes, cands, bg, np.array([classes.index(r.label) for r in rows]), src,
+                np.array([r.group for r in rows]), check.warnings, [str(Path(f).resolve()) for f in extra or []])
 
 
 def sethy_pseudo_labels(d: Data, head: PatchHead) -> np.ndarray:
@@ -276,14 +289,14 @@ def sethy_pseudo_labels(d: Data, head: PatchHead) -> np.ndarray:
 def evaluate_loso(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
     """Train on one source, test on every photo of the other, with rules chosen out-of-fold on the training source."""
     allc = list(range(len(d.classes)))
-    R, S = np.where(d.src == "roboflow")[0], np.where(d.src != "roboflow")[0]
+    R, S = np.where(d.src == "roboflow")[0], np.where(d.src == "sethy2020")[0]  # extra sources: in-source CV
     out: dict[str, Any] = {}
     if len(R) and len(S):
         rules = choose_rules(*grouped_oof(d, R, allc, cfg), d.y[R], cfg)
         L, D, f = predict_photos(d, fit_head(d, R, allc, cfg), S, len(allc), cfg)
         out["train_roboflow_test_sethy2020"] = {**report(L, D, f, d.y[S], rules, d.classes), "rules": asdict(rules)}
         # the other way round there are no lesion boxes: Sethy candidates labelled by their photo's disease
-        lab = np.where(d.src[d.cands.img] != "roboflow", d.y[d.cands.img], -1)
+        lab = np.where(d.src[d.cands.img] == "sethy2020", d.y[d.cands.img], -1)
         X, t = d.cands.X[lab >= 0], lab[lab >= 0]
         head = PatchHead(C=cfg.C, k=cfg.knn_k).fit(X, t, background=None)
         L, D, f = predict_photos(d, head, R, len(allc), cfg)
@@ -323,12 +336,13 @@ def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict
 
 
 def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DATA_ROOT,
-        max_images: int | None = None, cfg: LesionPatchConfig | None = None) -> dict[str, Any]:
+        max_images: int | None = None, cfg: LesionPatchConfig | None = None,
+        extra: list[Path] | None = None) -> dict[str, Any]:
     """Extract, evaluate, fit, export: models/field_photo/<version>/ with model.onnx, model.json, MODEL_CARD.md."""
     cfg = cfg or LesionPatchConfig()
     out_dir = fresh_bundle_dir("field_photo", version, out_dir)
     t0 = time.perf_counter()
-    d = load_data(cfg, data_root, max_images)
+    d = load_data(cfg, data_root, max_images, extra)
     metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg)}
     head, rules, metrics["in_source_grouped_cv"] = final_model(d, cfg)
     plot_confusions(metrics, d.classes, out_dir)
@@ -380,6 +394,8 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, rules: Rules, metrics: dict[str
         "training": {"config": asdict(cfg), "box_patches": int(len(d.boxes.img)),
                      "candidate_patches": int(len(d.cands.img)), "background_patches": int(d.bg.sum()),
                      "photos": int(len(d.rows)), "data_sha256": manifest_hash(d.rows),
+                     "photos_per_source": {s: int((d.src == s).sum()) for s in sorted(set(d.src))},
+                     "extra_datasets": d.extra, "warnings": d.warnings,
                      "benchmark_excluded": benchmark_id(benchmark_path(DEFAULT_BENCHMARK["field_photo"])),
                      "seconds": round(seconds, 1),
                      "machine": f"{platform.processor() or platform.machine()}, torch {torch.get_num_threads()} threads"},
@@ -410,8 +426,11 @@ def check_parity(d: Data, head: PatchHead, out_dir: Path, cfg: LesionPatchConfig
 
 def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
     m = meta["metrics"]
-    lines = [f"# Field-photo model {meta['model_version']}: lesion patches", "",
-             meta["architecture"] + ".", "",
+    lines = [f"# Field-photo model {meta['model_version']}: lesion patches", ""]
+    if meta["training"].get("warnings"):
+        lines += ["## ⚠ WARNINGS: read before promoting", ""]
+        lines += [f"- **{w}**" for w in meta["training"]["warnings"]] + [""]
+    lines += [meta["architecture"] + ".", "",
              "A photo is diagnosed from its lesions: candidate lesions found by colour, 160 px patches with a little "
              "context, classified as one of the diseases or background, pooled over the three strongest. Training: "
              f"{meta['training']['box_patches']} patches of the roboflow lesion boxes, "
@@ -449,8 +468,13 @@ def main() -> None:
     ap.add_argument("--version", required=True)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--max-images", type=int, default=None)
+    ap.add_argument("--extra", type=Path, action="append", default=[],
+                    help="an extra dataset folder (export-feedback output or class sub-folders); repeatable")
+    ap.add_argument("--min-class-examples", type=int, default=MIN_CLASS_EXAMPLES,
+                    help="a class with fewer photos is refused")
     a = ap.parse_args()
-    meta = run(a.version, a.out, max_images=a.max_images)
+    cfg = LesionPatchConfig(min_class_examples=a.min_class_examples)
+    meta = run(a.version, a.out, max_images=a.max_images, cfg=cfg, extra=a.extra)
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 
 

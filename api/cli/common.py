@@ -60,3 +60,15 @@ def write_text_atomic(dest: Path, text: str) -> None:
     tmp = dest.with_name(dest.name + ".part")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(dest)
+
+
+def migrated_session():  # type: ignore[no-untyped-def]
+    """A session on the service's database, migrated first (as `cropwatch serve` does)."""
+    from api.db import new_session
+    from api.migrate import upgrade
+    from api.settings import get_settings
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url())
+    return new_session()

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import fail
+from api.cli.common import fail, migrated_session
 
 app = typer.Typer(help="Model bundles: evaluate, activate.", no_args_is_help=True)
 
@@ -52,18 +52,6 @@ def models_evaluate(
         typer.echo(f"ignored folders (not classes of this bundle): {', '.join(ignored)}")
 
 
-def _registry_session():  # type: ignore[no-untyped-def]
-    """A session on the service's database, migrated first (as `cropwatch serve` does)."""
-    from api.db import new_session
-    from api.migrate import upgrade
-    from api.settings import get_settings
-
-    settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url())
-    return new_session()
-
-
 @app.command("activate")
 def models_activate(
     task: Annotated[str, typer.Argument(help="field_photo or drone_damage")],
@@ -79,7 +67,7 @@ def models_activate(
     from inference.errors import CropwatchError
 
     settings = get_settings()
-    with _registry_session() as session:
+    with migrated_session() as session:
         try:
             row = registry.promote(session, task, version, settings.models_dir, settings.data_dir,
                                    actor=registry.cli_actor(), reason=reason, force=force)
@@ -99,7 +87,7 @@ def models_rollback(
     from api.settings import get_settings
     from inference.errors import CropwatchError
 
-    with _registry_session() as session:
+    with migrated_session() as session:
         try:
             row = registry.rollback(session, task, get_settings().models_dir, actor=registry.cli_actor(),
                                     reason=reason)
@@ -115,7 +103,7 @@ def models_history(task: Annotated[str, typer.Argument(help="field_photo or dron
     from api.settings import get_settings
     from inference.errors import CropwatchError
 
-    with _registry_session() as session:
+    with migrated_session() as session:
         try:
             rows = registry.history(session, registry.check_task(task))
         except CropwatchError as exc:

@@ -4,19 +4,24 @@ process within CROPWATCH_MODEL_POLL_S seconds, without a restart."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentAccount, SessionDep, get_scorer
+from api.deps import CurrentAccount, ReviewerAccount, SessionDep, get_scorer
 from api.errors import ERROR_RESPONSES
 from api.schemas import (
     ModelActivate,
     ModelActivated,
     ModelActivationPublic,
+    ModelCompare,
     ModelRollback,
     ModelVersionPublic,
     PhotoModelPublic,
 )
+from api.services import comparisons
 from api.services import model_registry as registry
 from api.settings import get_settings
 from inference.errors import NotFound
@@ -52,6 +57,36 @@ def model_file(task: str, version: str, name: str, _: CurrentAccount) -> FileRes
     if "/" in name or name.startswith(".") or path.suffix not in (".md", ".png") or not path.is_file():
         raise NotFound(f"{task} {version} has no file {name!r}; GET /v1/models/{task}/versions lists them")
     return FileResponse(path, media_type="image/png" if path.suffix == ".png" else "text/markdown")
+
+
+@router.post("/{task}/compare")
+async def compare_models(task: str, data: ModelCompare, session: SessionDep, _: ReviewerAccount) -> dict[str, Any]:
+    """Compare a candidate with the active version (or `version_a`) on the frozen benchmark through the served
+    pipeline (agronomists, admins; about 10 s): the stored record the promotion gate reads, the printed report and
+    the plots' names."""
+    a = data.version_a or registry.active_version(session, registry.check_task(task), get_settings().models_dir)
+    if a is None:
+        raise NotFound(f"{task} has no active version to compare with; give version_a")
+    session.rollback()  # no connection held while ~100 photos are scored twice
+    result = await run_in_threadpool(comparisons.compare, task, a, data.version_b)
+    return {**result.record, "report": result.lines, "plots": sorted(p.name for p in result.plots.glob("*.png"))}
+
+
+@router.get("/{task}/comparisons/{version_a}/{version_b}")
+def stored_comparison(task: str, version_a: str, version_b: str, _: CurrentAccount) -> dict[str, Any]:
+    """A stored comparison of two versions, with the names of its plots."""
+    return comparisons.stored(task, version_a, version_b)
+
+
+@router.get("/{task}/comparisons/{version_a}/{version_b}/{name}", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}}}})
+def comparison_plot(task: str, version_a: str, version_b: str, name: str, _: CurrentAccount) -> FileResponse:
+    """A plot of a stored comparison (outcomes.png, coverage_accuracy.png, confusion_<version>.png)."""
+    rec = comparisons.stored(task, version_a, version_b)
+    if name not in rec["plots"]:
+        raise NotFound(f"no plot {name!r}; this comparison has: {', '.join(rec['plots'])}")
+    path = registry.comparison_path(get_settings().data_dir, task, version_a, version_b).with_suffix("") / name
+    return FileResponse(path, media_type="image/png")
 
 
 @router.get("/{task}/activations", response_model=list[ModelActivationPublic])

@@ -26,11 +26,14 @@ async def upload_photo(
     area_code: Annotated[str | None, Form(description="planting-area code; default: the area at the location")] = None,
     lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Form(ge=-180, le=180)] = None,
+    device: Annotated[str | None, Form(max_length=100, description="the phone's make and model (the page reads it "
+                                       "from EXIF before shrinking the photo); default: the photo's EXIF")] = None,
 ) -> PhotoPublic:
     """Score a photo and write it to the growing area's record."""
     data = await run_in_threadpool(photos.read_limited, file.file, get_settings().max_photo_bytes)
     photos.check_upload(file.content_type, data)
-    return await run_in_threadpool(photos.score_and_record, session, account, scorer, data, area_code, lat, lon)
+    return await run_in_threadpool(photos.score_and_record, session, account, scorer, data, area_code, lat, lon,
+                                   device)
 
 
 @router.get("/{photo_id}", response_model=PhotoPublic)

@@ -1,41 +1,108 @@
-"""Feedback on photo diagnoses, exported as a dataset the training notebooks read (class sub-folders + manifest)."""
+"""Reviewed labels exported as a dataset folder the training pipeline reads (`--extra DIR`, notebook 05's
+EXTRA_DATASETS): OUT/<label>/<sha256>.<ext>, OUT/manifest.csv and OUT/dataset.json. Only labels an agronomist
+confirmed or corrected on /review/ are written; farmers' feedback alone never reaches training."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import re
 import shutil
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.orm import GrowingArea, Observation, PhotoFeedback
+from api.orm import Observation
+from api.services.review import UNKNOWN_DEVICE, confirmed, latest_feedback
 from api.settings import get_settings
+from inference.errors import Conflict
+
+MANIFEST_COLUMNS = ["path", "label", "group", "split", "source", "area_code", "phone_model", "observed_at", "lat",
+                    "lon", "model_label", "model_version", "farmer_label", "reviewed_by", "reviewed_at", "sha256"]
+TEST_SHARE = 5  # one split group in five is "test" (by a hash of the group: stable across exports)
 
 
-def export_feedback(session: Session, out_dir: Path) -> int:
-    """Copy each photo with feedback into OUT/<label>/<sha256>.<ext> (the newest feedback wins) and write
-    OUT/manifest.csv (path, label, group, split, source) with group = the photo's hash, split left to the trainer
-    ("train"). Returns the number of photos written."""
+def phone_model(obs: Observation, path: Path) -> str | None:
+    """The phone recorded at upload, else the stored file's EXIF make and model."""
+    if obs.device:
+        return obs.device
+    from PIL import Image
+
+    from inference.photo_io import exif_device
+
+    try:
+        with Image.open(path) as im:
+            return exif_device(im.getexif())
+    except OSError:
+        return None
+
+
+def source_name(phone: str | None) -> str:
+    """The manifest's source: 'feedback/<phone model>', the acquisition condition that leave-one-source-out and the
+    trainer's single-source warning look at."""
+    slug = re.sub(r"[^a-z0-9]+", "-", (phone or UNKNOWN_DEVICE).lower()).strip("-")
+    return f"feedback/{slug}"
+
+
+def split_group(area_code: str, observed_at: datetime) -> str:
+    """Photos of one area on one day are near-duplicates for splitting (the same leaves, light and phone)."""
+    return f"feedback:{area_code}:{observed_at.astimezone(UTC).date().isoformat()}"
+
+
+def split_of(group: str) -> str:
+    return "test" if int(hashlib.sha256(group.encode()).hexdigest(), 16) % TEST_SHARE == 0 else "train"
+
+
+def export_feedback(session: Session, out_dir: Path, overwrite: bool = False) -> dict[str, Any]:
+    """Write the reviewed photos (one per file content: the newest review wins) as a dataset folder, atomically:
+    built beside OUT and renamed into place. Refuses a non-empty OUT unless `overwrite`. Returns dataset.json."""
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise Conflict(f"{out_dir} exists and is not empty; choose a new folder (or --overwrite)")
     data_dir = get_settings().data_dir
-    rows = session.execute(
-        select(PhotoFeedback, Observation, GrowingArea.code)
-        .join(Observation, PhotoFeedback.observation_id == Observation.id)
-        .join(GrowingArea, Observation.area_id == GrowingArea.id)
-        .order_by(PhotoFeedback.created_at)
-    ).all()
-    latest: dict[str, tuple[PhotoFeedback, Observation, str]] = {}
-    for fb, obs, code in rows:
-        latest[str(obs.file_sha256)] = (fb, obs, code)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "manifest.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["path", "label", "group", "split", "source", "area_code", "model_label", "model_version"])
-        for sha, (fb, obs, code) in sorted(latest.items()):
-            src = data_dir / str(obs.file_path)
-            dest = out_dir / fb.label / f"{sha}{src.suffix}"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest)
-            w.writerow([dest.relative_to(out_dir).as_posix(), fb.label, f"feedback:{sha}", "train", "feedback", code,
-                        obs.scores["diagnosis"]["label"], obs.model_version])
-    return len(latest)
+    rows = confirmed(session)
+    farmer = latest_feedback(session, [o.id for o, _, _, _ in rows])
+    tmp = out_dir.with_name(f".{out_dir.name}.part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    by_sha: dict[str, dict[str, Any]] = {}
+    for obs, rev, code, reviewer in rows:
+        src = data_dir / str(obs.file_path)
+        phone = phone_model(obs, src)
+        group = split_group(code, obs.observed_at)
+        rel = Path(str(rev.label)) / f"{obs.file_sha256}{src.suffix}"
+        fb = farmer.get(obs.id)
+        by_sha[str(obs.file_sha256)] = {
+            "path": rel.as_posix(), "label": rev.label, "group": group, "split": split_of(group),
+            "source": source_name(phone), "area_code": code, "phone_model": phone or "",
+            "observed_at": obs.observed_at.isoformat(), "lat": obs.lat if obs.lat is not None else "",
+            "lon": obs.lon if obs.lon is not None else "", "model_label": obs.scores["diagnosis"]["label"],
+            "model_version": obs.model_version or "", "farmer_label": fb[0].label if fb else "",
+            "reviewed_by": reviewer, "reviewed_at": rev.created_at.isoformat(), "sha256": obs.file_sha256,
+            "_src": src}
+    for r in by_sha.values():
+        (tmp / r["path"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(r.pop("_src"), tmp / r["path"])
+    with (tmp / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, MANIFEST_COLUMNS)
+        w.writeheader()
+        w.writerows(sorted(by_sha.values(), key=lambda r: r["path"]))
+    info = dataset_info(list(by_sha.values()))
+    (tmp / "dataset.json").write_text(json.dumps(info, indent=2, ensure_ascii=False))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+    return info
+
+
+def dataset_info(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        per[r["label"]][r["source"]] += 1
+    return {"kind": "cropwatch-feedback", "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "n_photos": len(rows), "labels": sorted(per), "per_label_and_source": {k: dict(v) for k, v in per.items()},
+            "note": "labels confirmed or corrected by an agronomist on /review/; split groups are area + day; read "
+                    "by `python -m models.lesion_patch_pipeline --extra DIR` and notebook 05's EXTRA_DATASETS"}

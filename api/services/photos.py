@@ -15,6 +15,7 @@ from api.deps import visible_area
 from api.orm import Account, GrowingArea, Observation, PhotoFeedback, Role
 from api.schemas import FeedbackCreate, FeedbackPublic, FeedbackRecorded, PhotoPublic
 from api.security import can_see, visible_areas
+from api.services import labels
 from api.services.areas import area_at
 from api.settings import Settings, get_settings
 from api.storage import remove_if_created, store_bytes
@@ -111,7 +112,7 @@ def locate_area(session: Session, account: Account, result: PhotoResult,
 
 
 def record_photo(session: Session, account: Account, area: GrowingArea, data: bytes, result: PhotoResult,
-                 point: tuple[float | None, float | None]) -> Observation:
+                 point: tuple[float | None, float | None], device: str | None = None) -> Observation:
     """Store the photo once by content and write the result to the area's record; nothing is left on failure."""
     data_dir = get_settings().data_dir
     rel, digest, created = store_bytes(data_dir, "photos", data, SUFFIX[result.photo.format])
@@ -120,6 +121,7 @@ def record_photo(session: Session, account: Account, area: GrowingArea, data: by
             area_id=area.id, source="photo", scores=as_dict(result), schema_version=result.schema_version,
             model_name=result.model.name, model_version=result.model.version,
             lon=point[0], lat=point[1], file_path=str(rel), file_sha256=digest, created_by_id=account.id,
+            device=(device or "").strip()[:100] or result.photo.device,
         )
         session.add(obs)
         session.commit()
@@ -132,7 +134,8 @@ def record_photo(session: Session, account: Account, area: GrowingArea, data: by
 
 
 def score_and_record(session: Session, account: Account, scorer: PhotoScorer, data: bytes,
-                     area_code: str | None, lat: float | None, lon: float | None) -> PhotoPublic:
+                     area_code: str | None, lat: float | None, lon: float | None,
+                     device: str | None = None) -> PhotoPublic:
     """The whole upload: area check, scoring, area from the location when not given, storage and record."""
     if account.role is Role.drone_operator:
         raise Forbidden("drone operators upload flights, not photos")
@@ -146,17 +149,19 @@ def score_and_record(session: Session, account: Account, scorer: PhotoScorer, da
     if area is None:
         area = locate_area(session, account, result, lat, lon)
     point = (lon, lat) if lat is not None else (result.photo.lon, result.photo.lat)
-    obs = record_photo(session, account, area, data, result, point)
+    obs = record_photo(session, account, area, data, result, point, device)
     return to_public(obs, area.code, session)
 
 
 def to_public(obs: Observation, area_code: str, session: Session) -> PhotoPublic:
-    fb = session.scalars(select(PhotoFeedback).where(PhotoFeedback.observation_id == obs.id)).all()
+    fb = session.execute(select(PhotoFeedback, Account.username).join(Account, PhotoFeedback.account_id == Account.id)
+                         .where(PhotoFeedback.observation_id == obs.id).order_by(PhotoFeedback.id)).all()
     return PhotoPublic(
         id=obs.id, area_code=area_code, observed_at=obs.observed_at, result=PhotoResult.model_validate(obs.scores),
         image_url=f"/v1/photos/{obs.id}/image", thumbnail_url=f"/v1/photos/{obs.id}/thumbnail",
-        feedback=[FeedbackPublic(label=f.label, confirmed=f.confirmed, comment=f.comment, created_at=f.created_at)
-                  for f in fb],
+        feedback=[FeedbackPublic(label=f.label, confirmed=f.confirmed, comment=f.comment, other_name=f.other_name,
+                                 model_label=f.model_label, model_version=f.model_version, by=user,
+                                 created_at=f.created_at) for f, user in fb],
     )
 
 
@@ -188,14 +193,24 @@ def thumbnail_path(obs: Observation, side_px: int = 320) -> Path:
 
 def add_feedback(session: Session, account: Account, obs: Observation, data: FeedbackCreate,
                  known_classes: set[str]) -> FeedbackRecorded:
-    """Confirm or correct a diagnosis (agronomists, admins, or the area's farmer)."""
+    """Confirm or correct a diagnosis (agronomists, admins, or the area's farmer) with a label from the registry."""
     if account.role is Role.drone_operator:
         raise Forbidden("drone operators cannot label photos")
-    allowed = known_classes | {"healthy", "other"}
-    if data.label not in allowed:
-        raise BadInput(f"label must be one of: {', '.join(sorted(allowed))}")
-    fb = PhotoFeedback(observation_id=obs.id, account_id=account.id, label=data.label,
-                       confirmed=data.label == obs.scores["diagnosis"]["label"], comment=data.comment)
+    model_label = str(obs.scores["diagnosis"]["label"])
+    label = data.label
+    if label is None:
+        if data.verdict != "right":
+            raise BadInput("give a label (what it is), or verdict 'right' to confirm the model's answer")
+        if model_label not in known_classes and model_label not in labels.registry(session, known_classes):
+            raise BadInput(f"the model answered {model_label!r}, which is not a label; say what it is with 'label'")
+        label = model_label
+    if data.verdict == "right" and label != model_label:
+        raise BadInput(f"verdict 'right' confirms the model's answer {model_label!r}; for another label say 'wrong'")
+    lab = labels.check_label(session, label, data.other_name, known_classes)
+    fb = PhotoFeedback(observation_id=obs.id, account_id=account.id, label=label, confirmed=label == model_label,
+                       comment=data.comment, other_name=(data.other_name or "").strip() or None if lab.kind == "other"
+                       else None, model_label=model_label, model_version=obs.model_version)
     session.add(fb)
     session.commit()
-    return FeedbackRecorded(id=fb.id, photo_id=obs.id, label=fb.label, confirmed=fb.confirmed)
+    return FeedbackRecorded(id=fb.id, photo_id=obs.id, label=fb.label, confirmed=fb.confirmed, kind=lab.kind,
+                            other_name=fb.other_name, model_label=model_label, model_version=fb.model_version)

@@ -9,9 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
-from api.orm import Role
 from tests.api.test_areas import area_payload
-from tests.conftest import make_account, row_counts, token_for
+from tests.conftest import row_counts
 from tests.data.make_photos import (
     blurred_jpeg,
     dark_jpeg,
@@ -20,20 +19,6 @@ from tests.data.make_photos import (
     real_photo,
     truncated,
 )
-
-
-@pytest.fixture
-def data_dir(service_db: Path) -> Path:
-    return service_db
-
-
-@pytest.fixture
-def farm(client: TestClient, admin: dict, db, data_dir: Path) -> dict:
-    make_account(db, "farmer_a", Role.farmer)
-    make_account(db, "farmer_b", Role.farmer)
-    client.post("/v1/areas", json=area_payload(owner_username="farmer_a"), headers=admin)
-    client.post("/v1/areas", json=area_payload("VN-STOR-0002", i=1, owner_username="farmer_b"), headers=admin)
-    return {"a": token_for(client, "farmer_a"), "b": token_for(client, "farmer_b"), "admin": admin}
 
 
 def files_in(d: Path) -> list[Path]:
@@ -137,19 +122,3 @@ def test_feedback(client: TestClient, farm: dict, db) -> None:
                        headers=farm["admin"]).status_code == 422
     assert client.post(f"/v1/photos/{pid}/feedback", json={"label": "blast"}, headers=farm["b"]).status_code == 404
     assert client.get(f"/v1/photos/{pid}", headers=farm["a"]).json()["feedback"][0]["label"] == "blast"
-
-
-def test_export_feedback_writes_a_training_folder(client: TestClient, farm: dict, db, tmp_path: Path) -> None:
-    from api.services.feedback import export_feedback
-    from datasets.field_photos import folder_dataset
-
-    ids = [upload(client, farm["a"], real_photo(lbl, 0).read_bytes(), area_code="VN-STOR-0001").json()["id"]
-           for lbl in ("blast", "brown_spot")]
-    client.post(f"/v1/photos/{ids[0]}/feedback", json={"label": "brown_spot"}, headers=farm["admin"])
-    client.post(f"/v1/photos/{ids[1]}/feedback", json={"label": "healthy"}, headers=farm["a"])
-    with db() as s:
-        n = export_feedback(s, tmp_path / "fb")
-    assert n == 2
-    rows = folder_dataset(tmp_path / "fb")
-    assert sorted(r.label for r in rows) == ["brown_spot", "healthy"]
-    assert (tmp_path / "fb" / "manifest.csv").read_text().count("feedback:") == 2

@@ -27,13 +27,17 @@ def _deg(v: float) -> tuple:
     return (d, m, s)
 
 
-def gps_jpeg(src: Path, lat: float, lon: float, orientation: int = 1, scale: float = 1.0) -> bytes:
-    """JPEG of `src` (optionally upscaled) with EXIF GPS (lat, lon), DateTimeOriginal and Orientation."""
+def gps_jpeg(src: Path, lat: float, lon: float, orientation: int = 1, scale: float = 1.0,
+             device: tuple[str, str] | None = None) -> bytes:
+    """JPEG of `src` (optionally upscaled) with EXIF GPS (lat, lon), DateTimeOriginal, Orientation and optionally the
+    phone's (make, model)."""
     im = Image.open(src).convert("RGB")
     if scale != 1.0:
         im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.BICUBIC)
     exif = Image.Exif()
     exif[0x0112] = orientation
+    if device:
+        exif[271], exif[272] = device
     gps = exif.get_ifd(0x8825)
     gps.update({1: "N" if lat >= 0 else "S", 2: _deg(lat), 3: "E" if lon >= 0 else "W", 4: _deg(lon)})
     exif.get_ifd(0x8769)[36867] = "2026:11:20 07:30:00"

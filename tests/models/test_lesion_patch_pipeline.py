@@ -10,14 +10,43 @@ import pytest
 
 from inference.lesion_patch_model import LesionPatchModel, load_photo_model
 from inference.photo import PhotoScorer
-from models.lesion_patch_pipeline import run
+from models.lesion_patch_pipeline import LesionPatchConfig, run
 from tests.data.make_photos import real_photo
+
+
+def extra_folder(root: Path) -> Path:
+    """An export-feedback style folder: a new class ('tungro', 4 photos of one phone) and one with a single photo."""
+    import csv
+    import shutil
+
+    from api.services.feedback import MANIFEST_COLUMNS
+
+    rows = []
+    for i, (label, src) in enumerate([("tungro", real_photo("blast", k)) for k in range(2, 6)]
+                                     + [("leaf_smut", real_photo("brown_spot", 5))]):
+        rel = f"{label}/{i}{src.suffix}"
+        (root / label).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, root / rel)
+        rows.append({"path": rel, "label": label, "group": f"feedback:VN-1:{i}", "split": "train",
+                     "source": "feedback/samsung-sm-a125f"})
+    with (root / "manifest.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, MANIFEST_COLUMNS, restval="")
+        w.writeheader()
+        w.writerows(rows)
+    return root
 
 
 @pytest.mark.slow
 def test_small_pipeline_run_exports_a_servable_bundle(tmp_path: Path) -> None:
     out = tmp_path / "field_photo" / "0.0.1-test"
-    meta = run("0.0.1-test", out, max_images=30)
+    extra = extra_folder(tmp_path / "feedback")
+    meta = run("0.0.1-test", out, max_images=30, cfg=LesionPatchConfig(min_class_examples=3), extra=[extra])
+    # the extra folder's new class is learned, with a loud warning (one source); the one-photo class is refused
+    assert meta["classes"][-1] == "tungro" and "leaf_smut" not in meta["classes"]
+    assert meta["training"]["photos_per_source"]["feedback/samsung-sm-a125f"] == 4
+    warnings = " ".join(meta["training"]["warnings"])
+    assert "'tungro' comes from a single source" in warnings and "'leaf_smut' refused" in warnings
+    assert "WARNINGS" in (out / "MODEL_CARD.md").read_text()
     assert meta["task"] == "lesion_patch_classification" and meta["parity_max_abs_diff"] < 1e-4
     assert set(meta["metrics"]["leave_one_source_out"]) == {"train_roboflow_test_sethy2020",
                                                             "train_sethy2020_test_roboflow"}
@@ -31,4 +60,4 @@ def test_small_pipeline_run_exports_a_servable_bundle(tmp_path: Path) -> None:
     assert abs(sum(r.diagnosis.probabilities.values()) - 1) < 1e-3
     assert meta["training"]["benchmark_excluded"].startswith("field_photo-v1@")
     with pytest.raises(FileExistsError, match="never overwritten"):  # a second run cannot replace the bundle
-        run("0.0.1-test", out, max_images=30)
+        run("0.0.1-test", out, max_images=30, cfg=LesionPatchConfig(min_class_examples=3))

@@ -58,6 +58,17 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     obs = httpx.get(f"{live_server.url}/v1/areas/VN-STOR-0001/observations", headers=admin).json()
     assert len(obs) == 1 and obs[0]["source"] == "photo"
 
+    # "wrong, it is ...": the farmer names something the model does not know
+    d.find_element(By.ID, "fb-wrong").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "fb-form")))
+    Select(d.find_element(By.ID, "fb-label")).select_by_value("other")
+    wait.until(ec.visibility_of_element_located((By.ID, "fb-other")))
+    d.find_element(By.ID, "fb-other-name").send_keys("lem lép hạt")
+    d.find_element(By.ID, "fb-send").click()
+    wait.until(lambda _: "Thank you" in d.find_element(By.ID, "fb-done").text)
+    fb = httpx.get(f"{live_server.url}/v1/photos/{obs[0]['id']}", headers=admin).json()["feedback"]
+    assert [(f["label"], f["other_name"], f["by"]) for f in fb] == [("other", "lem lép hạt", "nong_dan")]
+
 
 def test_a_camera_photo_is_shrunk_on_the_phone_and_keeps_its_gps(live_server, browser, tmp_path) -> None:
     from shapely.geometry import shape
@@ -72,7 +83,8 @@ def test_a_camera_photo_is_shrunk_on_the_phone_and_keeps_its_gps(live_server, br
     assert httpx.post(f"{live_server.url}/v1/areas", headers=admin, json=payload).status_code == 201
     inside = shape(payload["boundary"]).representative_point()
     big = tmp_path / "camera.jpg"
-    big.write_bytes(gps_jpeg(real_photo("brown_spot", 2), lat=inside.y, lon=inside.x, scale=10.0))  # 3000 x 3000
+    big.write_bytes(gps_jpeg(real_photo("brown_spot", 2), lat=inside.y, lon=inside.x, scale=10.0,
+                             device=("samsung", "SM-A125F")))  # 3000 x 3000
 
     d = browser
     wait = WebDriverWait(d, 60)
@@ -91,4 +103,6 @@ def test_a_camera_photo_is_shrunk_on_the_phone_and_keeps_its_gps(live_server, br
     assert len(obs) == 1
     photo = obs[0]["scores"]["photo"]
     assert max(photo["width"], photo["height"]) <= 1600  # shrunk before it left the phone
+    # the page read the phone model from EXIF before re-encoding dropped it
+    assert obs[0]["device"] == "samsung SM-A125F"
     assert obs[0]["lat"] == pytest.approx(inside.y, abs=1e-5) and obs[0]["lon"] == pytest.approx(inside.x, abs=1e-5)

@@ -8,6 +8,8 @@ const T = {
     uploading: "Đang gửi ảnh…", analysing: "Đang phân tích…", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
     maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá", growth: "Sinh trưởng",
     leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
+    fb_question: "Kết quả này đúng không?", fb_right: "Đúng", fb_wrong: "Sai, đó là…", fb_what: "Đó là gì?",
+    fb_it_is: "Theo tôi đó là", fb_other_name: "Tên bệnh hoặc sâu hại", fb_send: "Gửi", fb_thanks: "Cảm ơn! Cán bộ nông nghiệp sẽ xem lại.",
     labels: { bacterial_leaf_blight: "Bệnh bạc lá", blast: "Bệnh đạo ôn", brown_spot: "Bệnh đốm nâu", unsure: "Chưa chắc chắn" },
     status: { no_symptom: "Không thấy triệu chứng bệnh", retake: "Cần chụp lại ảnh", field_patch: "Ảnh khoảnh ruộng" },
   },
@@ -18,13 +20,15 @@ const T = {
     uploading: "Sending photo…", analysing: "Analysing…", bad_login: "Wrong username or password",
     maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area", growth: "Growth",
     leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
+    fb_question: "Is this right?", fb_right: "Right", fb_wrong: "Wrong, it is…", fb_what: "What is it?",
+    fb_it_is: "I think it is", fb_other_name: "Name of the disease or pest", fb_send: "Send", fb_thanks: "Thank you! An agronomist will check it.",
     labels: { bacterial_leaf_blight: "Bacterial leaf blight", blast: "Blast", brown_spot: "Brown spot", unsure: "Unsure" },
     status: { no_symptom: "No disease symptom visible", retake: "Please retake the photo", field_patch: "Field patch photo" },
   },
 };
 let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
-let lastResult = null;
+let lastResult = null, lastPhotoId = null, labelList = [];
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k];
 
@@ -79,6 +83,35 @@ function showResult(res) {
     `${t("growth")}: ${g.score}/100 (${t(g.method)}${g.lcc_level ? " " + g.lcc_level : ""})`;
   $("advice").textContent = res.advice[lang];
   $("result").hidden = false;
+  showFeedback(d);
+}
+
+// "right / wrong, it is ..." after each result: labels from the class registry (names in both languages)
+async function showFeedback(d) {
+  const answered = d.status === "diagnosed";
+  $("fb-right").hidden = !answered;
+  $("fb-wrong").textContent = answered ? t("fb_wrong") : t("fb_what");
+  $("fb-form").hidden = true;
+  if (!labelList.length) labelList = await api("/v1/labels").catch(() => []);
+  const sel = $("fb-label"), keep = sel.value;
+  sel.replaceChildren();
+  const order = ["disease", "pest", "healthy", "unsure", "other"];
+  for (const l of [...labelList].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) {
+    if (answered && l.name === d.label) continue;
+    const o = document.createElement("option"); o.value = l.name; o.textContent = lang === "vi" ? l.name_vi : l.name_en;
+    sel.appendChild(o);
+  }
+  if (keep) sel.value = keep;
+  $("fb-other").hidden = sel.value !== "other";
+}
+
+async function sendFeedback(body) {
+  $("fb-done").textContent = "";
+  try {
+    await api(`/v1/photos/${lastPhotoId}/feedback`, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body) });
+    $("fb-done").textContent = t("fb_thanks"); $("fb-form").hidden = true;
+  } catch (e) { $("fb-done").textContent = e.message; }
 }
 
 async function loadAreas() {
@@ -139,9 +172,19 @@ $("photo").addEventListener("change", () => {
 });
 
 $("area").addEventListener("change", loadHistory);
+$("fb-right").addEventListener("click", () => sendFeedback({ verdict: "right" }));
+$("fb-wrong").addEventListener("click", () => { $("fb-form").hidden = false; });
+$("fb-label").addEventListener("change", () => { $("fb-other").hidden = $("fb-label").value !== "other"; });
+$("fb-send").addEventListener("click", () => {
+  const label = $("fb-label").value;
+  const body = { label, verdict: lastResult && lastResult.diagnosis.status === "diagnosed" ? "wrong" : undefined };
+  if (label === "other") body.other_name = $("fb-other-name").value;
+  sendFeedback(body);
+});
 
-// EXIF GPS of a JPEG (degrees), read before the photo is shrunk: re-encoding drops the EXIF block.
-async function exifGps(file) {
+// EXIF GPS (degrees) and the phone's make and model of a JPEG, read before the photo is shrunk: re-encoding drops
+// the EXIF block.
+async function exifInfo(file) {
   const v = new DataView(await file.slice(0, 256 * 1024).arrayBuffer());
   if (v.byteLength < 4 || v.getUint16(0) !== 0xffd8) return null;
   for (let o = 2; o + 4 < v.byteLength;) {
@@ -150,15 +193,21 @@ async function exifGps(file) {
       const t = o + 10, le = v.getUint16(t) === 0x4949;
       const u16 = (a) => v.getUint16(t + a, le), u32 = (a) => v.getUint32(t + a, le);
       const tag = (ifd, id) => { for (let i = 0, n = u16(ifd); i < n; i++) { const e = ifd + 2 + 12 * i; if (u16(e) === id) return e; } return null; };
+      const ascii = (id) => { const e = tag(u32(4), id); if (e === null) return "";
+        const n = u32(e + 4), at = n <= 4 ? t + e + 8 : t + u32(e + 8); let out = "";
+        for (let i = 0; i < n && at + i < v.byteLength; i++) { const c = v.getUint8(at + i); if (c) out += String.fromCharCode(c); }
+        return out.trim(); };
+      const make = ascii(0x010f), model = ascii(0x0110);
+      const device = (model.toLowerCase().startsWith(make.toLowerCase()) ? model : `${make} ${model}`).trim() || null;
       const gpsEntry = tag(u32(4), 0x8825);
-      if (gpsEntry === null) return null;
+      if (gpsEntry === null) return { device };
       const gps = u32(gpsEntry + 8);
       const deg = (id) => { const e = tag(gps, id); if (e === null) return null; const a = u32(e + 8);
         const r = (k) => u32(a + 8 * k) / u32(a + 8 * k + 4); return r(0) + r(1) / 60 + r(2) / 3600; };
       const ref = (id) => { const e = tag(gps, id); return e === null ? "" : String.fromCharCode(v.getUint8(t + e + 8)); };
       const lat = deg(2), lon = deg(4);
-      if (lat === null || lon === null || !isFinite(lat) || !isFinite(lon)) return null;
-      return { lat: ref(1) === "S" ? -lat : lat, lon: ref(3) === "W" ? -lon : lon };
+      if (lat === null || lon === null || !isFinite(lat) || !isFinite(lon)) return { device };
+      return { device, lat: ref(1) === "S" ? -lat : lat, lon: ref(3) === "W" ? -lon : lon };
     }
     if ((marker & 0xff00) !== 0xff00) break;
     o += 2 + len;
@@ -170,7 +219,7 @@ async function exifGps(file) {
 // a 4 MB camera photo becomes ~300 KB on a slow rural link. The GPS travels as form fields.
 const MAX_SIDE = 1600;
 async function preparePhoto(file) {
-  const gps = await exifGps(file).catch(() => null);
+  const gps = await exifInfo(file).catch(() => null);
   try {
     const bmp = await createImageBitmap(file, { imageOrientation: "from-image" });
     const s = Math.min(1, MAX_SIDE / Math.max(bmp.width, bmp.height));
@@ -194,7 +243,8 @@ $("photo-form").addEventListener("submit", async (ev) => {
   const form = new FormData();
   form.append("file", photo.blob, photo.name);
   form.append("area_code", $("area").value);
-  if (photo.gps) { form.append("lat", photo.gps.lat.toFixed(7)); form.append("lon", photo.gps.lon.toFixed(7)); }
+  if (photo.gps && photo.gps.lat !== undefined) { form.append("lat", photo.gps.lat.toFixed(7)); form.append("lon", photo.gps.lon.toFixed(7)); }
+  if (photo.gps && photo.gps.device) form.append("device", photo.gps.device.slice(0, 100));
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/v1/photos");
   xhr.setRequestHeader("Authorization", `Bearer ${token}`);
@@ -208,7 +258,7 @@ $("photo-form").addEventListener("submit", async (ev) => {
     $("progress").hidden = true; $("send").disabled = false;
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-    if (xhr.status === 201) { showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
+    if (xhr.status === 201) { lastPhotoId = body.id; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
     else { $("upload-error").textContent = body.detail || xhr.statusText; }
   };
   xhr.onerror = () => { $("progress").hidden = true; $("send").disabled = false; $("upload-error").textContent = "network error"; };

@@ -1,0 +1,109 @@
+"""Two bundle versions through the served pipeline on the frozen benchmark: the side-by-side table, the plots and the
+stored record the promotion gate reads. One path for `cropwatch models compare`, the models page and notebooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from api.services import model_registry as registry
+from api.settings import get_settings
+from inference.errors import BadInput, CropwatchError, NotFound
+
+
+def training_excludes(bundle_dir: Path, meta: dict[str, Any], rows: list[Any], benchmark: str) -> str:
+    """Whether a bundle was trained without the benchmark's photos: from the benchmark it records as left out, or
+    from its training manifest; unknown for a bundle with neither."""
+    excluded = meta.get("training", {}).get("benchmark_excluded")
+    if excluded is not None:
+        return "yes" if excluded.split("@")[0] == benchmark.split("@")[0] else f"no (it left out {excluded})"
+    if (bundle_dir / "manifest.csv").is_file():
+        from datasets.field_photos import read_manifest
+
+        trained = {str(Path(r.path).resolve()) for r in read_manifest(bundle_dir / "manifest.csv")
+                   if r.split in ("train", "val")}
+        n = sum(str(Path(r.path).resolve()) in trained for r in rows)
+        return "yes (by its training manifest)" if n == 0 else f"no: {n} benchmark photos are in its training data"
+    return "unknown: it may have trained on these photos, its figures may be optimistic"
+
+
+@dataclass
+class Comparison:
+    record: dict[str, Any]  # what is stored and what the promotion gate reads
+    lines: list[str]  # the printed report
+    path: Path  # the stored record
+    plots: Path  # folder of outcomes.png, coverage_accuracy.png, confusion_<version>.png
+
+
+def compare(task: str, version_a: str, version_b: str, benchmark: Path | None = None, out: Path | None = None,
+            progress: Callable[[Iterable[Any]], Iterable[Any]] = lambda it: it) -> Comparison:
+    """Compare two versions of `task` on its frozen benchmark; store the record and draw the plots."""
+    import numpy as np
+
+    from api.services.photos import make_scorer
+    from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_id, benchmark_path, read_benchmark
+    from inference.evaluation import LabelledPhoto, compare_scorers, format_comparison, regressions
+    from inference.plots import plot_comparison, plot_confusion, plot_coverage_accuracy
+
+    if registry.check_task(task) != "field_photo":
+        raise BadInput(f"compare works for field_photo; {task} has no frozen benchmark yet")
+    settings = get_settings()
+    scorers = {}
+    for v in (version_a, version_b):
+        try:
+            scorers[v] = make_scorer(settings.models_dir / task / registry.check_version_name(v), settings)
+        except FileNotFoundError as exc:
+            raise NotFound(f"{task} {v}: {exc}") from exc
+        except CropwatchError as exc:
+            raise type(exc)(f"{task} {v}: {exc}") from exc
+    bench = benchmark or benchmark_path(DEFAULT_BENCHMARK[task])
+    if not bench.is_file():
+        raise NotFound(f"no benchmark manifest at {bench}")
+    known = set(scorers[version_a].model.classes) & set(scorers[version_b].model.classes)
+    rows = read_benchmark(bench)
+    photos = [(r.source, LabelledPhoto(Path(r.path), r.label)) for r in rows if r.label in known]
+    if not photos:
+        raise BadInput(f"{bench} has no photo of a class both versions know ({', '.join(sorted(known))})")
+    bid = benchmark_id(bench)
+    cmp = compare_scorers(scorers, photos, progress)
+    regs = regressions(cmp, version_a, version_b, settings.promotion_margin)
+    lines = list(format_comparison(cmp, f"{task}: {version_a} against {version_b} on {bid} ({len(photos)} photos)"))
+    lines += [f"{v} trained without the benchmark: {training_excludes(s.model.bundle.path, s.model.meta, rows, bid)}"
+              for v, s in scorers.items()]
+    if len(rows) > len(photos):
+        lines.append(f"left out: {len(rows) - len(photos)} photos of classes one of the versions does not know")
+    record = {"task": task, "active": version_a, "candidate": version_b, "benchmark": bid,
+              "margin": settings.promotion_margin, "regressions": regs,
+              "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "versions": {v: {k: r[k] for k in ("all", "per_source")} for v, r in cmp["versions"].items()}}
+    path = registry.save_comparison(settings.data_dir, task, version_a, version_b, record)
+    plots = out or path.with_suffix("")
+    plots.mkdir(parents=True, exist_ok=True)
+    plot_comparison(cmp, plots / "outcomes.png")
+    plot_coverage_accuracy(cmp, plots / "coverage_accuracy.png")
+    for v, r in cmp["versions"].items():
+        names = [*scorers[v].model.classes, "(no answer)"]
+        plot_confusion(np.array(r["all"]["confusion_matrix"]), names, plots / f"confusion_{v}.png", f"{v} on {bid}")
+    (plots / "comparison.json").write_text(json.dumps(record, indent=1))
+    lines.append(f"comparison: {path}; plots: {plots}")
+    if regs:
+        lines.append(f"{version_b} would be refused (margin {settings.promotion_margin}): " + "; ".join(regs))
+    else:
+        lines.append(f"{version_b} may replace {version_a}: not worse by more than {settings.promotion_margin} on "
+                     "any source or class")
+    return Comparison(record, lines, path, plots)
+
+
+def stored(task: str, version_a: str, version_b: str) -> dict[str, Any]:
+    """A stored comparison record, with the names of its plots."""
+    path = registry.comparison_path(get_settings().data_dir, registry.check_task(task),
+                                    registry.check_version_name(version_a), registry.check_version_name(version_b))
+    if not path.is_file():
+        raise NotFound(f"{task}: {version_a} and {version_b} were not compared; compare them first")
+    rec = json.loads(path.read_text())
+    rec["plots"] = sorted(p.name for p in path.with_suffix("").glob("*.png"))
+    return rec

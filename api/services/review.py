@@ -1,0 +1,154 @@
+"""Agronomists' review of farmers' corrections: a queue ranked by disagreement, then uncertainty; confirm, correct
+or reject in one call; counts of confirmed examples per class and source; who reviewed what. Only the newest review
+of a photo counts, and only confirmed or corrected labels are exported for training."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.orm import Account, GrowingArea, Observation, PhotoFeedback, PhotoReview, Role
+from api.security import visible_areas
+from api.services import labels
+from inference.errors import BadInput, Forbidden
+
+QUEUE_SCAN = 5000  # newest unreviewed photos looked at when ranking the queue
+UNKNOWN_DEVICE = "unknown phone"
+# queue order: a farmer who disagrees, a farmer unsure or naming something else, the model unsure, the rest
+REASONS = ("disagreement", "farmer_unsure", "model_unsure", "agreement")
+
+
+def require_reviewer(account: Account) -> None:
+    if account.role not in (Role.agronomist, Role.admin):
+        raise Forbidden("only agronomists and admins review labels")
+
+
+def latest_reviews() -> Any:
+    """A subquery: the newest review id of each photo."""
+    return select(func.max(PhotoReview.id).label("id")).group_by(PhotoReview.observation_id).subquery()
+
+
+def latest_feedback(session: Session, obs_ids: list[int]) -> dict[int, tuple[PhotoFeedback, str]]:
+    """The newest feedback of each photo with the username of who gave it."""
+    out: dict[int, tuple[PhotoFeedback, str]] = {}
+    if not obs_ids:
+        return out
+    rows = session.execute(select(PhotoFeedback, Account.username).join(Account, PhotoFeedback.account_id == Account.id)
+                           .where(PhotoFeedback.observation_id.in_(obs_ids)).order_by(PhotoFeedback.id)).all()
+    for fb, user in rows:
+        out[fb.observation_id] = (fb, user)
+    return out
+
+
+def top2(scores: dict[str, Any]) -> list[dict[str, Any]]:
+    probs = scores.get("diagnosis", {}).get("probabilities") or {}
+    return [{"label": k, "probability": round(float(v), 4)} for k, v in sorted(probs.items(), key=lambda kv: -kv[1])[:2]]
+
+
+@dataclass
+class Ranked:
+    obs: Observation
+    area_code: str
+    reason: str
+    confidence: float
+    feedback: tuple[PhotoFeedback, str] | None
+
+
+def _reason(obs: Observation, fb: PhotoFeedback | None, reg: dict[str, labels.Label]) -> str | None:
+    d = obs.scores.get("diagnosis", {})
+    if fb is not None:
+        kind = reg[fb.label].kind if fb.label in reg else "other"
+        if kind in ("unsure", "other"):
+            return "farmer_unsure"
+        return "agreement" if fb.label == d.get("label") else "disagreement"
+    return "model_unsure" if d.get("status") == "unsure" else None
+
+
+def queue(session: Session, account: Account, limit: int = 50) -> tuple[list[Ranked], int]:
+    """Unreviewed photos with feedback or an unsure answer, disagreement first, then by the model's confidence
+    (lowest first). Returns (the first `limit`, how many are queued)."""
+    require_reviewer(account)
+    reviewed = select(PhotoReview.observation_id)
+    q = visible_areas(select(Observation, GrowingArea.code).join(GrowingArea, Observation.area_id == GrowingArea.id)
+                      .where(Observation.source == "photo", Observation.id.not_in(reviewed)), account)
+    q = q.order_by(Observation.id.desc()).limit(QUEUE_SCAN)
+    rows = session.execute(q).all()
+    fbs = latest_feedback(session, [o.id for o, _ in rows])
+    reg = labels.registry(session)
+    ranked = []
+    for obs, code in rows:
+        fb = fbs.get(obs.id)
+        reason = _reason(obs, fb[0] if fb else None, reg)
+        if reason is not None:
+            conf = float(obs.scores.get("diagnosis", {}).get("confidence") or 0.0)
+            ranked.append(Ranked(obs, code, reason, conf, fb))
+    ranked.sort(key=lambda r: (REASONS.index(r.reason), r.confidence, -r.obs.id))
+    return ranked[:limit], len(ranked)
+
+
+def review(session: Session, account: Account, obs: Observation, action: str, label: str | None,
+           note: str | None, model_classes: set[str]) -> PhotoReview:
+    """Record a review. confirm: the given label, else the farmer's, else the model's; correct: the given label;
+    reject: the photo is not used for training."""
+    require_reviewer(account)
+    if action == "reject":
+        label = None
+    else:
+        if label is None and action == "correct":
+            raise BadInput("correct needs the right label")
+        if label is None:
+            fb = latest_feedback(session, [obs.id]).get(obs.id)
+            label = fb[0].label if fb else str(obs.scores.get("diagnosis", {}).get("label"))
+        lab = labels.registry(session, model_classes).get(label)
+        if lab is None or not lab.active or not lab.trainable:
+            raise BadInput(f"{label!r} cannot be a training label: confirm with a disease, a pest or 'healthy' "
+                           "(add a new disease first with POST /v1/labels), or reject the photo")
+    row = PhotoReview(observation_id=obs.id, account_id=account.id, action=action, label=label, note=note)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def photo_source(obs: Observation) -> str:
+    """Where a farmer's photo comes from, for per-source counts and leave-one-source-out: the phone model."""
+    return obs.device or UNKNOWN_DEVICE
+
+
+def confirmed(session: Session) -> list[tuple[Observation, PhotoReview, str, str]]:
+    """Every photo whose newest review confirms or corrects it: (photo, review, area code, reviewer)."""
+    newest = latest_reviews()
+    q = (select(Observation, PhotoReview, GrowingArea.code, Account.username)
+         .join(PhotoReview, PhotoReview.observation_id == Observation.id)
+         .join(newest, newest.c.id == PhotoReview.id)
+         .join(GrowingArea, Observation.area_id == GrowingArea.id)
+         .join(Account, PhotoReview.account_id == Account.id)
+         .where(PhotoReview.label.is_not(None)).order_by(Observation.id))
+    return [(o, r, c, u) for o, r, c, u in session.execute(q).all()]
+
+
+def stats(session: Session, account: Account) -> dict[str, Any]:
+    """Confirmed examples per class and source, per reviewer, and the queue's length."""
+    require_reviewer(account)
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for obs, rev, _, _ in confirmed(session):
+        per[str(rev.label)][photo_source(obs)] += 1
+    reviewers = Counter(session.scalars(select(Account.username).join(PhotoReview,
+                                                                      PhotoReview.account_id == Account.id)))
+    actions = Counter(session.scalars(select(PhotoReview.action)))
+    return {"confirmed": {k: dict(v) for k, v in sorted(per.items())},
+            "totals": {k: sum(v.values()) for k, v in sorted(per.items())},
+            "sources_per_label": {k: len(v) for k, v in sorted(per.items())},
+            "reviews_by": dict(reviewers), "actions": dict(actions), "queued": queue(session, account, 0)[1]}
+
+
+def log(session: Session, account: Account, limit: int = 100) -> list[dict[str, Any]]:
+    """Who reviewed what, newest first."""
+    require_reviewer(account)
+    rows = session.execute(select(PhotoReview, Account.username).join(Account, PhotoReview.account_id == Account.id)
+                           .order_by(PhotoReview.id.desc()).limit(limit)).all()
+    return [{"id": r.id, "photo_id": r.observation_id, "action": r.action, "label": r.label, "note": r.note,
+             "by": u, "created_at": r.created_at.isoformat()} for r, u in rows]

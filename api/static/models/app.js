@@ -1,0 +1,141 @@
+// cropwatch models page: versions with their metrics, cards and plots, which one is served, compare with the active
+// version on the frozen benchmark, promote or roll back (admins, or agronomists given the right). No build step.
+"use strict";
+const T = {
+  vi: { title: "Mô hình đang phục vụ", review_link: "Duyệt nhãn", username: "Tên đăng nhập", password: "Mật khẩu", signin: "Đăng nhập",
+    task: "Tác vụ", version: "Phiên bản", metrics: "Chỉ số", files: "Tệp", promote: "Đưa vào phục vụ", reason: "Lý do",
+    force: "Bắt buộc (dù so sánh từ chối; cần lý do)", rollback: "Quay lại phiên bản trước", history: "Lịch sử chuyển đổi",
+    when: "Lúc", who: "Ai", what: "Gì", active: "đang phục vụ", compare: "So sánh với bản đang phục vụ", activate: "Đưa vào phục vụ",
+    comparing: "Đang so sánh trên bộ ảnh chuẩn (khoảng 10 giây)…", done: "Xong", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
+    loso: "ngoài nguồn", insource: "trong nguồn", unsure: "chưa chắc" },
+  en: { title: "Served models", review_link: "Review labels", username: "Username", password: "Password", signin: "Sign in",
+    task: "Task", version: "Version", metrics: "Metrics", files: "Files", promote: "Promote", reason: "Reason",
+    force: "Force (although the comparison refuses it; needs a reason)", rollback: "Roll back to the previous version",
+    history: "Switches", when: "When", who: "Who", what: "What", active: "served", compare: "Compare with the served version",
+    activate: "Promote", comparing: "Comparing on the frozen benchmark (about 10 s)…", done: "Done",
+    bad_login: "Wrong username or password", loso: "other source", insource: "within sources", unsure: "unsure" },
+};
+let lang = localStorage.getItem("cw_lang") || "vi";
+let token = sessionStorage.getItem("cw_token");
+let active = null;
+const $ = (id) => document.getElementById(id);
+const t = (k) => T[lang][k];
+const task = () => $("task").value;
+
+async function api(path, opts = {}) {
+  const headers = Object.assign({ "Content-Type": "application/json" }, token ? { Authorization: `Bearer ${token}` } : {});
+  const r = await fetch(path, Object.assign({}, opts, { headers }));
+  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+  if (r.status === 401) { signOut(); throw new Error(t("bad_login")); }
+  if (!r.ok) throw new Error(body.detail || r.statusText);
+  return body;
+}
+async function authImage(url) {
+  const r = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  const img = document.createElement("img"); img.alt = url.split("/").pop();
+  if (r.ok) img.src = URL.createObjectURL(await r.blob());
+  return img;
+}
+
+function metricsText(m) {
+  const parts = [];
+  for (const [k, v] of Object.entries(m.leave_one_source_out || {})) parts.push(`${t("loso")} ${k.replace("train_", "").replace("_test_", "→")}: F1 ${v.macro_f1}`);
+  const ins = (m.in_source_grouped_cv || {}).all;
+  if (ins) parts.push(`${t("insource")}: F1 ${ins.macro_f1}, ${t("unsure")} ${Math.round(ins.unsure * 100)}%`);
+  if (m.macro_f1 !== undefined) parts.push(`F1 ${m.macro_f1}`);
+  return parts.join(" · ");
+}
+
+async function load() {
+  $("error").textContent = "";
+  const versions = await api(`/v1/models/${task()}/versions`);
+  const tb = document.querySelector("#versions tbody"); tb.replaceChildren();
+  for (const v of versions) {
+    if (v.active) active = v.version;
+    const tr = document.createElement("tr"); tr.dataset.version = v.version;
+    tr.innerHTML = "<td></td><td></td><td></td><td></td>";
+    tr.children[0].textContent = v.version;
+    if (v.active) { const b = document.createElement("span"); b.className = "badge active"; b.textContent = t("active"); tr.children[0].append(" ", b); }
+    tr.children[1].textContent = metricsText(v.metrics);
+    for (const f of v.files) {
+      const a = document.createElement("a"); a.textContent = f; a.addEventListener("click", () => showFile(v.version, f));
+      tr.children[2].appendChild(a);
+    }
+    if (!v.active) {
+      for (const [label, fn] of [[t("compare"), () => compare(v.version)], [t("activate"), () => promote(v.version)]]) {
+        const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.addEventListener("click", fn);
+        tr.children[3].appendChild(b);
+      }
+    }
+    tb.appendChild(tr);
+  }
+  const hist = await api(`/v1/models/${task()}/activations`);
+  const hb = document.querySelector("#history tbody"); hb.replaceChildren();
+  for (const h of hist) {
+    const tr = document.createElement("tr"); tr.innerHTML = "<td></td><td></td><td></td><td></td>";
+    tr.children[0].textContent = new Date(h.created_at).toLocaleString();
+    tr.children[1].textContent = h.actor;
+    tr.children[2].textContent = `${h.action}: ${h.previous_version || "–"} → ${h.version}${h.forced ? " (forced)" : ""}`;
+    tr.children[3].textContent = h.reason || "";
+    hb.appendChild(tr);
+  }
+}
+
+async function showFile(version, name) {
+  $("detail").hidden = false; $("detail-title").textContent = `${task()} ${version}: ${name}`;
+  $("report").textContent = ""; $("plots").replaceChildren(); $("card").textContent = "";
+  const url = `/v1/models/${task()}/versions/${version}/files/${name}`;
+  if (name.endsWith(".png")) $("plots").appendChild(await authImage(url));
+  else $("card").textContent = await api(url);
+}
+
+async function compare(version) {
+  $("msg").textContent = t("comparing"); $("error").textContent = "";
+  try {
+    const r = await api(`/v1/models/${task()}/compare`, { method: "POST", body: JSON.stringify({ version_b: version }) });
+    $("msg").textContent = t("done");
+    $("detail").hidden = false; $("detail-title").textContent = `${r.active} ↔ ${r.candidate} (${r.benchmark})`;
+    $("report").textContent = r.report.join("\n"); $("card").textContent = "";
+    $("plots").replaceChildren();
+    for (const p of r.plots) $("plots").appendChild(await authImage(`/v1/models/${task()}/comparisons/${r.active}/${r.candidate}/${p}`));
+  } catch (e) { $("msg").textContent = ""; $("error").textContent = e.message; }
+}
+
+async function promote(version) {
+  $("error").textContent = ""; $("msg").textContent = "";
+  const body = { version, reason: $("reason").value || null, force: $("force").checked };
+  try {
+    const r = await api(`/v1/models/${task()}/activate`, { method: "POST", body: JSON.stringify(body) });
+    $("msg").textContent = `${r.previous || "–"} → ${r.active}`; await load();
+  } catch (e) { $("error").textContent = e.message; }
+}
+
+$("rollback").addEventListener("click", async () => {
+  $("error").textContent = "";
+  try {
+    const r = await api(`/v1/models/${task()}/rollback`, { method: "POST", body: JSON.stringify({ reason: $("reason").value || null }) });
+    $("msg").textContent = `${r.previous || "–"} → ${r.active}`; await load();
+  } catch (e) { $("error").textContent = e.message; }
+});
+
+function applyLang() {
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
+  $("lang").textContent = lang === "vi" ? "EN" : "VI";
+  if (token && !$("work").hidden) load().catch((e) => { $("error").textContent = e.message; });
+}
+async function signedIn() {
+  $("signin").hidden = true; $("work").hidden = false;
+  try { await load(); } catch (e) { $("error").textContent = e.message; }
+}
+function signOut() { token = null; sessionStorage.removeItem("cw_token"); $("signin").hidden = false; $("work").hidden = true; }
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault(); $("signin-error").textContent = "";
+  const r = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams({ username: $("username").value, password: $("password").value }) });
+  if (!r.ok) { $("signin-error").textContent = t("bad_login"); return; }
+  token = (await r.json()).access_token; sessionStorage.setItem("cw_token", token); signedIn();
+});
+$("task").addEventListener("change", () => load().catch((e) => { $("error").textContent = e.message; }));
+$("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("cw_lang", lang); applyLang(); });
+applyLang();
+if (token) signedIn();

@@ -1,0 +1,149 @@
+// cropwatch review page for agronomists: the queue of farmers' corrections, confirm / correct / reject in one tap,
+// counts of confirmed examples per label and source, and who reviewed what. No build step.
+"use strict";
+const T = {
+  vi: { title: "Duyệt nhãn ảnh", username: "Tên đăng nhập", password: "Mật khẩu", signin: "Đăng nhập", queue: "Hàng chờ",
+    queue_hint: "Nông dân không đồng ý trước, rồi nông dân chưa chắc, rồi mô hình chưa chắc.", empty: "Không còn ảnh nào cần duyệt.",
+    reason: "Lý do", model: "Mô hình", farmer: "Nông dân", where: "Vùng, điện thoại", confirm: "Xác nhận", correct: "Sửa nhãn",
+    reject: "Loại bỏ", keys: "Phím tắt: C xác nhận, R loại bỏ, J ảnh tiếp.", counts: "Ví dụ đã xác nhận (theo nhãn và nguồn)",
+    label: "Nhãn", total: "Tổng", sources: "Nguồn", log: "Ai duyệt gì", models_link: "Mô hình", none: "chưa có",
+    one_source: "chỉ một nguồn", bad_login: "Sai tên đăng nhập hoặc mật khẩu", not_reviewer: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
+    reasons: { disagreement: "không đồng ý", farmer_unsure: "nông dân chưa chắc", model_unsure: "mô hình chưa chắc", agreement: "đồng ý" } },
+  en: { title: "Review photo labels", username: "Username", password: "Password", signin: "Sign in", queue: "Queue",
+    queue_hint: "Farmers disagreeing first, then farmers unsure, then the model unsure.", empty: "Nothing left to review.",
+    reason: "Why queued", model: "Model", farmer: "Farmer", where: "Area, phone", confirm: "Confirm", correct: "Correct to",
+    reject: "Reject", keys: "Keys: C confirm, R reject, J next photo.", counts: "Confirmed examples (per label and source)",
+    label: "Label", total: "Total", sources: "Sources", log: "Who reviewed what", models_link: "Models", none: "none",
+    one_source: "one source only", bad_login: "Wrong username or password", not_reviewer: "Only agronomists and admins review labels.",
+    reasons: { disagreement: "disagreement", farmer_unsure: "farmer unsure", model_unsure: "model unsure", agreement: "agreement" } },
+};
+let lang = localStorage.getItem("cw_lang") || "vi";
+let token = sessionStorage.getItem("cw_token");
+let labels = {}, items = [], current = null;
+const $ = (id) => document.getElementById(id);
+const t = (k) => T[lang][k];
+const name = (l) => (labels[l] ? labels[l][lang === "vi" ? "name_vi" : "name_en"] : l);
+
+async function api(path, opts = {}) {
+  const headers = Object.assign({ "Content-Type": "application/json" }, token ? { Authorization: `Bearer ${token}` } : {});
+  const r = await fetch(path, Object.assign({}, opts, { headers }));
+  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+  if (r.status === 401) { signOut(); throw new Error(t("bad_login")); }
+  if (!r.ok) throw new Error(body.detail || r.statusText);
+  return body;
+}
+
+function applyLang() {
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
+  $("lang").textContent = lang === "vi" ? "EN" : "VI";
+  if (token && !$("work").hidden) refresh();
+}
+
+async function loadLabels() {
+  labels = {};
+  for (const l of await api("/v1/labels")) labels[l.name] = l;
+  const sel = $("correct-label");
+  sel.replaceChildren();
+  for (const l of Object.values(labels).filter((l) => ["disease", "pest", "healthy"].includes(l.kind))) {
+    const o = document.createElement("option"); o.value = l.name; o.textContent = name(l.name); sel.appendChild(o);
+  }
+}
+
+async function refresh() {
+  const q = await api("/v1/review/queue?limit=100");
+  items = q.items; $("queued").textContent = q.queued;
+  const ol = $("queue"); ol.replaceChildren();
+  for (const it of items) {
+    const li = document.createElement("li"); li.dataset.id = it.photo_id;
+    const img = document.createElement("img"); img.alt = ""; img.loading = "lazy";
+    authImage(img, it.thumbnail_url);
+    const span = document.createElement("span");
+    span.innerHTML = `<span class="badge ${it.reason}"></span><br><small></small>`;
+    span.querySelector(".badge").textContent = T[lang].reasons[it.reason];
+    span.querySelector("small").textContent = `${name(it.model.label)} → ${it.farmer ? name(it.farmer.label) : "?"}`;
+    li.append(img, span); li.addEventListener("click", () => show(it));
+    ol.appendChild(li);
+  }
+  show(items.find((i) => current && i.photo_id === current.photo_id) || items[0] || null);
+  loadStats();
+}
+
+// images need the bearer token: fetched and shown as object URLs
+async function authImage(img, url) {
+  const r = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  if (r.ok) img.src = URL.createObjectURL(await r.blob());
+}
+
+function show(it) {
+  current = it;
+  $("empty").hidden = !!it; $("current").hidden = !it; $("review-error").textContent = "";
+  document.querySelectorAll("#queue li").forEach((li) => li.classList.toggle("sel", it && +li.dataset.id === it.photo_id));
+  if (!it) return;
+  authImage($("big"), it.image_url);
+  $("reason").textContent = T[lang].reasons[it.reason];
+  const top = it.model.top2.map((c) => `${name(c.label)} ${Math.round(c.probability * 100)}%`).join(" · ");
+  $("model").textContent = `${name(it.model.label)} (${top}; v${it.model.version || "?"})`;
+  $("farmer").textContent = it.farmer ? `${name(it.farmer.label)}${it.farmer.other_name ? ": " + it.farmer.other_name : ""}` +
+    ` (${it.farmer.by})${it.farmer.comment ? " – " + it.farmer.comment : ""}` : "–";
+  $("where").textContent = `${it.area_code}, ${it.device || "?"}, ${new Date(it.observed_at).toLocaleDateString()}`;
+  const guess = it.farmer && labels[it.farmer.label] && ["disease", "pest", "healthy"].includes(labels[it.farmer.label].kind)
+    ? it.farmer.label : it.model.top2[0]?.label;
+  if (guess) $("correct-label").value = guess;
+}
+
+async function decide(action) {
+  if (!current) return;
+  const body = { action };
+  if (action === "correct") body.label = $("correct-label").value;
+  try {
+    await api(`/v1/review/${current.photo_id}`, { method: "POST", body: JSON.stringify(body) });
+    const i = items.indexOf(current); current = items[i + 1] || null;
+    await refresh();
+  } catch (e) { $("review-error").textContent = e.message; }
+}
+
+async function loadStats() {
+  const s = await api("/v1/review/stats");
+  const tb = document.querySelector("#counts tbody"); tb.replaceChildren();
+  for (const [label, per] of Object.entries(s.confirmed)) {
+    const tr = document.createElement("tr");
+    const n = Object.keys(per).length;
+    tr.innerHTML = "<td></td><td></td><td></td>";
+    tr.children[0].textContent = name(label); tr.children[1].textContent = s.totals[label];
+    tr.children[2].textContent = Object.entries(per).map(([k, v]) => `${k} ${v}`).join(", ") + (n === 1 ? ` (${t("one_source")})` : "");
+    if (n === 1) tr.children[2].className = "warn";
+    tb.appendChild(tr);
+  }
+  if (!tb.children.length) tb.innerHTML = `<tr><td colspan="3">${t("none")}</td></tr>`;
+  const ul = $("log"); ul.replaceChildren();
+  for (const e of await api("/v1/review/log?limit=50")) {
+    const li = document.createElement("li");
+    li.textContent = `${new Date(e.created_at).toLocaleString()} · ${e.by} · ${e.action}${e.label ? " " + name(e.label) : ""} · #${e.photo_id}`;
+    ul.appendChild(li);
+  }
+}
+
+async function signedIn() {
+  $("signin").hidden = true; $("work").hidden = false;
+  try { await loadLabels(); await refresh(); } catch (e) { $("signin").hidden = false; $("work").hidden = true; $("signin-error").textContent = e.message; }
+}
+function signOut() { token = null; sessionStorage.removeItem("cw_token"); $("signin").hidden = false; $("work").hidden = true; }
+
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault(); $("signin-error").textContent = "";
+  const r = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams({ username: $("username").value, password: $("password").value }) });
+  if (!r.ok) { $("signin-error").textContent = t("bad_login"); return; }
+  token = (await r.json()).access_token; sessionStorage.setItem("cw_token", token); signedIn();
+});
+$("confirm").addEventListener("click", () => decide("confirm"));
+$("correct").addEventListener("click", () => decide("correct"));
+$("reject").addEventListener("click", () => decide("reject"));
+document.addEventListener("keydown", (e) => {
+  if ($("work").hidden || e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
+  if (e.key === "c") decide("confirm"); else if (e.key === "r") decide("reject");
+  else if (e.key === "j" && current) show(items[items.indexOf(current) + 1] || items[0]);
+});
+$("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("cw_lang", lang); applyLang(); });
+applyLang();
+if (token) signedIn();

@@ -1,0 +1,73 @@
+"""The agronomist's pages in a real headless Chromium against a real server: the review queue (a farmer's
+correction confirmed in one tap, counts per label and source) and the models page (versions, the served one,
+compare on the frozen benchmark, promotion refused without the right)."""
+
+from __future__ import annotations
+
+import httpx
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.api.test_areas import area_payload
+from tests.data.make_photos import real_photo
+
+
+def sign_in(d, url: str, username: str, wait: WebDriverWait) -> None:
+    d.get(url)
+    d.execute_script("sessionStorage.clear()")
+    d.get(url)
+    d.find_element(By.ID, "username").send_keys(username)
+    d.find_element(By.ID, "password").send_keys("mat khau 123")
+    d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "work")))
+
+
+def test_agronomist_reviews_a_correction_and_compares_models(live_server, browser, tmp_path) -> None:
+    admin = live_server.token()
+    for user, role in (("nong_dan3", "farmer"), ("ky_su", "agronomist")):
+        r = httpx.post(f"{live_server.url}/v1/accounts", headers=admin, json={
+            "username": user, "password": "mat khau 123", "role": role, "province": "Sóc Trăng"})
+        assert r.status_code == 201, r.text
+    assert httpx.post(f"{live_server.url}/v1/areas", headers=admin,
+                      json=area_payload("VN-STOR-0009", i=2, owner_username="nong_dan3")).status_code == 201
+    farmer = live_server.token("nong_dan3", "mat khau 123")
+    r = httpx.post(f"{live_server.url}/v1/photos", headers=farmer, data={"area_code": "VN-STOR-0009"},
+                   files={"file": ("leaf.jpg", real_photo("brown_spot", 51).read_bytes(), "image/jpeg")}, timeout=60)
+    pid = r.json()["id"]
+    assert httpx.post(f"{live_server.url}/v1/photos/{pid}/feedback", headers=farmer,
+                      json={"label": "blast"}).status_code == 201
+
+    d = browser
+    d.set_window_size(1280, 900)
+    wait = WebDriverWait(d, 60)
+    sign_in(d, f"{live_server.url}/review/", "ky_su", wait)
+    wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "#queue li"))
+    assert d.find_element(By.ID, "queued").text == "1"
+    assert "Bệnh đạo ôn" in d.find_element(By.ID, "farmer").text  # the farmer's label, in Vietnamese
+    assert "Bệnh đốm nâu" in d.find_element(By.ID, "model").text
+    wait.until(lambda _: d.execute_script("return document.getElementById('big').naturalWidth > 0"))
+    d.save_screenshot(str(tmp_path / "review.png"))
+    Select(d.find_element(By.ID, "correct-label")).select_by_value("brown_spot")
+    d.find_element(By.ID, "correct").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "empty")))
+    wait.until(lambda _: "Bệnh đốm nâu" in d.find_element(By.ID, "counts").text)
+    assert "ky_su" in d.find_element(By.ID, "log").text
+    log = httpx.get(f"{live_server.url}/v1/review/log", headers=admin).json()
+    assert [(e["photo_id"], e["action"], e["label"], e["by"]) for e in log] == [(pid, "correct", "brown_spot", "ky_su")]
+
+    # the models page: the served version marked, compare a candidate, promotion refused without the right
+    d.get(f"{live_server.url}/models/")
+    wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "#versions tbody tr"))
+    rows = {tr.get_attribute("data-version"): tr for tr in d.find_elements(By.CSS_SELECTOR, "#versions tbody tr")}
+    served = httpx.get(f"{live_server.url}/v1/models/field_photo", headers=admin).json()["version"]
+    assert "đang phục vụ" in rows[served].text and "1.1.0" in rows
+    rows["1.1.0"].find_elements(By.TAG_NAME, "button")[0].click()  # compare
+    WebDriverWait(d, 180).until(lambda _: "macro" in d.find_element(By.ID, "report").text.lower())
+    wait.until(lambda _: len(d.find_elements(By.CSS_SELECTOR, "#plots img")) >= 3)
+    d.save_screenshot(str(tmp_path / "models.png"))
+    rows = {tr.get_attribute("data-version"): tr for tr in d.find_elements(By.CSS_SELECTOR, "#versions tbody tr")}
+    rows["1.1.0"].find_elements(By.TAG_NAME, "button")[1].click()  # promote
+    wait.until(lambda _: d.find_element(By.ID, "error").text)
+    assert "right" in d.find_element(By.ID, "error").text or "quyền" in d.find_element(By.ID, "error").text
+    assert httpx.get(f"{live_server.url}/v1/models/field_photo", headers=admin).json()["version"] == served
