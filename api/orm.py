@@ -219,6 +219,22 @@ class PhotoReview(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class DroneLabel(Base):
+    """A polygon an agronomist drew on a flight: real damage, healthy canopy or a look-alike (stubble, water, shadow,
+    soil), in EPSG:4326; exported with the flight's orthomosaic as a training scene for the drone damage model."""
+
+    __tablename__ = "drone_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32))
+    geometry_geojson: Mapped[dict[str, Any]] = mapped_column(JSON)
+    area_m2: Mapped[float] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class SprayMap(Base):
     """A spray plan made from a damage map: its config and the model that made the damage map, for reproduction."""
 

@@ -415,3 +415,11 @@ class ReviewQueueItem(BaseModel):
 class ReviewQueue(BaseModel):
     queued: int
     items: list[ReviewQueueItem]
+
+
+class DroneLabelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: Literal["damage", "healthy_canopy", "stubble", "water", "bare_soil", "shadow"] = Field(
+        description="what is on the ground: real damage, healthy canopy, or a look-alike that is not damage")
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon in longitude/latitude (EPSG:4326)")
+    note: Note2000 | None = None

@@ -137,21 +137,28 @@ def write_scene(rgb: np.ndarray, valid: np.ndarray, damaged: np.ndarray, prof: d
 
 
 def label_raster(tif: str | Path, geojson: str | Path | None) -> np.ndarray:
-    """Per-pixel class index (rows, cols) uint8: label polygons (by `class`) over the index rule; IGNORE off-mosaic."""
+    """Per-pixel class index (rows, cols) uint8: label polygons (by `class`) over the index rule; IGNORE off-mosaic.
+
+    Labels drawn on a real flight (`cropwatch datasets export-drone-labels`) carry `"unlabelled": "ignore"`: pixels
+    outside every polygon are IGNORE (nobody looked at them), and a `not_damaged` polygon (a shadow, say) keeps the
+    index rule inside it: canopy or soil, never damage."""
     rgb, valid, prof = read_rgb_valid(tif)
-    lab = base_labels(rgb, valid)
+    base = base_labels(rgb, valid)
+    lab = base.copy()
     if geojson and Path(geojson).exists():
         fc = json.loads(Path(geojson).read_text())
+        if fc.get("unlabelled") == "ignore":
+            lab[:] = IGNORE
         by_class: dict[str, list[Any]] = {}
         for f in fc["features"]:
             g = reproject(shape(f["geometry"]), "EPSG:4326", prof["crs"].to_string())
             by_class.setdefault(f["properties"]["class"], []).append(g)
-        for cls, geoms in by_class.items():
-            if cls not in CLASSES:
-                raise ValueError(f"label class {cls!r} is not one of {CLASSES}")
-            m = rasterize(geoms, out_shape=lab.shape, transform=prof["transform"], fill=0, default_value=1,
-                          dtype="uint8").astype(bool)
-            lab[m & valid] = CLASSES.index(cls)
+        for cls in sorted(by_class, key=lambda c: c == "damaged"):  # damage drawn over a look-alike wins
+            if cls not in (*CLASSES, "not_damaged"):
+                raise ValueError(f"label class {cls!r} is not one of {[*CLASSES, 'not_damaged']}")
+            m = rasterize(by_class[cls], out_shape=lab.shape, transform=prof["transform"], fill=0, default_value=1,
+                          dtype="uint8").astype(bool) & valid
+            lab[m] = base[m] if cls == "not_damaged" else CLASSES.index(cls)
     return lab
 
 
@@ -161,6 +168,22 @@ class Scene:
     tif: Path
     labels: Path
     split: str  # train | test
+    min_labelled: float = 0.5  # chips with a smaller labelled share are skipped (real flights: a few polygons)
+
+
+def read_scenes(folder: str | Path, min_labelled: float = 0.02) -> list[Scene]:
+    """Labelled real flights written by `cropwatch datasets export-drone-labels` (scenes.csv + tif + geojson), or
+    any folder of `name.tif` + `name.geojson` pairs (all training scenes)."""
+    folder = Path(folder)
+    index = folder / "scenes.csv"
+    if index.is_file():
+        import csv
+
+        with index.open(encoding="utf-8", newline="") as fh:
+            return [Scene(r["name"], folder / r["tif"], folder / r["labels"], r.get("split") or "train", min_labelled)
+                    for r in csv.DictReader(fh)]
+    return [Scene(t.stem, t, t.with_suffix(".geojson"), "train", min_labelled)
+            for t in sorted(folder.glob("*.tif")) if t.with_suffix(".geojson").is_file()]
 
 
 Source = tuple[str, Path, float, str, tuple[float, float]]
@@ -200,7 +223,7 @@ def iter_chips(
     for r in range(0, h - chip_px + 1, stride_px):
         for c in range(0, w - chip_px + 1, stride_px):
             y = lab[r : r + chip_px, c : c + chip_px]
-            if (y == IGNORE).mean() > 0.5:
+            if (y != IGNORE).mean() < scene.min_labelled:
                 continue
             yield rgb[:, r : r + chip_px, c : c + chip_px].astype(np.float32) / 255.0, y
 

@@ -1,4 +1,4 @@
-"""`cropwatch datasets export-feedback`."""
+"""`cropwatch datasets export-feedback` and `cropwatch datasets export-drone-labels`."""
 
 from __future__ import annotations
 
@@ -32,3 +32,26 @@ def datasets_export_feedback(
     for label, per in info["per_label_and_source"].items():
         typer.echo(f"  {label:<24} {sum(per.values()):>5}  from {len(per)} source(s): "
                    + ", ".join(f"{k} {v}" for k, v in sorted(per.items())))
+
+
+@app.command("export-drone-labels")
+def datasets_export_drone_labels(
+    out_dir: Annotated[Path, typer.Argument(help="folder to write: flight_<id>.tif + flight_<id>.geojson per labelled "
+                                                 "flight, and scenes.csv")],
+    flight: Annotated[list[int] | None, typer.Option("--flight", help="only this flight (job id); repeatable")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a non-empty folder")] = False,
+) -> None:
+    """Write the labels agronomists drew on flights as training scenes for notebook 04 (EXTRA_SCENES_DIR): each
+    flight's orthomosaic beside its label polygons (GeoJSON with a `class` per polygon; unlabelled pixels ignored)."""
+    from api.services.drone_labels import export
+    from inference.errors import CropwatchError
+
+    with migrated_session() as session:
+        try:
+            scenes = export(session, out_dir, flight or None, overwrite)
+        except CropwatchError as exc:
+            fail(str(exc))
+    typer.echo(f"wrote {len(scenes)} labelled flights to {out_dir}")
+    for s in scenes:
+        typer.echo(f"  {s['name']:<14} area {s['area_code'] or '-':<16} {s['n_labels']:>4} polygons: "
+                   f"{s['labels_present']}")

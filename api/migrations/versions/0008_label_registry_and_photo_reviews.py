@@ -1,5 +1,5 @@
 """the class registry (label_classes), agronomists' photo reviews, feedback with the model's answer and version, the
-photo's device
+photo's device, drone labels drawn on flights
 
 Revision ID: 0008
 Revises: 0007
@@ -42,6 +42,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('photo_reviews', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_photo_reviews_observation_id'), ['observation_id'], unique=False)
+    op.create_table(
+        'drone_labels',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('job_id', sa.Integer(), nullable=False),
+        sa.Column('label', sa.String(length=32), nullable=False),
+        sa.Column('geometry_geojson', sa.JSON(), nullable=False),
+        sa.Column('area_m2', sa.Float(), nullable=False),
+        sa.Column('note', sa.Text(), nullable=True),
+        sa.Column('account_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['account_id'], ['accounts.id']),
+        sa.ForeignKeyConstraint(['job_id'], ['jobs.id']),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    with op.batch_alter_table('drone_labels', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_drone_labels_job_id'), ['job_id'], unique=False)
     with op.batch_alter_table('photo_feedback', schema=None) as batch_op:
         batch_op.add_column(sa.Column('other_name', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('model_label', sa.String(length=64), nullable=True))
@@ -57,6 +73,9 @@ def downgrade() -> None:
         batch_op.drop_column('model_version')
         batch_op.drop_column('model_label')
         batch_op.drop_column('other_name')
+    with op.batch_alter_table('drone_labels', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_drone_labels_job_id'))
+    op.drop_table('drone_labels')
     with op.batch_alter_table('photo_reviews', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_photo_reviews_observation_id'))
     op.drop_table('photo_reviews')

@@ -26,7 +26,11 @@ const T = {
     f_date: "Ngày phân tích", f_sensor: "Cảm biến", f_area: "Diện tích phân tích", f_canopy: "Độ che phủ tán lá",
     f_growth: "Điểm sinh trưởng", f_damaged: "Diện tích hư hại", f_method: "Cách tính hư hại", f_model: "Mô hình",
     m_model: "mô hình học máy", m_index_anomaly: "chỉ số bất thường (so với chính ruộng này)",
-    index_warning: "Hư hại được tính từ chỉ số thực vật so với chính ruộng này, không phải chẩn đoán bệnh: kiểm tra ngoài đồng trước khi phun." },
+    index_warning: "Hư hại được tính từ chỉ số thực vật so với chính ruộng này, không phải chẩn đoán bệnh: kiểm tra ngoài đồng trước khi phun.",
+    gt_title: "Nhãn thực địa (cho cán bộ nông nghiệp)", gt_label: "Nhãn", draw_gt: "Vẽ nhãn", show_photos: "Ảnh của nông dân",
+    gt_hint: "Vẽ vùng hư hại thật, lúa khỏe và những thứ dễ nhầm (rơm rạ, nước, bóng, đất trống). Chấm tròn là ảnh nông dân chụp trong chuyến bay.",
+    gt_damage: "hư hại thật", gt_healthy_canopy: "lúa khỏe", gt_stubble: "rơm rạ, gốc rạ", gt_water: "nước", gt_shadow: "bóng",
+    gt_bare_soil: "đất trống", n_labels: "nhãn", n_photos: "ảnh", delete_label: "Xoá nhãn", by: "bởi" },
   en: { title: "Spray map", username: "Username", password: "Password", signin: "Sign in",
     area: "Growing area", flight: "Analysed flight", upload: "Upload a new orthomosaic (GeoTIFF)",
     upload_btn: "Upload and analyse", plan: "Spray plan", swath: "Swath (m)", rate: "Spray volume (L/ha of mix)",
@@ -50,14 +54,19 @@ const T = {
     f_date: "Analysed on", f_sensor: "Sensor", f_area: "Analysed area", f_canopy: "Canopy cover",
     f_growth: "Growth score", f_damaged: "Damaged area", f_method: "Damage method", f_model: "Model",
     m_model: "machine-learning model", m_index_anomaly: "index anomaly (against this field itself)",
-    index_warning: "Damage comes from the vegetation index against this field itself, not a diagnosis: check on the ground before spraying." },
+    index_warning: "Damage comes from the vegetation index against this field itself, not a diagnosis: check on the ground before spraying.",
+    gt_title: "Ground truth (for agronomists)", gt_label: "Label", draw_gt: "Draw label", show_photos: "Farmers' photos",
+    gt_hint: "Outline real damage, healthy canopy and look-alikes (stubble, water, shadow, bare soil). Dots are farmers' photos taken inside the flight.",
+    gt_damage: "real damage", gt_healthy_canopy: "healthy canopy", gt_stubble: "stubble, straw", gt_water: "water", gt_shadow: "shadow",
+    gt_bare_soil: "bare soil", n_labels: "labels", n_photos: "photos", delete_label: "Delete label", by: "by" },
 };
 let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k] || k;
 const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([9.6, 105.97], 13);
-const layers = { ortho: null, boundary: null, analysis: null, zones: null, exclusions: null };
+const layers = { ortho: null, boundary: null, analysis: null, zones: null, exclusions: null, truth: null, photos: null };
+const GT_COLOURS = { damage: "#d7191c", healthy_canopy: "#1a9641", stubble: "#c9a227", water: "#2c7bb6", shadow: "#555555", bare_soil: "#8c510a" };
 let jobs = [], lastMap = null;
 // what the operator draws or uploads for the next plan: a field boundary (null: the area's own) and no-spray areas
 const BOUNDARY_STYLE = { color: "#c77700", weight: 3, fill: false };
@@ -170,7 +179,33 @@ async function jobChanged() {
   const j = currentJob();
   showFlight(j);
   showLayers();
+  loadTruth().catch((e) => { $("gt-error").textContent = e.message; });
 }
+
+// ground truth drawn on the flight, and farmers' photos inside it to guide where to look
+async function loadTruth() {
+  const j = currentJob();
+  $("truth").hidden = !j; $("gt-error").textContent = "";
+  if (!j) { setLayer("truth", null); setLayer("photos", null); return; }
+  const [fc, photos] = await Promise.all([api(`/v1/flights/${j.id}/labels`), api(`/v1/flights/${j.id}/photos`)]);
+  setLayer("truth", L.geoJSON(fc, { pmIgnore: true, style: (f) => ({ color: GT_COLOURS[f.properties.label], weight: 2, fillOpacity: 0.3 }),
+    onEachFeature: (f, l) => {
+      const div = document.createElement("div");
+      div.textContent = `${t("gt_" + f.properties.label)} · ${f.properties.area_m2} m² · ${t("by")} ${f.properties.by}`;
+      const b = document.createElement("button"); b.type = "button"; b.textContent = t("delete_label");
+      b.addEventListener("click", async () => {
+        try { await api(`/v1/flights/${j.id}/labels/${f.properties.id}`, { method: "DELETE" }); map.closePopup(); await loadTruth(); }
+        catch (e) { $("gt-error").textContent = e.message; }
+      });
+      div.appendChild(b); l.bindPopup(div);
+    } }));
+  setLayer("photos", $("show-photos").checked ? L.geoJSON(photos, { pmIgnore: true,
+    pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 6, color: "#fff", weight: 2, fillColor: f.properties.status === "diagnosed" ? "#7b3294" : "#999", fillOpacity: 1 }),
+    onEachFeature: (f, l) => { const p = f.properties; l.bindPopup(`#${p.photo_id} · ${p.diagnosis}${p.ses !== null && p.ses !== undefined ? " · SES " + p.ses : ""} · ${p.observed_at.slice(0, 10)}`); } }) : null);
+  $("gt-state").textContent = `${fc.features.length} ${t("n_labels")} · ${photos.features.length} ${t("n_photos")}`;
+}
+$("show-photos").addEventListener("change", () => loadTruth().catch((e) => { $("gt-error").textContent = e.message; }));
+$("draw-gt").addEventListener("click", () => startDraw("gt"));
 $("layer").addEventListener("change", showLayers);
 $("show-ortho").addEventListener("change", showLayers);
 $("opacity").addEventListener("input", () => { if (layers.analysis) layers.analysis.setOpacity($("opacity").value / 100); });
@@ -218,15 +253,25 @@ function startDraw(target) {
   document.querySelectorAll("button.active").forEach((b) => b.classList.remove("active"));
   $(`draw-${target}`).classList.add("active");
   $(`${target}-error`).textContent = t("draw_hint");
-  map.pm.enableDraw("Polygon", { snappable: false, pathOptions: target === "boundary" ? BOUNDARY_STYLE : EXCL_STYLE });
+  const style = target === "boundary" ? BOUNDARY_STYLE : target === "gt" ? { color: GT_COLOURS[$("gt-label").value], weight: 2 } : EXCL_STYLE;
+  map.pm.enableDraw("Polygon", { snappable: false, pathOptions: style });
 }
 map.on("pm:create", (e) => {
   const target = drawTarget; drawTarget = null;
   document.querySelectorAll("button.active").forEach((b) => b.classList.remove("active"));
   if (target) $(`${target}-error`).textContent = "";
   if (target === "boundary") { map.removeLayer(e.layer); setField(L.featureGroup([e.layer]), "boundary_drawn"); }
+  else if (target === "gt") { map.removeLayer(e.layer); saveTruth(e.layer.toGeoJSON().geometry); }
   else { map.removeLayer(e.layer); addExclusion(e.layer, "drawn"); }
 });
+async function saveTruth(geometry) {
+  const j = currentJob();
+  try {
+    await api(`/v1/flights/${j.id}/labels`, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ label: $("gt-label").value, geometry }) });
+    await loadTruth();
+  } catch (e) { $("gt-error").textContent = e.message; }
+}
 map.on("pm:remove", (e) => {
   if (exclusionGroup.hasLayer(e.layer)) exclusionGroup.removeLayer(e.layer);
   if (field && field.getLayers().every((l) => !map.hasLayer(l))) setField(null);
