@@ -329,6 +329,8 @@ class ModelActivationPublic(BaseModel):
     actor: str
     reason: str | None
     forced: bool
+    comparison: dict[str, Any] | None = Field(default=None, description="the comparison the promotion passed: "
+                                              "benchmark, margin, regressions, created_at")
     created_at: datetime
 
 

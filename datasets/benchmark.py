@@ -1,7 +1,9 @@
 """Frozen benchmarks: versioned manifests of held-out photos that no training run reads.
 
 `datasets/benchmarks/field_photo-v1.csv` is the grouped 'test' split of the field-photo sources as it stood when it
-was frozen (98 photos: both sources, every class). Training pipelines drop its photos with `without_benchmark`, and
+was frozen (98 photos: both sources, every class). `datasets/benchmarks/drone_damage-v1.csv` names the drone scenes:
+the southern 40 % of the Bali paddies mosaic (never in training) with seeded synthetic damage, regenerated exactly by
+`drone_scenes` (datasets/drone.py), three seeds. Training pipelines drop its photos with `without_benchmark`, and
 `cropwatch models compare` scores candidates on it per source and per class. A new benchmark is a new file (v2, ...):
 an old one is never edited, so comparisons stay comparable.
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from datasets.field_photos import (
     DEFAULT_DATA_ROOT,
@@ -24,7 +27,7 @@ from datasets.field_photos import (
 )
 
 BENCHMARK_DIR = Path(__file__).resolve().parent / "benchmarks"
-DEFAULT_BENCHMARK = {"field_photo": "field_photo-v1"}
+DEFAULT_BENCHMARK = {"field_photo": "field_photo-v1", "drone_damage": "drone_damage-v1"}
 
 
 def benchmark_path(name: str) -> Path:
@@ -46,6 +49,30 @@ def without_benchmark(rows: list[ManifestRow], task: str = "field_photo",
     """`rows` minus every photo of the task's default benchmark (compared by resolved path)."""
     held = {str(Path(r.path).resolve()) for r in read_manifest(benchmark_path(DEFAULT_BENCHMARK[task]), data_root)}
     return [r for r in rows if str(Path(r.path).resolve()) not in held]
+
+
+def drone_scenes(path: Path, cache_dir: Path, data_root: Path = DEFAULT_DATA_ROOT) -> list[Any]:
+    """The scenes of a drone benchmark manifest, generated once into `cache_dir/<benchmark id>/` (deterministic:
+    the same seeds give the same damage) and reused."""
+    import csv
+
+    from datasets.drone import Scene, make_scenes
+
+    out = cache_dir / benchmark_id(path)
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    scenes: list[Scene] = []
+    for r in rows:
+        names = [f"{r['source']}_s{i}" for i in range(int(r["seeds"]))]
+        if all((out / f"{n}.tif").is_file() and (out / f"{n}.geojson").is_file() for n in names):
+            scenes += [Scene(n, out / f"{n}.tif", out / f"{n}.geojson", "test") for n in names]
+            continue
+        ortho = Path(data_root) / r["ortho"]
+        if not ortho.is_file():
+            raise FileNotFoundError(f"the benchmark's orthomosaic {ortho} is not here")
+        src = (r["source"], ortho, float(r["scale"]), "test", (float(r["row_from"]), float(r["row_to"])))
+        scenes += make_scenes([src], out, seeds_per_source=int(r["seeds"]))
+    return scenes
 
 
 def freeze(name: str, data_root: Path = DEFAULT_DATA_ROOT) -> Path:

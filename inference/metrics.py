@@ -39,3 +39,14 @@ def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int 
         if m.any():
             ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
     return float(ece)
+
+
+def damage_scores(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict[str, float]:
+    """Precision, recall, F1 and IoU of the damaged class (pred, truth: bool masks)."""
+    p, t = pred & valid, truth & valid
+    tp, fp, fn = int((p & t).sum()), int((p & ~t).sum()), int((~p & t).sum())
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    return {"precision": round(prec, 4), "recall": round(rec, 4),
+            "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0,
+            "iou": round(tp / (tp + fp + fn), 4) if tp + fp + fn else 0.0, "damaged_px": int(t.sum())}

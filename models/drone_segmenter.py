@@ -20,6 +20,7 @@ from torch import nn
 
 from datasets.drone import CLASSES, IGNORE, Scene, iter_chips, label_raster
 from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, sha256_file
+from inference.metrics import damage_scores
 from models.versioning import PROMOTE_HINT, fresh_bundle_dir
 
 MODEL_NAME = "drone_damage_unet_small"
@@ -189,17 +190,6 @@ def export_bundle(model: SmallUNet, out_dir: Path, version: str, meta_extra: dic
     meta["onnx_sha256"] = sha256_file(onnx_path)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
     return meta
-
-
-def damage_scores(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict[str, float]:
-    """Precision, recall, F1 and IoU of the damaged class (pred, truth: bool masks)."""
-    p, t = pred & valid, truth & valid
-    tp, fp, fn = int((p & t).sum()), int((p & ~t).sum()), int((~p & t).sum())
-    prec = tp / (tp + fp) if tp + fp else 0.0
-    rec = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": round(prec, 4), "recall": round(rec, 4),
-            "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0,
-            "iou": round(tp / (tp + fp + fn), 4) if tp + fp + fn else 0.0, "damaged_px": int(t.sum())}
 
 
 def evaluate_scenes(scenes: list[Scene], bundle_dir: Path | None, work: Path) -> dict[str, dict[str, Any]]:

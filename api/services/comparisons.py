@@ -49,8 +49,8 @@ def compare(task: str, version_a: str, version_b: str, benchmark: Path | None = 
     from inference.evaluation import LabelledPhoto, compare_scorers, format_comparison, regressions
     from inference.plots import plot_comparison, plot_confusion, plot_coverage_accuracy
 
-    if registry.check_task(task) != "field_photo":
-        raise BadInput(f"compare works for field_photo; {task} has no frozen benchmark yet")
+    if registry.check_task(task) == "drone_damage":
+        return compare_drone(version_a, version_b, benchmark, out, progress)
     settings = get_settings()
     scorers = {}
     for v in (version_a, version_b):
@@ -107,3 +107,103 @@ def stored(task: str, version_a: str, version_b: str) -> dict[str, Any]:
     rec = json.loads(path.read_text())
     rec["plots"] = sorted(p.name for p in path.with_suffix("").glob("*.png"))
     return rec
+
+
+def compare_drone(version_a: str, version_b: str, benchmark: Path | None = None, out: Path | None = None,
+                  progress: Callable[[Iterable[Any]], Iterable[Any]] = lambda it: it) -> Comparison:
+    """Two drone damage bundles through the real raster pipeline on the benchmark's scenes (default: the held-out
+    Bali scenes of drone_damage-v1; or a folder of labelled scenes from `export-drone-labels`): precision, recall and
+    F1 of the damaged class per scene and pooled; a drop of more than the margin on any scene is a regression."""
+    from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_id, benchmark_path, drone_scenes
+    from datasets.drone import read_scenes
+
+    settings = get_settings()
+    bundles = {v: settings.models_dir / "drone_damage" / registry.check_version_name(v) for v in (version_a, version_b)}
+    for v, d in bundles.items():
+        if not (d / "model.json").is_file():
+            raise NotFound(f"drone_damage {v}: no bundle at {d}")
+    bench = benchmark or benchmark_path(DEFAULT_BENCHMARK["drone_damage"])
+    if bench.is_dir():  # labelled real flights
+        scenes, bid = read_scenes(bench, 0.0), f"{bench.name}@labelled-scenes"
+    else:
+        scenes, bid = drone_scenes(bench, settings.data_dir / "benchmarks"), benchmark_id(bench)
+    per, totals = _score_scenes(bundles, scenes, settings.data_dir / "comparisons" / ".work", progress)
+    versions = {v: {"all": _pooled(*totals[v]), "per_source": per[v]} for v in bundles}
+    margin = settings.promotion_margin
+    regs = [f"{name}: F1 {per[version_a][name]['f1']} -> {per[version_b][name]['f1']}" for name in per[version_a]
+            if per[version_b][name]["f1"] < per[version_a][name]["f1"] - margin]
+    lines = [f"drone_damage: {version_a} against {version_b} on {bid} ({len(scenes)} scenes, damaged class)",
+             f"{'scene':<24}{version_a:>26}{version_b:>26}", f"{'':<24}{'F1  precision  recall':>26}"
+             f"{'F1  precision  recall':>26}"]
+    for name in [*per[version_a], "all (pooled)"]:
+        cells = [versions[v]["all"] if name == "all (pooled)" else per[v][name] for v in bundles]
+        lines.append(f"{name:<24}" + "".join(f"{c['f1']:>8.3f}{c['precision']:>10.3f}{c['recall']:>8.3f}"
+                                             for c in cells))
+    record = {"task": "drone_damage", "active": version_a, "candidate": version_b, "benchmark": bid,
+              "margin": margin, "regressions": regs, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "versions": versions}
+    path = registry.save_comparison(settings.data_dir, "drone_damage", version_a, version_b, record)
+    plots = out or path.with_suffix("")
+    plots.mkdir(parents=True, exist_ok=True)
+    _plot_drone(versions, plots / "outcomes.png", bid)
+    (plots / "comparison.json").write_text(json.dumps(record, indent=1))
+    lines.append(f"comparison: {path}; plots: {plots}")
+    lines.append(f"{version_b} would be refused (margin {margin}): " + "; ".join(regs) if regs else
+                 f"{version_b} may replace {version_a}: not worse by more than {margin} F1 on any scene")
+    return Comparison(record, lines, path, plots)
+
+
+def _score_scenes(bundles: dict[str, Path], scenes: list[Any], work: Path,
+                  progress: Callable[[Iterable[Any]], Iterable[Any]]) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """Per version: damage scores per scene, and tp/fp/fn pooled over the scenes (damage probability >= 50)."""
+    import shutil
+
+    import rasterio
+
+    from datasets.drone import CLASSES, IGNORE, label_raster
+    from inference.drone import DamageModel, analyze_orthomosaic
+    from inference.metrics import damage_scores
+
+    per: dict[str, dict[str, Any]] = {v: {} for v in bundles}
+    totals = {v: [0, 0, 0] for v in bundles}
+    for s in progress(scenes):
+        truth = label_raster(s.tif, s.labels)
+        valid, damaged = truth != IGNORE, truth == CLASSES.index("damaged")
+        for v, d in bundles.items():
+            analyze_orthomosaic(s.tif, work / v / s.name, damage_model=DamageModel(d))
+            with rasterio.open(work / v / s.name / "damage.tif") as ds:
+                dmg = ds.read(1)
+            pred = (dmg >= 50) & (dmg != 255)
+            per[v][s.name] = damage_scores(pred, damaged, valid)
+            for k, m in enumerate(((pred & damaged), (pred & ~damaged), (~pred & damaged))):
+                totals[v][k] += int((m & valid).sum())
+    shutil.rmtree(work, ignore_errors=True)
+    return per, totals
+
+
+def _pooled(tp: int, fp: int, fn: int) -> dict[str, float]:
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {"f1": round(f1, 4), "precision": round(prec, 4), "recall": round(rec, 4), "macro_f1": round(f1, 4)}
+
+
+def _plot_drone(versions: dict[str, Any], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(next(iter(versions.values()))["per_source"])
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(names), 3.2))
+    width = 0.8 / len(versions)
+    for i, (v, r) in enumerate(versions.items()):
+        ax.bar([k + i * width for k in range(len(names))], [r["per_source"][n]["f1"] for n in names], width, label=v)
+    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(names))], names, rotation=20, fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("damage F1")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -106,6 +106,10 @@ def current_benchmark(task: str) -> str | None:
     return benchmark_id(benchmark_path(name)) if name and benchmark_path(name).exists() else None
 
 
+HEADLINE_METRICS = ("accuracy", "macro_f1", "ece", "leave_one_source_out", "leave_one_class_out",
+                    "in_source_grouped_cv", "held_out_scenes")
+
+
 def versions(task: str, models_dir: Path, active: str | None) -> list[dict[str, Any]]:
     """Every bundle folder of `task` with its headline metrics and files, newest first."""
     out = []
@@ -113,8 +117,7 @@ def versions(task: str, models_dir: Path, active: str | None) -> list[dict[str, 
         meta = json.loads(d.read_text())
         m = meta.get("metrics", {})
         out.append({"version": d.parent.name, "active": d.parent.name == active, "architecture": meta.get("architecture"),
-                    "metrics": {k: m[k] for k in ("accuracy", "macro_f1", "ece", "leave_one_source_out",
-                                                  "leave_one_class_out", "in_source_grouped_cv") if k in m},
+                    "metrics": {k: m[k] for k in HEADLINE_METRICS if k in m},
                     "files": sorted(p.name for p in d.parent.iterdir() if p.suffix in (".md", ".png"))})
     return sorted(out, key=lambda v: version_key(v["version"]), reverse=True)
 

@@ -7,20 +7,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from shapely.geometry import box, mapping
 
 from api.orm import Role
 from datasets.drone import CLASSES, IGNORE, iter_chips, label_raster, read_scenes
-from tests.api.test_flights import area_over, flight_client, post_flight, wait_job  # noqa: F401 - fixture
+from tests.api.test_flights import area_over, post_flight, wait_job
 from tests.conftest import make_account, token_for
 from tests.data.make_photos import gps_jpeg, real_photo
 from tests.data.make_rasters import bali_crop
-
-
-@pytest.fixture
-def app_settings(service_db: Path) -> Path:
-    return service_db
 
 
 def test_labels_on_a_flight_become_a_training_scene(flight_client, db, tmp_path: Path) -> None:

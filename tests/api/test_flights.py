@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,6 @@ from tests.data.make_rasters import bali_crop, broken, synthetic_rgba
 
 REDIS_ENV = "CROPWATCH_TEST_REDIS_URL"
 REQUIRE = os.environ.get("CROPWATCH_REQUIRE_SERVICES") == "1"
-
-
-@pytest.fixture
-def app_settings(service_db: Path) -> Path:
-    return service_db
 
 
 def area_over(raster: Path, code: str = "VN-STOR-0001", shrink: float = 0.2) -> dict:
@@ -49,17 +43,6 @@ def wait_job(client: TestClient, headers: dict, job_id: int, timeout: float = 12
             return j
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish: {j}")
-
-
-@pytest.fixture
-def flight_client(app_settings: Path, db) -> Iterator[tuple[TestClient, dict]]:
-    from api.app import create_app
-
-    make_account(db, "admin", Role.admin)
-    make_account(db, "pilot", Role.drone_operator, province="Sóc Trăng")
-    make_account(db, "farmer", Role.farmer)
-    with TestClient(create_app()) as c:
-        yield c, {"admin": token_for(c, "admin"), "pilot": token_for(c, "pilot"), "farmer": token_for(c, "farmer")}
 
 
 def post_flight(client: TestClient, headers: dict, path: Path, **form: str):

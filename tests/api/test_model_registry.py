@@ -175,6 +175,40 @@ def test_compare_prints_the_table_and_writes_the_plots(tmp_path: Path) -> None:
     record = json.loads((tmp_path / "data" / "comparisons" / "field_photo" / "1.1.0__1.2.0.json").read_text())
     assert record["benchmark"].startswith("bench@") and set(record["versions"]) == {"1.1.0", "1.2.0"}
     assert record["versions"]["1.2.0"]["per_source"]["sethy2020"]["n"] == 3
-    bad = subprocess.run([sys.executable, "-m", "api.cli", "models", "compare", "drone_damage", "1.0.0", "1.1.0"],
+    bad = subprocess.run([sys.executable, "-m", "api.cli", "models", "compare", "field_photo", "1.1.0", "9.9.9"],
                          env=env, capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "no frozen benchmark" in bad.stderr
+    assert bad.returncode == 2 and "9.9.9" in bad.stderr
+
+
+def test_drone_damage_compare_and_promotion_work_as_for_photos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               client: TestClient, db) -> None:
+    """The drone damage model: compared on the held-out Bali scenes through the raster pipeline, per scene; the
+    promotion is refused without that comparison and recorded with it."""
+    from api.services.comparisons import compare
+
+    d = tmp_path / "models" / "drone_damage"
+    d.mkdir(parents=True)
+    for v in ("1.0.0", "1.1.0"):
+        os.symlink(MODELS_DIR / "drone_damage" / v, d / v)
+    (d / "ACTIVE").write_text("1.1.0\n")
+    monkeypatch.setattr(get_settings(), "models_dir", tmp_path / "models")
+    make_account(db, "admin", Role.admin)
+    h = token_for(client, "admin")
+    r = client.post("/v1/models/drone_damage/activate", json={"version": "1.0.0"}, headers=h)
+    assert r.status_code == 409 and "compare" in r.json()["detail"]
+    result = compare("drone_damage", "1.1.0", "1.0.0")
+    rec = result.record
+    assert rec["benchmark"].startswith("drone_damage-v1@")
+    assert set(rec["versions"]["1.0.0"]["per_source"]) == {"bali_south_s0", "bali_south_s1", "bali_south_s2"}
+    shipped = json.loads((d / "1.0.0" / "model.json").read_text())["metrics"]["held_out_scenes"]
+    for scene, m in rec["versions"]["1.0.0"]["per_source"].items():  # the notebook's own held-out figures, again
+        assert m["f1"] == pytest.approx(shipped[scene]["model"]["f1"], abs=0.02), scene
+    assert (result.plots / "outcomes.png").stat().st_size > 1000 and "bali_south_s0" in "\n".join(result.lines)
+    r = client.post("/v1/models/drone_damage/activate", json={"version": "1.0.0"}, headers=h)
+    if rec["regressions"]:
+        assert r.status_code == 409
+        r = client.post("/v1/models/drone_damage/activate", json={"version": "1.0.0", "force": True,
+                                                                  "reason": "test"}, headers=h)
+    assert r.status_code == 200, r.text
+    acts = client.get("/v1/models/drone_damage/activations", headers=h).json()
+    assert acts[0]["version"] == "1.0.0" and acts[0]["comparison"]["benchmark"] == rec["benchmark"]

@@ -7,13 +7,14 @@ const T = {
     force: "Bắt buộc (dù so sánh từ chối; cần lý do)", rollback: "Quay lại phiên bản trước", history: "Lịch sử chuyển đổi",
     when: "Lúc", who: "Ai", what: "Gì", active: "đang phục vụ", compare: "So sánh với bản đang phục vụ", activate: "Đưa vào phục vụ",
     comparing: "Đang so sánh trên bộ ảnh chuẩn (khoảng 10 giây)…", done: "Xong", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
-    loso: "ngoài nguồn", insource: "trong nguồn", unsure: "chưa chắc" },
+    loso: "ngoài nguồn", insource: "trong nguồn", unsure: "chưa chắc", damage_f1: "F1 hư hại" },
   en: { title: "Served models", review_link: "Review labels", username: "Username", password: "Password", signin: "Sign in",
     task: "Task", version: "Version", metrics: "Metrics", files: "Files", promote: "Promote", reason: "Reason",
     force: "Force (although the comparison refuses it; needs a reason)", rollback: "Roll back to the previous version",
     history: "Switches", when: "When", who: "Who", what: "What", active: "served", compare: "Compare with the served version",
     activate: "Promote", comparing: "Comparing on the frozen benchmark (about 10 s)…", done: "Done",
-    bad_login: "Wrong username or password", loso: "other source", insource: "within sources", unsure: "unsure" },
+    bad_login: "Wrong username or password", loso: "other source", insource: "within sources", unsure: "unsure",
+    damage_f1: "damage F1" },
 };
 let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
@@ -43,6 +44,7 @@ function metricsText(m) {
   const ins = (m.in_source_grouped_cv || {}).all;
   if (ins) parts.push(`${t("insource")}: F1 ${ins.macro_f1}, ${t("unsure")} ${Math.round(ins.unsure * 100)}%`);
   if (m.macro_f1 !== undefined) parts.push(`F1 ${m.macro_f1}`);
+  for (const [k, v] of Object.entries(m.held_out_scenes || {})) if (v.model) parts.push(`${k}: ${t("damage_f1")} ${v.model.f1}`);
   return parts.join(" · ");
 }
 
