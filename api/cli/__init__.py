@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import areas, datasets, drone, models, photo, products, service, spray
+from api.cli import areas, datasets, drone, labels, models, photo, products, service, spray
 
 app = typer.Typer(help="cropwatch: crop monitoring for smallholder farms.", no_args_is_help=True)
 app.command()(service.serve)
@@ -14,6 +14,7 @@ app.add_typer(areas.app, name="areas")
 app.add_typer(models.app, name="models")
 app.add_typer(photo.app, name="photo")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(labels.app, name="labels")
 app.add_typer(drone.app, name="drone")
 app.add_typer(spray.app, name="spray")
 app.add_typer(products.app, name="products")
