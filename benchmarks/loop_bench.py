@@ -76,14 +76,13 @@ def run_loop(a: argparse.Namespace, root: Path, step) -> None:  # type: ignore[n
 
     from api.app import create_app
     from api.db import new_session
+    from api.migrate import upgrade
     from api.orm import Account, Role
     from api.security import hash_password
     from api.services.comparisons import compare
     from api.services.feedback import export_feedback
-    from models.lesion_patch_pipeline import LesionPatchConfig, run
-
-    from api.migrate import upgrade
     from api.settings import get_settings
+    from models.lesion_patch_pipeline import LesionPatchConfig, run
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
