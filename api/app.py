@@ -69,6 +69,7 @@ def create_app() -> FastAPI:
     app.mount("/operator", StaticFiles(directory=STATIC_DIR / "operator", html=True), name="operator")
     app.mount("/review", StaticFiles(directory=STATIC_DIR / "review", html=True), name="review")
     app.mount("/models", StaticFiles(directory=STATIC_DIR / "models", html=True), name="models")
+    app.mount("/shared", StaticFiles(directory=STATIC_DIR / "shared"), name="shared")
     app.mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")
 
     @app.get("/", include_in_schema=False)

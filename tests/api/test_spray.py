@@ -12,7 +12,7 @@ import pytest
 import rasterio
 from shapely.geometry import mapping
 
-from tests.api.test_flights import app_settings, area_over, flight_client, post_flight, wait_job  # noqa: F401
+from tests.api.test_flights import area_over, post_flight, wait_job
 from tests.conftest import row_counts
 from tests.data.make_damage import canal_wgs84, damage_raster, field_boundary_wgs84
 from tests.data.make_rasters import synthetic_rgba

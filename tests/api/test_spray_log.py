@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from shapely.geometry import mapping
 
-from tests.api.test_flights import app_settings, flight_client  # noqa: F401
 from tests.conftest import row_counts
 from tests.data.make_damage import field_boundary_wgs84
 

@@ -16,27 +16,10 @@ const T = {
     bad_login: "Wrong username or password", loso: "other source", insource: "within sources", unsure: "unsure",
     damage_f1: "damage F1" },
 };
-let lang = localStorage.getItem("cw_lang") || "vi";
-let token = sessionStorage.getItem("cw_token");
 let active = null;
-const $ = (id) => document.getElementById(id);
-const t = (k) => T[lang][k];
+const t = (k) => cw.t(k);
 const task = () => $("task").value;
 
-async function api(path, opts = {}) {
-  const headers = Object.assign({ "Content-Type": "application/json" }, token ? { Authorization: `Bearer ${token}` } : {});
-  const r = await fetch(path, Object.assign({}, opts, { headers }));
-  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
-  if (r.status === 401) { signOut(); throw new Error(t("bad_login")); }
-  if (!r.ok) throw new Error(body.detail || r.statusText);
-  return body;
-}
-async function authImage(url) {
-  const r = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
-  const img = document.createElement("img"); img.alt = url.split("/").pop();
-  if (r.ok) img.src = URL.createObjectURL(await r.blob());
-  return img;
-}
 
 function metricsText(m) {
   const parts = [];
@@ -50,7 +33,7 @@ function metricsText(m) {
 
 async function load() {
   $("error").textContent = "";
-  const versions = await api(`/v1/models/${task()}/versions`);
+  const versions = await cw.api(`/v1/models/${task()}/versions`);
   const tb = document.querySelector("#versions tbody"); tb.replaceChildren();
   for (const v of versions) {
     if (v.active) active = v.version;
@@ -71,7 +54,7 @@ async function load() {
     }
     tb.appendChild(tr);
   }
-  const hist = await api(`/v1/models/${task()}/activations`);
+  const hist = await cw.api(`/v1/models/${task()}/activations`);
   const hb = document.querySelector("#history tbody"); hb.replaceChildren();
   for (const h of hist) {
     const tr = document.createElement("tr"); tr.innerHTML = "<td></td><td></td><td></td><td></td>";
@@ -87,19 +70,19 @@ async function showFile(version, name) {
   $("detail").hidden = false; $("detail-title").textContent = `${task()} ${version}: ${name}`;
   $("report").textContent = ""; $("plots").replaceChildren(); $("card").textContent = "";
   const url = `/v1/models/${task()}/versions/${version}/files/${name}`;
-  if (name.endsWith(".png")) $("plots").appendChild(await authImage(url));
-  else $("card").textContent = await api(url);
+  if (name.endsWith(".png")) $("plots").appendChild(await cw.authImage(url));
+  else $("card").textContent = await cw.api(url);
 }
 
 async function compare(version) {
   $("msg").textContent = t("comparing"); $("error").textContent = "";
   try {
-    const r = await api(`/v1/models/${task()}/compare`, { method: "POST", body: JSON.stringify({ version_b: version }) });
+    const r = await cw.api(`/v1/models/${task()}/compare`, { method: "POST", body: JSON.stringify({ version_b: version }) });
     $("msg").textContent = t("done");
     $("detail").hidden = false; $("detail-title").textContent = `${r.active} ↔ ${r.candidate} (${r.benchmark})`;
     $("report").textContent = r.report.join("\n"); $("card").textContent = "";
     $("plots").replaceChildren();
-    for (const p of r.plots) $("plots").appendChild(await authImage(`/v1/models/${task()}/comparisons/${r.active}/${r.candidate}/${p}`));
+    for (const p of r.plots) $("plots").appendChild(await cw.authImage(`/v1/models/${task()}/comparisons/${r.active}/${r.candidate}/${p}`));
   } catch (e) { $("msg").textContent = ""; $("error").textContent = e.message; }
 }
 
@@ -107,7 +90,7 @@ async function promote(version) {
   $("error").textContent = ""; $("msg").textContent = "";
   const body = { version, reason: $("reason").value || null, force: $("force").checked };
   try {
-    const r = await api(`/v1/models/${task()}/activate`, { method: "POST", body: JSON.stringify(body) });
+    const r = await cw.api(`/v1/models/${task()}/activate`, { method: "POST", body: JSON.stringify(body) });
     $("msg").textContent = `${r.previous || "–"} → ${r.active}`; await load();
   } catch (e) { $("error").textContent = e.message; }
 }
@@ -115,29 +98,10 @@ async function promote(version) {
 $("rollback").addEventListener("click", async () => {
   $("error").textContent = "";
   try {
-    const r = await api(`/v1/models/${task()}/rollback`, { method: "POST", body: JSON.stringify({ reason: $("reason").value || null }) });
+    const r = await cw.api(`/v1/models/${task()}/rollback`, { method: "POST", body: JSON.stringify({ reason: $("reason").value || null }) });
     $("msg").textContent = `${r.previous || "–"} → ${r.active}`; await load();
   } catch (e) { $("error").textContent = e.message; }
 });
 
-function applyLang() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
-  $("lang").textContent = lang === "vi" ? "EN" : "VI";
-  if (token && !$("work").hidden) load().catch((e) => { $("error").textContent = e.message; });
-}
-async function signedIn() {
-  $("signin").hidden = true; $("work").hidden = false;
-  try { await load(); } catch (e) { $("error").textContent = e.message; }
-}
-function signOut() { token = null; sessionStorage.removeItem("cw_token"); $("signin").hidden = false; $("work").hidden = true; }
-$("signin-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault(); $("signin-error").textContent = "";
-  const r = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams({ username: $("username").value, password: $("password").value }) });
-  if (!r.ok) { $("signin-error").textContent = t("bad_login"); return; }
-  token = (await r.json()).access_token; sessionStorage.setItem("cw_token", token); signedIn();
-});
 $("task").addEventListener("change", () => load().catch((e) => { $("error").textContent = e.message; }));
-$("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("cw_lang", lang); applyLang(); });
-applyLang();
-if (token) signedIn();
+cw.start(T, load, () => load().catch((e) => { $("error").textContent = e.message; }));

@@ -17,32 +17,15 @@ const T = {
     one_source: "one source only", bad_login: "Wrong username or password", not_reviewer: "Only agronomists and admins review labels.",
     reasons: { disagreement: "disagreement", farmer_unsure: "farmer unsure", model_unsure: "model unsure", agreement: "agreement" } },
 };
-let lang = localStorage.getItem("cw_lang") || "vi";
-let token = sessionStorage.getItem("cw_token");
 let labels = {}, items = [], current = null;
-const $ = (id) => document.getElementById(id);
-const t = (k) => T[lang][k];
-const name = (l) => (labels[l] ? labels[l][lang === "vi" ? "name_vi" : "name_en"] : l);
+const t = (k) => cw.t(k);
+const name = (l) => (labels[l] ? labels[l][cw.lang === "vi" ? "name_vi" : "name_en"] : l);
 
-async function api(path, opts = {}) {
-  const headers = Object.assign({ "Content-Type": "application/json" }, token ? { Authorization: `Bearer ${token}` } : {});
-  const r = await fetch(path, Object.assign({}, opts, { headers }));
-  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
-  if (r.status === 401) { signOut(); throw new Error(t("bad_login")); }
-  if (!r.ok) throw new Error(body.detail || r.statusText);
-  return body;
-}
 
-function applyLang() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
-  $("lang").textContent = lang === "vi" ? "EN" : "VI";
-  if (token && !$("work").hidden) refresh();
-}
 
 async function loadLabels() {
   labels = {};
-  for (const l of await api("/v1/labels")) labels[l.name] = l;
+  for (const l of await cw.api("/v1/labels")) labels[l.name] = l;
   const sel = $("correct-label");
   sel.replaceChildren();
   for (const l of Object.values(labels).filter((l) => ["disease", "pest", "healthy"].includes(l.kind))) {
@@ -51,16 +34,16 @@ async function loadLabels() {
 }
 
 async function refresh() {
-  const q = await api("/v1/review/queue?limit=100");
+  const q = await cw.api("/v1/review/queue?limit=100");
   items = q.items; $("queued").textContent = q.queued;
   const ol = $("queue"); ol.replaceChildren();
   for (const it of items) {
     const li = document.createElement("li"); li.dataset.id = it.photo_id;
     const img = document.createElement("img"); img.alt = ""; img.loading = "lazy";
-    authImage(img, it.thumbnail_url);
+    cw.authImage(it.thumbnail_url, img);
     const span = document.createElement("span");
     span.innerHTML = `<span class="badge ${it.reason}"></span><br><small></small>`;
-    span.querySelector(".badge").textContent = T[lang].reasons[it.reason];
+    span.querySelector(".badge").textContent = T[cw.lang].reasons[it.reason];
     span.querySelector("small").textContent = `${name(it.model.label)} → ${it.farmer ? name(it.farmer.label) : "?"}`;
     li.append(img, span); li.addEventListener("click", () => show(it));
     ol.appendChild(li);
@@ -69,19 +52,13 @@ async function refresh() {
   loadStats();
 }
 
-// images need the bearer token: fetched and shown as object URLs
-async function authImage(img, url) {
-  const r = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
-  if (r.ok) img.src = URL.createObjectURL(await r.blob());
-}
-
 function show(it) {
   current = it;
   $("empty").hidden = !!it; $("current").hidden = !it; $("review-error").textContent = "";
   document.querySelectorAll("#queue li").forEach((li) => li.classList.toggle("sel", it && +li.dataset.id === it.photo_id));
   if (!it) return;
-  authImage($("big"), it.image_url);
-  $("reason").textContent = T[lang].reasons[it.reason];
+  cw.authImage(it.image_url, $("big"));
+  $("reason").textContent = T[cw.lang].reasons[it.reason];
   const top = it.model.top2.map((c) => `${name(c.label)} ${Math.round(c.probability * 100)}%`).join(" · ");
   $("model").textContent = `${name(it.model.label)} (${top}; v${it.model.version || "?"})`;
   $("farmer").textContent = it.farmer ? `${name(it.farmer.label)}${it.farmer.other_name ? ": " + it.farmer.other_name : ""}` +
@@ -97,14 +74,14 @@ async function decide(action) {
   const body = { action };
   if (action === "correct") body.label = $("correct-label").value;
   try {
-    await api(`/v1/review/${current.photo_id}`, { method: "POST", body: JSON.stringify(body) });
+    await cw.api(`/v1/review/${current.photo_id}`, { method: "POST", body: JSON.stringify(body) });
     const i = items.indexOf(current); current = items[i + 1] || null;
     await refresh();
   } catch (e) { $("review-error").textContent = e.message; }
 }
 
 async function loadStats() {
-  const s = await api("/v1/review/stats");
+  const s = await cw.api("/v1/review/stats");
   const tb = document.querySelector("#counts tbody"); tb.replaceChildren();
   for (const [label, per] of Object.entries(s.confirmed)) {
     const tr = document.createElement("tr");
@@ -117,25 +94,14 @@ async function loadStats() {
   }
   if (!tb.children.length) tb.innerHTML = `<tr><td colspan="3">${t("none")}</td></tr>`;
   const ul = $("log"); ul.replaceChildren();
-  for (const e of await api("/v1/review/log?limit=50")) {
+  for (const e of await cw.api("/v1/review/log?limit=50")) {
     const li = document.createElement("li");
     li.textContent = `${new Date(e.created_at).toLocaleString()} · ${e.by} · ${e.action}${e.label ? " " + name(e.label) : ""} · #${e.photo_id}`;
     ul.appendChild(li);
   }
 }
 
-async function signedIn() {
-  $("signin").hidden = true; $("work").hidden = false;
-  try { await loadLabels(); await refresh(); } catch (e) { $("signin").hidden = false; $("work").hidden = true; $("signin-error").textContent = e.message; }
-}
-function signOut() { token = null; sessionStorage.removeItem("cw_token"); $("signin").hidden = false; $("work").hidden = true; }
 
-$("signin-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault(); $("signin-error").textContent = "";
-  const r = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams({ username: $("username").value, password: $("password").value }) });
-  if (!r.ok) { $("signin-error").textContent = t("bad_login"); return; }
-  token = (await r.json()).access_token; sessionStorage.setItem("cw_token", token); signedIn();
-});
 $("confirm").addEventListener("click", () => decide("confirm"));
 $("correct").addEventListener("click", () => decide("correct"));
 $("reject").addEventListener("click", () => decide("reject"));
@@ -144,6 +110,4 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "c") decide("confirm"); else if (e.key === "r") decide("reject");
   else if (e.key === "j" && current) show(items[items.indexOf(current) + 1] || items[0]);
 });
-$("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("cw_lang", lang); applyLang(); });
-applyLang();
-if (token) signedIn();
+cw.start(T, async () => { await loadLabels(); await refresh(); }, refresh);

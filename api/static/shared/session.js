@@ -1,0 +1,48 @@
+// Shared by the agronomists' pages (/review/, /models/): the sign-in, JSON calls with the bearer token, images behind
+// the token, the language switch. Each page defines its texts T and calls cw.start(T, onSignedIn). No build step.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const cw = {
+  lang: localStorage.getItem("cw_lang") || "vi",
+  token: sessionStorage.getItem("cw_token"),
+  T: null,
+  onLang: null,
+  t(k) { return cw.T[cw.lang][k]; },
+  async api(path, opts = {}) {
+    const headers = Object.assign({ "Content-Type": "application/json" }, cw.token ? { Authorization: `Bearer ${cw.token}` } : {});
+    const r = await fetch(path, Object.assign({}, opts, { headers }));
+    const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+    if (r.status === 401) { cw.signOut(); throw new Error(cw.t("bad_login")); }
+    if (!r.ok) throw new Error(body.detail || r.statusText);
+    return body;
+  },
+  async authImage(url, img = document.createElement("img")) {
+    const r = await fetch(url, { headers: { Authorization: `Bearer ${cw.token}` } });
+    img.alt = img.alt || url.split("/").pop();
+    if (r.ok) img.src = URL.createObjectURL(await r.blob());
+    return img;
+  },
+  signOut() { cw.token = null; sessionStorage.removeItem("cw_token"); $("signin").hidden = false; $("work").hidden = true; },
+  applyLang() {
+    document.documentElement.lang = cw.lang;
+    document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = cw.t(el.dataset.t); });
+    $("lang").textContent = cw.lang === "vi" ? "EN" : "VI";
+    if (cw.token && !$("work").hidden && cw.onLang) cw.onLang();
+  },
+  start(T, onSignedIn, onLang) {
+    cw.T = T; cw.onLang = onLang;
+    const signedIn = async () => {
+      $("signin").hidden = true; $("work").hidden = false;
+      try { await onSignedIn(); } catch (e) { cw.signOut(); $("signin-error").textContent = e.message; }
+    };
+    $("signin-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault(); $("signin-error").textContent = "";
+      const r = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams({ username: $("username").value, password: $("password").value }) });
+      if (!r.ok) { $("signin-error").textContent = cw.t("bad_login"); return; }
+      cw.token = (await r.json()).access_token; sessionStorage.setItem("cw_token", cw.token); signedIn();
+    });
+    $("lang").addEventListener("click", () => { cw.lang = cw.lang === "vi" ? "en" : "vi"; localStorage.setItem("cw_lang", cw.lang); cw.applyLang(); });
+    cw.applyLang();
+    if (cw.token) signedIn();
+  },
+};
