@@ -109,7 +109,7 @@ def run_loop(a: argparse.Namespace, root: Path, step) -> None:  # type: ignore[n
         t0 = step("farmer: upload, score and correct", t0, f"{len(photos)} photos through the served pipeline")
         q = c.get("/v1/review/queue?limit=500", headers=tok["agro"]).json()
         for it in q["items"]:
-            c.post(f"/v1/review/{it['photo_id']}", headers=tok["agro"], json={"action": "confirm"})
+            c.post(f"/v1/review/photos/{it['photo_id']}", headers=tok["agro"], json={"action": "confirm"})
         t0 = step("agronomist: review queue, confirm each", t0, f"{q['queued']} queued")
         with new_session() as s:
             info = export_feedback(s, root / "feedback")

@@ -263,6 +263,9 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
         rows += without_benchmark(read_extra_dataset(folder), "field_photo", data_root)
     check = check_classes(rows, dcfg.classes, cfg.min_class_examples)
     rows, classes = check.kept, check.classes
+    if len(classes) < 2:
+        raise ValueError(f"fewer than two classes have {cfg.min_class_examples} photos or more ({check.refused}); "
+                         "lower min_class_examples for a quick look on a small subset")
     import torch
 
     torch.manual_seed(cfg.seed)

@@ -61,7 +61,7 @@ def _item(r: review.Ranked) -> ReviewQueueItem:
         farmer=fb, device=r.obs.device)
 
 
-@router.post("/v1/review/{photo_id}", response_model=ReviewPublic, status_code=201)
+@router.post("/v1/review/photos/{photo_id}", response_model=ReviewPublic, status_code=201)
 def review_photo(photo_id: IdPath, data: ReviewCreate, session: SessionDep, account: ReviewerAccount,
                  request: Request) -> ReviewPublic:
     """Confirm, correct or reject a photo's label; the newest review counts."""

@@ -111,16 +111,16 @@ def test_review_queue_puts_disagreement_first_and_only_reviewed_labels_export(
     with db() as s:
         assert export_feedback(s, tmp_path / "empty")["n_photos"] == 0
     # confirm the farmer's correction, correct the unsure one, reject the agreeing one, confirm the Xiaomi one
-    r = client.post(f"/v1/review/{photos[2]['id']}", json={"action": "confirm"}, headers=agro)
+    r = client.post(f"/v1/review/photos/{photos[2]['id']}", json={"action": "confirm"}, headers=agro)
     assert r.status_code == 201 and r.json()["label"] == wrong and r.json()["by"] == "agro"
-    assert client.post(f"/v1/review/{photos[1]['id']}", json={"action": "correct"}, headers=agro).status_code == 422
-    assert client.post(f"/v1/review/{photos[1]['id']}", json={"action": "correct", "label": "not_sure"},
+    assert client.post(f"/v1/review/photos/{photos[1]['id']}", json={"action": "correct"}, headers=agro).status_code == 422
+    assert client.post(f"/v1/review/photos/{photos[1]['id']}", json={"action": "correct", "label": "not_sure"},
                        headers=agro).status_code == 422
-    assert client.post(f"/v1/review/{photos[1]['id']}", json={"action": "correct", "label": "tungro"},
+    assert client.post(f"/v1/review/photos/{photos[1]['id']}", json={"action": "correct", "label": "tungro"},
                        headers=agro).status_code == 201
-    assert client.post(f"/v1/review/{photos[0]['id']}", json={"action": "reject", "note": "blurred"},
+    assert client.post(f"/v1/review/photos/{photos[0]['id']}", json={"action": "reject", "note": "blurred"},
                        headers=agro).status_code == 201
-    assert client.post(f"/v1/review/{other['id']}", json={"action": "confirm", "label": "blast"},
+    assert client.post(f"/v1/review/photos/{other['id']}", json={"action": "confirm", "label": "blast"},
                        headers=agro).status_code == 201
     remaining = {it["photo_id"] for it in client.get("/v1/review/queue", headers=agro).json()["items"]}
     assert not remaining & {p["id"] for p in photos}

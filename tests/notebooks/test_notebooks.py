@@ -44,6 +44,7 @@ def test_drone_notebook_tiny(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_lesion_patch_notebook_tiny(tmp_path: Path) -> None:
     out = tmp_path / "lesion"
-    execute("05_train_lesion_patch_model.ipynb", tmp_path, OUT_DIR=str(out), VERSION="0.0.0-test", MAX_IMAGES=30)
+    execute("05_train_lesion_patch_model.ipynb", tmp_path, OUT_DIR=str(out), VERSION="0.0.0-test", MAX_IMAGES=30,
+            MIN_CLASS_EXAMPLES=3)
     meta = json.loads((out / "model.json").read_text())
     assert meta["task"] == "lesion_patch_classification" and (out / "confusion_in_source_all.png").stat().st_size > 1000

@@ -74,7 +74,7 @@ async function decide(action) {
   const body = { action };
   if (action === "correct") body.label = $("correct-label").value;
   try {
-    await cw.api(`/v1/review/${current.photo_id}`, { method: "POST", body: JSON.stringify(body) });
+    await cw.api(`/v1/review/photos/${current.photo_id}`, { method: "POST", body: JSON.stringify(body) });
     const i = items.indexOf(current); current = items[i + 1] || null;
     await refresh();
   } catch (e) { $("review-error").textContent = e.message; }
