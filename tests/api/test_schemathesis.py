@@ -1,6 +1,8 @@
 """The API keeps its OpenAPI spec under generated input: schemathesis against a live server, on SQLite and on
-PostgreSQL, with an admin, an agronomist, a farmer and a drone operator token. Every check: no server error, status
-codes and response bodies as declared, content types. Seeded and sized to keep the suite within its time."""
+PostgreSQL, with an admin, an agronomist, a farmer and a drone operator token (on PostgreSQL the two extremes of
+visibility, admin and farmer, without the coverage phase: the database-specific faults show with any role, and the
+suite has a time budget). Every check: no server error, status codes and response bodies as declared, content types.
+Seeded and sized to keep the suite within its time."""
 
 from __future__ import annotations
 
@@ -46,10 +48,14 @@ def _tokens(url: str, admin: dict[str, str]) -> dict[str, str]:
 def test_the_api_keeps_its_spec(db, db_url: str, tmp_path: Path) -> None:
     with running_server(tmp_path, database_url=db_url) as server:
         tokens = _tokens(server.url, server.token())
+        sqlite = db_url.startswith("sqlite")
+        phases = "examples,coverage,fuzzing" if sqlite else "examples,fuzzing"
         for role, token in tokens.items():
+            if not sqlite and role not in ("admin", "farmer"):
+                continue
             cmd = [ST, "run", f"{server.url}/openapi.json", "-H", f"Authorization: {token}", "--checks", "all",
                    "--exclude-checks", "positive_data_acceptance",
-                   "-n", "8", "--seed", "1", "--phases", "examples,coverage,fuzzing", "--no-color"]
+                   "-n", "8", "--seed", "1", "--phases", phases, "--no-color"]
             for path in EXCLUDED:
                 cmd += ["--exclude-path", path]
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache stays there
