@@ -96,6 +96,7 @@ class GrowingArea(Base):
     name: Mapped[str] = mapped_column(String(200))
     crop: Mapped[str] = mapped_column(String(64), index=True)
     variety: Mapped[str | None] = mapped_column(String(100), default=None)
+    sowing_date: Mapped[date | None] = mapped_column(Date, default=None)  # of the current season (days after sowing)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True, default=None)
     cooperative: Mapped[str | None] = mapped_column(String(200), default=None)
     commune: Mapped[str | None] = mapped_column(String(100), default=None, index=True)

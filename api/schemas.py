@@ -71,6 +71,8 @@ class AreaBase(BaseModel):
     commune: Name100 | None = None
     district: Name100 | None = None
     province: Name100 | None = None
+    sowing_date: date | None = Field(default=None, description="sowing or transplanting date of the current season "
+                                     "(growth is then shown against days after sowing)")
 
 
 class AreaCreate(AreaBase):
@@ -93,6 +95,7 @@ class AreaUpdate(BaseModel):
     commune: Name100 | None = None
     district: Name100 | None = None
     province: Name100 | None = None
+    sowing_date: date | None = None
     status: AreaStatus = None  # type: ignore[assignment]
     boundary: dict[str, Any] = None  # type: ignore[assignment]
     owner_username: Name64 | None = None
@@ -113,6 +116,7 @@ class AreaPublic(BaseModel):
     district: str | None
     province: str | None
     status: AreaStatus
+    sowing_date: date | None = None
     boundary: dict[str, Any]
     area_ha: float
     utm_epsg: int

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from sqlalchemy import func, select
@@ -13,7 +14,7 @@ from api.errors import ERROR_RESPONSES
 from api.orm import AreaStatus, GrowingArea
 from api.schemas import AreaCreate, AreaPage, AreaPublic, AreaUpdate, ImportReport, ObservationPublic
 from api.security import visible_areas
-from api.services import areas
+from api.services import areas, growth
 from inference.errors import NotFound
 
 router = APIRouter(prefix="/v1/areas", tags=["areas"], responses=ERROR_RESPONSES)
@@ -102,3 +103,11 @@ def list_observations(
 ) -> list[ObservationPublic]:
     """The area's observations, newest first."""
     return areas.observations(session, area, source, limit, offset)
+
+
+@router.get("/{code}/growth")
+def area_growth(area: VisibleArea, session: SessionDep, since: datetime | None = None,
+                until: datetime | None = None) -> dict[str, Any]:
+    """The area's growth over time, oldest first: growth score and canopy cover from photos and flights, days after
+    sowing when the sowing date is recorded, links to each photo (and thumbnail) and flight (and preview)."""
+    return growth.growth_series(session, area, since, until)

@@ -160,6 +160,7 @@ def to_public(area: GrowingArea, warnings: list[str] | None = None) -> AreaPubli
         district=area.district,
         province=area.province,
         status=area.status,
+        sowing_date=area.sowing_date,
         boundary=area.boundary_geojson,
         area_ha=round(area.area_ha, 6),
         utm_epsg=area.utm_epsg,

@@ -56,6 +56,10 @@ def test_labels_on_a_flight_become_a_training_scene(flight_client, db, tmp_path:
     assert client.post("/v1/photos", files={"file": ("p.jpg", photo, "image/jpeg")}, headers=farmer).status_code == 201
     pts = client.get(f"/v1/flights/{job['id']}/photos", headers=agro).json()["features"]
     assert len(pts) == 1 and pts[0]["properties"]["diagnosis"] and pts[0]["properties"]["area_code"] == "VN-STOR-0001"
+    # the area's growth series has the flight and the photo, with their links
+    g = client.get("/v1/areas/VN-STOR-0001/growth", headers=agro).json()
+    assert [p["source"] for p in g["points"]] == ["drone", "photo"] and g["n_flights"] == 1
+    assert g["points"][0]["flight_url"] == f"/v1/jobs/{job['id']}" and g["points"][0]["growth_score"] is not None
     # a label drawn by mistake is removed
     extra = client.post(url, json={"label": "shadow", "geometry": stubble}, headers=agro).json()["id"]
     assert client.delete(f"{url}/{extra}", headers=agro).status_code == 204

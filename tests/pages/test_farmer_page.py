@@ -48,6 +48,10 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     assert d.find_element(By.ID, "advice").text
     wait.until(lambda _: "SES" in d.find_element(By.ID, "history-list").text or
                d.find_element(By.ID, "history-list").text)
+    # the growth chart and a thumbnail in the history
+    wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "#growth-chart circle.pt-photo"))
+    wait.until(lambda _: d.execute_script("const i = document.querySelector('#history-list img');"
+                                          "return !!i && i.naturalWidth > 0"))
     # phone-width layout: nothing wider than the screen
     assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     d.save_screenshot(str(tmp_path / "farmer_vi.png"))

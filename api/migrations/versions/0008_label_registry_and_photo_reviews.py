@@ -1,5 +1,5 @@
 """the class registry (label_classes), agronomists' photo reviews, feedback with the model's answer and version, the
-photo's device, drone labels drawn on flights
+photo's device, drone labels drawn on flights, an area's sowing date
 
 Revision ID: 0008
 Revises: 0007
@@ -64,9 +64,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('model_version', sa.String(length=50), nullable=True))
     with op.batch_alter_table('observations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('device', sa.String(length=100), nullable=True))
+    with op.batch_alter_table('growing_areas', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sowing_date', sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('growing_areas', schema=None) as batch_op:
+        batch_op.drop_column('sowing_date')
     with op.batch_alter_table('observations', schema=None) as batch_op:
         batch_op.drop_column('device')
     with op.batch_alter_table('photo_feedback', schema=None) as batch_op:

@@ -9,6 +9,8 @@ const T = {
     maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá", growth: "Sinh trưởng",
     leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
     fb_question: "Kết quả này đúng không?", fb_right: "Đúng", fb_wrong: "Sai, đó là…", fb_what: "Đó là gì?",
+    growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", date: "ngày", photo: "ảnh", flight: "chuyến bay",
+    no_growth: "Chưa có điểm sinh trưởng nào.",
     fb_it_is: "Theo tôi đó là", fb_other_name: "Tên bệnh hoặc sâu hại", fb_send: "Gửi", fb_thanks: "Cảm ơn! Cán bộ nông nghiệp sẽ xem lại.",
     labels: { bacterial_leaf_blight: "Bệnh bạc lá", blast: "Bệnh đạo ôn", brown_spot: "Bệnh đốm nâu", unsure: "Chưa chắc chắn" },
     status: { no_symptom: "Không thấy triệu chứng bệnh", retake: "Cần chụp lại ảnh", field_patch: "Ảnh khoảnh ruộng" },
@@ -21,6 +23,8 @@ const T = {
     maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area", growth: "Growth",
     leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
     fb_question: "Is this right?", fb_right: "Right", fb_wrong: "Wrong, it is…", fb_what: "What is it?",
+    growth_title: "Growth over time", days_after_sowing: "days after sowing", date: "date", photo: "photo", flight: "flight",
+    no_growth: "No growth reading yet.",
     fb_it_is: "I think it is", fb_other_name: "Name of the disease or pest", fb_send: "Send", fb_thanks: "Thank you! An agronomist will check it.",
     labels: { bacterial_leaf_blight: "Bacterial leaf blight", blast: "Blast", brown_spot: "Brown spot", unsure: "Unsure" },
     status: { no_symptom: "No disease symptom visible", retake: "Please retake the photo", field_patch: "Field patch photo" },
@@ -134,11 +138,49 @@ async function loadHistory() {
   for (const o of obs) {
     const li = document.createElement("li");
     const d = o.scores.diagnosis, s = o.scores.severity, g = o.scores.growth;
-    li.textContent = `${new Date(o.observed_at).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB")} · ${labelText(d)}` +
-      (s.ses !== null ? ` · SES ${s.ses}` : "") + (g.score !== null ? ` · ${t("growth")} ${g.score}` : "");
+    const img = document.createElement("img"); img.alt = ""; img.title = t("photo");
+    authBlob(`/v1/photos/${o.id}/thumbnail`).then((u) => { if (u) img.src = u; });
+    img.addEventListener("click", async () => { const u = await authBlob(`/v1/photos/${o.id}/image`); if (u) window.open(u, "_blank"); });
+    li.append(img, `${new Date(o.observed_at).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB")} · ${labelText(d)}` +
+      (s.ses !== null ? ` · SES ${s.ses}` : "") + (g.score !== null ? ` · ${t("growth")} ${g.score}` : ""));
     ul.appendChild(li);
   }
   $("history").hidden = false;
+  loadGrowth(code).catch(() => { $("growth-card").hidden = true; });
+}
+
+// images behind the sign-in: fetched with the token, shown as object URLs
+async function authBlob(url) {
+  const r = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  return r.ok ? URL.createObjectURL(await r.blob()) : null;
+}
+
+// the growth score of every photo (circles) and flight (squares) over days after sowing (or dates), as an SVG chart
+async function loadGrowth(code) {
+  const g = await api(`/v1/areas/${encodeURIComponent(code)}/growth`);
+  const pts = g.points.filter((p) => p.growth_score !== null);
+  const svg = $("growth-chart"), NS = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
+  $("growth-card").hidden = false;
+  if (!pts.length) { $("growth-note").textContent = t("no_growth"); return; }
+  const useDays = pts.every((p) => p.days_after_sowing !== null);
+  const xs = pts.map((p) => (useDays ? p.days_after_sowing : Date.parse(p.observed_at) / 864e5));
+  const x0 = Math.min(...xs), x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs);
+  const X = (v) => 30 + ((v - x0) / (x1 - x0)) * 280, Y = (v) => 150 - v * 1.4;
+  const el = (tag, attrs, text) => { const e = document.createElementNS(NS, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; svg.appendChild(e); return e; };
+  for (const v of [0, 50, 100]) { el("line", { x1: 30, x2: 310, y1: Y(v), y2: Y(v), stroke: "#dde5d8" }); el("text", { x: 4, y: Y(v) + 3 }, v); }
+  el("polyline", { points: pts.map((p, i) => `${X(xs[i])},${Y(p.growth_score)}`).join(" "), fill: "none", stroke: "#2f6b2f", "stroke-width": 1.5 });
+  pts.forEach((p, i) => {
+    const title = `${p.observed_at.slice(0, 10)} · ${t(p.source === "drone" ? "flight" : "photo")} · ${t("growth")} ${p.growth_score}` +
+      (p.canopy_cover_pct !== null ? ` · ${t("canopy_cover")} ${p.canopy_cover_pct}%` : "");
+    const m = p.source === "drone" ? el("rect", { x: X(xs[i]) - 4, y: Y(p.growth_score) - 4, width: 8, height: 8, fill: "#45617a", class: "pt-flight" })
+      : el("circle", { cx: X(xs[i]), cy: Y(p.growth_score), r: 4, fill: "#7b3294", class: "pt-photo" });
+    const tt = document.createElementNS(NS, "title"); tt.textContent = title; m.appendChild(tt);
+  });
+  el("text", { x: 30, y: 166 }, `${useDays ? x0 : pts[0].observed_at.slice(0, 10)}`);
+  el("text", { x: 250, y: 166 }, `${useDays ? x1 + " " + t("days_after_sowing") : pts[pts.length - 1].observed_at.slice(0, 10)}`);
+  $("growth-note").textContent = `${g.n_photos} ${t("photo")} · ${g.n_flights} ${t("flight")}` +
+    (g.sowing_date ? ` · ${t("days_after_sowing")}: ${g.sowing_date}` : "");
 }
 
 function signedIn() {
