@@ -6,14 +6,34 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from inference.errors import StorageFull
+from inference.errors import Conflict, StorageFull
 
 _FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+@contextmanager
+def folder_written_whole(out_dir: Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a folder built beside `out_dir`, renamed into place only when the body succeeds (removed otherwise):
+    no reader ever sees half of it. A non-empty `out_dir` is refused unless `overwrite`."""
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise Conflict(f"{out_dir} exists and is not empty; choose a new folder (or --overwrite)")
+    tmp = out_dir.with_name(f".{out_dir.name}.part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
 
 
 @contextmanager

@@ -41,12 +41,21 @@ def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int 
     return float(ece)
 
 
-def damage_scores(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict[str, float]:
-    """Precision, recall, F1 and IoU of the damaged class (pred, truth: bool masks)."""
+def damage_counts(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> tuple[int, int, int]:
+    """True positives, false positives and false negatives of the damaged class over valid pixels (bool masks)."""
     p, t = pred & valid, truth & valid
-    tp, fp, fn = int((p & t).sum()), int((p & ~t).sum()), int((~p & t).sum())
+    return int((p & t).sum()), int((p & ~t).sum()), int((~p & t).sum())
+
+
+def counts_scores(tp: int, fp: int, fn: int) -> dict[str, float]:
+    """Precision, recall, F1 and IoU from counts; `damaged_px` is the truth's size (tp + fn)."""
     prec = tp / (tp + fp) if tp + fp else 0.0
     rec = tp / (tp + fn) if tp + fn else 0.0
     return {"precision": round(prec, 4), "recall": round(rec, 4),
             "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0,
-            "iou": round(tp / (tp + fp + fn), 4) if tp + fp + fn else 0.0, "damaged_px": int(t.sum())}
+            "iou": round(tp / (tp + fp + fn), 4) if tp + fp + fn else 0.0, "damaged_px": tp + fn}
+
+
+def damage_scores(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict[str, float]:
+    """Precision, recall, F1 and IoU of the damaged class (pred, truth: bool masks)."""
+    return counts_scores(*damage_counts(pred, truth, valid))

@@ -35,7 +35,7 @@ def add_label(job_id: IdPath, data: DroneLabelCreate, session: SessionDep, accou
 def delete_label(job_id: IdPath, label_id: IdPath, session: SessionDep, account: ReviewerAccount) -> Response:
     """Remove a label drawn by mistake."""
     job, _ = flights.visible_job(session, account, job_id)
-    drone_labels.delete(session, account, job, label_id)
+    drone_labels.delete(session, job, label_id)
     return Response(status_code=204)
 
 

@@ -15,16 +15,11 @@ from api.services.photos import visible_photo
 router = APIRouter(tags=["labels and review"], responses=ERROR_RESPONSES)
 
 
-def _model_classes(request: Request) -> set[str]:
-    scorer = request.app.state.photo_models.scorer
-    return set(scorer.model.classes) if scorer else set()
-
-
 @router.get("/v1/labels", response_model=list[LabelPublic])
 def list_labels(session: SessionDep, account: CurrentAccount, request: Request,
                 include_hidden: bool = False) -> list[LabelPublic]:
     """Every label a photo may be given, with its names in Vietnamese and English and its kind."""
-    known = _model_classes(request)
+    known = request.app.state.photo_models.classes
     reg = labels.registry(session, known)
     return [LabelPublic(**vars(lab), in_model=lab.name in known) for lab in reg.values()
             if lab.active or include_hidden]
@@ -66,7 +61,7 @@ def review_photo(photo_id: IdPath, data: ReviewCreate, session: SessionDep, acco
                  request: Request) -> ReviewPublic:
     """Confirm, correct or reject a photo's label; the newest review counts."""
     obs, _ = visible_photo(session, account, photo_id)
-    row = review.review(session, account, obs, data.action, data.label, data.note, _model_classes(request))
+    row = review.review(session, account, obs, data.action, data.label, data.note, request.app.state.photo_models.classes)
     return ReviewPublic(id=row.id, photo_id=obs.id, action=row.action, label=row.label, note=row.note,
                         by=account.username, created_at=row.created_at)
 
@@ -78,7 +73,7 @@ def review_stats(session: SessionDep, account: ReviewerAccount) -> dict[str, Any
 
 
 @router.get("/v1/review/log")
-def review_log(session: SessionDep, account: ReviewerAccount,
+def review_log(session: SessionDep, _: ReviewerAccount,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     """Who reviewed what, newest first."""
-    return review.log(session, account, limit)
+    return review.log(session, limit)

@@ -62,6 +62,4 @@ def photo_feedback(photo_id: IdPath, data: FeedbackCreate, session: SessionDep, 
                    request: Request) -> FeedbackRecorded:
     """Confirm or correct a diagnosis (agronomists, admins, or the area's farmer)."""
     obs, _ = photos.visible_photo(session, account, photo_id)
-    scorer = request.app.state.photo_models.scorer
-    known = set(scorer.model.classes) if scorer else set()
-    return photos.add_feedback(session, account, obs, data, known)
+    return photos.add_feedback(session, account, obs, data, request.app.state.photo_models.classes)

@@ -13,6 +13,7 @@ from typing import Any
 from api.services import model_registry as registry
 from api.settings import get_settings
 from inference.errors import BadInput, CropwatchError, NotFound
+from inference.metrics import counts_scores
 
 
 def training_excludes(bundle_dir: Path, meta: dict[str, Any], rows: list[Any], benchmark: str) -> str:
@@ -80,21 +81,31 @@ def compare(task: str, version_a: str, version_b: str, benchmark: Path | None = 
               "margin": settings.promotion_margin, "regressions": regs,
               "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "versions": {v: {k: r[k] for k in ("all", "per_source")} for v, r in cmp["versions"].items()}}
-    path = registry.save_comparison(settings.data_dir, task, version_a, version_b, record)
+
+    def draw(plots: Path) -> None:
+        plot_comparison(cmp, plots / "outcomes.png")
+        plot_coverage_accuracy(cmp, plots / "coverage_accuracy.png")
+        for v, r in cmp["versions"].items():
+            names = [*scorers[v].model.classes, "(no answer)"]
+            plot_confusion(np.array(r["all"]["confusion_matrix"]), names, plots / f"confusion_{v}.png",
+                           f"{v} on {bid}")
+
+    return _store(record, lines, out, draw, "on any source or class")
+
+
+def _store(record: dict[str, Any], lines: list[str], out: Path | None, draw: Callable[[Path], None],
+           scope: str) -> Comparison:
+    """Save the record where the promotion gate reads it, draw the plots beside it (or in `out`), and end the report
+    with where they are and whether the candidate may replace the active version."""
+    a, b, margin, regs = record["active"], record["candidate"], record["margin"], record["regressions"]
+    path = registry.save_comparison(get_settings().data_dir, record["task"], a, b, record)
     plots = out or path.with_suffix("")
     plots.mkdir(parents=True, exist_ok=True)
-    plot_comparison(cmp, plots / "outcomes.png")
-    plot_coverage_accuracy(cmp, plots / "coverage_accuracy.png")
-    for v, r in cmp["versions"].items():
-        names = [*scorers[v].model.classes, "(no answer)"]
-        plot_confusion(np.array(r["all"]["confusion_matrix"]), names, plots / f"confusion_{v}.png", f"{v} on {bid}")
+    draw(plots)
     (plots / "comparison.json").write_text(json.dumps(record, indent=1))
     lines.append(f"comparison: {path}; plots: {plots}")
-    if regs:
-        lines.append(f"{version_b} would be refused (margin {settings.promotion_margin}): " + "; ".join(regs))
-    else:
-        lines.append(f"{version_b} may replace {version_a}: not worse by more than {settings.promotion_margin} on "
-                     "any source or class")
+    lines.append(f"{b} would be refused (margin {margin}): " + "; ".join(regs) if regs else
+                 f"{b} may replace {a}: not worse by more than {margin} {scope}")
     return Comparison(record, lines, path, plots)
 
 
@@ -128,7 +139,8 @@ def compare_drone(version_a: str, version_b: str, benchmark: Path | None = None,
     else:
         scenes, bid = drone_scenes(bench, settings.data_dir / "benchmarks"), benchmark_id(bench)
     per, totals = _score_scenes(bundles, scenes, settings.data_dir / "comparisons" / ".work", progress)
-    versions = {v: {"all": _pooled(*totals[v]), "per_source": per[v]} for v in bundles}
+    pooled = {v: counts_scores(*totals[v]) for v in bundles}
+    versions = {v: {"all": {**pooled[v], "macro_f1": pooled[v]["f1"]}, "per_source": per[v]} for v in bundles}
     margin = settings.promotion_margin
     regs = [f"{name}: F1 {per[version_a][name]['f1']} -> {per[version_b][name]['f1']}" for name in per[version_a]
             if per[version_b][name]["f1"] < per[version_a][name]["f1"] - margin]
@@ -142,15 +154,8 @@ def compare_drone(version_a: str, version_b: str, benchmark: Path | None = None,
     record = {"task": "drone_damage", "active": version_a, "candidate": version_b, "benchmark": bid,
               "margin": margin, "regressions": regs, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "versions": versions}
-    path = registry.save_comparison(settings.data_dir, "drone_damage", version_a, version_b, record)
-    plots = out or path.with_suffix("")
-    plots.mkdir(parents=True, exist_ok=True)
-    _plot_drone(versions, plots / "outcomes.png", bid)
-    (plots / "comparison.json").write_text(json.dumps(record, indent=1))
-    lines.append(f"comparison: {path}; plots: {plots}")
-    lines.append(f"{version_b} would be refused (margin {margin}): " + "; ".join(regs) if regs else
-                 f"{version_b} may replace {version_a}: not worse by more than {margin} F1 on any scene")
-    return Comparison(record, lines, path, plots)
+    return _store(record, lines, out, lambda plots: _plot_drone(versions, plots / "outcomes.png", bid),
+                  "F1 on any scene")
 
 
 def _score_scenes(bundles: dict[str, Path], scenes: list[Any], work: Path,
@@ -162,7 +167,7 @@ def _score_scenes(bundles: dict[str, Path], scenes: list[Any], work: Path,
 
     from datasets.drone import CLASSES, IGNORE, label_raster
     from inference.drone import DamageModel, analyze_orthomosaic
-    from inference.metrics import damage_scores
+    from inference.metrics import damage_counts
 
     per: dict[str, dict[str, Any]] = {v: {} for v in bundles}
     totals = {v: [0, 0, 0] for v in bundles}
@@ -174,18 +179,11 @@ def _score_scenes(bundles: dict[str, Path], scenes: list[Any], work: Path,
             with rasterio.open(work / v / s.name / "damage.tif") as ds:
                 dmg = ds.read(1)
             pred = (dmg >= 50) & (dmg != 255)
-            per[v][s.name] = damage_scores(pred, damaged, valid)
-            for k, m in enumerate(((pred & damaged), (pred & ~damaged), (~pred & damaged))):
-                totals[v][k] += int((m & valid).sum())
+            counts = damage_counts(pred, damaged, valid)
+            per[v][s.name] = counts_scores(*counts)
+            totals[v] = [a + b for a, b in zip(totals[v], counts, strict=True)]
     shutil.rmtree(work, ignore_errors=True)
     return per, totals
-
-
-def _pooled(tp: int, fp: int, fn: int) -> dict[str, float]:
-    prec = tp / (tp + fp) if tp + fp else 0.0
-    rec = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return {"f1": round(f1, 4), "precision": round(prec, 4), "recall": round(rec, 4), "macro_f1": round(f1, 4)}
 
 
 def _plot_drone(versions: dict[str, Any], path: Path, title: str) -> None:

@@ -17,9 +17,10 @@ from shapely.geometry import box, mapping, shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.orm import Account, DroneLabel, GrowingArea, Job, JobStatus, Observation, Role
+from api.orm import Account, DroneLabel, GrowingArea, Job, JobStatus, Observation
 from api.security import visible_areas
-from inference.errors import BadInput, Conflict, Forbidden, NotFound
+from api.storage import folder_written_whole
+from inference.errors import BadInput, Conflict, NotFound
 from inference.geo import reproject, utm_epsg_for
 
 # what an agronomist draws -> the training class of datasets/drone.py ("not_damaged": the index rule decides canopy
@@ -27,11 +28,6 @@ from inference.geo import reproject, utm_epsg_for
 LABELS: dict[str, str] = {"damage": "damaged", "healthy_canopy": "canopy", "stubble": "soil_water",
                           "water": "soil_water", "bare_soil": "soil_water", "shadow": "not_damaged"}
 MAX_VERTICES = 5000
-
-
-def require_labeller(account: Account) -> None:
-    if account.role not in (Role.agronomist, Role.admin):
-        raise Forbidden("only agronomists and admins draw ground-truth labels on flights")
 
 
 def _flight_bounds(job: Job) -> Any:
@@ -67,7 +63,6 @@ def _rings(g: Any) -> list[Any]:
 
 def add(session: Session, account: Account, job: Job, label: str, geometry: dict[str, Any],
         note: str | None) -> DroneLabel:
-    require_labeller(account)
     if label not in LABELS:
         raise BadInput(f"label must be one of: {', '.join(LABELS)}")
     g, area = check_geometry(job, geometry)
@@ -78,8 +73,7 @@ def add(session: Session, account: Account, job: Job, label: str, geometry: dict
     return row
 
 
-def delete(session: Session, account: Account, job: Job, label_id: int) -> None:
-    require_labeller(account)
+def delete(session: Session, job: Job, label_id: int) -> None:
     row = session.get(DroneLabel, label_id)
     if row is None or row.job_id != job.id:
         raise NotFound(f"flight {job.id} has no label {label_id}")
@@ -120,31 +114,24 @@ def photos_in_flight(session: Session, account: Account, job: Job) -> dict[str, 
 def export(session: Session, out_dir: Path, job_ids: list[int] | None = None, overwrite: bool = False) -> list[dict]:
     """Each labelled flight as a training scene: OUT/flight_<id>.tif (the orthomosaic), OUT/flight_<id>.geojson and
     OUT/scenes.csv (name, tif, labels, split, area_code, n_labels). Written beside OUT and renamed into place."""
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise Conflict(f"{out_dir} exists and is not empty; choose a new folder (or --overwrite)")
     q = select(Job).where(Job.id.in_(select(DroneLabel.job_id))).order_by(Job.id)
     if job_ids:
         q = q.where(Job.id.in_(job_ids))
-    tmp = out_dir.with_name(f".{out_dir.name}.part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     scenes = []
-    for job in session.scalars(q):
-        name = f"flight_{job.id}"
-        fc = collection(session, job)
-        _link_or_copy(Path(job.params["ortho"]), tmp / f"{name}.tif")
-        (tmp / f"{name}.geojson").write_text(json.dumps(fc, ensure_ascii=False))
-        area = session.get(GrowingArea, job.area_id) if job.area_id else None
-        scenes.append({"name": name, "tif": f"{name}.tif", "labels": f"{name}.geojson", "split": "train",
-                       "area_code": area.code if area else "", "n_labels": len(fc["features"]),
-                       "labels_present": " ".join(sorted({f["properties"]["label"] for f in fc["features"]}))})
-    with (tmp / "scenes.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, ["name", "tif", "labels", "split", "area_code", "n_labels", "labels_present"])
-        w.writeheader()
-        w.writerows(scenes)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    with folder_written_whole(out_dir, overwrite) as tmp:
+        for job in session.scalars(q):
+            name = f"flight_{job.id}"
+            fc = collection(session, job)
+            _link_or_copy(Path(job.params["ortho"]), tmp / f"{name}.tif")
+            (tmp / f"{name}.geojson").write_text(json.dumps(fc, ensure_ascii=False))
+            area = session.get(GrowingArea, job.area_id) if job.area_id else None
+            scenes.append({"name": name, "tif": f"{name}.tif", "labels": f"{name}.geojson", "split": "train",
+                           "area_code": area.code if area else "", "n_labels": len(fc["features"]),
+                           "labels_present": " ".join(sorted({f["properties"]["label"] for f in fc["features"]}))})
+        with (tmp / "scenes.csv").open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, ["name", "tif", "labels", "split", "area_code", "n_labels", "labels_present"])
+            w.writeheader()
+            w.writerows(scenes)
     return scenes
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.orm import Observation
 from api.services.review import UNKNOWN_DEVICE, confirmed, latest_feedback
 from api.settings import get_settings
-from inference.errors import Conflict
+from api.storage import folder_written_whole
 
 MANIFEST_COLUMNS = ["path", "label", "group", "split", "source", "area_code", "phone_model", "observed_at", "lat",
                     "lon", "model_label", "model_version", "farmer_label", "reviewed_by", "reviewed_at", "sha256"]
@@ -60,41 +60,34 @@ def split_of(group: str) -> str:
 def export_feedback(session: Session, out_dir: Path, overwrite: bool = False) -> dict[str, Any]:
     """Write the reviewed photos (one per file content: the newest review wins) as a dataset folder, atomically:
     built beside OUT and renamed into place. Refuses a non-empty OUT unless `overwrite`. Returns dataset.json."""
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise Conflict(f"{out_dir} exists and is not empty; choose a new folder (or --overwrite)")
-    data_dir = get_settings().data_dir
-    rows = confirmed(session)
-    farmer = latest_feedback(session, [o.id for o, _, _, _ in rows])
-    tmp = out_dir.with_name(f".{out_dir.name}.part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    by_sha: dict[str, dict[str, Any]] = {}
-    for obs, rev, code, reviewer in rows:
-        src = data_dir / str(obs.file_path)
-        phone = phone_model(obs, src)
-        group = split_group(code, obs.observed_at)
-        rel = Path(str(rev.label)) / f"{obs.file_sha256}{src.suffix}"
-        fb = farmer.get(obs.id)
-        by_sha[str(obs.file_sha256)] = {
-            "path": rel.as_posix(), "label": rev.label, "group": group, "split": split_of(group),
-            "source": source_name(phone), "area_code": code, "phone_model": phone or "",
-            "observed_at": obs.observed_at.isoformat(), "lat": obs.lat if obs.lat is not None else "",
-            "lon": obs.lon if obs.lon is not None else "", "model_label": obs.scores["diagnosis"]["label"],
-            "model_version": obs.model_version or "", "farmer_label": fb[0].label if fb else "",
-            "reviewed_by": reviewer, "reviewed_at": rev.created_at.isoformat(), "sha256": obs.file_sha256,
-            "_src": src}
-    for r in by_sha.values():
-        (tmp / r["path"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(r.pop("_src"), tmp / r["path"])
-    with (tmp / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, MANIFEST_COLUMNS)
-        w.writeheader()
-        w.writerows(sorted(by_sha.values(), key=lambda r: r["path"]))
-    info = dataset_info(list(by_sha.values()))
-    (tmp / "dataset.json").write_text(json.dumps(info, indent=2, ensure_ascii=False))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    with folder_written_whole(out_dir, overwrite) as tmp:
+        data_dir = get_settings().data_dir
+        rows = confirmed(session)
+        farmer = latest_feedback(session, [o.id for o, _, _, _ in rows])
+        by_sha: dict[str, dict[str, Any]] = {}
+        for obs, rev, code, reviewer in rows:
+            src = data_dir / str(obs.file_path)
+            phone = phone_model(obs, src)
+            group = split_group(code, obs.observed_at)
+            rel = Path(str(rev.label)) / f"{obs.file_sha256}{src.suffix}"
+            fb = farmer.get(obs.id)
+            by_sha[str(obs.file_sha256)] = {
+                "path": rel.as_posix(), "label": rev.label, "group": group, "split": split_of(group),
+                "source": source_name(phone), "area_code": code, "phone_model": phone or "",
+                "observed_at": obs.observed_at.isoformat(), "lat": obs.lat if obs.lat is not None else "",
+                "lon": obs.lon if obs.lon is not None else "", "model_label": obs.scores["diagnosis"]["label"],
+                "model_version": obs.model_version or "", "farmer_label": fb[0].label if fb else "",
+                "reviewed_by": reviewer, "reviewed_at": rev.created_at.isoformat(), "sha256": obs.file_sha256,
+                "_src": src}
+        info = dataset_info(list(by_sha.values()))
+        for r in by_sha.values():
+            (tmp / r["path"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(r.pop("_src"), tmp / r["path"])
+        with (tmp / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, MANIFEST_COLUMNS)
+            w.writeheader()
+            w.writerows(sorted(by_sha.values(), key=lambda r: r["path"]))
+        (tmp / "dataset.json").write_text(json.dumps(info, indent=2, ensure_ascii=False))
     return info
 
 

@@ -78,6 +78,12 @@ class PhotoModelHolder:
     def scorer(self) -> PhotoScorer | None:
         return self._scorer
 
+    @property
+    def classes(self) -> set[str]:
+        """The served model's classes (empty without a model): always valid labels for a photo."""
+        scorer = self._scorer
+        return set(scorer.model.classes) if scorer else set()
+
 
 def read_limited(stream: BinaryIO, limit: int) -> bytes:
     """Read an upload into memory, refusing it as soon as it passes `limit` bytes."""
@@ -153,9 +159,17 @@ def score_and_record(session: Session, account: Account, scorer: PhotoScorer, da
     return to_public(obs, area.code, session)
 
 
+def feedback_with_authors(session: Session, obs_ids: list[int]) -> list[tuple[PhotoFeedback, str]]:
+    """The feedback on these photos with the username of who gave it, oldest first."""
+    if not obs_ids:
+        return []
+    rows = session.execute(select(PhotoFeedback, Account.username).join(Account, PhotoFeedback.account_id == Account.id)
+                           .where(PhotoFeedback.observation_id.in_(obs_ids)).order_by(PhotoFeedback.id)).all()
+    return [(fb, user) for fb, user in rows]
+
+
 def to_public(obs: Observation, area_code: str, session: Session) -> PhotoPublic:
-    fb = session.execute(select(PhotoFeedback, Account.username).join(Account, PhotoFeedback.account_id == Account.id)
-                         .where(PhotoFeedback.observation_id == obs.id).order_by(PhotoFeedback.id)).all()
+    fb = feedback_with_authors(session, [obs.id])
     return PhotoPublic(
         id=obs.id, area_code=area_code, observed_at=obs.observed_at, result=PhotoResult.model_validate(obs.scores),
         image_url=f"/v1/photos/{obs.id}/image", thumbnail_url=f"/v1/photos/{obs.id}/thumbnail",
@@ -201,7 +215,7 @@ def add_feedback(session: Session, account: Account, obs: Observation, data: Fee
     if label is None:
         if data.verdict != "right":
             raise BadInput("give a label (what it is), or verdict 'right' to confirm the model's answer")
-        if model_label not in known_classes and model_label not in labels.registry(session, known_classes):
+        if model_label not in known_classes:  # "unsure": nothing to confirm
             raise BadInput(f"the model answered {model_label!r}, which is not a label; say what it is with 'label'")
         label = model_label
     if data.verdict == "right" and label != model_label:
