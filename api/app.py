@@ -19,7 +19,7 @@ from api import __version__
 from api.db import get_session, new_session
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.jobs import LocalJobRunner, make_runner, recover_jobs
-from api.routers import areas, auth, drone_labels, flights, labels, models, photos, spray, vectors
+from api.routers import areas, auth, basemap, drone_labels, flights, labels, models, photos, spray, vectors
 from api.services.model_registry import ModelWatcher
 from api.services.photos import TASK, PhotoModelHolder
 from api.settings import get_settings
@@ -64,10 +64,12 @@ def create_app() -> FastAPI:
     app.include_router(drone_labels.router)
     app.include_router(spray.router)
     app.include_router(vectors.router)
+    app.include_router(basemap.router)
 
     app.mount("/app", StaticFiles(directory=STATIC_DIR / "farmer", html=True), name="farmer")
     app.mount("/operator", StaticFiles(directory=STATIC_DIR / "operator", html=True), name="operator")
     app.mount("/review", StaticFiles(directory=STATIC_DIR / "review", html=True), name="review")
+    app.mount("/map", StaticFiles(directory=STATIC_DIR / "map", html=True), name="map")
     app.mount("/models", StaticFiles(directory=STATIC_DIR / "models", html=True), name="models")
     app.mount("/shared", StaticFiles(directory=STATIC_DIR / "shared"), name="shared")
     app.mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")

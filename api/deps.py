@@ -74,6 +74,8 @@ PhotoTakerAccount = Annotated[Account, Depends(require_roles(
     Role.farmer, Role.agronomist, Role.admin, detail="drone operators upload flights, not photos"))]
 ReviewerAccount = Annotated[Account, Depends(require_roles(
     Role.agronomist, Role.admin, detail="only agronomists and admins manage labels and review photos"))]
+DepartmentAccount = Annotated[Account, Depends(require_roles(
+    Role.agronomist, Role.admin, detail="the base map and the weekly report are for agronomists and admins"))]
 RecordKeeperAccount = Annotated[Account, Depends(require_roles(
     Role.farmer, Role.agronomist, Role.admin,
     detail="drone operators cannot change growing-area records; ask an agronomist or the owner"))]

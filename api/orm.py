@@ -89,7 +89,8 @@ class GrowingArea(Base):
     """A planting area with its code ("mã số vùng trồng"); boundary in EPSG:4326."""
 
     __tablename__ = "growing_areas"
-    __table_args__ = (Index("ix_growing_areas_bbox", "min_lon", "min_lat", "max_lon", "max_lat"),)
+    __table_args__ = (Index("ix_growing_areas_bbox", "min_lon", "min_lat", "max_lon", "max_lat"),
+                      Index("ix_growing_areas_centroid", "centroid_lon", "centroid_lat"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
@@ -116,6 +117,16 @@ class GrowingArea(Base):
     overlap_override_reason: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    # migration 0009: the season label (e.g. "Đông Xuân 2026-2027"), a point inside the boundary for the base map's
+    # clusters, and the area's latest status, kept up to date as observations are written (api/services/area_status)
+    season: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    centroid_lon: Mapped[float | None] = mapped_column(Float, default=None)
+    centroid_lat: Mapped[float | None] = mapped_column(Float, default=None)
+    latest_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    latest_growth: Mapped[float | None] = mapped_column(Float, default=None)
+    latest_damage_pct: Mapped[float | None] = mapped_column(Float, default=None)
+    latest_diagnosis: Mapped[str | None] = mapped_column(String(64), default=None)
+    latest_ses: Mapped[int | None] = mapped_column(Integer, default=None)
 
     owner: Mapped[Account | None] = relationship(lazy="joined")
 
@@ -138,6 +149,9 @@ class Observation(Base):
     file_path: Mapped[str | None] = mapped_column(Text, default=None)  # relative to the data dir
     file_sha256: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     device: Mapped[str | None] = mapped_column(String(100), default=None)  # phone make and model (EXIF), if known
+    # migration 0009: what a photo named (a disease, "no_symptom" or "unsure") and its SES, for the outbreak layer
+    diagnosis: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    ses: Mapped[int | None] = mapped_column(Integer, default=None)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

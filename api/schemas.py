@@ -73,6 +73,8 @@ class AreaBase(BaseModel):
     province: Name100 | None = None
     sowing_date: date | None = Field(default=None, description="sowing or transplanting date of the current season "
                                      "(growth is then shown against days after sowing)")
+    season: Name64 | None = Field(default=None, description="the current season, e.g. 'Đông Xuân 2026-2027' "
+                                  "(the base map filters by it)")
 
 
 class AreaCreate(AreaBase):
@@ -96,6 +98,7 @@ class AreaUpdate(BaseModel):
     district: Name100 | None = None
     province: Name100 | None = None
     sowing_date: date | None = None
+    season: Name64 | None = None
     status: AreaStatus = None  # type: ignore[assignment]
     boundary: dict[str, Any] = None  # type: ignore[assignment]
     owner_username: Name64 | None = None
@@ -117,6 +120,7 @@ class AreaPublic(BaseModel):
     province: str | None
     status: AreaStatus
     sowing_date: date | None = None
+    season: str | None = None
     boundary: dict[str, Any]
     area_ha: float
     utm_epsg: int

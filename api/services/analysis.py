@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.db import get_engine, new_session
 from api.orm import GrowingArea, Job, JobStatus, Observation
+from api.services.area_status import note_observation
 from api.services.model_registry import active_path
 from api.settings import get_settings
 from inference.bundle import BundleError
@@ -70,6 +71,10 @@ def record_drone_observation(session: Session, area_id: int, summary: DroneSumma
                       model_name=model.name if model else "index_anomaly", model_version=model.version if model else None,
                       file_path=rel, created_by_id=created_by_id)
     session.add(obs)
+    session.flush()
+    area = session.get(GrowingArea, area_id)
+    if area is not None:
+        note_observation(area, obs)
     session.commit()
     return obs.id
 

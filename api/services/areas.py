@@ -24,6 +24,7 @@ from api.schemas import (
     ObservationPublic,
 )
 from api.security import can_edit, visible_areas
+from api.services.area_status import centroid
 from api.settings import get_settings
 from api.uploads import save_upload
 from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, Unsupported
@@ -107,6 +108,7 @@ def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[Gro
         utm_epsg=b.utm_epsg,
         **fields,
     )
+    area.centroid_lon, area.centroid_lat = centroid(b.geojson)
     area.owner = owner
     return area, size_warnings(code, data.crop, b.area_ha, data.perennial)
 
@@ -145,6 +147,7 @@ def set_boundary(area: GrowingArea, geojson: dict[str, Any]) -> None:
     area.min_lon, area.min_lat, area.max_lon, area.max_lat = b.bounds
     area.area_ha = b.area_ha
     area.utm_epsg = b.utm_epsg
+    area.centroid_lon, area.centroid_lat = centroid(b.geojson)
 
 
 def to_public(area: GrowingArea, warnings: list[str] | None = None) -> AreaPublic:
@@ -161,6 +164,7 @@ def to_public(area: GrowingArea, warnings: list[str] | None = None) -> AreaPubli
         province=area.province,
         status=area.status,
         sowing_date=area.sowing_date,
+        season=area.season,
         boundary=area.boundary_geojson,
         area_ha=round(area.area_ha, 6),
         utm_epsg=area.utm_epsg,

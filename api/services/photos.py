@@ -16,6 +16,7 @@ from api.orm import Account, GrowingArea, Observation, PhotoFeedback, Role
 from api.schemas import FeedbackCreate, FeedbackPublic, FeedbackRecorded, PhotoPublic
 from api.security import can_see, visible_areas
 from api.services import labels
+from api.services.area_status import note_observation
 from api.services.areas import area_at
 from api.settings import Settings, get_settings
 from api.storage import remove_if_created, store_bytes
@@ -130,6 +131,8 @@ def record_photo(session: Session, account: Account, area: GrowingArea, data: by
             device=(device or "").strip()[:100] or result.photo.device,
         )
         session.add(obs)
+        session.flush()  # observed_at is set
+        note_observation(area, obs)
         session.commit()
     except Exception:
         session.rollback()
