@@ -126,3 +126,26 @@ def plan_kml(plan: SprayPlan, title: str = "spray_zones", typed: bool = True) ->
         _geometry(_placemark(exclusions, "no spraying (exclusions with their buffers)", e, "#exclusion"), e)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def features_kml(title: str, features: list[tuple[str, Any, dict[str, Any]]]) -> str:
+    """KML of named polygons (EPSG:4326) with typed attributes in a KML Schema (GDAL reads them as fields), in one
+    folder named `title`: e.g. growing areas."""
+    root = ET.Element("kml", xmlns=KML_NS)
+    doc = ET.SubElement(root, "Document")
+    ET.SubElement(doc, "name").text = title
+    names = list(features[0][2]) if features else []
+    schema = ET.SubElement(doc, "Schema", name=title, id=title)
+    for n in names:
+        kind = "double" if any(isinstance(f[2][n], float) for f in features) else "string"
+        ET.SubElement(schema, "SimpleField", name=n, type=kind)
+    _style(doc, "area", (120, 200, 110, 90), BOUNDARY_RGBA, 1.5)
+    folder = _folder(doc, title)
+    for name, geom, attrs in features:
+        pm = _placemark(folder, name, geom, "#area")
+        sd = ET.SubElement(ET.SubElement(pm, "ExtendedData"), "SchemaData", schemaUrl=f"#{title}")
+        for n in names:
+            if attrs[n] is not None:
+                ET.SubElement(sd, "SimpleData", name=n).text = str(attrs[n])
+        _geometry(pm, geom)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")

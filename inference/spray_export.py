@@ -19,15 +19,14 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import numpy as np
-import pyogrio.raw
 import rasterio
-import shapely
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
 from inference.errors import BadInput, TooLarge
 from inference.geo import reproject, to_wgs84_valid
 from inference.kml import plan_kml
+from inference.vectors import write_features
 from inference.zones import SprayPlan
 
 FIELDS = ["zone_id", "rate", "unit", "rate_class", "area_ha", "damaged_fraction"]
@@ -49,12 +48,7 @@ def _zones_4326(plan: SprayPlan) -> tuple[list[Any], list[dict[str, Any]]]:
 
 def _write_vector(path: Path, driver: str, geoms: list[Any], props: list[dict[str, Any]], layer: str,
                   append: bool = False, **kw: Any) -> None:
-    names = list(props[0]) if props else FIELDS
-    data = [np.array([p[n] for p in props], dtype=object if isinstance(props[0][n], str) else None) for n in names]
-    geoms = [shapely.force_2d(g) for g in geoms]
-    gtype = "MultiPolygon" if any(g.geom_type == "MultiPolygon" for g in geoms) else geoms[0].geom_type
-    pyogrio.raw.write(path, np.array(shapely.to_wkb(geoms), dtype=object), data, names, crs="EPSG:4326",
-                      driver=driver, geometry_type=gtype, layer=layer, append=append, **kw)
+    write_features(path, driver, geoms, props, layer, fields=FIELDS, append=append, **kw)
 
 
 def export_geojson(plan: SprayPlan, dest: Path) -> Path:

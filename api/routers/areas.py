@@ -61,21 +61,25 @@ def import_area_file(
     return areas.import_area_file(session, account, file.file, file.filename, all_or_nothing)
 
 
+EXPORTS = {"geojson": ("application/geo+json", "geojson"), "csv": ("text/csv", "csv"),
+           "kml": ("application/vnd.google-earth.kml+xml", "kml"), "gpkg": ("application/geopackage+sqlite3", "gpkg")}
+
+
 @router.get("/export", response_class=Response,
-            responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}})
+            responses={200: {"content": {t: {} for t, _ in EXPORTS.values()}}})
 def export_areas(
-    session: SessionDep, account: CurrentAccount, format: Annotated[str, Query(pattern="^(geojson|csv)$")] = "geojson",
+    session: SessionDep, account: CurrentAccount,
+    format: Annotated[str, Query(pattern="^(geojson|csv|kml|gpkg)$")] = "geojson",
     crop: str | None = None, status_: StatusQuery = None, owner: str | None = None, commune: str | None = None,
     bbox: str | None = None,
 ) -> Response:
-    """Export the areas you may see as GeoJSON (EPSG:4326) or CSV (boundary as WKT)."""
+    """Export the areas you may see as GeoJSON, KML or GeoPackage (EPSG:4326), or CSV (boundary as WKT)."""
     stmt = areas.filtered_areas(account, crop, status_, owner, commune, bbox).order_by(GrowingArea.code)
     found = list(session.scalars(stmt).unique())
-    if format == "csv":
-        return Response(areas.export_csv(found), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="areas.csv"'})
-    return Response(json.dumps(areas.export_geojson(found), ensure_ascii=False), media_type="application/geo+json",
-                    headers={"Content-Disposition": 'attachment; filename="areas.geojson"'})
+    body: str | bytes = {"csv": areas.export_csv, "kml": areas.export_kml, "gpkg": areas.export_gpkg}[format](found) \
+        if format != "geojson" else json.dumps(areas.export_geojson(found), ensure_ascii=False)
+    media, ext = EXPORTS[format]
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="areas.{ext}"'})
 
 
 @router.get("/{code}", response_model=AreaPublic)

@@ -27,9 +27,10 @@ from api.security import can_edit, visible_areas
 from api.services.area_status import centroid
 from api.settings import get_settings
 from api.uploads import save_upload
-from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, Unsupported
+from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, NotFound, Unsupported
 from inference.geo import area_ha, to_geojson, utm_epsg_for, validate_boundary
-from inference.vectors import VectorData, VectorFileError, read_vector
+from inference.kml import features_kml
+from inference.vectors import VectorData, VectorFileError, read_vector, write_features
 
 # Decree 109/2018 and Circular 02/2024/TT-BNNPTNT practice: a planting-area code covers at least 0.1 ha of annual
 # crops or 1 ha of perennial crops. Under it we warn (small plots are still recorded), we do not refuse.
@@ -242,13 +243,14 @@ def _may_create_for(caller: Account, area: GrowingArea) -> bool:
 
 
 EXPORT_COLUMNS = [
-    "code", "name", "crop", "variety", "owner", "cooperative", "commune", "district", "province", "status", "area_ha",
+    "code", "name", "crop", "variety", "season", "owner", "cooperative", "commune", "district", "province", "status",
+    "area_ha",
 ]
 
 
 def _row(a: GrowingArea) -> dict[str, Any]:
     return {
-        "code": a.code, "name": a.name, "crop": a.crop, "variety": a.variety,
+        "code": a.code, "name": a.name, "crop": a.crop, "variety": a.variety, "season": a.season,
         "owner": a.owner.username if a.owner else None, "cooperative": a.cooperative, "commune": a.commune,
         "district": a.district, "province": a.province, "status": a.status.value, "area_ha": round(a.area_ha, 6),
     }
@@ -262,6 +264,22 @@ def export_geojson(areas: list[GrowingArea]) -> dict[str, Any]:
             {"type": "Feature", "id": a.code, "properties": _row(a), "geometry": a.boundary_geojson} for a in areas
         ],
     }
+
+
+def export_kml(areas: list[GrowingArea]) -> str:
+    """KML with one placemark per area (its code as name) and the CSV's attributes as typed KML fields."""
+    return features_kml("growing_areas", [(a.code, shape(a.boundary_geojson), _row(a)) for a in areas])
+
+
+def export_gpkg(areas: list[GrowingArea]) -> bytes:
+    """A GeoPackage with one layer `growing_areas` (EPSG:4326), the CSV's attributes as columns."""
+    if not areas:
+        raise NotFound("no area matches the filters: a GeoPackage needs at least one; widen the filters")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "areas.gpkg"
+        write_features(path, "GPKG", [shape(a.boundary_geojson) for a in areas], [_row(a) for a in areas],
+                       "growing_areas", VERSION="1.2")
+        return path.read_bytes()
 
 
 def export_csv(areas: list[GrowingArea]) -> str:

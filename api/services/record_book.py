@@ -1,0 +1,139 @@
+"""The record book (nhật ký canh tác) of a growing area: every photo, flight, other observation, spray map and spray
+application, oldest first, in the area's local time. One gathering step (`gather`) and three renderings: CSV (one row
+per event), GeoJSON (the boundary, then the events with their geometry) and the PDF (api/services/record_book_pdf)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry import mapping, shape
+from shapely.ops import unary_union
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.orm import GrowingArea, Job, Observation, SprayApplication, SprayMap
+from api.schemas import SprayApplicationPublic
+from api.services import growth, products
+from api.services.spray_maps import application_public
+from api.settings import get_settings
+
+CSV_COLUMNS = ["time", "kind", "id", "summary", "diagnosis", "ses", "growth_score", "canopy_cover_pct", "damaged_pct",
+               "product", "active_ingredient", "registration_number", "dose_per_ha", "dose_unit", "water_l_per_ha",
+               "volume_l", "operator", "phi_days", "harvest_allowed_from", "treated_area_ha", "saving_pct",
+               "model", "device", "lon", "lat", "link"]
+
+
+@dataclass
+class Event:
+    time: datetime
+    kind: str  # photo | flight | observation | spray_map | spray_application
+    id: int
+    summary: str
+    values: dict[str, Any] = field(default_factory=dict)
+    geometry: dict[str, Any] | None = None
+
+
+@dataclass
+class RecordBook:
+    area: GrowingArea
+    events: list[Event]
+    growth: dict[str, Any]
+    applications: list[SprayApplicationPublic]
+    time_zone: str
+
+
+def gather(session: Session, area: GrowingArea) -> RecordBook:
+    tz = products.zone(get_settings().time_zone)
+    events: list[Event] = []
+    jobs = dict(session.execute(select(Job.observation_id, Job.id).where(Job.area_id == area.id)).all())
+    for obs in session.scalars(select(Observation).where(Observation.area_id == area.id)):
+        events.append(_observation_event(obs, jobs.get(obs.id), tz))
+    for sm in session.scalars(select(SprayMap).where(SprayMap.area_id == area.id)):
+        events.append(_spray_map_event(sm, tz))
+    apps = [application_public(a) for a in session.scalars(
+        select(SprayApplication).where(SprayApplication.area_id == area.id).order_by(SprayApplication.applied_on))]
+    events += [_application_event(a) for a in apps]
+    events.sort(key=lambda e: (e.time, e.kind, e.id))
+    return RecordBook(area, events, growth.growth_series(session, area), apps, tz.key)
+
+
+def _observation_event(obs: Observation, job_id: int | None, tz: Any) -> Event:
+    s = obs.scores or {}
+    point = {"type": "Point", "coordinates": [obs.lon, obs.lat]} if obs.lon is not None and obs.lat is not None \
+        else None
+    model = f"{obs.model_name} {obs.model_version or ''}".strip() if obs.model_name else None
+    when = obs.observed_at.astimezone(tz)
+    if obs.source == "photo":
+        d, q = s.get("diagnosis") or {}, s.get("quality") or {}
+        label = d.get("label") if d.get("status") == "diagnosed" else d.get("status")
+        summary = f"photo: {label}" if q.get("ok", True) else f"photo refused: {', '.join(q.get('issues') or [])}"
+        values = {"diagnosis": label, "ses": (s.get("severity") or {}).get("ses"),
+                  "growth_score": (s.get("growth") or {}).get("score"),
+                  "canopy_cover_pct": (s.get("growth") or {}).get("canopy_cover_pct"), "model": model,
+                  "device": obs.device, "link": f"/v1/photos/{obs.id}"}
+        return Event(when, "photo", obs.id, summary, values, point)
+    if obs.source == "drone":
+        values = {"growth_score": s.get("growth_score"), "canopy_cover_pct": s.get("canopy_cover_pct"),
+                  "damaged_pct": s.get("damaged_pct"), "model": model,
+                  "link": f"/v1/jobs/{job_id}" if job_id else None}
+        summary = f"flight: {s.get('analysed_area_ha', 0):.2f} ha analysed, {s.get('damaged_pct', 0):.1f} % damaged"
+        return Event(when, "flight", job_id or obs.id, summary, values, point)
+    return Event(when, "observation", obs.id, f"{obs.source}: " + ", ".join(f"{k}={v}" for k, v in s.items()
+                                                                            if not isinstance(v, dict | list)),
+                 {"model": model}, point)
+
+
+def _spray_map_event(sm: SprayMap, tz: Any) -> Event:
+    s = sm.summary or {}
+    zones = [shape(f["geometry"]) for f in (sm.zones_geojson or {}).get("features", [])
+             if f.get("geometry") and (f.get("properties") or {}).get("rate", 1) > 0]
+    geom = mapping(unary_union(zones)) if zones else None
+    summary = (f"spray map: {s.get('treated_area_ha', 0):.2f} ha treated of {s.get('field_area_ha', 0):.2f} ha, "
+               f"{s.get('saving_pct', 0):.0f} % saved against blanket spraying")
+    values = {"treated_area_ha": s.get("treated_area_ha"), "saving_pct": s.get("saving_pct"),
+              "volume_l": s.get("product_volume_l"), "product": s.get("product"),
+              "model": f"{sm.damage_model_name} {sm.damage_model_version or ''}".strip() if sm.damage_model_name
+              else None, "link": f"/v1/spray-maps/{sm.id}"}
+    return Event(sm.created_at.astimezone(tz), "spray_map", sm.id, summary, values, geom)
+
+
+def _application_event(a: SprayApplicationPublic) -> Event:
+    dose = f"{a.dose_per_ha:g} {a.dose_unit}/ha" if a.dose_per_ha is not None else "dose not recorded"
+    summary = f"sprayed {a.product} ({a.active_ingredient}), {dose}, {a.volume_l:g} L by {a.operator}"
+    values = {"product": a.product, "active_ingredient": a.active_ingredient,
+              "registration_number": a.registration_number, "dose_per_ha": a.dose_per_ha, "dose_unit": a.dose_unit,
+              "water_l_per_ha": a.water_l_per_ha, "volume_l": a.volume_l, "operator": a.operator,
+              "phi_days": a.phi_days, "harvest_allowed_from": a.harvest_allowed_from}
+    return Event(a.applied_on, "spray_application", a.id, summary, values)
+
+
+def to_csv(book: RecordBook) -> str:
+    """One row per event; times in ISO 8601 with their offset (the area's local time)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for e in book.events:
+        pt = e.geometry["coordinates"] if e.geometry and e.geometry["type"] == "Point" else (None, None)
+        w.writerow({**e.values, "time": e.time.isoformat(), "kind": e.kind, "id": e.id, "summary": e.summary,
+                    "lon": pt[0], "lat": pt[1]})
+    return buf.getvalue()
+
+
+def to_geojson(book: RecordBook) -> dict[str, Any]:
+    """RFC 7946 FeatureCollection: the area (boundary and attributes), then each event (a photo's point, a spray
+    map's treated zones; no geometry when none is known)."""
+    a = book.area
+    area_props = {"kind": "area", "code": a.code, "name": a.name, "crop": a.crop, "variety": a.variety,
+                  "season": a.season, "sowing_date": a.sowing_date.isoformat() if a.sowing_date else None,
+                  "commune": a.commune, "district": a.district, "province": a.province,
+                  "area_ha": round(a.area_ha, 4), "time_zone": book.time_zone}
+    feats = [{"type": "Feature", "id": a.code, "geometry": a.boundary_geojson, "properties": area_props}]
+    for e in book.events:
+        props = {"kind": e.kind, "id": e.id, "time": e.time.isoformat(), "summary": e.summary,
+                 **{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.values.items()}}
+        feats.append({"type": "Feature", "id": f"{e.kind}-{e.id}", "geometry": e.geometry, "properties": props})
+    return {"type": "FeatureCollection", "features": feats}

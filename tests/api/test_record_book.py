@@ -1,0 +1,67 @@
+"""The record book in each format (the PDF's text read back), and the area export as KML and GeoPackage read back
+through GDAL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pyogrio
+from fastapi.testclient import TestClient
+from pypdf import PdfReader
+
+from tests.api.test_photos import upload
+from tests.api.test_spray_log import LOG
+from tests.data.make_photos import real_photo
+
+
+def _area_with_history(client: TestClient, farm: dict) -> list[int]:
+    client.patch("/v1/areas/VN-STOR-0001", json={"sowing_date": "2026-10-20", "season": "Đông Xuân 2026-2027"},
+                 headers=farm["a"])
+    ids = [upload(client, farm["a"], real_photo("blast", i).read_bytes(), area_code="VN-STOR-0001").json()["id"]
+           for i in (3, 7)]
+    r = client.post("/v1/areas/VN-STOR-0001/spray-applications", json={**LOG, "planned_harvest_on": "2026-12-30"},
+                    headers=farm["a"])
+    assert r.status_code == 201, r.text
+    return ids
+
+
+def test_record_book_csv_geojson_and_pdf(client: TestClient, farm: dict) -> None:
+    ids = _area_with_history(client, farm)
+    url = "/v1/areas/VN-STOR-0001/record-book"
+    rows = list(csv.DictReader(io.StringIO(client.get(url, params={"format": "csv"}, headers=farm["a"]).text)))
+    assert [r["kind"] for r in rows].count("photo") == 2 and [int(r["id"]) for r in rows if r["kind"] == "photo"] == ids
+    spray = next(r for r in rows if r["kind"] == "spray_application")
+    assert spray["time"] == "2026-11-27T06:30:00+07:00" and spray["active_ingredient"] == "Pymetrozine"
+    assert spray["harvest_allowed_from"] == "2026-12-04" and spray["phi_days"] == "7"
+    gj = json.loads(client.get(url, params={"format": "geojson"}, headers=farm["a"]).content)
+    assert gj["features"][0]["properties"]["kind"] == "area" and gj["features"][0]["geometry"]["type"] == "Polygon"
+    assert gj["features"][0]["properties"]["season"] == "Đông Xuân 2026-2027"
+    assert {f["properties"]["kind"] for f in gj["features"][1:]} == {"photo", "spray_application"}
+    r = client.get(url, headers=farm["a"])  # PDF by default
+    assert r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF")
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages).split())
+    for expected in ("NHẬT KÝ CANH TÁC", "VN-STOR-0001", "Đông Xuân 2026-2027", "Chess 50WG (Pymetrozine)",
+                     "SAMPLE-0001", "27/11/2026 06:30", "04/12/2026", "Nguyễn Văn Bay", "Chỉ số sinh trưởng",
+                     "Ngày sau sạ", "Ảnh chụp", "Phun thuốc"):
+        assert expected in text, expected
+    assert client.get(url, headers=farm["b"]).status_code == 404  # another farmer's area
+    assert client.get(url, params={"format": "xlsx"}, headers=farm["a"]).status_code == 422
+
+
+def test_area_export_as_kml_and_geopackage(client: TestClient, farm: dict, tmp_path) -> None:
+    for fmt, driver in (("kml", "KML"), ("gpkg", "GPKG")):
+        r = client.get("/v1/areas/export", params={"format": fmt}, headers=farm["admin"])
+        assert r.status_code == 200, r.text
+        path = tmp_path / f"areas.{fmt}"
+        path.write_bytes(r.content)
+        info = pyogrio.read_info(path)
+        assert info["features"] == 2 and info["crs"] == "EPSG:4326", (fmt, info)
+        _, _, geoms, fields = pyogrio.raw.read(path)
+        names = list(info["fields"])
+        codes = sorted(fields[names.index("code")])
+        assert codes == ["VN-STOR-0001", "VN-STOR-0002"] and len(geoms) == 2, fmt
+        assert driver in info["driver"] or fmt == "kml", info["driver"]
+    empty = client.get("/v1/areas/export", params={"format": "gpkg", "crop": "durian"}, headers=farm["admin"])
+    assert empty.status_code == 404 and "widen the filters" in empty.json()["detail"]
