@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from inference.advice_detail import detail_for, load_sources
 from inference.field_photo_model import Prediction
 from inference.gate import assess
 from inference.leaf import (
@@ -115,8 +116,17 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
     if decision.status in ("field_patch", "no_symptom", "unsure"):
         return Bilingual(**advice[decision.status])
     ses = int(severity.ses or 0)
-    texts = advice.get(decision.label, advice["_default"])["low" if ses <= 3 else "high"]
     affected = round(float(severity.affected_pct or 0.0), 1)
+    cited = load_sources()["labels"].get(decision.label)
+    if cited:  # the cited advice data: the first two in-season measures, then when to spray for SES 5 and above
+        items = cited["cultural"][:2] + (cited["chemical_when"][:1] if ses > 3 else [])
+        band = {"vi": ("mức nhẹ", "mức nặng"), "en": ("light", "severe")}
+        head = {lang: f"{cited['name'][lang]}, {band[lang][ses > 3]} (SES {ses}, " + (
+            f"khoảng {affected}% diện tích lá)." if lang == "vi" else f"about {affected}% of leaf area).")
+            for lang in ("vi", "en")}
+        return Bilingual(**{lang: " ".join([head[lang], *(i[lang] for i in items), advice["footer"][lang]])
+                            for lang in ("vi", "en")})
+    texts = advice.get(decision.label, advice["_default"])["low" if ses <= 3 else "high"]
     return Bilingual(**{lang: _fill(texts[lang], ses=ses, affected_pct=affected) + " " + advice["footer"][lang]
                         for lang in ("vi", "en")})
 
@@ -181,9 +191,11 @@ class PhotoScorer:
                 look_for_other=Bilingual(**advice["look_for"]["_other"])
                 if decision.status == "unsure" and "_other" in advice.get("look_for", {}) else None),
             severity=severity,
-            growth=growth_for(kind, leaf),
+            growth=growth_for(kind, leaf) if not issues else PhotoGrowth(),  # a refused photo measures nothing
             leaf=LeafSummary.model_validate(leaf.summary()),
             advice=advice_for(decision, severity, quality, advice),
+            advice_detail=detail_for(decision.status, decision.label,
+                                     [k for k, _ in sorted(pred.probabilities.items(), key=lambda kv: -kv[1])[:2]]),
             timings_ms={"analysis": round(1000 * (t1 - t0), 1), "model": round(1000 * (t2 - t1), 1),
                         "total_after_decode": round(1000 * (t3 - t0), 1)},
         )

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inference.advice_detail import AdviceDetail
+
 PHOTO_RESULT_SCHEMA_VERSION = "1.0"
 DRONE_SUMMARY_SCHEMA_VERSION = "1.0"
 
@@ -106,6 +108,9 @@ class PhotoResult(BaseModel):
     growth: PhotoGrowth
     leaf: LeafSummary | None = None
     advice: Bilingual
+    advice_detail: AdviceDetail | None = Field(default=None, description="cultural measures, when to spray, active "
+                                               "ingredients, pre-harvest interval, protective equipment, what to "
+                                               "check and whom to call, each with its cited source")
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

@@ -11,6 +11,9 @@ const T = {
     fb_question: "Kết quả này đúng không?", fb_right: "Đúng", fb_wrong: "Sai, đó là…", fb_what: "Đó là gì?",
     growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", date: "ngày", photo: "ảnh", flight: "chuyến bay",
     no_growth: "Chưa có điểm sinh trưởng nào.",
+    detail: "Hướng dẫn chi tiết (có nguồn trích dẫn)", sources: "Nguồn", review: "Tình trạng duyệt",
+    sections: { cultural: "Biện pháp canh tác", chemical_when: "Khi nào cần dùng thuốc", active_ingredients: "Hoạt chất được khuyến cáo (phải có trong Danh mục được phép)",
+      phi: "Thời gian cách ly", ppe: "Bảo hộ lao động", check: "Cần kiểm tra", call: "Liên hệ" },
     fb_it_is: "Theo tôi đó là", fb_other_name: "Tên bệnh hoặc sâu hại", fb_send: "Gửi", fb_thanks: "Cảm ơn! Cán bộ nông nghiệp sẽ xem lại.",
     labels: { bacterial_leaf_blight: "Bệnh bạc lá", blast: "Bệnh đạo ôn", brown_spot: "Bệnh đốm nâu", unsure: "Chưa chắc chắn" },
     status: { no_symptom: "Không thấy triệu chứng bệnh", retake: "Cần chụp lại ảnh", field_patch: "Ảnh khoảnh ruộng" },
@@ -25,6 +28,9 @@ const T = {
     fb_question: "Is this right?", fb_right: "Right", fb_wrong: "Wrong, it is…", fb_what: "What is it?",
     growth_title: "Growth over time", days_after_sowing: "days after sowing", date: "date", photo: "photo", flight: "flight",
     no_growth: "No growth reading yet.",
+    detail: "Detailed guidance (with cited sources)", sources: "Sources", review: "Review status",
+    sections: { cultural: "Cultural measures", chemical_when: "When chemical control is warranted", active_ingredients: "Active ingredients named (must be on the permitted list)",
+      phi: "Pre-harvest interval", ppe: "Protective equipment", check: "What to check", call: "Whom to call" },
     fb_it_is: "I think it is", fb_other_name: "Name of the disease or pest", fb_send: "Send", fb_thanks: "Thank you! An agronomist will check it.",
     labels: { bacterial_leaf_blight: "Bacterial leaf blight", blast: "Blast", brown_spot: "Brown spot", unsure: "Unsure" },
     status: { no_symptom: "No disease symptom visible", retake: "Please retake the photo", field_patch: "Field patch photo" },
@@ -86,8 +92,34 @@ function showResult(res) {
   $("growth").textContent = g.score === null ? "" :
     `${t("growth")}: ${g.score}/100 (${t(g.method)}${g.lcc_level ? " " + g.lcc_level : ""})`;
   $("advice").textContent = res.advice[lang];
+  showDetail(res.advice_detail);
   $("result").hidden = false;
   showFeedback(d);
+}
+
+// the cited guidance under the short advice: sections of items, each with its source number, then the sources
+function showDetail(det) {
+  const body = $("detail-body");
+  body.replaceChildren();
+  $("advice-detail").hidden = !det;
+  if (!det) return;
+  const keys = Object.keys(det.sources), ref = (src) => `[${keys.indexOf(src) + 1}]`;
+  for (const sec of ["cultural", "chemical_when", "active_ingredients", "phi", "ppe", "check", "call"]) {
+    if (!det[sec] || !det[sec].length) continue;
+    const h = document.createElement("h3"); h.textContent = T[lang].sections[sec]; body.appendChild(h);
+    const ul = document.createElement("ul");
+    for (const it of det[sec]) { const li = document.createElement("li"); li.textContent = `${it.name || it[lang]} ${ref(it.source)}`; ul.appendChild(li); }
+    body.appendChild(ul);
+  }
+  if (det.follow_label) { const p = document.createElement("p"); p.className = "advice"; p.textContent = `${det.follow_label[lang]} ${ref(det.follow_label.source)}`; body.appendChild(p); }
+  const h = document.createElement("h3"); h.textContent = t("sources"); body.appendChild(h);
+  const ol = document.createElement("ol");
+  keys.forEach((k) => { const s = det.sources[k], li = document.createElement("li"), a = document.createElement("a");
+    a.href = s.url; a.target = "_blank"; a.rel = "noopener"; a.textContent = s.title; li.append(a, s.publisher ? ` – ${s.publisher}` : ""); ol.appendChild(li); });
+  body.appendChild(ol);
+  const rv = document.createElement("p"); rv.className = "hint";
+  rv.textContent = `${t("review")}: ${det.review.status}${det.review.reviewed_by ? `, ${det.review.reviewed_by} (${det.review.reviewed_on})` : ""}`;
+  body.appendChild(rv);
 }
 
 // "right / wrong, it is ..." after each result: labels from the class registry (names in both languages)
