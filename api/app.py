@@ -19,7 +19,20 @@ from api import __version__
 from api.db import get_session, new_session
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.jobs import LocalJobRunner, make_runner, recover_jobs
-from api.routers import areas, auth, basemap, drone_labels, flights, labels, models, photos, records, spray, vectors
+from api.routers import (
+    areas,
+    auth,
+    basemap,
+    drone_labels,
+    flights,
+    labels,
+    models,
+    photos,
+    records,
+    spray,
+    trace,
+    vectors,
+)
 from api.services.model_registry import ModelWatcher
 from api.services.photos import TASK, PhotoModelHolder
 from api.settings import get_settings
@@ -66,6 +79,7 @@ def create_app() -> FastAPI:
     app.include_router(vectors.router)
     app.include_router(basemap.router)
     app.include_router(records.router)
+    app.include_router(trace.router)
 
     app.mount("/app", StaticFiles(directory=STATIC_DIR / "farmer", html=True), name="farmer")
     app.mount("/operator", StaticFiles(directory=STATIC_DIR / "operator", html=True), name="operator")

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_flight_bytes: int = Field(default=20 * 1024**3, description="largest orthomosaic upload")
     max_flight_pixels: int = Field(default=2_000_000_000, description="largest orthomosaic, in pixels (header)")
     job_time_limit_s: int = Field(default=3 * 3600, description="a drone analysis running longer is stopped")
+    public_base_url: str | None = Field(default=None, description="the address buyers reach the service at, e.g. "
+                                        "https://cropwatch.soctrang.gov.vn: the traceability stamps' QR codes point "
+                                        "there (default: the address of the request; the stamps command needs it)")
     time_zone: str = Field(default="Asia/Ho_Chi_Minh", description="zone of times given without one (spray log)")
     unlisted_products: str = Field(default="refuse", pattern="^(refuse|flag)$", description="a spray record whose "
                                    "product is not on the permitted-products list: refused, or stored with a flag")

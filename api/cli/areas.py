@@ -1,4 +1,4 @@
-"""`cropwatch areas import|export`."""
+"""`cropwatch areas import|export|stamps`."""
 
 from __future__ import annotations
 
@@ -60,3 +60,37 @@ def areas_export(
     else:
         write_text_atomic(out, text)
         typer.echo(f"wrote {len(areas)} areas to {out}")
+
+
+@app.command("stamps")
+def areas_stamps(
+    commune: Annotated[str, typer.Option("--commune", help="the commune, as recorded on the areas")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the PDF to write")],
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="address buyers reach the service at (default: CROPWATCH_PUBLIC_BASE_URL)")] = None,
+) -> None:
+    """Print the traceability stamps (QR code and area code) of a commune's active areas as an A4 PDF."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from api.db import get_engine
+    from api.orm import AreaStatus, GrowingArea
+    from api.services.trace import stamps_pdf
+    from api.settings import get_settings
+    from inference.errors import NotFound
+
+    base = base_url or get_settings().public_base_url
+    if not base:
+        fail("give --base-url (e.g. https://cropwatch.example.vn) or set CROPWATCH_PUBLIC_BASE_URL: the QR codes "
+             "must point where buyers can reach the service")
+    with Session(get_engine()) as session:
+        areas = list(session.scalars(select(GrowingArea).where(
+            GrowingArea.commune == commune, GrowingArea.status == AreaStatus.active).order_by(GrowingArea.code)))
+        try:
+            pdf = stamps_pdf(areas, base, f"Tem truy xuất – {commune}")
+        except NotFound as exc:
+            fail(str(exc))
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(pdf)
+    tmp.replace(out)
+    typer.echo(f"{len(areas)} stamps written to {out}")
