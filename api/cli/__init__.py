@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import areas, datasets, drone, labels, models, photo, products, service, spray
+from api.cli import areas, datasets, drone, labels, models, photo, products, reports, service, spray
 
 app = typer.Typer(help="cropwatch: crop monitoring for smallholder farms.", no_args_is_help=True)
 app.command()(service.serve)
@@ -18,5 +18,6 @@ app.add_typer(labels.app, name="labels")
 app.add_typer(drone.app, name="drone")
 app.add_typer(spray.app, name="spray")
 app.add_typer(products.app, name="products")
+app.add_typer(reports.app, name="reports")
 
 __all__ = ["app"]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep, VisibleArea
+from api.deps import DepartmentAccount, SessionDep, VisibleArea
 from api.errors import ERROR_RESPONSES
 from api.orm import GrowingArea
-from api.services import labels, products, record_book, record_book_pdf
+from api.services import labels, products, record_book, record_book_pdf, reports
 
 router = APIRouter(tags=["records"], responses=ERROR_RESPONSES)
 BOOK_TYPES = {"csv": "text/csv", "geojson": "application/geo+json", "pdf": "application/pdf"}
@@ -37,3 +38,24 @@ def _book(session: Session, area: GrowingArea, fmt: str) -> bytes | str:
         return json.dumps(record_book.to_geojson(book), ensure_ascii=False, default=str)
     names = {k: v.name_vi for k, v in labels.registry(session).items()}
     return record_book_pdf.render(book, names, datetime.now(products.zone(book.time_zone)))
+
+
+REPORT_TYPES = {"json": "application/json", "csv": "text/csv",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@router.get("/v1/reports/weekly", response_class=Response,
+            responses={200: {"content": {t: {} for t in REPORT_TYPES.values()}}})
+def weekly_report(session: SessionDep, account: DepartmentAccount,
+                  week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W48; "
+                                                    "default: this week")] = None,
+                  commune: Annotated[str | None, Query(max_length=100)] = None,
+                  format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json") -> Response:
+    """The plant-protection office's weekly report: per commune and crop, areas surveyed, diseases found with
+    severity and area affected, sprays done."""
+    rep = reports.weekly(session, account, week, commune)
+    body: str | bytes = {"csv": reports.to_csv, "xlsx": reports.to_xlsx}[format](rep) if format != "json" \
+        else json.dumps(rep, ensure_ascii=False)
+    name = f"bao-cao-tuan-{rep['week']}{'-' + commune if commune else ''}.{format}"
+    return Response(body, media_type=REPORT_TYPES[format],
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})

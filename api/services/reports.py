@@ -1,0 +1,161 @@
+"""The weekly report for the plant-protection office: per commune and crop, the areas surveyed that week (a photo or
+a flight), the diseases found with their severity and the area affected, and the sprays done. One row per commune,
+crop and disease (a row without disease when none was found); as JSON, CSV or an XLSX workbook (a summary sheet and
+a sheet of diseases). Weeks are ISO weeks in the service's local time zone."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.orm import Account, AreaStatus, GrowingArea, Observation, SprayApplication
+from api.security import visible_areas
+from api.services import products
+from api.settings import get_settings
+from inference.errors import BadInput
+
+COLUMNS = ["week", "commune", "crop", "areas", "areas_ha", "areas_surveyed", "surveyed_ha", "photos", "flights",
+           "disease", "disease_photos", "disease_areas", "affected_ha", "mean_ses", "max_ses", "drone_damaged_ha",
+           "sprays", "sprayed_areas", "sprayed_ha", "products"]
+NOT_DISEASE = {"no_symptom", "unsure", None}
+
+
+def parse_week(week: str | None, today: date) -> tuple[str, date]:
+    """'2026-W48' -> (label, Monday); none -> the current week."""
+    if not week:
+        y, w, _ = today.isocalendar()
+        week = f"{y}-W{w:02d}"
+    try:
+        monday = date.fromisocalendar(int(week[:4]), int(week.split("W")[1]), 1)
+    except (ValueError, IndexError) as exc:
+        raise BadInput(f"week {week!r} is not an ISO week; write it as YYYY-Www, e.g. 2026-W48") from exc
+    return week, monday
+
+
+@dataclass
+class Group:
+    areas: dict[int, float] = field(default_factory=dict)  # id -> ha
+    surveyed: set[int] = field(default_factory=set)
+    photos: int = 0
+    flights: int = 0
+    damaged_ha: float = 0.0
+    diseases: dict[str, list[tuple[int, int | None]]] = field(default_factory=lambda: defaultdict(list))
+    sprays: int = 0
+    sprayed: set[int] = field(default_factory=set)
+    products: set[str] = field(default_factory=set)
+
+
+def weekly(session: Session, account: Account, week: str | None = None, commune: str | None = None) -> dict[str, Any]:
+    tz = products.zone(get_settings().time_zone)
+    label, monday = parse_week(week, datetime.now(tz).date())
+    start = datetime.combine(monday, time(), tz)
+    end = start + timedelta(days=7)
+    stmt = visible_areas(select(GrowingArea), account).where(GrowingArea.status != AreaStatus.revoked)
+    if commune:
+        stmt = stmt.where(GrowingArea.commune == commune)
+    areas = {a.id: a for a in session.scalars(stmt)}
+    groups: dict[tuple[str, str], Group] = defaultdict(Group)
+    for a in areas.values():
+        groups[(a.commune or "", a.crop)].areas[a.id] = a.area_ha
+    ids = list(areas)
+    for obs in _in_chunks(session, Observation, Observation.area_id, ids, Observation.observed_at, start, end):
+        g = groups[(areas[obs.area_id].commune or "", areas[obs.area_id].crop)]
+        _count_observation(g, obs)
+    for sp in _in_chunks(session, SprayApplication, SprayApplication.area_id, ids, SprayApplication.applied_on,
+                         start, end):
+        g = groups[(areas[sp.area_id].commune or "", areas[sp.area_id].crop)]
+        g.sprays += 1
+        g.sprayed.add(sp.area_id)
+        g.products.add(sp.product)
+    rows = [r for key in sorted(groups) for r in _rows(label, key, groups[key])]
+    return {"week": label, "from": monday.isoformat(), "to": (monday + timedelta(days=6)).isoformat(),
+            "time_zone": tz.key, "commune": commune, "rows": rows}
+
+
+def _in_chunks(session: Session, model: Any, area_col: Any, ids: list[int], when: Any, start: datetime,
+               end: datetime) -> list[Any]:
+    out: list[Any] = []
+    for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+        out += session.scalars(select(model).where(area_col.in_(ids[i:i + 900]), when >= start, when < end))
+    return out
+
+
+def _count_observation(g: Group, obs: Observation) -> None:
+    s = obs.scores or {}
+    if obs.source == "photo":
+        if not (s.get("quality") or {}).get("ok", True):
+            return  # a refused photo is no survey
+        g.photos += 1
+        if obs.diagnosis not in NOT_DISEASE:
+            g.diseases[obs.diagnosis].append((obs.area_id, obs.ses))
+    elif obs.source == "drone":
+        g.flights += 1
+        g.damaged_ha += float(s.get("damaged_area_ha") or 0.0)
+    g.surveyed.add(obs.area_id)
+
+
+def _rows(week: str, key: tuple[str, str], g: Group) -> list[dict[str, Any]]:
+    base = {"week": week, "commune": key[0], "crop": key[1], "areas": len(g.areas),
+            "areas_ha": round(sum(g.areas.values()), 2), "areas_surveyed": len(g.surveyed),
+            "surveyed_ha": round(sum(g.areas[i] for i in g.surveyed), 2), "photos": g.photos, "flights": g.flights,
+            "drone_damaged_ha": round(g.damaged_ha, 2), "sprays": g.sprays, "sprayed_areas": len(g.sprayed),
+            "sprayed_ha": round(sum(g.areas[i] for i in g.sprayed), 2), "products": "; ".join(sorted(g.products))}
+    if not g.diseases:
+        return [{**base, "disease": "", "disease_photos": 0, "disease_areas": 0, "affected_ha": 0.0,
+                 "mean_ses": None, "max_ses": None}]
+    out = []
+    for disease in sorted(g.diseases):
+        hits = g.diseases[disease]
+        ses = [s for _, s in hits if s is not None]
+        hit_areas = {a for a, _ in hits}
+        out.append({**base, "disease": disease, "disease_photos": len(hits), "disease_areas": len(hit_areas),
+                    "affected_ha": round(sum(g.areas[a] for a in hit_areas), 2),
+                    "mean_ses": round(sum(ses) / len(ses), 1) if ses else None, "max_ses": max(ses) if ses else None})
+    return out
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(report["rows"])
+    return buf.getvalue()
+
+
+def to_xlsx(report: dict[str, Any]) -> bytes:
+    """Two sheets: 'Tổng hợp' (one row per commune and crop) and 'Bệnh' (one row per commune, crop and disease)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    summary = wb.active
+    summary.title = "Tổng hợp"
+    summary.append([f"Báo cáo tuần {report['week']} ({report['from']} – {report['to']}, {report['time_zone']})"])
+    sum_cols = [c for c in COLUMNS if c not in ("disease", "disease_photos", "disease_areas", "affected_ha",
+                                                  "mean_ses", "max_ses")]
+    summary.append(sum_cols)
+    seen = set()
+    for r in report["rows"]:
+        if (r["commune"], r["crop"]) not in seen:
+            seen.add((r["commune"], r["crop"]))
+            summary.append([r[c] for c in sum_cols])
+    diseases = wb.create_sheet("Bệnh")
+    dis_cols = ["week", "commune", "crop", "disease", "disease_photos", "disease_areas", "affected_ha", "mean_ses",
+                "max_ses"]
+    diseases.append(dis_cols)
+    for r in report["rows"]:
+        if r["disease"]:
+            diseases.append([r[c] for c in dis_cols])
+    for ws, header_row in ((summary, 2), (diseases, 1)):
+        for cell in ws[header_row]:
+            cell.font = Font(bold=True)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

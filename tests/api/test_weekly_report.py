@@ -1,0 +1,77 @@
+"""The weekly report on fabricated data: per commune and crop, areas surveyed, diseases with severity and area
+affected, sprays done; only the week asked; CSV and XLSX (both sheets read back); the CLI; who may ask."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from api.orm import GrowingArea, Observation
+from tests.api.test_areas import area_payload
+from tests.api.test_spray_log import LOG
+
+MON = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # Monday of 2026-W48, 10:00 in Sóc Trăng
+
+
+def _obs(area_id: int, when: datetime, label: str | None, ses: int | None, ok: bool = True,
+         source: str = "photo", **scores: object) -> Observation:
+    s = {"quality": {"ok": ok}, "diagnosis": {"status": "diagnosed", "label": label}, **scores}
+    return Observation(area_id=area_id, source=source, scores=s, schema_version="1.0", observed_at=when,
+                       diagnosis=label, ses=ses)
+
+
+def _fabricate(client: TestClient, farm: dict, db) -> dict[str, int]:
+    client.post("/v1/areas", json=area_payload("VN-STOR-0003", i=2, owner_username="farmer_a", commune="Phú Tâm"),
+                headers=farm["admin"])
+    with db() as s:
+        ids = {a.code: a.id for a in s.query(GrowingArea)}
+        s.add_all([_obs(ids["VN-STOR-0001"], MON, "blast", 3), _obs(ids["VN-STOR-0001"], MON, "blast", 7),
+                   _obs(ids["VN-STOR-0002"], MON, "brown_spot", 5), _obs(ids["VN-STOR-0002"], MON, "no_symptom", 0),
+                   _obs(ids["VN-STOR-0002"], MON, None, None, ok=False),  # refused: no survey
+                   _obs(ids["VN-STOR-0001"], datetime(2026, 11, 16, 3, tzinfo=UTC), "blast", 9),  # week 47
+                   _obs(ids["VN-STOR-0003"], MON, None, None, source="drone", damaged_area_ha=0.25)])
+        s.commit()
+    r = client.post("/v1/areas/VN-STOR-0001/spray-applications", json={**LOG, "applied_on": "2026-11-25T06:30:00"},
+                    headers=farm["a"])
+    assert r.status_code == 201, r.text
+    return ids
+
+
+def test_weekly_report_counts_the_week(client: TestClient, farm: dict, db, tmp_path: Path, db_url: str,
+                                       data_dir: Path) -> None:
+    _fabricate(client, farm, db)
+    rep = client.get("/v1/reports/weekly", params={"week": "2026-W48"}, headers=farm["admin"]).json()
+    assert rep["from"] == "2026-11-23" and rep["to"] == "2026-11-29"
+    rows = {(r["commune"], r["disease"]): r for r in rep["rows"]}
+    blast = rows[("Hòa Tú 1", "blast")]
+    assert blast["disease_photos"] == 2 and blast["disease_areas"] == 1 and blast["max_ses"] == 7
+    assert blast["mean_ses"] == 5.0 and blast["areas"] == 2 and blast["areas_surveyed"] == 2
+    assert blast["photos"] == 4 and blast["sprays"] == 1 and blast["products"] == "Chess 50WG"
+    spot = rows[("Hòa Tú 1", "brown_spot")]
+    assert spot["disease_areas"] == 1 and spot["affected_ha"] > 0
+    phu_tam = rows[("Phú Tâm", "")]
+    assert phu_tam["flights"] == 1 and phu_tam["drone_damaged_ha"] == 0.25 and phu_tam["disease_photos"] == 0
+    one = client.get("/v1/reports/weekly", params={"week": "2026-W48", "commune": "Phú Tâm", "format": "csv"},
+                     headers=farm["admin"])
+    assert [r["commune"] for r in csv.DictReader(io.StringIO(one.text))] == ["Phú Tâm"]
+    x = client.get("/v1/reports/weekly", params={"week": "2026-W48", "format": "xlsx"}, headers=farm["admin"])
+    wb = load_workbook(io.BytesIO(x.content))
+    assert wb.sheetnames == ["Tổng hợp", "Bệnh"] and wb["Bệnh"].max_row == 3  # header + blast + brown spot
+    w47 = client.get("/v1/reports/weekly", params={"week": "2026-W47"}, headers=farm["admin"]).json()
+    assert [r["max_ses"] for r in w47["rows"] if r["disease"] == "blast"] == [9]
+    assert client.get("/v1/reports/weekly", headers=farm["a"]).status_code == 403
+    assert client.get("/v1/reports/weekly", params={"week": "2026-48"}, headers=farm["admin"]).status_code == 422
+    out = tmp_path / "tuan48.xlsx"
+    env = {**os.environ, "CROPWATCH_DATABASE_URL": db_url, "CROPWATCH_DATA_DIR": str(data_dir)}
+    r = subprocess.run([sys.executable, "-m", "api.cli", "reports", "weekly", "--week", "2026-W48", "--format",
+                        "xlsx", "--out", str(out)], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert load_workbook(out)["Bệnh"].max_row == 3
