@@ -22,7 +22,7 @@ $(STAMP_ALL): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_SERVE)
 
 run: $(STAMP_SERVE)
-	$(BIN)/cropwatch serve
+	$(BIN)/cropwatch serve --sample
 
 test: $(STAMP_ALL) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -36,7 +36,8 @@ class LiveServer:
 
 
 @contextmanager
-def running_server(data_dir: Path, database_url: str | None = None) -> Iterator[LiveServer]:
+def running_server(data_dir: Path, database_url: str | None = None,
+                   args: tuple[str, ...] = ()) -> Iterator[LiveServer]:
     """Start the service on a free port with `data_dir` (SQLite there, or `database_url`: an empty database), wait
     for /health, read the first admin's password from its output; stop it on exit."""
     import httpx
@@ -49,7 +50,7 @@ def running_server(data_dir: Path, database_url: str | None = None) -> Iterator[
     env.pop("CROPWATCH_SECRET_KEY", None)
     log_path = data_dir / "server.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", *args], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, cwd=REPO)
         url = f"http://127.0.0.1:{port}"
         try:

@@ -10,6 +10,7 @@ app = typer.Typer(help="cropwatch: crop monitoring for smallholder farms.", no_a
 app.command()(service.serve)
 app.command()(service.worker)
 app.add_typer(service.db_app, name="db")
+app.add_typer(service.sample_app, name="sample")
 app.add_typer(areas.app, name="areas")
 app.add_typer(models.app, name="models")
 app.add_typer(photo.app, name="photo")

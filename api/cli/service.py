@@ -26,6 +26,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="default: CROPWATCH_HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="default: CROPWATCH_PORT or 8000")] = None,
     migrate: Annotated[bool, typer.Option(help="run `db upgrade` first")] = True,
+    sample: Annotated[bool, typer.Option(help="load the sample areas, photos and flight into an empty database "
+                                         "(api/data/sample; `make run` does)")] = False,
 ) -> None:
     """Serve the API and pages (http://127.0.0.1:8000, docs at /docs)."""
     import uvicorn
@@ -40,6 +42,8 @@ def serve(
     if created:
         typer.secho(f"\nCreated the first admin account (shown only this once):\n  username: {created[0]}\n"
                     f"  password: {created[1]}\n", fg=typer.colors.YELLOW)
+    if sample and created:
+        typer.echo(f"sample: {load_sample()}")
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port)
 
 
@@ -52,3 +56,29 @@ def worker(
 
     celery_app.worker_main(["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", "--pool=prefork",
                             "-Q", "cropwatch", "--without-gossip", "--without-mingle"])
+
+
+sample_app = typer.Typer(help="The sample data (made-up areas, CC BY photos, a synthetic flight).",
+                         no_args_is_help=True)
+
+
+def load_sample() -> dict:
+    """Load the sample into the configured database (once); the photos are scored by the served model."""
+    from sqlalchemy.orm import Session
+
+    from api.db import get_engine
+    from api.services import sample
+    from api.services.model_registry import active_path
+    from api.services.photos import TASK, make_scorer
+    from api.settings import get_settings
+
+    settings = get_settings()
+    with Session(get_engine()) as session:
+        scorer = make_scorer(active_path(session, TASK, settings.models_dir), settings)
+        return sample.load(session, scorer)
+
+
+@sample_app.command("load")
+def sample_load() -> None:
+    """Load the sample (nothing if it is already there); a running server analyses its flight."""
+    typer.echo(load_sample())

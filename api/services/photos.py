@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -119,7 +120,8 @@ def locate_area(session: Session, account: Account, result: PhotoResult,
 
 
 def record_photo(session: Session, account: Account, area: GrowingArea, data: bytes, result: PhotoResult,
-                 point: tuple[float | None, float | None], device: str | None = None) -> Observation:
+                 point: tuple[float | None, float | None], device: str | None = None,
+                 observed_at: datetime | None = None) -> Observation:
     """Store the photo once by content and write the result to the area's record; nothing is left on failure."""
     data_dir = get_settings().data_dir
     rel, digest, created = store_bytes(data_dir, "photos", data, SUFFIX[result.photo.format])
@@ -130,6 +132,8 @@ def record_photo(session: Session, account: Account, area: GrowingArea, data: by
             lon=point[0], lat=point[1], file_path=str(rel), file_sha256=digest, created_by_id=account.id,
             device=(device or "").strip()[:100] or result.photo.device,
         )
+        if observed_at is not None:
+            obs.observed_at = observed_at
         session.add(obs)
         session.flush()  # observed_at is set
         note_observation(area, obs)

@@ -1,0 +1,38 @@
+"""The department's base map in a real headless Chromium, on the server as `make run` starts it (`serve --sample`):
+the sample's areas as clusters when zoomed out, coloured polygons with a popup when zoomed in, the outbreak layer's
+totals, a filter; the traceability page of a sample area without signing in."""
+
+from __future__ import annotations
+
+import httpx
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from api.devserver import running_server
+from tests.pages.test_review_page import sign_in
+
+
+def test_base_map_with_the_sample(browser, tmp_path) -> None:
+    with running_server(tmp_path, args=("--sample",)) as server:
+        d = browser
+        d.set_window_size(1280, 900)
+        wait = WebDriverWait(d, 60)
+        d.get(f"{server.url}/map/")
+        d.execute_script("sessionStorage.clear()")
+        d.get(f"{server.url}/map/")
+        d.find_element(By.ID, "username").send_keys("admin")
+        d.find_element(By.ID, "password").send_keys(server.admin_password)
+        d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+        wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "path.cluster"))  # zoom 11: clusters
+        assert "12" in d.find_element(By.ID, "count").text
+        wait.until(lambda _: "Bệnh đạo ôn" in d.find_element(By.ID, "totals").text)  # outbreaks of 14 days
+        d.execute_script("map.setView([9.5605, 105.9706], 16)")
+        wait.until(lambda _: len(d.find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane path:not(.cluster)"))
+                   >= 2 and "gộp nhóm" not in d.find_element(By.ID, "count").text)
+        d.save_screenshot(str(tmp_path / "map.png"))
+        d.execute_script("map.eachLayer((l) => { if (l.feature && l.feature.id === 'VN-MAU-0001') l.fire('click', { latlng: l.getBounds().getCenter() }, true); })")
+        wait.until(lambda _: "VN-MAU-0001" in d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content").text)
+        Select(d.find_element(By.ID, "f-crop")).select_by_value("shallot")
+        wait.until(lambda _: d.find_element(By.ID, "count").text.startswith("1 "))
+        page = httpx.get(f"{server.url}/trace/VN-MAU-0001")
+        assert page.status_code == 200 and "Beam 75WP" in page.text and "mau_hoatu" not in page.text
