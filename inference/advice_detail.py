@@ -62,9 +62,10 @@ def detail_for(status: str, label: str, candidates: list[str], path: str = str(S
     general = data.get("general", {})
     if status == "diagnosed" and label in data.get("labels", {}):
         e = data["labels"][label]
-        d = AdviceDetail(label=label, **{k: _items(e.get(k, [])) for k in SECTIONS},
-                         active_ingredients=[{"name": a["name"], "source": a["source"]}
-                                             for a in e.get("active_ingredients", [])])
+        d = AdviceDetail(label=label, active_ingredients=[{"name": a["name"], "source": a["source"]}
+                                                          for a in e.get("active_ingredients", [])])
+        for k in SECTIONS:
+            setattr(d, k, _items(e.get(k, [])))
         d.phi += _items(general.get("phi", []))
         d.ppe += _items(general.get("ppe", []))
     elif status == "unsure":

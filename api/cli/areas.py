@@ -39,27 +39,40 @@ def areas_import(
 
 @app.command("export")
 def areas_export(
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write; default stdout")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="geojson or csv")] = "geojson",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write; default stdout (not gpkg)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="geojson, csv, kml or gpkg")] = "geojson",
 ) -> None:
-    """Export all growing areas as GeoJSON (EPSG:4326) or CSV."""
+    """Export all growing areas as GeoJSON, KML or GeoPackage (EPSG:4326), or CSV."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from api.db import get_engine
     from api.orm import GrowingArea
-    from api.services.areas import export_csv, export_geojson
+    from api.services.areas import export_csv, export_geojson, export_gpkg, export_kml
+    from inference.errors import NotFound
 
-    if fmt not in ("geojson", "csv"):
-        raise typer.BadParameter("--format must be geojson or csv")
+    if fmt not in ("geojson", "csv", "kml", "gpkg"):
+        raise typer.BadParameter("--format must be geojson, csv, kml or gpkg")
+    if fmt == "gpkg" and out is None:
+        fail("a GeoPackage needs --out FILE.gpkg")
     with Session(get_engine()) as session:
         areas = list(session.scalars(select(GrowingArea).order_by(GrowingArea.code)).unique())
-        text = export_csv(areas) if fmt == "csv" else json.dumps(export_geojson(areas), ensure_ascii=False)
+        try:
+            body: str | bytes = (export_csv(areas) if fmt == "csv" else export_kml(areas) if fmt == "kml"
+                                 else export_gpkg(areas) if fmt == "gpkg"
+                                 else json.dumps(export_geojson(areas), ensure_ascii=False))
+        except NotFound as exc:
+            fail(str(exc))
     if out is None:
-        sys.stdout.write(text)
+        sys.stdout.write(str(body))
+        return
+    if isinstance(body, bytes):
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_bytes(body)
+        tmp.replace(out)
     else:
-        write_text_atomic(out, text)
-        typer.echo(f"wrote {len(areas)} areas to {out}")
+        write_text_atomic(out, body)
+    typer.echo(f"wrote {len(areas)} areas to {out}")
 
 
 @app.command("stamps")

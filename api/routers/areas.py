@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -76,8 +77,10 @@ def export_areas(
     """Export the areas you may see as GeoJSON, KML or GeoPackage (EPSG:4326), or CSV (boundary as WKT)."""
     stmt = areas.filtered_areas(account, crop, status_, owner, commune, bbox).order_by(GrowingArea.code)
     found = list(session.scalars(stmt).unique())
-    body: str | bytes = {"csv": areas.export_csv, "kml": areas.export_kml, "gpkg": areas.export_gpkg}[format](found) \
-        if format != "geojson" else json.dumps(areas.export_geojson(found), ensure_ascii=False)
+    writers: dict[str, Callable[[list[GrowingArea]], str | bytes]] = {
+        "csv": areas.export_csv, "kml": areas.export_kml, "gpkg": areas.export_gpkg,
+        "geojson": lambda found: json.dumps(areas.export_geojson(found), ensure_ascii=False)}
+    body = writers[format](found)
     media, ext = EXPORTS[format]
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="areas.{ext}"'})
 

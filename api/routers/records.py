@@ -45,7 +45,8 @@ REPORT_TYPES = {"json": "application/json", "csv": "text/csv",
 
 
 @router.get("/v1/reports/weekly", response_class=Response,
-            responses={200: {"content": {t: {} for t in REPORT_TYPES.values()}}})
+            responses={200: {"content": {t: {"schema": {"type": "object"}} if t.endswith("json") else {}
+                                         for t in REPORT_TYPES.values()}}})
 def weekly_report(session: SessionDep, account: DepartmentAccount,
                   week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W48; "
                                                     "default: this week")] = None,
@@ -54,7 +55,7 @@ def weekly_report(session: SessionDep, account: DepartmentAccount,
     """The plant-protection office's weekly report: per commune and crop, areas surveyed, diseases found with
     severity and area affected, sprays done."""
     rep = reports.weekly(session, account, week, commune)
-    body: str | bytes = {"csv": reports.to_csv, "xlsx": reports.to_xlsx}[format](rep) if format != "json" \
+    body: str | bytes = reports.to_csv(rep) if format == "csv" else reports.to_xlsx(rep) if format == "xlsx" \
         else json.dumps(rep, ensure_ascii=False)
     name = f"bao-cao-tuan-{rep['week']}{'-' + commune if commune else ''}.{format}"
     return Response(body, media_type=REPORT_TYPES[format],

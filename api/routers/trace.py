@@ -11,6 +11,7 @@ from api.deps import SessionDep
 from api.errors import ERROR_RESPONSES
 from api.services import trace
 from api.settings import get_settings
+from inference.errors import NotFound
 
 router = APIRouter(prefix="/trace", tags=["traceability (public)"], responses=ERROR_RESPONSES)
 
@@ -23,7 +24,10 @@ def _base(request: Request) -> str:
 def trace_page(code: str, session: SessionDep, request: Request) -> HTMLResponse:
     """The area's public page in Vietnamese and English: crop, variety, commune, season and the spray applications
     with their pre-harvest status. No personal data."""
-    area = trace.find_area(session, code)
+    try:
+        area = trace.find_area(session, code)
+    except NotFound as exc:  # a buyer who scanned or typed a wrong code reads a page, not JSON
+        return HTMLResponse(trace.not_found_html(code, str(exc)), status_code=404)
     return HTMLResponse(trace.page_html(trace.public_record(session, area), _base(request)))
 
 

@@ -119,14 +119,15 @@ def outbreak_layer(session: Session, account: Account, view: View, days: int = 1
          .group_by("gx", "gy", Observation.diagnosis))
     if disease:
         q = q.where(Observation.diagnosis == disease)
-    feats = []
+    feats: list[dict[str, Any]] = []
     for _, _, label, n, n_areas, x, y, ses, last in session.execute(q):
         feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
                       "properties": {"disease": label, "photos": n, "areas": n_areas, "max_ses": ses,
                                      "last_seen": last.isoformat() if hasattr(last, "isoformat") else str(last)}})
     totals: dict[str, int] = {}
     for f in feats:
-        totals[f["properties"]["disease"]] = totals.get(f["properties"]["disease"], 0) + f["properties"]["photos"]
+        p = f["properties"]
+        totals[p["disease"]] = totals.get(p["disease"], 0) + p["photos"]
     return {"type": "FeatureCollection", "since": since.isoformat(), "days": days, "totals": totals,
             "features": feats}
 

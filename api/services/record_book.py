@@ -131,7 +131,8 @@ def to_geojson(book: RecordBook) -> dict[str, Any]:
                   "season": a.season, "sowing_date": a.sowing_date.isoformat() if a.sowing_date else None,
                   "commune": a.commune, "district": a.district, "province": a.province,
                   "area_ha": round(a.area_ha, 4), "time_zone": book.time_zone}
-    feats = [{"type": "Feature", "id": a.code, "geometry": a.boundary_geojson, "properties": area_props}]
+    feats: list[dict[str, Any]] = [{"type": "Feature", "id": a.code, "geometry": a.boundary_geojson,
+                                    "properties": area_props}]
     for e in book.events:
         props = {"kind": e.kind, "id": e.id, "time": e.time.isoformat(), "summary": e.summary,
                  **{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.values.items()}}

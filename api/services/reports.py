@@ -93,7 +93,7 @@ def _count_observation(g: Group, obs: Observation) -> None:
         if not (s.get("quality") or {}).get("ok", True):
             return  # a refused photo is no survey
         g.photos += 1
-        if obs.diagnosis not in NOT_DISEASE:
+        if obs.diagnosis is not None and obs.diagnosis not in NOT_DISEASE:
             g.diseases[obs.diagnosis].append((obs.area_id, obs.ses))
     elif obs.source == "drone":
         g.flights += 1

@@ -110,6 +110,14 @@ td,th{{border-bottom:1px solid #dde5da;padding:4px;text-align:left}}
 </main></body></html>"""
 
 
+def not_found_html(code: str, reason: str) -> str:
+    e = html.escape
+    return (f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1"><title>Không tìm thấy {e(code)}</title></head>'
+            f'<body style="font:16px system-ui,sans-serif;padding:16px"><h1>Không tìm thấy mã số vùng trồng '
+            f'{e(code)}</h1><p>Hãy kiểm tra mã in trên tem. / {e(reason)}</p></body></html>')
+
+
 def trace_url(base: str, code: str) -> str:
     return f"{base.rstrip('/')}/trace/{code}"
 

@@ -40,6 +40,9 @@ def test_cli_import_export_round_trip(tmp_path: Path) -> None:
     src = json.loads(fx["geojson"].read_text())["features"]
     got = json.loads(out_file.read_text())["features"]
     assert all(shape(a["geometry"]).equals_exact(shape(b["geometry"]), 1e-12) for a, b in zip(src, got, strict=True))
+    gpkg = tmp_path / "out.gpkg"
+    r = run(["areas", "export", "--format", "gpkg", "--out", str(gpkg)], env)
+    assert r.returncode == 0 and "wrote 3 areas" in r.stdout and gpkg.read_bytes().startswith(b"SQLite format 3")
     r = run(["areas", "import", str(fx["zipslip"])], env)
     assert r.returncode == 2 and "outside the archive" in r.stderr
 

@@ -9,7 +9,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.devserver import running_server
-from tests.pages.test_review_page import sign_in
 
 
 def test_base_map_with_the_sample(browser, tmp_path) -> None:

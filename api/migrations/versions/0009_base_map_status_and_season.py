@@ -6,6 +6,8 @@ Revises: 0008
 Create Date: 2026-11-29 19:30:00
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -14,7 +16,7 @@ down_revision = '0008'
 branch_labels = None
 depends_on = None
 
-COLUMNS = [
+COLUMNS: list[tuple[str, Any]] = [
     ('season', sa.String(length=64)), ('centroid_lon', sa.Float()), ('centroid_lat', sa.Float()),
     ('latest_at', sa.DateTime(timezone=True)), ('latest_growth', sa.Float()), ('latest_damage_pct', sa.Float()),
     ('latest_diagnosis', sa.String(length=64)), ('latest_ses', sa.Integer()),
