@@ -52,6 +52,9 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "#growth-chart circle.pt-photo"))
     wait.until(lambda _: d.execute_script("const i = document.querySelector('#history-list img');"
                                           "return !!i && i.naturalWidth > 0"))
+    assert "Tải nhật ký canh tác (PDF)" in d.find_element(By.ID, "history-list").text
+    if d.find_element(By.ID, "diagnosis").text != "Chưa chắc chắn":  # cited guidance under a named disease
+        assert d.find_element(By.ID, "advice-detail").is_displayed()
     # phone-width layout: nothing wider than the screen
     assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     d.save_screenshot(str(tmp_path / "farmer_vi.png"))

@@ -10,7 +10,8 @@ const T = {
     leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
     fb_question: "Kết quả này đúng không?", fb_right: "Đúng", fb_wrong: "Sai, đó là…", fb_what: "Đó là gì?",
     growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", date: "ngày", photo: "ảnh", flight: "chuyến bay",
-    no_growth: "Chưa có điểm sinh trưởng nào.",
+    no_growth: "Chưa có điểm sinh trưởng nào.", damaged: "thiệt hại", spray_map: "bản đồ phun", saving: "tiết kiệm",
+    record_book: "Tải nhật ký canh tác (PDF)",
     detail: "Hướng dẫn chi tiết (có nguồn trích dẫn)", sources: "Nguồn", review: "Tình trạng duyệt",
     sections: { cultural: "Biện pháp canh tác", chemical_when: "Khi nào cần dùng thuốc", active_ingredients: "Hoạt chất được khuyến cáo (phải có trong Danh mục được phép)",
       phi: "Thời gian cách ly", ppe: "Bảo hộ lao động", check: "Cần kiểm tra", call: "Liên hệ" },
@@ -27,7 +28,8 @@ const T = {
     leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
     fb_question: "Is this right?", fb_right: "Right", fb_wrong: "Wrong, it is…", fb_what: "What is it?",
     growth_title: "Growth over time", days_after_sowing: "days after sowing", date: "date", photo: "photo", flight: "flight",
-    no_growth: "No growth reading yet.",
+    no_growth: "No growth reading yet.", damaged: "damaged", spray_map: "spray map", saving: "saving",
+    record_book: "Download the record book (PDF)",
     detail: "Detailed guidance (with cited sources)", sources: "Sources", review: "Review status",
     sections: { cultural: "Cultural measures", chemical_when: "When chemical control is warranted", active_ingredients: "Active ingredients named (must be on the permitted list)",
       phi: "Pre-harvest interval", ppe: "Protective equipment", check: "What to check", call: "Whom to call" },
@@ -163,20 +165,38 @@ async function loadAreas() {
 async function loadHistory() {
   const code = $("area").value;
   if (!code) return;
-  const obs = await api(`/v1/areas/${encodeURIComponent(code)}/observations?source=photo&limit=20`);
-  const ul = $("history-list");
-  ul.innerHTML = "";
-  if (!obs.length) { ul.innerHTML = `<li>${t("no_history")}</li>`; }
+  const c = encodeURIComponent(code);
+  const [obs, maps, growth] = await Promise.all([api(`/v1/areas/${c}/observations?source=photo&limit=20`),
+    api(`/v1/areas/${c}/spray-maps`).catch(() => []), api(`/v1/areas/${c}/growth`).catch(() => ({ points: [] }))]);
+  const ul = $("history-list"), items = [], when = (iso) => new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB");
+  const item = (iso, url, title, text) => {  // a history line: thumbnail (opens the full image) and text
+    const li = document.createElement("li"), img = document.createElement("img");
+    img.alt = ""; img.title = title;
+    authBlob(url.thumb).then((u) => { if (u) img.src = u; });
+    img.addEventListener("click", async () => { const u = await authBlob(url.full); if (u) window.open(u, "_blank"); });
+    li.append(img, `${when(iso)} · ${text}`);
+    items.push([iso, li]);
+  };
   for (const o of obs) {
-    const li = document.createElement("li");
     const d = o.scores.diagnosis, s = o.scores.severity, g = o.scores.growth;
-    const img = document.createElement("img"); img.alt = ""; img.title = t("photo");
-    authBlob(`/v1/photos/${o.id}/thumbnail`).then((u) => { if (u) img.src = u; });
-    img.addEventListener("click", async () => { const u = await authBlob(`/v1/photos/${o.id}/image`); if (u) window.open(u, "_blank"); });
-    li.append(img, `${new Date(o.observed_at).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB")} · ${labelText(d)}` +
-      (s.ses !== null ? ` · SES ${s.ses}` : "") + (g.score !== null ? ` · ${t("growth")} ${g.score}` : ""));
-    ul.appendChild(li);
+    item(o.observed_at, { thumb: `/v1/photos/${o.id}/thumbnail`, full: `/v1/photos/${o.id}/image` }, t("photo"),
+      labelText(d) + (s.ses !== null ? ` · SES ${s.ses}` : "") + (g.score !== null ? ` · ${t("growth")} ${g.score}` : ""));
   }
+  for (const p of growth.points.filter((q) => q.source === "drone" && q.preview_url)) {
+    item(p.observed_at, { thumb: p.preview_url, full: p.preview_url }, t("flight"),
+      `${t("flight")} · ${t("growth")} ${p.growth_score ?? "–"}` + (p.damaged_pct != null ? ` · ${t("damaged")} ${p.damaged_pct.toFixed(1)}%` : ""));
+  }
+  for (const m of maps) {
+    item(m.created_at, { thumb: m.preview, full: m.preview }, t("spray_map"),
+      `${t("spray_map")} · ${m.summary.treated_area_ha.toFixed(2)} ha · ${t("saving")} ${Math.round(m.summary.saving_pct)}%`);
+  }
+  ul.innerHTML = "";
+  if (!items.length) { ul.innerHTML = `<li>${t("no_history")}</li>`; }
+  items.sort((a, b) => (a[0] < b[0] ? 1 : -1)).forEach(([, li]) => ul.appendChild(li));
+  const book = document.createElement("li"), a = document.createElement("a");
+  a.href = "#"; a.textContent = t("record_book");
+  a.addEventListener("click", async (ev) => { ev.preventDefault(); const u = await authBlob(`/v1/areas/${c}/record-book?format=pdf`); if (u) window.open(u, "_blank"); });
+  book.appendChild(a); ul.appendChild(book);
   $("history").hidden = false;
   loadGrowth(code).catch(() => { $("growth-card").hidden = true; });
 }
