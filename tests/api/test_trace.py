@@ -37,8 +37,9 @@ def test_public_page_has_the_sprays_and_no_personal_data(client: TestClient, far
     assert b"http://testserver/trace/VN-STOR-0001" in svg.content  # the QR's title is its address
     png = client.get("/trace/VN-STOR-0001/qr.png")
     assert png.content.startswith(b"\x89PNG")
-    missing = client.get("/trace/VN-NOPE-0001")
-    assert missing.status_code == 404 and "check the code" in missing.json()["detail"]
+    missing = client.get("/trace/VN-NOPE-0001")  # a buyer reads a page, not JSON
+    assert missing.status_code == 404 and "Hãy kiểm tra mã in trên tem" in missing.text
+    assert "check the code" in client.get("/trace/VN-NOPE-0001/record.json").json()["detail"]
 
 
 def test_stamps_command_writes_a_pdf_for_a_commune(client: TestClient, farm: dict, tmp_path: Path, db_url: str,
