@@ -82,5 +82,6 @@ def detail_for(status: str, label: str, candidates: list[str], path: str = str(S
         cited.add(d.follow_label.source)
     d.sources = {k: SourceRef(**{f: v for f, v in data["sources"][k].items() if f in SourceRef.model_fields})
                  for k in sorted(cited)}
-    d.review = data.get("review", {})
+    entry = data["labels"].get(label) if status == "diagnosed" else data.get("unsure")
+    d.review = {**data.get("review", {}), **((entry or {}).get("review") or {})}
     return d

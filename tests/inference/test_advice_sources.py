@@ -43,6 +43,7 @@ def test_every_disease_and_pest_of_the_registry_has_cited_advice() -> None:
         e = d["labels"][name]
         assert len(e["cultural"]) >= 3 and e["check"], name
         assert e["name"]["vi"] and e["name"]["en"], name
+        assert set(e["review"]) >= {"reviewed_by", "reviewed_on"}, name  # who reviewed this entry, and when
 
 
 def test_the_photo_result_detail_and_the_short_advice() -> None:
