@@ -177,6 +177,7 @@ class PhotoScorer:
         affected = round(100 * leaf.lesion_fraction_of_leaf, 2)
         decision = decide(issues, kind, affected, pred)
         severity = severity_for(decision, affected)
+        candidates = candidates_for(decision, pred.probabilities, advice)
         t3 = time.perf_counter()
         return PhotoResult(
             schema_version=PHOTO_RESULT_SCHEMA_VERSION,
@@ -187,15 +188,14 @@ class PhotoScorer:
                 label=decision.label, status=decision.status, confidence=round(pred.confidence, 4),
                 probabilities={k: round(v, 4) for k, v in pred.probabilities.items()},
                 in_distribution=pred.in_distribution, ood_distance=round(pred.ood_distance, 4),
-                reason=decision.reason, candidates=candidates_for(decision, pred.probabilities, advice),
+                reason=decision.reason, candidates=candidates,
                 look_for_other=Bilingual(**advice["look_for"]["_other"])
                 if decision.status == "unsure" and "_other" in advice.get("look_for", {}) else None),
             severity=severity,
             growth=growth_for(kind, leaf) if not issues else PhotoGrowth(),  # a refused photo measures nothing
             leaf=LeafSummary.model_validate(leaf.summary()),
             advice=advice_for(decision, severity, quality, advice),
-            advice_detail=detail_for(decision.status, decision.label,
-                                     [k for k, _ in sorted(pred.probabilities.items(), key=lambda kv: -kv[1])[:2]]),
+            advice_detail=detail_for(decision.status, decision.label, [c.label for c in candidates]),
             timings_ms={"analysis": round(1000 * (t1 - t0), 1), "model": round(1000 * (t2 - t1), 1),
                         "total_after_decode": round(1000 * (t3 - t0), 1)},
         )

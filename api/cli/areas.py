@@ -48,30 +48,23 @@ def areas_export(
 
     from api.db import get_engine
     from api.orm import GrowingArea
-    from api.services.areas import export_csv, export_geojson, export_gpkg, export_kml
+    from api.services.areas import EXPORT_TYPES, export
     from inference.errors import NotFound
 
-    if fmt not in ("geojson", "csv", "kml", "gpkg"):
+    if fmt not in EXPORT_TYPES:
         raise typer.BadParameter("--format must be geojson, csv, kml or gpkg")
     if fmt == "gpkg" and out is None:
         fail("a GeoPackage needs --out FILE.gpkg")
     with Session(get_engine()) as session:
         areas = list(session.scalars(select(GrowingArea).order_by(GrowingArea.code)).unique())
         try:
-            body: str | bytes = (export_csv(areas) if fmt == "csv" else export_kml(areas) if fmt == "kml"
-                                 else export_gpkg(areas) if fmt == "gpkg"
-                                 else json.dumps(export_geojson(areas), ensure_ascii=False))
+            body = export(areas, fmt)
         except NotFound as exc:
             fail(str(exc))
     if out is None:
         sys.stdout.write(str(body))
         return
-    if isinstance(body, bytes):
-        tmp = out.with_name(out.name + ".part")
-        tmp.write_bytes(body)
-        tmp.replace(out)
-    else:
-        write_text_atomic(out, body)
+    write_text_atomic(out, body)
     typer.echo(f"wrote {len(areas)} areas to {out}")
 
 
@@ -103,7 +96,5 @@ def areas_stamps(
             pdf = stamps_pdf(areas, base, f"Tem truy xuất – {commune}")
         except NotFound as exc:
             fail(str(exc))
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(pdf)
-    tmp.replace(out)
+    write_text_atomic(out, pdf)
     typer.echo(f"{len(areas)} stamps written to {out}")

@@ -56,9 +56,10 @@ def read_geometries(path: Path, what: str) -> list[Any]:
     return geoms
 
 
-def write_text_atomic(dest: Path, text: str) -> None:
+def write_text_atomic(dest: Path, body: str | bytes) -> None:
+    """Write text (UTF-8) or bytes to `dest` whole: a `.part` file renamed at the end."""
     tmp = dest.with_name(dest.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(body.encode("utf-8") if isinstance(body, str) else body)
     tmp.replace(dest)
 
 

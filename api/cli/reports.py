@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from api.cli.common import cli_account, fail
+from api.cli.common import cli_account, fail, write_text_atomic
 
 app = typer.Typer(help="Reports for the plant-protection office.", no_args_is_help=True)
 
@@ -27,7 +26,7 @@ def reports_weekly(
     from api.services import reports
     from inference.errors import CropwatchError
 
-    if fmt not in ("csv", "xlsx", "json"):
+    if fmt not in reports.REPORT_TYPES:
         fail("--format must be csv, xlsx or json")
     if fmt == "xlsx" and out is None:
         fail("an XLSX workbook needs --out FILE.xlsx")
@@ -37,12 +36,9 @@ def reports_weekly(
             rep = reports.weekly(session, account, week, commune)
         except CropwatchError as exc:
             fail(str(exc))
-    body: str | bytes = reports.to_xlsx(rep) if fmt == "xlsx" else reports.to_csv(rep) if fmt == "csv" \
-        else json.dumps(rep, ensure_ascii=False, indent=2)
+    body = reports.render(rep, fmt)
     if out is None:
         sys.stdout.write(str(body))
         return
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(body if isinstance(body, bytes) else body.encode("utf-8"))
-    tmp.replace(out)
+    write_text_atomic(out, body)
     typer.echo(f"week {rep['week']}: {len(rep['rows'])} rows written to {out}", err=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -62,12 +60,8 @@ def import_area_file(
     return areas.import_area_file(session, account, file.file, file.filename, all_or_nothing)
 
 
-EXPORTS = {"geojson": ("application/geo+json", "geojson"), "csv": ("text/csv", "csv"),
-           "kml": ("application/vnd.google-earth.kml+xml", "kml"), "gpkg": ("application/geopackage+sqlite3", "gpkg")}
-
-
 @router.get("/export", response_class=Response,
-            responses={200: {"content": {t: {} for t, _ in EXPORTS.values()}}})
+            responses={200: {"content": {t: {} for t in areas.EXPORT_TYPES.values()}}})
 def export_areas(
     session: SessionDep, account: CurrentAccount,
     format: Annotated[str, Query(pattern="^(geojson|csv|kml|gpkg)$")] = "geojson",
@@ -77,12 +71,8 @@ def export_areas(
     """Export the areas you may see as GeoJSON, KML or GeoPackage (EPSG:4326), or CSV (boundary as WKT)."""
     stmt = areas.filtered_areas(account, crop, status_, owner, commune, bbox).order_by(GrowingArea.code)
     found = list(session.scalars(stmt).unique())
-    writers: dict[str, Callable[[list[GrowingArea]], str | bytes]] = {
-        "csv": areas.export_csv, "kml": areas.export_kml, "gpkg": areas.export_gpkg,
-        "geojson": lambda found: json.dumps(areas.export_geojson(found), ensure_ascii=False)}
-    body = writers[format](found)
-    media, ext = EXPORTS[format]
-    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="areas.{ext}"'})
+    return Response(areas.export(found, format), media_type=areas.EXPORT_TYPES[format],
+                    headers={"Content-Disposition": f'attachment; filename="areas.{format}"'})
 
 
 @router.get("/{code}", response_model=AreaPublic)

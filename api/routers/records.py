@@ -40,13 +40,9 @@ def _book(session: Session, area: GrowingArea, fmt: str) -> bytes | str:
     return record_book_pdf.render(book, names, datetime.now(products.zone(book.time_zone)))
 
 
-REPORT_TYPES = {"json": "application/json", "csv": "text/csv",
-                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-
 @router.get("/v1/reports/weekly", response_class=Response,
             responses={200: {"content": {t: {"schema": {"type": "object"}} if t.endswith("json") else {}
-                                         for t in REPORT_TYPES.values()}}})
+                                         for t in reports.REPORT_TYPES.values()}}})
 def weekly_report(session: SessionDep, account: DepartmentAccount,
                   week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W48; "
                                                     "default: this week")] = None,
@@ -55,8 +51,6 @@ def weekly_report(session: SessionDep, account: DepartmentAccount,
     """The plant-protection office's weekly report: per commune and crop, areas surveyed, diseases found with
     severity and area affected, sprays done."""
     rep = reports.weekly(session, account, week, commune)
-    body: str | bytes = reports.to_csv(rep) if format == "csv" else reports.to_xlsx(rep) if format == "xlsx" \
-        else json.dumps(rep, ensure_ascii=False)
     name = f"bao-cao-tuan-{rep['week']}{'-' + commune if commune else ''}.{format}"
-    return Response(body, media_type=REPORT_TYPES[format],
+    return Response(reports.render(rep, format), media_type=reports.REPORT_TYPES[format],
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})

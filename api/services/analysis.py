@@ -21,7 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from api.db import get_engine, new_session
-from api.orm import GrowingArea, Job, JobStatus, Observation
+from api.orm import GrowingArea, Job, JobStatus, Observation, utcnow
 from api.services.area_status import note_observation
 from api.services.model_registry import active_path
 from api.settings import get_settings
@@ -69,9 +69,8 @@ def record_drone_observation(session: Session, area_id: int, summary: DroneSumma
     model = summary.damage_model
     obs = Observation(area_id=area_id, source="drone", scores=as_dict(summary), schema_version=summary.schema_version,
                       model_name=model.name if model else "index_anomaly", model_version=model.version if model else None,
-                      file_path=rel, created_by_id=created_by_id)
+                      file_path=rel, created_by_id=created_by_id, observed_at=utcnow())
     session.add(obs)
-    session.flush()
     area = session.get(GrowingArea, area_id)
     if area is not None:
         note_observation(area, obs)

@@ -15,9 +15,6 @@ from shapely.geometry import shape
 
 from api.orm import GrowingArea, Observation
 
-# photo decision statuses that say something about disease ("retake" and "field_patch" do not)
-DIAGNOSIS_STATUSES = {"diagnosed": None, "no_symptom": "no_symptom", "unsure": "unsure"}
-
 
 def centroid(geojson: dict[str, Any]) -> tuple[float, float]:
     """A point inside the boundary (shapely's representative point: inside even for an L-shaped field)."""
@@ -39,11 +36,12 @@ def status_from(source: str, scores: dict[str, Any]) -> dict[str, Any]:
     growth = (scores.get("growth") or {}).get("score")
     if growth is not None:
         out["latest_growth"] = float(growth)
-    d = scores.get("diagnosis") or {}
-    if d.get("status") in DIAGNOSIS_STATUSES:
-        out["latest_diagnosis"] = DIAGNOSIS_STATUSES[d["status"]] or d.get("label")
-        out["latest_ses"] = (scores.get("severity") or {}).get("ses") if d["status"] == "diagnosed" else 0 \
-            if d["status"] == "no_symptom" else None
+    status = (scores.get("diagnosis") or {}).get("status")  # "retake" and "field_patch" say nothing of disease
+    if status == "diagnosed":
+        out["latest_diagnosis"] = scores["diagnosis"].get("label")
+        out["latest_ses"] = (scores.get("severity") or {}).get("ses")
+    elif status in ("no_symptom", "unsure"):
+        out["latest_diagnosis"], out["latest_ses"] = status, 0 if status == "no_symptom" else None
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import tempfile
 from dataclasses import dataclass
@@ -280,6 +281,19 @@ def export_gpkg(areas: list[GrowingArea]) -> bytes:
         write_features(path, "GPKG", [shape(a.boundary_geojson) for a in areas], [_row(a) for a in areas],
                        "growing_areas", VERSION="1.2")
         return path.read_bytes()
+
+
+EXPORT_TYPES = {"geojson": "application/geo+json", "csv": "text/csv", "kml": "application/vnd.google-earth.kml+xml",
+                "gpkg": "application/geopackage+sqlite3"}
+
+
+def export(areas: list[GrowingArea], fmt: str) -> str | bytes:
+    """The areas in one of EXPORT_TYPES (the API and the CLI)."""
+    if fmt == "geojson":
+        return json.dumps(export_geojson(areas), ensure_ascii=False)
+    if fmt == "gpkg":
+        return export_gpkg(areas)
+    return export_csv(areas) if fmt == "csv" else export_kml(areas)
 
 
 def export_csv(areas: list[GrowingArea]) -> str:

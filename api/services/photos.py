@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import visible_area
-from api.orm import Account, GrowingArea, Observation, PhotoFeedback, Role
+from api.orm import Account, GrowingArea, Observation, PhotoFeedback, Role, utcnow
 from api.schemas import FeedbackCreate, FeedbackPublic, FeedbackRecorded, PhotoPublic
 from api.security import can_see, visible_areas
 from api.services import labels
@@ -130,12 +130,9 @@ def record_photo(session: Session, account: Account, area: GrowingArea, data: by
             area_id=area.id, source="photo", scores=as_dict(result), schema_version=result.schema_version,
             model_name=result.model.name, model_version=result.model.version,
             lon=point[0], lat=point[1], file_path=str(rel), file_sha256=digest, created_by_id=account.id,
-            device=(device or "").strip()[:100] or result.photo.device,
+            device=(device or "").strip()[:100] or result.photo.device, observed_at=observed_at or utcnow(),
         )
-        if observed_at is not None:
-            obs.observed_at = observed_at
         session.add(obs)
-        session.flush()  # observed_at is set
         note_observation(area, obs)
         session.commit()
     except Exception:

@@ -15,10 +15,10 @@ from shapely.ops import unary_union
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.orm import GrowingArea, Job, Observation, SprayApplication, SprayMap
+from api.orm import GrowingArea, Job, Observation, SprayMap
 from api.schemas import SprayApplicationPublic
 from api.services import growth, products
-from api.services.spray_maps import application_public
+from api.services.spray_maps import list_applications
 from api.settings import get_settings
 
 CSV_COLUMNS = ["time", "kind", "id", "summary", "diagnosis", "ses", "growth_score", "canopy_cover_pct", "damaged_pct",
@@ -54,8 +54,7 @@ def gather(session: Session, area: GrowingArea) -> RecordBook:
         events.append(_observation_event(obs, jobs.get(obs.id), tz))
     for sm in session.scalars(select(SprayMap).where(SprayMap.area_id == area.id)):
         events.append(_spray_map_event(sm, tz))
-    apps = [application_public(a) for a in session.scalars(
-        select(SprayApplication).where(SprayApplication.area_id == area.id).order_by(SprayApplication.applied_on))]
+    apps = list_applications(session, area)[::-1]  # oldest first
     events += [_application_event(a) for a in apps]
     events.sort(key=lambda e: (e.time, e.kind, e.id))
     return RecordBook(area, events, growth.growth_series(session, area), apps, tz.key)

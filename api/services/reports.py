@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -119,6 +120,17 @@ def _rows(week: str, key: tuple[str, str], g: Group) -> list[dict[str, Any]]:
                     "affected_ha": round(sum(g.areas[a] for a in hit_areas), 2),
                     "mean_ses": round(sum(ses) / len(ses), 1) if ses else None, "max_ses": max(ses) if ses else None})
     return out
+
+
+REPORT_TYPES = {"json": "application/json", "csv": "text/csv",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def render(report: dict[str, Any], fmt: str) -> str | bytes:
+    """The report in one of REPORT_TYPES (the API and the CLI)."""
+    if fmt == "json":
+        return json.dumps(report, ensure_ascii=False)
+    return to_csv(report) if fmt == "csv" else to_xlsx(report)
 
 
 def to_csv(report: dict[str, Any]) -> str:

@@ -81,15 +81,9 @@ def _photos(session: Session, scorer: PhotoScorer, fields: list[GrowingArea], no
         result = scorer.score(data)
         point = (area.centroid_lon, area.centroid_lat)
         when = now - timedelta(days=18 * (len(files) - 1 - i) / max(len(files) - 1, 1), hours=2)
-        record_photo(session, area.owner or area_owner(session, area), area, data, result, point, "sample photo",
-                     observed_at=when)
+        assert area.owner is not None  # set by build_area
+        record_photo(session, area.owner, area, data, result, point, "sample photo", observed_at=when)
     return len(files)
-
-
-def area_owner(session: Session, area: GrowingArea) -> Account:
-    acc = session.get(Account, area.owner_id)
-    assert acc is not None
-    return acc
 
 
 def synthetic_ortho(area: GrowingArea, seed: int = 7) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import io
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -23,31 +22,26 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.orm import AreaStatus, GrowingArea, SprayApplication
+from api.orm import AreaStatus, GrowingArea
 from api.services import products
 from api.services.record_book_pdf import fonts
-from api.services.spray_maps import application_public
+from api.services.spray_maps import list_applications
 from api.settings import get_settings
 from inference.errors import NotFound
 
 STATUS_VI = {AreaStatus.active: "Đang hiệu lực", AreaStatus.suspended: "Tạm dừng", AreaStatus.revoked: "Đã thu hồi"}
 
 
-@dataclass
-class Spray:
-    applied_on: datetime
-    product: str
-    active_ingredient: str
-    registration_number: str | None
-    phi_days: int | None
-    harvest_allowed_from: date | None
+PUBLIC_SPRAY_FIELDS = ("applied_on", "product", "active_ingredient", "registration_number", "phi_days",
+                       "harvest_allowed_from")  # never the operator or the notes
 
-    def phi_status(self, today: date) -> str:
-        if self.harvest_allowed_from is None:
-            return "Không ghi thời gian cách ly"
-        if today >= self.harvest_allowed_from:
-            return f"Đã hết thời gian cách ly (từ {self.harvest_allowed_from:%d/%m/%Y})"
-        return f"Còn trong thời gian cách ly đến {self.harvest_allowed_from:%d/%m/%Y}"
+
+def phi_status(harvest_allowed_from: date | None, today: date) -> str:
+    if harvest_allowed_from is None:
+        return "Không ghi thời gian cách ly"
+    if today >= harvest_allowed_from:
+        return f"Đã hết thời gian cách ly (từ {harvest_allowed_from:%d/%m/%Y})"
+    return f"Còn trong thời gian cách ly đến {harvest_allowed_from:%d/%m/%Y}"
 
 
 def find_area(session: Session, code: str) -> GrowingArea:
@@ -61,17 +55,15 @@ def public_record(session: Session, area: GrowingArea, today: date | None = None
     """The page's content as data (also served as JSON): nothing that names or locates a person."""
     tz = products.zone(get_settings().time_zone)
     today = today or datetime.now(tz).date()
-    sprays = [Spray(a.applied_on, a.product, a.active_ingredient, a.registration_number, a.phi_days,
-                    a.harvest_allowed_from)
-              for a in map(application_public, session.scalars(
-                  select(SprayApplication).where(SprayApplication.area_id == area.id)
-                  .order_by(SprayApplication.applied_on.desc())))]
-    pending = [s.harvest_allowed_from for s in sprays if s.harvest_allowed_from and s.harvest_allowed_from > today]
+    sprays = [{**a.model_dump(include=set(PUBLIC_SPRAY_FIELDS)), "phi_status": phi_status(a.harvest_allowed_from, today)}
+              for a in list_applications(session, area)]  # newest first
+    pending = [s["harvest_allowed_from"] for s in sprays
+               if s["harvest_allowed_from"] and s["harvest_allowed_from"] > today]
     return {"code": area.code, "status": area.status.value, "crop": area.crop, "variety": area.variety,
             "commune": area.commune, "district": area.district, "province": area.province, "season": area.season,
             "sowing_date": area.sowing_date, "area_ha": round(area.area_ha, 2), "today": today,
             "harvest_allowed_from": max(pending) if pending else None,
-            "sprays": [{**vars(s), "phi_status": s.phi_status(today)} for s in sprays]}
+            "sprays": sprays}
 
 
 def page_html(rec: dict[str, Any], base: str) -> str:

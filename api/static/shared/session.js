@@ -1,4 +1,4 @@
-// Shared by the agronomists' pages (/review/, /models/): the sign-in, JSON calls with the bearer token, images behind
+// Shared by the agronomists' pages (/review/, /models/, /map/): the sign-in form and flow, JSON calls with the bearer token, images behind
 // the token, the language switch. Each page defines its texts T and calls cw.start(T, onSignedIn). No build step.
 "use strict";
 const $ = (id) => document.getElementById(id);
@@ -29,8 +29,15 @@ const cw = {
     $("lang").textContent = cw.lang === "vi" ? "EN" : "VI";
     if (cw.token && !$("work").hidden && cw.onLang) cw.onLang();
   },
+  // the sign-in form, the same on every page that uses this file (texts from the page's T)
+  FORM: `<form id="signin-form">
+    <label><span data-t="username"></span><input id="username" autocomplete="username" required></label>
+    <label><span data-t="password"></span><input id="password" type="password" autocomplete="current-password" required></label>
+    <button type="submit" data-t="signin"></button>
+    <p id="signin-error" class="error" role="alert"></p></form>`,
   start(T, onSignedIn, onLang) {
     cw.T = T; cw.onLang = onLang;
+    $("signin").innerHTML = cw.FORM;
     const signedIn = async () => {
       $("signin").hidden = true; $("work").hidden = false;
       try { await onSignedIn(); } catch (e) { cw.signOut(); $("signin-error").textContent = e.message; }
