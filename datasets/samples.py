@@ -21,15 +21,16 @@ def real_photo(label: str = "brown_spot", index: int = 0) -> Path:
     return sorted(p for p in (PHOTOS / label).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[index]
 
 
-def phone_size_jpeg(src: Path, megapixels: float = 12.0, seed: int = 0) -> bytes:
-    """A phone-size JPEG (4:3, about `megapixels`) made by upscaling a real photo and adding sensor-like noise."""
+def phone_size_jpeg(src: Path, megapixels: float = 12.0, seed: int = 0, quality: int = 92) -> bytes:
+    """A phone-size JPEG (4:3, about `megapixels`) made by upscaling a real photo and adding sensor-like noise.
+    megapixels=1.92, quality=85: what the farmer's page sends (1600 x 1200)."""
     im = Image.open(src).convert("RGB")
     w = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
     h = int(round(w * 3 / 4))
     big = np.asarray(im.resize((w, h), Image.Resampling.BICUBIC), dtype=np.int16)
     noise = np.random.default_rng(seed).normal(0, 3, big.shape).astype(np.int16)
     buf = io.BytesIO()
-    Image.fromarray(np.clip(big + noise, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=92)
+    Image.fromarray(np.clip(big + noise, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 

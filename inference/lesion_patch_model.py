@@ -10,14 +10,15 @@ import numpy as np
 
 from inference.bundle import Bundle, load_bundle
 from inference.field_photo_model import CalibratedBundleModel, FieldPhotoModel, Prediction, softmax
-from inference.lesion_patches import leaf_patches, pool_leaf, to_batch
+from inference.lesion_patches import leaf_patches, pool_leaf, score_patches
 
 
 class LesionPatchModel(CalibratedBundleModel):
     """The lesion-patch classifier; `predict` is thread-safe."""
 
-    def __init__(self, bundle: Bundle | str | Path, threads: int | None = None) -> None:
+    def __init__(self, bundle: Bundle | str | Path, threads: int | None = None, every_patch: bool = False) -> None:
         super().__init__(bundle, threads)
+        self.every_patch = every_patch  # run every patch, as first served (the benchmark's baseline)
         p = self.meta["patches"]
         self.patch_px, self.context = int(p["size_px"]), float(p["context"])
         self.max_candidates, self.min_fraction = int(p["max_candidates"]), float(p["min_component_fraction"])
@@ -26,14 +27,18 @@ class LesionPatchModel(CalibratedBundleModel):
         self.std = float(self.meta["normalization"]["std"][0])
         self.decode_short_side = int(p["working_short_side"])  # candidates are searched at this size
 
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, dist = self.session.run(["probabilities", "knn_distance"], {"patches": batch})
+        return probs, dist
+
     def predict(self, image_rgb: np.ndarray) -> Prediction:
         patches, areas = leaf_patches(image_rgb, self.patch_px, self.context, self.max_candidates, self.min_fraction)
         uniform = {c: round(1 / len(self.classes), 4) for c in self.classes}
         if not patches:
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, False,
                               "no lesion-like spot was found to judge; photograph the diseased part of the leaf")
-        probs, dist = self.session.run(["probabilities", "knn_distance"],
-                                       {"patches": to_batch(patches, self.mean, self.std)})
+        probs, dist, areas = score_patches(self._run, patches, areas, self.mean, self.std,
+                                           len(patches) if self.every_patch else self.top_k)
         pooled = pool_leaf(probs, areas, dist, self.top_k)
         if pooled is None:
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, True,

