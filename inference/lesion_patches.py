@@ -49,10 +49,12 @@ def candidate_mask(rgb: np.ndarray) -> np.ndarray:
     not_paper_lit = cv2.bitwise_and(cv2.bitwise_not(paper), cv2.inRange(hsv, (0, 0, 31), (255, 255, 255)))
     closed = fill_holes(cv2.morphologyEx(green_open, cv2.MORPH_CLOSE, kernel)).view(np.uint8) * np.uint8(255)
     leaf = cv2.bitwise_and(closed, not_paper_lit)
-    brown = cv2.inRange(hsv, (0, 51, 21), (23, 255, 255)) | cv2.inRange(hsv, (161, 51, 21), (255, 255, 255))
-    leaf = fill_holes(leaf | (brown & cv2.dilate(leaf, kernel))).view(np.uint8) * np.uint8(255)
-    colour = (cv2.inRange(hsv, (0, 0, 0), (26, 255, 255)) | cv2.inRange(hsv, (161, 0, 0), (255, 255, 255))
-              | cv2.inRange(hsv, (0, 0, 111), (255, 45, 255)) | cv2.inRange(hsv, (0, 41, 0), (255, 255, 89)))
+    brown = cv2.bitwise_or(cv2.inRange(hsv, (0, 51, 21), (23, 255, 255)), cv2.inRange(hsv, (161, 51, 21), (255, 255, 255)))
+    attached = cv2.bitwise_and(brown, cv2.dilate(leaf, kernel))
+    leaf = fill_holes(cv2.bitwise_or(leaf, attached)).view(np.uint8) * np.uint8(255)
+    colour = cv2.inRange(hsv, (0, 0, 0), (26, 255, 255))
+    for lo, hi in (((161, 0, 0), (255, 255, 255)), ((0, 0, 111), (255, 45, 255)), ((0, 41, 0), (255, 255, 89))):
+        colour = cv2.bitwise_or(colour, cv2.inRange(hsv, lo, hi))
     lesion = cv2.bitwise_and(cv2.bitwise_and(colour, cv2.bitwise_not(green)), leaf)
     return cv2.morphologyEx(lesion, cv2.MORPH_OPEN, one3).astype(bool)
 
@@ -116,7 +118,9 @@ def leaf_patches(rgb: np.ndarray, size: int, ctx: float, max_n: int,
 def to_batch(patches: list[np.ndarray], mean: float, std: float) -> np.ndarray:
     """(N, 3, S, S) float32 network input ((x / 255 - mean) / std) from RGB uint8 patches, by OpenCV's blob
     builder (6x faster than numpy's stack, cast and transpose; equal within 2e-7)."""
-    return cv2.dnn.blobFromImages(patches, 1 / (255 * std), None, (255 * mean,) * 3, False, False)
+    blob = cv2.dnn.blobFromImages(patches, scalefactor=1 / (255 * std), mean=(255 * mean,) * 3, swapRB=False,
+                                  crop=False)
+    return np.asarray(blob, np.float32)
 
 
 def score_patches(run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], patches: list[np.ndarray],
