@@ -37,6 +37,7 @@ from inference.lesion_patch_model import LesionPatchModel, load_photo_model  # n
 from inference.photo import PhotoScorer  # noqa: E402
 
 WHOLE_IMAGE_BUNDLE = REPO / "models" / "field_photo" / "1.1.0"  # the whole-image network, for the naive baseline
+PEAK_GFLOPS = 537.0  # this CPU's fp32 peak with AVX-512 (2 cores), from the brief
 PHOTOS = [("blast", 0), ("brown_spot", 1), ("bacterial_leaf_blight", 2)]  # real CC BY leaves, 20 / 1 / 40 patches
 
 
@@ -159,6 +160,28 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float) ->
                   f"{m['p99']:>8.0f} {m['p99'] / m['p50']:>8.1f}")
 
 
+def patch_network_cost(repeats: int = 20) -> None:
+    """FLOPs of one 160 px lesion patch through the served network (torch's counter on the same layers) against
+    onnxruntime's time for it, batch of 8: how far from this CPU's fp32 peak."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from models.lesion_patch import PatchFeatures
+
+    model = load_photo_model(active_bundle_path("field_photo"))
+    if not isinstance(model, LesionPatchModel):
+        return
+    s = model.patch_px
+    with FlopCounterMode(display=False) as fc, torch.no_grad():
+        PatchFeatures(pretrained=False)(torch.zeros(1, 3, s, s))
+    gflop = fc.get_total_flops() / 1e9
+    x = np.zeros((8, 3, s, s), np.float32)
+    ms = statistics.median(timed(lambda: model._run(x), repeats)) / 8
+    print(f"patch network: {gflop:.3f} GFLOP per {s} px patch; onnxruntime {ms:.2f} ms per patch (batch of 8) -> "
+          f"{gflop / ms * 1000:.0f} GFLOP/s = {100 * gflop / ms * 1000 / PEAK_GFLOPS:.0f} % of the "
+          f"{PEAK_GFLOPS:.0f} GFLOP/s fp32 peak; at peak {gflop / PEAK_GFLOPS * 1000:.2f} ms\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=10, help="runs per photo (three photos)")
@@ -171,6 +194,7 @@ def main() -> None:
     for size, js in sets.items():
         print(f"input {size}: " + ", ".join(f"{len(j) / 2**20:.2f} MiB" for j in js))
     bench_pipelines(sets, a.repeats)
+    patch_network_cost()
     if not a.no_api:
         bench_api(sets, a.concurrency, a.api_s)
 
