@@ -460,19 +460,22 @@ def _raw_writer(src: rasterio.io.DatasetReader, path: Path, dtype: str, nodata: 
 
 
 def _first_pass(path: str, info: RasterInfo, windows: list[Window], work: Path, workers: int, names: tuple[str, ...],
-                window_fn: Callable[[Window], Any], tick: Callable[[], None]) -> _Accumulator:
-    """Every window through `window_fn`, its arrays `names` written to raw tiled rasters in `work`."""
+                window_fn: Callable[[_Sources, Window], Any], tick: Callable[[], None]) -> _Accumulator:
+    """Every window through `window_fn` (with this thread's open source), its arrays `names` written to raw tiled
+    rasters in `work`."""
     with rasterio.open(path) as src:
         dsts = {n: _raw_writer(src, work / f"{n}.raw.tif", "uint16" if n == "dcode" else "uint8",
                                None if n == "dcode" else NODATA) for n in names}
     acc = _Accumulator()
+    sources = _Sources(path)
     try:
-        for win, arrays, a in _run_bounded(window_fn, windows, workers):
+        for win, arrays, a in _run_bounded(lambda w: window_fn(sources, w), windows, workers):
             for n, arr in arrays.items():
                 dsts[n].write(arr, 1, window=win)
             acc.add(a)
             tick()
     finally:
+        sources.close()
         for d in dsts.values():
             d.close()
     return acc
@@ -520,13 +523,9 @@ def analyze_orthomosaic(
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".analysis-", dir=out_dir))
     try:
-        sources = _Sources(path)
-        fn = lambda w: _process_window(sources, info, w, model, factor, area_geom)  # noqa: E731
+        fn = lambda src, w: _process_window(src, info, w, model, factor, area_geom)  # noqa: E731
         names = ("canopy", "growth", "damage" if model else "dcode")
-        try:
-            acc = _first_pass(path, info, windows, work, workers, names, fn, tick)
-        finally:
-            sources.close()
+        acc = _first_pass(path, info, windows, work, workers, names, fn, tick)
         anomaly = None
         with ThreadPoolExecutor(max_workers=1) as bg:  # canopy and growth compress while damage is finished
             cogs = [bg.submit(_cog, work / f"{n}.raw.tif", work / f"{n}.tif", 1) for n in ("canopy", "growth")]
