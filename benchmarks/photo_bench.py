@@ -113,33 +113,23 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int) -> None:
 
 async def load(url: str, headers: dict[str, str], jpegs: list[bytes], concurrency: int,
                seconds: float) -> dict[str, float]:
+    """`concurrency` upload loops for `seconds`, the photos in turn (load_bench's driver: latencies, errors)."""
+    import itertools
+
     import httpx
 
-    latencies: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + seconds
+    from benchmarks.load_bench import drive
+
+    turn = itertools.count()
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        async def worker(k: int) -> None:
-            nonlocal errors
-            i = k
-            while time.perf_counter() < stop:
-                t = time.perf_counter()
-                try:
-                    r = await client.post(f"{url}/v1/photos", headers=headers,
-                                          files={"file": ("leaf.jpg", jpegs[i % len(jpegs)], "image/jpeg")},
-                                          data={"area_code": "VN-STOR-0001"})
-                    errors += r.status_code != 201
-                except httpx.HTTPError:
-                    errors += 1
-                latencies.append(1000 * (time.perf_counter() - t))
-                i += 1
+        async def upload() -> bool:
+            r = await client.post(f"{url}/v1/photos", headers=headers,
+                                  files={"file": ("leaf.jpg", jpegs[next(turn) % len(jpegs)], "image/jpeg")},
+                                  data={"area_code": "VN-STOR-0001"})
+            return r.status_code == 201
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
-        wall = time.perf_counter() - t0
-    return {"requests": len(latencies), "errors": errors, "photos_per_s": len(latencies) / wall,
-            "p50": pct(latencies, 50), "p99": pct(latencies, 99)}
+        return await drive(upload, concurrency, seconds)
 
 
 def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float) -> None:
@@ -156,7 +146,7 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float) ->
         httpx.post(f"{server.url}/v1/areas", headers=headers, json={**f["properties"], "boundary": f["geometry"]})
         for size, jpegs in sets.items():
             m = asyncio.run(load(server.url, headers, jpegs, concurrency, seconds))
-            print(f"{size:<22} {m['requests']:>9.0f} {m['errors']:>7.0f} {m['photos_per_s']:>9.1f} {m['p50']:>8.0f} "
+            print(f"{size:<22} {m['requests']:>9.0f} {m['errors']:>7.0f} {m['per_s']:>9.1f} {m['p50']:>8.0f} "
                   f"{m['p99']:>8.0f} {m['p99'] / m['p50']:>8.1f}")
 
 

@@ -359,10 +359,10 @@ def _process_window(
     lo, hi = prof["growth_range"]
     # idx is not needed after this line: growth reuses its memory
     growth = np.clip((idx - np.float32(lo)) * np.float32(100 / (hi - lo)), 0, 100, out=idx)
-    np.copyto(growth, np.float32(0), where=np.isnan(growth) | ~valid)
+    invalid = ~valid
+    np.copyto(growth, np.float32(0), where=np.isnan(growth) | invalid)
     acc.growth_sum = float(growth.sum(dtype=np.float64))
     growth8 = np.rint(growth, out=growth).astype(np.uint8)
-    invalid = ~valid
     np.copyto(growth8, np.uint8(NODATA), where=invalid)
     canopy8 = canopy.astype(np.uint8)
     np.copyto(canopy8, np.uint8(NODATA), where=invalid)

@@ -135,11 +135,10 @@ def score_patches(run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], pa
     order = np.argsort(-areas, kind="stable")
     probs: list[np.ndarray] = []
     dists: list[np.ndarray] = []
-    i = 0
+    i = 0  # patches run so far: order[:i]
     while i < len(order):
-        if probs and sum(len(p) for p in probs) >= top_k:
-            done = np.concatenate(probs)
-            w = np.sort(np.sqrt(areas[order[: len(done)]]) * (1 - done[:, -1]))[::-1]
+        if i >= top_k:
+            w = np.sort(np.sqrt(areas[order[:i]]) * (1 - np.concatenate(probs)[:, -1]))[::-1]
             if w[top_k - 1] > 0 and np.sqrt(areas[order[i]]) < w[top_k - 1]:
                 break
         idx = order[i : i + chunk]
@@ -147,8 +146,7 @@ def score_patches(run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], pa
         probs.append(p)
         dists.append(d)
         i += len(idx)
-    n = sum(len(p) for p in probs)
-    return np.concatenate(probs), np.concatenate(dists), areas[order[:n]]
+    return np.concatenate(probs), np.concatenate(dists), areas[order[:i]]
 
 
 def pool_leaf(probs: np.ndarray, areas: np.ndarray, distances: np.ndarray,
