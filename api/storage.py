@@ -48,12 +48,15 @@ def full_disk_is_storage_full(what: str) -> Iterator[None]:
 
 
 def _make_dirs(path: Path) -> list[Path]:
-    """mkdir -p that returns the folders it created (deepest last), so that they can be removed on failure."""
+    """mkdir -p that returns the folders it created (deepest last), so that they can be removed on failure. Safe
+    when two uploads create the same folder at once: the one that loses the race neither fails nor claims it."""
     created = []
     for p in reversed([path, *path.parents]):
-        if not p.exists():
+        try:
             p.mkdir()
-            created.append(p)
+        except FileExistsError:
+            continue
+        created.append(p)
     return created
 
 
