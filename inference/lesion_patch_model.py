@@ -26,19 +26,24 @@ class LesionPatchModel(CalibratedBundleModel):
         self.mean = float(self.meta["normalization"]["mean"][0])
         self.std = float(self.meta["normalization"]["std"][0])
         self.decode_short_side = int(p["working_short_side"])  # candidates are searched at this size
+        self.neutral_background = bool(p.get("neutral_background", False))  # bundles before 1.3 cut raw patches
+        self.colour = "colour" in {i.name for i in self.session.get_inputs()}  # lesion colour beside the patches (1.3)
 
-    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        probs, dist = self.session.run(["probabilities", "knn_distance"], {"patches": batch})
+    def _run(self, batch: np.ndarray, colour: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        feed = {"patches": batch} if colour is None else {"patches": batch, "colour": colour}
+        probs, dist = self.session.run(["probabilities", "knn_distance"], feed)
         return probs, dist
 
     def predict(self, image_rgb: np.ndarray) -> Prediction:
-        patches, areas = leaf_patches(image_rgb, self.patch_px, self.context, self.max_candidates, self.min_fraction)
+        patches, areas, colour = leaf_patches(image_rgb, self.patch_px, self.context, self.max_candidates,
+                                              self.min_fraction, self.neutral_background, self.colour)
         uniform = {c: round(1 / len(self.classes), 4) for c in self.classes}
         if not patches:
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, False,
                               "no lesion-like spot was found to judge; photograph the diseased part of the leaf")
         probs, dist, areas = score_patches(self._run, patches, areas, self.mean, self.std,
-                                           len(patches) if self.every_patch else self.top_k)
+                                           len(patches) if self.every_patch else self.top_k,
+                                           extra=colour if self.colour else None)
         pooled = pool_leaf(probs, areas, dist, self.top_k)
         if pooled is None:
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, True,

@@ -18,6 +18,7 @@ from inference.masks import fill_holes, resize_short
 
 GREY = 128  # fill outside the photo
 CANDIDATE_SHORT_SIDE = 640  # candidates are searched at this working size
+COLOUR_FEATURES = ("dL", "da", "db", "core_minus_rim_L")  # lesion_colour: relative to the photo's healthy leaf
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,19 @@ class Candidate:
 
 
 def candidate_mask(rgb: np.ndarray) -> np.ndarray:
-    """A recall-oriented colour rule for lesion candidates (yellow-brown-orange or grey-white, or dark and
-    saturated, inside a leaf closed over lesion-sized gaps, minus white paper). Bool (rows, cols).
+    """Lesion candidates, bool (rows, cols): leaf_and_candidates' second mask."""
+    return leaf_and_candidates(rgb)[1]
+
+
+def leaf_and_candidates(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(leaf, lesion candidates), bool (rows, cols). The candidates are a recall-oriented colour rule (yellow-brown-
+    orange or grey-white, or dark and saturated, inside a leaf closed over lesion-sized gaps, minus white paper).
 
     OpenCV hue 0-180, saturation and value 0-255: paper s < 35 and v > 150; green 27 <= h <= 95, s > 45, v > 40;
     brown (h < 24 or h > 160), s > 50, v > 20; a lesion is leaf, not green, and h < 27 or h > 160, or s <= 45 and
     v > 110, or v < 90 and s > 40. Written with cv2.inRange masks (0/255), which is 1.3x faster than numpy
-    comparisons at the working size; the result is identical (a test compares the two on real photos)."""
+    comparisons at the working size; the result is identical (a test compares the two on real photos). The leaf is
+    the green tissue closed over lesion-sized gaps plus the brown attached to it, holes filled, minus paper."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     paper = cv2.inRange(hsv, (0, 0, 151), (255, 34, 255))
     green = cv2.inRange(hsv, (27, 46, 41), (95, 255, 255))
@@ -56,18 +63,32 @@ def candidate_mask(rgb: np.ndarray) -> np.ndarray:
     for lo, hi in (((161, 0, 0), (255, 255, 255)), ((0, 0, 111), (255, 45, 255)), ((0, 41, 0), (255, 255, 89))):
         colour = cv2.bitwise_or(colour, cv2.inRange(hsv, lo, hi))
     lesion = cv2.bitwise_and(cv2.bitwise_and(colour, cv2.bitwise_not(green)), leaf)
-    return cv2.morphologyEx(lesion, cv2.MORPH_OPEN, one3).astype(bool)
+    return leaf.astype(bool), cv2.morphologyEx(lesion, cv2.MORPH_OPEN, one3).astype(bool)
 
 
 def find_candidates(rgb: np.ndarray, max_n: int = 12, min_fraction: float = 0.0004) -> list[Candidate]:
     """The largest connected components of the candidate mask (at most `max_n`, each at least `min_fraction` of the
     image), biggest first. `rgb` at the working size (CANDIDATE_SHORT_SIDE)."""
-    m = candidate_mask(rgb).astype(np.uint8)
+    return components(candidate_mask(rgb), max_n, min_fraction)
+
+
+def components(mask: np.ndarray, max_n: int, min_fraction: float) -> list[Candidate]:
+    """The largest connected components of a bool mask (at most `max_n`, each at least `min_fraction` of it)."""
+    m = mask.astype(np.uint8)
     n, _, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     comps = [Candidate(float(st[k, 0]), float(st[k, 1]), float(st[k, 0] + st[k, 2]), float(st[k, 1] + st[k, 3]),
                        float(st[k, 4]) / m.size) for k in range(1, n) if st[k, 4] >= min_fraction * m.size]
     comps.sort(key=lambda c: -c.area_fraction)
     return comps[:max_n]
+
+
+def neutralise_background(rgb: np.ndarray, leaf: np.ndarray, margin: int = 2) -> np.ndarray:
+    """A copy of the photo with everything but the leaf (dilated by `margin` px, so lesions on the leaf's edge keep
+    their rim) set to neutral grey: a patch then sees lesion and leaf, never paper, soil, hands or the sky."""
+    keep = cv2.dilate(leaf.view(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8)) if margin else leaf
+    out = np.full_like(rgb, GREY)
+    np.copyto(out, rgb, where=keep.astype(bool)[..., None])
+    return out
 
 
 def square_patch(rgb: np.ndarray, box: tuple[float, float, float, float], size: int, ctx: float,
@@ -101,18 +122,57 @@ def box_patches(rgb: np.ndarray, box: tuple[float, float, float, float], size: i
     return out
 
 
-def leaf_patches(rgb: np.ndarray, size: int, ctx: float, max_n: int,
-                 min_fraction: float) -> tuple[list[np.ndarray], np.ndarray]:
-    """Patches of a photo's candidate lesions and each patch's area share (a long lesion's area is split over its
-    patches). `rgb` any size: it is brought to the working size first."""
+def leaf_reference(lab: np.ndarray, leaf: np.ndarray, lesion: np.ndarray) -> np.ndarray:
+    """The median CIELAB colour (OpenCV's 8-bit scale) of the healthy leaf (leaf minus candidates); of the whole
+    leaf, or of the photo, when too little of it is healthy."""
+    for m in (leaf & ~lesion, leaf):
+        if m.sum() > 20:
+            return np.median(lab[m], 0)
+    return np.median(lab.reshape(-1, 3), 0)
+
+
+def lesion_colour(lab: np.ndarray, lesion: np.ndarray, ref: np.ndarray,
+                  box: tuple[float, float, float, float]) -> np.ndarray:
+    """COLOUR_FEATURES of the candidate pixels inside a box: their median L, a, b minus the healthy leaf's (the
+    camera's white balance and exposure cancel) and the lightness of the lesion's core minus its rim (blast's grey
+    centre). Zeros when the box holds under 3 candidate pixels. float32 (4,)."""
+    x0, y0 = max(0, int(round(box[0]))), max(0, int(round(box[1])))
+    x1, y1 = max(x0 + 1, int(round(box[2]))), max(y0 + 1, int(round(box[3])))
+    m, sub = lesion[y0:y1, x0:x1], lab[y0:y1, x0:x1]
+    n = int(m.sum())
+    if n < 3:
+        return np.zeros(len(COLOUR_FEATURES), np.float32)
+    d = np.median(sub[m], 0) - ref
+    core = cv2.erode(m.view(np.uint8), np.ones((3, 3), np.uint8),
+                     iterations=max(1, int(0.25 * np.sqrt(n / np.pi)))).view(bool)
+    rim = m & ~core
+    cr = float(sub[..., 0][core].mean() - sub[..., 0][rim].mean()) if core.any() and rim.any() else 0.0
+    return np.array([*d, cr], np.float32)
+
+
+def leaf_patches(rgb: np.ndarray, size: int, ctx: float, max_n: int, min_fraction: float,
+                 neutral_background: bool = False,
+                 with_colour: bool = False) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Patches of a photo's candidate lesions, each patch's area share (a long lesion's area is split over its
+    patches) and, `with_colour`, each patch's lesion_colour (else zeros): (patches, areas (N,), colour (N, 4)).
+    `rgb` any size: it is brought to the working size first. With `neutral_background` the patches are cut from
+    neutralise_background's copy."""
     work = resize_short(rgb, CANDIDATE_SHORT_SIDE) if min(rgb.shape[:2]) > CANDIDATE_SHORT_SIDE else rgb
+    leaf, lesion = leaf_and_candidates(work)
+    src = neutralise_background(work, leaf) if neutral_background else work
+    lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB).astype(np.float32) if with_colour else None
+    ref = leaf_reference(lab, leaf, lesion) if lab is not None else None
     patches: list[np.ndarray] = []
     areas: list[float] = []
-    for c in find_candidates(work, max_n, min_fraction):
-        ps = box_patches(work, (c.x0, c.y0, c.x1, c.y1), size, ctx)
+    colour: list[np.ndarray] = []
+    for c in components(lesion, max_n, min_fraction):
+        box = (c.x0, c.y0, c.x1, c.y1)
+        ps = box_patches(src, box, size, ctx)
         patches += ps
         areas += [c.area_fraction / len(ps)] * len(ps)
-    return patches, np.asarray(areas, np.float64)
+        col = lesion_colour(lab, lesion, ref, box) if lab is not None and ref is not None else None
+        colour += [col if col is not None else np.zeros(len(COLOUR_FEATURES), np.float32)] * len(ps)
+    return patches, np.asarray(areas, np.float64), np.asarray(colour, np.float32).reshape(-1, len(COLOUR_FEATURES))
 
 
 def to_batch(patches: list[np.ndarray], mean: float, std: float) -> np.ndarray:
@@ -123,14 +183,15 @@ def to_batch(patches: list[np.ndarray], mean: float, std: float) -> np.ndarray:
     return np.asarray(blob, np.float32)
 
 
-def score_patches(run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], patches: list[np.ndarray],
-                  areas: np.ndarray, mean: float, std: float, top_k: int = 3,
-                  chunk: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_patches(run: Callable[..., tuple[np.ndarray, np.ndarray]], patches: list[np.ndarray],
+                  areas: np.ndarray, mean: float, std: float, top_k: int = 3, chunk: int = 4,
+                  extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Classify only the patches that can change the pooled answer. pool_leaf keeps the `top_k` patches by weight
     sqrt(area) x (1 - p_background), and that weight is at most sqrt(area): patches are run `chunk` at a time in
     decreasing area, and once the top_k-th weight so far exceeds the next patch's sqrt(area), no patch left can enter
     the pool. pool_leaf on what this returns equals pool_leaf on every patch (a test checks it); on 147 real photos it
-    ran 1,608 of 2,915 patches. `run(batch) -> (probabilities (n, C + 1), distances (n,))`.
+    ran 1,608 of 2,915 patches. `run(batch) -> (probabilities (n, C + 1), distances (n,))`, or with `extra` (rows per
+    patch, e.g. lesion_colour) `run(batch, extra rows of the batch)`.
     Returns (probabilities, distances, areas) of the patches run, in decreasing area."""
     order = np.argsort(-areas, kind="stable")
     probs: list[np.ndarray] = []
@@ -142,7 +203,8 @@ def score_patches(run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], pa
             if w[top_k - 1] > 0 and np.sqrt(areas[order[i]]) < w[top_k - 1]:
                 break
         idx = order[i : i + chunk]
-        p, d = run(to_batch([patches[j] for j in idx], mean, std))
+        batch = to_batch([patches[j] for j in idx], mean, std)
+        p, d = run(batch) if extra is None else run(batch, extra[idx])
         probs.append(p)
         dists.append(d)
         i += len(idx)

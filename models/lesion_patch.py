@@ -19,6 +19,7 @@ from torch import nn
 
 TAPS = (10, 14, 15)
 FEATURE_DIM = 2 * (112 + 192 + 320)
+N_COLOUR = 4  # inference.lesion_patches.COLOUR_FEATURES
 PATCH_MEAN, PATCH_STD = 0.498, 0.502  # Lite0's input normalisation (scalar, as the TF-Lite model)
 
 
@@ -60,6 +61,7 @@ class PatchHead:
     the standardised, L2-normalised bank of training lesion patches for the kNN distance."""
 
     C: float = 0.003
+    colour_weight: float = 0.0  # > 0: the last N_COLOUR columns are lesion colour, weighed this much after scaling
     scaler: StandardScaler = field(default_factory=StandardScaler)
     lr: LogisticRegression | None = None
     bank: np.ndarray = field(default_factory=lambda: np.zeros((0, FEATURE_DIM), np.float32))
@@ -67,6 +69,8 @@ class PatchHead:
 
     def fit(self, X: np.ndarray, t: np.ndarray, background: int | None) -> PatchHead:
         self.scaler.fit(X)
+        if self.colour_weight > 0:  # 4 colour values among 1248 network features: without this the penalty drowns them
+            self.scaler.scale_[-N_COLOUR:] /= self.colour_weight
         Z = self.scaler.transform(X)
         self.lr = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced").fit(Z, t)
         lesion = Z[t != background] if background is not None else Z
@@ -88,7 +92,7 @@ class PatchHead:
 
 
 class ServingGraph(nn.Module):
-    """What is exported: patches -> (probabilities (N, C+1), knn_distance (N,))."""
+    """What is exported: patches [, colour (N, 4)] -> (probabilities (N, C+1), knn_distance (N,))."""
 
     def __init__(self, features: PatchFeatures, head: PatchHead) -> None:
         super().__init__()
@@ -98,19 +102,22 @@ class ServingGraph(nn.Module):
         sd = torch.tensor(head.scaler.scale_, dtype=torch.float32)
         # one output per patch class; a class the head never saw gets a bias that makes its probability ~0
         cls = head.lr.classes_
-        w = torch.zeros(int(cls.max()) + 1, FEATURE_DIM)
+        dim = len(head.scaler.mean_)
+        w = torch.zeros(int(cls.max()) + 1, dim)
         b = torch.full((int(cls.max()) + 1,), -30.0)
         w[cls] = torch.tensor(head.lr.coef_, dtype=torch.float32)
         b[cls] = torch.tensor(head.lr.intercept_, dtype=torch.float32)
         self.register_buffer("mu", mu)
         self.register_buffer("sd", sd)
-        self.linear = nn.Linear(FEATURE_DIM, w.shape[0])
+        self.linear = nn.Linear(dim, w.shape[0])
         self.linear.weight.data, self.linear.bias.data = w, b
         self.register_buffer("bank", torch.from_numpy(head.bank))
         self.k = head.k
 
-    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = (self.features(patches) - self.mu) / self.sd
+    def forward(self, patches: torch.Tensor, colour: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.features(patches)
+        z = (torch.cat([f, colour], 1) if colour is not None else f) - self.mu
+        z = z / self.sd
         probs = F.softmax(self.linear(z), dim=1)
         sims = F.normalize(z, dim=1) @ self.bank.T
         return probs, 1.0 - sims.topk(self.k, dim=1).values.mean(1)
@@ -118,8 +125,11 @@ class ServingGraph(nn.Module):
 
 def export_onnx(features: PatchFeatures, head: PatchHead, path: Any, size: int) -> Any:
     graph = ServingGraph(features, head).eval()
-    torch.onnx.export(graph, (torch.zeros(2, 3, size, size),), str(path), input_names=["patches"],
-                      output_names=["probabilities", "knn_distance"],
-                      dynamic_axes={"patches": {0: "n"}, "probabilities": {0: "n"}, "knn_distance": {0: "n"}},
+    args: tuple[torch.Tensor, ...] = (torch.zeros(2, 3, size, size),)
+    names = ["patches"]
+    if head.colour_weight > 0:
+        args, names = (*args, torch.zeros(2, N_COLOUR)), [*names, "colour"]
+    torch.onnx.export(graph, args, str(path), input_names=names, output_names=["probabilities", "knn_distance"],
+                      dynamic_axes={**{k: {0: "n"} for k in names}, "probabilities": {0: "n"}, "knn_distance": {0: "n"}},
                       opset_version=17, dynamo=False)
     return path

