@@ -132,19 +132,22 @@ def leaf_reference(lab: np.ndarray, leaf: np.ndarray, lesion: np.ndarray) -> np.
 
 
 def lesion_colour(lab: np.ndarray, lesion: np.ndarray, ref: np.ndarray,
-                  box: tuple[float, float, float, float]) -> np.ndarray:
+                  box: tuple[float, float, float, float]) -> np.ndarray | None:
     """COLOUR_FEATURES of the candidate pixels inside a box: their median L, a, b minus the healthy leaf's (the
     camera's white balance and exposure cancel) and the lightness of the lesion's core minus its rim (blast's grey
-    centre). Zeros when the box holds under 3 candidate pixels. float32 (4,)."""
+    centre). The core is the candidate pixels deeper than half the deepest one's distance to a non-candidate pixel,
+    the crop's edge counting as non-candidate, so a tight box and a loose box round the same lesion give the same
+    values. None when the box holds under 3 candidate pixels (a lesion the candidate rule does not see, which is never
+    served). float32 (4,)."""
     x0, y0 = max(0, int(round(box[0]))), max(0, int(round(box[1])))
     x1, y1 = max(x0 + 1, int(round(box[2]))), max(y0 + 1, int(round(box[3])))
     m, sub = lesion[y0:y1, x0:x1], lab[y0:y1, x0:x1]
-    n = int(m.sum())
-    if n < 3:
-        return np.zeros(len(COLOUR_FEATURES), np.float32)
+    if int(m.sum()) < 3:
+        return None
     d = np.median(sub[m], 0) - ref
-    core = cv2.erode(m.view(np.uint8), np.ones((3, 3), np.uint8),
-                     iterations=max(1, int(0.25 * np.sqrt(n / np.pi)))).view(bool)
+    padded = cv2.copyMakeBorder(m.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    depth = cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
+    core = depth > 0.5 * depth.max()
     rim = m & ~core
     cr = float(sub[..., 0][core].mean() - sub[..., 0][rim].mean()) if core.any() and rim.any() else 0.0
     return np.array([*d, cr], np.float32)

@@ -113,16 +113,19 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
         rgb = read_rgb(r.path, CANDIDATE_SHORT_SIDE)
         h, w = rgb.shape[:2]
         leaf, lesion = leaf_and_candidates(rgb)
-        col = ColourOf(rgb, leaf, lesion)
+        col = ColourOf(rgb, leaf, lesion) if cfg.colour_weight > 0 else None
         if r.path in boxes:  # read once for all of a photo's boxes
             full = read_rgb(r.path)
+            fh, fw = full.shape[:2]
             if cfg.neutral_background:
                 big = cv2.resize(leaf.view(np.uint8), full.shape[1::-1], interpolation=cv2.INTER_NEAREST)
                 full = neutralise_background(full, big.astype(bool), margin=max(2, round(2 * full.shape[0] / h)))
         for lesion_class, box in boxes.get(r.path, []):
+            colour = col(box, w / fw, h / fh) if col is not None else None
+            if col is not None and colour is None:
+                continue  # no candidate pixel in the box: a lesion the candidate rule misses is never served
             ps = box_patches(full, box, cfg.patch_px, cfg.context)
-            fh, fw = full.shape[:2]
-            bx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), col(box, w / fw, h / fh), cfg))
+            bx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), colour, cfg))
             area = (box[2] - box[0]) * (box[3] - box[1]) / (fh * fw) / len(ps)
             for _ in ps:
                 bi.append(i), bl.append(classes.index(lesion_class)), ba.append(area)
@@ -130,7 +133,8 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
         src = neutralise_background(rgb, leaf) if cfg.neutral_background else rgb
         for c in components(lesion, cfg.max_candidates, cfg.min_component_fraction):
             ps = box_patches(src, (c.x0, c.y0, c.x1, c.y1), cfg.patch_px, cfg.context)
-            cx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), col((c.x0, c.y0, c.x1, c.y1)), cfg))
+            colour = col((c.x0, c.y0, c.x1, c.y1)) if col is not None else None
+            cx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), colour, cfg))
             for _ in ps:
                 ci.append(i), cl.append(classes.index(r.label)), ca.append(c.area_fraction / len(ps))
                 cb.append((c.x0 / w, c.y0 / h, c.x1 / w, c.y1 / h))
@@ -149,7 +153,7 @@ class ColourOf:
         self.lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
         self.lesion, self.ref = lesion, leaf_reference(self.lab, leaf, lesion)
 
-    def __call__(self, box: tuple[float, ...], sx: float = 1.0, sy: float = 1.0) -> np.ndarray:
+    def __call__(self, box: tuple[float, ...], sx: float = 1.0, sy: float = 1.0) -> np.ndarray | None:
         return lesion_colour(self.lab, self.lesion, self.ref, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy))
 
 
@@ -157,9 +161,13 @@ def feature_dim(cfg: LesionPatchConfig) -> int:
     return feature_size(cfg.backbone) + (len(COLOUR_FEATURES) if cfg.colour_weight > 0 else 0)
 
 
-def with_colour(X: np.ndarray, colour: np.ndarray, cfg: LesionPatchConfig) -> np.ndarray:
-    """Network features of a lesion's patches, with its colour features appended when the config uses them."""
-    return np.hstack([X, np.tile(colour, (len(X), 1))]).astype(np.float32) if cfg.colour_weight > 0 else X
+def with_colour(X: np.ndarray, colour: np.ndarray | None, cfg: LesionPatchConfig) -> np.ndarray:
+    """Network features of a lesion's patches, with its colour features appended when the config uses them (a
+    candidate always has candidate pixels, so its colour is never None)."""
+    if cfg.colour_weight <= 0:
+        return X
+    assert colour is not None
+    return np.hstack([X, np.tile(colour, (len(X), 1))]).astype(np.float32)
 
 
 def touches_a_box(cands: Patches, box_patches_: Patches) -> np.ndarray:

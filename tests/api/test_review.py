@@ -64,7 +64,7 @@ def test_feedback_takes_registry_labels_and_special_ones(client: TestClient, far
     r = client.post(url, json={"verdict": "right"}, headers=farm["a"])
     assert r.status_code == 201 and r.json()["label"] == model_label and r.json()["confirmed"] is True
     assert client.post(url, json={"label": "leaf_smut"}, headers=farm["a"]).status_code == 422
-    unsure = scored(client, farm["a"], real_photo("brown_spot", 42).read_bytes())  # unsure with 1.2.0 and 1.3.0
+    unsure = scored(client, farm["a"], real_photo("brown_spot", 42).read_bytes())  # unsure with 1.2.0 and 1.3.1
     assert unsure["result"]["diagnosis"]["status"] == "unsure"
     r = client.post(f"/v1/photos/{unsure['id']}/feedback", json={"verdict": "right"}, headers=farm["a"])
     assert r.status_code == 422 and "say what it is" in r.json()["detail"]

@@ -145,7 +145,34 @@ def test_lesion_colour_is_relative_to_the_healthy_leaf() -> None:
     shifted = lab + np.array([12.0, -7.0, 9.0], np.float32)
     again = lesion_colour(shifted, lesion, leaf_reference(shifted, leaf, lesion), (95, 180, 145, 220))
     assert np.allclose(again, brown, atol=1e-4)
-    assert not lesion_colour(lab, lesion, ref, (0, 0, 20, 20)).any()  # no candidate pixels: zeros
+    assert lesion_colour(lab, lesion, ref, (0, 0, 20, 20)) is None  # no candidate pixels: nothing to measure
+
+
+@pytest.mark.parametrize("shape", ["rectangle", "streak", "round"])
+def test_lesion_colour_does_not_depend_on_how_tight_the_box_is(shape: str) -> None:
+    """Serving measures a candidate in its tight bounding box, training the labelled lesions in looser annotation
+    boxes: the same lesion must give the same values (the crop's edge is not lesion)."""
+    import cv2
+
+    from inference.lesion_patches import lesion_colour
+
+    lab = np.zeros((100, 160, 3), np.float32)
+    lab[..., 0] = 120
+    m = np.zeros((100, 160), np.uint8)
+    if shape == "rectangle":
+        m[40:60, 50:110] = 1
+    elif shape == "streak":
+        cv2.ellipse(m, (80, 50), (30, 3), 0, 0, 360, 1, -1)
+    else:
+        cv2.circle(m, (80, 50), 15, 1, -1)
+    depth = cv2.distanceTransform(m, cv2.DIST_L2, 3)
+    lab[..., 0] += 4 * depth  # a lighter centre
+    ys, xs = np.nonzero(m)
+    tight = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    loose = (xs.min() - 6, ys.min() - 6, xs.max() + 7, ys.max() + 7)
+    ref = np.array([120.0, 128.0, 128.0], np.float32)
+    a, b = lesion_colour(lab, m.astype(bool), ref, tight), lesion_colour(lab, m.astype(bool), ref, loose)
+    assert a is not None and b is not None and np.allclose(a, b) and a[3] > 0
 
 
 def test_leaf_patches_give_one_colour_row_per_patch() -> None:
