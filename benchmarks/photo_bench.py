@@ -162,8 +162,7 @@ def patch_network_cost(repeats: int = 20) -> None:
     if not isinstance(model, LesionPatchModel):
         return
     s = model.patch_px
-    backbone = model.meta.get("backbone") or ("efficientnet-lite2" if "Lite2" in model.meta["architecture"]
-                                              else "efficientnet-lite0")
+    backbone = model.meta.get("backbone", "efficientnet-lite0")  # bundles before 1.3.1 name none: Lite0
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         PatchFeatures(pretrained=False, backbone=backbone)(torch.zeros(1, 3, s, s))
     gflop = fc.get_total_flops() / 1e9

