@@ -10,6 +10,7 @@
 4. the API on a live server on localhost: 16 concurrent uploads of each photo size (photos/s, errors, p50, p99).
 
 Run: .venv/bin/python benchmarks/photo_bench.py [--repeats 30] [--concurrency 16] [--api-s 30] [--no-api]
+     [--baseline-bundle 1.3.1]
 Needs the train extra (torch) for the naive baseline; the load client shares the machine's cores with the server.
 """
 
@@ -75,7 +76,7 @@ def naive(model: FieldPhotoModel, eager: object) -> Callable[[bytes], None]:
     return run
 
 
-def bench_pipelines(sets: dict[str, list[bytes]], repeats: int) -> None:
+def bench_pipelines(sets: dict[str, list[bytes]], repeats: int, baseline_version: str | None = None) -> None:
     import torch
 
     from models.field_photo import PhotoClassifier
@@ -84,6 +85,7 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int) -> None:
     bundle = active_bundle_path("field_photo")
     served = PhotoScorer(load_photo_model(bundle))
     every = PhotoScorer(LesionPatchModel(bundle, every_patch=True)) if served.model.meta.get("patches") else None
+    other = PhotoScorer(load_photo_model(bundle.parent / baseline_version)) if baseline_version else None
     whole = FieldPhotoModel(WHOLE_IMAGE_BUNDLE, threads=2)
     slow = naive(whole, PhotoClassifier(len(whole.classes)).eval())
     print(f"bundle {bundle.parent.name} {bundle.name}; {repeats} runs per photo, photos: "
@@ -95,6 +97,8 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int) -> None:
         cases: list[tuple[str, Callable[[bytes], object]]] = [
             ("floor: 1/8-scale decode alone (libjpeg-turbo)", floor_decode),
             ("served: decode + gate + leaf + patches", served.score)]
+        if other is not None:
+            cases.append((f"baseline: bundle {baseline_version} served", other.score))
         if every is not None:
             cases.append(("baseline: served, every patch run", every.score))
         cases.append(("baseline: naive (full decode + torch eager)", slow))
@@ -181,12 +185,14 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--api-s", type=float, default=30)
     ap.add_argument("--no-api", action="store_true")
+    ap.add_argument("--baseline-bundle", default=None, metavar="VERSION",
+                    help="another field_photo bundle version served side by side (e.g. the one it replaced)")
     a = ap.parse_args()
     sets = {"12 MP (4000x3000)": [phone_size_jpeg(real_photo(c, i), 12.0) for c, i in PHOTOS],
             "page (1600x1200 q85)": [phone_size_jpeg(real_photo(c, i), 1.92, quality=85) for c, i in PHOTOS]}
     for size, js in sets.items():
         print(f"input {size}: " + ", ".join(f"{len(j) / 2**20:.2f} MiB" for j in js))
-    bench_pipelines(sets, a.repeats)
+    bench_pipelines(sets, a.repeats, a.baseline_bundle)
     patch_network_cost()
     if not a.no_api:
         bench_api(sets, a.concurrency, a.api_s)

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from inference.errors import CropwatchError
-from inference.images import read_rgb
 from inference.lesion_patch_model import PhotoModel
 from inference.metrics import classification_metrics
 from inference.photo import PhotoScorer
+from inference.photo_io import decode_rgb
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".heic"}
 OUTCOMES = ("right", "wrong", "unsure", "refused")
@@ -154,7 +154,7 @@ def evaluate_network(model: PhotoModel, photos: Iterable[LabelledPhoto],
     """The network alone, with its abstain rule: right / wrong / unsure per class."""
     rows = []
     for ph in progress(photos):
-        p = model.predict(read_rgb(ph.path, model.decode_short_side))
+        p = model.predict(decode_rgb(ph.path, model.decode_short_side))  # serving's decode, without the gate
         status = "diagnosed" if p.label != "unsure" else "unsure"
         rows.append((ph.label, p.label, outcome(ph.label, p.label, status)))
     return {"mode": "network_only", **summarise(model.classes, rows)}

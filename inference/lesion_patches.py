@@ -17,7 +17,7 @@ import numpy as np
 from inference.masks import fill_holes, resize_short
 
 GREY = 128  # fill outside the photo
-CANDIDATE_SHORT_SIDE = 640  # candidates are searched at this working size
+CANDIDATE_SHORT_SIDE = 640  # the working size of bundles whose model.json does not declare one (1.3.1 and older)
 COLOUR_FEATURES = ("dL", "da", "db", "core_minus_rim_L")  # lesion_colour: relative to the photo's healthy leaf
 
 
@@ -68,7 +68,7 @@ def leaf_and_candidates(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def find_candidates(rgb: np.ndarray, max_n: int = 12, min_fraction: float = 0.0004) -> list[Candidate]:
     """The largest connected components of the candidate mask (at most `max_n`, each at least `min_fraction` of the
-    image), biggest first. `rgb` at the working size (CANDIDATE_SHORT_SIDE)."""
+    image), biggest first. `rgb` at the bundle's working size (its working_short_side)."""
     return components(candidate_mask(rgb), max_n, min_fraction)
 
 
@@ -154,13 +154,14 @@ def lesion_colour(lab: np.ndarray, lesion: np.ndarray, ref: np.ndarray,
 
 
 def leaf_patches(rgb: np.ndarray, size: int, ctx: float, max_n: int, min_fraction: float,
-                 neutral_background: bool = False,
-                 with_colour: bool = False) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+                 neutral_background: bool = False, with_colour: bool = False,
+                 work_side: int = CANDIDATE_SHORT_SIDE) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Patches of a photo's candidate lesions, each patch's area share (a long lesion's area is split over its
     patches) and, `with_colour`, each patch's lesion_colour (else zeros): (patches, areas (N,), colour (N, 4)).
-    `rgb` any size: it is brought to the working size first. With `neutral_background` the patches are cut from
-    neutralise_background's copy."""
-    work = resize_short(rgb, CANDIDATE_SHORT_SIDE) if min(rgb.shape[:2]) > CANDIDATE_SHORT_SIDE else rgb
+    `rgb` any size: it is brought to the working size (short side `work_side`, the bundle's working_short_side)
+    first; training cuts every patch from that same working-size image. With `neutral_background` the patches are
+    cut from neutralise_background's copy."""
+    work = resize_short(rgb, work_side) if min(rgb.shape[:2]) > work_side else rgb
     leaf, lesion = leaf_and_candidates(work)
     src = neutralise_background(work, leaf) if neutral_background else work
     lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB).astype(np.float32) if with_colour else None

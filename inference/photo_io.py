@@ -8,6 +8,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -146,15 +147,37 @@ def decode_photo(
     taken = _taken_at(exif)
     device = exif_device(exif)
     try:
-        if fmt == "JPEG":
-            img.draft("RGB", (short_side, short_side))  # DCT-domain downscale by 1/2, 1/4 or 1/8
-        img = ImageOps.exif_transpose(img)
-        img = img.convert("RGB")  # forces the decode; a truncated file fails here
+        rgb = decode_opened(img, short_side)
     except (OSError, ValueError, SyntaxError) as exc:
         raise BadInput(f"the {fmt} file is damaged or truncated ({reason(exc)}); send the photo again") from exc
+    return DecodedPhoto(rgb, fmt, w, h, min(rgb.shape[:2]) / min(w, h), lat, lon, taken, device)
+
+
+def decode_opened(img: Image.Image, short_side: int) -> np.ndarray:
+    """The pixels of an opened image, upright, RGB uint8, short side at most `short_side`: a JPEG is decoded by
+    libjpeg's DCT scaling straight to the smallest size >= short_side (1/2, 1/4 or 1/8), then box-filtered down.
+    Serving (decode_photo) and training (decode_rgb) both go through here, so a lesion has the same pixels in both."""
+    if img.format == "JPEG":
+        img.draft("RGB", (short_side, short_side))  # DCT-domain downscale by 1/2, 1/4 or 1/8
+    img = ImageOps.exif_transpose(img)
+    img = img.convert("RGB")  # forces the decode; a truncated file fails here
     dw, dh = img.size
     s = short_side / min(dw, dh)
     if s < 1:
         img = img.resize((max(1, round(dw * s)), max(1, round(dh * s))), Image.Resampling.BOX)
-    rgb = np.asarray(img, dtype=np.uint8)
-    return DecodedPhoto(rgb, fmt, w, h, min(rgb.shape[:2]) / min(w, h), lat, lon, taken, device)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def decode_rgb(path: str | Path, short_side: int) -> np.ndarray:
+    """A trusted image file (training, evaluation) decoded exactly as serving decodes an upload of it."""
+    with Image.open(path) as img:
+        return decode_opened(img, short_side)
+
+
+def stored_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of the pixels as stored, from the header; ValueError when the EXIF orientation would turn
+    them (annotation boxes are in stored pixels)."""
+    with Image.open(path) as img:
+        if img.getexif().get(0x0112, 1) not in (1, 2, 3, 4):
+            raise ValueError(f"{path}: EXIF orientation turns the image; its boxes in stored pixels would not fit")
+        return img.size

@@ -1,7 +1,8 @@
 """Field-photo model 1.2: lesion patches. Features, heads, honest evaluation (leave one source out, leave one class
 out, grouped cross-validation within the sources), abstain rules, ONNX export and the model card.
 
-    python -m models.lesion_patch_pipeline --version 1.3.0 [--max-images N] [--extra DIR ...]
+    python -m models.lesion_patch_pipeline --version 1.4.0 [--max-images N] [--extra DIR ...]
+        [--backbone efficientnet-lite0|efficientnet-lite2] [--colour-weight W] [--working-short-side PX]
 
 Extra dataset folders (`cropwatch datasets export-feedback` output, or class sub-folders) add photos and classes
 without editing the dataset config; a class with fewer than `min_class_examples` photos is refused and a class from a
@@ -37,9 +38,7 @@ from tqdm.auto import tqdm
 from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_id, benchmark_path, without_benchmark
 from datasets.field_photos import DEFAULT_DATA_ROOT, ManifestRow, build_manifest, load_config, manifest_hash
 from inference.bundle import BUNDLE_SCHEMA_VERSION, sha256_file
-from inference.images import read_rgb
 from inference.lesion_patches import (
-    CANDIDATE_SHORT_SIDE,
     COLOUR_FEATURES,
     box_patches,
     components,
@@ -51,6 +50,7 @@ from inference.lesion_patches import (
     to_batch,
 )
 from inference.metrics import classification_metrics, expected_calibration_error
+from inference.photo_io import decode_rgb, stored_size
 from models.extra_datasets import MIN_CLASS_EXAMPLES, check_classes, read_extra_dataset
 from models.field_photo import write_onnx_metadata
 from models.lesion_patch import BACKBONES, PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx, feature_size
@@ -63,6 +63,9 @@ MODEL_NAME = "field_photo"
 class LesionPatchConfig:
     backbone: str = "efficientnet-lite2"  # models.lesion_patch.BACKBONES; 1.2.0 was trained on efficientnet-lite0
     patch_px: int = 160
+    # candidates are searched and every patch cut at this short side, in training and serving; 360 lets a 12 MP
+    # JPEG be decoded at 1/8 scale (1.3.1 and older: 640, with training's box patches cut at full resolution)
+    working_short_side: int = 360
     context: float = 1.5
     max_candidates: int = 12
     min_component_fraction: float = 0.0004
@@ -103,34 +106,34 @@ def _box_rows(data_root: Path) -> dict[str, list[tuple[str, tuple[float, float, 
 
 def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig, data_root: Path,
             model: PatchFeatures) -> tuple[Patches, Patches]:
-    """(box patches of the roboflow lesion boxes, candidate patches of every photo), embedded."""
+    """(box patches of the roboflow lesion boxes, candidate patches of every photo), embedded. Both are cut from the
+    photo decoded by serving's own decoder at the working size (short side cfg.working_short_side), exactly as
+    serving cuts them: the annotation boxes are scaled to it, so a lesion in training has the pixels it will have when
+    a farmer's photo of it is scored."""
     boxes = _box_rows(data_root)
     bx: list[np.ndarray] = []
     bi, bl, ba, bb = [], [], [], []
     cx: list[np.ndarray] = []
     ci, cl, ca, cb = [], [], [], []
     for i, r in enumerate(tqdm(rows, desc="patches", unit="photo")):
-        rgb = read_rgb(r.path, CANDIDATE_SHORT_SIDE)
+        rgb = decode_rgb(r.path, cfg.working_short_side)  # serving's decode: libjpeg's DCT scaling, then a box filter
         h, w = rgb.shape[:2]
         leaf, lesion = leaf_and_candidates(rgb)
         col = ColourOf(rgb, leaf, lesion) if cfg.colour_weight > 0 else None
-        if r.path in boxes:  # read once for all of a photo's boxes
-            full = read_rgb(r.path)
-            fh, fw = full.shape[:2]
-            if cfg.neutral_background:
-                big = cv2.resize(leaf.view(np.uint8), full.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-                full = neutralise_background(full, big.astype(bool), margin=max(2, round(2 * full.shape[0] / h)))
+        src = neutralise_background(rgb, leaf) if cfg.neutral_background else rgb
+        if r.path in boxes:  # the boxes are in the stored pixels
+            fw, fh = stored_size(r.path)
         for lesion_class, box in boxes.get(r.path, []):
             colour = col(box, w / fw, h / fh) if col is not None else None
             if col is not None and colour is None:
                 continue  # no candidate pixel in the box: a lesion the candidate rule misses is never served
-            ps = box_patches(full, box, cfg.patch_px, cfg.context)
+            scaled = (box[0] * w / fw, box[1] * h / fh, box[2] * w / fw, box[3] * h / fh)
+            ps = box_patches(src, scaled, cfg.patch_px, cfg.context)
             bx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), colour, cfg))
             area = (box[2] - box[0]) * (box[3] - box[1]) / (fh * fw) / len(ps)
             for _ in ps:
                 bi.append(i), bl.append(classes.index(lesion_class)), ba.append(area)
                 bb.append((box[0] / fw, box[1] / fh, box[2] / fw, box[3] / fh))
-        src = neutralise_background(rgb, leaf) if cfg.neutral_background else rgb
         for c in components(lesion, cfg.max_candidates, cfg.min_component_fraction):
             ps = box_patches(src, (c.x0, c.y0, c.x1, c.y1), cfg.patch_px, cfg.context)
             colour = col((c.x0, c.y0, c.x1, c.y1)) if col is not None else None
@@ -437,7 +440,7 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, rules: Rules, metrics: dict[str
         "classes": d.classes, "patch_classes": [*d.classes, "background"], "input_bands": ["red", "green", "blue"],
         "input_size": cfg.patch_px, "normalization": {"mean": [PATCH_MEAN] * 3, "std": [PATCH_STD] * 3},
         "patches": {"size_px": cfg.patch_px, "context": cfg.context, "max_candidates": cfg.max_candidates,
-                    "min_component_fraction": cfg.min_component_fraction, "working_short_side": CANDIDATE_SHORT_SIDE,
+                    "min_component_fraction": cfg.min_component_fraction, "working_short_side": cfg.working_short_side,
                     "neutral_background": cfg.neutral_background, "colour_features": cfg.colour_weight > 0},
         "pooling": {"top_k": cfg.top_k, "weight": "sqrt(area) * (1 - p_background)"},
         "inputs": {"patches": f"float32 (N, 3, {cfg.patch_px}, {cfg.patch_px}), RGB, normalised",
@@ -475,8 +478,9 @@ def check_parity(d: Data, head: PatchHead, out_dir: Path, cfg: LesionPatchConfig
     patches: list[np.ndarray] = []
     colour: list[np.ndarray] = []
     for r in d.rows[:8]:
-        ps, _, col = leaf_patches(read_rgb(r.path), cfg.patch_px, cfg.context, cfg.max_candidates,
-                                  cfg.min_component_fraction, cfg.neutral_background, cfg.colour_weight > 0)
+        ps, _, col = leaf_patches(decode_rgb(r.path, cfg.working_short_side), cfg.patch_px, cfg.context, cfg.max_candidates,
+                                  cfg.min_component_fraction, cfg.neutral_background, cfg.colour_weight > 0,
+                                  cfg.working_short_side)
         patches += ps
         colour.append(col)
     if not patches:
@@ -500,8 +504,10 @@ def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
         lines += ["## ⚠ WARNINGS: read before promoting", ""]
         lines += [f"- **{w}**" for w in meta["training"]["warnings"]] + [""]
     lines += [meta["architecture"] + ".", "",
-             "A photo is diagnosed from its lesions: candidate lesions found by colour, 160 px patches with a little "
-             "context, classified as one of the diseases or background, pooled over the three strongest. "
+             "A photo is diagnosed from its lesions: candidate lesions found by colour on the photo brought to a "
+             f"short side of {meta['patches']['working_short_side']} px, {meta['patches']['size_px']} px patches with "
+             "a little context cut from that same image (in training too), classified as one of the diseases or "
+             "background, pooled over the three strongest. "
              + ("The lesion's colour is measured against the photo's own healthy leaf, so the camera's white balance "
                 "and exposure cancel. " if meta["patches"].get("colour_features") else "") + "Training: "
              f"{meta['training']['box_patches']} patches of the roboflow lesion boxes, "
@@ -549,9 +555,12 @@ def main() -> None:
                     help="cut patches from a copy where all but the leaf is grey (tried for 1.3: no gain under LOSO)")
     ap.add_argument("--colour-weight", type=float, default=LesionPatchConfig.colour_weight,
                     help="weight of the lesion colour features beside the network features; 0 turns them off")
+    ap.add_argument("--working-short-side", type=int, default=LesionPatchConfig.working_short_side,
+                    help="short side (px) at which candidates are searched and patches cut, in training and serving")
     a = ap.parse_args()
     cfg = LesionPatchConfig(min_class_examples=a.min_class_examples, neutral_background=a.neutral_background,
-                            colour_weight=a.colour_weight, backbone=a.backbone)
+                            colour_weight=a.colour_weight, backbone=a.backbone,
+                            working_short_side=a.working_short_side)
     meta = run(a.version, a.out, max_images=a.max_images, cfg=cfg, extra=a.extra)
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 

@@ -202,3 +202,22 @@ def test_score_patches_hands_each_batch_its_own_extra_rows() -> None:
 
     p, _, a = score_patches(run, patches, areas, 0.5, 0.5, top_k=n, extra=extra)
     assert len(p) == n and (np.diff(a) <= 0).all()
+
+
+def test_leaf_patches_are_cut_at_the_working_size_they_are_given() -> None:
+    """A bundle's working_short_side decides where candidates are searched and patches cut: a large photo gives the
+    patches of the same photo brought to that size first, and another working size gives other patches."""
+    import cv2
+
+    from inference.lesion_patches import leaf_patches
+    from inference.masks import resize_short
+
+    small = leaf_with_spots(3)
+    big = cv2.resize(small, (small.shape[1] * 3, small.shape[0] * 3), interpolation=cv2.INTER_CUBIC)
+    side = 360
+    ps, areas, colour = leaf_patches(big, 32, 1.5, 12, 0.0004, with_colour=True, work_side=side)
+    ps1, areas1, colour1 = leaf_patches(resize_short(big, side), 32, 1.5, 12, 0.0004, with_colour=True, work_side=side)
+    assert len(ps) == len(ps1) > 0 and all(np.array_equal(a, b) for a, b in zip(ps, ps1, strict=True))
+    assert np.array_equal(areas, areas1) and np.array_equal(colour, colour1)
+    ps2, _, _ = leaf_patches(big, 32, 1.5, 12, 0.0004, work_side=2 * side)
+    assert len(ps2) != len(ps) or any(not np.array_equal(a, b) for a, b in zip(ps, ps2, strict=True))

@@ -101,3 +101,32 @@ def test_error_messages_show_no_server_paths() -> None:
     msg = reason(OSError(2, "No such file or directory", "/var/lib/cropwatch/flights/.incoming/ab12/ortho.tif"))
     assert "/var/lib" not in msg and "ortho.tif" in msg
     assert "0x7f" not in reason(ValueError("bad <rasterio.io.DatasetReader object at 0x7f00ab12>"))
+
+
+@pytest.mark.parametrize("side", [360, 640])
+def test_training_decodes_a_file_as_serving_decodes_its_upload(tmp_path, side: int) -> None:
+    """Training reads its photos with decode_rgb, serving its uploads with decode_photo: the same pixels, for a
+    12 MP phone JPEG (libjpeg's 1/8 or 1/4 DCT scale), a small one and a PNG."""
+    from inference.photo_io import decode_rgb
+
+    small = tmp_path / "small.png"
+    Image.open(real_photo()).save(small)
+    for name, data in [("12mp.jpg", phone_size_jpeg(real_photo(), 12.0)), ("leaf.jpg", real_photo().read_bytes()),
+                       ("small.png", small.read_bytes())]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        served = decode_photo(data, short_side=side).rgb
+        assert np.array_equal(decode_rgb(path, side), served), name
+    assert min(decode_rgb(tmp_path / "12mp.jpg", side).shape[:2]) == side
+
+
+def test_stored_size_refuses_a_turning_exif_orientation(tmp_path) -> None:
+    """Annotation boxes are in stored pixels: a photo whose EXIF orientation would turn them is refused loudly."""
+    from inference.photo_io import stored_size
+
+    upright, turned = tmp_path / "upright.jpg", tmp_path / "turned.jpg"
+    upright.write_bytes(gps_jpeg(real_photo(), 9.5, 105.9, orientation=1))
+    turned.write_bytes(gps_jpeg(real_photo(), 9.5, 105.9, orientation=6))
+    assert stored_size(upright) == Image.open(upright).size
+    with pytest.raises(ValueError, match="EXIF orientation"):
+        stored_size(turned)
