@@ -123,12 +123,26 @@ def box_patches(rgb: np.ndarray, box: tuple[float, float, float, float], size: i
 
 
 def leaf_reference(lab: np.ndarray, leaf: np.ndarray, lesion: np.ndarray) -> np.ndarray:
-    """The median CIELAB colour (OpenCV's 8-bit scale) of the healthy leaf (leaf minus candidates); of the whole
-    leaf, or of the photo, when too little of it is healthy."""
+    """The median CIELAB colour (OpenCV's 8-bit scale: whole values 0-255, as float32) of the healthy leaf (leaf minus
+    candidates); of the whole leaf, or of the photo, when too little of it is healthy. Equal to np.median over those
+    pixels (a test checks it on real photos), from 256-bin histograms: 3x faster on a 360 px photo."""
     for m in (leaf & ~lesion, leaf):
         if m.sum() > 20:
-            return np.median(lab[m], 0)
-    return np.median(lab.reshape(-1, 3), 0)
+            return masked_median_u8(lab, m)
+    return masked_median_u8(lab, np.ones(lab.shape[:2], bool))
+
+
+def masked_median_u8(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per-channel median (float32, as np.median: the mean of the two middle values for an even count) of the pixels
+    under a non-empty bool mask, for an image whose values are whole numbers 0-255."""
+    n = int(np.count_nonzero(mask))
+    k = np.array([(n - 1) // 2, n // 2])
+    m8 = mask.view(np.uint8)
+    out = []
+    for c in range(img.shape[2]):
+        cum = np.cumsum(cv2.calcHist([img], [c], m8, [256], [0, 256]).ravel())
+        out.append(np.searchsorted(cum, k, side="right").mean())
+    return np.asarray(out, np.float32)
 
 
 def lesion_colour(lab: np.ndarray, lesion: np.ndarray, ref: np.ndarray,
@@ -188,14 +202,15 @@ def to_batch(patches: list[np.ndarray], mean: float, std: float) -> np.ndarray:
 
 
 def score_patches(run: Callable[..., tuple[np.ndarray, np.ndarray]], patches: list[np.ndarray],
-                  areas: np.ndarray, mean: float, std: float, top_k: int = 3, chunk: int = 4,
+                  areas: np.ndarray, mean: float, std: float, top_k: int = 3, chunk: int = 3,
                   extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Classify only the patches that can change the pooled answer. pool_leaf keeps the `top_k` patches by weight
     sqrt(area) x (1 - p_background), and that weight is at most sqrt(area): patches are run `chunk` at a time in
     decreasing area, and once the top_k-th weight so far exceeds the next patch's sqrt(area), no patch left can enter
     the pool. pool_leaf on what this returns equals pool_leaf on every patch (a test checks it); on 147 real photos it
-    ran 1,608 of 2,915 patches. `run(batch) -> (probabilities (n, C + 1), distances (n,))`, or with `extra` (rows per
-    patch, e.g. lesion_colour) `run(batch, extra rows of the batch)`.
+    ran 1,608 of 2,915 patches in chunks of 4. Chunks of 3 (the default since 1.4.0) run 3 % fewer on the benchmark's
+    photos (10.5 against 10.8 each), with the same answers. `run(batch) -> (probabilities (n, C + 1), distances
+    (n,))`, or with `extra` (rows per patch, e.g. lesion_colour) `run(batch, extra rows of the batch)`.
     Returns (probabilities, distances, areas) of the patches run, in decreasing area."""
     order = np.argsort(-areas, kind="stable")
     probs: list[np.ndarray] = []

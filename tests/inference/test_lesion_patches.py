@@ -221,3 +221,25 @@ def test_leaf_patches_are_cut_at_the_working_size_they_are_given() -> None:
     assert np.array_equal(areas, areas1) and np.array_equal(colour, colour1)
     ps2, _, _ = leaf_patches(big, 32, 1.5, 12, 0.0004, work_side=2 * side)
     assert len(ps2) != len(ps) or any(not np.array_equal(a, b) for a, b in zip(ps, ps2, strict=True))
+
+
+def test_masked_median_equals_numpys_median() -> None:
+    """leaf_reference's histogram median is np.median exactly: odd and even counts, one pixel, a real photo."""
+    import cv2
+
+    from inference.images import read_rgb
+    from inference.lesion_patches import leaf_and_candidates, masked_median_u8
+    from tests.data.make_photos import real_photo
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (60, 80, 3)).astype(np.float32)
+    for n in (1, 2, 7, 8, 1001, 4800):
+        m = np.zeros(60 * 80, bool)
+        m[rng.choice(m.size, n, replace=False)] = True
+        m = m.reshape(60, 80)
+        got, want = masked_median_u8(img, m), np.median(img[m], 0)
+        assert got.dtype == want.dtype and np.array_equal(got, want), n
+    rgb = read_rgb(real_photo("blast", 0), 360)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    leaf, lesion = leaf_and_candidates(rgb)
+    assert np.array_equal(masked_median_u8(lab, leaf & ~lesion), np.median(lab[leaf & ~lesion], 0))
