@@ -157,7 +157,7 @@ def decode_opened(img: Image.Image, short_side: int) -> np.ndarray:
     """The pixels of an opened image, upright, RGB uint8, short side at most `short_side`: a JPEG is decoded by
     libjpeg's DCT scaling straight to the smallest size >= short_side (1/2, 1/4 or 1/8), then box-filtered down.
     Serving (decode_photo) and training (decode_rgb) both go through here, so a lesion has the same pixels in both."""
-    if img.format == "JPEG":
+    if img.format in ("JPEG", "MPO"):  # MPO: the multi-picture JPEG many phones write (Pillow names it apart)
         img.draft("RGB", (short_side, short_side))  # DCT-domain downscale by 1/2, 1/4 or 1/8
     img = ImageOps.exif_transpose(img)
     img = img.convert("RGB")  # forces the decode; a truncated file fails here

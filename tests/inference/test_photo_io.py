@@ -130,3 +130,25 @@ def test_stored_size_refuses_a_turning_exif_orientation(tmp_path) -> None:
     assert stored_size(upright) == Image.open(upright).size
     with pytest.raises(ValueError, match="EXIF orientation"):
         stored_size(turned)
+
+
+def test_a_multi_picture_phone_jpeg_is_decoded_at_reduced_size(tmp_path) -> None:
+    """Many phones write MPO (a JPEG with a second picture); Pillow opens it as 'MPO', and it must still be decoded
+    by libjpeg's DCT scaling, the same way in serving and training."""
+    from inference.photo_io import decode_rgb
+
+    im = Image.open(real_photo()).convert("RGB").resize((2400, 1800))
+    buf = io.BytesIO()
+    im.save(buf, "MPO", save_all=True, append_images=[im.copy()])
+    assert Image.open(io.BytesIO(buf.getvalue())).format == "MPO"
+    p = decode_photo(buf.getvalue(), short_side=360)
+    assert min(p.rgb.shape[:2]) == 360 and p.format == "JPEG"
+    path = tmp_path / "mpo.jpg"
+    path.write_bytes(buf.getvalue())
+    assert np.array_equal(decode_rgb(path, 360), p.rgb)
+    draft = Image.open(io.BytesIO(buf.getvalue()))
+    draft.draft("RGB", (360, 360))
+    assert draft.size == (600, 450)  # 1/4 scale: the full 2400 x 1800 picture is never decoded
+    scaled = np.asarray(draft.convert("RGB").resize((480, 360), Image.Resampling.BOX))
+    full = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB").resize((480, 360), Image.Resampling.BOX))
+    assert np.array_equal(p.rgb, scaled) and not np.array_equal(p.rgb, full)
