@@ -17,7 +17,7 @@ import numpy as np
 from inference.masks import fill_holes, resize_short
 
 GREY = 128  # fill outside the photo
-CANDIDATE_SHORT_SIDE = 640  # the working size of bundles whose model.json does not declare one (1.3.1 and older)
+CANDIDATE_SHORT_SIDE = 640  # leaf_patches' default; every bundle's model.json declares its own (1.4.0: 360)
 COLOUR_FEATURES = ("dL", "da", "db", "core_minus_rim_L")  # lesion_colour: relative to the photo's healthy leaf
 
 

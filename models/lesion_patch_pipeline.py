@@ -124,10 +124,11 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
         if r.path in boxes:  # the boxes are in the stored pixels
             fw, fh = stored_size(r.path)
         for lesion_class, box in boxes.get(r.path, []):
-            colour = col(box, w / fw, h / fh) if col is not None else None
+            sx, sy = w / fw, h / fh
+            scaled = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)  # in the working-size image
+            colour = col(scaled) if col is not None else None
             if col is not None and colour is None:
                 continue  # no candidate pixel in the box: a lesion the candidate rule misses is never served
-            scaled = (box[0] * w / fw, box[1] * h / fh, box[2] * w / fw, box[3] * h / fh)
             ps = box_patches(src, scaled, cfg.patch_px, cfg.context)
             bx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), colour, cfg))
             area = (box[2] - box[0]) * (box[3] - box[1]) / (fh * fw) / len(ps)
@@ -150,14 +151,14 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
 
 
 class ColourOf:
-    """lesion_colour of boxes in one photo (working size); boxes in other pixels are scaled by (sx, sy)."""
+    """lesion_colour of boxes in one photo, in its pixels (the working size)."""
 
     def __init__(self, rgb: np.ndarray, leaf: np.ndarray, lesion: np.ndarray) -> None:
         self.lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
         self.lesion, self.ref = lesion, leaf_reference(self.lab, leaf, lesion)
 
-    def __call__(self, box: tuple[float, ...], sx: float = 1.0, sy: float = 1.0) -> np.ndarray | None:
-        return lesion_colour(self.lab, self.lesion, self.ref, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy))
+    def __call__(self, box: tuple[float, float, float, float]) -> np.ndarray | None:
+        return lesion_colour(self.lab, self.lesion, self.ref, box)
 
 
 def feature_dim(cfg: LesionPatchConfig) -> int:
