@@ -36,6 +36,7 @@ from api.routers import (
 from api.services.model_registry import ModelWatcher
 from api.services.photos import TASK, PhotoModelHolder
 from api.settings import get_settings
+from inference import canopy
 
 log = logging.getLogger("cropwatch.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -49,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     watcher = ModelWatcher(TASK, new_session, settings.models_dir, holder.sync, settings.model_poll_s)
     version = await run_in_threadpool(watcher.current)
     await run_in_threadpool(holder.load_active, version)
+    await run_in_threadpool(canopy.warm_up)  # the canopy's colour table (0.4 s), before the first request needs it
     watcher.start(version)
     app.state.photo_models = holder
     runner = make_runner()

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from benchmarks.canopy_eval import CWFID, evaluate
-from inference.canopy import canopy_cover, canopy_mask, fragmentation
+from inference.canopy import canopy_cover, canopy_mask, fragmentation, lab_a_u8
 
 
 @pytest.mark.skipif(not (CWFID / "images").exists(), reason="CWFID (research-only evaluation set) is not beside the checkout")
@@ -60,3 +61,16 @@ def test_valid_mask_and_fragmentation() -> None:
     blade = np.zeros((200, 300), bool)
     blade[50:150, 20:280] = True
     assert fragmentation(blade) < 0.1 < fragmentation(truth)
+
+
+def test_colour_table_equals_opencv_lab() -> None:
+    """a* by look-up is OpenCV's own, bit for bit: on random images of odd sizes (SIMD tails) and on every colour."""
+    rng = np.random.default_rng(3)
+    for h, w in [(1, 1), (7, 13), (333, 101)]:
+        x = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        assert (lab_a_u8(x) == cv2.cvtColor(x, cv2.COLOR_RGB2Lab)[..., 1]).all()
+    every = np.arange(1 << 24, dtype=np.uint32).view(np.uint8).reshape(-1, 4)[::-1, :3]  # reversed: another order
+    every = np.ascontiguousarray(every).reshape(8192, 2048, 3)
+    assert (lab_a_u8(every) == cv2.cvtColor(every, cv2.COLOR_RGB2Lab)[..., 1]).all()
+    with pytest.raises(TypeError, match="8-bit"):
+        lab_a_u8(np.zeros((2, 2, 3), np.float32))

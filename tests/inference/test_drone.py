@@ -12,7 +12,7 @@ import rasterio
 from shapely.geometry import box
 
 from api.errors import status_of
-from inference import indices
+from inference import drone, indices
 from inference.drone import DamageModel, analyze_orthomosaic, iter_windows
 from inference.errors import BadInput
 from inference.geo import reproject
@@ -182,3 +182,20 @@ def test_model_at_its_declared_resolution(tmp_path: Path) -> None:
         dmg = d.read(1)
     h, w = dmg.shape
     assert dmg[h // 2, w // 2] > 50 and dmg[10, 80] < 10 and (dmg[:, -7:] == 255).all()
+
+
+def test_rgb_tables_equal_the_float_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """8-bit RGB windows take GLI's products (histogram code, growth, damage candidacy) from look-up tables; the
+    outputs and the summary are those of the float path, exactly, on the real Bali crop clipped to an area."""
+    src = bali_crop(tmp_path / "bali.tif")
+    info = validate_raster(src)
+    a, _, c, _, e, f = info.transform
+    area = reproject(box(c + 30 * a, f + 170 * e, c + 220 * a, f + 20 * e), info.crs, "EPSG:4326")
+    fast = analyze_orthomosaic(src, tmp_path / "fast", area_boundary_wgs84=area, tile_size_px=64)
+    monkeypatch.setattr(drone, "_uses_rgb8_tables", lambda data, prof: False)
+    slow = analyze_orthomosaic(src, tmp_path / "slow", area_boundary_wgs84=area, tile_size_px=64)
+    for name in ("canopy", "growth", "damage"):
+        with rasterio.open(tmp_path / "fast" / f"{name}.tif") as x, rasterio.open(tmp_path / "slow" / f"{name}.tif") as y:
+            assert (x.read() == y.read()).all(), name
+    assert fast.model_dump(exclude={"seconds"}) == slow.model_dump(exclude={"seconds"})
+    assert 0 < fast.canopy_cover_pct < 100 and fast.mean_damage_probability > 0  # a comparison with something in it
