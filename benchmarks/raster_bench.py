@@ -3,19 +3,22 @@ damage model), on rasters of about 26, 100 and 400 MP made by tiling the real Ba
 same run with two baselines:
 - `gdal_calc`: GDAL's own gdal_calc.py writing ONE index (GLI, float32, tiled, DEFLATE; no COG, no overviews) from
   the same file: the pipeline writes three COGs with overviews and a summary;
-- `naive`: numpy on the whole raster read at once (no outputs written).
-Then how time grows with size (time ~ size^k).
+- `naive`: numpy on the whole raster read at once (no outputs written);
+and, with --before DIR, the indices case from another checkout (the code before a change), in turn with the others.
+With --runs N every case runs N times, in turn, and the medians are printed (x gdal_calc: the median of the run-by-run
+ratios), so a drift of the shared machine's speed hits every case alike. Then how time grows with size (time ~ size^k).
 
 Each case runs in a fresh process so that its peak RSS is its own (gdal_calc's is its child's); the pipeline's
 process builds the canopy's colour table before the clock starts, as the service does at start-up (about 0.4 s
 once per process; a one-off `cropwatch drone analyze` pays it). Run:
-.venv/bin/python benchmarks/raster_bench.py [--sizes 26,100,400] [--naive-max 100] [--model-max 26]
+.venv/bin/python benchmarks/raster_bench.py [--sizes 26,100,400] [--runs 3] [--before DIR] [--naive-max 100] [--model-max 26]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +35,7 @@ import numpy as np, rasterio  # noqa: E401  (imports are not timed: a service ha
 from inference import indices
 from inference.drone import DamageModel, analyze_orthomosaic
 from inference import canopy
-if mode in ("indices", "model"):
+if mode in ("indices", "model", "before") and hasattr(canopy, "warm_up"):
     canopy.warm_up()  # the colour table, built once per process: the service does it at start-up (0.4 s)
 t = time.perf_counter()
 if mode == "gdal_calc":
@@ -54,7 +57,7 @@ elif mode == "naive":
     growth = np.clip(gli / 0.25, 0, 1) * 100
     n = int(canopy.sum())
 else:
-    model = None
+    model = None  # "before": the indices case run from another checkout (--before)
     if mode == "model":
         model = DamageModel({bundle!r}, threads=1)
     analyze_orthomosaic(path, out, damage_model=model, workers=2)
@@ -64,9 +67,9 @@ print(json.dumps({{"seconds": dt, "peak_rss_mb": rss / 1024}}))
 '''
 
 
-def run_case(mode: str, path: Path, bundle: str | None) -> dict:
+def run_case(mode: str, path: Path, bundle: str | None, repo: Path = REPO) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        code = CASE.format(repo=str(REPO), bundle=bundle)
+        code = CASE.format(repo=str(repo), bundle=bundle)
         r = subprocess.run([sys.executable, "-c", code, mode, str(path), out], capture_output=True, text=True)
     if r.returncode != 0:
         return {"error": (r.stderr.strip().splitlines() or ["killed"])[-1][:80]}
@@ -83,10 +86,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="26,100,400")
     ap.add_argument("--naive-max", type=float, default=100, help="largest size (MP) for the naive whole-raster read")
+    ap.add_argument("--before", default=None, metavar="DIR",
+                    help="another checkout (e.g. `git worktree add /tmp/before REV`) whose indices case runs in turn")
+    ap.add_argument("--runs", type=int, default=1, help="runs of every case, in turn; medians are printed")
     ap.add_argument("--model-max", type=float, default=26, help="largest size (MP) for the damage model")
     ap.add_argument("--fine-mp", type=float, default=26, help="size of the 2 cm mosaic for the model cases (0: skip)")
     ap.add_argument("--bundle", default=None, help="drone_damage bundle dir (default: the active one; '' for none)")
     a = ap.parse_args()
+    before = Path(a.before).resolve() if a.before else REPO
     bundle = a.bundle
     if bundle is None:
         from inference.bundle import BundleError, active_bundle_path
@@ -105,19 +112,28 @@ def main() -> None:
         with rasterio.open(path) as ds:
             real_mp = ds.width * ds.height / 1e6
         modes = (["gdal_calc"] if has_calc else []) + (["naive"] if mp <= a.naive_max else []) + ["indices"] + \
-            (["model"] if bundle and mp <= a.model_max else [])
-        base = None
+            (["before"] if a.before else []) + (["model"] if bundle and mp <= a.model_max else [])
+        runs: dict[str, list[dict]] = {m: [] for m in modes}
+        for _ in range(a.runs):  # the cases in turn, run after run: a drift of the machine's speed hits them all
+            for mode in modes:
+                runs[mode].append(run_case(mode, path, bundle or None, before if mode == "before" else REPO))
+        ok = {m: [r for r in rs if "error" not in r] for m, rs in runs.items()}
         for mode in modes:
-            res = run_case(mode, path, bundle or None)
-            rows.append((real_mp, mode, res))
-            if "error" in res:
-                print(f"{real_mp:8.1f}  {mode:<10} error: {res['error']}", flush=True)
+            if not ok[mode]:
+                print(f"{real_mp:8.1f}  {mode:<10} error: {runs[mode][0]['error']}", flush=True)
                 continue
-            rate = real_mp / res["seconds"]
-            base = rate if mode == "gdal_calc" else base
-            ratio = f"{rate / base:5.2f}x" if base and mode != "gdal_calc" else ""
-            print(f"{real_mp:8.1f}  {mode:<10} {res['seconds']:8.2f} {rate:7.2f} {res['peak_rss_mb']:8.0f}  {ratio}",
-                  flush=True)
+            secs = statistics.median(r["seconds"] for r in ok[mode])
+            res = {"seconds": secs, "peak_rss_mb": max(r["peak_rss_mb"] for r in ok[mode])}
+            rows.append((real_mp, mode, res))
+            ratio = ""
+            if mode != "gdal_calc" and ok.get("gdal_calc"):  # the median of the run-by-run ratios
+                pairs = [c["seconds"] / r["seconds"] for c, r in zip(runs["gdal_calc"], runs[mode], strict=True)
+                         if "error" not in c and "error" not in r]
+                ratio = f"{statistics.median(pairs):5.2f}x" if pairs else ""
+            spread = f"  ({min(r['seconds'] for r in ok[mode]):.2f}-{max(r['seconds'] for r in ok[mode]):.2f} s)" \
+                if len(ok[mode]) > 1 else ""
+            print(f"{real_mp:8.1f}  {mode:<10} {secs:8.2f} {real_mp / secs:7.2f} {res['peak_rss_mb']:8.0f}  "
+                  f"{ratio:>6}{spread}", flush=True)
     if a.fine_mp and bundle:
         # a low flight (the 2 cm sorghum mosaic, tiled): the damage model at the input's resolution (bundle 1.0.0)
         # and at the active bundle's declared analysis resolution
