@@ -50,7 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     watcher = ModelWatcher(TASK, new_session, settings.models_dir, holder.sync, settings.model_poll_s)
     version = await run_in_threadpool(watcher.current)
     await run_in_threadpool(holder.load_active, version)
-    await run_in_threadpool(canopy.warm_up)  # the canopy's colour table (0.4 s), before the first request needs it
+    await run_in_threadpool(canopy.warm_up)  # the canopy's colour table (0.25 s), before the first request needs it
     watcher.start(version)
     app.state.photo_models = holder
     runner = make_runner()

@@ -6,10 +6,14 @@ the job to another worker after the visibility timeout; the job body is idempote
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_process_init
 
 from api.services.analysis import run_analysis_job
 from api.settings import get_settings
+from inference import canopy
 
 
 def make_celery() -> Celery:
@@ -27,6 +31,11 @@ def make_celery() -> Celery:
 
 
 celery_app = make_celery()
+
+
+@worker_process_init.connect
+def _warm_up(**_: Any) -> None:
+    canopy.warm_up()  # the canopy's colour table (0.25 s), in each worker process before its first job
 
 
 @celery_app.task(name="cropwatch.analyze_flight")

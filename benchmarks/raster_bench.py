@@ -9,7 +9,7 @@ With --runs N every case runs N times, in turn, and the medians are printed (x g
 ratios), so a drift of the shared machine's speed hits every case alike. Then how time grows with size (time ~ size^k).
 
 Each case runs in a fresh process so that its peak RSS is its own (gdal_calc's is its child's); the pipeline's
-process builds the canopy's colour table before the clock starts, as the service does at start-up (about 0.4 s
+process builds the canopy's colour table before the clock starts, as the service does at start-up (about 0.25 s
 once per process; a one-off `cropwatch drone analyze` pays it). Run:
 .venv/bin/python benchmarks/raster_bench.py [--sizes 26,100,400] [--runs 3] [--before DIR] [--naive-max 100] [--model-max 26]
 """
@@ -36,7 +36,7 @@ from inference import indices
 from inference.drone import DamageModel, analyze_orthomosaic
 from inference import canopy
 if mode in ("indices", "model", "before") and hasattr(canopy, "warm_up"):
-    canopy.warm_up()  # the colour table, built once per process: the service does it at start-up (0.4 s)
+    canopy.warm_up()  # the colour table, built once per process: the service does it at start-up (0.25 s)
 t = time.perf_counter()
 if mode == "gdal_calc":
     import subprocess
@@ -93,6 +93,8 @@ def main() -> None:
     ap.add_argument("--fine-mp", type=float, default=26, help="size of the 2 cm mosaic for the model cases (0: skip)")
     ap.add_argument("--bundle", default=None, help="drone_damage bundle dir (default: the active one; '' for none)")
     a = ap.parse_args()
+    if a.runs < 1:
+        ap.error("--runs must be 1 or more")
     before = Path(a.before).resolve() if a.before else REPO
     bundle = a.bundle
     if bundle is None:

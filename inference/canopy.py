@@ -16,7 +16,6 @@ Measured on CWFID's 60 vegetation masks at 400 px: mean IoU 0.936, worst image 0
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import cv2
@@ -35,33 +34,38 @@ _A_LUT_LOCK = threading.Lock()
 
 def _a_lut() -> np.ndarray:
     """8-bit CIE a* of every 24-bit colour, indexed by r | g << 8 | b << 16 (16 MB, built once per process in about
-    0.4 s). It is made by cv2.cvtColor itself, so a look-up equals cvtColor bit for bit."""
+    0.25 s, one blue value at a time so that building needs little more than the table). It is made by cv2.cvtColor
+    itself, so a look-up equals cvtColor bit for bit."""
     global _A_LUT
     with _A_LUT_LOCK:
         if _A_LUT is None:
-            assert sys.byteorder == "little"  # the key is the RGBA pixel read as one uint32
-            colours = np.arange(1 << 24, dtype=np.uint32).view(np.uint8).reshape(4096, 4096, 4)[..., :3]
-            _A_LUT = cv2.cvtColor(np.ascontiguousarray(colours), cv2.COLOR_RGB2Lab)[..., 1].ravel().copy()
+            lut = np.empty(1 << 24, np.uint8)
+            rg = np.empty((256, 256, 3), np.uint8)  # [g, r] -> (r, g, b): entry r | g << 8 within a blue plane
+            rg[..., 0], rg[..., 1] = np.arange(256, dtype=np.uint8)[None, :], np.arange(256, dtype=np.uint8)[:, None]
+            for b in range(256):
+                rg[..., 2] = b
+                lut[b << 16 : (b + 1) << 16] = cv2.cvtColor(rg, cv2.COLOR_RGB2Lab)[..., 1].ravel()
+            _A_LUT = lut
         return _A_LUT
 
 
 def warm_up() -> None:
-    """Build the colour table now (the service does at start-up) rather than on the first photo or orthomosaic."""
+    """Build the colour table now rather than on the first photo or orthomosaic (the API and the Celery workers call
+    this at start-up)."""
     _a_lut()
 
 
 def lab_a_u8(rgb: np.ndarray) -> np.ndarray:
     """8-bit CIE a* (128 = neutral) of an RGB uint8 image (rows, cols, 3), equal to
-    cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)[..., 1] and 2-3x faster: one look-up per pixel in a table of every colour
-    instead of OpenCV's full Lab conversion (all three channels, of which the canopy uses one)."""
+    cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)[..., 1]: one look-up per pixel in a table of every colour instead of
+    OpenCV's full Lab conversion (all three channels, of which the canopy uses one). About 1.9x faster on drone
+    windows (3.2 against 5.8-6.3 ns/px, one core); less on images of many unrelated colours (table cache misses)."""
     if rgb.dtype != np.uint8:
         raise TypeError(f"lab_a_u8 takes an 8-bit RGB image, not {rgb.dtype}")
     rgba = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2RGBA)
-    key = rgba.view(np.uint32)[..., 0]
+    key = rgba.view("<u4")[..., 0]  # the bytes r, g, b, alpha read as one little-endian integer, on any machine
     key &= np.uint32(0xFFFFFF)  # alpha (255) out of the key
     return np.take(_a_lut(), key)
-
-
 
 
 def _otsu_u8(x: np.ndarray, valid: np.ndarray | None = None) -> tuple[int, float]:
@@ -97,9 +101,9 @@ def fragmentation(mask: np.ndarray) -> float:
 
 
 def canopy_mask(rgb: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """Bool mask (rows, cols) of green vegetation in an RGB uint8 image at its own size (resize before calling;
-    ~300-500 px short side for a photo, or an orthomosaic window at its native resolution). `valid`: optional bool
-    mask of pixels to use (e.g. the orthomosaic alpha); pixels outside it are never canopy."""
+    """Bool mask (rows, cols) of green vegetation in an RGB uint8 image (other types: TypeError) at its own size
+    (resize before calling; ~300-500 px short side for a photo, or an orthomosaic window at its native resolution).
+    `valid`: optional bool mask of pixels to use (e.g. the orthomosaic alpha); pixels outside it are never canopy."""
     src = cv2.GaussianBlur(rgb[..., :3], (0, 0), SMOOTH_SIGMA) if SMOOTH_SIGMA else rgb[..., :3]
     a = lab_a_u8(src)
     t, gap = _otsu_u8(a, valid)

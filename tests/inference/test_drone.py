@@ -3,6 +3,7 @@ area clipping, both damage methods (the model seam faked by a 1x1-convolution ON
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -184,16 +185,41 @@ def test_model_at_its_declared_resolution(tmp_path: Path) -> None:
     assert dmg[h // 2, w // 2] > 50 and dmg[10, 80] < 10 and (dmg[:, -7:] == 255).all()
 
 
-def test_rgb_tables_equal_the_float_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """8-bit RGB windows take GLI's products (histogram code, growth, damage candidacy) from look-up tables; the
-    outputs and the summary are those of the float path, exactly, on the real Bali crop clipped to an area."""
+def test_rgb_tables_equal_the_float_path_on_every_colour() -> None:
+    """GLI's products by look-up (code, growth, candidacy, index canopy) equal the float path on all 2^24 colours,
+    black (GLI undefined) included."""
+    prof = {"growth_range": (0.0, 0.25), "anomaly_floor": 0.02, "canopy_threshold": 0.05}
+    t = drone._rgb8_tables(prof["growth_range"], prof["anomaly_floor"], prof["canopy_threshold"])
+    rb = np.arange(256, dtype=np.float32)
+    r, b = (x.ravel() for x in np.meshgrid(rb, rb, indexing="ij"))
+    for g in range(256):
+        data = np.stack([r, np.full_like(r, g), b]).astype(np.uint8)
+        key = t.key(data)
+        idx = indices.gli(r, np.full_like(r, g), b)
+        growth = drone._growth(idx.copy(), prof["growth_range"])
+        np.copyto(growth, np.float32(0), where=np.isnan(growth))
+        assert (t.code[key] == drone._bin_codes(idx)).all()
+        assert (t.candidate[key] == (idx > prof["anomaly_floor"])).all()
+        assert (t.canopy[key] == (idx > prof["canopy_threshold"])).all()
+        assert (t.growth[key].view(np.uint32) == growth.view(np.uint32)).all()  # bit for bit
+
+
+@pytest.mark.parametrize("canopy_method", ["lab_a_otsu", "index"])
+def test_rgb_tables_equal_the_float_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canopy_method: str) -> None:
+    """8-bit RGB windows take GLI's products from look-up tables; the outputs and the summary are those of the float
+    path, exactly, on the real Bali crop clipped to an area, with either canopy method (a profile may ask for the
+    index's threshold)."""
     src = bali_crop(tmp_path / "bali.tif")
     info = validate_raster(src)
+    info = dataclasses.replace(info, profile={**info.profile, "canopy_method": canopy_method})
     a, _, c, _, e, f = info.transform
     area = reproject(box(c + 30 * a, f + 170 * e, c + 220 * a, f + 20 * e), info.crs, "EPSG:4326")
-    fast = analyze_orthomosaic(src, tmp_path / "fast", area_boundary_wgs84=area, tile_size_px=64)
+    used = []
+    monkeypatch.setattr(drone, "_rgb8_tables", lambda *k, _f=drone._rgb8_tables: used.append(k) or _f(*k))
+    fast = analyze_orthomosaic(src, tmp_path / "fast", area_boundary_wgs84=area, tile_size_px=64, info=info)
+    assert used  # the table path ran
     monkeypatch.setattr(drone, "_uses_rgb8_tables", lambda data, prof: False)
-    slow = analyze_orthomosaic(src, tmp_path / "slow", area_boundary_wgs84=area, tile_size_px=64)
+    slow = analyze_orthomosaic(src, tmp_path / "slow", area_boundary_wgs84=area, tile_size_px=64, info=info)
     for name in ("canopy", "growth", "damage"):
         with rasterio.open(tmp_path / "fast" / f"{name}.tif") as x, rasterio.open(tmp_path / "slow" / f"{name}.tif") as y:
             assert (x.read() == y.read()).all(), name
