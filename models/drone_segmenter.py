@@ -323,14 +323,11 @@ def quantize_version(src_dir: Path, version: str, scenes: list[Scene], why: str,
     quantization, QDQ: int8 weights per output channel, uint8 activations per tensor, MinMax ranges) and calibrated on
     chips of the *training* scenes only. The held-out scenes are scored again through the real pipeline; the card
     says what changed. The source bundle is left untouched."""
-    import tempfile
-
     import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from inference.bundle import load_bundle
     from models.field_photo import write_onnx_metadata
+    from models.quantize import quantize_onnx
 
     src = load_bundle(src_dir)
     out_dir = out_dir or MODELS_DIR / "drone_damage" / version
@@ -343,27 +340,12 @@ def quantize_version(src_dir: Path, version: str, scenes: list[Scene], why: str,
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(chips), min(calibration_chips, len(chips)), replace=False)
     feeds = [{"image": ((chips[i] - mean) / std)[None].astype(np.float32)} for i in sorted(pick)]
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.it = iter(feeds)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self.it, None)
-
     out_dir.mkdir(parents=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        quant_pre_process(str(src.onnx_path), str(pre), skip_symbolic_shape=True)
-        quantize_static(str(pre), str(out_dir / "model.onnx"), Reader(), quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=list(QUANTIZED_OPS), calibrate_method=CalibrationMethod.MinMax)
+    quantization = quantize_onnx(src.onnx_path, out_dir / "model.onnx", feeds, QUANTIZED_OPS)
     meta = {k: v for k, v in src.meta.items() if k not in ("onnx_sha256", "metrics", "parity_max_abs_diff_logits")}
     meta.update(model_version=version, derived_from={"version": src.version, "why": why}, quantization={
-        "method": "onnxruntime static quantization, QDQ", "weights": "int8, per output channel",
-        "activations": "uint8, per tensor, MinMax ranges", "operators": list(QUANTIZED_OPS),
-        "calibration": {"scenes": [s.name for s in train_scenes], "chips": len(feeds), "chip_px": 128,
-                        "seed": seed}})
+        **quantization, "calibration": {"scenes": [s.name for s in train_scenes], "chips": len(feeds), "chip_px": 128,
+                                        "seed": seed}})
     meta["libraries"] = {**meta.get("libraries", {}), "onnxruntime": ort.__version__}
     # parity with the float network on held-out chips: the damage probability, which is what the maps show
     test_chips = [x for s in scenes if s.split == "test" for x, _ in iter_chips(s, 128, 128)][:16]

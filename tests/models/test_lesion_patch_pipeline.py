@@ -61,3 +61,25 @@ def test_small_pipeline_run_exports_a_servable_bundle(tmp_path: Path) -> None:
     assert meta["training"]["benchmark_excluded"].startswith("field_photo-v1@")
     with pytest.raises(FileExistsError, match="never overwritten"):  # a second run cannot replace the bundle
         run("0.0.1-test", out, max_images=30, cfg=LesionPatchConfig(min_class_examples=3))
+
+
+@pytest.mark.slow
+def test_int8_derivation_keeps_the_network_and_says_how_answers_moved(tmp_path: Path) -> None:
+    """derive_int8_bundle: a loadable bundle whose convolutions read int8 weights and activations, the source's head
+    and rules, and the share of served answers that stayed the same on the photos it checked."""
+    import onnx
+
+    from inference.bundle import MODELS_DIR, load_bundle
+    from models.lesion_patch_pipeline import QUANTIZED_OPS, derive_int8_bundle
+
+    src = MODELS_DIR / "field_photo" / "1.4.0"
+    meta = derive_int8_bundle(src, "9.9.9-test", tmp_path / "b", photos_per_group=1, max_photos=4)
+    b = load_bundle(tmp_path / "b")
+    assert b.version == "9.9.9-test" and meta["quantization"]["operators"] == list(QUANTIZED_OPS)
+    assert b.meta["abstain"] == load_bundle(src).meta["abstain"] and b.meta["derived_from"]["version"] == "1.4.0"
+    g = onnx.load(str(b.onnx_path)).graph
+    made_by = {o: n.op_type for n in g.node for o in n.output}
+    convs = [n for n in g.node if n.op_type == "Conv"]
+    assert convs and all(made_by.get(n.input[1]) == "DequantizeLinear" for n in convs)
+    assert meta["derived_check"]["photos"] == 4 and 0 <= meta["derived_check"]["same_answer"] <= 1
+    assert "in int8" in (tmp_path / "b" / "MODEL_CARD.md").read_text().splitlines()[0]
