@@ -282,6 +282,21 @@ torch/onnxruntime parity (max abs difference of logits on a real chip): {meta['p
     (out_dir / "MODEL_CARD.md").write_text(text)
 
 
+def _seal_and_score(out_dir: Path, meta: dict[str, Any], scenes: list[Scene]) -> None:
+    """A derived bundle's model.onnx gets its metadata and model.json its hash; then the held-out scenes are scored
+    through the real pipeline with it, into meta["metrics"] and model.json."""
+    import shutil
+
+    from models.field_photo import write_onnx_metadata
+
+    write_onnx_metadata(out_dir / "model.onnx", meta)
+    meta["onnx_sha256"] = sha256_file(out_dir / "model.onnx")
+    (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
+    meta["metrics"] = {"held_out_scenes": evaluate_scenes(scenes, out_dir, out_dir / ".eval")}
+    shutil.rmtree(out_dir / ".eval", ignore_errors=True)
+    (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
+
+
 def derive_version(src_dir: Path, version: str, changes: dict[str, Any], scenes: list[Scene], why: str,
                    out_dir: Path | None = None) -> dict[str, Any]:
     """A new bundle version with the same network and changed serving metadata (e.g. the analysis resolution):
@@ -290,7 +305,6 @@ def derive_version(src_dir: Path, version: str, changes: dict[str, Any], scenes:
     import shutil
 
     from inference.bundle import load_bundle
-    from models.field_photo import write_onnx_metadata
 
     src = load_bundle(src_dir)
     out_dir = out_dir or MODELS_DIR / "drone_damage" / version
@@ -300,12 +314,7 @@ def derive_version(src_dir: Path, version: str, changes: dict[str, Any], scenes:
     shutil.copyfile(src.onnx_path, out_dir / "model.onnx")
     meta = {k: v for k, v in src.meta.items() if k not in ("onnx_sha256", "metrics")}
     meta.update(changes, model_version=version, derived_from={"version": src.version, "why": why})
-    write_onnx_metadata(out_dir / "model.onnx", meta)
-    meta["onnx_sha256"] = sha256_file(out_dir / "model.onnx")
-    (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
-    meta["metrics"] = {"held_out_scenes": evaluate_scenes(scenes, out_dir, out_dir / ".eval")}
-    shutil.rmtree(out_dir / ".eval", ignore_errors=True)
-    (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
+    _seal_and_score(out_dir, meta, scenes)
     write_card(meta, out_dir)
     with (out_dir / "MODEL_CARD.md").open("a") as fh:
         fh.write(f"\n## Derived from {src.version}\nSame network and weights. Changed: `{json.dumps(changes)}`. {why}\n")
@@ -326,7 +335,6 @@ def quantize_version(src_dir: Path, version: str, scenes: list[Scene], why: str,
     import onnxruntime as ort
 
     from inference.bundle import load_bundle
-    from models.field_photo import write_onnx_metadata
     from models.quantize import quantize_onnx
 
     src = load_bundle(src_dir)
@@ -358,14 +366,7 @@ def quantize_version(src_dir: Path, version: str, scenes: list[Scene], why: str,
                 for s in sessions)
         diffs.append(float((a - b).abs().max()))
     meta["parity_max_abs_diff_damage_probability"] = max(diffs) if diffs else None
-    write_onnx_metadata(out_dir / "model.onnx", meta)
-    meta["onnx_sha256"] = sha256_file(out_dir / "model.onnx")
-    (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
-    meta["metrics"] = {"held_out_scenes": evaluate_scenes(scenes, out_dir, out_dir / ".eval")}
-    import shutil
-
-    shutil.rmtree(out_dir / ".eval", ignore_errors=True)
-    (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
+    _seal_and_score(out_dir, meta, scenes)
     meta_for_card = {**meta, "parity_max_abs_diff_logits": src.meta.get("parity_max_abs_diff_logits", float("nan"))}
     write_card(meta_for_card, out_dir)
     q = meta["quantization"]
