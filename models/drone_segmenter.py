@@ -369,15 +369,19 @@ def quantize_version(src_dir: Path, version: str, scenes: list[Scene], why: str,
     _seal_and_score(out_dir, meta, scenes)
     meta_for_card = {**meta, "parity_max_abs_diff_logits": src.meta.get("parity_max_abs_diff_logits", float("nan"))}
     write_card(meta_for_card, out_dir)
+    card = (out_dir / "MODEL_CARD.md").read_text()
+    head = f"\n### Training of {src.version}'s network (this bundle's, before int8)\nTraining: "
+    card = card.replace("\nTraining: ", head)
     q = meta["quantization"]
-    with (out_dir / "MODEL_CARD.md").open("a") as fh:
-        fh.write(f"\n## Derived from {src.version}: the same network in int8\n{why}\n\n"
-                 f"{q['method']}; weights {q['weights']}; activations {q['activations']}; operators "
-                 f"{', '.join(q['operators'])}; calibrated on {q['calibration']['chips']} chips of "
-                 f"{q['calibration']['chip_px']} px from the training scenes only "
-                 f"({', '.join(q['calibration']['scenes'])}). Largest difference of the damage probability from "
-                 f"{src.version} on 16 held-out chips: {meta['parity_max_abs_diff_damage_probability']:.4f}. "
-                 "(The torch parity line above is the source network's.)\n")
+    card += (f"\n## Derived from {src.version}: the same network in int8\n{why}\n\n"
+             f"{q['method']}; weights {q['weights']}; activations {q['activations']}; operators "
+             f"{', '.join(q['operators'])}, except {', '.join(q['kept_float']) or 'none'} (kept float: the logits); "
+             f"calibrated on {q['calibration']['chips']} chips of {q['calibration']['chip_px']} px from the training "
+             f"scenes only ({', '.join(q['calibration']['scenes'])}). Largest difference of the damage probability "
+             f"from {src.version} on 16 held-out chips: {meta['parity_max_abs_diff_damage_probability']:.4f}. Built "
+             f"and measured on a CPU with {', '.join(q['built_on_cpu_with'])}: uint8 activations with int8 weights "
+             "are exact where the CPU has VNNI; on a plain AVX2 machine compare again before serving it there.\n")
+    (out_dir / "MODEL_CARD.md").write_text(card)
     print(PROMOTE_HINT.format(version=version))
     return meta
 

@@ -596,17 +596,17 @@ def derive_int8_bundle(src_dir: Path, version: str, out_dir: Path | None = None,
     quantization["calibration"] = {"photos": len(calib), "patch_batches": len(feeds),
                                    "patches": int(sum(len(f["patches"]) for f in feeds)), "seed": seed,
                                    "from": "training photos (the frozen benchmark left out)"}
-    meta = {k: v for k, v in src.meta.items() if k not in ("onnx_sha256", "parity_max_abs_diff")}
-    meta.update(model_version=version, quantization=quantization, derived_from={
-        "version": src.version, "why": "int8 for speed on CPUs with VNNI/AMX; the head and rules are the source's",
-        "metrics_note": f"metrics are {src.version}'s, measured with the float network"})
+    meta = {k: v for k, v in src.meta.items() if k not in ("onnx_sha256", "parity_max_abs_diff", "metrics")}
+    # the source's figures were measured with the float network: kept apart, never shown as this bundle's own
+    meta.update(model_version=version, quantization=quantization, metrics={}, source_metrics=src.meta.get("metrics"),
+                derived_from={"version": src.version,
+                              "why": "int8 for speed on CPUs with VNNI/AMX; the head and rules are the source's"})
     write_onnx_metadata(out_dir / "model.onnx", meta)
     meta["onnx_sha256"] = sha256_file(out_dir / "model.onnx")
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     a, b = LesionPatchModel(src), LesionPatchModel(out_dir)
     answers = [(a.predict(im), b.predict(im)) for im in tqdm(images.values(), desc="answers, float and int8")]
-    label = lambda p: "unsure" if p.label == "unsure" else p.label  # noqa: E731
-    changed = [(label(x), label(y)) for x, y in answers if label(x) != label(y)]
+    changed = [(x.label, y.label) for x, y in answers if x.label != y.label]
     meta["derived_check"] = {
         "photos": len(answers), "same_answer": round(1 - len(changed) / max(len(answers), 1), 4),
         "answered_to_unsure": sum(y == "unsure" for _, y in changed),

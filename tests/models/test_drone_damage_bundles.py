@@ -31,8 +31,12 @@ def test_int8_bundle_is_quantized_throughout_and_within_002_f1() -> None:
     assert b.meta["derived_from"]["version"] == "1.1.0" and b.meta["quantization"]["operators"]
     g = onnx.load(str(b.onnx_path)).graph
     made_by = {o: n.op_type for n in g.node for o in n.output}
-    convs = [n for n in g.node if n.op_type in ("Conv", "ConvTranspose")]
-    assert convs and all(made_by.get(n.input[0]) == "DequantizeLinear" for n in convs)  # int8 activations
+    kept_float = set(b.meta["quantization"]["kept_float"])
+    assert kept_float == {n.name for n in g.node if set(n.output) & {o.name for o in g.output}}  # the logits only
+    ops = [n for n in g.node if n.op_type in ("Conv", "ConvTranspose", "Relu", "MaxPool", "Concat")]
+    assert {n.op_type for n in ops} - {"Relu"} == {"Conv", "ConvTranspose", "MaxPool", "Concat"}  # ReLUs fold into Q
+    assert all(made_by.get(i) == "DequantizeLinear" for n in ops for i in n.input[:1])  # int8 activations in
+    convs = [n for n in ops if n.op_type in ("Conv", "ConvTranspose") and n.name not in kept_float]
     assert all(made_by.get(n.input[1]) == "DequantizeLinear" for n in convs)  # int8 weights
     f_int8, f_float = _f1(INT8), _f1(FLOAT)
     assert f_int8.keys() == f_float.keys()

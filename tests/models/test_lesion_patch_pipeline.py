@@ -82,4 +82,5 @@ def test_int8_derivation_keeps_the_network_and_says_how_answers_moved(tmp_path: 
     convs = [n for n in g.node if n.op_type == "Conv"]
     assert convs and all(made_by.get(n.input[1]) == "DequantizeLinear" for n in convs)
     assert meta["derived_check"]["photos"] == 4 and 0 <= meta["derived_check"]["same_answer"] <= 1
+    assert b.meta["metrics"] == {} and b.meta["source_metrics"] == load_bundle(src).meta["metrics"]
     assert "in int8" in (tmp_path / "b" / "MODEL_CARD.md").read_text().splitlines()[0]
