@@ -39,6 +39,9 @@ def test_drone_notebook_tiny(tmp_path: Path) -> None:
     meta = json.loads((out / "model.json").read_text())
     assert meta["tile_size_px"] and meta["halo_px"] and meta["input_bands"] == ["red", "green", "blue"]
     assert set(meta["metrics"]["held_out_scenes"]["bali_south_s0"]) == {"model", "index_anomaly"}
+    q = json.loads((tmp_path / "drone-int8" / "model.json").read_text())  # the int8 derivation ran
+    assert q["model_version"] == "0.0.0-test-int8" and q["derived_from"]["version"] == "0.0.0-test"
+    assert q["metrics"]["held_out_scenes"]
 
 
 @pytest.mark.slow
