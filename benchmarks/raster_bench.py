@@ -34,9 +34,9 @@ mode, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
 import numpy as np, rasterio  # noqa: E401  (imports are not timed: a service has them loaded)
 from inference import indices
 from inference.drone import DamageModel, analyze_orthomosaic
-from inference import canopy
-if mode in ("indices", "model", "before") and hasattr(canopy, "warm_up"):
-    canopy.warm_up()  # the colour table, built once per process: the service does it at start-up (0.25 s)
+import inference.canopy as canopy_method
+if mode in ("indices", "model", "before") and hasattr(canopy_method, "warm_up"):  # "before" may predate it
+    canopy_method.warm_up()  # the colour table, built once per process: the service does it at start-up (0.25 s)
 t = time.perf_counter()
 if mode == "gdal_calc":
     import subprocess

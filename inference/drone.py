@@ -273,13 +273,11 @@ def _area_mask(area_geom: Any, win: Window, ds_transform: Any) -> np.ndarray:
                          transform=window_transform(win, ds_transform), invert=True)
 
 
-def _canopy(data: np.ndarray, idx: np.ndarray | None, valid: np.ndarray, prof: dict[str, Any]) -> np.ndarray:
-    """Canopy mask of a window: the photo method (Otsu on CIE a*) for RGB sensors (8-bit bands as stored), the
-    primary index above the profile's threshold for multispectral ones."""
-    if prof.get("canopy_method") == "lab_a_otsu":
-        return canopy_mask(cv2.merge([data[0], data[1], data[2]]), valid)
-    assert idx is not None, "the index canopy method needs the index"
-    return valid & (idx > prof["canopy_threshold"])
+def _lab_canopy(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Canopy mask of a window by the photo method (Otsu on CIE a*), for profiles whose canopy_method is
+    "lab_a_otsu" (8-bit red, green, blue bands as stored); the others take the primary index above the profile's
+    canopy_threshold."""
+    return canopy_mask(cv2.merge([data[0], data[1], data[2]]), valid)
 
 
 def _masked_sum(v: np.ndarray, keep: np.ndarray) -> list[float]:
@@ -396,19 +394,17 @@ def _process_window(
     data, valid = data_big[(slice(None), *crop)], valid_big[crop]
     if area_geom is not None:
         valid &= _area_mask(area_geom, win, transform)
+    lab = prof.get("canopy_method") == "lab_a_otsu"
     if _uses_rgb8_tables(data, prof):
         tables = _rgb8_tables(tuple(prof["growth_range"]), float(prof["anomaly_floor"]),
                               float(prof["canopy_threshold"]))
         key = tables.key(data)
         codes, growth, cand = np.take(tables.code, key), np.take(tables.growth, key), np.take(tables.candidate, key)
         cand &= valid
-        if prof.get("canopy_method") == "lab_a_otsu":
-            canopy = _canopy(data, None, valid, prof)
-        else:
-            canopy = np.take(tables.canopy, key) & valid
+        canopy = _lab_canopy(data, valid) if lab else np.take(tables.canopy, key) & valid
     else:
         idx = primary_index(_bands(data, info), prof["primary_index"])
-        canopy = _canopy(data, idx, valid, prof)
+        canopy = _lab_canopy(data, valid) if lab else valid & (idx > prof["canopy_threshold"])
         codes = _bin_codes(idx)
         cand = valid & (idx > prof["anomaly_floor"])  # NaN compares False
         growth = _growth(idx, prof["growth_range"])  # idx's memory

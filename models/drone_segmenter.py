@@ -338,9 +338,7 @@ def quantize_version(src_dir: Path, version: str, scenes: list[Scene], why: str,
     from models.quantize import quantize_onnx
 
     src = load_bundle(src_dir)
-    out_dir = out_dir or MODELS_DIR / "drone_damage" / version
-    if out_dir.exists():
-        raise FileExistsError(f"{out_dir} exists: bundles are never overwritten; choose a new version")
+    out_dir = fresh_bundle_dir("drone_damage", version, out_dir)
     mean = np.asarray(src.meta["normalization"]["mean"], np.float32)[:, None, None]
     std = np.asarray(src.meta["normalization"]["std"], np.float32)[:, None, None]
     train_scenes = [s for s in scenes if s.split == "train"]
@@ -348,7 +346,6 @@ def quantize_version(src_dir: Path, version: str, scenes: list[Scene], why: str,
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(chips), min(calibration_chips, len(chips)), replace=False)
     feeds = [{"image": ((chips[i] - mean) / std)[None].astype(np.float32)} for i in sorted(pick)]
-    out_dir.mkdir(parents=True)
     quantization = quantize_onnx(src.onnx_path, out_dir / "model.onnx", feeds, QUANTIZED_OPS)
     meta = {k: v for k, v in src.meta.items() if k not in ("onnx_sha256", "metrics", "parity_max_abs_diff_logits")}
     meta.update(model_version=version, derived_from={"version": src.version, "why": why}, quantization={
