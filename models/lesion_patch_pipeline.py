@@ -1,8 +1,9 @@
 """Field-photo model 1.2: lesion patches. Features, heads, honest evaluation (leave one source out, leave one class
 out, grouped cross-validation within the sources), abstain rules, ONNX export and the model card.
 
-    python -m models.lesion_patch_pipeline --version 1.4.0 [--max-images N] [--extra DIR ...]
+    python -m models.lesion_patch_pipeline --version 1.5.0 [--max-images N] [--extra DIR ...]
         [--backbone efficientnet-lite0|efficientnet-lite2] [--colour-weight W] [--working-short-side PX]
+        [--top-k K] [--colour-ood-quantile Q]
 
 Extra dataset folders (`cropwatch datasets export-feedback` output, or class sub-folders) add photos and classes
 without editing the dataset config; a class with fewer than `min_class_examples` photos is refused and a class from a
@@ -69,11 +70,14 @@ class LesionPatchConfig:
     context: float = 1.5
     max_candidates: int = 12
     min_component_fraction: float = 0.0004
-    top_k: int = 3
+    top_k: int = 3  # patches pooled per photo (5: level or better under LOSO and LOCO, but served 1.6-2.5x slower)
     C: float = 0.003
     knn_k: int = 5
     target_answered_accuracy: float = 0.95  # on grouped out-of-fold data of the training sources
     ood_quantile: float = 0.95
+    # the lesion colour's distance to the nearest disease under which this share of the training photos fall
+    # (out-of-fold); 1.0: no colour test (1.4.0 and older)
+    colour_ood_quantile: float = 0.9
     min_class_examples: int = MIN_CLASS_EXAMPLES
     neutral_background: bool = False  # patches see the leaf only (neutralise_background), in training and serving
     colour_weight: float = 5.0  # lesion colour relative to the healthy leaf beside the network features (0: off)
@@ -235,34 +239,50 @@ def fit_head(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConf
     return PatchHead(C=cfg.C, k=cfg.knn_k, colour_weight=cfg.colour_weight).fit(X, t, background=len(classes))
 
 
-def predict_photos(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: LesionPatchConfig,
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per photo: pooled log-probabilities (n, n_cls), kNN distance, and whether it had any lesion patch."""
+@dataclass
+class Pooled:
+    """Per photo: pooled log-probabilities (n, C), kNN distance, lesion-colour distance, and whether it had any
+    lesion patch."""
+
+    logq: np.ndarray
+    dist: np.ndarray
+    colour: np.ndarray
+    found: np.ndarray
+
+    def where(self, m: np.ndarray) -> Pooled:
+        return Pooled(self.logq[m], self.dist[m], self.colour[m], self.found[m])
+
+
+def predict_photos(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: LesionPatchConfig) -> Pooled:
+    """The photos `imgs` pooled as serving pools them (inference.lesion_patches.pool_leaf)."""
     m = np.isin(d.cands.img, imgs)
     P = head.proba(d.cands.X[m], n_cls + 1)
-    D = head.knn_distance(d.cands.X[m])
+    D, C = head.knn_distance(d.cands.X[m]), head.colour_distance(d.cands.X[m])
     im, ar = d.cands.img[m], d.cands.area[m]
-    logq = np.full((len(imgs), n_cls), np.log(1 / n_cls))
-    dist, found = np.ones(len(imgs)), np.zeros(len(imgs), bool)
+    out = Pooled(np.full((len(imgs), n_cls), np.log(1 / n_cls)), np.ones(len(imgs)), np.zeros(len(imgs)),
+                 np.zeros(len(imgs), bool))
     for j, i in enumerate(imgs):
         s = im == i
         pooled = pool_leaf(P[s], ar[s], D[s], cfg.top_k) if s.any() else None
         if pooled is not None:
-            logq[j], dist[j], found[j] = pooled[0], pooled[1], True
-    return logq, dist, found
+            out.logq[j], out.dist[j], out.found[j] = pooled[0], pooled[1], True
+            c = pool_leaf(P[s], ar[s], C[s], cfg.top_k)  # the same patches and weights
+            out.colour[j] = c[1] if c is not None else 0.0
+    return out
 
 
 def grouped_oof(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
-                sethy_labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold pooled log-probabilities, distances and found-flags of `imgs` (grouped, stratified 5-fold)."""
+                sethy_labels: np.ndarray | None = None) -> Pooled:
+    """Out-of-fold pooled predictions of `imgs` (grouped, stratified 5-fold)."""
     y = np.searchsorted(classes, d.y[imgs])
-    L, D, found = np.zeros((len(imgs), len(classes))), np.zeros(len(imgs)), np.zeros(len(imgs), bool)
+    out = Pooled(np.zeros((len(imgs), len(classes))), np.zeros(len(imgs)), np.zeros(len(imgs)),
+                 np.zeros(len(imgs), bool))
     k = int(max(2, min(5, np.bincount(y).min())))  # 5 folds, fewer on a small subset
     folds = StratifiedGroupKFold(k, shuffle=True, random_state=cfg.seed).split(imgs, y, d.grp[imgs])
     for tr, te in folds:
-        head = fit_head(d, imgs[tr], classes, cfg, sethy_labels)
-        L[te], D[te], found[te] = predict_photos(d, head, imgs[te], len(classes), cfg)
-    return L, D, found
+        p = predict_photos(d, fit_head(d, imgs[tr], classes, cfg, sethy_labels), imgs[te], len(classes), cfg)
+        out.logq[te], out.dist[te], out.colour[te], out.found[te] = p.logq, p.dist, p.colour, p.found
+    return out
 
 
 @dataclass(frozen=True)
@@ -270,16 +290,20 @@ class Rules:
     temperature: float
     confidence: float
     distance: float
+    colour: float | None = None  # the pooled lesion-colour distance above which a photo is unlike training (1.5)
 
-    def answered(self, logq: np.ndarray, dist: np.ndarray, found: np.ndarray) -> np.ndarray:
-        return found & (softmax(logq / self.temperature).max(1) >= self.confidence) & (dist <= self.distance)
+    def answered(self, p: Pooled) -> np.ndarray:
+        a = p.found & (softmax(p.logq / self.temperature).max(1) >= self.confidence) & (p.dist <= self.distance)
+        return a if self.colour is None else a & (p.colour <= self.colour)
 
 
-def choose_rules(L: np.ndarray, D: np.ndarray, found: np.ndarray, y: np.ndarray, cfg: LesionPatchConfig) -> Rules:
+def choose_rules(p: Pooled, y: np.ndarray, cfg: LesionPatchConfig) -> Rules:
     """Temperature by likelihood; the lowest confidence whose answered out-of-fold accuracy reaches the target; the
-    distance under which `ood_quantile` of the training photos fall."""
-    T = fit_temperature(L[found], y[found])
-    P = softmax(L / T)
+    kNN distance under which `ood_quantile` of the training photos fall; the colour distance under which
+    `colour_ood_quantile` of them fall."""
+    found = p.found
+    T = fit_temperature(p.logq[found], y[found])
+    P = softmax(p.logq / T)
     conf, correct = P.max(1), P.argmax(1) == y
     t = 0.99
     for c in np.round(np.arange(0.34, 1.0, 0.01), 2):
@@ -287,20 +311,22 @@ def choose_rules(L: np.ndarray, D: np.ndarray, found: np.ndarray, y: np.ndarray,
         if a.sum() >= 5 and correct[a].mean() >= cfg.target_answered_accuracy:
             t = float(c)
             break
-    return Rules(round(T, 4), t, round(float(np.quantile(D[found], cfg.ood_quantile)), 4))
+    colour = (round(float(np.quantile(p.colour[found], cfg.colour_ood_quantile)), 4)
+              if cfg.colour_ood_quantile < 1 and cfg.colour_weight > 0 else None)
+    return Rules(round(T, 4), t, round(float(np.quantile(p.dist[found], cfg.ood_quantile)), 4), colour)
 
 
-def report(logq: np.ndarray, dist: np.ndarray, found: np.ndarray, y: np.ndarray, rules: Rules,
-           names: list[str]) -> dict[str, Any]:
+def report(p: Pooled, y: np.ndarray, rules: Rules, names: list[str]) -> dict[str, Any]:
     """Macro-F1 of the top class (every photo), ECE, and the abstain rule's coverage and answered accuracy."""
-    P = softmax(logq / rules.temperature)
+    P = softmax(p.logq / rules.temperature)
     pred, conf = P.argmax(1), P.max(1)
-    ans = rules.answered(logq, dist, found)
+    ans = rules.answered(p)
     m = classification_metrics(y, pred, names)
     return {"n": int(len(y)), "macro_f1": m["macro_f1"], "accuracy": m["accuracy"],
             "ece": round(expected_calibration_error(conf, pred == y), 4), "answered": round(float(ans.mean()), 4),
             "answered_accuracy": round(float((pred == y)[ans].mean()), 4) if ans.any() else None,
-            "unsure": round(float(1 - ans.mean()), 4), "no_lesion_found": int((~found).sum()),
+            "unsure": round(float(1 - ans.mean()), 4), "no_lesion_found": int((~p.found).sum()),
+            "unlike_training_colour": int((p.found & (p.colour > rules.colour)).sum()) if rules.colour else 0,
             "confusion_matrix": m["confusion_matrix"]}
 
 
@@ -349,15 +375,15 @@ def evaluate_loso(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
     R, S = np.where(d.src == "roboflow")[0], np.where(d.src == "sethy2020")[0]  # extra sources: in-source CV
     out: dict[str, Any] = {}
     if len(R) and len(S):
-        rules = choose_rules(*grouped_oof(d, R, allc, cfg), d.y[R], cfg)
-        L, D, f = predict_photos(d, fit_head(d, R, allc, cfg), S, len(allc), cfg)
-        out["train_roboflow_test_sethy2020"] = {**report(L, D, f, d.y[S], rules, d.classes), "rules": asdict(rules)}
+        rules = choose_rules(grouped_oof(d, R, allc, cfg), d.y[R], cfg)
+        p = predict_photos(d, fit_head(d, R, allc, cfg), S, len(allc), cfg)
+        out["train_roboflow_test_sethy2020"] = {**report(p, d.y[S], rules, d.classes), "rules": asdict(rules)}
         # the other way round there are no lesion boxes: Sethy candidates labelled by their photo's disease
         lab = np.where(d.src[d.cands.img] == "sethy2020", d.y[d.cands.img], -1)
         X, t = d.cands.X[lab >= 0], lab[lab >= 0]
         head = PatchHead(C=cfg.C, k=cfg.knn_k, colour_weight=cfg.colour_weight).fit(X, t, background=None)
-        L, D, f = predict_photos(d, head, R, len(allc), cfg)
-        out["train_sethy2020_test_roboflow"] = {**report(L, D, f, d.y[R], rules, d.classes),
+        p = predict_photos(d, head, R, len(allc), cfg)
+        out["train_sethy2020_test_roboflow"] = {**report(p, d.y[R], rules, d.classes),
                                                 "rules": asdict(rules), "note": "no boxes or background class"}
     return out
 
@@ -371,10 +397,10 @@ def evaluate_loco(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
         Rk = R[np.isin(d.y[R], keep)]
         if len(Rk) < 10:
             continue
-        rules = choose_rules(*grouped_oof(d, Rk, keep, cfg), np.searchsorted(keep, d.y[Rk]), cfg)
+        rules = choose_rules(grouped_oof(d, Rk, keep, cfg), np.searchsorted(keep, d.y[Rk]), cfg)
         left = np.where(d.y == k)[0]
-        L, D, f = predict_photos(d, fit_head(d, Rk, keep, cfg), left, len(keep), cfg)
-        out[name] = {"n": int(len(left)), "unsure": round(float(1 - rules.answered(L, D, f).mean()), 4)}
+        p = predict_photos(d, fit_head(d, Rk, keep, cfg), left, len(keep), cfg)
+        out[name] = {"n": int(len(left)), "unsure": round(float(1 - rules.answered(p).mean()), 4)}
     return out
 
 
@@ -383,12 +409,12 @@ def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict
     allc = list(range(len(d.classes)))
     every = np.arange(len(d.rows))
     labels = sethy_pseudo_labels(d, fit_head(d, np.where(d.src == "roboflow")[0], allc, cfg))
-    L, D, f = grouped_oof(d, every, allc, cfg, labels)
-    rules = choose_rules(L, D, f, d.y, cfg)
-    insource = {"all": report(L, D, f, d.y, rules, d.classes)}
+    p = grouped_oof(d, every, allc, cfg, labels)
+    rules = choose_rules(p, d.y, cfg)
+    insource = {"all": report(p, d.y, rules, d.classes)}
     for s in sorted(set(d.src)):
         m = d.src == s
-        insource[s] = report(L[m], D[m], f[m], d.y[m], rules, d.classes)
+        insource[s] = report(p.where(m), d.y[m], rules, d.classes)
     return fit_head(d, every, allc, cfg, labels), rules, insource
 
 
@@ -404,7 +430,7 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     head, rules, metrics["in_source_grouped_cv"] = final_model(d, cfg)
     plot_confusions(metrics, d.classes, out_dir)
     onnx_path = export_onnx(PatchFeatures(backbone=cfg.backbone), head, out_dir / "model.onnx", cfg.patch_px)
-    meta = bundle_meta(d, cfg, rules, metrics, version, time.perf_counter() - t0)
+    meta = bundle_meta(d, cfg, head, rules, metrics, version, time.perf_counter() - t0)
     write_onnx_metadata(onnx_path, meta)
     meta["onnx_sha256"] = sha256_file(onnx_path)
     meta["parity_max_abs_diff"] = check_parity(d, head, out_dir, cfg)
@@ -423,8 +449,19 @@ def plot_confusions(metrics: dict[str, Any], classes: list[str], out_dir: Path) 
                            f"{name}\n(n={v['n']}, macro-F1 {v['macro_f1']})") for name, v in items]
 
 
-def bundle_meta(d: Data, cfg: LesionPatchConfig, rules: Rules, metrics: dict[str, Any], version: str,
-                seconds: float) -> dict[str, Any]:
+def _colour_ood_meta(head: PatchHead, rules: Rules, cfg: LesionPatchConfig) -> dict[str, Any]:
+    if rules.colour is None or head.colour_means is None or head.colour_precision is None:
+        return {}
+    return {"colour": {"method": "squared Mahalanobis distance of the lesion colour (inputs.colour) to the nearest "
+                                 "disease's mean (shared Ledoit-Wolf precision), pooled like the kNN distance "
+                                 "(inference.lesion_patches.colour_distance)",
+                       "means": np.round(head.colour_means, 6).tolist(),
+                       "precision": np.round(head.colour_precision, 8).tolist(),
+                       "distance_threshold": rules.colour, "quantile_of_oof": cfg.colour_ood_quantile}}
+
+
+def bundle_meta(d: Data, cfg: LesionPatchConfig, head: PatchHead, rules: Rules, metrics: dict[str, Any],
+                version: str, seconds: float) -> dict[str, Any]:
     import onnxruntime
     import torch
 
@@ -455,7 +492,7 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, rules: Rules, metrics: dict[str
         "abstain": {"confidence_threshold": rules.confidence,
                     "target_oof_answered_accuracy": cfg.target_answered_accuracy},
         "ood": {"method": "weighted kNN distance of the pooled patches", "distance_threshold": rules.distance,
-                "quantile_of_oof": cfg.ood_quantile},
+                "quantile_of_oof": cfg.ood_quantile, **_colour_ood_meta(head, rules, cfg)},
         "metrics": metrics,
         "training": {"config": asdict(cfg), "box_patches": int(len(d.boxes.img)),
                      "candidate_patches": int(len(d.cands.img)), "background_patches": int(d.bg.sum()),
@@ -508,7 +545,7 @@ def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
              "A photo is diagnosed from its lesions: candidate lesions found by colour on the photo brought to a "
              f"short side of {meta['patches']['working_short_side']} px, {meta['patches']['size_px']} px patches with "
              "a little context cut from that same image (in training too), classified as one of the diseases or "
-             "background, pooled over the three strongest. "
+             f"background, pooled over the {meta['pooling']['top_k']} strongest. "
              + ("The lesion's colour is measured against the photo's own healthy leaf, so the camera's white balance "
                 "and exposure cancel. " if meta["patches"].get("colour_features") else "") + "Training: "
              f"{meta['training']['box_patches']} patches of the roboflow lesion boxes, "
@@ -527,8 +564,11 @@ def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
               "| left out | n | unsure |", "|---|---|---|"]
     lines += [f"| {k} | {v['n']} | {v['unsure']} |" for k, v in m["leave_one_class_out"].items()]
     lines += ["", f"Rules: temperature {meta['calibration']['temperature']}, answer when the calibrated top "
-              f"probability is at least {meta['abstain']['confidence_threshold']} and the kNN distance at most "
-              f"{meta['ood']['distance_threshold']}; otherwise unsure with the two most likely diseases.",
+              f"probability is at least {meta['abstain']['confidence_threshold']}, the kNN distance at most "
+              f"{meta['ood']['distance_threshold']}"
+              + (f" and the lesion colour's distance to the nearest disease at most "
+                 f"{meta['ood']['colour']['distance_threshold']}" if "colour" in meta["ood"] else "")
+              + "; otherwise unsure with the two most likely diseases.",
               f"ONNX parity with the training graph: max abs difference {meta['parity_max_abs_diff']:.2e}.", "",
               "![train roboflow, test Sethy](confusion_train_roboflow_test_sethy2020.png) "
               "![train Sethy, test roboflow](confusion_train_sethy2020_test_roboflow.png) "
@@ -652,6 +692,11 @@ def main() -> None:
                     help="weight of the lesion colour features beside the network features; 0 turns them off")
     ap.add_argument("--working-short-side", type=int, default=LesionPatchConfig.working_short_side,
                     help="short side (px) at which candidates are searched and patches cut, in training and serving")
+    ap.add_argument("--top-k", type=int, default=LesionPatchConfig.top_k,
+                    help="lesion patches pooled per photo (1.4.0 and older: 3)")
+    ap.add_argument("--colour-ood-quantile", type=float, default=LesionPatchConfig.colour_ood_quantile,
+                    help="a photo whose lesion colour is further from every disease than this share of the training "
+                         "photos (out of fold) is answered unsure; 1 turns the colour test off")
     ap.add_argument("--quantize-from", default=None, metavar="VERSION",
                     help="instead of training: derive --version as VERSION's network in int8 (derive_int8_bundle)")
     a = ap.parse_args()
@@ -661,7 +706,8 @@ def main() -> None:
         return
     cfg = LesionPatchConfig(min_class_examples=a.min_class_examples, neutral_background=a.neutral_background,
                             colour_weight=a.colour_weight, backbone=a.backbone,
-                            working_short_side=a.working_short_side)
+                            working_short_side=a.working_short_side, top_k=a.top_k,
+                            colour_ood_quantile=a.colour_ood_quantile)
     meta = run(a.version, a.out, max_images=a.max_images, cfg=cfg, extra=a.extra)
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 

@@ -243,3 +243,17 @@ def test_masked_median_equals_numpys_median() -> None:
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     leaf, lesion = leaf_and_candidates(rgb)
     assert np.array_equal(masked_median_u8(lab, leaf & ~lesion), np.median(lab[leaf & ~lesion], 0))
+
+
+def test_colour_distance_is_the_mahalanobis_distance_to_the_nearest_disease() -> None:
+    from inference.lesion_patches import colour_distance
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(0, 10, (3, 4))
+    a = rng.normal(0, 1, (4, 4))
+    precision = np.linalg.inv(a @ a.T + np.eye(4))
+    colour = rng.normal(0, 10, (50, 4)).astype(np.float32)
+    got = colour_distance(colour, means, precision)
+    want = np.array([min(float((c - m) @ precision @ (c - m)) for m in means) for c in colour.astype(np.float64)])
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert np.allclose(colour_distance(means.astype(np.float32), means, precision), 0, atol=1e-4)

@@ -105,3 +105,21 @@ def test_non_leaf_image_is_unsure(bundle_dir: Path) -> None:
     for img in (noise, grey):
         p = model.predict(img)
         assert p.label == "unsure" and not p.in_distribution, p
+
+
+def test_lesion_colour_unlike_every_disease_is_answered_unsure() -> None:
+    """The active bundle's colour test (1.5.0): the same photo is answered with the threshold at infinity and refused,
+    as unlike training, with the threshold at 0; the colour test never changes the probabilities."""
+    model = LesionPatchModel(active_bundle_path("field_photo"))
+    assert model.colour_means is not None and np.isfinite(model.colour_threshold)
+    photos = [p for c in load_config().classes for p in sorted((PHOTOS / c).iterdir())[:6]]
+    rgb = [read_rgb(p, model.decode_short_side) for p in photos]
+    model.colour_threshold = np.inf
+    free = [model.predict(x) for x in rgb]
+    model.colour_threshold = 0.0
+    strict = [model.predict(x) for x in rgb]
+    assert any(p.label != "unsure" for p in free)
+    for f, s in zip(free, strict, strict=True):
+        assert s.probabilities == f.probabilities
+        if f.label != "unsure":
+            assert s.label == "unsure" and not s.in_distribution and "colour" in (s.reason or "")

@@ -48,6 +48,7 @@ def test_small_pipeline_run_exports_a_servable_bundle(tmp_path: Path) -> None:
     assert "'tungro' comes from a single source" in warnings and "'leaf_smut' refused" in warnings
     assert "WARNINGS" in (out / "MODEL_CARD.md").read_text()
     assert meta["task"] == "lesion_patch_classification" and meta["parity_max_abs_diff"] < 1e-4
+    assert meta["ood"]["colour"]["distance_threshold"] > 0 and len(meta["ood"]["colour"]["means"]) >= 3
     assert set(meta["metrics"]["leave_one_source_out"]) == {"train_roboflow_test_sethy2020",
                                                             "train_sethy2020_test_roboflow"}
     assert set(meta["metrics"]["leave_one_class_out"]) <= set(meta["classes"])
