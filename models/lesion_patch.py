@@ -172,3 +172,24 @@ def export_onnx(features: PatchFeatures, head: PatchHead, path: Any, size: int) 
                       dynamic_axes={**{k: {0: "n"} for k in names}, "probabilities": {0: "n"}, "knn_distance": {0: "n"}},
                       opset_version=17, dynamo=False)
     return path
+
+
+class _FeaturesGraph(nn.Module):
+    """PatchFeatures alone, held under the same attribute name as in ServingGraph, so that torch names its ONNX nodes
+    "/features/..." in both graphs (models.lesion_patch_int8 quantizes exactly those)."""
+
+    def __init__(self, features: PatchFeatures) -> None:
+        super().__init__()
+        self.features = features
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.features(patches)
+
+
+def export_features_onnx(features: PatchFeatures, path: Any, size: int) -> Any:
+    """patches (N, 3, size, size) -> features (N, feature size): the network alone, to be quantized before the head is
+    trained on what it computes."""
+    torch.onnx.export(_FeaturesGraph(features).eval(), (torch.zeros(2, 3, size, size),), str(path),
+                      input_names=["patches"], output_names=["features"],
+                      dynamic_axes={"patches": {0: "n"}, "features": {0: "n"}}, opset_version=17, dynamo=False)
+    return path

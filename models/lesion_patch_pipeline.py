@@ -3,7 +3,7 @@ out, grouped cross-validation within the sources), abstain rules, ONNX export an
 
     python -m models.lesion_patch_pipeline --version 1.5.0 [--max-images N] [--extra DIR ...]
         [--backbone efficientnet-lite0|efficientnet-lite2] [--colour-weight W] [--working-short-side PX]
-        [--top-k K] [--colour-ood-quantile Q]
+        [--top-k K] [--colour-ood-quantile Q] [--int8]
 
 Extra dataset folders (`cropwatch datasets export-feedback` output, or class sub-folders) add photos and classes
 without editing the dataset config; a class with fewer than `min_class_examples` photos is refused and a class from a
@@ -26,7 +26,9 @@ import json
 import platform
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,7 @@ from inference.photo_io import decode_rgb, stored_size
 from models.extra_datasets import MIN_CLASS_EXAMPLES, check_classes, read_extra_dataset
 from models.field_photo import write_onnx_metadata
 from models.lesion_patch import BACKBONES, PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx, feature_size
+from models.lesion_patch_int8 import QUANTIZED_OPS, Int8Features, calibration_rows, int8_features, quantize_serving_graph
 from models.versioning import PROMOTE_HINT, fresh_bundle_dir
 
 MODEL_NAME = "field_photo"
@@ -78,6 +81,8 @@ class LesionPatchConfig:
     # the lesion colour's distance to the nearest disease under which this share of the training photos fall
     # (out-of-fold); 1.0: no colour test (1.4.0 and older)
     colour_ood_quantile: float = 0.9
+    # train on the int8 network's features and serve it (models.lesion_patch_int8); False: float
+    int8: bool = False
     min_class_examples: int = MIN_CLASS_EXAMPLES
     neutral_background: bool = False  # patches see the leaf only (neutralise_background), in training and serving
     colour_weight: float = 5.0  # lesion colour relative to the healthy leaf beside the network features (0: off)
@@ -108,12 +113,15 @@ def _box_rows(data_root: Path) -> dict[str, list[tuple[str, tuple[float, float, 
     return out
 
 
+Embedder = Callable[[np.ndarray], np.ndarray]  # normalised patches (N, 3, S, S) -> features (N, F)
+
+
 def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig, data_root: Path,
-            model: PatchFeatures) -> tuple[Patches, Patches]:
+            embedder: Embedder) -> tuple[Patches, Patches]:
     """(box patches of the roboflow lesion boxes, candidate patches of every photo), embedded. Both are cut from the
     photo decoded by serving's own decoder at the working size (short side cfg.working_short_side), exactly as
     serving cuts them: the annotation boxes are scaled to it, so a lesion in training has the pixels it will have when
-    a farmer's photo of it is scored."""
+    a farmer's photo of it is scored. `embedder`: the float network (embed) or the int8 one (Int8Features)."""
     boxes = _box_rows(data_root)
     bx: list[np.ndarray] = []
     bi, bl, ba, bb = [], [], [], []
@@ -134,7 +142,7 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
             if col is not None and colour is None:
                 continue  # no candidate pixel in the box: a lesion the candidate rule misses is never served
             ps = box_patches(src, scaled, cfg.patch_px, cfg.context)
-            bx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), colour, cfg))
+            bx.append(with_colour(embedder(to_batch(ps, PATCH_MEAN, PATCH_STD)), colour, cfg))
             area = (box[2] - box[0]) * (box[3] - box[1]) / (fh * fw) / len(ps)
             for _ in ps:
                 bi.append(i), bl.append(classes.index(lesion_class)), ba.append(area)
@@ -142,7 +150,7 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
         for c in components(lesion, cfg.max_candidates, cfg.min_component_fraction):
             ps = box_patches(src, (c.x0, c.y0, c.x1, c.y1), cfg.patch_px, cfg.context)
             colour = col((c.x0, c.y0, c.x1, c.y1)) if col is not None else None
-            cx.append(with_colour(embed(model, to_batch(ps, PATCH_MEAN, PATCH_STD)), colour, cfg))
+            cx.append(with_colour(embedder(to_batch(ps, PATCH_MEAN, PATCH_STD)), colour, cfg))
             for _ in ps:
                 ci.append(i), cl.append(classes.index(r.label)), ca.append(c.area_fraction / len(ps))
                 cb.append((c.x0 / w, c.y0 / h, c.x1 / w, c.y1 / h))
@@ -215,6 +223,10 @@ class Data:
     grp: np.ndarray
     warnings: list[str] = field(default_factory=list)  # refused classes, single-source classes
     extra: list[str] = field(default_factory=list)  # the extra dataset folders read
+    int8: Int8Features | None = None  # the int8 network the features came from (cfg.int8)
+
+    def embedder(self, cfg: LesionPatchConfig) -> Embedder:
+        return self.int8 if self.int8 is not None else partial(embed, PatchFeatures(backbone=cfg.backbone))
 
 
 def train_set(d: Data, imgs: np.ndarray, classes: list[int], sethy_labels: np.ndarray | None = None) -> tuple:
@@ -350,11 +362,12 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
 
     torch.manual_seed(cfg.seed)
     model = PatchFeatures(backbone=cfg.backbone)
-    boxes, cands = extract(rows, classes, cfg, data_root, model)
+    int8 = int8_features(model, rows, cfg) if cfg.int8 else None
+    boxes, cands = extract(rows, classes, cfg, data_root, int8 if int8 is not None else partial(embed, model))
     src = np.array([r.source for r in rows])
     bg = (src[cands.img] == "roboflow") & ~touches_a_box(cands, boxes)
     return Data(rows, classes, boxes, cands, bg, np.array([classes.index(r.label) for r in rows]), src,
-                np.array([r.group for r in rows]), check.warnings, [str(Path(f).resolve()) for f in extra or []])
+                np.array([r.group for r in rows]), check.warnings, [str(Path(f).resolve()) for f in extra or []], int8)
 
 
 def sethy_pseudo_labels(d: Data, head: PatchHead) -> np.ndarray:
@@ -429,7 +442,7 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg)}
     head, rules, metrics["in_source_grouped_cv"] = final_model(d, cfg)
     plot_confusions(metrics, d.classes, out_dir)
-    onnx_path = export_onnx(PatchFeatures(backbone=cfg.backbone), head, out_dir / "model.onnx", cfg.patch_px)
+    onnx_path = export_serving_graph(d, head, cfg, out_dir / "model.onnx")
     meta = bundle_meta(d, cfg, head, rules, metrics, version, time.perf_counter() - t0)
     write_onnx_metadata(onnx_path, meta)
     meta["onnx_sha256"] = sha256_file(onnx_path)
@@ -438,6 +451,18 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     write_model_card(meta, out_dir)
     print(PROMOTE_HINT.format(version=version))
     return meta
+
+
+def export_serving_graph(d: Data, head: PatchHead, cfg: LesionPatchConfig, path: Path) -> Path:
+    """model.onnx: the float network and head, or (cfg.int8) the same with the network quantized as in training."""
+    if d.int8 is None:
+        return export_onnx(PatchFeatures(backbone=cfg.backbone), head, path, cfg.patch_px)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        float_path = export_onnx(PatchFeatures(backbone=cfg.backbone), head, Path(tmp) / "float.onnx", cfg.patch_px)
+        d.int8.quantization = quantize_serving_graph(float_path, path, d.int8)
+    return path
 
 
 def plot_confusions(metrics: dict[str, Any], classes: list[str], out_dir: Path) -> list[Path]:
@@ -502,13 +527,15 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, head: PatchHead, rules: Rules, 
                      "benchmark_excluded": benchmark_id(benchmark_path(DEFAULT_BENCHMARK["field_photo"])),
                      "seconds": round(seconds, 1),
                      "machine": f"{platform.processor() or platform.machine()}, torch {torch.get_num_threads()} threads"},
+        **({"quantization": d.int8.quantization} if d.int8 is not None else {}),
         "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
                       "python": platform.python_version()},
     }
 
 
 def check_parity(d: Data, head: PatchHead, out_dir: Path, cfg: LesionPatchConfig) -> float:
-    """Max abs difference of patch probabilities between sklearn on torch features and the exported ONNX graph."""
+    """Max abs difference of patch probabilities between the head on the training features (the float network's, or
+    with cfg.int8 the int8 network's) and the exported ONNX graph."""
     import onnxruntime as ort
 
     from inference.lesion_patches import leaf_patches
@@ -525,7 +552,7 @@ def check_parity(d: Data, head: PatchHead, out_dir: Path, cfg: LesionPatchConfig
         return 0.0
     batch = to_batch(patches, PATCH_MEAN, PATCH_STD)
     feed = {"patches": batch}
-    X = embed(PatchFeatures(backbone=cfg.backbone), batch)
+    X = d.embedder(cfg)(batch)
     if cfg.colour_weight > 0:
         feed["colour"] = np.concatenate(colour)
         X = np.hstack([X, feed["colour"]])
@@ -581,11 +608,6 @@ def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
     return path
 
 
-# Operators quantized to int8 in a derived bundle: the backbone's convolutions with their ReLU6 (Clip), the "same"
-# padding (Pad) and the residual sums (Add). Conv alone left float pairs around every Clip, Pad and Add: 1.1x faster
-# per patch and 0.79 patch-level agreement with the float network; with these four, 1.7-1.9x and 0.97. The features'
-# means and standard deviations, the head and the kNN distance stay float.
-QUANTIZED_OPS = ("Conv", "Clip", "Pad", "Add")
 
 
 def derive_int8_bundle(src_dir: Path, version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DATA_ROOT,
@@ -596,7 +618,6 @@ def derive_int8_bundle(src_dir: Path, version: str, out_dir: Path | None = None,
     the bundle also records how often its served answer differs from the source's on every training photo; compare
     it on the frozen benchmark (`cropwatch models compare`) before promoting it. `max_photos`: check the answers on
     the calibration photos only and at most that many (a quick look; tests)."""
-    import random
     import shutil
 
     from inference.bundle import load_bundle
@@ -608,11 +629,7 @@ def derive_int8_bundle(src_dir: Path, version: str, out_dir: Path | None = None,
     src = load_bundle(src_dir)
     out_dir = fresh_bundle_dir("field_photo", version, out_dir)
     rows = without_benchmark(build_manifest(load_config(), data_root)[0], "field_photo", data_root)
-    groups: dict[tuple[str, str], list[ManifestRow]] = defaultdict(list)
-    for r in rows:
-        groups[(r.source, r.label)].append(r)
-    rng = random.Random(seed)
-    calib = [r for k in sorted(groups) for r in rng.sample(groups[k], min(photos_per_group, len(groups[k])))]
+    calib = calibration_rows(rows, photos_per_group, seed)
     if max_photos is not None:
         rows = calib = calib[:max_photos]
     feeds: list[dict[str, np.ndarray]] = []
@@ -697,6 +714,8 @@ def main() -> None:
     ap.add_argument("--colour-ood-quantile", type=float, default=LesionPatchConfig.colour_ood_quantile,
                     help="a photo whose lesion colour is further from every disease than this share of the training "
                          "photos (out of fold) is answered unsure; 1 turns the colour test off")
+    ap.add_argument("--int8", action="store_true",
+                    help="train on the int8 network's features and serve it (models.lesion_patch_int8)")
     ap.add_argument("--quantize-from", default=None, metavar="VERSION",
                     help="instead of training: derive --version as VERSION's network in int8 (derive_int8_bundle)")
     a = ap.parse_args()
@@ -707,7 +726,7 @@ def main() -> None:
     cfg = LesionPatchConfig(min_class_examples=a.min_class_examples, neutral_background=a.neutral_background,
                             colour_weight=a.colour_weight, backbone=a.backbone,
                             working_short_side=a.working_short_side, top_k=a.top_k,
-                            colour_ood_quantile=a.colour_ood_quantile)
+                            colour_ood_quantile=a.colour_ood_quantile, int8=a.int8)
     meta = run(a.version, a.out, max_images=a.max_images, cfg=cfg, extra=a.extra)
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 

@@ -13,12 +13,14 @@ import numpy as np
 
 
 def quantize_onnx(src: Path, dst: Path, feeds: Sequence[dict[str, np.ndarray]], operators: Sequence[str],
-                  keep_float_outputs: bool = True) -> dict[str, Any]:
+                  keep_float_outputs: bool = True, only_under: str | None = None) -> dict[str, Any]:
     """Write `src` quantized to `dst`, calibrated on `feeds` (input name -> array, as serving feeds them). With
     `keep_float_outputs`, the nodes that write the graph's outputs stay float (quantized logits would be rounded to
-    the output's uint8 steps and clipped to its calibration range). Returns the description that goes into
-    model.json's "quantization", with the CPU's int8 instructions: uint8 activations with int8 weights are exact on
-    CPUs with VNNI (AVX-512 or AVX-VNNI); plain AVX2 kernels may saturate, so compare again on such a machine."""
+    the output's uint8 steps and clipped to its calibration range). With `only_under` (a node-name prefix such as
+    "/features/", as torch names the nodes of a sub-module), nodes outside it stay float. Returns the description
+    that goes into model.json's "quantization", with the CPU's int8 instructions: uint8 activations with int8
+    weights are exact on CPUs with VNNI (AVX-512 or AVX-VNNI); plain AVX2 kernels may saturate, so compare again on
+    such a machine."""
     import onnx
     import onnxruntime as ort
     from onnxruntime.quantization import (
@@ -42,14 +44,17 @@ def quantize_onnx(src: Path, dst: Path, feeds: Sequence[dict[str, np.ndarray]], 
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         g = onnx.load(str(pre)).graph
         outputs = {o.name for o in g.output}
-        excluded = [n.name for n in g.node if keep_float_outputs and outputs & set(n.output)]
+        excluded = [n.name for n in g.node if n.op_type in operators
+                    and ((keep_float_outputs and outputs & set(n.output))
+                         or (only_under is not None and not n.name.startswith(only_under)))]
         quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         op_types_to_quantize=list(operators), nodes_to_exclude=excluded,
                         calibrate_method=CalibrationMethod.MinMax)
     return {"method": "onnxruntime static quantization, QDQ", "onnxruntime": ort.__version__,
             "weights": "int8, per output channel", "activations": "uint8, per tensor, MinMax ranges",
-            "operators": list(operators), "kept_float": excluded, "built_on_cpu_with": _int8_flags()}
+            "operators": list(operators), "kept_float": excluded, **({"only_under": only_under} if only_under else {}),
+            "built_on_cpu_with": _int8_flags()}
 
 
 def _int8_flags() -> list[str]:

@@ -85,3 +85,28 @@ def test_int8_derivation_keeps_the_network_and_says_how_answers_moved(tmp_path: 
     assert meta["derived_check"]["photos"] == 4 and 0 <= meta["derived_check"]["same_answer"] <= 1
     assert b.meta["metrics"] == {} and b.meta["source_metrics"] == load_bundle(src).meta["metrics"]
     assert "in int8" in (tmp_path / "b" / "MODEL_CARD.md").read_text().splitlines()[0]
+
+
+@pytest.mark.slow
+def test_int8_training_serves_the_network_its_head_was_trained_on(tmp_path: Path) -> None:
+    """cfg.int8: the head is fitted on the int8 network's features, and the exported graph computes the same
+    probabilities from the same patches (parity), with int8 only in the network: the head and distances stay float."""
+    import onnx
+
+    from inference.bundle import load_bundle
+    from models.lesion_patch_int8 import NETWORK_NODES
+
+    out = tmp_path / "field_photo" / "0.0.2-int8"
+    meta = run("0.0.2-int8", out, max_images=24, cfg=LesionPatchConfig(min_class_examples=3, int8=True))
+    assert meta["parity_max_abs_diff"] < 1e-4  # the head on training's int8 features == the served int8 graph
+    q = meta["quantization"]
+    assert q["only_under"] == NETWORK_NODES and q["calibration"]["patches"] > 0 and "int8" in q["trained_on"]
+    g = onnx.load(str(load_bundle(out).onnx_path)).graph
+    made_by = {o: n for n in g.node for o in n.output}
+    convs = [n for n in g.node if n.op_type == "Conv"]
+    assert convs and all(made_by[n.input[1]].op_type == "DequantizeLinear" for n in convs)
+    head = [n for n in g.node if not n.name.startswith(NETWORK_NODES) and n.op_type in ("Gemm", "MatMul", "Clip")]
+    assert head and all(made_by.get(i) is None or made_by[i].op_type != "DequantizeLinear"
+                        for n in head for i in n.input)  # the head reads float tensors
+    r = PhotoScorer(load_photo_model(out)).score(real_photo("blast", 0).read_bytes())
+    assert r.diagnosis.status in {"diagnosed", "unsure", "no_symptom"}
