@@ -63,8 +63,10 @@ class LesionPatchModel(CalibratedBundleModel):
                            "the spots do not look like the lesions the model was trained on (another disease, a pest?)")
         if pred.in_distribution and dist.ndim == 2:  # the same patches and weights as the kNN distance's
             colour_d = pool_leaf(probs, areas, dist[:, 1], self.top_k)
+            # unsure, but in_distribution stays the kNN test's: the photo still looks like a training leaf (it decides
+            # leaf close-up against field patch in inference.photo.photo_kind); only its spots' colour is unknown
             if colour_d is not None and colour_d[1] > self.colour_threshold:
-                pred = replace(pred, label="unsure", in_distribution=False,
+                pred = replace(pred, label="unsure",
                                reason="the spots' colour is unlike every disease the model knows (another disease, a "
                                       "nutrient problem, a pest?)")
         return pred

@@ -73,7 +73,7 @@ class LesionPatchConfig:
     context: float = 1.5
     max_candidates: int = 12
     min_component_fraction: float = 0.0004
-    top_k: int = 3  # patches pooled per photo (5: level or better under LOSO and LOCO, but served 1.6-2.5x slower)
+    top_k: int = 3  # patches pooled per photo (5: more answered, F1 within noise, but served 1.6-2.5x slower)
     C: float = 0.003
     knn_k: int = 5
     target_answered_accuracy: float = 0.95  # on grouped out-of-fold data of the training sources
@@ -338,7 +338,7 @@ def report(p: Pooled, y: np.ndarray, rules: Rules, names: list[str]) -> dict[str
             "ece": round(expected_calibration_error(conf, pred == y), 4), "answered": round(float(ans.mean()), 4),
             "answered_accuracy": round(float((pred == y)[ans].mean()), 4) if ans.any() else None,
             "unsure": round(float(1 - ans.mean()), 4), "no_lesion_found": int((~p.found).sum()),
-            "unlike_training_colour": int((p.found & (p.colour > rules.colour)).sum()) if rules.colour else 0,
+            "unlike_training_colour": int((p.found & (p.colour > rules.colour)).sum()) if rules.colour is not None else 0,
             "confusion_matrix": m["confusion_matrix"]}
 
 
@@ -480,8 +480,8 @@ def _colour_ood_meta(head: PatchHead, rules: Rules, cfg: LesionPatchConfig) -> d
     return {"colour": {"method": "squared Mahalanobis distance of the lesion colour (inputs.colour) to the nearest "
                                  "disease's mean (shared Ledoit-Wolf precision), pooled like the kNN distance "
                                  "(inference.lesion_patches.colour_distance)",
-                       "means": np.round(head.colour_means, 6).tolist(),
-                       "precision": np.round(head.colour_precision, 8).tolist(),
+                       "means": head.colour_means.tolist(),  # full precision: serving computes what training did
+                       "precision": head.colour_precision.tolist(),
                        "distance_threshold": rules.colour, "quantile_of_oof": cfg.colour_ood_quantile}}
 
 

@@ -108,18 +108,38 @@ def test_non_leaf_image_is_unsure(bundle_dir: Path) -> None:
 
 
 def test_lesion_colour_unlike_every_disease_is_answered_unsure() -> None:
-    """The active bundle's colour test (1.5.0): the same photo is answered with the threshold at infinity and refused,
-    as unlike training, with the threshold at 0; the colour test never changes the probabilities."""
+    """The active bundle's colour test (1.5.0): the same photos are answered with the threshold at infinity and
+    answered unsure, for their colour, with the threshold at 0. The colour test changes neither the probabilities nor
+    in_distribution (the kNN test's, which decides leaf close-up against field patch), so neither the photo's kind nor
+    its growth method moves."""
+    from inference.photo import PhotoScorer
+
     model = LesionPatchModel(active_bundle_path("field_photo"))
     assert model.colour_means is not None and np.isfinite(model.colour_threshold)
-    photos = [p for c in load_config().classes for p in sorted((PHOTOS / c).iterdir())[:6]]
-    rgb = [read_rgb(p, model.decode_short_side) for p in photos]
+    scorer = PhotoScorer(model)
+    photos = [p.read_bytes() for c in load_config().classes for p in sorted((PHOTOS / c).iterdir())[:6]]
     model.colour_threshold = np.inf
-    free = [model.predict(x) for x in rgb]
+    free = [scorer.score(x) for x in photos]
     model.colour_threshold = 0.0
-    strict = [model.predict(x) for x in rgb]
-    assert any(p.label != "unsure" for p in free)
+    strict = [scorer.score(x) for x in photos]
+    assert any(f.diagnosis.status == "diagnosed" for f in free)
     for f, s in zip(free, strict, strict=True):
-        assert s.probabilities == f.probabilities
-        if f.label != "unsure":
-            assert s.label == "unsure" and not s.in_distribution and "colour" in (s.reason or "")
+        assert s.diagnosis.probabilities == f.diagnosis.probabilities
+        assert s.diagnosis.in_distribution == f.diagnosis.in_distribution and s.photo.kind == f.photo.kind
+        assert s.growth.method == f.growth.method
+        if f.diagnosis.status == "diagnosed":
+            assert s.diagnosis.status == "unsure" and "colour" in (s.diagnosis.reason or "")
+
+
+def test_a_bundle_without_the_colour_test_is_served_as_before() -> None:
+    """1.4.0 has no ood.colour: no colour model, one distance per patch, nothing refused for colour."""
+    model = LesionPatchModel(REPO / "models" / "field_photo" / "1.4.0")
+    assert model.colour_means is None and model.colour_threshold == np.inf
+    rgb = read_rgb(sorted((PHOTOS / "blast").iterdir())[0], model.decode_short_side)
+    from inference.lesion_patches import leaf_patches, to_batch
+
+    ps, _, colour = leaf_patches(rgb, model.patch_px, model.context, model.max_candidates, model.min_fraction,
+                                 model.neutral_background, model.colour, model.decode_short_side)
+    probs, dist = model._run(to_batch(ps[:3], model.mean, model.std), colour[:3])
+    assert probs.shape == (len(ps[:3]), len(model.classes) + 1) and dist.shape == (len(ps[:3]),)
+    assert "colour" not in (model.predict(rgb).reason or "")

@@ -88,16 +88,27 @@ def test_int8_derivation_keeps_the_network_and_says_how_answers_moved(tmp_path: 
 
 
 @pytest.mark.slow
-def test_int8_training_serves_the_network_its_head_was_trained_on(tmp_path: Path) -> None:
-    """cfg.int8: the head is fitted on the int8 network's features, and the exported graph computes the same
+def test_int8_training_serves_the_network_its_head_was_trained_on(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """cfg.int8: every training patch is embedded by the int8 network, and the exported graph computes the same
     probabilities from the same patches (parity), with int8 only in the network: the head and distances stay float."""
     import onnx
 
+    import models.lesion_patch_pipeline as pipeline
     from inference.bundle import load_bundle
-    from models.lesion_patch_int8 import NETWORK_NODES
+    from models.lesion_patch_int8 import NETWORK_NODES, Int8Features
 
+    embedders = []
+    extract = pipeline.extract
+
+    def spy(*args, **kw):  # type: ignore[no-untyped-def]
+        embedders.append(args[-1])
+        return extract(*args, **kw)
+
+    monkeypatch.setattr(pipeline, "extract", spy)
     out = tmp_path / "field_photo" / "0.0.2-int8"
     meta = run("0.0.2-int8", out, max_images=24, cfg=LesionPatchConfig(min_class_examples=3, int8=True))
+    assert len(embedders) == 1 and isinstance(embedders[0], Int8Features)  # the head saw int8 features only
     assert meta["parity_max_abs_diff"] < 1e-4  # the head on training's int8 features == the served int8 graph
     q = meta["quantization"]
     assert q["only_under"] == NETWORK_NODES and q["calibration"]["patches"] > 0 and "int8" in q["trained_on"]
