@@ -54,21 +54,20 @@ class LesionPatchModel(CalibratedBundleModel):
         probs, dist, areas = score_patches(self._run, patches, areas, self.mean, self.std,
                                            len(patches) if self.every_patch else self.top_k,
                                            extra=colour if self.colour else None)
-        pooled = pool_leaf(probs, areas, dist if dist.ndim == 1 else dist[:, 0], self.top_k)
+        pooled = pool_leaf(probs, areas, dist, self.top_k)
         if pooled is None:
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, True,
                               "the spots on this leaf look like none of the diseases the model knows")
         logq, d = pooled
-        pred = self.answer(softmax(logq / self.temperature), float(d),
+        knn_d, colour_d = (d, None) if isinstance(d, float) else (float(d[0]), float(d[1]))
+        pred = self.answer(softmax(logq / self.temperature), knn_d,
                            "the spots do not look like the lesions the model was trained on (another disease, a pest?)")
-        if pred.in_distribution and dist.ndim == 2:  # the same patches and weights as the kNN distance's
-            colour_d = pool_leaf(probs, areas, dist[:, 1], self.top_k)
-            # unsure, but in_distribution stays the kNN test's: the photo still looks like a training leaf (it decides
-            # leaf close-up against field patch in inference.photo.photo_kind); only its spots' colour is unknown
-            if colour_d is not None and colour_d[1] > self.colour_threshold:
-                pred = replace(pred, label="unsure",
-                               reason="the spots' colour is unlike every disease the model knows (another disease, a "
-                                      "nutrient problem, a pest?)")
+        # unsure, but in_distribution stays the kNN test's: the photo still looks like a training leaf (it decides
+        # leaf close-up against field patch in inference.photo.photo_kind); only its spots' colour is unknown
+        if pred.in_distribution and colour_d is not None and colour_d > self.colour_threshold:
+            pred = replace(pred, label="unsure",
+                           reason="the spots' colour is unlike every disease the model knows (another disease, a "
+                                  "nutrient problem, a pest?)")
         return pred
 
 

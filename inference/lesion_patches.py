@@ -240,10 +240,12 @@ def colour_distance(colour: np.ndarray, means: np.ndarray, precision: np.ndarray
 
 
 def pool_leaf(probs: np.ndarray, areas: np.ndarray, distances: np.ndarray,
-              top_k: int = 3) -> tuple[np.ndarray, float] | None:
+              top_k: int = 3) -> tuple[np.ndarray, float | np.ndarray] | None:
     """Pool patch probabilities (N, C + 1; background last) into one leaf: the `top_k` patches weighted by
     sqrt(area) x (1 - p_background), weighted mean of the disease log-probabilities (renormalised without
-    background). Returns (log-probabilities (C,), weighted mean kNN distance), or None when no patch is a lesion."""
+    background). Returns (log-probabilities (C,), the weighted mean of `distances` over the same patches: a float
+    for distances (N,), one value per column (M,) for distances (N, M), e.g. the kNN and the colour distance), or
+    None when no patch is a lesion."""
     w = np.sqrt(areas) * (1 - probs[:, -1])
     q = probs[:, :-1] / np.maximum(probs[:, :-1].sum(1, keepdims=True), 1e-12)
     order = np.argsort(-w)[:top_k]
@@ -251,4 +253,5 @@ def pool_leaf(probs: np.ndarray, areas: np.ndarray, distances: np.ndarray,
     if w.sum() <= 0:
         return None
     lq = (w[:, None] * np.log(q + 1e-6)).sum(0) / w.sum()
-    return lq - np.log(np.exp(lq).sum()), float((w * d).sum() / w.sum())
+    pooled = np.tensordot(w, d, axes=1) / w.sum()
+    return lq - np.log(np.exp(lq).sum()), float(pooled) if d.ndim == 1 else pooled

@@ -90,8 +90,7 @@ def int8_features(model: PatchFeatures, rows: list[ManifestRow], cfg: Any, photo
         export_features_onnx(model, src, cfg.patch_px)
         quantization = quantize_onnx(src, dst, [{"patches": f["patches"]} for f in feeds], QUANTIZED_OPS,
                                      only_under=NETWORK_NODES)
-        opts = ort.SessionOptions()
-        session = ort.InferenceSession(str(dst), opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
     quantization["calibration"] = {"photos": len(calib), "patch_batches": len(feeds),
                                    "patches": int(sum(len(f["patches"]) for f in feeds)), "seed": seed,
                                    "from": "training photos (the frozen benchmark left out)"}

@@ -269,7 +269,7 @@ def predict_photos(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: 
     """The photos `imgs` pooled as serving pools them (inference.lesion_patches.pool_leaf)."""
     m = np.isin(d.cands.img, imgs)
     P = head.proba(d.cands.X[m], n_cls + 1)
-    D, C = head.knn_distance(d.cands.X[m]), head.colour_distance(d.cands.X[m])
+    D = np.stack([head.knn_distance(d.cands.X[m]), head.colour_distance(d.cands.X[m])], 1)
     im, ar = d.cands.img[m], d.cands.area[m]
     out = Pooled(np.full((len(imgs), n_cls), np.log(1 / n_cls)), np.ones(len(imgs)), np.zeros(len(imgs)),
                  np.zeros(len(imgs), bool))
@@ -277,9 +277,7 @@ def predict_photos(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: 
         s = im == i
         pooled = pool_leaf(P[s], ar[s], D[s], cfg.top_k) if s.any() else None
         if pooled is not None:
-            out.logq[j], out.dist[j], out.found[j] = pooled[0], pooled[1], True
-            c = pool_leaf(P[s], ar[s], C[s], cfg.top_k)  # the same patches and weights
-            out.colour[j] = c[1] if c is not None else 0.0
+            out.logq[j], (out.dist[j], out.colour[j]), out.found[j] = pooled[0], pooled[1], True
     return out
 
 
@@ -442,8 +440,11 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg)}
     head, rules, metrics["in_source_grouped_cv"] = final_model(d, cfg)
     plot_confusions(metrics, d.classes, out_dir)
-    onnx_path = export_serving_graph(d, head, cfg, out_dir / "model.onnx")
+    onnx_path = out_dir / "model.onnx"
+    quantization = export_serving_graph(d, head, cfg, onnx_path)
     meta = bundle_meta(d, cfg, head, rules, metrics, version, time.perf_counter() - t0)
+    if quantization is not None:
+        meta["quantization"] = quantization
     write_onnx_metadata(onnx_path, meta)
     meta["onnx_sha256"] = sha256_file(onnx_path)
     meta["parity_max_abs_diff"] = check_parity(d, head, out_dir, cfg)
@@ -453,16 +454,17 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     return meta
 
 
-def export_serving_graph(d: Data, head: PatchHead, cfg: LesionPatchConfig, path: Path) -> Path:
-    """model.onnx: the float network and head, or (cfg.int8) the same with the network quantized as in training."""
+def export_serving_graph(d: Data, head: PatchHead, cfg: LesionPatchConfig, path: Path) -> dict[str, Any] | None:
+    """model.onnx: the float network and head, or (cfg.int8) the same with the network quantized as in training;
+    returns model.json's "quantization" then (None: float)."""
     if d.int8 is None:
-        return export_onnx(PatchFeatures(backbone=cfg.backbone), head, path, cfg.patch_px)
+        export_onnx(PatchFeatures(backbone=cfg.backbone), head, path, cfg.patch_px)
+        return None
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         float_path = export_onnx(PatchFeatures(backbone=cfg.backbone), head, Path(tmp) / "float.onnx", cfg.patch_px)
-        d.int8.quantization = quantize_serving_graph(float_path, path, d.int8)
-    return path
+        return quantize_serving_graph(float_path, path, d.int8)
 
 
 def plot_confusions(metrics: dict[str, Any], classes: list[str], out_dir: Path) -> list[Path]:
@@ -527,7 +529,6 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, head: PatchHead, rules: Rules, 
                      "benchmark_excluded": benchmark_id(benchmark_path(DEFAULT_BENCHMARK["field_photo"])),
                      "seconds": round(seconds, 1),
                      "machine": f"{platform.processor() or platform.machine()}, torch {torch.get_num_threads()} threads"},
-        **({"quantization": d.int8.quantization} if d.int8 is not None else {}),
         "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
                       "python": platform.python_version()},
     }
