@@ -41,7 +41,7 @@ from rasterio.features import geometry_mask  # noqa: E402
 from rasterio.windows import Window  # noqa: E402
 from rasterio.windows import transform as window_transform  # noqa: E402
 
-from inference import indices  # noqa: E402
+from inference import allocator, indices  # noqa: E402
 from inference.canopy import canopy_mask
 from inference.errors import BadInput
 from inference.results import DAMAGED_THRESHOLD, DRONE_SUMMARY_SCHEMA_VERSION, DroneSummary
@@ -579,6 +579,7 @@ def analyze_orthomosaic(
     validated here. Outputs appear only when complete (written to a temporary folder, then moved). Returns the summary.
     """
     t0 = time.perf_counter()
+    allocator.tune()  # windows' arrays reuse freed heap instead of fresh pages (1.5x on 26-400 MP; inference.allocator)
     info = info or validate_raster(path, sensor)
     path, out_dir = str(path), Path(out_dir)
     model = damage_model if damage_model is not None and damage_model.fits(info.sensor, info.profile) else None
