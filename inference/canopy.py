@@ -105,7 +105,22 @@ def canopy_mask(rgb: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     (resize before calling; ~300-500 px short side for a photo, or an orthomosaic window at its native resolution).
     `valid`: optional bool mask of pixels to use (e.g. the orthomosaic alpha); pixels outside it are never canopy."""
     src = cv2.GaussianBlur(rgb[..., :3], (0, 0), SMOOTH_SIGMA) if SMOOTH_SIGMA else rgb[..., :3]
-    a = lab_a_u8(src)
+    return _threshold_a(lab_a_u8(src), valid)
+
+
+def canopy_mask_planes(r: np.ndarray, g: np.ndarray, b: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """canopy_mask of the image whose red, green and blue planes (rows, cols; uint8) are given, as an orthomosaic
+    window is read: equal to canopy_mask(cv2.merge([r, g, b]), valid) bit for bit (OpenCV's 8-bit Gaussian blur is
+    exact and per channel), without the interleaved copy and its RGBA conversion: the blurred planes go straight into
+    the colour key (2.0 against 2.5 ns/px)."""
+    if SMOOTH_SIGMA:
+        r, g, b = (cv2.GaussianBlur(p, (0, 0), SMOOTH_SIGMA) for p in (r, g, b))
+    rgba = cv2.merge([r, g, b, np.zeros_like(r)])  # the key r | g << 8 | b << 16, alpha byte 0
+    return _threshold_a(np.take(_a_lut(), rgba.view("<u4")[..., 0]), valid)
+
+
+def _threshold_a(a: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Canopy from the 8-bit a* plane: Otsu with the green bound and the one-population guard (module docstring)."""
     t, gap = _otsu_u8(a, valid)
     thr = A_MAX_GREEN if gap < MIN_CLASS_GAP else min(t, A_MAX_GREEN)
     m = a <= thr

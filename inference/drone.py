@@ -42,7 +42,7 @@ from rasterio.windows import Window  # noqa: E402
 from rasterio.windows import transform as window_transform  # noqa: E402
 
 from inference import allocator, indices  # noqa: E402
-from inference.canopy import canopy_mask
+from inference.canopy import canopy_mask_planes
 from inference.errors import BadInput
 from inference.results import DAMAGED_THRESHOLD, DRONE_SUMMARY_SCHEMA_VERSION, DroneSummary
 from inference.sensors import RasterInfo, validate_raster  # noqa: E402
@@ -277,7 +277,7 @@ def _lab_canopy(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Canopy mask of a window by the photo method (Otsu on CIE a*), for profiles whose canopy_method is
     "lab_a_otsu" (8-bit red, green, blue bands as stored); the others take the primary index above the profile's
     canopy_threshold."""
-    return canopy_mask(cv2.merge([data[0], data[1], data[2]]), valid)
+    return canopy_mask_planes(data[0], data[1], data[2], valid)
 
 
 def _masked_sum(v: np.ndarray, keep: np.ndarray) -> list[float]:
