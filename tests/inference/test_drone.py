@@ -225,3 +225,18 @@ def test_rgb_tables_equal_the_float_path(tmp_path: Path, monkeypatch: pytest.Mon
             assert (x.read() == y.read()).all(), name
     assert fast.model_dump(exclude={"seconds"}) == slow.model_dump(exclude={"seconds"})
     assert 0 < fast.canopy_cover_pct < 100 and fast.mean_damage_probability > 0  # a comparison with something in it
+
+
+def test_halo_reads_equal_rasterios_boundless_read(tmp_path: Path) -> None:
+    """_read's halo beyond the raster's edge (zero-filled in numpy) equals rasterio's boundless read, fill 0, on every
+    window, corners included, and the pixels outside the raster are invalid."""
+    path = synthetic_rgba(tmp_path / "a.tif", blocks=64)
+    info = validate_raster(path)
+    halo = 24
+    with rasterio.open(path) as ds:
+        for w in iter_windows(info, 64):
+            data, valid = drone._read(ds, info, w, halo)
+            big = rasterio.windows.Window(w.col_off - halo, w.row_off - halo, w.width + 2 * halo, w.height + 2 * halo)
+            want = ds.read([1, 2, 3, 4], window=big, boundless=True, fill_value=0)
+            assert np.array_equal(data, want[:3])
+            assert np.array_equal(valid, want[3] > 0)
