@@ -39,6 +39,9 @@ class DroneSegmenterTrainConfig(BaseModel):
     seed: int = 0
     threads: int = 2
     max_chips: int | None = None
+    # the ground resolution the bundle analyses at (model.json "analysis_gsd_m"): finer orthomosaics are area-averaged
+    # to it by an integer factor before the network; None: every input at its own resolution
+    analysis_gsd_m: float | None = None
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -229,6 +232,7 @@ def run(
         "training": {"config": cfg.model_dump(), "seconds": round(seconds, 1), "history": history,
                      "scenes": [{"name": s.name, "split": s.split} for s in scenes],
                      "data": "synthetic damage on real BSD-3 orthomosaics (datasets/drone.py); see MODEL_CARD.md"},
+        **({"analysis_gsd_m": cfg.analysis_gsd_m} if cfg.analysis_gsd_m else {}),
     })
     # parity on a real chip
     import onnxruntime as ort
@@ -254,6 +258,11 @@ def write_card(meta: dict[str, Any], out_dir: Path) -> None:
         for method, m in res.items():
             rows.append(f"| {scene} | {method} | {m['precision']} | {m['recall']} | {m['f1']} | {m['iou']} |")
     t = meta["training"]
+    stem = int(t["config"].get("stem", 1))
+    net_stem = (f" behind a learnt {stem}x{stem} stride-{stem} stem (the U-Net at 1/{stem} of the resolution, the "
+                "logits upsampled bilinearly)") if stem > 1 else ""
+    gsd = (f"{meta['analysis_gsd_m']} m (finer orthomosaics area-averaged by an integer factor first)"
+           if meta.get("analysis_gsd_m") else "the input's own resolution")
     text = f"""# {meta['model_name']} {meta['model_version']}
 
 Segments drone RGB orthomosaics into canopy / soil_water / damaged canopy, tile {meta['tile_size_px']} px with a
@@ -275,6 +284,9 @@ Training scenes: {', '.join(s['name'] for s in t['scenes'] if s['split'] == 'tra
 | scene | method | precision | recall | F1 | IoU |
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
+
+Network: U-Net of width {t['config']['width']}{net_stem}, {meta.get('flops_per_pixel', 0) / 1e3:.1f} kFLOP per
+input pixel; analysed at {gsd}.
 
 Training: {t['seconds']} s on 2 CPU threads, {t['history'][-1]['chips']} chips, config `{json.dumps(t['config'])}`.
 torch/onnxruntime parity (max abs difference of logits on a real chip): {meta['parity_max_abs_diff_logits']:.2e}.
