@@ -4,7 +4,8 @@ same run with two baselines:
 - `gdal_calc`: GDAL's own gdal_calc.py writing ONE index (GLI, float32, tiled, DEFLATE; no COG, no overviews) from
   the same file: the pipeline writes three COGs with overviews and a summary;
 - `naive`: numpy on the whole raster read at once (no outputs written);
-and, with --before DIR, the indices case from another checkout (the code before a change), in turn with the others.
+and, with --before DIR, the indices case from another checkout (the code before a change), and with --baseline-bundle
+VERSION the model case with another drone_damage bundle (model_base), in turn with the others.
 With --runs N every case runs N times, in turn, and the medians are printed (x gdal_calc: the median of the run-by-run
 ratios), so a drift of the shared machine's speed hits every case alike. Then how time grows with size (time ~ size^k).
 
@@ -12,6 +13,7 @@ Each case runs in a fresh process so that its peak RSS is its own (gdal_calc's i
 process builds the canopy's colour table before the clock starts, as the service does at start-up (about 0.25 s
 once per process; a one-off `cropwatch drone analyze` pays it). Run:
 .venv/bin/python benchmarks/raster_bench.py [--sizes 26,100,400] [--runs 3] [--before DIR] [--naive-max 100] [--model-max 26]
+    [--baseline-bundle 1.2.0]
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np, rasterio  # noqa: E401  (imports are not timed: a service ha
 from inference import indices
 from inference.drone import DamageModel, analyze_orthomosaic
 import inference.canopy as canopy_method
-if mode in ("indices", "model", "before") and hasattr(canopy_method, "warm_up"):  # "before" may predate it
+if mode in ("indices", "model", "model_base", "before") and hasattr(canopy_method, "warm_up"):  # "before" may predate it
     canopy_method.warm_up()  # the colour table, built once per process: the service does it at start-up (0.25 s)
 t = time.perf_counter()
 if mode == "gdal_calc":
@@ -58,7 +60,7 @@ elif mode == "naive":
     n = int(canopy.sum())
 else:
     model = None  # "before": the indices case run from another checkout (--before)
-    if mode == "model":
+    if mode in ("model", "model_base"):
         model = DamageModel({bundle!r}, threads=1)
     analyze_orthomosaic(path, out, damage_model=model, workers=2)
 dt = time.perf_counter() - t
@@ -92,6 +94,8 @@ def main() -> None:
     ap.add_argument("--model-max", type=float, default=26, help="largest size (MP) for the damage model")
     ap.add_argument("--fine-mp", type=float, default=26, help="size of the 2 cm mosaic for the model cases (0: skip)")
     ap.add_argument("--bundle", default=None, help="drone_damage bundle dir (default: the active one; '' for none)")
+    ap.add_argument("--baseline-bundle", default=None, metavar="VERSION",
+                    help="another drone_damage version whose model case (model_base) runs in turn with the others")
     a = ap.parse_args()
     if a.runs < 1:
         ap.error("--runs must be 1 or more")
@@ -104,6 +108,7 @@ def main() -> None:
             bundle = str(active_bundle_path("drone_damage"))
         except BundleError:
             bundle = None
+    base = str(REPO / "models" / "drone_damage" / a.baseline_bundle) if a.baseline_bundle else None
     has_calc = shutil.which("gdal_calc.py") is not None
     if not has_calc:
         print("note: gdal_calc.py not found (Debian: apt-get install gdal-bin python3-gdal); its column is skipped")
@@ -114,11 +119,13 @@ def main() -> None:
         with rasterio.open(path) as ds:
             real_mp = ds.width * ds.height / 1e6
         modes = (["gdal_calc"] if has_calc else []) + (["naive"] if mp <= a.naive_max else []) + ["indices"] + \
-            (["before"] if a.before else []) + (["model"] if bundle and mp <= a.model_max else [])
+            (["before"] if a.before else []) + (["model"] if bundle and mp <= a.model_max else []) + \
+            (["model_base"] if base and mp <= a.model_max else [])
         runs: dict[str, list[dict]] = {m: [] for m in modes}
         for _ in range(a.runs):  # the cases in turn, run after run: a drift of the machine's speed hits them all
             for mode in modes:
-                runs[mode].append(run_case(mode, path, bundle or None, before if mode == "before" else REPO))
+                b = base if mode == "model_base" else bundle or None
+                runs[mode].append(run_case(mode, path, b, before if mode == "before" else REPO))
         ok = {m: [r for r in rs if "error" not in r] for m, rs in runs.items()}
         for mode in modes:
             if not ok[mode]:
