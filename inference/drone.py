@@ -30,22 +30,17 @@ from typing import Any
 
 import cv2
 import numpy as np
+import rasterio
+import rasterio.shutil
+from rasterio.features import geometry_mask
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
 
-# GDAL's block cache defaults to 5 % of RAM and grows with the raster; a fixed cap keeps memory flat whatever the
-# size. Read when GDAL first uses its cache, so it must be set before any raster is read in this process.
-os.environ.setdefault("GDAL_CACHEMAX", "256")  # MB
-
-import rasterio  # noqa: E402
-import rasterio.shutil  # noqa: E402
-from rasterio.features import geometry_mask  # noqa: E402
-from rasterio.windows import Window  # noqa: E402
-from rasterio.windows import transform as window_transform  # noqa: E402
-
-from inference import allocator, indices  # noqa: E402
+from inference import allocator, indices  # allocator: caps GDAL's block cache before any read
 from inference.canopy import canopy_mask_planes
 from inference.errors import BadInput
 from inference.results import DAMAGED_THRESHOLD, DRONE_SUMMARY_SCHEMA_VERSION, DroneSummary
-from inference.sensors import RasterInfo, validate_raster  # noqa: E402
+from inference.sensors import RasterInfo, validate_raster
 
 NODATA = 255
 ANOMALY_Z_START = 1.5  # z below -1.5: damage probability starts rising
@@ -604,8 +599,9 @@ def analyze_orthomosaic(
     try:
         fn = lambda src, w: _process_window(src, info, w, model, factor, area_geom)  # noqa: E731
         names = ("canopy", "growth", "damage" if model else "dcode")
-        acc = _first_pass(path, info, windows, work, workers, names, fn, tick)
-        anomaly = _finish_outputs(work, acc, with_model=model is not None)
+        with allocator.gdal_block_cache(_block_cache_bytes(info, windows, model.halo_px * factor if model else 0)):
+            acc = _first_pass(path, info, windows, work, workers, names, fn, tick)
+            anomaly = _finish_outputs(work, acc, with_model=model is not None)
         summary = _summary(info, acc, model, factor, anomaly, area_boundary_wgs84 is not None,
                            time.perf_counter() - t0)
         (work / "summary.json").write_text(summary.model_dump_json(indent=2))
@@ -616,6 +612,15 @@ def analyze_orthomosaic(
     if progress:
         progress(1.0)
     return summary
+
+
+def _block_cache_bytes(info: RasterInfo, windows: list[Window], halo: int) -> int:
+    """GDAL block cache an analysis needs: 64 MiB for the outputs' blocks, or with a halo, three rows of windows of
+    the source with their halos (a halo reads into the window rows above and below, whose blocks are then read
+    again as their own: kept, they are decoded once), at the widest sample the sensor profile allows."""
+    rows = max((int(w.height) for w in windows), default=0) + 2 * halo
+    sample = max(np.dtype(d).itemsize for d in info.profile["dtypes"])
+    return max(64 << 20, 3 * rows * info.width * info.count * sample) if halo else 64 << 20
 
 
 def _hist_sample(hist: np.ndarray) -> np.ndarray:

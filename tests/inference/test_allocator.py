@@ -47,3 +47,37 @@ def test_tuned_heap_keeps_freed_arrays_for_the_next_ones() -> None:
 
 def test_the_operators_own_malloc_settings_win() -> None:
     assert _probe(MALLOC_TRIM_THRESHOLD_="1000000")["tuned"] is False
+
+
+def test_gdal_block_cache_bound_nests_and_comes_back() -> None:
+    from inference import allocator
+
+    api = allocator._gdal_cache_api()
+    if api is None or allocator.OPERATOR_GDAL_CACHEMAX:
+        pytest.skip("no GDAL cache API, or the operator set GDAL_CACHEMAX")
+    get = api[0]
+    before = get()
+    with allocator.gdal_block_cache(64 << 20):
+        assert get() == 64 << 20
+        with allocator.gdal_block_cache(200 << 20):  # a second analysis at once: the larger bound
+            assert get() == 200 << 20
+        assert get() == 64 << 20
+    assert get() == before
+
+
+def test_the_analysis_bounds_gdals_block_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """analyze_orthomosaic runs inside the bound: 64 MiB without a halo, three halo'd window rows with one."""
+    from inference import allocator, drone
+    from inference.sensors import validate_raster
+    from tests.data.make_rasters import synthetic_rgba
+
+    seen: list[int] = []
+    real = allocator.gdal_block_cache
+    monkeypatch.setattr(allocator, "gdal_block_cache", lambda n: (seen.append(n), real(n))[1])
+    path = synthetic_rgba(tmp_path / "a.tif")
+    drone.analyze_orthomosaic(path, tmp_path / "out")
+    assert seen == [64 << 20]
+    info = validate_raster(path)
+    windows = list(drone.iter_windows(info, 512))
+    rows = max(int(w.height) for w in windows) + 2 * 64
+    assert drone._block_cache_bytes(info, windows, 64) == max(64 << 20, 3 * rows * info.width * info.count)
