@@ -6,7 +6,8 @@ free there. A raster window's arrays (0.25-4 MiB each) and a photo's decoded pla
 window paid for zeroed pages again: on a 26 MP orthomosaic, 200,000 minor page faults and 0.7 s of kernel time out of
 2.0 s of CPU (benchmarks/raster_bench.py). Fixing the thresholds keeps freed blocks in the heap for the next window:
 the same analysis takes 50,000 faults and 0.25 s of kernel time. Memory stays bounded by the working set (the
-largest windows in flight) plus the trim threshold.
+largest windows in flight) plus the trim threshold (32 MiB) in each of glibc's arenas. The photo path gained nothing
+from it (photo_bench, served pipeline and API at 16 concurrent uploads, same run): it is not called there.
 
 `tune()` is called once, before the first heavy piece of work; it is a no-op outside glibc, and when the operator
 set glibc's own MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ (or CROPWATCH_TUNE_MALLOC=0).
@@ -32,7 +33,7 @@ from contextlib import contextmanager
 M_TRIM_THRESHOLD = -1  # glibc's malloc.h
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 32 << 20  # glibc's own adaptive ceiling; larger arrays (a full 12 MP frame) still mmap
-TRIM_THRESHOLD_BYTES = 128 << 20
+TRIM_THRESHOLD_BYTES = 32 << 20  # per arena: 16 MiB did as well on 100 MP; kept small for a many-threaded server
 
 OPERATOR_GDAL_CACHEMAX = "GDAL_CACHEMAX" in os.environ
 os.environ.setdefault("GDAL_CACHEMAX", "256")  # MB: GDAL's default (5 % of RAM) grows with the rasters served

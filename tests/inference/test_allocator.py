@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-# 48 arrays of 1 MiB are filled, freed (the heap's top is then 48 MiB free) and filled again: untuned, glibc trims
+# 24 arrays of 1 MiB are filled, freed (the heap's top is then 24 MiB free) and filled again: untuned, glibc trims
 # the free top (its adaptive trim threshold is 2 MiB here) and the second fill faults every page in again
 PROBE = r"""
 import json, resource, sys
@@ -21,7 +21,7 @@ import numpy as np
 from inference import allocator
 tuned = allocator.tune()
 def fill():
-    return [np.ones(1 << 18, np.float32) for _ in range(48)]
+    return [np.ones(1 << 18, np.float32) for _ in range(24)]
 arrays = fill(); del arrays
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 arrays = fill()
@@ -40,7 +40,7 @@ def _probe(**env: str) -> dict:
 def test_tuned_heap_keeps_freed_arrays_for_the_next_ones() -> None:
     tuned, untuned = _probe(), _probe(CROPWATCH_TUNE_MALLOC="0")
     assert tuned["tuned"] and not untuned["tuned"]
-    pages = 48 * (1 << 20) // 4096
+    pages = 24 * (1 << 20) // 4096
     assert untuned["faults"] > 0.8 * pages  # every page zeroed again by the kernel
     assert tuned["faults"] < 0.1 * pages
 
