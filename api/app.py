@@ -36,7 +36,7 @@ from api.routers import (
 from api.services.model_registry import ModelWatcher
 from api.services.photos import TASK, PhotoModelHolder
 from api.settings import get_settings
-from inference import canopy
+from inference import allocator, canopy
 
 log = logging.getLogger("cropwatch.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -45,6 +45,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Models are loaded once here and handed to routes through app.state; the database must be migrated.
+    allocator.tune()  # the heap keeps raster windows' arrays (inference.allocator), before the threads get busy
     settings = get_settings()
     holder = PhotoModelHolder(settings.models_dir)
     watcher = ModelWatcher(TASK, new_session, settings.models_dir, holder.sync, settings.model_poll_s)

@@ -13,7 +13,7 @@ from celery.signals import worker_process_init
 
 from api.services.analysis import run_analysis_job
 from api.settings import get_settings
-from inference import canopy
+from inference import allocator, canopy
 
 
 def make_celery() -> Celery:
@@ -35,6 +35,7 @@ celery_app = make_celery()
 
 @worker_process_init.connect
 def _warm_up(**_: Any) -> None:
+    allocator.tune()  # the heap keeps raster windows' arrays (inference.allocator), before the first job
     canopy.warm_up()  # the canopy's colour table (0.25 s), in each worker process before its first job
 
 

@@ -78,13 +78,7 @@ def run_case(mode: str, path: Path, bundle: str | None, repo: Path = REPO) -> di
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    import math
-    import shutil
-
-    import rasterio
-    from rasters import tiled_ortho
-
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="26,100,400")
     ap.add_argument("--naive-max", type=float, default=100, help="largest size (MP) for the naive whole-raster read")
@@ -99,70 +93,101 @@ def main() -> None:
     a = ap.parse_args()
     if a.runs < 1:
         ap.error("--runs must be 1 or more")
-    before = Path(a.before).resolve() if a.before else REPO
-    bundle = a.bundle
-    if bundle is None:
+    a.before = Path(a.before).resolve() if a.before else None
+    if a.before and not (a.before / "inference" / "drone.py").exists():
+        ap.error(f"--before {a.before}: not a cropwatch checkout")
+    a.base = str(REPO / "models" / "drone_damage" / a.baseline_bundle) if a.baseline_bundle else None
+    if a.base and not (Path(a.base) / "model.json").exists():
+        ap.error(f"--baseline-bundle {a.baseline_bundle}: no such bundle in models/drone_damage")
+    if a.bundle is None:
         from inference.bundle import BundleError, active_bundle_path
 
         try:
-            bundle = str(active_bundle_path("drone_damage"))
+            a.bundle = str(active_bundle_path("drone_damage"))
         except BundleError:
-            bundle = None
-    base = str(REPO / "models" / "drone_damage" / a.baseline_bundle) if a.baseline_bundle else None
-    has_calc = shutil.which("gdal_calc.py") is not None
-    if not has_calc:
-        print("note: gdal_calc.py not found (Debian: apt-get install gdal-bin python3-gdal); its column is skipped")
+            a.bundle = None
+    return a
+
+
+def _print_case(real_mp: float, mode: str, runs: dict[str, list[dict]]) -> dict | None:
+    """One case's row (medians, the median of the run-by-run ratios to gdal_calc, the spread); its result."""
+    ok = [r for r in runs[mode] if "error" not in r]
+    if not ok:
+        print(f"{real_mp:8.1f}  {mode:<10} error: {runs[mode][0]['error']}", flush=True)
+        return None
+    secs = statistics.median(r["seconds"] for r in ok)
+    res = {"seconds": secs, "peak_rss_mb": max(r["peak_rss_mb"] for r in ok)}
+    ratio = ""
+    if mode != "gdal_calc" and runs.get("gdal_calc"):
+        pairs = [c["seconds"] / r["seconds"] for c, r in zip(runs["gdal_calc"], runs[mode], strict=True)
+                 if "error" not in c and "error" not in r]
+        ratio = f"{statistics.median(pairs):5.2f}x" if pairs else ""
+    spread = f"  ({min(r['seconds'] for r in ok):.2f}-{max(r['seconds'] for r in ok):.2f} s)" if len(ok) > 1 else ""
+    print(f"{real_mp:8.1f}  {mode:<10} {secs:8.2f} {real_mp / secs:7.2f} {res['peak_rss_mb']:8.0f}  "
+          f"{ratio:>6}{spread}", flush=True)
+    return res
+
+
+def _sizes(a: argparse.Namespace, has_calc: bool) -> list[tuple[float, str, dict]]:
+    """Every case at every size, in turn, run after run (a drift of the machine's speed hits them all)."""
+    import rasterio
+    from rasters import tiled_ortho
+
     rows = []
-    print(f"{'size MP':>8}  {'case':<10} {'seconds':>8} {'MP/s':>7} {'peak MB':>8}  x gdal_calc", flush=True)
     for mp in (float(x) for x in a.sizes.split(",")):
         path = tiled_ortho(mp)
         with rasterio.open(path) as ds:
             real_mp = ds.width * ds.height / 1e6
         modes = (["gdal_calc"] if has_calc else []) + (["naive"] if mp <= a.naive_max else []) + ["indices"] + \
-            (["before"] if a.before else []) + (["model"] if bundle and mp <= a.model_max else []) + \
-            (["model_base"] if base and mp <= a.model_max else [])
+            (["before"] if a.before else []) + (["model"] if a.bundle and mp <= a.model_max else []) + \
+            (["model_base"] if a.base and mp <= a.model_max else [])
         runs: dict[str, list[dict]] = {m: [] for m in modes}
-        for _ in range(a.runs):  # the cases in turn, run after run: a drift of the machine's speed hits them all
+        for _ in range(a.runs):
             for mode in modes:
-                b = base if mode == "model_base" else bundle or None
-                runs[mode].append(run_case(mode, path, b, before if mode == "before" else REPO))
-        ok = {m: [r for r in rs if "error" not in r] for m, rs in runs.items()}
+                b = a.base if mode == "model_base" else a.bundle or None
+                runs[mode].append(run_case(mode, path, b, a.before if mode == "before" else REPO))
         for mode in modes:
-            if not ok[mode]:
-                print(f"{real_mp:8.1f}  {mode:<10} error: {runs[mode][0]['error']}", flush=True)
-                continue
-            secs = statistics.median(r["seconds"] for r in ok[mode])
-            res = {"seconds": secs, "peak_rss_mb": max(r["peak_rss_mb"] for r in ok[mode])}
-            rows.append((real_mp, mode, res))
-            ratio = ""
-            if mode != "gdal_calc" and ok.get("gdal_calc"):  # the median of the run-by-run ratios
-                pairs = [c["seconds"] / r["seconds"] for c, r in zip(runs["gdal_calc"], runs[mode], strict=True)
-                         if "error" not in c and "error" not in r]
-                ratio = f"{statistics.median(pairs):5.2f}x" if pairs else ""
-            spread = f"  ({min(r['seconds'] for r in ok[mode]):.2f}-{max(r['seconds'] for r in ok[mode]):.2f} s)" \
-                if len(ok[mode]) > 1 else ""
-            print(f"{real_mp:8.1f}  {mode:<10} {secs:8.2f} {real_mp / secs:7.2f} {res['peak_rss_mb']:8.0f}  "
-                  f"{ratio:>6}{spread}", flush=True)
-    if a.fine_mp and bundle:
-        # a low flight (the 2 cm sorghum mosaic, tiled): the damage model at the input's resolution (bundle 1.0.0)
-        # and at the active bundle's declared analysis resolution
-        from rasters import SORGHUM
+            res = _print_case(real_mp, mode, runs)
+            if res:
+                rows.append((real_mp, mode, res))
+    return rows
 
-        path = tiled_ortho(a.fine_mp, SORGHUM)
-        with rasterio.open(path) as ds:
-            real_mp = ds.width * ds.height / 1e6
-        print(f"\n2 cm orthomosaic, {real_mp:.1f} MP:")
-        native = str(REPO / "models" / "drone_damage" / "1.0.0")
-        for mode, b in (("indices", None), ("model", native), ("model", bundle)):
-            res = run_case(mode, path, b)
-            label = mode if b is None else f"model {Path(b).name}"
-            if "error" in res:
-                print(f"{real_mp:8.1f}  {label:<12} error: {res['error']}", flush=True)
-                continue
-            print(f"{real_mp:8.1f}  {label:<12} {res['seconds']:8.2f} {real_mp / res['seconds']:7.2f} "
-                  f"{res['peak_rss_mb']:8.0f}", flush=True)
+
+def _fine(fine_mp: float, bundle: str) -> None:
+    """A low flight (the 2 cm sorghum mosaic, tiled): the damage model at the input's resolution (bundle 1.0.0) and
+    at the active bundle's declared analysis resolution."""
+    import rasterio
+    from rasters import SORGHUM, tiled_ortho
+
+    path = tiled_ortho(fine_mp, SORGHUM)
+    with rasterio.open(path) as ds:
+        real_mp = ds.width * ds.height / 1e6
+    print(f"\n2 cm orthomosaic, {real_mp:.1f} MP:")
+    native = str(REPO / "models" / "drone_damage" / "1.0.0")
+    for mode, b in (("indices", None), ("model", native), ("model", bundle)):
+        res = run_case(mode, path, b)
+        label = mode if b is None else f"model {Path(b).name}"
+        if "error" in res:
+            print(f"{real_mp:8.1f}  {label:<12} error: {res['error']}", flush=True)
+            continue
+        print(f"{real_mp:8.1f}  {label:<12} {res['seconds']:8.2f} {real_mp / res['seconds']:7.2f} "
+              f"{res['peak_rss_mb']:8.0f}", flush=True)
+
+
+def main() -> None:
+    import math
+    import shutil
+
+    a = _args()
+    has_calc = shutil.which("gdal_calc.py") is not None
+    if not has_calc:
+        print("note: gdal_calc.py not found (Debian: apt-get install gdal-bin python3-gdal); its column is skipped")
+    print(f"{'size MP':>8}  {'case':<10} {'seconds':>8} {'MP/s':>7} {'peak MB':>8}  x gdal_calc", flush=True)
+    rows = _sizes(a, has_calc)
+    if a.fine_mp and a.bundle:
+        _fine(a.fine_mp, a.bundle)
     for mode in ("gdal_calc", "indices", "model"):
-        pts = [(mp, r["seconds"]) for mp, m, r in rows if m == mode and "error" not in r]
+        pts = [(mp, r["seconds"]) for mp, m, r in rows if m == mode]
         if len(pts) >= 2:
             (m0, s0), (m1, s1) = pts[0], pts[-1]
             print(f"{mode}: time grows as size^{math.log(s1 / s0) / math.log(m1 / m0):.2f} from {m0:.0f} to {m1:.0f} MP")

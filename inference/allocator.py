@@ -1,24 +1,26 @@
-"""The C allocator's settings for a process that handles many short-lived, multi-megabyte arrays.
+"""Process-wide memory settings for a process that handles many short-lived, multi-megabyte arrays.
 
 glibc serves an allocation above its mmap threshold (128 KiB at start, raised adaptively to at most 32 MiB) with a
 fresh mmap and returns it to the kernel on free, and trims the top of a heap once more than twice that threshold is
-free there. A raster window's arrays (0.25-4 MiB each) and a photo's decoded planes are exactly that size, so every
-window paid for zeroed pages again: on a 26 MP orthomosaic, 200,000 minor page faults and 0.7 s of kernel time out of
-2.0 s of CPU (benchmarks/raster_bench.py). Fixing the thresholds keeps freed blocks in the heap for the next window:
-the same analysis takes 50,000 faults and 0.25 s of kernel time. Memory stays bounded by the working set (the
-largest windows in flight) plus the trim threshold (32 MiB) in each of glibc's arenas. The photo path gained nothing
-from it (photo_bench, served pipeline and API at 16 concurrent uploads, same run): it is not called there.
+free there. A raster window's arrays (0.25-4 MiB each) are exactly that size, so every window paid for zeroed pages
+again: on a 26 MP orthomosaic, 200,000 minor page faults and 0.7 s of kernel time out of 2.0 s of CPU
+(benchmarks/raster_bench.py). With both thresholds fixed at 32 MiB, freed blocks stay in the heap for the next
+window: 50,000 faults and 0.25 s of kernel time. What a heap keeps is its live blocks, the holes between them, and
+at most 32 MiB free at its top, in each of glibc's arenas. Photos were neither faster nor slower with it
+(photo_bench: the served pipeline, and the API at 16 concurrent uploads).
 
-`tune()` is called once, before the first heavy piece of work; it is a no-op outside glibc, and when the operator
-set glibc's own MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ (or CROPWATCH_TUNE_MALLOC=0).
+`tune()` sets them once per process. The API and the Celery workers call it at start-up, before their threads run
+(glibc updates its adaptive thresholds in free() without a lock, so a call while other threads free memory could be
+overwritten); `analyze_orthomosaic` calls it too, for the CLI and scripts (a no-op when done). It does nothing
+outside glibc, under an LD_PRELOADed allocator, or when the operator set glibc's own MALLOC_MMAP_THRESHOLD_,
+MALLOC_TRIM_THRESHOLD_ or glibc.malloc tunables (GLIBC_TUNABLES), or CROPWATCH_TUNE_MALLOC=0.
 
-`gdal_block_cache(nbytes)` bounds GDAL's block cache while an orthomosaic is analysed. GDAL's default (5 % of the
-machine's memory, 1.2 GB here) keeps every source block decoded and every output block written until the cache is
-full, though a windowed pass reads each block once: on 100 MP that was 640 MB of RSS and 90,000 more page faults
-than with 64 MB (355 MB, 2-3 % faster). The bound is process-wide: with analyses running at once it is the largest
-that any of them asked for, and the process's cap comes back when the last one ends. Outside analyses the cap is
-256 MB (GDAL_CACHEMAX, set here at import unless the operator set it: read when GDAL first uses its cache, so this
-module is imported before any raster is read); an operator's GDAL_CACHEMAX wins everywhere.
+`gdal_block_cache(nbytes)` sizes GDAL's block cache while an orthomosaic is analysed. The process's cap (256 MB,
+GDAL_CACHEMAX, set here at import unless the operator set it: GDAL reads it when it first uses its cache, so this
+module is imported before any raster is read) keeps every source block decoded and every output block written until
+it is full, though a windowed pass reads each block once: on 100 MP that was 650 MB of RSS and 100,000 more page
+faults than with 64 MiB (350 MB, 2-3 % faster). With analyses running at once the size is the sum of what they asked
+for, never above the cap, which comes back when the last one ends. An operator's GDAL_CACHEMAX wins everywhere.
 """
 
 from __future__ import annotations
@@ -53,8 +55,14 @@ def tune() -> bool:
 def _apply() -> bool:
     if os.environ.get("CROPWATCH_TUNE_MALLOC", "1") == "0":
         return False
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
-        return False  # the operator's own settings win
+    env = os.environ
+    if "MALLOC_MMAP_THRESHOLD_" in env or "MALLOC_TRIM_THRESHOLD_" in env or "glibc.malloc" in env.get(
+            "GLIBC_TUNABLES", "") or env.get("LD_PRELOAD"):
+        return False  # the operator's own settings, or another allocator, win
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return False
     name = ctypes.util.find_library("c")
     if not name:
         return False
@@ -69,8 +77,8 @@ def _apply() -> bool:
 
 
 _cache_lock = threading.Lock()
-_cache_bounds: list[int] = []  # the bounds of the analyses running now
-_cache_default: list[int] = []  # GDAL's own setting, while any bound is in force
+_cache_bounds: list[int] = []  # the sizes asked for by the analyses running now
+_cache_default: list[int] = []  # the process's cap, captured while any size is in force
 
 
 def _gdal_cache_api() -> tuple[object, object] | None:
@@ -90,7 +98,8 @@ def _gdal_cache_api() -> tuple[object, object] | None:
 
 @contextmanager
 def gdal_block_cache(nbytes: int) -> Iterator[None]:
-    """GDAL's block cache bounded to `nbytes` (or the largest bound in force) while the block runs."""
+    """GDAL's block cache set to `nbytes` while the block runs: with analyses running at once, the sum of their
+    sizes; never above the process's own cap (256 MB unless the operator chose), which comes back after the last."""
     api = None if OPERATOR_GDAL_CACHEMAX else _gdal_cache_api()
     if api is None:
         yield
@@ -100,10 +109,10 @@ def gdal_block_cache(nbytes: int) -> Iterator[None]:
         if not _cache_bounds:
             _cache_default[:] = [int(get())]  # type: ignore[operator]
         _cache_bounds.append(int(nbytes))
-        put(max(_cache_bounds))  # type: ignore[operator]
+        put(min(sum(_cache_bounds), _cache_default[0]))  # type: ignore[operator]
     try:
         yield
     finally:
         with _cache_lock:
             _cache_bounds.remove(int(nbytes))
-            put(max(_cache_bounds) if _cache_bounds else _cache_default[0])  # type: ignore[operator]
+            put(min(sum(_cache_bounds), _cache_default[0]) if _cache_bounds else _cache_default[0])  # type: ignore[operator]

@@ -59,7 +59,8 @@ def quantize_onnx(src: Path, dst: Path, feeds: Sequence[dict[str, np.ndarray]], 
 
 def _output_writers(graph: Any, operators: Sequence[str]) -> set[str]:
     """Names of the nodes of type `operators` that write the graph's outputs, directly or through nodes of other
-    types (a network whose logits are upsampled by a Resize: the convolution before it)."""
+    types on their data path (a network whose logits are upsampled by a Resize: the convolution before it). Only a
+    node's first input is followed: a Resize's scales or sizes, however computed, are not the logits' path."""
     made_by = {o: n for n in graph.node for o in n.output}
     heads: set[str] = set()
     todo, seen = [o.name for o in graph.output], set()
@@ -71,8 +72,8 @@ def _output_writers(graph: Any, operators: Sequence[str]) -> set[str]:
         seen.add(name)
         if node.op_type in operators:
             heads.add(node.name)
-        else:
-            todo += list(node.input)
+        elif node.input:
+            todo.append(node.input[0])
     return heads
 
 

@@ -90,3 +90,5 @@ def test_planes_equal_the_interleaved_mask() -> None:
     big = np.ascontiguousarray(np.pad(cases[0], ((4, 4), (4, 4), (0, 0)), mode="reflect").transpose(2, 0, 1))
     inner = big[:, 4:-4, 4:-4]  # strided views, as _process_window hands them over
     assert (canopy_mask_planes(*inner) == canopy_mask(np.ascontiguousarray(inner.transpose(1, 2, 0)))).all()
+    with pytest.raises(TypeError, match="8-bit"):
+        canopy_mask_planes(*planes.astype(np.uint16))
