@@ -240,3 +240,18 @@ def test_halo_reads_equal_rasterios_boundless_read(tmp_path: Path) -> None:
             want = ds.read([1, 2, 3, 4], window=big, boundless=True, fill_value=0)
             assert np.array_equal(data, want[:3])
             assert np.array_equal(valid, want[3] > 0)
+
+
+def test_the_damage_networks_input_outside_the_mosaic_is_filled_from_its_neighbours() -> None:
+    data = np.zeros((3, 60, 80), np.uint8)
+    data[:, :, 40:] = np.array([100, 150, 50], np.uint8)[:, None, None]
+    data[0, :, 70:] = 200  # a redder strip further away
+    valid = np.zeros((60, 80), bool)
+    valid[:, 40:] = True
+    out = drone._fill_invalid(data, valid, 9)
+    assert out is not data and (data[:, :, :40] == 0).all()  # the source is left as it is
+    assert (out[:, valid] == data[:, valid]).all()
+    assert (out[:, :, 36:40] == np.array([100, 150, 50])[:, None, None]).all()  # the square's valid mean
+    far = out[:, :, :30]  # no valid pixel within the square: the window's valid mean
+    assert (far == np.mean(data[:, valid], axis=1).astype(np.uint8)[:, None, None]).all()
+    assert drone._fill_invalid(data, np.ones((60, 80), bool), 9) is data

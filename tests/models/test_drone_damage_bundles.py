@@ -113,3 +113,17 @@ def test_output_writers_follow_the_data_path_through_a_resize() -> None:
     direct = helper.make_graph(nodes[:3], "g", [x], [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)],
                                initializer=[w])
     assert _output_writers(direct, ("Conv", "Relu")) == {"head"}
+
+
+def test_no_damage_along_the_edge_of_a_plot_clip(tmp_path: Path) -> None:
+    """A 40 x 175 px clip of one healthy sorghum plot (2 cm): with black beyond the raster's edge, 1.4.0 called a
+    quarter of the pixels within 8 px of the edge damaged; filled from their neighbours, none."""
+    from inference.drone import analyze_orthomosaic
+
+    clip = DEFAULT_DATA_ROOT / "drone_orthos" / "sorghum_plots" / "rgb_33_8_W.tif"
+    analyze_orthomosaic(clip, tmp_path, damage_model=DamageModel(DAMAGE / "1.4.0"))
+    with rasterio.open(tmp_path / "damage.tif") as ds:
+        damage = ds.read(1)
+    edge = np.ones(damage.shape, bool)
+    edge[8:-8, 8:-8] = False
+    assert np.mean(damage[edge] >= 50) < 0.02
