@@ -453,7 +453,6 @@ def _fill_invalid(data: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-HALO_SHARE = 16  # windows at least 16 halos wide with a model: (1 + 2/16)^2 = 1.27x the pixels through the network
 FILL_PX = 33  # analysis pixels (x the decimation factor on the input): the square whose valid mean fills a pixel
 
 
@@ -611,8 +610,7 @@ def analyze_orthomosaic(
     area_geom = area_in_raster_crs(area_boundary_wgs84, info) if area_boundary_wgs84 is not None else None
     factor = model.factor(math.sqrt(info.pixel_area_m2)) if model else 1
     # with a model, windows of the network's own tile size at its analysis resolution: the halo stays a small share
-    windows = list(iter_windows(info, max(tile_size_px, model.tile_size_px * factor, HALO_SHARE * model.halo_px * factor)
-                                if model else tile_size_px))
+    windows = list(iter_windows(info, max(tile_size_px, model.tile_size_px * factor) if model else tile_size_px))
     done = [0]
 
     def tick() -> None:
