@@ -69,6 +69,9 @@ class DamageModel:
         self.halo_px = int(m["halo_px"])
         self.tile_size_px = int(m["tile_size_px"])
         self.multiple = int(m.get("size_multiple", 16))
+        # logits at 1/stride of the input's size, upsampled here (bilinear, half-pixel centres, as torch and ONNX's
+        # Resize do): OpenCV does it 7x faster than onnxruntime's Resize, 14 % of the network's time (1.4.1)
+        self.logits_stride = int(m.get("logits_stride", 1))
         self.mean = np.asarray(m["normalization"]["mean"], np.float32)[:, None, None]
         self.std = np.asarray(m["normalization"]["std"], np.float32)[:, None, None]
         opts = ort.SessionOptions()
@@ -123,7 +126,11 @@ class DamageModel:
         x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
         x = (x - self.mean) / self.std
         (logits,) = self.session.run(["logits"], {"image": x[None]})
-        z = logits[0, :, :h, :w]
+        z = logits[0]
+        if self.logits_stride > 1:
+            size = (x.shape[2], x.shape[1])
+            z = np.stack([cv2.resize(c, size, interpolation=cv2.INTER_LINEAR) for c in z])
+        z = z[:, :h, :w]
         z = z - z.max(axis=0, keepdims=True)
         e = np.exp(z)
         return (e[self.damaged_index] / e.sum(axis=0)).astype(np.float32)

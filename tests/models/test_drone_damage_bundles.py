@@ -127,3 +127,31 @@ def test_no_damage_along_the_edge_of_a_plot_clip(tmp_path: Path) -> None:
     edge = np.ones(damage.shape, bool)
     edge[8:-8, 8:-8] = False
     assert np.mean(damage[edge] >= 50) < 0.02
+
+
+def test_141_is_140_with_the_logits_upsampled_by_the_server() -> None:
+    """1.4.1: 1.4.0's graph without its final Resize (logits at half size, model.json logits_stride 2); the server's
+    bilinear upsampling gives 1.4.0's damage probability to float rounding (and the same held-out F1 in
+    `cropwatch models compare drone_damage 1.4.0 1.4.1`)."""
+    b = load_bundle(DAMAGE / "1.4.1")
+    assert b.meta["derived_from"]["version"] == "1.4.0" and b.meta["logits_stride"] == 2
+    g = onnx.load(str(b.onnx_path)).graph
+    assert "Resize" not in {n.op_type for n in g.node} and [o.name for o in g.output] == ["logits"]
+    with rasterio.open(BALI) as ds:
+        data = ds.read([1, 2, 3], window=((400, 400 + 320), (100, 100 + 320)))
+    crop = (slice(64, 256), slice(64, 256))
+    p0, p1 = (DamageModel(v).damage_probability_at(data, ["red", "green", "blue"], 255.0, 1, crop)
+              for v in (DAMAGE / "1.4.0", b.path))
+    assert np.abs(p0 - p1).max() < 1e-5
+    # 1.4.0's card was scored before the outside-the-mosaic fill (black there), 1.4.1's after it
+    f_new, f_old = _f1(DAMAGE / "1.4.1"), _f1(DAMAGE / "1.4.0")
+    assert f_new.keys() == f_old.keys() and all(abs(f_new[s] - f_old[s]) < 0.01 for s in f_old)
+
+
+def test_strip_output_resize_refuses_a_full_resolution_network(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from models.drone_segmenter import strip_output_resize
+
+    with pytest.raises(ValueError, match="no bilinear"):  # 1.2.0's logits leave its last convolution directly
+        strip_output_resize(DAMAGE / "1.2.0", "9.9.9-test", [], "test", out_dir=tmp_path / "b")
+    assert not (tmp_path / "b").exists()
