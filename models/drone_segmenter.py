@@ -62,6 +62,7 @@ class SmallUNet(nn.Module):
     def __init__(self, bands: int = 3, classes: int = 3, w: int = 16, stem: int = 1) -> None:
         super().__init__()
         self.stem_factor = stem
+        self.logits_at_stem = False  # True: forward stops before the upsampling (the exported graph; the server upsamples)
         self.stem = (nn.Sequential(nn.Conv2d(bands, w, stem, stem, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True))
                      if stem > 1 else nn.Identity())
         cin = w if stem > 1 else bands
@@ -80,7 +81,7 @@ class SmallUNet(nn.Module):
         d2 = self.d2(torch.cat([self.u2(d3), e2], 1))
         d1 = self.d1(torch.cat([self.u1(d2), e1], 1))
         z = self.head(d1)
-        if self.stem_factor > 1:
+        if self.stem_factor > 1 and not self.logits_at_stem:
             z = F.interpolate(z, scale_factor=self.stem_factor, mode="bilinear", align_corners=False)
         return z
 
@@ -167,11 +168,17 @@ def flops_per_pixel(model: SmallUNet) -> int:
 def export_bundle(model: SmallUNet, out_dir: Path, version: str, meta_extra: dict[str, Any]) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / "model.onnx"
-    torch.onnx.export(
-        model, (torch.zeros(1, 3, 128, 128),), str(onnx_path), input_names=["image"], output_names=["logits"],
-        dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch", 2: "height", 3: "width"}},
-        opset_version=17, dynamo=False,
-    )
+    stride = model.stem_factor  # > 1: the graph ends before the bilinear upsampling, which the server does (faster)
+    model.logits_at_stem = stride > 1
+    try:
+        torch.onnx.export(
+            model, (torch.zeros(1, 3, 128, 128),), str(onnx_path), input_names=["image"], output_names=["logits"],
+            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                          "logits": {0: "batch", 2: "logits_height", 3: "logits_width"}},
+            opset_version=17, dynamo=False,
+        )
+    finally:
+        model.logits_at_stem = False
     import onnxruntime
 
     meta: dict[str, Any] = {
@@ -180,7 +187,9 @@ def export_bundle(model: SmallUNet, out_dir: Path, version: str, meta_extra: dic
         "normalization": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "input_scale": "reflectance 0-1"},
         "tile_size_px": 256, "halo_px": 32 * model.stem_factor, "size_multiple": 8 * model.stem_factor,
         "flops_per_pixel": flops_per_pixel(model),
-        "outputs": {"logits": "float32 (N, 3, H, W)"},
+        "outputs": {"logits": "float32 (N, 3, H, W)" if stride == 1 else
+                    f"float32 (N, 3, H / {stride}, W / {stride}); the server upsamples them bilinearly"},
+        **({"logits_stride": stride} if stride > 1 else {}),
         "warning": ("Trained on synthetic damage painted on real orthomosaics, never on real hopperburn or blast seen "
                     "from a drone: straw stubble can read as damage. Check the zones on the ground before spraying."),
         "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
@@ -239,7 +248,9 @@ def run(
 
     x = next(iter_chips(next(s for s in scenes if s.split == "test"), 128, 128))[0][None]
     with torch.no_grad():
+        model.logits_at_stem = model.stem_factor > 1  # the exported graph's output
         ref = model((torch.from_numpy(x) - 0.5) / 0.25).numpy()
+        model.logits_at_stem = False
     got = ort.InferenceSession(str(out_dir / "model.onnx")).run(None, {"image": ((x - 0.5) / 0.25).astype(np.float32)})[0]
     meta["parity_max_abs_diff_logits"] = float(np.abs(ref - got).max())
     meta["metrics"] = {"held_out_scenes": evaluate_scenes(scenes, out_dir, out_dir / ".eval")}

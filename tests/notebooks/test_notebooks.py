@@ -38,9 +38,11 @@ def test_drone_notebook_tiny(tmp_path: Path) -> None:
             SEEDS_PER_SOURCE=1, SCENES_DIR=str(tmp_path / "scenes"), ACTIVATE=False)
     meta = json.loads((out / "model.json").read_text())
     assert meta["tile_size_px"] and meta["halo_px"] and meta["input_bands"] == ["red", "green", "blue"]
+    assert meta["logits_stride"] == 2 and meta["parity_max_abs_diff_logits"] < 1e-3  # STEM = 2: no Resize exported
     assert set(meta["metrics"]["held_out_scenes"]["bali_south_s0"]) == {"model", "index_anomaly"}
     q = json.loads((tmp_path / "drone-int8" / "model.json").read_text())  # the int8 derivation ran
     assert q["model_version"] == "0.0.0-test-int8" and q["derived_from"]["version"] == "0.0.0-test"
+    assert q["logits_stride"] == 2 and q["quantization"]["kept_float"] == ["/head/Conv"]
     assert q["metrics"]["held_out_scenes"]
 
 
