@@ -27,7 +27,7 @@ for, never above the cap, which comes back when the last one ends. An operator's
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -54,23 +54,17 @@ def tune() -> bool:
 
 
 def _apply() -> bool:
-    if os.environ.get("CROPWATCH_TUNE_MALLOC", "1") == "0":
-        return False
     env = os.environ
-    if "MALLOC_MMAP_THRESHOLD_" in env or "MALLOC_TRIM_THRESHOLD_" in env or "glibc.malloc" in env.get(
-            "GLIBC_TUNABLES", "") or env.get("LD_PRELOAD"):
-        return False  # the operator's own settings, or another allocator, win
+    if env.get("CROPWATCH_TUNE_MALLOC", "1") == "0" or "MALLOC_MMAP_THRESHOLD_" in env or \
+            "MALLOC_TRIM_THRESHOLD_" in env or "glibc.malloc" in env.get("GLIBC_TUNABLES", "") or env.get("LD_PRELOAD"):
+        return False  # switched off, or the operator's own settings, or another allocator, win
     import platform
 
     if platform.libc_ver()[0] != "glibc":
         return False
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own symbols: glibc's
+    except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD,
@@ -82,6 +76,7 @@ _cache_bounds: list[int] = []  # the sizes asked for by the analyses running now
 _cache_default: list[int] = []  # the process's cap, captured while any size is in force
 
 
+@functools.cache
 def _gdal_cache_api() -> tuple[object, object] | None:
     """GDALGetCacheMax64 and GDALSetCacheMax64 of the GDAL that rasterio loaded (found through rasterio's own
     extension module, whose dependencies include it), or None."""

@@ -47,6 +47,7 @@ ANOMALY_Z_START = 1.5  # z below -1.5: damage probability starts rising
 ANOMALY_Z_FULL = 3.5  # z at or below -3.5: probability 1
 HIST_RANGE = (-1.0, 1.0)
 HIST_BINS = 2000
+FILL_PX = 33  # analysis pixels (x the decimation factor on the input): the square whose valid mean fills a pixel
 
 
 @dataclass
@@ -396,7 +397,8 @@ def _process_window(
     halo = model.halo_px * factor if model else 0
     ds = src.get()
     data_big, valid_big = _read(ds, info, win, halo)
-    net_in = _fill_invalid(data_big, valid_big, FILL_PX * factor) if model is not None else data_big  # before the area clip
+    # the damage network's input, filled outside the mosaic before the area clip narrows `valid`
+    net_in = _fill_invalid(data_big, valid_big, FILL_PX * factor) if model is not None else data_big
     transform = ds.transform
     crop = (slice(halo, halo + int(win.height)), slice(halo, halo + int(win.width)))
     data, valid = data_big[(slice(None), *crop)], valid_big[crop]
@@ -458,9 +460,6 @@ def _fill_invalid(data: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
         mean = cv2.mean(band, mask=v8)[0]
         band[invalid] = np.where(weight > 0, box(band * v8) / np.maximum(weight, 1), mean).astype(band.dtype)
     return out
-
-
-FILL_PX = 33  # analysis pixels (x the decimation factor on the input): the square whose valid mean fills a pixel
 
 
 def _run_bounded(fn: Callable[[Window], Any], windows: list[Window], workers: int) -> Iterator[Any]:

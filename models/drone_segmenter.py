@@ -8,7 +8,8 @@ import json
 import platform
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,25 @@ class SmallUNet(nn.Module):
         if self.stem_factor > 1 and not self.logits_at_stem:
             z = F.interpolate(z, scale_factor=self.stem_factor, mode="bilinear", align_corners=False)
         return z
+
+    @contextmanager
+    def as_exported(self) -> Iterator[SmallUNet]:
+        """The network as its ONNX graph is: with a stem, forward stops before the upsampling, which the server does
+        (bundle model.json "logits_stride")."""
+        self.logits_at_stem = self.stem_factor > 1
+        try:
+            yield self
+        finally:
+            self.logits_at_stem = False
+
+
+def logits_meta(stride: int) -> dict[str, Any]:
+    """model.json's description of the logits an exported graph writes: at the input's size, or at 1/stride of it
+    with "logits_stride" (the server upsamples them bilinearly, half-pixel centres)."""
+    if stride == 1:
+        return {"outputs": {"logits": "float32 (N, 3, H, W)"}}
+    return {"outputs": {"logits": f"float32 (N, 3, H / {stride}, W / {stride}); the server upsamples them bilinearly"},
+            "logits_stride": stride}
 
 
 def collect_chips(scenes: list[Scene], cfg: DroneSegmenterTrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -168,17 +188,13 @@ def flops_per_pixel(model: SmallUNet) -> int:
 def export_bundle(model: SmallUNet, out_dir: Path, version: str, meta_extra: dict[str, Any]) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / "model.onnx"
-    stride = model.stem_factor  # > 1: the graph ends before the bilinear upsampling, which the server does (faster)
-    model.logits_at_stem = stride > 1
-    try:
+    with model.as_exported():  # with a stem, the graph ends before the bilinear upsampling: the server does it
         torch.onnx.export(
             model, (torch.zeros(1, 3, 128, 128),), str(onnx_path), input_names=["image"], output_names=["logits"],
             dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
                           "logits": {0: "batch", 2: "logits_height", 3: "logits_width"}},
             opset_version=17, dynamo=False,
         )
-    finally:
-        model.logits_at_stem = False
     import onnxruntime
 
     meta: dict[str, Any] = {
@@ -187,9 +203,7 @@ def export_bundle(model: SmallUNet, out_dir: Path, version: str, meta_extra: dic
         "normalization": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "input_scale": "reflectance 0-1"},
         "tile_size_px": 256, "halo_px": 32 * model.stem_factor, "size_multiple": 8 * model.stem_factor,
         "flops_per_pixel": flops_per_pixel(model),
-        "outputs": {"logits": "float32 (N, 3, H, W)" if stride == 1 else
-                    f"float32 (N, 3, H / {stride}, W / {stride}); the server upsamples them bilinearly"},
-        **({"logits_stride": stride} if stride > 1 else {}),
+        **logits_meta(model.stem_factor),
         "warning": ("Trained on synthetic damage painted on real orthomosaics, never on real hopperburn or blast seen "
                     "from a drone: straw stubble can read as damage. Check the zones on the ground before spraying."),
         "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
@@ -247,10 +261,8 @@ def run(
     import onnxruntime as ort
 
     x = next(iter_chips(next(s for s in scenes if s.split == "test"), 128, 128))[0][None]
-    with torch.no_grad():
-        model.logits_at_stem = model.stem_factor > 1  # the exported graph's output
+    with torch.no_grad(), model.as_exported():
         ref = model((torch.from_numpy(x) - 0.5) / 0.25).numpy()
-        model.logits_at_stem = False
     got = ort.InferenceSession(str(out_dir / "model.onnx")).run(None, {"image": ((x - 0.5) / 0.25).astype(np.float32)})[0]
     meta["parity_max_abs_diff_logits"] = float(np.abs(ref - got).max())
     meta["metrics"] = {"held_out_scenes": evaluate_scenes(scenes, out_dir, out_dir / ".eval")}
@@ -380,8 +392,7 @@ def strip_output_resize(src_dir: Path, version: str, scenes: list[Scene], why: s
     onnx.checker.check_model(model)
     onnx.save(model, str(out_dir / "model.onnx"))
     meta = {k: v for k, v in src.meta.items() if k not in ("onnx_sha256", "metrics")}
-    meta.update(model_version=version, derived_from={"version": src.version, "why": why}, logits_stride=stride,
-                outputs={"logits": f"float32 (N, 3, H / {stride}, W / {stride}); the server upsamples them"})
+    meta.update(model_version=version, derived_from={"version": src.version, "why": why}, **logits_meta(stride))
     _seal_and_score(out_dir, meta, scenes)
     shutil.copyfile(src_dir / "MODEL_CARD.md", out_dir / "MODEL_CARD.md")
     with (out_dir / "MODEL_CARD.md").open("a") as fh:
