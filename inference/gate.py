@@ -14,8 +14,8 @@ Evidence for plant tissue (all at a short side of 300 px):
 The leaf mask (for exposure, severity and leaf colour) is the green core closed and hole-filled, plus the yellow,
 brown, grey and straw tissue within a band around it, minus whatever has the colour of the background: a CIELAB
 histogram of everything beyond the band (paper, a straw mat, soil, a hand, their shadows) says which colours are
-background (`_background_like`), so a mat or soil beside the leaf is never taken for diseased tissue, while a dried
-straw-coloured lesion on white paper is kept.
+background (`inference.masks.background_like`), so a mat or soil beside the leaf is never taken for diseased tissue,
+while a dried straw-coloured lesion on white paper is kept.
 Measured on the 490 real photos of both sources: 0 refused (the gate before: 23, 16 of them leaves on paper called
 too bright); on seeded bad images (blur sigma 3-5 px, darkened x0.15, 100 each of uniform and gaussian noise, walls,
 skin, sky, checkerboards, text): 97.1 % of over-exposed (x3) and 100 % of every other kind caught.
@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from inference.canopy import canopy_mask, fragmentation
-from inference.masks import fill_holes, resize_short
+from inference.masks import background_like, fill_holes, resize_short
 
 ANALYSIS_SHORT_SIDE = 300
 MIN_COHERENCE = 0.5  # adjacent-pixel correlation; real photos >= 0.8, noise ~0
@@ -53,7 +53,7 @@ BLUR_RATIO_MIN = 1.13  # 490 real photos: min 1.15; blurred sigma 3-5 px: max 1.
 # the Bali orthomosaic (92 % above); CWFID (evaluation only): 60/60 above.
 FIELD_MIN_FRAGMENTATION = 0.22
 # Leaf mask: yellow/brown/grey tissue beside the green leaf is background (a mat, soil, a hand, warm paper, a shadow)
-# when more than this share of the image beyond the leaf has its colour (see _background_like).
+# when more than this share of the image beyond the leaf has its colour (masks.background_like).
 BACKGROUND_MIN_FRACTION = 0.02
 
 
@@ -94,7 +94,7 @@ def plant_masks(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     closed = fill_holes(cv2.morphologyEx(core.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool))
     band = cv2.dilate(closed.astype(np.uint8), kernel).astype(bool)
-    background = _background_like(sm, ~band)
+    background = background_like(sm, ~band, BACKGROUND_MIN_FRACTION)
     pale = (s < 35) & (v > 150)
     straw = pale & (h >= 8) & (h <= 35) & (s >= 12)  # pale and yellowish: dried tissue (blight), or warm paper
     paper = pale & (~straw | background)  # pale, unless straw-coloured in another colour than the background's
@@ -106,25 +106,6 @@ def plant_masks(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     leaf = fill_holes(leaf | (tissue & band & ~background))
     leaf &= ~paper | core
     return core, leaf
-
-
-def _background_like(sm: np.ndarray, beyond: np.ndarray) -> np.ndarray:
-    """Pixels whose colour is common beyond the leaf: the pixels of `beyond` (everything past the band around the green
-    leaf: paper, a mat, soil, a hand, their shadows) make a CIELAB histogram (8-bit Lab in bins of 4, each counted with
-    its 26 neighbours); a pixel whose bin holds more than BACKGROUND_MIN_FRACTION of the image is background-like.
-    Pale or yellow tissue in another colour than the background (a dried lesion on white paper) is not."""
-    if beyond.sum() <= BACKGROUND_MIN_FRACTION * beyond.size:
-        return np.zeros(beyond.shape, bool)
-    q = np.right_shift(np.asarray(cv2.cvtColor(sm, cv2.COLOR_RGB2Lab), np.uint8), 2)  # 64 bins per channel
-    code = (q[..., 1].astype(np.int32) << 12) | (q[..., 2].astype(np.int32) << 6) | q[..., 0]  # (a, b, L)
-    hist = np.bincount(code[beyond], minlength=1 << 18).reshape(64, 64, 64).astype(np.float32)
-    # 3x3x3 box sum: a and b by OpenCV (L as 64 channels), then L
-    ab = np.asarray(cv2.boxFilter(hist, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT), np.float32)
-    near = ab.copy()
-    near[..., 1:] += ab[..., :-1]
-    near[..., :-1] += ab[..., 1:]
-    common = near.reshape(-1) > BACKGROUND_MIN_FRACTION * beyond.size
-    return common[code]
 
 
 def edge_width_ratio(gray: np.ndarray, zone: np.ndarray, top: float = 0.02, q: float = 90.0) -> float:

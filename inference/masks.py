@@ -1,4 +1,5 @@
-"""Small image helpers shared by the leaf, gate and lesion code: resizing to a working size, filling mask holes.
+"""Small image helpers shared by the leaf, gate and lesion code: resizing to a working size, filling mask holes,
+which colours are the background's.
 Arrays are RGB uint8 (rows, cols, 3); masks are bool (rows, cols)."""
 
 from __future__ import annotations
@@ -24,3 +25,22 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     filled = np.zeros_like(m)
     cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
     return filled.astype(bool)
+
+
+def background_like(rgb: np.ndarray, beyond: np.ndarray, min_fraction: float) -> np.ndarray:
+    """Pixels whose colour is common beyond the leaf: the pixels of `beyond` (everything past a band around the green
+    leaf: paper, a mat, soil, a hand, their shadows) make a CIELAB histogram (8-bit Lab in bins of 4, each counted with
+    its 26 neighbours); a pixel whose bin holds more than `min_fraction` of the image is background-like. Tissue in
+    another colour than the background (a dried lesion on white paper) is not."""
+    if beyond.sum() <= min_fraction * beyond.size:
+        return np.zeros(beyond.shape, bool)
+    q = np.right_shift(np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab), np.uint8), 2)  # 64 bins per channel
+    code = (q[..., 1].astype(np.int32) << 12) | (q[..., 2].astype(np.int32) << 6) | q[..., 0]  # (a, b, L)
+    hist = np.bincount(code[beyond], minlength=1 << 18).reshape(64, 64, 64).astype(np.float32)
+    # 3x3x3 box sum: a and b by OpenCV (L as 64 channels), then L
+    ab = np.asarray(cv2.boxFilter(hist, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT), np.float32)
+    near = ab.copy()
+    near[..., 1:] += ab[..., :-1]
+    near[..., :-1] += ab[..., 1:]
+    common = near.reshape(-1) > min_fraction * beyond.size
+    return common[code]
