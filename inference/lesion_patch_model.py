@@ -28,7 +28,6 @@ class LesionPatchModel(CalibratedBundleModel):
         self.std = float(self.meta["normalization"]["std"][0])
         self.decode_short_side = int(p["working_short_side"])  # candidates are searched and patches cut at this size
         self.neutral_background = bool(p.get("neutral_background", False))  # bundles before 1.3 cut raw patches
-        self.background_model = bool(p.get("candidate_background_model", False))  # 1.6: no candidate in background
         self.colour = "colour" in {i.name for i in self.session.get_inputs()}  # lesion colour beside the patches (1.3)
         # the lesion colour's own out-of-distribution test (1.5): its Mahalanobis distance to the nearest disease
         oc = self.meta["ood"].get("colour") if self.colour else None
@@ -47,7 +46,7 @@ class LesionPatchModel(CalibratedBundleModel):
     def predict(self, image_rgb: np.ndarray) -> Prediction:
         patches, areas, colour = leaf_patches(image_rgb, self.patch_px, self.context, self.max_candidates,
                                               self.min_fraction, self.neutral_background, self.colour,
-                                              self.decode_short_side, self.background_model)
+                                              self.decode_short_side)
         uniform = {c: round(1 / len(self.classes), 4) for c in self.classes}
         if not patches:
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, False,

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from inference.masks import background_like, fill_holes, resize_short
+from inference.masks import fill_holes, resize_short
 
 GREY = 128  # fill outside the photo
 CANDIDATE_SHORT_SIDE = 640  # leaf_patches' default; every bundle's model.json declares its own (1.4.0: 360)
 COLOUR_FEATURES = ("dL", "da", "db", "core_minus_rim_L")  # lesion_colour: relative to the photo's healthy leaf
-BACKGROUND_MIN_FRACTION = 0.02  # as the gate's: a colour over this share of the image beyond the leaf is background
 
 
 @dataclass(frozen=True)
@@ -33,12 +32,12 @@ class Candidate:
     area_fraction: float
 
 
-def candidate_mask(rgb: np.ndarray, background_model: bool = False) -> np.ndarray:
+def candidate_mask(rgb: np.ndarray) -> np.ndarray:
     """Lesion candidates, bool (rows, cols): leaf_and_candidates' second mask."""
-    return leaf_and_candidates(rgb, background_model)[1]
+    return leaf_and_candidates(rgb)[1]
 
 
-def leaf_and_candidates(rgb: np.ndarray, background_model: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def leaf_and_candidates(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(leaf, lesion candidates), bool (rows, cols). The candidates are a recall-oriented colour rule (yellow-brown-
     orange or grey-white, or dark and saturated, inside a leaf closed over lesion-sized gaps, minus white paper).
 
@@ -46,10 +45,7 @@ def leaf_and_candidates(rgb: np.ndarray, background_model: bool = False) -> tupl
     brown (h < 24 or h > 160), s > 50, v > 20; a lesion is leaf, not green, and h < 27 or h > 160, or s <= 45 and
     v > 110, or v < 90 and s > 40. Written with cv2.inRange masks (0/255), which is 1.3x faster than numpy
     comparisons at the working size; the result is identical (a test compares the two on real photos). The leaf is
-    the green tissue closed over lesion-sized gaps plus the brown attached to it, holes filled, minus paper. With
-    `background_model` (bundles from 1.6.0, model.json `candidate_background_model`) brown tissue attached to the leaf
-    in a colour common beyond it (a straw mat, soil, a hand, dry stubble: `masks.background_like`) is not leaf, so no
-    candidate lesion is cut from the background."""
+    the green tissue closed over lesion-sized gaps plus the brown attached to it, holes filled, minus paper."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     paper = cv2.inRange(hsv, (0, 0, 151), (255, 34, 255))
     green = cv2.inRange(hsv, (27, 46, 41), (95, 255, 255))
@@ -61,10 +57,7 @@ def leaf_and_candidates(rgb: np.ndarray, background_model: bool = False) -> tupl
     closed = fill_holes(cv2.morphologyEx(green_open, cv2.MORPH_CLOSE, kernel)).view(np.uint8) * np.uint8(255)
     leaf = cv2.bitwise_and(closed, not_paper_lit)
     brown = cv2.bitwise_or(cv2.inRange(hsv, (0, 51, 21), (23, 255, 255)), cv2.inRange(hsv, (161, 51, 21), (255, 255, 255)))
-    band = cv2.dilate(leaf, kernel)
-    attached = cv2.bitwise_and(brown, band)
-    if background_model:
-        attached[background_like(rgb, band == 0, BACKGROUND_MIN_FRACTION)] = 0
+    attached = cv2.bitwise_and(brown, cv2.dilate(leaf, kernel))
     leaf = fill_holes(cv2.bitwise_or(leaf, attached)).view(np.uint8) * np.uint8(255)
     colour = cv2.inRange(hsv, (0, 0, 0), (26, 255, 255))
     for lo, hi in (((161, 0, 0), (255, 255, 255)), ((0, 0, 111), (255, 45, 255)), ((0, 41, 0), (255, 255, 89))):
@@ -176,15 +169,14 @@ def lesion_colour(lab: np.ndarray, lesion: np.ndarray, ref: np.ndarray,
 
 def leaf_patches(rgb: np.ndarray, size: int, ctx: float, max_n: int, min_fraction: float,
                  neutral_background: bool = False, with_colour: bool = False,
-                 work_side: int = CANDIDATE_SHORT_SIDE,
-                 background_model: bool = False) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+                 work_side: int = CANDIDATE_SHORT_SIDE) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Patches of a photo's candidate lesions, each patch's area share (a long lesion's area is split over its
     patches) and, `with_colour`, each patch's lesion_colour (else zeros): (patches, areas (N,), colour (N, 4)).
     `rgb` any size: it is brought to the working size (short side `work_side`, the bundle's working_short_side)
     first; training cuts every patch from that same working-size image. With `neutral_background` the patches are
     cut from neutralise_background's copy."""
     work = resize_short(rgb, work_side) if min(rgb.shape[:2]) > work_side else rgb
-    leaf, lesion = leaf_and_candidates(work, background_model)
+    leaf, lesion = leaf_and_candidates(work)
     src = neutralise_background(work, leaf) if neutral_background else work
     lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB).astype(np.float32) if with_colour else None
     ref = leaf_reference(lab, leaf, lesion) if lab is not None else None

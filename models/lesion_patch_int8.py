@@ -59,8 +59,7 @@ def calibration_feeds(rows: list[ManifestRow], cfg: Any) -> list[dict[str, np.nd
     for r in tqdm(rows, desc="int8 calibration", unit="photo"):
         ps, _, colour = leaf_patches(decode_rgb(r.path, cfg.working_short_side), cfg.patch_px, cfg.context,
                                      cfg.max_candidates, cfg.min_component_fraction, cfg.neutral_background,
-                                     cfg.colour_weight > 0, cfg.working_short_side,
-                                     cfg.candidate_background_model)
+                                     cfg.colour_weight > 0, cfg.working_short_side)
         if ps:
             feeds.append({"patches": to_batch(ps, PATCH_MEAN, PATCH_STD),
                           **({"colour": colour} if cfg.colour_weight > 0 else {})})

@@ -85,10 +85,6 @@ class LesionPatchConfig:
     int8: bool = False
     min_class_examples: int = MIN_CLASS_EXAMPLES
     neutral_background: bool = False  # patches see the leaf only (neutralise_background), in training and serving
-    # no candidate lesion in tissue of the background's colour (a mat, soil, dry stubble). Tried for 1.6 and not kept:
-    # leave one source out 0.669 / 0.577 (1.5.0's design: 0.716 / 0.558), a left-out disease unsure 0.74 / 0.73 / 0.65
-    # (0.79 / 0.88 / 0.70)
-    candidate_background_model: bool = False
     colour_weight: float = 5.0  # lesion colour relative to the healthy leaf beside the network features (0: off)
     seed: int = 0
 
@@ -134,7 +130,7 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
     for i, r in enumerate(tqdm(rows, desc="patches", unit="photo")):
         rgb = decode_rgb(r.path, cfg.working_short_side)  # serving's decode: libjpeg's DCT scaling, then a box filter
         h, w = rgb.shape[:2]
-        leaf, lesion = leaf_and_candidates(rgb, cfg.candidate_background_model)
+        leaf, lesion = leaf_and_candidates(rgb)
         col = ColourOf(rgb, leaf, lesion) if cfg.colour_weight > 0 else None
         src = neutralise_background(rgb, leaf) if cfg.neutral_background else rgb
         if r.path in boxes:  # the boxes are in the stored pixels
@@ -510,8 +506,7 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, head: PatchHead, rules: Rules, 
         "input_size": cfg.patch_px, "normalization": {"mean": [PATCH_MEAN] * 3, "std": [PATCH_STD] * 3},
         "patches": {"size_px": cfg.patch_px, "context": cfg.context, "max_candidates": cfg.max_candidates,
                     "min_component_fraction": cfg.min_component_fraction, "working_short_side": cfg.working_short_side,
-                    "neutral_background": cfg.neutral_background, "colour_features": cfg.colour_weight > 0,
-                    "candidate_background_model": cfg.candidate_background_model},
+                    "neutral_background": cfg.neutral_background, "colour_features": cfg.colour_weight > 0},
         "pooling": {"top_k": cfg.top_k, "weight": "sqrt(area) * (1 - p_background)"},
         "inputs": {"patches": f"float32 (N, 3, {cfg.patch_px}, {cfg.patch_px}), RGB, normalised",
                    **({"colour": f"float32 (N, 4): {', '.join(COLOUR_FEATURES)} of the lesion against the healthy "
@@ -551,7 +546,7 @@ def check_parity(d: Data, head: PatchHead, out_dir: Path, cfg: LesionPatchConfig
     for r in d.rows[:8]:
         ps, _, col = leaf_patches(decode_rgb(r.path, cfg.working_short_side), cfg.patch_px, cfg.context, cfg.max_candidates,
                                   cfg.min_component_fraction, cfg.neutral_background, cfg.colour_weight > 0,
-                                  cfg.working_short_side, cfg.candidate_background_model)
+                                  cfg.working_short_side)
         patches += ps
         colour.append(col)
     if not patches:
@@ -722,9 +717,6 @@ def main() -> None:
                          "photos (out of fold) is answered unsure; 1 turns the colour test off")
     ap.add_argument("--int8", action="store_true",
                     help="train on the int8 network's features and serve it (models.lesion_patch_int8)")
-    ap.add_argument("--candidate-background-model", action="store_true",
-                    help="no candidate lesion in tissue of the background's colour (tried for 1.6: no gain under LOSO, "
-                         "a left-out disease answered unsure less often)")
     ap.add_argument("--quantize-from", default=None, metavar="VERSION",
                     help="instead of training: derive --version as VERSION's network in int8 (derive_int8_bundle)")
     a = ap.parse_args()
@@ -735,8 +727,7 @@ def main() -> None:
     cfg = LesionPatchConfig(min_class_examples=a.min_class_examples, neutral_background=a.neutral_background,
                             colour_weight=a.colour_weight, backbone=a.backbone,
                             working_short_side=a.working_short_side, top_k=a.top_k,
-                            colour_ood_quantile=a.colour_ood_quantile, int8=a.int8,
-                            candidate_background_model=a.candidate_background_model)
+                            colour_ood_quantile=a.colour_ood_quantile, int8=a.int8)
     meta = run(a.version, a.out, max_images=a.max_images, cfg=cfg, extra=a.extra)
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 

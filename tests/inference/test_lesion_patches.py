@@ -257,19 +257,3 @@ def test_colour_distance_is_the_mahalanobis_distance_to_the_nearest_disease() ->
     want = np.array([min(float((c - m) @ precision @ (c - m)) for m in means) for c in colour.astype(np.float64)])
     np.testing.assert_allclose(got, want, rtol=1e-9)
     assert np.allclose(colour_distance(means.astype(np.float32), means, precision), 0, atol=1e-4)
-
-
-@pytest.mark.parametrize("background", ["warm_paper", "straw_mat", "soil"])
-def test_no_candidate_lesion_is_cut_from_the_background(background: str) -> None:
-    """With the background model (bundles from 1.6.0) a healthy leaf on a mat, soil or warm paper gives no candidate;
-    the rule before it took the background beside the leaf for lesions. Brown spots are still candidates."""
-    from datasets.fabricated_leaves import fabricated_leaf
-    from inference.lesion_patches import candidate_mask
-
-    healthy = fabricated_leaf(background, "none").rgb
-    assert candidate_mask(healthy).sum() > 500  # the old rule
-    assert candidate_mask(healthy, background_model=True).sum() == 0
-    f = fabricated_leaf(background, "spots")
-    found = candidate_mask(f.rgb, background_model=True)
-    assert (found & f.lesion).sum() >= 0.8 * f.lesion.sum()
-    assert (found & ~f.lesion).sum() <= 0.5 * f.lesion.sum()

@@ -1,0 +1,95 @@
+"""The served photo pipeline (quality gate included) on the frozen benchmark's photos (none of them in training) under
+the changes another phone or another light brings: darker and brighter exposure, warm and cool white balance, a small
+photo, the leaf turned upright, heavy JPEG compression. Per change: right, wrong disease named, unsure, refused, and
+how many photos answered right as they are became a wrong disease. An honest model may lose answers to "unsure"
+under such changes; it should not become confidently wrong.
+
+    python benchmarks/photo_robustness.py [--bundle VERSION] [--benchmark field_photo-v1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from datasets.benchmark import benchmark_path, read_benchmark  # noqa: E402
+from inference.bundle import MODELS_DIR, active_bundle_path  # noqa: E402
+from inference.errors import BadInput  # noqa: E402
+from inference.lesion_patch_model import load_photo_model  # noqa: E402
+from inference.photo import PhotoScorer  # noqa: E402
+
+
+def _gains(g: tuple[float, float, float]) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda x: np.clip(x.astype(np.float32) * np.asarray(g, np.float32), 0, 255).astype(np.uint8)
+
+
+def _small(x: np.ndarray) -> np.ndarray:
+    return cv2.resize(x, (640, max(1, round(640 * x.shape[0] / x.shape[1]))), interpolation=cv2.INTER_AREA)
+
+
+# name -> (image change, JPEG quality of the upload)
+CHANGES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], int]] = {
+    "as is": (lambda x: x, 92),
+    "darker x0.6": (_gains((0.6, 0.6, 0.6)), 92),
+    "brighter x1.4": (_gains((1.4, 1.4, 1.4)), 92),
+    "warm light": (_gains((1.12, 1.0, 0.82)), 92),
+    "cool light": (_gains((0.85, 1.0, 1.15)), 92),
+    "640 px wide": (_small, 92),
+    "turned upright": (lambda x: np.ascontiguousarray(np.rot90(x)), 92),
+    "JPEG quality 50": (lambda x: x, 50),
+}
+
+
+def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def outcome(scorer: PhotoScorer, data: bytes, label: str) -> str:
+    try:
+        d = scorer.score(data).diagnosis
+    except BadInput:
+        return "rejected"  # refused at upload (e.g. too few pixels)
+    if d.status == "retake":
+        return "refused"
+    return "right" if d.label == label else ("unsure" if d.label == "unsure" else "wrong")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bundle", default=None, help="field_photo version (default: the ACTIVE one)")
+    ap.add_argument("--benchmark", default="field_photo-v1")
+    a = ap.parse_args()
+    bundle = MODELS_DIR / "field_photo" / a.bundle if a.bundle else active_bundle_path("field_photo")
+    scorer = PhotoScorer(load_photo_model(bundle))
+    rows = read_benchmark(benchmark_path(a.benchmark))
+    stats: dict[str, Counter] = defaultdict(Counter)
+    for r in rows:
+        rgb = np.asarray(Image.open(r.path).convert("RGB"))
+        first = None
+        for name, (change, quality) in CHANGES.items():
+            out = outcome(scorer, _jpeg(change(rgb), quality), r.label)
+            stats[name][out] += 1
+            first = first or out
+            stats[name]["right -> wrong"] += int(first == "right" and out == "wrong")
+    print(f"field_photo {bundle.name} on {a.benchmark} ({len(rows)} photos), served pipeline")
+    cols = ("right", "wrong", "unsure", "refused", "rejected", "right -> wrong")
+    print(f"{'change':<16}" + "".join(f"{c:>15}" for c in cols))
+    for name in CHANGES:
+        print(f"{name:<16}" + "".join(f"{stats[name][c]:>15}" for c in cols))
+
+
+if __name__ == "__main__":
+    main()
