@@ -59,3 +59,20 @@ def test_a_leaf_on_white_paper_is_not_too_bright() -> None:
     canvas[150:150 + leaf.shape[0], 150:150 + leaf.shape[1]] = leaf[:300, :300]
     r = assess(canvas)
     assert "too_bright" not in r["issues"] and r["kind"] is not None
+
+
+def test_one_saturated_red_channel_is_not_too_bright() -> None:
+    """Yellow tissue under warm light saturates red alone and still shows the lesion: a leaf half yellow with red at
+    255 is not "too bright" (the rule before called it so: over 25 % of the leaf with a channel at 255); the same
+    leaf with its green channel burnt out there is."""
+    from datasets.fabricated_leaves import fabricated_leaf
+
+    f = fabricated_leaf("white_paper", "none")
+    half = f.leaf & (np.arange(f.leaf.shape[1])[None, :] < 200)
+    yellow = f.rgb.copy()
+    yellow[half] = (255, 200, 90)
+    a = assess(yellow)
+    assert a["issues"] == [] and a["leaf_clipped_pct"] < 25
+    burnt = f.rgb.copy()
+    burnt[half] = (200, 255, 90)
+    assert "too_bright" in assess(burnt)["issues"]
