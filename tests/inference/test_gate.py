@@ -62,13 +62,13 @@ def test_a_leaf_on_white_paper_is_not_too_bright() -> None:
 
 
 def test_one_saturated_red_channel_is_not_too_bright() -> None:
-    """Yellow tissue under warm light saturates red alone and still shows the lesion: a leaf half yellow with red at
-    255 is not "too bright" (the rule before called it so: over 25 % of the leaf with a channel at 255); the same
-    leaf with its green channel burnt out there is."""
+    """Yellow tissue under warm light saturates red alone and still shows the lesion: a leaf striped half yellow with
+    red at 255 is not "too bright" (the rule before called it so: over 25 % of the leaf with a channel at 255); the
+    same leaf with its green channel burnt out there is."""
     from datasets.fabricated_leaves import fabricated_leaf
 
     f = fabricated_leaf("white_paper", "none")
-    half = f.leaf & (np.arange(f.leaf.shape[1])[None, :] < 200)
+    half = f.leaf & ((np.arange(f.leaf.shape[1])[None, :] // 8) % 2 == 0)  # 8 px stripes across the blade
     yellow = f.rgb.copy()
     yellow[half] = (255, 200, 90)
     a = assess(yellow)
