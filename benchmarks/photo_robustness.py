@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -77,7 +77,7 @@ def main() -> None:
     rows = read_benchmark(benchmark_path(a.benchmark))
     stats: dict[str, Counter] = defaultdict(Counter)
     for r in rows:
-        rgb = np.asarray(Image.open(r.path).convert("RGB"))
+        rgb = np.asarray(ImageOps.exif_transpose(Image.open(r.path)).convert("RGB"))  # as the served decoder turns it
         first = None
         for name, (change, quality) in CHANGES.items():
             out = outcome(scorer, _jpeg(change(rgb), quality), r.label)

@@ -42,10 +42,19 @@ class BoxPhoto:
 def halves(root: Path) -> dict[str, str]:
     """image -> 'tune' | 'test': half of each class folder's near-duplicate groups, by a stable hash."""
     imgs = sorted(str(p.relative_to(root)) for p in root.rglob("*.jpg"))
-    group = {i: i for i in imgs}
+    parent = {i: i for i in imgs}
+
+    def find(i: str) -> str:  # union-find: chains of near-duplicates (a-b, b-c) form one group
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
     with (root / "near_duplicate_pairs.csv").open() as f:
         for r in csv.DictReader(f):
-            group[r["image_b"]] = group[r["image_a"]]
+            a, b = find(r["image_a"]), find(r["image_b"])
+            parent[max(a, b)] = min(a, b)
+    group = {i: find(i) for i in imgs}
     out: dict[str, str] = {}
     strata: dict[str, list[str]] = defaultdict(list)
     for i in imgs:
@@ -70,8 +79,9 @@ def load_box_photos(half: str, data_root: Path = DEFAULT_DATA_ROOT, progress=Non
         rgb = read_rgb(root / img)
         small = resize_short(rgb, ANALYSIS_SHORT_SIDE)
         sy, sx = small.shape[0] / rgb.shape[0], small.shape[1] / rgb.shape[1]
-        rects = [(int(x0 * sx), int(y0 * sy), int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy))) for x0, y0, x1, y1 in
-                 boxes[img]]
+        h, w = small.shape[:2]
+        rects = [(max(0, int(x0 * sx)), max(0, int(y0 * sy)), min(w, int(np.ceil(x1 * sx))), min(h, int(np.ceil(y1 * sy))))
+                 for x0, y0, x1, y1 in boxes[img]]
         green, leaf = plant_masks(small)
         out.append(BoxPhoto(img, small, rects, green, leaf))
     return out

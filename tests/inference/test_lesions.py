@@ -52,10 +52,12 @@ def test_a_streak_from_the_margin_counts_on_white_paper(shadow: bool) -> None:
     assert _iou(m, f.lesion) >= 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: a yellow streak that opens onto the leaf's margin, on a background "
-                                       "of a similar warm colour, is taken for the background and missed")
-def test_a_streak_from_the_margin_on_a_straw_mat() -> None:
-    f, _, s = _measure("straw_mat", "streak", False)
+@pytest.mark.xfail(strict=True, reason="known limit: on a background other than white paper the leaf mask keeps a rim of "
+                                       "leaf blended with the background; a streak that opens onto the margin joins it, "
+                                       "and the margin rule (a quarter of a lesion inside the margin band) drops both")
+@pytest.mark.parametrize("background", ["warm_paper", "straw_mat", "soil"])
+def test_a_streak_from_the_margin_on_a_coloured_background(background: str) -> None:
+    f, _, s = _measure(background, "streak", False)
     assert _iou(s["lesion_mask"], f.lesion) >= 0.5
 
 
