@@ -22,6 +22,7 @@ BACKGROUNDS = {
     "soil": ((120, 90, 60), 25.0),
 }
 LEAF_RGB = (70, 130, 45)
+LEAF_COLOURS = {"rice_green": LEAF_RGB, "dark_green": (50, 100, 40), "pale_green": (110, 150, 60)}
 SPOT_RGB = (150, 95, 45)  # brown spot
 STREAK_RGB = (205, 185, 90)  # yellow, drying blight tissue
 
@@ -46,8 +47,9 @@ def _background(colour: tuple[int, int, int], weave: float, rng: np.random.Gener
 
 
 def fabricated_leaf(background: str = "white_paper", lesions: str = "spots", shadow: bool = False,
-                    seed: int = 0) -> FabricatedLeaf:
-    """lesions: 'spots' (four brown spots), 'streak' (a yellow streak from the margin), 'none'."""
+                    seed: int = 0, leaf_rgb: tuple[int, int, int] = LEAF_RGB) -> FabricatedLeaf:
+    """lesions: 'spots' (four brown spots), 'streak' (a yellow streak from the margin), 'none'; `leaf_rgb` the
+    healthy blade's colour (LEAF_COLOURS)."""
     rng = np.random.default_rng(seed)
     colour, weave = BACKGROUNDS[background]
     img = _background(colour, weave, rng)
@@ -57,7 +59,7 @@ def fabricated_leaf(background: str = "white_paper", lesions: str = "spots", sha
     yy, xx = np.mgrid[0:300, 0:400].astype(np.float32)
     across = -np.sin(np.deg2rad(10)) * (xx - 200) + np.cos(np.deg2rad(10)) * (yy - 150)
     veins = (10 * np.sin(2 * np.pi * across / 5.0) + 6 * np.sin(2 * np.pi * across / 23.0))[..., None]
-    img[leaf] = (np.array(LEAF_RGB, np.float32) + veins * np.array([0.5, 1.0, 0.4], np.float32))[leaf]
+    img[leaf] = (np.array(leaf_rgb, np.float32) + veins * np.array([0.5, 1.0, 0.4], np.float32))[leaf]
     les8 = np.zeros_like(leaf8)
     if lesions == "spots":
         for cx, cy in ((120, 140), (200, 150), (270, 165), (160, 125)):

@@ -76,3 +76,18 @@ def test_one_saturated_red_channel_is_not_too_bright() -> None:
     burnt = f.rgb.copy()
     burnt[half] = (200, 255, 90)
     assert "too_bright" in assess(burnt)["issues"]
+
+
+def test_blue_alone_is_not_clipped_but_two_channels_are() -> None:
+    """A cool cast saturating blue alone leaves the leaf measurable; red and blue both saturated is burnt out."""
+    from datasets.fabricated_leaves import fabricated_leaf
+
+    f = fabricated_leaf("white_paper", "none")
+    stripes = f.leaf & ((np.arange(f.leaf.shape[1])[None, :] // 8) % 2 == 0)
+    blue = f.rgb.copy()
+    blue[stripes, 2] = 255
+    assert assess(blue)["leaf_clipped_pct"] < 5
+    two = f.rgb.copy()
+    two[stripes, 0] = 255
+    two[stripes, 2] = 255
+    assert assess(two)["leaf_clipped_pct"] > 25
