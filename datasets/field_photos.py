@@ -62,7 +62,7 @@ def source_root(src: SourceConfig, data_root: Path) -> Path:
     return (REPO_ROOT / src.path) if src.in_repo else (data_root / src.path)
 
 
-def _groups(files: list[str], pairs_csv: Path | None) -> dict[str, str]:
+def near_duplicate_groups(files: list[str], pairs_csv: Path | None) -> dict[str, str]:
     """Union-find over near-duplicate pairs: file -> group id (the smallest member)."""
     parent = {f: f for f in files}
 
@@ -92,7 +92,7 @@ def scan_source(src: SourceConfig, classes: list[str], data_root: Path) -> list[
         for p in (root / c).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
     )
     pairs = root / src.near_duplicates_csv if src.near_duplicates_csv else None
-    groups = _groups(files, pairs)
+    groups = near_duplicate_groups(files, pairs)
     return [(f, f.split("/", 1)[0], f"{src.name}:{groups[f]}") for f in files]
 
 

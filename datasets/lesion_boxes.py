@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.field_photos import DEFAULT_DATA_ROOT
+from datasets.field_photos import DEFAULT_DATA_ROOT, near_duplicate_groups
 from inference.gate import ANALYSIS_SHORT_SIDE, plant_masks
 from inference.images import read_rgb
 from inference.masks import resize_short
@@ -42,19 +42,7 @@ class BoxPhoto:
 def halves(root: Path) -> dict[str, str]:
     """image -> 'tune' | 'test': half of each class folder's near-duplicate groups, by a stable hash."""
     imgs = sorted(str(p.relative_to(root)) for p in root.rglob("*.jpg"))
-    parent = {i: i for i in imgs}
-
-    def find(i: str) -> str:  # union-find: chains of near-duplicates (a-b, b-c) form one group
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    with (root / "near_duplicate_pairs.csv").open() as f:
-        for r in csv.DictReader(f):
-            a, b = find(r["image_a"]), find(r["image_b"])
-            parent[max(a, b)] = min(a, b)
-    group = {i: find(i) for i in imgs}
+    group = near_duplicate_groups(imgs, root / "near_duplicate_pairs.csv")
     out: dict[str, str] = {}
     strata: dict[str, list[str]] = defaultdict(list)
     for i in imgs:
@@ -66,13 +54,20 @@ def halves(root: Path) -> dict[str, str]:
     return out
 
 
+def read_boxes(root: Path) -> dict[str, list[tuple[str, tuple[float, float, float, float]]]]:
+    """image (path inside the dataset folder) -> [(lesion class, (xmin, ymin, xmax, ymax) in its stored pixels)]."""
+    out: dict[str, list[tuple[str, tuple[float, float, float, float]]]] = defaultdict(list)
+    with (root / "lesion_boxes.csv").open() as f:
+        for r in csv.DictReader(f):
+            x0, y0, x1, y1 = (float(r[k]) for k in ("xmin", "ymin", "xmax", "ymax"))
+            out[r["image"]].append((r["lesion_class"], (x0, y0, x1, y1)))
+    return out
+
+
 def load_box_photos(half: str, data_root: Path = DEFAULT_DATA_ROOT, progress=None) -> list[BoxPhoto]:
     """The photos of one half ('tune', 'test' or 'all') that have boxes, in a stable order."""
     root = Path(data_root) / ROBOFLOW
-    boxes: dict[str, list[tuple[float, ...]]] = defaultdict(list)
-    with (root / "lesion_boxes.csv").open() as f:
-        for r in csv.DictReader(f):
-            boxes[r["image"]].append(tuple(float(r[k]) for k in ("xmin", "ymin", "xmax", "ymax")))
+    boxes = read_boxes(root)
     names = [i for i, h in sorted(halves(root).items()) if (half == "all" or h == half) and i in boxes]
     out = []
     for img in progress(names, desc=f"{half} photos") if progress else names:
@@ -81,7 +76,7 @@ def load_box_photos(half: str, data_root: Path = DEFAULT_DATA_ROOT, progress=Non
         sy, sx = small.shape[0] / rgb.shape[0], small.shape[1] / rgb.shape[1]
         h, w = small.shape[:2]
         rects = [(max(0, int(x0 * sx)), max(0, int(y0 * sy)), min(w, int(np.ceil(x1 * sx))), min(h, int(np.ceil(y1 * sy))))
-                 for x0, y0, x1, y1 in boxes[img]]
+                 for _, (x0, y0, x1, y1) in boxes[img]]
         green, leaf = plant_masks(small)
         out.append(BoxPhoto(img, small, rects, green, leaf))
     return out

@@ -21,7 +21,6 @@ predictions, never on a test split.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
 import time
@@ -40,6 +39,7 @@ from tqdm.auto import tqdm
 
 from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_id, benchmark_path, without_benchmark
 from datasets.field_photos import DEFAULT_DATA_ROOT, ManifestRow, build_manifest, load_config, manifest_hash
+from datasets.lesion_boxes import ROBOFLOW, read_boxes
 from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, sha256_file
 from inference.lesion_patches import (
     COLOUR_FEATURES,
@@ -104,13 +104,8 @@ class Patches:
 
 
 def _box_rows(data_root: Path) -> dict[str, list[tuple[str, tuple[float, float, float, float]]]]:
-    root = data_root / "rice_leaf_photos_roboflow"
-    out: dict[str, list[tuple[str, tuple[float, float, float, float]]]] = defaultdict(list)
-    with (root / "lesion_boxes.csv").open() as f:
-        for r in csv.DictReader(f):
-            out[str(root / r["image"])].append((r["lesion_class"], tuple(float(r[k]) for k in ("xmin", "ymin", "xmax",
-                                                                                                 "ymax"))))
-    return out
+    root = data_root / ROBOFLOW
+    return defaultdict(list, {str(root / image): rows for image, rows in read_boxes(root).items()})
 
 
 Embedder = Callable[[np.ndarray], np.ndarray]  # normalised patches (N, 3, S, S) -> features (N, F)
