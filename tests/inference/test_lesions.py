@@ -3,13 +3,14 @@ background, and what is not a lesion (paper, a straw mat, soil, a shadow, the le
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from datasets.fabricated_leaves import BACKGROUNDS, LEAF_COLOURS, fabricated_leaf
 from datasets.lesion_boxes import BoxPhoto, box_scores, halves
 from inference.gate import assess, plant_masks
-from inference.lesions import severity
+from inference.lesions import main_leaf, severity
 from inference.photo import NO_LESION_PCT
 
 CASES = [(bg, shadow) for bg in BACKGROUNDS for shadow in (False, True)]
@@ -54,13 +55,46 @@ def test_a_streak_from_the_margin_counts_on_white_paper(shadow: bool) -> None:
     assert _iou(m, f.lesion) >= 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: on a background other than white paper the leaf mask keeps a rim of "
-                                       "leaf blended with the background; a streak that opens onto the margin joins it, "
-                                       "and the margin rule (a quarter of a lesion inside the margin band) drops both")
-@pytest.mark.parametrize("background", ["warm_paper", "straw_mat", "soil"])
-def test_a_streak_from_the_margin_on_a_coloured_background(background: str) -> None:
-    f, _, s = _measure(background, "streak", False)
-    assert _iou(s["lesion_mask"], f.lesion) >= 0.5
+@pytest.mark.parametrize("background,shadow,colour,seed", VARIED)
+def test_a_streak_from_the_margin_counts_on_any_background(background: str, shadow: bool, colour: str,
+                                                           seed: int) -> None:
+    # the leaf's rim, blended with a mat, soil or warm paper, joins the streak; the margin rule judged the joined
+    # whole (mostly rim, in the margin band) and dropped the streak with it: 0 % before, IoU 0.68-0.83 now
+    f, _, s = _measure(background, "streak", shadow, colour, seed)
+    assert _iou(s["lesion_mask"], f.lesion) >= 0.6
+    assert abs(s["lesion_pct"] - f.lesion_pct) <= 4.5  # 8.2-11.3 % given for 7.0 %: the blended edge counts
+
+
+def _with_grass(background: str, rgb: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A fabricated leaf with spots and two yellow-green blades of grass beside it, apart from it."""
+    f = fabricated_leaf(background, "spots")
+    img = f.rgb.copy()
+    blades = np.zeros(img.shape[:2], np.uint8)
+    cv2.line(blades, (20, 290), (150, 230), 1, 14)
+    cv2.line(blades, (250, 20), (390, 60), 1, 10)
+    img[blades.astype(bool)] = rgb
+    return img, blades.astype(bool)
+
+
+@pytest.mark.parametrize("background", list(BACKGROUNDS))
+@pytest.mark.parametrize("grass", [(150, 160, 50), (170, 170, 60), (130, 150, 50)])
+def test_grass_beside_the_leaf_is_not_measured(background: str, grass: tuple[int, int, int]) -> None:
+    img, blades = _with_grass(background, grass)
+    green, leaf = plant_masks(img)
+    assert (leaf & blades).sum() > 0.9 * blades.sum()  # the colour rule takes the blades for leaf ...
+    s = severity(img, leaf, green)
+    assert not (s["lesion_mask"] & blades).any()  # ... but they are not the leaf photographed: 21-24 % before
+    assert abs(s["lesion_pct"] - fabricated_leaf(background, "spots").lesion_pct) <= 2.5
+
+
+def test_main_leaf_keeps_the_large_parts() -> None:
+    m = np.zeros((100, 100), bool)
+    m[10:60, 10:60] = True  # 2500 px
+    m[70:90, 70:90] = True  # 400 px: 16 % of the largest
+    m[5:30, 70:95] = True  # 625 px: 25 %
+    out = main_leaf(m, 0.25)
+    assert out[10:60, 10:60].all() and out[5:30, 70:95].all() and not out[70:90, 70:90].any()
+    assert (main_leaf(m[:60, :60], 0.25) == m[:60, :60]).all()  # one part: unchanged
 
 
 @pytest.mark.parametrize("background", list(BACKGROUNDS))
