@@ -114,15 +114,10 @@ def lesion_mask(rgb: np.ndarray, leaf: np.ndarray, green: np.ndarray | None = No
         return (z, hull) if return_leaf else z
     # outline of each component: pixels of a 1-px ring (3x3 dilation) outside it; the frame border counts as
     # not-green (padding), so a region running off the photo is not "embedded"
-    lab_p = np.pad(lab, 1, constant_values=0)
-    core_p = np.pad(healthy, 1, constant_values=False)
-    dil = cv2.dilate(lab_p.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-    ring = (lab_p == 0) & (dil > 0)
-    ring_n = np.bincount(dil[ring], minlength=n)
-    ring_g = np.bincount(dil[ring & core_p], minlength=n)
-    share = ring_g / np.maximum(ring_n, 1)
     keep = np.zeros(n, bool)
-    keep[1:] = (st[1:, cv2.CC_STAT_AREA] >= p["min_area_px"]) & (share[1:] >= p["min_green_border"])
+    keep[1:] = st[1:, cv2.CC_STAT_AREA] >= p["min_area_px"]
+    if p["min_green_border"] > 0:
+        keep &= _border_share(lab, n, healthy) >= p["min_green_border"]
     les = keep[lab]
     if mp > 0:
         les = _beyond_margin(les, hull, mp, p["min_area_px"], healthy)
