@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from datasets.fabricated_leaves import BACKGROUNDS, LEAF_COLOURS, fabricated_leaf
+from datasets.fabricated_leaves import BACKGROUNDS, LEAF_COLOURS, STREAK_RGB, fabricated_leaf
 from datasets.lesion_boxes import BoxPhoto, box_scores, halves
 from inference.gate import assess, plant_masks
-from inference.lesions import main_leaf, severity
+from inference.lesions import severity, stray_parts
 from inference.photo import NO_LESION_PCT
 
 CASES = [(bg, shadow) for bg in BACKGROUNDS for shadow in (False, True)]
@@ -62,7 +62,7 @@ def test_a_streak_from_the_margin_counts_on_any_background(background: str, shad
     # whole (mostly rim, in the margin band) and dropped the streak with it: 0 % before, IoU 0.68-0.83 now
     f, _, s = _measure(background, "streak", shadow, colour, seed)
     assert _iou(s["lesion_mask"], f.lesion) >= 0.6
-    assert abs(s["lesion_pct"] - f.lesion_pct) <= 4.5  # 8.2-11.3 % given for 7.0 %: the blended edge counts
+    assert abs(s["lesion_pct"] - f.lesion_pct) <= 5.5  # 8.2-11.4 % given for 7.0 %: the blended edge counts
 
 
 def _with_grass(background: str, rgb: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -87,14 +87,29 @@ def test_grass_beside_the_leaf_is_not_measured(background: str, grass: tuple[int
     assert abs(s["lesion_pct"] - fabricated_leaf(background, "spots").lesion_pct) <= 2.5
 
 
-def test_main_leaf_keeps_the_large_parts() -> None:
-    m = np.zeros((100, 100), bool)
-    m[10:60, 10:60] = True  # 2500 px
-    m[70:90, 70:90] = True  # 400 px: 16 % of the largest
-    m[5:30, 70:95] = True  # 625 px: 25 %
-    out = main_leaf(m, 0.25)
-    assert out[10:60, 10:60].all() and out[5:30, 70:95].all() and not out[70:90, 70:90].any()
-    assert (main_leaf(m[:60, :60], 0.25) == m[:60, :60]).all()  # one part: unchanged
+def test_stray_parts_are_small_and_mostly_lesion() -> None:
+    leaf = np.zeros((100, 100), bool)
+    les = np.zeros((100, 100), bool)
+    leaf[10:60, 10:60] = True  # the leaf: 2500 px, healthy
+    leaf[70:90, 70:90] = les[70:90, 70:90] = True  # 400 px, all lesion colour: a blade of straw
+    leaf[70:90, 10:30] = True  # 400 px, 10 % lesion: a leaf's tip cut off by a pale band
+    les[70:72, 10:30] = True
+    stray = stray_parts(leaf, les, 0.25, 0.5)
+    assert stray[70:90, 70:90].all() and stray.sum() == 400
+    assert not stray_parts(leaf[:60, :60], les[:60, :60], 0.25, 0.5).any()  # one part: nothing stray
+
+
+@pytest.mark.parametrize("tip_from", [200, 330])
+def test_a_lesion_across_the_whole_width_counts(tip_from: int) -> None:
+    # tip blight: the lesion covers the blade's full width, so its outline lies on its own margin pixels, not on
+    # healthy leaf; those are left out of the outline's share (counted, they dropped the lesion: 0 % for 52 %)
+    f = fabricated_leaf("white_paper", "none")
+    tip = f.leaf & (np.arange(f.rgb.shape[1])[None, :] >= tip_from)
+    img = f.rgb.copy()
+    img[tip] = STREAK_RGB
+    s = severity(img, f.leaf, f.leaf & ~tip)
+    true_pct = 100 * tip.sum() / f.leaf.sum()
+    assert abs(s["lesion_pct"] - true_pct) <= 5
 
 
 @pytest.mark.parametrize("background", list(BACKGROUNDS))
