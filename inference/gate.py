@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from inference.canopy import canopy_mask, fragmentation
-from inference.masks import background_like, fill_holes, resize_short
+from inference.masks import background_like, fill_holes, labelled, resize_short
 
 ANALYSIS_SHORT_SIDE = 300
 MIN_COHERENCE = 0.5  # adjacent-pixel correlation; real photos >= 0.8, noise ~0
@@ -87,10 +87,10 @@ def plant_masks(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     v_min = max(MIN_V, REL_V * float(np.percentile(v, 99)))
     green = (h >= GREEN_HUE[0]) & (h <= GREEN_HUE[1]) & (s >= GREEN_MIN_SAT) & (v >= v_min) & (s * v >= 1020)
     g8 = cv2.morphologyEx(green.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, lab, st, _ = cv2.connectedComponentsWithStats(g8, connectivity=8)
+    n, lab, area = labelled(g8)
     min_area = max(20, int(0.002 * g8.size))
     keep = np.zeros(n, bool)
-    keep[1:] = st[1:, cv2.CC_STAT_AREA] >= min_area
+    keep[1:] = area[1:] >= min_area
     core = keep[lab]
     k = max(3, int(0.04 * min(small.shape[:2])) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))

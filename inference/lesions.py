@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from inference.masks import fill_holes
+from inference.masks import fill_holes, labelled
 
 ANALYSIS_SHORT_SIDE = 300
 # Operating points, tuned on the 'tune' half of the roboflow lesion boxes (coordinate descent, eval_severity.py):
@@ -108,14 +108,14 @@ def lesion_mask(rgb: np.ndarray, leaf: np.ndarray, green: np.ndarray | None = No
     cand = region & (coloured | grey)
     # healthy tissue: leaf that is no candidate and has some chroma
     healthy = hull & ~cand & (chroma >= 5)
-    n, lab, st, _ = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=8)
+    n, lab, area = labelled(cand)
     if n <= 1:
         z = np.zeros(leaf.shape, bool)
         return (z, hull) if return_leaf else z
     # outline of each component: pixels of a 1-px ring (3x3 dilation) outside it; the frame border counts as
     # not-green (padding), so a region running off the photo is not "embedded"
     keep = np.zeros(n, bool)
-    keep[1:] = st[1:, cv2.CC_STAT_AREA] >= p["min_area_px"]
+    keep[1:] = area[1:] >= p["min_area_px"]
     if p["min_green_border"] > 0:
         keep &= _border_share(lab, n, healthy) >= p["min_green_border"]
     les = keep[lab]
@@ -147,10 +147,9 @@ def stray_parts(leaf: np.ndarray, les: np.ndarray, share: float, min_lesion: flo
     of grass or pieces of straw apart from the leaf photographed, which the colour rule takes for leaf and, being
     yellower than it, for lesion. A small part that is mostly healthy (a leaf's tip cut off by a pale band, a second
     leaf) stays."""
-    n, lab, st, _ = cv2.connectedComponentsWithStats(np.asarray(leaf, bool).astype(np.uint8), connectivity=8)
+    n, lab, area = labelled(np.asarray(leaf, bool))
     if n <= 2:
         return np.zeros(leaf.shape, bool)
-    area = st[:, cv2.CC_STAT_AREA].astype(np.float64)
     lesion = np.bincount(lab[les], minlength=n) / np.maximum(area, 1)
     stray = (area < share * area[1:].max()) & (lesion >= min_lesion)
     stray[0] = False
@@ -167,9 +166,9 @@ def _beyond_margin(les: np.ndarray, hull: np.ndarray, mp: int, min_area: float,
     that joined a streak drag the streak out with it (0 % for a 7 % streak on warm paper, a straw mat or soil)."""
     ell = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * mp + 1,) * 2)
     inner = cv2.erode(hull.astype(np.uint8), ell).astype(bool)
-    n, lab, st, _ = cv2.connectedComponentsWithStats((les & inner).astype(np.uint8), connectivity=8)
+    n, lab, area = labelled(les & inner)
     big = np.zeros(n, bool)
-    big[1:] = st[1:, cv2.CC_STAT_AREA] >= max(1.0, min_area)
+    big[1:] = area[1:] >= max(1.0, min_area)
     if healthy is not None and DEEP_MIN_GREEN_BORDER > 0:
         big &= _border_share(lab, n, healthy, ignore=les) >= DEEP_MIN_GREEN_BORDER
     deep = big[lab].astype(np.uint8)

@@ -18,6 +18,14 @@ def resize_short(rgb: np.ndarray, short: int) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
 
 
+def labelled(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(label count with the background's 0, int32 labels, pixel count per label) of a mask's 8-connected parts: the
+    labels of cv2.connectedComponentsWithStats, whose statistics cost 3x the labelling (1.0 against 0.3 ms at 300 x
+    400 px) when only the areas are needed."""
+    n, lab = cv2.connectedComponents(np.asarray(mask).astype(np.uint8), connectivity=8)
+    return n, lab, np.bincount(lab.ravel(), minlength=n)
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """The mask with every hole inside its outer contours filled."""
     m = mask.astype(np.uint8)
