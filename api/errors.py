@@ -48,6 +48,10 @@ class ErrorBody(BaseModel):
 
     detail: str = Field(description="what was wrong and how to fix it")
     code: str = Field(description="stable machine-readable name: bad_input, too_large, not_found, ...")
+    reason: str | None = Field(default=None, description="a finer stable name where there is one (photo uploads: "
+                               "photo_empty, photo_too_many_bytes, not_a_photo, heic_unsupported, "
+                               "photo_too_many_pixels, photo_unreadable, photo_too_small, photo_damaged, "
+                               "no_area_given, outside_every_area), for a page to say it in its own language")
     errors: list[dict[str, Any]] | None = Field(default=None, description="per-field problems of a 422 validation")
 
 
@@ -61,10 +65,13 @@ def status_of(exc: CropwatchError) -> int:
     return next(s for cls, s in STATUS if isinstance(exc, cls))
 
 
-def _body(detail: str, code: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _body(detail: str, code: str, errors: list[dict[str, Any]] | None = None,
+          reason: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"detail": detail, "code": code}
     if errors is not None:
         body["errors"] = errors
+    if reason is not None:
+        body["reason"] = reason
     return body
 
 
@@ -89,7 +96,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         if isinstance(exc, RateLimited):
             headers = {"Retry-After": str(exc.retry_after_s)}
-        return JSONResponse(status_code=status_of(exc), content=_body(str(exc), exc.code), headers=headers)
+        return JSONResponse(status_code=status_of(exc), content=_body(str(exc), exc.code, reason=exc.reason),
+                            headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

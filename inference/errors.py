@@ -1,7 +1,8 @@
 """One error family for everything cropwatch refuses, with no HTTP knowledge.
 
 Every message says what was wrong and how to fix it. The web layer maps each class to a status code in one handler
-(`api/errors.py`); the CLI prints the message. `code` is a stable, machine-readable name that API clients can test.
+(`api/errors.py`); the CLI prints the message. `code` is a stable, machine-readable name that API clients can test;
+`reason`, where given, a finer one (`photo_too_small` under `bad_input`) that a page can show in its own language.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ class CropwatchError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason
 
 
 class BadInput(CropwatchError, ValueError):

@@ -131,9 +131,15 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
                         for lang in ("vi", "en")})
 
 
+UNRANKED = 1e-3  # probabilities closer than this rank no disease above another (candidates_for)
+
+
 def candidates_for(decision: Decision, probabilities: dict[str, float], advice: dict[str, Any]) -> list[Candidate]:
-    """When the answer is unsure, the two most likely diseases with what to look at; otherwise none."""
-    if decision.status != "unsure":
+    """When the answer is unsure, the two most likely diseases with what to look at; otherwise none. None either when
+    the probabilities rank nothing (all equal: no lesion patch was found to judge), rather than two names at 33 %."""
+    if decision.status != "unsure" or not probabilities:
+        return []
+    if max(probabilities.values()) - min(probabilities.values()) < UNRANKED:
         return []
     look = advice.get("look_for", {})
     top = sorted(probabilities.items(), key=lambda kv: -kv[1])[:2]

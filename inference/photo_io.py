@@ -116,14 +116,17 @@ def decode_photo(
     Raises BadInput (EmptyInput, TooLarge, Unsupported) for a photo that cannot be scored.
     """
     if not data:
-        raise EmptyInput("the upload is empty; choose a photo and send it again")
+        raise EmptyInput("the upload is empty; choose a photo and send it again", "photo_empty")
     if len(data) > max_bytes:
-        raise TooLarge(f"the photo is {len(data) / 2**20:.1f} MiB; the limit is {max_bytes // 2**20} MiB")
+        raise TooLarge(f"the photo is {len(data) / 2**20:.1f} MiB; the limit is {max_bytes // 2**20} MiB",
+                       "photo_too_many_bytes")
     fmt = sniff_format(data[:16])
     if fmt is None:
-        raise Unsupported("this file is not a JPEG, PNG, WebP or HEIC photo; take a photo with the phone's camera")
+        raise Unsupported("this file is not a JPEG, PNG, WebP or HEIC photo; take a photo with the phone's camera",
+                          "not_a_photo")
     if fmt == "HEIF" and not HEIC_SUPPORTED:
-        raise Unsupported("HEIC photos are not supported here; set the camera to 'Most compatible' (JPEG)")
+        raise Unsupported("HEIC photos are not supported here; set the camera to 'Most compatible' (JPEG)",
+                          "heic_unsupported")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -132,16 +135,18 @@ def decode_photo(
             m = re.search(r"\((\d+) pixels\)", str(exc))
             mp = f"{int(m.group(1)) / 1e6:.0f} megapixels" if m else "far more megapixels than a phone takes"
             raise TooLarge(
-                f"the photo has {mp}; the limit is {max_pixels / 1e6:.0f} MP: send a normal phone photo") from exc
+                f"the photo has {mp}; the limit is {max_pixels / 1e6:.0f} MP: send a normal phone photo",
+                "photo_too_many_pixels") from exc
         except (UnidentifiedImageError, OSError) as exc:
-            raise BadInput(f"the {fmt} file cannot be read ({reason(exc)}); send the original photo") from exc
+            raise BadInput(f"the {fmt} file cannot be read ({reason(exc)}); send the original photo",
+                           "photo_unreadable") from exc
     w, h = img.size
     if w * h > max_pixels:
         raise TooLarge(
             f"the photo has {w * h / 1e6:.0f} megapixels ({w}x{h}); the limit is {max_pixels / 1e6:.0f} MP: "
-            "send a normal phone photo")
+            "send a normal phone photo", "photo_too_many_pixels")
     if min(w, h) < MIN_PHOTO_SIDE:
-        raise BadInput(f"the photo is only {w}x{h} pixels; move closer and take a full-size photo")
+        raise BadInput(f"the photo is only {w}x{h} pixels; move closer and take a full-size photo", "photo_too_small")
     exif = img.getexif()
     lat, lon = _gps(exif)
     taken = _taken_at(exif)
@@ -149,7 +154,8 @@ def decode_photo(
     try:
         rgb = decode_opened(img, short_side)
     except (OSError, ValueError, SyntaxError) as exc:
-        raise BadInput(f"the {fmt} file is damaged or truncated ({reason(exc)}); send the photo again") from exc
+        raise BadInput(f"the {fmt} file is damaged or truncated ({reason(exc)}); send the photo again",
+                       "photo_damaged") from exc
     return DecodedPhoto(rgb, fmt, w, h, min(rgb.shape[:2]) / min(w, h), lat, lon, taken, device)
 
 

@@ -68,7 +68,8 @@ class PhotoDiagnosis(BaseModel):
     ood_distance: float
     reason: str | None = None
     candidates: list[Candidate] = Field(default_factory=list, description="when unsure: the two most likely "
-                                        "diseases and what to look at; never a single confident name")
+                                        "diseases and what to look at; never a single confident name; empty when "
+                                        "no lesion patch was found to rank them (reason says so)")
     look_for_other: Bilingual | None = Field(default=None, description="when unsure: signs of what the model does not "
                                              "know (e.g. tungro and its leafhoppers)")
 

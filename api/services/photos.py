@@ -93,16 +93,18 @@ def read_limited(stream: BinaryIO, limit: int) -> bytes:
     while chunk := stream.read(1 << 20):
         buf.write(chunk)
         if buf.tell() > limit:
-            raise TooLarge(f"the photo is larger than {limit // 2**20} MiB; send the camera's photo")
+            raise TooLarge(f"the photo is larger than {limit // 2**20} MiB; send the camera's photo",
+                           "photo_too_many_bytes")
     return buf.getvalue()
 
 
 def check_upload(content_type: str | None, data: bytes) -> None:
     """Type checks before any decoding: the declared content type and the file's magic bytes."""
     if content_type and not (content_type.startswith("image/") or content_type in ("application/octet-stream", "")):
-        raise Unsupported(f"content type {content_type} is not an image; send a JPEG or PNG photo")
+        raise Unsupported(f"content type {content_type} is not an image; send a JPEG or PNG photo", "not_a_photo")
     if data and sniff_format(data[:16]) is None:
-        raise Unsupported("this file is not a JPEG, PNG, WebP or HEIC photo; take a photo with the camera")
+        raise Unsupported("this file is not a JPEG, PNG, WebP or HEIC photo; take a photo with the camera",
+                          "not_a_photo")
 
 
 def locate_area(session: Session, account: Account, result: PhotoResult,
@@ -111,11 +113,11 @@ def locate_area(session: Session, account: Account, result: PhotoResult,
     where = (lon, lat) if lat is not None else (result.photo.lon, result.photo.lat)
     if where[0] is None or where[1] is None:
         raise BadInput("say which growing area this is: give area_code, or lat and lon, or send a photo with GPS "
-                       "(turn on location for the camera)")
+                       "(turn on location for the camera)", "no_area_given")
     area = area_at(session, where[0], where[1], visible_areas(select(GrowingArea), account))
     if area is None:
         raise BadInput(f"the location lat={where[1]:.6f}, lon={where[0]:.6f} is outside every growing area you may "
-                       "use; give area_code")
+                       "use; give area_code", "outside_every_area")
     return area
 
 

@@ -66,22 +66,33 @@ def test_location_form_fields_link_the_photo(client: TestClient, farm: dict) -> 
     assert r.status_code == 201 and r.json()["area_code"] == "VN-STOR-0001"
 
 
+def _tiny_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (60, 120, 40)).save(buf, "PNG")
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize(
-    ("kind", "status", "words"),
+    ("kind", "status", "words", "reason"),
     [
-        ("text", 415, "not a JPEG"),
-        ("content_type", 415, "not an image"),
-        ("truncated", 422, "truncated"),
-        ("bomb", 413, "megapixels"),
-        ("100mp", 413, "100 megapixels"),
-        ("empty", 400, "empty"),
-        ("unknown_area", 404, "no growing area"),
-        ("others_area", 404, "no growing area"),
-        ("outside", 422, "outside every growing area"),
-        ("no_location", 422, "say which growing area"),
+        ("text", 415, "not a JPEG", "not_a_photo"),
+        ("content_type", 415, "not an image", "not_a_photo"),
+        ("truncated", 422, "truncated", "photo_damaged"),
+        ("bomb", 413, "megapixels", "photo_too_many_pixels"),
+        ("100mp", 413, "100 megapixels", "photo_too_many_pixels"),
+        ("empty", 400, "empty", "photo_empty"),
+        ("tiny", 422, "only 8x8 pixels", "photo_too_small"),
+        ("unknown_area", 404, "no growing area", None),
+        ("others_area", 404, "no growing area", None),
+        ("outside", 422, "outside every growing area", "outside_every_area"),
+        ("no_location", 422, "say which growing area", "no_area_given"),
     ],
 )
-def test_bad_uploads_store_nothing(client, farm, data_dir, engine, kind, status, words) -> None:
+def test_bad_uploads_store_nothing(client, farm, data_dir, engine, kind, status, words, reason) -> None:
     good = real_photo().read_bytes()
     cases = {
         "text": (b"just some text", {"area_code": "VN-STOR-0001"}, "image/jpeg"),
@@ -90,6 +101,7 @@ def test_bad_uploads_store_nothing(client, farm, data_dir, engine, kind, status,
         "bomb": (png_header_bomb(), {"area_code": "VN-STOR-0001"}, "image/png"),
         "100mp": (png_header_bomb(10_000, 10_000), {"area_code": "VN-STOR-0001"}, "image/png"),
         "empty": (b"", {"area_code": "VN-STOR-0001"}, "image/jpeg"),
+        "tiny": (_tiny_png(), {"area_code": "VN-STOR-0001"}, "image/png"),
         "unknown_area": (good, {"area_code": "VN-STOR-9999"}, "image/jpeg"),
         "others_area": (good, {"area_code": "VN-STOR-0002"}, "image/jpeg"),
         "outside": (good, {"lat": "10.9", "lon": "106.9"}, "image/jpeg"),
@@ -100,6 +112,7 @@ def test_bad_uploads_store_nothing(client, farm, data_dir, engine, kind, status,
     r = upload(client, farm["a"], data, ctype=ctype, **form)
     assert r.status_code == status, r.text
     assert words in r.json()["detail"]
+    assert r.json().get("reason") == reason  # the finer name a page shows in its own language
     assert row_counts(engine) == before
     assert files_in(data_dir) == []
 

@@ -105,3 +105,6 @@ def test_unsure_names_two_candidates_and_what_to_look_at() -> None:
     assert [x.label for x in c] == ["blast", "brown_spot"]
     assert all(x.look_for is not None and x.look_for.vi and x.look_for.en for x in c)
     assert candidates_for(Decision("diagnosed", "blast", None), probs, advice) == []
+    # no lesion patch found: the probabilities are all 1/3 and rank nothing, so no two names at 33 % each
+    flat = dict.fromkeys(probs, 1 / 3)
+    assert candidates_for(Decision("unsure", "unsure", "no lesion-like spot was found to judge"), flat, advice) == []

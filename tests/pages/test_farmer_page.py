@@ -113,3 +113,18 @@ def test_a_camera_photo_is_shrunk_on_the_phone_and_keeps_its_gps(live_server, br
     # the page read the phone model from EXIF before re-encoding dropped it
     assert obs[0]["device"] == "samsung SM-A125F"
     assert obs[0]["lat"] == pytest.approx(inside.y, abs=1e-5) and obs[0]["lon"] == pytest.approx(inside.x, abs=1e-5)
+    # a file that is no photo: the page says so in its own language (the server's `reason`), and the last photo's
+    # result card goes rather than stand under the error as if it were this file's
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a photo")
+    d.execute_script("localStorage.setItem('cw_lang', 'vi')")
+    d.refresh()
+    wait.until(ec.visibility_of_element_located((By.ID, "upload")))
+    d.find_element(By.ID, "photo").send_keys(str(big))
+    d.find_element(By.ID, "send").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "result")))
+    d.find_element(By.ID, "photo").send_keys(str(notes))
+    d.find_element(By.ID, "send").click()
+    wait.until(lambda _: d.find_element(By.ID, "upload-error").text)
+    assert "không phải ảnh" in d.find_element(By.ID, "upload-error").text
+    assert not d.find_element(By.ID, "result").is_displayed()

@@ -179,3 +179,7 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     wait.until(ec.invisibility_of_element_located((By.ID, "summary")))
     assert d.find_elements(By.CSS_SELECTOR, "#downloads button") == []
     assert d.find_element(By.ID, "exclusion-state").text == ""  # the other area's drawings went with it
+    # on a phone the map sits below the panel, 60 % of the screen high (it had no height: flex-basis 0 in a column)
+    d.set_window_size(390, 844)
+    time.sleep(0.3)
+    assert d.find_element(By.ID, "map").size["height"] >= 0.5 * d.execute_script("return window.innerHeight")

@@ -16,6 +16,20 @@ const T = {
     sections: { cultural: "Biện pháp canh tác", chemical_when: "Khi nào cần dùng thuốc", active_ingredients: "Hoạt chất được khuyến cáo (phải có trong Danh mục được phép)",
       phi: "Thời gian cách ly", ppe: "Bảo hộ lao động", check: "Cần kiểm tra", call: "Liên hệ" },
     fb_it_is: "Theo tôi đó là", fb_other_name: "Tên bệnh hoặc sâu hại", fb_send: "Gửi", fb_thanks: "Cảm ơn! Cán bộ nông nghiệp sẽ xem lại.",
+    no_spots: "Không thấy rõ vết bệnh để nhận diện: hãy chụp gần, rõ nét vào chỗ lá bị bệnh.",
+    errors: {
+      photo_empty: "Tệp ảnh trống: hãy chọn lại ảnh rồi gửi.",
+      photo_too_many_bytes: "Ảnh quá nặng: hãy gửi ảnh chụp bằng camera của điện thoại.",
+      not_a_photo: "Tệp này không phải ảnh JPEG, PNG, WebP hay HEIC: hãy chụp ảnh bằng camera của điện thoại.",
+      heic_unsupported: "Chưa đọc được ảnh HEIC: hãy đặt camera ở chế độ \"Tương thích nhất\" (JPEG).",
+      photo_too_many_pixels: "Ảnh có quá nhiều điểm ảnh: hãy gửi ảnh chụp bình thường của điện thoại.",
+      photo_unreadable: "Không đọc được ảnh: hãy gửi ảnh gốc.",
+      photo_too_small: "Ảnh quá nhỏ: hãy chụp gần hơn, ảnh đầy đủ kích thước.",
+      photo_damaged: "Ảnh bị hỏng hoặc gửi chưa hết: hãy gửi lại ảnh.",
+      no_area_given: "Hãy chọn vùng trồng, hoặc bật vị trí cho camera.",
+      outside_every_area: "Vị trí của ảnh nằm ngoài các vùng trồng của bạn: hãy chọn vùng trồng.",
+      network: "Lỗi mạng: ảnh chưa được gửi, hãy thử lại.",
+    },
     labels: { bacterial_leaf_blight: "Bệnh bạc lá", blast: "Bệnh đạo ôn", brown_spot: "Bệnh đốm nâu", unsure: "Chưa chắc chắn" },
     status: { no_symptom: "Không thấy triệu chứng bệnh", retake: "Cần chụp lại ảnh", field_patch: "Ảnh khoảnh ruộng" },
   },
@@ -34,6 +48,20 @@ const T = {
     sections: { cultural: "Cultural measures", chemical_when: "When chemical control is warranted", active_ingredients: "Active ingredients named (must be on the permitted list)",
       phi: "Pre-harvest interval", ppe: "Protective equipment", check: "What to check", call: "Whom to call" },
     fb_it_is: "I think it is", fb_other_name: "Name of the disease or pest", fb_send: "Send", fb_thanks: "Thank you! An agronomist will check it.",
+    no_spots: "No clear lesion to judge: take a close, sharp photo of the diseased part of the leaf.",
+    errors: {
+      photo_empty: "The file is empty: choose the photo again and send it.",
+      photo_too_many_bytes: "The photo is too heavy: send the photo as the phone's camera took it.",
+      not_a_photo: "This file is not a JPEG, PNG, WebP or HEIC photo: take a photo with the phone's camera.",
+      heic_unsupported: "HEIC photos cannot be read yet: set the camera to 'Most compatible' (JPEG).",
+      photo_too_many_pixels: "The photo has too many pixels: send a normal phone photo.",
+      photo_unreadable: "The photo cannot be read: send the original photo.",
+      photo_too_small: "The photo is too small: move closer and take a full-size photo.",
+      photo_damaged: "The photo is damaged or did not arrive whole: send it again.",
+      no_area_given: "Choose the growing area, or turn on location for the camera.",
+      outside_every_area: "The photo's location is outside your growing areas: choose the area.",
+      network: "Network error: the photo was not sent; try again.",
+    },
     labels: { bacterial_leaf_blight: "Bacterial leaf blight", blast: "Blast", brown_spot: "Brown spot", unsure: "Unsure" },
     status: { no_symptom: "No disease symptom visible", retake: "Please retake the photo", field_patch: "Field patch photo" },
   },
@@ -89,7 +117,12 @@ function showResult(res) {
     }
     box.appendChild(list);
   }
-  box.hidden = !cands.length;
+  if (d.status === "unsure" && !cands.length) {
+    const p = document.createElement("p");
+    p.textContent = t("no_spots");  // no lesion patch to judge: say what to photograph, not two names at 33 %
+    box.appendChild(p);
+  }
+  box.hidden = !box.childElementCount;
   $("severity").textContent = s.ses === null ? "" : `${t("severity")}: ${s.ses} (${s.affected_pct}% ${t("leaf_area")})`;
   $("growth").textContent = g.score === null ? "" :
     `${t("growth")}: ${g.score}/100 (${t(g.method)}${g.lcc_level ? " " + g.lcc_level : ""})`;
@@ -353,11 +386,17 @@ $("photo-form").addEventListener("submit", async (ev) => {
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
     if (xhr.status === 201) { lastPhotoId = body.id; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
-    else { $("upload-error").textContent = body.detail || xhr.statusText; }
+    else { showUploadError((body.reason && t("errors")[body.reason]) || body.detail || xhr.statusText); }
   };
-  xhr.onerror = () => { $("progress").hidden = true; $("send").disabled = false; $("upload-error").textContent = "network error"; };
+  xhr.onerror = () => { $("progress").hidden = true; $("send").disabled = false; showUploadError(t("errors").network); };
   xhr.send(form);
 });
+
+function showUploadError(message) {
+  // the result card of an earlier photo must not stand under the error as if it were this photo's
+  lastResult = null; $("result").hidden = true;
+  $("upload-error").textContent = message;
+}
 
 $("lang").addEventListener("click", () => {
   lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("cw_lang", lang); applyLang();

@@ -64,6 +64,13 @@ let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k] || k;
+// the server's times are UTC ("...Z"); an operator reads them on the phone's own clock (Vietnam: UTC+7)
+const localTime = (iso) => {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+};
 const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([9.6, 105.97], 13);
 const layers = { ortho: null, boundary: null, analysis: null, zones: null, exclusions: null, truth: null, photos: null };
 const GT_COLOURS = { damage: "#d7191c", healthy_canopy: "#1a9641", stubble: "#c9a227", water: "#2c7bb6", shadow: "#555555", bare_soil: "#8c510a" };
@@ -128,7 +135,7 @@ async function areaChanged() {
 async function loadJobs() {
   jobs = await api(`/v1/jobs?area_code=${encodeURIComponent($("area").value)}`);
   const done = jobs.filter((j) => j.status === "succeeded");
-  $("job").innerHTML = done.length ? done.map((j) => `<option value="${j.id}">#${j.id} ${j.created_at.slice(0, 16)} (${j.result.damage_method})</option>`).join("")
+  $("job").innerHTML = done.length ? done.map((j) => `<option value="${j.id}">#${j.id} ${localTime(j.created_at)} (${t(`m_${j.result.damage_method}`)})</option>`).join("")
     : `<option value="">${t("no_flight")}</option>`;
   await jobChanged();
 }
@@ -163,7 +170,7 @@ function showFlight(j) {
   $("flight").hidden = !j;
   if (!j) return;
   const r = j.result;
-  const rows = [["f_date", (j.finished_at || j.created_at).slice(0, 16).replace("T", " ")], ["f_sensor", r.sensor],
+  const rows = [["f_date", localTime(j.finished_at || j.created_at)], ["f_sensor", r.sensor],
     ["f_area", `${r.analysed_area_ha.toFixed(2)} ha`], ["f_canopy", `${r.canopy_cover_pct.toFixed(0)} %`],
     ["f_growth", `${r.growth_score.toFixed(0)} / 100`],
     ["f_damaged", `${r.damaged_area_ha.toFixed(3)} ha (${r.damaged_pct.toFixed(1)} %)`],
