@@ -55,4 +55,7 @@ vendor:
 	  node_modules/leaflet/LICENSE vendor/leaflet/ && rm -rf vendor/leaflet-geoman && mkdir -p vendor/leaflet-geoman && \
 	cp node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js \
 	  node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css \
-	  node_modules/@geoman-io/leaflet-geoman-free/LICENSE vendor/leaflet-geoman/ && rm -rf node_modules package-lock.json
+	  node_modules/@geoman-io/leaflet-geoman-free/LICENSE vendor/leaflet-geoman/ && rm -rf vendor/swagger-ui && \
+	mkdir -p vendor/swagger-ui && cp node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	  node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/LICENSE vendor/swagger-ui/ && \
+	rm -rf node_modules package-lock.json

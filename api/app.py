@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -63,6 +63,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     runner.shutdown()
 
 
+def install_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from api/static/vendor/swagger-ui (`make vendor`), so the API's documentation page works
+    on a server or a laptop without the internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} API",
+                                   oauth2_redirect_url="/docs/oauth2-redirect",
+                                   swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="data:,")  # no outside request, no 404
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="cropwatch",
@@ -70,7 +88,10 @@ def create_app() -> FastAPI:
         description="Crop monitoring for smallholder farms: growing-area records, photo diagnosis, drone analysis.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # served below from the vendored Swagger UI: FastAPI's own page loads it from a CDN
+        redoc_url=None,  # ReDoc would too, and nothing links to it
     )
+    install_docs(app)
     app.include_router(auth.router)
     app.include_router(areas.router)
     app.include_router(photos.router)

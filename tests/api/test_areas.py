@@ -31,6 +31,20 @@ def test_health_needs_no_token(client: TestClient) -> None:
     assert client.get("/health").json()["status"] == "ok"
 
 
+def test_the_api_docs_page_needs_no_internet(client: TestClient) -> None:
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    # every script and style sheet of the page is served here (FastAPI's default page loads them from a CDN)
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert urls and all(u.startswith("/") or u.startswith("data:") for u in urls), urls
+    for u in urls:
+        if u.startswith("/"):
+            assert client.get(u).status_code == 200, u
+    assert client.get("/openapi.json").status_code == 200
+
+
 def test_every_area_route_needs_a_token(client: TestClient) -> None:
     for method, url in [("get", "/v1/areas"), ("post", "/v1/areas"), ("get", "/v1/areas/VN-STOR-0001"),
                         ("get", "/v1/areas/lookup?lat=9.56&lon=105.97"), ("get", "/v1/areas/export")]:
