@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="Largest accepted vector upload.")
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, description="Largest accepted photo upload.")
     max_photo_pixels: int = Field(default=50_000_000, description="Largest accepted photo, in pixels (header).")
+    photo_model_threads: int | None = Field(default=None, ge=1, le=64, description="onnxruntime threads per photo "
+                                            "(unset: onnxruntime's own choice, every core)")
     models_dir: Path = Field(default=REPO_ROOT / "models", description="Model bundles and their ACTIVE files.")
     model_poll_s: float = Field(default=1.0, gt=0, le=60, description="how often each API process asks the database "
                                 "which model version to serve (an activation reaches every process within this)")

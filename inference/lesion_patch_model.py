@@ -71,12 +71,13 @@ class LesionPatchModel(CalibratedBundleModel):
         return pred
 
 
-def load_photo_model(path: Bundle | str | Path) -> PhotoModel:
-    """The served model of a field-photo bundle, by its task: whole-image classification or lesion patches."""
+def load_photo_model(path: Bundle | str | Path, threads: int | None = None) -> PhotoModel:
+    """The served model of a field-photo bundle, by its task: whole-image classification or lesion patches;
+    `threads`: onnxruntime's intra-op threads per run (None: its default)."""
     bundle = path if isinstance(path, Bundle) else load_bundle(path)
     if bundle.meta.get("task") == "lesion_patch_classification":
-        return LesionPatchModel(bundle)
-    return FieldPhotoModel(bundle)
+        return LesionPatchModel(bundle, threads)
+    return FieldPhotoModel(bundle, threads)
 
 
 PhotoModel = FieldPhotoModel | LesionPatchModel
