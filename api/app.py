@@ -117,6 +117,10 @@ def create_app() -> FastAPI:
     def home() -> RedirectResponse:
         return RedirectResponse("/app/")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # no icon, and no 404 in every page's console
+
     @app.get("/health", tags=["health"])
     def health(session: Annotated[Session, Depends(get_session)]) -> dict[str, str]:
         """Liveness and database reachability."""

@@ -43,6 +43,7 @@ def test_the_api_docs_page_needs_no_internet(client: TestClient) -> None:
         if u.startswith("/"):
             assert client.get(u).status_code == 200, u
     assert client.get("/openapi.json").status_code == 200
+    assert client.get("/favicon.ico").status_code == 204  # browsers ask on every page: no 404 in their consoles
 
 
 def test_every_area_route_needs_a_token(client: TestClient) -> None:

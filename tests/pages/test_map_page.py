@@ -33,5 +33,12 @@ def test_base_map_with_the_sample(browser, tmp_path) -> None:
         wait.until(lambda _: "VN-MAU-0001" in d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content").text)
         Select(d.find_element(By.ID, "f-crop")).select_by_value("shallot")
         wait.until(lambda _: d.find_element(By.ID, "count").text.startswith("1 "))
+        # the filters speak the page's language, and follow a switch (they were written once at sign-in)
+        assert Select(d.find_element(By.ID, "f-crop")).first_selected_option.text == "Hành tím"
+        d.find_element(By.ID, "lang").click()
+        wait.until(lambda _: Select(d.find_element(By.ID, "f-crop")).first_selected_option.text == "Shallot")
+        diseases = [o.text for o in Select(d.find_element(By.ID, "f-disease")).options]
+        assert "Blast" in diseases and "Bệnh đạo ôn" not in diseases
+        d.find_element(By.ID, "lang").click()
         page = httpx.get(f"{server.url}/trace/VN-MAU-0001")
         assert page.status_code == 200 and "Beam 75WP" in page.text and "mau_hoatu" not in page.text

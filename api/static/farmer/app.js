@@ -9,7 +9,7 @@ const T = {
     maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá", growth: "Sinh trưởng",
     leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
     fb_question: "Kết quả này đúng không?", fb_right: "Đúng", fb_wrong: "Sai, đó là…", fb_what: "Đó là gì?",
-    growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", date: "ngày", photo: "ảnh", flight: "chuyến bay",
+    growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", sown_on: "sạ ngày", date: "ngày", photo: "ảnh", flight: "chuyến bay",
     no_growth: "Chưa có điểm sinh trưởng nào.", damaged: "thiệt hại", spray_map: "bản đồ phun", saving: "tiết kiệm",
     record_book: "Tải nhật ký canh tác (PDF)",
     detail: "Hướng dẫn chi tiết (có nguồn trích dẫn)", sources: "Nguồn", review: "Tình trạng duyệt",
@@ -41,7 +41,7 @@ const T = {
     maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area", growth: "Growth",
     leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
     fb_question: "Is this right?", fb_right: "Right", fb_wrong: "Wrong, it is…", fb_what: "What is it?",
-    growth_title: "Growth over time", days_after_sowing: "days after sowing", date: "date", photo: "photo", flight: "flight",
+    growth_title: "Growth over time", days_after_sowing: "days after sowing", sown_on: "sown on", date: "date", photo: "photo", flight: "flight",
     no_growth: "No growth reading yet.", damaged: "damaged", spray_map: "spray map", saving: "saving",
     record_book: "Download the record book (PDF)",
     detail: "Detailed guidance (with cited sources)", sources: "Sources", review: "Review status",
@@ -71,6 +71,8 @@ let token = sessionStorage.getItem("cw_token");
 let lastResult = null, lastPhotoId = null, labelList = [];
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k];
+// a number as the page's language writes it (Vietnamese: decimal comma, 18,9), at most `digits` decimals
+const num = (x, digits = 1) => Number(x).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", { maximumFractionDigits: digits });
 
 function applyLang() {
   document.documentElement.lang = lang;
@@ -123,7 +125,7 @@ function showResult(res) {
     box.appendChild(p);
   }
   box.hidden = !box.childElementCount;
-  $("severity").textContent = s.ses === null ? "" : `${t("severity")}: ${s.ses} (${s.affected_pct}% ${t("leaf_area")})`;
+  $("severity").textContent = s.ses === null ? "" : `${t("severity")}: ${s.ses} (${num(s.affected_pct)}% ${t("leaf_area")})`;
   $("growth").textContent = g.score === null ? "" :
     `${t("growth")}: ${g.score}/100 (${t(g.method)}${g.lcc_level ? " " + g.lcc_level : ""})`;
   $("advice").textContent = res.advice[lang];
@@ -217,11 +219,11 @@ async function loadHistory() {
   }
   for (const p of growth.points.filter((q) => q.source === "drone" && q.preview_url)) {
     item(p.observed_at, { thumb: p.preview_url, full: p.preview_url }, t("flight"),
-      `${t("flight")} · ${t("growth")} ${p.growth_score ?? "–"}` + (p.damaged_pct != null ? ` · ${t("damaged")} ${p.damaged_pct.toFixed(1)}%` : ""));
+      `${t("flight")} · ${t("growth")} ${p.growth_score ?? "–"}` + (p.damaged_pct != null ? ` · ${t("damaged")} ${num(p.damaged_pct)}%` : ""));
   }
   for (const m of maps) {
     item(m.created_at, { thumb: m.preview, full: m.preview }, t("spray_map"),
-      `${t("spray_map")} · ${m.summary.treated_area_ha.toFixed(2)} ha · ${t("saving")} ${Math.round(m.summary.saving_pct)}%`);
+      `${t("spray_map")} · ${num(m.summary.treated_area_ha, 2)} ha · ${t("saving")} ${Math.round(m.summary.saving_pct)}%`);
   }
   ul.innerHTML = "";
   if (!items.length) { ul.innerHTML = `<li>${t("no_history")}</li>`; }
@@ -257,7 +259,7 @@ async function loadGrowth(code) {
   el("polyline", { points: pts.map((p, i) => `${X(xs[i])},${Y(p.growth_score)}`).join(" "), fill: "none", stroke: "#2f6b2f", "stroke-width": 1.5 });
   pts.forEach((p, i) => {
     const title = `${p.observed_at.slice(0, 10)} · ${t(p.source === "drone" ? "flight" : "photo")} · ${t("growth")} ${p.growth_score}` +
-      (p.canopy_cover_pct !== null ? ` · ${t("canopy_cover")} ${p.canopy_cover_pct}%` : "");
+      (p.canopy_cover_pct !== null ? ` · ${t("canopy_cover")} ${num(p.canopy_cover_pct)}%` : "");
     const m = p.source === "drone" ? el("rect", { x: X(xs[i]) - 4, y: Y(p.growth_score) - 4, width: 8, height: 8, fill: "#45617a", class: "pt-flight" })
       : el("circle", { cx: X(xs[i]), cy: Y(p.growth_score), r: 4, fill: "#7b3294", class: "pt-photo" });
     const tt = document.createElementNS(NS, "title"); tt.textContent = title; m.appendChild(tt);
@@ -265,7 +267,7 @@ async function loadGrowth(code) {
   el("text", { x: 30, y: 166 }, `${useDays ? x0 : pts[0].observed_at.slice(0, 10)}`);
   el("text", { x: 250, y: 166 }, `${useDays ? x1 + " " + t("days_after_sowing") : pts[pts.length - 1].observed_at.slice(0, 10)}`);
   $("growth-note").textContent = `${g.n_photos} ${t("photo")} · ${g.n_flights} ${t("flight")}` +
-    (g.sowing_date ? ` · ${t("days_after_sowing")}: ${g.sowing_date}` : "");
+    (g.sowing_date ? ` · ${t("sown_on")} ${new Date(g.sowing_date).toLocaleDateString(lang === "vi" ? "vi-VN" : "en-GB")}` : "");
 }
 
 function signedIn() {

@@ -35,6 +35,11 @@ const ramp = (v, lo, hi, colours) => {  // linear colour ramp over 3 stops
 const growthColour = (g) => ramp(g, 20, 80, [[215, 48, 39], [254, 224, 139], [26, 152, 80]]);
 const damageColour = (d) => ramp(d, 0, 30, [[26, 152, 80], [254, 224, 139], [215, 48, 39]]);
 const labelName = (k) => (k === "no_symptom" || k === "unsure") ? cw.t(k) : (state.labels[k]?.[cw.lang] || k);
+const CROPS = {
+  vi: { rice: "Lúa", sugarcane: "Mía", shallot: "Hành tím", fruit: "Cây ăn trái", maize: "Bắp", vegetables: "Rau màu" },
+  en: { rice: "Rice", sugarcane: "Sugarcane", shallot: "Shallot", fruit: "Fruit trees", maize: "Maize", vegetables: "Vegetables" },
+};
+const cropName = (k) => (k && CROPS[cw.lang][k]) || k;
 const diseaseColour = (k) => {
   if (k === "no_symptom") return "#1a9850";
   if (k === "unsure") return "#fee08b";
@@ -66,7 +71,7 @@ const viewQuery = () => {
 function areaPopup(p) {
   const div = document.createElement("div"), line = (k, v) => { const e = document.createElement("div"); e.textContent = `${k}: ${v}`; div.append(e); };
   const h = document.createElement("b"); h.textContent = `${p.code} – ${p.name}`; div.append(h);
-  line(cw.t("crop"), [p.crop, p.variety].filter(Boolean).join(" ")); line(cw.t("commune"), p.commune || "–");
+  line(cw.t("crop"), [cropName(p.crop), p.variety].filter(Boolean).join(" ")); line(cw.t("commune"), p.commune || "–");
   line(cw.t("area"), `${p.area_ha} ha`); line(cw.t("diagnosis"), p.diagnosis ? `${labelName(p.diagnosis)}${p.ses != null ? ` (SES ${p.ses})` : ""}` : cw.t("none"));
   line(cw.t("growth"), p.growth ?? "–"); line(cw.t("damage"), p.damage_pct != null ? `${p.damage_pct} %` : "–");
   line(cw.t("latest"), p.latest_at ? new Date(p.latest_at).toLocaleDateString() : "–");
@@ -126,7 +131,7 @@ function fillSelect(id, values, label = (v) => v) {
 async function onSignedIn() {
   const [filters, labels] = await Promise.all([cw.api("/v1/map/filters"), cw.api("/v1/labels")]);
   labels.forEach((l) => { state.labels[l.name] = { vi: l.name_vi, en: l.name_en }; });
-  fillSelect("f-commune", filters.communes); fillSelect("f-crop", filters.crops); fillSelect("f-season", filters.seasons);
+  fillSelect("f-commune", filters.communes); fillSelect("f-crop", filters.crops, cropName); fillSelect("f-season", filters.seasons);
   fillSelect("f-disease", labels.filter((l) => l.kind === "disease" || l.kind === "pest").map((l) => l.name), labelName);
   setTimeout(() => map.invalidateSize(), 0);
   await refresh();
@@ -134,4 +139,10 @@ async function onSignedIn() {
 let timer = null;
 map.on("moveend", () => { clearTimeout(timer); timer = setTimeout(() => { if (cw.token) refresh(); }, 150); });
 ["colour-by", "f-commune", "f-crop", "f-season", "f-disease", "outbreaks"].forEach((id) => $(id).addEventListener("change", refresh));
-cw.start(T, onSignedIn, refresh);
+// on a language switch the filters' names follow (they were written at sign-in), then the map
+function relabel() {
+  for (const [id, name] of [["f-disease", labelName], ["f-crop", cropName]]) {
+    for (const o of $(id).options) if (o.value) o.textContent = name(o.value);
+  }
+}
+cw.start(T, onSignedIn, () => { relabel(); return refresh(); });
