@@ -98,9 +98,11 @@ def export_gpkg(plan: SprayPlan, dest: Path) -> Path:
     b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
     _write_vector(tmp, "GPKG", [b], [{"name": "field", "area_ha": round(plan.boundary_utm.area / 1e4, 6)}],
                   "field_boundary", append=True)
-    if not plan.exclusions_utm.is_empty:
-        e = reproject(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
-        _write_vector(tmp, "GPKG", [e], [{"name": "buffered exclusions"}], "exclusions", append=True)
+    # the exclusions layer is always there (empty without exclusions), so a tool's import finds the layers it expects
+    e = ([reproject(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")]
+         if not plan.exclusions_utm.is_empty else [])
+    write_features(tmp, "GPKG", e, [{"name": "buffered exclusions"}] * len(e), "exclusions", fields=["name"],
+                   append=True)
     os.replace(tmp, dest)
     return dest
 

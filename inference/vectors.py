@@ -175,6 +175,7 @@ def write_features(path: Path, driver: str, geoms: list[Any], props: list[dict[s
     data = [np.array([p[n] for p in props], dtype=object if any(isinstance(p[n], str) for p in props) else None)
             for n in names]
     geoms = [shapely.force_2d(g) for g in geoms]
-    gtype = "MultiPolygon" if any(g.geom_type == "MultiPolygon" for g in geoms) else geoms[0].geom_type
+    gtype = "MultiPolygon" if any(g.geom_type == "MultiPolygon" for g in geoms) else (
+        geoms[0].geom_type if geoms else "Polygon")  # an empty layer still says what it holds
     pyogrio.raw.write(path, np.array(shapely.to_wkb(geoms), dtype=object), data, names, crs="EPSG:4326",
                       driver=driver, geometry_type=gtype, layer=layer, append=append, **kw)

@@ -51,6 +51,9 @@ def test_every_zone_is_valid_after_reprojection_over_the_sweep(dmg: str, tmp_pat
         _, _, geoms, _ = pyogrio.raw.read(out, layer="spray_zones")
         assert len(geoms) == len(fc["features"])  # GDAL drops no zone
         invalid += [(k, "gpkg") for g in geoms if not shapely.from_wkb(g).is_valid]
+        # the three layers the README names are always there; exclusions empty without a canal
+        assert [name for name, _ in pyogrio.list_layers(out)] == ["spray_zones", "field_boundary", "exclusions"]
+        assert len(pyogrio.raw.read(out, layer="exclusions")[2]) == (1 if canal else 0)
         out = export(plan, "kml", tmp_path / f"z{k}.kml", "VN-STOR-0001")
         _, _, geoms, _ = pyogrio.raw.read(out, layer="spray_zones")
         assert len(geoms) == len(fc["features"])
