@@ -28,6 +28,7 @@ class ModelRef(BaseModel):
     name: str
     version: str | None = None
     warning: str | None = Field(default=None, description="what the model card says to beware of, when it says so")
+    warning_vi: str | None = Field(default=None, description="the same warning in Vietnamese, when the card gives it")
 
 
 class PhotoInfo(BaseModel):

@@ -206,6 +206,9 @@ def export_bundle(model: SmallUNet, out_dir: Path, version: str, meta_extra: dic
         **logits_meta(model.stem_factor),
         "warning": ("Trained on synthetic damage painted on real orthomosaics, never on real hopperburn or blast seen "
                     "from a drone: straw stubble can read as damage. Check the zones on the ground before spraying."),
+        "warning_vi": ("Được huấn luyện trên hư hại giả vẽ lên ảnh trực giao thật, chưa từng trên cháy rầy hay đạo ôn "
+                       "thật nhìn từ drone: rơm rạ có thể bị đọc là hư hại. Kiểm tra các vùng ngoài đồng trước khi "
+                       "phun."),
         "libraries": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
                       "python": platform.python_version()},
         **meta_extra,

@@ -110,7 +110,8 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     assert_imagery_under_the_field(d, tmp_path / "base.png")
     flight = d.find_element(By.ID, "flight")
     assert flight.is_displayed() and "ha" in d.find_element(By.ID, "flight-list").text
-    assert d.find_element(By.ID, "flight-warning").text  # the model card's warning, or the index method's
+    warning = d.find_element(By.ID, "flight-warning").text  # the model card's warning, or the index method's
+    assert "kiểm tra" in warning.lower() and "Trained on" not in warning  # in the page's language (Vietnamese)
     Select(d.find_element(By.ID, "layer")).select_by_value("growth")
     wait.until(lambda _: any("/tiles/growth/" in (i.get_attribute("data-src") or "") for i in
                              d.find_elements(By.CSS_SELECTOR, "img.leaflet-tile-loaded")))

@@ -177,7 +177,7 @@ function showFlight(j) {
     ["f_method", t(`m_${r.damage_method}`)]];
   if (r.damage_model) rows.push(["f_model", `${r.damage_model.name} ${r.damage_model.version || ""}`]);
   $("flight-list").innerHTML = rows.map(([k, v]) => `<dt>${t(k)}</dt><dd>${v}</dd>`).join("");
-  const warn = r.damage_model ? r.damage_model.warning : t("index_warning");
+  const warn = r.damage_model ? ((lang === "vi" && r.damage_model.warning_vi) || r.damage_model.warning) : t("index_warning");
   $("flight-warning").hidden = !warn;
   $("flight-warning").textContent = warn || "";
 }
