@@ -25,7 +25,7 @@ def test_public_page_has_the_sprays_and_no_personal_data(client: TestClient, far
     page = client.get("/trace/VN-STOR-0001")  # no token
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
-    for expected in ("VN-STOR-0001", "ST25", "Hè Thu 2026", "Hòa Tú 1", "Chess 50WG", "Pymetrozine", "SAMPLE-0001",
+    for expected in ("VN-STOR-0001", "Lúa / Rice", "ST25", "Hè Thu 2026", "Hòa Tú 1", "Chess 50WG", "Pymetrozine", "SAMPLE-0001",
                      "Còn trong thời gian cách ly đến 17/01/2099", "Đã hết thời gian cách ly (từ 08/10/2026)"):
         assert expected in text, expected
     for private in ("farmer_a", "Trần Thị Hai", "Nguyễn Văn Bay", "HTX Hòa Tú", "coordinates", "105.", "9.5"):
