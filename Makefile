@@ -57,5 +57,7 @@ vendor:
 	  node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css \
 	  node_modules/@geoman-io/leaflet-geoman-free/LICENSE vendor/leaflet-geoman/ && rm -rf vendor/swagger-ui && \
 	mkdir -p vendor/swagger-ui && cp node_modules/swagger-ui-dist/swagger-ui-bundle.js \
-	  node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/LICENSE vendor/swagger-ui/ && \
+	  node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/LICENSE \
+	  node_modules/swagger-ui-dist/NOTICE node_modules/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt \
+	  vendor/swagger-ui/ && \
 	rm -rf node_modules package-lock.json

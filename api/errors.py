@@ -1,5 +1,6 @@
 """The one place where errors become HTTP responses: the cropwatch error family maps to status codes, and every
-error the service sends has the same JSON body, `{"detail": "...", "code": "..."}`, declared in the OpenAPI spec."""
+error the service sends has the same JSON body, `{"detail": "...", "code": "..."}` (plus `reason` and `errors` where
+they apply), declared in the OpenAPI spec."""
 
 from __future__ import annotations
 

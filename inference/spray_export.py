@@ -20,6 +20,7 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 import rasterio
+import shapely
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
@@ -98,11 +99,14 @@ def export_gpkg(plan: SprayPlan, dest: Path) -> Path:
     b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
     _write_vector(tmp, "GPKG", [b], [{"name": "field", "area_ha": round(plan.boundary_utm.area / 1e4, 6)}],
                   "field_boundary", append=True)
-    # the exclusions layer is always there (empty without exclusions), so a tool's import finds the layers it expects
-    e = ([reproject(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")]
-         if not plan.exclusions_utm.is_empty else [])
+    # the exclusions layer is always there, of one type (MultiPolygon, a text name), empty without exclusions, so a
+    # tool's import finds the layers it expects
+    e = []
+    if not plan.exclusions_utm.is_empty:
+        g = reproject(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
+        e = [shapely.MultiPolygon([p for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon"])]
     write_features(tmp, "GPKG", e, [{"name": "buffered exclusions"}] * len(e), "exclusions", fields=["name"],
-                   append=True)
+                   append=True, geometry_type="MultiPolygon")
     os.replace(tmp, dest)
     return dest
 

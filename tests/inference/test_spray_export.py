@@ -54,6 +54,9 @@ def test_every_zone_is_valid_after_reprojection_over_the_sweep(dmg: str, tmp_pat
         # the three layers the README names are always there; exclusions empty without a canal
         assert [name for name, _ in pyogrio.list_layers(out)] == ["spray_zones", "field_boundary", "exclusions"]
         assert len(pyogrio.raw.read(out, layer="exclusions")[2]) == (1 if canal else 0)
+        info = pyogrio.read_info(out, layer="exclusions")  # one type with or without exclusions
+        assert info["geometry_type"] == "MultiPolygon" and list(info["fields"]) == ["name"]
+        assert info["dtypes"][0] == "object"  # text, also in the empty layer
         out = export(plan, "kml", tmp_path / f"z{k}.kml", "VN-STOR-0001")
         _, _, geoms, _ = pyogrio.raw.read(out, layer="spray_zones")
         assert len(geoms) == len(fc["features"])

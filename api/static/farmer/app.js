@@ -16,7 +16,7 @@ const T = {
     sections: { cultural: "Biện pháp canh tác", chemical_when: "Khi nào cần dùng thuốc", active_ingredients: "Hoạt chất được khuyến cáo (phải có trong Danh mục được phép)",
       phi: "Thời gian cách ly", ppe: "Bảo hộ lao động", check: "Cần kiểm tra", call: "Liên hệ" },
     fb_it_is: "Theo tôi đó là", fb_other_name: "Tên bệnh hoặc sâu hại", fb_send: "Gửi", fb_thanks: "Cảm ơn! Cán bộ nông nghiệp sẽ xem lại.",
-    no_spots: "Không thấy rõ vết bệnh để nhận diện: hãy chụp gần, rõ nét vào chỗ lá bị bệnh.",
+    no_spots: "Không có vết bệnh nào mô hình nhận ra được: hãy chụp gần, rõ nét vào chỗ lá bị bệnh, hoặc hỏi cán bộ khuyến nông.",
     errors: {
       photo_empty: "Tệp ảnh trống: hãy chọn lại ảnh rồi gửi.",
       photo_too_many_bytes: "Ảnh quá nặng: hãy gửi ảnh chụp bằng camera của điện thoại.",
@@ -48,7 +48,7 @@ const T = {
     sections: { cultural: "Cultural measures", chemical_when: "When chemical control is warranted", active_ingredients: "Active ingredients named (must be on the permitted list)",
       phi: "Pre-harvest interval", ppe: "Protective equipment", check: "What to check", call: "Whom to call" },
     fb_it_is: "I think it is", fb_other_name: "Name of the disease or pest", fb_send: "Send", fb_thanks: "Thank you! An agronomist will check it.",
-    no_spots: "No clear lesion to judge: take a close, sharp photo of the diseased part of the leaf.",
+    no_spots: "No spot the model can judge: take a close, sharp photo of the diseased part of the leaf, or ask an extension officer.",
     errors: {
       photo_empty: "The file is empty: choose the photo again and send it.",
       photo_too_many_bytes: "The photo is too heavy: send the photo as the phone's camera took it.",
@@ -69,6 +69,7 @@ const T = {
 let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
 let lastResult = null, lastPhotoId = null, labelList = [];
+let lastError = null;  // {reason, detail} of the last upload error, said again on a language switch
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k];
 // a number as the page's language writes it (Vietnamese: decimal comma, 18,9), at most `digits` decimals
@@ -79,6 +80,7 @@ function applyLang() {
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
   $("lang").textContent = lang === "vi" ? "EN" : "VI";
   if (lastResult) showResult(lastResult);
+  if (lastError) $("upload-error").textContent = uploadErrorText(lastError);
   if (token && $("area").value) loadHistory();
 }
 
@@ -110,6 +112,12 @@ function showResult(res) {
     const head = document.createElement("p");
     head.textContent = `${t("maybe")}: ` + cands.map((c) => `${T[lang].labels[c.label] || c.label} (${Math.round(c.probability * 100)}%)`).join(` ${t("or")} `);
     box.appendChild(head);
+  } else if (d.status === "unsure") {
+    const p = document.createElement("p");
+    p.textContent = t("no_spots");  // nothing to rank: say what to photograph, not two names at 33 % each
+    box.appendChild(p);
+  }
+  if (d.status === "unsure") {  // what to look at: the likeliest diseases' signs, and those of what the model does not know
     const list = document.createElement("ul");
     for (const text of [...cands.map((c) => c.look_for), d.look_for_other]) {
       if (!text) continue;
@@ -117,12 +125,7 @@ function showResult(res) {
       li.textContent = text[lang];
       list.appendChild(li);
     }
-    box.appendChild(list);
-  }
-  if (d.status === "unsure" && !cands.length) {
-    const p = document.createElement("p");
-    p.textContent = t("no_spots");  // no lesion patch to judge: say what to photograph, not two names at 33 %
-    box.appendChild(p);
+    if (list.childElementCount) box.appendChild(list);
   }
   box.hidden = !box.childElementCount;
   $("severity").textContent = s.ses === null ? "" : `${t("severity")}: ${s.ses} (${num(s.affected_pct)}% ${t("leaf_area")})`;
@@ -267,7 +270,7 @@ async function loadGrowth(code) {
   el("text", { x: 30, y: 166 }, `${useDays ? x0 : pts[0].observed_at.slice(0, 10)}`);
   el("text", { x: 250, y: 166 }, `${useDays ? x1 + " " + t("days_after_sowing") : pts[pts.length - 1].observed_at.slice(0, 10)}`);
   $("growth-note").textContent = `${g.n_photos} ${t("photo")} · ${g.n_flights} ${t("flight")}` +
-    (g.sowing_date ? ` · ${t("sown_on")} ${new Date(g.sowing_date).toLocaleDateString(lang === "vi" ? "vi-VN" : "en-GB")}` : "");
+    (g.sowing_date ? ` · ${t("sown_on")} ${new Date(g.sowing_date).toLocaleDateString(lang === "vi" ? "vi-VN" : "en-GB", { timeZone: "UTC" })}` : "");
 }
 
 function signedIn() {
@@ -377,7 +380,7 @@ $("photo-form").addEventListener("submit", async (ev) => {
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/v1/photos");
   xhr.setRequestHeader("Authorization", `Bearer ${token}`);
-  $("progress").hidden = false; $("send").disabled = true; $("upload-error").textContent = "";
+  $("progress").hidden = false; $("send").disabled = true; $("upload-error").textContent = ""; lastError = null;
   $("bar").value = 0; $("progress-text").textContent = t("uploading");
   xhr.upload.onprogress = (e) => {
     if (e.lengthComputable) $("bar").value = Math.round((e.loaded / e.total) * 90);
@@ -388,16 +391,18 @@ $("photo-form").addEventListener("submit", async (ev) => {
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
     if (xhr.status === 201) { lastPhotoId = body.id; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
-    else { showUploadError((body.reason && t("errors")[body.reason]) || body.detail || xhr.statusText); }
+    else { showUploadError({ reason: body.reason, detail: body.detail || xhr.statusText }); }
   };
-  xhr.onerror = () => { $("progress").hidden = true; $("send").disabled = false; showUploadError(t("errors").network); };
+  xhr.onerror = () => { $("progress").hidden = true; $("send").disabled = false; showUploadError({ reason: "network", detail: "network error" }); };
   xhr.send(form);
 });
 
-function showUploadError(message) {
+function uploadErrorText(e) { return (e.reason && t("errors")[e.reason]) || e.detail; }
+function showUploadError(e) {
   // the result card of an earlier photo must not stand under the error as if it were this photo's
   lastResult = null; $("result").hidden = true;
-  $("upload-error").textContent = message;
+  lastError = e;
+  $("upload-error").textContent = uploadErrorText(e);
 }
 
 $("lang").addEventListener("click", () => {

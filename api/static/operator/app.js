@@ -91,6 +91,7 @@ function applyLang() {
   showDrawState();
   updateLegend(lastMap);
   if (lastMap) showSummary(lastMap);
+  if (jobs.length) fillJobs(true);
   showFlight(currentJob());
 }
 async function api(path, opts = {}) {
@@ -134,10 +135,14 @@ async function areaChanged() {
 }
 async function loadJobs() {
   jobs = await api(`/v1/jobs?area_code=${encodeURIComponent($("area").value)}`);
-  const done = jobs.filter((j) => j.status === "succeeded");
+  fillJobs();
+  await jobChanged();
+}
+function fillJobs(keepChoice = false) {  // the flight list in the page's language; on a switch, keeping the choice
+  const keep = keepChoice ? $("job").value : "", done = jobs.filter((j) => j.status === "succeeded");
   $("job").innerHTML = done.length ? done.map((j) => `<option value="${j.id}">#${j.id} ${localTime(j.created_at)} (${t(`m_${j.result.damage_method}`)})</option>`).join("")
     : `<option value="">${t("no_flight")}</option>`;
-  await jobChanged();
+  if (keep && done.some((j) => String(j.id) === keep)) $("job").value = keep;
 }
 function currentJob() { return jobs.find((x) => String(x.id) === $("job").value); }
 // Leaflet's tile layer cannot send the token: fetch each tile with it and hand Leaflet a blob URL.
