@@ -65,7 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def install_docs(app: FastAPI) -> None:
     """/docs: Swagger UI from api/static/vendor/swagger-ui (`make vendor`), so the API's documentation page works
-    on a server or a laptop without the internet."""
+    on a server or a laptop without the internet; / (the farmer's page) and /favicon.ico (none)."""
     from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 
     @app.get("/docs", include_in_schema=False)
@@ -80,6 +80,14 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/app/")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # no icon, and no 404 in every page's console
 
 
 def create_app() -> FastAPI:
@@ -114,13 +122,6 @@ def create_app() -> FastAPI:
     app.mount("/shared", StaticFiles(directory=STATIC_DIR / "shared"), name="shared")
     app.mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/app/")
-
-    @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
-        return Response(status_code=204)  # no icon, and no 404 in every page's console
 
     @app.get("/health", tags=["health"])
     def health(session: Annotated[Session, Depends(get_session)]) -> dict[str, str]:
