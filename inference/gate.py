@@ -142,19 +142,20 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
     v_img = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)[..., 2]
     coh = coherence(gray)
     core, leaf = plant_masks(small)
-    green_frac = float(core.mean())
+    green_frac = np.count_nonzero(core) / core.size  # == core.mean(), without a float64 copy of the mask
     issues: list[str] = []
     img_mean_v = float(v_img.mean())
-    img_clipped = float((v_img >= 250).mean())
+    img_clipped = np.count_nonzero(v_img >= 250) / v_img.size
     is_plant = coh >= MIN_COHERENCE and green_frac >= MIN_GREEN_FRACTION
     if is_plant:
         lv = v_img[leaf]
         mean_v = float(lv.mean())
-        px = small[leaf].astype(np.int16)
+        r, g, b = (small[..., c][leaf] for c in range(3))
         # a leaf pixel is burnt out when its green channel or two of its channels are: a saturated red or blue alone
-        # (yellow tissue under warm light, a cool cast) still shows the lesion's colour and texture
-        second = px.sum(axis=1) - px.max(axis=1) - px.min(axis=1)
-        clipped = float(((second >= 250) | (px[:, 1] >= 250)).mean())
+        # (yellow tissue under warm light, a cool cast) still shows the lesion's colour and texture. The second
+        # largest channel is the median of three: max(min(r, g), min(max(r, g), b)), in uint8 (no int16 copy)
+        second = np.maximum(np.minimum(r, g), np.minimum(np.maximum(r, g), b))
+        clipped = np.count_nonzero((second >= 250) | (g >= 250)) / max(len(g), 1)
         zone = cv2.dilate(leaf.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     else:
         # no leaf to measure: judge exposure on the whole image so a black or burnt-out frame says so
@@ -177,7 +178,7 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
         kind = "field_patch" if frag >= FIELD_MIN_FRAGMENTATION else "leaf_closeup"
     return {
         "ok": not issues, "issues": issues, "kind": kind,
-        "leaf_fraction": round(float(leaf.mean()), 4), "green_fraction": round(green_frac, 4),
+        "leaf_fraction": round(np.count_nonzero(leaf) / leaf.size, 4), "green_fraction": round(green_frac, 4),
         "leaf_mean_v": round(mean_v, 1), "leaf_clipped_pct": round(100 * clipped, 2),
         "image_mean_v": round(img_mean_v, 1), "image_clipped_pct": round(100 * img_clipped, 2),
         "sharpness": round(sharp, 3) if sharp == sharp else None, "coherence": round(coh, 3),
