@@ -156,8 +156,7 @@ def stray_parts(leaf: np.ndarray, les: np.ndarray, share: float, min_lesion: flo
     return stray[lab]
 
 
-def _beyond_margin(les: np.ndarray, hull: np.ndarray, mp: int, min_area: float,
-                   healthy: np.ndarray | None = None) -> np.ndarray:
+def _beyond_margin(les: np.ndarray, hull: np.ndarray, mp: int, min_area: float, healthy: np.ndarray) -> np.ndarray:
     """The lesion pixels beyond a band of `mp` px inside the leaf's border, in parts of at least `min_area` px whose
     outline borders `healthy` leaf for at least DEEP_MIN_GREEN_BORDER of its length, plus the band's lesion pixels
     within `mp` + 1 px of such a part: a streak that opens onto the margin keeps its whole length, while a rim of
@@ -167,13 +166,11 @@ def _beyond_margin(les: np.ndarray, hull: np.ndarray, mp: int, min_area: float,
     ell = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * mp + 1,) * 2)
     inner = cv2.erode(hull.astype(np.uint8), ell).astype(bool)
     n, lab, area = labelled(les & inner)
-    big = np.zeros(n, bool)
-    big[1:] = area[1:] >= max(1.0, min_area)
-    if healthy is not None and DEEP_MIN_GREEN_BORDER > 0:
-        big &= _border_share(lab, n, healthy, ignore=les) >= DEEP_MIN_GREEN_BORDER
-    deep = big[lab].astype(np.uint8)
-    near = cv2.dilate(deep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * mp + 3,) * 2)).astype(bool)
-    return deep.astype(bool) | (les & near & ~inner)
+    big = (area >= max(1.0, min_area)) & (_border_share(lab, n, healthy, ignore=les) >= DEEP_MIN_GREEN_BORDER)
+    big[0] = False
+    deep = big[lab]
+    near = cv2.dilate(deep.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * mp + 3,) * 2)).astype(bool)
+    return deep | (les & near & ~inner)
 
 
 def severity(rgb: np.ndarray, leaf: np.ndarray, green: np.ndarray | None = None,

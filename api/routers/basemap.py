@@ -35,6 +35,6 @@ def map_outbreaks(session: SessionDep, account: DepartmentAccount, bbox: BboxQue
 
 
 @router.get("/filters")
-def map_filters(session: SessionDep, account: DepartmentAccount) -> dict[str, list[str]]:
-    """The communes, crops and seasons you may filter by."""
+def map_filters(session: SessionDep, account: DepartmentAccount) -> dict[str, Any]:
+    """The communes, crops and seasons you may filter by, and `crop_names`: crop -> {vi, en} where known."""
     return basemap.filters(session, account)

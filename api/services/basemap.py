@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.orm import Account, AreaStatus, GrowingArea, Observation
 from api.security import visible_areas
+from api.services.crops import crop_names
 from inference.errors import BadInput
 
 POLYGONS_FROM_ZOOM = 13   # below this zoom, always clusters
@@ -132,10 +133,13 @@ def outbreak_layer(session: Session, account: Account, view: View, days: int = 1
             "features": feats}
 
 
-def filters(session: Session, account: Account) -> dict[str, list[str]]:
-    """The communes, crops and seasons of the areas the account may see (the page's filter lists)."""
+def filters(session: Session, account: Account) -> dict[str, Any]:
+    """The communes, crops and seasons of the areas the account may see (the page's filter lists), and the crops'
+    names in Vietnamese and English where the crop table has them (`crop_names`)."""
     sub = visible_areas(select(GrowingArea), account).subquery()
-    out = {}
+    out: dict[str, Any] = {}
     for key, col in (("communes", sub.c.commune), ("crops", sub.c.crop), ("seasons", sub.c.season)):
         out[key] = [v for (v,) in session.execute(select(col).where(col.is_not(None)).distinct().order_by(col))]
+    names = crop_names()
+    out["crop_names"] = {c: names[c] for c in out["crops"] if c in names}
     return out

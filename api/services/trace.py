@@ -24,14 +24,12 @@ from sqlalchemy.orm import Session
 
 from api.orm import AreaStatus, GrowingArea
 from api.services import products
+from api.services.crops import bilingual
 from api.services.record_book_pdf import fonts
 from api.services.spray_maps import list_applications
 from api.settings import get_settings
 from inference.errors import NotFound
 
-# a buyer reads the crop in both languages, as every other fact on the page
-CROP_NAMES = {"rice": "Lúa / Rice", "sugarcane": "Mía / Sugarcane", "shallot": "Hành tím / Shallot",
-              "fruit": "Cây ăn trái / Fruit trees", "maize": "Bắp / Maize", "vegetables": "Rau màu / Vegetables"}
 STATUS_VI = {AreaStatus.active: "Đang hiệu lực", AreaStatus.suspended: "Tạm dừng", AreaStatus.revoked: "Đã thu hồi"}
 
 
@@ -79,7 +77,7 @@ def page_html(rec: dict[str, Any], base: str) -> str:
         f"<td>{e(s['phi_status'])}</td></tr>" for s in rec["sprays"]) or \
         '<tr><td colspan="6">Chưa ghi lần phun thuốc nào / no spray recorded</td></tr>'
     facts = [("Mã số vùng trồng / Area code", rec["code"]), ("Tình trạng mã số / Status", status),
-             ("Cây trồng / Crop", CROP_NAMES.get(rec["crop"], rec["crop"])), ("Giống / Variety", rec["variety"]),
+             ("Cây trồng / Crop", bilingual(rec["crop"])), ("Giống / Variety", rec["variety"]),
              ("Vụ / Season", rec["season"]),
              ("Ngày gieo sạ / Sown", rec["sowing_date"].strftime("%d/%m/%Y") if rec["sowing_date"] else None),
              ("Diện tích / Area", f"{rec['area_ha']} ha"), ("Xã / Commune", rec["commune"]),

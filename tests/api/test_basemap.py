@@ -42,7 +42,9 @@ def test_map_shows_latest_status_polygons_clusters_and_outbreaks(client: TestCli
     season = client.get("/v1/map/areas", params={"bbox": VIEW, "zoom": 15, "season": "Đông Xuân 2026-2027"},
                         headers=admin).json()
     assert season["n_areas"] == 1
-    assert client.get("/v1/map/filters", headers=admin).json()["crops"] == ["rice", "shallot"]
+    f = client.get("/v1/map/filters", headers=admin).json()
+    assert f["crops"] == ["rice", "shallot"]
+    assert f["crop_names"]["shallot"] == {"vi": "Hành tím", "en": "Shallot"}  # api/data/crop_names.csv
 
     with db() as s:
         ids = {a.code: a.id for a in s.query(GrowingArea)}

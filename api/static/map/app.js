@@ -20,7 +20,7 @@ const T = {
     photos: "photos", areas: "areas", diseased: "diseased areas", no_outbreak: "No diseased photo in 14 days." },
 };
 const PALETTE = ["#d62728", "#ff7f0e", "#8c564b", "#9467bd", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f", "#1f77b4"];
-const state = { labels: {}, colours: {}, areaLayer: null, outbreakLayer: null, seq: 0 };
+const state = { labels: {}, cropNames: {}, colours: {}, areaLayer: null, outbreakLayer: null, seq: 0 };
 const map = L.map("map", { zoomControl: true }).setView([9.6, 105.97], 11);
 // the base layer needs the internet; the service's own layers do not
 L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
@@ -35,11 +35,7 @@ const ramp = (v, lo, hi, colours) => {  // linear colour ramp over 3 stops
 const growthColour = (g) => ramp(g, 20, 80, [[215, 48, 39], [254, 224, 139], [26, 152, 80]]);
 const damageColour = (d) => ramp(d, 0, 30, [[26, 152, 80], [254, 224, 139], [215, 48, 39]]);
 const labelName = (k) => (k === "no_symptom" || k === "unsure") ? cw.t(k) : (state.labels[k]?.[cw.lang] || k);
-const CROPS = {
-  vi: { rice: "Lúa", sugarcane: "Mía", shallot: "Hành tím", fruit: "Cây ăn trái", maize: "Bắp", vegetables: "Rau màu" },
-  en: { rice: "Rice", sugarcane: "Sugarcane", shallot: "Shallot", fruit: "Fruit trees", maize: "Maize", vegetables: "Vegetables" },
-};
-const cropName = (k) => (k && CROPS[cw.lang][k]) || k;
+const cropName = (k) => state.cropNames[k]?.[cw.lang] || k;  // the server's crop table (GET /v1/map/filters)
 const diseaseColour = (k) => {
   if (k === "no_symptom") return "#1a9850";
   if (k === "unsure") return "#fee08b";
@@ -131,6 +127,7 @@ function fillSelect(id, values, label = (v) => v) {
 async function onSignedIn() {
   const [filters, labels] = await Promise.all([cw.api("/v1/map/filters"), cw.api("/v1/labels")]);
   labels.forEach((l) => { state.labels[l.name] = { vi: l.name_vi, en: l.name_en }; });
+  state.cropNames = filters.crop_names || {};
   fillSelect("f-commune", filters.communes); fillSelect("f-crop", filters.crops, cropName); fillSelect("f-season", filters.seasons);
   fillSelect("f-disease", labels.filter((l) => l.kind === "disease" || l.kind === "pest").map((l) => l.name), labelName);
   setTimeout(() => map.invalidateSize(), 0);
