@@ -64,13 +64,8 @@ let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k] || k;
-// the server's times are UTC ("...Z"); an operator reads them on the phone's own clock (Vietnam: UTC+7)
-const localTime = (iso) => {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
-};
+// the server's times are UTC ("...Z"); an operator reads them on the phone's own clock, as the farmer's page does
+const localTime = (iso) => new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", { dateStyle: "short", timeStyle: "short" });
 const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([9.6, 105.97], 13);
 const layers = { ortho: null, boundary: null, analysis: null, zones: null, exclusions: null, truth: null, photos: null };
 const GT_COLOURS = { damage: "#d7191c", healthy_canopy: "#1a9641", stubble: "#c9a227", water: "#2c7bb6", shadow: "#555555", bare_soil: "#8c510a" };
