@@ -129,15 +129,19 @@ class CalibratedBundleModel:
         self.temperature = float(self.meta["calibration"]["temperature"])
         self.abstain_threshold = float(self.meta["abstain"]["confidence_threshold"])
         self.ood_threshold = float(self.meta["ood"]["distance_threshold"])
+        # the photo kind (leaf close-up or not) may use a looser distance than the abstain test (1.6.0: the 95 % and the
+        # 70 % quantile of the training photos' distances): a known disease from another phone is answered unsure
+        # without being turned into a field patch. Bundles before 1.6.0 have one threshold for both.
+        self.kind_threshold = float(self.meta["ood"].get("kind_distance_threshold", self.ood_threshold))
 
     def answer(self, p: np.ndarray, dist: float, unlike_training: str) -> Prediction:
         """The calibrated probabilities `p` (C,) and OOD distance as an answer: the top class, or "unsure" when the
         input is unlike the training data (`unlike_training` says how) or the top probability is under the abstain
-        threshold."""
+        threshold. `in_distribution` is the kind test's (kind_threshold), which the abstain test may be stricter than."""
         k = int(p.argmax())
-        in_dist = dist <= self.ood_threshold
+        in_dist = dist <= self.kind_threshold
         reason = None
-        if not in_dist:
+        if dist > self.ood_threshold:
             reason = unlike_training
         elif p[k] < self.abstain_threshold:
             reason = "the model cannot tell between diseases with enough confidence"

@@ -62,9 +62,9 @@ class LesionPatchModel(CalibratedBundleModel):
         knn_d, colour_d = (d, None) if isinstance(d, float) else (float(d[0]), float(d[1]))
         pred = self.answer(softmax(logq / self.temperature), knn_d,
                            "the spots do not look like the lesions the model was trained on (another disease, a pest?)")
-        # unsure, but in_distribution stays the kNN test's: the photo still looks like a training leaf (it decides
+        # unsure, but in_distribution stays the kNN kind test's: the photo still looks like a training leaf (it decides
         # leaf close-up against field patch in inference.photo.photo_kind); only its spots' colour is unknown
-        if pred.in_distribution and colour_d is not None and colour_d > self.colour_threshold:
+        if knn_d <= self.ood_threshold and colour_d is not None and colour_d > self.colour_threshold:
             pred = replace(pred, label="unsure",
                            reason="the spots' colour is unlike every disease the model knows (another disease, a "
                                   "nutrient problem, a pest?)")

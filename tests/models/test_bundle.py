@@ -131,6 +131,29 @@ def test_lesion_colour_unlike_every_disease_is_answered_unsure() -> None:
             assert s.diagnosis.status == "unsure" and "colour" in (s.diagnosis.reason or "")
 
 
+def test_the_kind_test_is_looser_than_the_abstain_test() -> None:
+    """The active bundle (1.6.0 on) abstains beyond the kNN distance of 70 % of its training photos but calls a
+    photo a leaf close-up up to the 95 % one: with the abstain distance at 0 every answer becomes unsure for its
+    spots, while the probabilities, in_distribution, the photo's kind and its growth method stay as shipped (a
+    known disease from another phone is "unsure", not "a patch of field")."""
+    from inference.photo import PhotoScorer
+
+    model = LesionPatchModel(active_bundle_path("field_photo"))
+    assert model.kind_threshold > model.ood_threshold
+    scorer = PhotoScorer(model)
+    photos = [p.read_bytes() for c in load_config().classes for p in sorted((PHOTOS / c).iterdir())[:6]]
+    shipped = [scorer.score(x) for x in photos]
+    model.ood_threshold = 0.0
+    strict = [scorer.score(x) for x in photos]
+    assert any(f.diagnosis.status == "diagnosed" for f in shipped)
+    for f, s in zip(shipped, strict, strict=True):
+        assert s.diagnosis.probabilities == f.diagnosis.probabilities
+        assert s.diagnosis.in_distribution == f.diagnosis.in_distribution and s.photo.kind == f.photo.kind
+        assert s.growth.method == f.growth.method
+        if f.diagnosis.status == "diagnosed":
+            assert s.diagnosis.status == "unsure" and "do not look like" in (s.diagnosis.reason or "")
+
+
 def test_a_bundle_without_the_colour_test_is_served_as_before() -> None:
     """1.4.0 has no ood.colour: no colour model, one distance per patch, nothing refused for colour."""
     model = LesionPatchModel(REPO / "models" / "field_photo" / "1.4.0")

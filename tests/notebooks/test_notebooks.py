@@ -51,9 +51,9 @@ def test_lesion_patch_notebook_tiny(tmp_path: Path) -> None:
     out = tmp_path / "lesion"
     execute("05_train_lesion_patch_model.ipynb", tmp_path, OUT_DIR=str(out), VERSION="0.0.0-test", MAX_IMAGES=30,
             MIN_CLASS_EXAMPLES=3, BACKBONE="efficientnet-lite0", COLOUR_WEIGHT=0.0,
-            WORKING_SHORT_SIDE=640)  # the 1.2.0 recipe, from the page
+            WORKING_SHORT_SIDE=640, OOD_QUANTILE=0.95)  # the 1.2.0 recipe, from the page
     meta = json.loads((out / "model.json").read_text())
     assert meta["task"] == "lesion_patch_classification" and (out / "confusion_in_source_all.png").stat().st_size > 1000
     assert meta["backbone"] == "efficientnet-lite0" and not meta["patches"]["colour_features"]
-    assert meta["patches"]["working_short_side"] == 640
+    assert meta["patches"]["working_short_side"] == 640 and meta["ood"]["quantile_of_oof"] == 0.95
     assert "colour" not in meta["inputs"]
