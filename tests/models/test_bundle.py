@@ -107,51 +107,44 @@ def test_non_leaf_image_is_unsure(bundle_dir: Path) -> None:
         assert p.label == "unsure" and not p.in_distribution, p
 
 
-def test_lesion_colour_unlike_every_disease_is_answered_unsure() -> None:
-    """The active bundle's colour test (1.5.0): the same photos are answered with the threshold at infinity and
-    answered unsure, for their colour, with the threshold at 0. The colour test changes neither the probabilities nor
-    in_distribution (the kNN test's, which decides leaf close-up against field patch), so neither the photo's kind nor
-    its growth method moves."""
+def _only_the_answer_moves(model: LesionPatchModel, loose: dict[str, float], strict: dict[str, float],
+                           reason: str) -> None:
+    """The active bundle scores the same real photos with the model's thresholds set to `loose`, then to `strict`:
+    every photo diagnosed under `loose` is unsure under `strict`, for `reason`, while the probabilities,
+    in_distribution (which decides leaf close-up against field patch), the photo's kind and its growth method stay."""
     from inference.photo import PhotoScorer
 
-    model = LesionPatchModel(active_bundle_path("field_photo"))
-    assert model.colour_means is not None and np.isfinite(model.colour_threshold)
     scorer = PhotoScorer(model)
     photos = [p.read_bytes() for c in load_config().classes for p in sorted((PHOTOS / c).iterdir())[:6]]
-    model.colour_threshold = np.inf
-    free = [scorer.score(x) for x in photos]
-    model.colour_threshold = 0.0
-    strict = [scorer.score(x) for x in photos]
-    assert any(f.diagnosis.status == "diagnosed" for f in free)
-    for f, s in zip(free, strict, strict=True):
+    runs = []
+    for setting in (loose, strict):
+        for name, value in setting.items():
+            setattr(model, name, value)
+        runs.append([scorer.score(x) for x in photos])
+    assert any(f.diagnosis.status == "diagnosed" for f in runs[0])
+    for f, s in zip(*runs, strict=True):
         assert s.diagnosis.probabilities == f.diagnosis.probabilities
         assert s.diagnosis.in_distribution == f.diagnosis.in_distribution and s.photo.kind == f.photo.kind
         assert s.growth.method == f.growth.method
         if f.diagnosis.status == "diagnosed":
-            assert s.diagnosis.status == "unsure" and "colour" in (s.diagnosis.reason or "")
+            assert s.diagnosis.status == "unsure" and reason in (s.diagnosis.reason or "")
+
+
+def test_lesion_colour_unlike_every_disease_is_answered_unsure() -> None:
+    """The active bundle's colour test (1.5.0 on): with its threshold at 0 every answer becomes unsure for its colour;
+    the colour test moves neither the probabilities nor the photo's kind."""
+    model = LesionPatchModel(active_bundle_path("field_photo"))
+    assert model.colour_means is not None and np.isfinite(model.colour_threshold)
+    _only_the_answer_moves(model, {"colour_threshold": np.inf}, {"colour_threshold": 0.0}, "colour")
 
 
 def test_the_kind_test_is_looser_than_the_abstain_test() -> None:
     """The active bundle (1.6.0 on) abstains beyond the kNN distance of 70 % of its training photos but calls a
     photo a leaf close-up up to the 95 % one: with the abstain distance at 0 every answer becomes unsure for its
-    spots, while the probabilities, in_distribution, the photo's kind and its growth method stay as shipped (a
-    known disease from another phone is "unsure", not "a patch of field")."""
-    from inference.photo import PhotoScorer
-
+    spots, and the photo's kind stays (a known disease from another phone is "unsure", not "a patch of field")."""
     model = LesionPatchModel(active_bundle_path("field_photo"))
     assert model.kind_threshold > model.ood_threshold
-    scorer = PhotoScorer(model)
-    photos = [p.read_bytes() for c in load_config().classes for p in sorted((PHOTOS / c).iterdir())[:6]]
-    shipped = [scorer.score(x) for x in photos]
-    model.ood_threshold = 0.0
-    strict = [scorer.score(x) for x in photos]
-    assert any(f.diagnosis.status == "diagnosed" for f in shipped)
-    for f, s in zip(shipped, strict, strict=True):
-        assert s.diagnosis.probabilities == f.diagnosis.probabilities
-        assert s.diagnosis.in_distribution == f.diagnosis.in_distribution and s.photo.kind == f.photo.kind
-        assert s.growth.method == f.growth.method
-        if f.diagnosis.status == "diagnosed":
-            assert s.diagnosis.status == "unsure" and "do not look like" in (s.diagnosis.reason or "")
+    _only_the_answer_moves(model, {"ood_threshold": model.ood_threshold}, {"ood_threshold": 0.0}, "do not look like")
 
 
 def test_a_bundle_without_the_colour_test_is_served_as_before() -> None:
