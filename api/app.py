@@ -122,7 +122,6 @@ def create_app() -> FastAPI:
     app.mount("/shared", StaticFiles(directory=STATIC_DIR / "shared"), name="shared")
     app.mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")
 
-
     @app.get("/health", tags=["health"])
     def health(session: Annotated[Session, Depends(get_session)]) -> dict[str, str]:
         """Liveness and database reachability."""

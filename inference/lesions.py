@@ -94,11 +94,12 @@ def lesion_mask(rgb: np.ndarray, leaf: np.ndarray, green: np.ndarray | None = No
         ref = core
     h0 = float(np.median(hue[ref]))
     l0 = float(np.median(L[ref]))
-    k = max(3, int(p["close_frac"] * min(rgb.shape[:2])) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    hull = fill_holes(cv2.morphologyEx(core.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool))
-    if p["use_leaf"] and leaf is not None:
-        hull = np.asarray(leaf, bool).copy()
+    if p["use_leaf"]:  # the served preset: the gate's leaf mask
+        hull = np.asarray(leaf, bool)
+    else:  # the green core closed over lesion-sized gaps, holes filled
+        k = max(3, int(p["close_frac"] * min(rgb.shape[:2])) | 1)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        hull = fill_holes(cv2.morphologyEx(core.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool))
     mp = int(round(p["margin_px"]))
     band = max(1, int(round(p["band_px"])))
     region = cv2.dilate(hull.astype(np.uint8), np.ones((2 * band + 1,) * 2, np.uint8)).astype(bool)

@@ -95,6 +95,11 @@ class LesionPatchConfig:
     colour_weight: float = 5.0  # lesion colour relative to the healthy leaf beside the network features (0: off)
     seed: int = 0
 
+    @property
+    def kind_quantile(self) -> float:
+        """The kNN quantile of the photo-kind test: KIND_OOD_QUANTILE, or the abstain test's when that is looser."""
+        return max(self.ood_quantile, KIND_OOD_QUANTILE)
+
 
 @dataclass
 class Patches:
@@ -292,17 +297,16 @@ def sethy_head(d: Data, imgs: np.ndarray, cfg: LesionPatchConfig) -> PatchHead:
 
 
 def grouped_oof(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
-                sethy_labels: np.ndarray | None = None,
                 fit: Callable[[np.ndarray], PatchHead] | None = None) -> Pooled:
     """Out-of-fold pooled predictions of `imgs` (grouped, stratified 5-fold); `fit` trains a fold's head from its
-    photos (default: fit_head)."""
+    photos (default: fit_head on `classes`)."""
     y = np.searchsorted(classes, d.y[imgs])
     out = Pooled(np.zeros((len(imgs), len(classes))), np.zeros(len(imgs)), np.zeros(len(imgs)),
                  np.zeros(len(imgs), bool))
     k = int(max(2, min(5, np.bincount(y).min())))  # 5 folds, fewer on a small subset
     folds = StratifiedGroupKFold(k, shuffle=True, random_state=cfg.seed).split(imgs, y, d.grp[imgs])
     for tr, te in folds:
-        head = fit(imgs[tr]) if fit is not None else fit_head(d, imgs[tr], classes, cfg, sethy_labels)
+        head = fit(imgs[tr]) if fit is not None else fit_head(d, imgs[tr], classes, cfg)
         p = predict_photos(d, head, imgs[te], len(classes), cfg)
         out.logq[te], out.dist[te], out.colour[te], out.found[te] = p.logq, p.dist, p.colour, p.found
     return out
@@ -339,8 +343,8 @@ def choose_rules(p: Pooled, y: np.ndarray, cfg: LesionPatchConfig) -> Rules:
             break
     colour = (round(float(np.quantile(p.colour[found], cfg.colour_ood_quantile)), 4)
               if cfg.colour_ood_quantile < 1 and cfg.colour_weight > 0 else None)
-    return Rules(round(T, 4), t, round(float(np.quantile(p.dist[found], cfg.ood_quantile)), 4), colour,
-                 round(float(np.quantile(p.dist[found], max(cfg.ood_quantile, KIND_OOD_QUANTILE))), 4))
+    abstain_d, kind_d = np.quantile(p.dist[found], [cfg.ood_quantile, cfg.kind_quantile])
+    return Rules(round(T, 4), t, round(float(abstain_d), 4), colour, round(float(kind_d), 4))
 
 
 def report(p: Pooled, y: np.ndarray, rules: Rules, names: list[str]) -> dict[str, Any]:
@@ -436,7 +440,7 @@ def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict
     allc = list(range(len(d.classes)))
     every = np.arange(len(d.rows))
     labels = sethy_pseudo_labels(d, fit_head(d, np.where(d.src == "roboflow")[0], allc, cfg))
-    p = grouped_oof(d, every, allc, cfg, labels)
+    p = grouped_oof(d, every, allc, cfg, fit=lambda tr: fit_head(d, tr, allc, cfg, labels))
     rules = choose_rules(p, d.y, cfg)
     insource = {"all": report(p, d.y, rules, d.classes)}
     for s in sorted(set(d.src)):
@@ -536,7 +540,7 @@ def bundle_meta(d: Data, cfg: LesionPatchConfig, head: PatchHead, rules: Rules, 
                     "target_oof_answered_accuracy": cfg.target_answered_accuracy},
         "ood": {"method": "weighted kNN distance of the pooled patches", "distance_threshold": rules.distance,
                 "quantile_of_oof": cfg.ood_quantile, "kind_distance_threshold": rules.kind_distance,
-                "kind_quantile_of_oof": max(cfg.ood_quantile, KIND_OOD_QUANTILE), **_colour_ood_meta(head, rules, cfg)},
+                "kind_quantile_of_oof": cfg.kind_quantile, **_colour_ood_meta(head, rules, cfg)},
         "metrics": metrics,
         "training": {"config": asdict(cfg), "box_patches": int(len(d.boxes.img)),
                      "candidate_patches": int(len(d.cands.img)), "background_patches": int(d.bg.sum()),
