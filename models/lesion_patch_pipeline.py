@@ -435,18 +435,31 @@ def evaluate_loco(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
     return out
 
 
+def insource_oof(d: Data, cfg: LesionPatchConfig) -> Pooled:
+    """Grouped out-of-fold predictions of every photo, each fold's head trained as the final one is: on its roboflow
+    lesions and background and on its Sethy candidates pseudo-labelled by a head trained on its roboflow photos alone
+    (until 1.6.0 the pseudo-labels came from every roboflow photo, the fold's held-out ones included)."""
+    allc = list(range(len(d.classes)))
+    rob = d.src == "roboflow"
+
+    def fit(tr: np.ndarray) -> PatchHead:
+        labels = sethy_pseudo_labels(d, fit_head(d, tr[rob[tr]], allc, cfg))
+        return fit_head(d, tr, allc, cfg, labels)
+
+    return grouped_oof(d, np.arange(len(d.y)), allc, cfg, fit=fit)
+
+
 def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict[str, Any]]:
     """Fit on everything (Sethy pseudo-labelled); rules and in-source figures from grouped out-of-fold predictions."""
     allc = list(range(len(d.classes)))
-    every = np.arange(len(d.rows))
-    labels = sethy_pseudo_labels(d, fit_head(d, np.where(d.src == "roboflow")[0], allc, cfg))
-    p = grouped_oof(d, every, allc, cfg, fit=lambda tr: fit_head(d, tr, allc, cfg, labels))
+    p = insource_oof(d, cfg)
     rules = choose_rules(p, d.y, cfg)
     insource = {"all": report(p, d.y, rules, d.classes)}
     for s in sorted(set(d.src)):
         m = d.src == s
         insource[s] = report(p.where(m), d.y[m], rules, d.classes)
-    return fit_head(d, every, allc, cfg, labels), rules, insource
+    labels = sethy_pseudo_labels(d, fit_head(d, np.where(d.src == "roboflow")[0], allc, cfg))
+    return fit_head(d, np.arange(len(d.y)), allc, cfg, labels), rules, insource
 
 
 def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DATA_ROOT,

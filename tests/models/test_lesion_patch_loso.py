@@ -1,18 +1,22 @@
-"""Leave-one-source-out must not peek at the held-out source: each direction's abstain rules are chosen on its
-training source alone (until 1.5.0 the Sethy -> roboflow direction used rules chosen on roboflow, the test photos)."""
+"""The evaluations must not peek at the photos they test. Leave-one-source-out: each direction's abstain rules are
+chosen on its training source alone (until 1.5.0 the Sethy -> roboflow direction used rules chosen on roboflow, the test
+photos). In-source cross-validation: a fold's Sethy pseudo-labels come from its own roboflow photos (until 1.6.0 from
+every roboflow photo, the held-out fold's included)."""
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
 
-from models.lesion_patch_pipeline import Data, LesionPatchConfig, Patches, evaluate_loso
+from models.lesion_patch_pipeline import Data, LesionPatchConfig, Patches, evaluate_loso, insource_oof
 
 CLASSES = ["bacterial_leaf_blight", "blast", "brown_spot"]
 
 
-def synthetic_data(seed: int = 0, per_class: int = 12, noise: float = 2.0) -> Data:
+def synthetic_data(seed: int = 0, per_class: int = 12, noise: float = 2.0, sethy_background: bool = False) -> Data:
     """Two sources of photos with three candidate patches each (features = class mean + noise, the last four columns
-    the lesion colour); roboflow photos also carry one lesion-box patch and one background candidate."""
+    the lesion colour); roboflow photos also carry one lesion-box patch and one background candidate, and Sethy photos
+    one background-like candidate with `sethy_background` (what the pseudo-labels sort out)."""
     rng = np.random.default_rng(seed)
     means = rng.normal(0, 1.5, (len(CLASSES) + 1, 20))
     src = np.array(["roboflow"] * (3 * per_class) + ["sethy2020"] * (3 * per_class))
@@ -26,6 +30,8 @@ def synthetic_data(seed: int = 0, per_class: int = 12, noise: float = 2.0) -> Da
         if s == "roboflow":
             bx.append(means[c] + rng.normal(0, noise, 20)), bi.append(i), bl.append(c)
             cx.append(means[-1] + rng.normal(0, 1.0, 20)), ci.append(i), cl.append(c), bg.append(True)
+        elif sethy_background:
+            cx.append(means[-1] + shift + rng.normal(0, noise, 20)), ci.append(i), cl.append(c), bg.append(False)
 
     def patches(x: list, i: list, lab: list) -> Patches:
         n = len(i)
@@ -61,3 +67,22 @@ def test_each_direction_chooses_its_rules_without_the_held_out_source() -> None:
         assert after[direction]["macro_f1"] != before[direction]["macro_f1"]  # the change did reach the test photos
     # and the two directions' rules differ: each comes from its own source
     assert before["train_sethy2020_test_roboflow"]["rules"] != before["train_roboflow_test_sethy2020"]["rules"]
+
+
+def test_a_held_out_folds_lesion_boxes_never_reach_its_own_predictions() -> None:
+    """Lesion boxes are used only to train (predictions pool the candidates), so a fold's out-of-fold predictions
+    must not move when its roboflow photos' boxes are made to look like background: they would, through the Sethy
+    pseudo-labels of the other folds, if the pseudo-labelling head had seen them."""
+    cfg = LesionPatchConfig()
+    d = synthetic_data(sethy_background=True)
+    folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=cfg.seed).split(d.y, d.y, d.grp))
+    before = insource_oof(d, cfg)
+    _, te = folds[0]
+    rows = np.isin(d.boxes.img, te)
+    assert rows.any()
+    d.boxes.X[rows] = d.cands.X[d.bg][: rows.sum()]  # the held-out fold's lesions now look like background
+    after = insource_oof(d, cfg)
+    for a, b in ((before.logq, after.logq), (before.dist, after.dist), (before.colour, after.colour)):
+        np.testing.assert_array_equal(a[te], b[te])
+    others = np.setdiff1d(np.arange(len(d.y)), te)
+    assert not np.allclose(before.logq[others], after.logq[others])  # the change did reach the other folds' heads
