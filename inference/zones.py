@@ -76,7 +76,8 @@ class SprayPlanConfig(BaseModel):
     full_threshold: float = Field(default=0.25, ge=0, le=1, description="damaged share for the full rate")
     damage_threshold_pct: float = Field(default=100 * DAMAGED_THRESHOLD, ge=0, le=100,
                                         description="a pixel is damaged from this probability")
-    smoothing: bool = Field(default=True, description="3x3 majority of cell classes (removes isolated cells)")
+    smoothing: bool = Field(default=True, description="3x3 majority of cell classes that only raises a cell: fills "
+                            "gaps between treated cells, never drops a damaged one")
     min_zone_area_m2: float = Field(default=50.0, ge=0)
     buffer_m: float = Field(default=2.0, ge=0, description="margin sprayed around treated zones, m")
     exclusions: list[ExclusionLayer] = Field(default_factory=list)
@@ -230,7 +231,10 @@ def _cell_damage(
 
 
 def _majority3(classes: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """3x3 majority filter of small integer classes over present cells (ties keep the cell's own class)."""
+    """3x3 majority filter of small integer classes over present cells that only ever raises a cell's class (ties
+    keep the cell's own class): gaps between treated cells are filled, so the drone does not switch on and off, and a
+    damaged cell is never lowered, so an isolated patch of damage (a pest hotspot one swath wide) is still sprayed.
+    Until 2026-11-30 the filter also lowered cells, which erased every patch under about 2 x 2 cells."""
     ny, nx = classes.shape
     k = int(classes.max()) + 1 if classes.size else 1
     votes = np.zeros((k, ny, nx), np.int32)
@@ -244,7 +248,7 @@ def _majority3(classes: np.ndarray, present: np.ndarray) -> np.ndarray:
                 votes[v] += (c == v) & p
     best = votes.argmax(axis=0)
     own = np.take_along_axis(votes, classes[None], 0)[0]
-    out = np.where(votes.max(axis=0) > own, best, classes)
+    out = np.where((votes.max(axis=0) > own) & (best > classes), best, classes)
     return np.where(present, out, classes)
 
 

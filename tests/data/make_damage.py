@@ -34,6 +34,20 @@ def damage_raster(path: Path, margin_m: float = 10.0) -> Path:
     return path
 
 
+def spots_raster(path: Path, squares: list[tuple[float, float, float, float]], margin_m: float = 10.0) -> Path:
+    """The same field and grid with fully damaged squares (x0, y0, x1, y1 in m from the field's south-west corner)
+    and nothing else."""
+    damage_raster(path, margin_m)
+    with rasterio.open(path, "r+") as d:
+        dmg = np.zeros((d.height, d.width), np.uint8)
+        for x0, y0, x1, y1 in squares:
+            r0, c0 = d.index(X0 + x0, Y0 + y1)
+            r1, c1 = d.index(X0 + x1, Y0 + y0)
+            dmg[r0:r1, c0:c1] = 100
+        d.write(dmg, 1)
+    return path
+
+
 def field_boundary_wgs84():
     return reproject(box(X0, Y0, X0 + 200, Y0 + 100), "EPSG:32648", "EPSG:4326")
 

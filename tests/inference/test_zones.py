@@ -19,7 +19,7 @@ from inference.errors import BadInput
 from inference.geo import reproject
 from inference.spray_export import FORMATS, export
 from inference.zones import DroneProfile, ExclusionLayer, SprayPlanConfig, main_direction_deg, plan_spray
-from tests.data.make_damage import X0, Y0, canal_wgs84, damage_raster, field_boundary_wgs84
+from tests.data.make_damage import X0, Y0, canal_wgs84, damage_raster, field_boundary_wgs84, spots_raster
 
 ISOXML_XSD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "isoxml" / "ISO11783_TaskFile_V4-3.xsd"
 AREA_TOL = 0.005  # 0.5 %: two reprojections between EPSG:4326 and UTM
@@ -72,6 +72,33 @@ def test_spot_and_full_classes_and_continuous(tmp_path: Path, dmg: str) -> None:
     plan = plan_spray(dmg, field_boundary_wgs84(), cfg(rate_mode="continuous", min_rate_l_per_ha=10,
                                                           max_rate_l_per_ha=25))
     assert max(z.rate_l_per_ha for z in plan.zones) == 25 and plan.summary.blanket_volume_l == pytest.approx(50, rel=AREA_TOL)
+
+
+def test_default_smoothing_keeps_a_hotspot_one_swath_wide(tmp_path: Path) -> None:
+    """A 5 m patch of damage inside one 7 m cell, the plan's defaults (smoothing on, 50 m2 minimum, 2 m buffer): it is
+    sprayed. The smoothing once lowered cells too and erased every patch under about 2 x 2 cells."""
+    tif = str(spots_raster(tmp_path / "spot.tif", [(71.5, 50.5, 76.5, 55.5)]))
+    plan = plan_spray(tif, field_boundary_wgs84(), SprayPlanConfig(heading_deg=0))
+    treated = [z for z in plan.zones if z.rate_l_per_ha > 0]
+    spot = reproject(box(X0 + 71.5, Y0 + 50.5, X0 + 76.5, Y0 + 55.5), "EPSG:32648", f"EPSG:{plan.utm_epsg}")
+    assert len(treated) == 1 and treated[0].rate_class == "full"
+    assert treated[0].geometry_utm.contains(spot.buffer(-0.01))
+    assert treated[0].area_m2 == pytest.approx(11 * 11, rel=AREA_TOL)  # the 7 m cell with its 2 m buffer
+    assert plan.summary.saving_pct < 100
+
+
+def test_smoothing_fills_a_gap_between_treated_cells(tmp_path: Path) -> None:
+    """A 21 m ring of damage around one clean 7 m cell: without smoothing the centre is left out, with it the drone
+    flies one block."""
+    ring = [(14, 14, 35, 21), (14, 28, 35, 35), (14, 21, 21, 28), (28, 21, 35, 28)]
+    tif = str(spots_raster(tmp_path / "ring.tif", ring))
+    centre = reproject(box(X0 + 21, Y0 + 21, X0 + 28, Y0 + 28), "EPSG:32648", "EPSG:32648")
+    plain = plan_spray(tif, field_boundary_wgs84(), cfg())
+    smooth = plan_spray(tif, field_boundary_wgs84(), cfg(smoothing=True))
+    for plan, treated_area, centre_treated in ((plain, 8 * 49, False), (smooth, 9 * 49, True)):
+        t = [z for z in plan.zones if z.rate_l_per_ha > 0]
+        assert sum(z.area_m2 for z in t) == pytest.approx(treated_area, rel=AREA_TOL)
+        assert any(z.geometry_utm.contains(centre.centroid) for z in t) == centre_treated
 
 
 def test_min_zone_area_drops_small_zones(dmg: str) -> None:
