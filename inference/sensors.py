@@ -82,7 +82,7 @@ def _ground_pixel_area_m2(crs: str, transform: tuple[float, ...], width: int, he
     xy = [(a * u + b * v + c, d * u + e * v + f) for u, v in corners]
     try:
         src = CRS.from_user_input(crs)
-        lon, lat = Transformer.from_crs(src, "EPSG:4326", always_xy=True).transform(*map(float, xy[0]))
+        lon, lat = Transformer.from_crs(src, "EPSG:4326", always_xy=True).transform(float(xy[0][0]), float(xy[0][1]))
         if not (math.isfinite(lon) and math.isfinite(lat)):
             raise ValueError("not on the globe")
         to_utm = Transformer.from_crs(src, f"EPSG:{utm_epsg_for(lon, lat)}", always_xy=True)
