@@ -29,12 +29,24 @@ DOWNLOADS = {"canopy.tif": "image/tiff", "growth.tif": "image/tiff", "damage.tif
              "summary.json": "application/json", "preview.png": "image/png", "damage_overlay.png": "image/png"}
 
 
+def public_params(params: dict) -> JobParams | None:
+    """The job's parameters as shown to users: the stored orthomosaic's path relative to the service's data folder
+    (the server's own folders are nobody's business)."""
+    if not params:
+        return None
+    out = JobParams.model_validate(params)
+    if out.ortho:
+        ortho, root = Path(out.ortho), get_settings().data_dir.resolve()
+        out.ortho = ortho.resolve().relative_to(root).as_posix() if ortho.resolve().is_relative_to(root) else ortho.name
+    return out
+
+
 def to_public(job: Job, area_code: str | None) -> JobPublic:
     done = job.status is JobStatus.succeeded
     return JobPublic(
         id=job.id, kind=job.kind, status=job.status.value, progress_pct=round(job.progress_pct, 1),
         area_code=area_code, error=job.error, attempts=job.attempts, created_at=job.created_at,
-        finished_at=job.finished_at, params=JobParams.model_validate(job.params) if job.params else None,
+        finished_at=job.finished_at, params=public_params(job.params),
         result=DroneSummary.model_validate(job.result) if job.result else None, observation_id=job.observation_id,
         files={n: f"/v1/jobs/{job.id}/files/{n}" for n in DOWNLOADS} if done else {})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ from inference.previews import render_spray_preview
 from inference.results import ModelRef, SprayPlanSummary
 from inference.spray_export import EXPORT_FORMATS, check_format, export
 from inference.zones import SprayPlan, SprayPlanConfig, plan_from_geojson, plan_spray
+
+# a spray record is of something done: a time later than now by more than this (a phone's clock, a zone mix-up) is
+# refused, since the public trace page would show a pre-harvest interval that has not started
+FUTURE_TOLERANCE = timedelta(hours=1)
 
 
 def parse_config(raw: dict[str, Any]) -> SprayPlanConfig:
@@ -185,7 +190,7 @@ def _check_product(session: Session, data: SprayApplicationCreate) -> tuple[dict
     if p.max_dose_per_ha and data.dose_per_ha and data.dose_unit == p.dose_unit and data.dose_per_ha > p.max_dose_per_ha:
         warnings.append(f"dose {data.dose_per_ha:g} {p.dose_unit}/ha is above the label's {p.max_dose_per_ha:g} "
                         f"{p.dose_unit}/ha")
-    return {"listed": True, "active_ingredient": data.active_ingredient or p.active_ingredient,
+    return {"listed": True, "product": p.trade_name, "active_ingredient": data.active_ingredient or p.active_ingredient,
             "registration_number": data.registration_number or p.registration_number, "phi_days": p.phi_days}, warnings
 
 
@@ -198,7 +203,7 @@ def record_application(session: Session, account: Account, area: GrowingArea, da
         seen = session.scalars(select(SprayApplication).where(SprayApplication.area_id == area.id,
                                                               SprayApplication.idempotency_key == key)).first()
         if seen is not None:
-            if seen.product != data.product or seen.volume_l != data.volume_l:
+            if products.normalise(seen.product) != products.normalise(data.product) or seen.volume_l != data.volume_l:
                 raise Conflict(f"idempotency key {key!r} was used for another spray record of {area.code}")
             return application_public(seen), False
     if data.spray_map_id is not None:
@@ -208,6 +213,10 @@ def record_application(session: Session, account: Account, area: GrowingArea, da
     tz_name = data.time_zone or get_settings().time_zone
     tz = products.zone(tz_name)
     applied = products.local_time(data.applied_on, tz)
+    now = datetime.now(UTC)
+    if applied > now + FUTURE_TOLERANCE:
+        raise BadInput(f"applied_on {applied.astimezone(tz):%Y-%m-%d %H:%M} ({tz_name}) is in the future: the log "
+                       "records sprays that were done; check the date, and the time zone of a time without one")
     found, warnings = _check_product(session, data)
     allowed = products.harvest_allowed_from(applied.astimezone(tz), found.get("phi_days"))
     if allowed and data.planned_harvest_on and data.planned_harvest_on < allowed:

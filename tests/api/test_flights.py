@@ -58,6 +58,7 @@ def test_flight_job_local_mode(flight_client, tmp_path: Path) -> None:
     assert r.status_code == 202, r.text
     job = wait_job(client, tok["pilot"], r.json()["id"])
     assert job["status"] == "succeeded" and job["progress_pct"] == 100, job
+    assert job["params"]["ortho"] == f"flights/{job['id']}/ortho.tif"  # relative: no server folder in a response
     assert job["result"]["clipped_to_area"] and job["result"]["damage_method"] in ("model", "index_anomaly")
     tif = client.get(job["files"]["damage.tif"], headers=tok["pilot"])
     assert tif.status_code == 200

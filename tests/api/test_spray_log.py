@@ -64,6 +64,7 @@ def test_idempotency_key_prevents_duplicates(logged, engine) -> None:
     ({"time_zone": "Mars/Olympus"}, 422, "IANA"),
     ({"dose_per_ha": None}, 422, "dose"),
     ({"dose_unit": None}, 422, "dose_unit"),
+    ({"applied_on": "2099-06-30T16:00:00"}, 422, "in the future"),  # the trace page would show a PHI not yet begun
 ])
 def test_refused_records_write_nothing(logged, engine, change, status, words) -> None:
     client, tok, url = logged
@@ -72,6 +73,14 @@ def test_refused_records_write_nothing(logged, engine, change, status, words) ->
     r = client.post(url, json={k: v for k, v in {**LOG, **change}.items() if v is not None}, headers=tok["pilot"])
     assert r.status_code == status and words in r.text, r.text
     assert row_counts(engine) == before
+
+
+def test_a_listed_product_is_stored_under_its_listed_name(logged) -> None:
+    client, tok, url = logged
+    r = client.post(url, json={**LOG, "product": "chess 50wg", "idempotency_key": "k1"}, headers=tok["pilot"])
+    assert r.status_code == 201 and r.json()["product"] == "Chess 50WG"
+    again = client.post(url, json={**LOG, "product": "CHESS 50WG", "idempotency_key": "k1"}, headers=tok["pilot"])
+    assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
 
 
 def test_unlisted_products_flagged_when_the_settings_say_so(logged, monkeypatch) -> None:

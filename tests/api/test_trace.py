@@ -7,7 +7,9 @@ import io
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
@@ -18,20 +20,22 @@ from tests.api.test_spray_log import LOG
 def test_public_page_has_the_sprays_and_no_personal_data(client: TestClient, farm: dict) -> None:
     client.patch("/v1/areas/VN-STOR-0001", json={"season": "Hè Thu 2026", "cooperative": "HTX Hòa Tú"},
                  headers=farm["admin"])
+    yesterday = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() - timedelta(days=1)
+    phi_end = yesterday + timedelta(days=7)  # Chess 50WG: 7 days
     r = client.post("/v1/areas/VN-STOR-0001/spray-applications",
-                    json={**LOG, "applied_on": "2099-01-10T07:00:00", "operator": "Trần Thị Hai"}, headers=farm["a"])
+                    json={**LOG, "applied_on": f"{yesterday}T07:00:00", "operator": "Trần Thị Hai"}, headers=farm["a"])
     assert r.status_code == 201, r.text
     client.post("/v1/areas/VN-STOR-0001/spray-applications", json={**LOG, "applied_on": "2026-10-01T06:30:00", "idempotency_key": "old"}, headers=farm["a"])
     page = client.get("/trace/VN-STOR-0001")  # no token
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
     for expected in ("VN-STOR-0001", "Lúa / Rice", "ST25", "Hè Thu 2026", "Hòa Tú 1", "Chess 50WG", "Pymetrozine", "SAMPLE-0001",
-                     "Còn trong thời gian cách ly đến 17/01/2099", "Đã hết thời gian cách ly (từ 08/10/2026)"):
+                     f"Còn trong thời gian cách ly đến {phi_end:%d/%m/%Y}", "Đã hết thời gian cách ly (từ 08/10/2026)"):
         assert expected in text, expected
     for private in ("farmer_a", "Trần Thị Hai", "Nguyễn Văn Bay", "HTX Hòa Tú", "coordinates", "105.", "9.5"):
         assert private not in text, private
     data = client.get("/trace/VN-STOR-0001/record.json").json()
-    assert data["harvest_allowed_from"] == "2099-01-17" and "operator" not in data["sprays"][0]
+    assert data["harvest_allowed_from"] == str(phi_end) and "operator" not in data["sprays"][0]
     svg = client.get("/trace/VN-STOR-0001/qr.svg")
     assert svg.headers["content-type"] == "image/svg+xml" and b"<svg" in svg.content
     assert b"http://testserver/trace/VN-STOR-0001" in svg.content  # the QR's title is its address
