@@ -52,7 +52,10 @@ class ErrorBody(BaseModel):
     reason: str | None = Field(default=None, description="a finer stable name where there is one (photo uploads: "
                                "photo_empty, photo_too_many_bytes, not_a_photo, heic_unsupported, "
                                "photo_too_many_pixels, photo_unreadable, photo_too_small, photo_damaged, "
-                               "no_area_given, outside_every_area), for a page to say it in its own language")
+                               "no_area_given, outside_every_area; rasters: raster_not_tiff, raster_truncated, "
+                               "raster_unreadable, raster_no_georeference, raster_too_many_pixels, raster_bands, "
+                               "raster_outside_area; any upload: upload_empty, upload_too_large), for a page to say it "
+                               "in its own language")
     errors: list[dict[str, Any]] | None = Field(default=None, description="per-field problems of a 422 validation")
 
 

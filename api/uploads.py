@@ -19,8 +19,8 @@ def save_upload(stream: BinaryIO, dest: Path, limit_bytes: int, what: str = "the
             size += len(chunk)
             if size > limit_bytes:
                 limit = f"{limit_bytes / 2**30:.0f} GiB" if limit_bytes >= 2**30 else f"{limit_bytes // 2**20} MiB"
-                raise TooLarge(f"{what} is larger than {limit}; split it or send a smaller file")
+                raise TooLarge(f"{what} is larger than {limit}; split it or send a smaller file", reason="upload_too_large")
             out.write(chunk)
     if size == 0:
-        raise EmptyInput(f"{what} is empty; choose the file again")
+        raise EmptyInput(f"{what} is empty; choose the file again", reason="upload_empty")
     return size

@@ -488,7 +488,7 @@ def area_in_raster_crs(boundary_wgs84: Any, info: RasterInfo) -> Any:
     ys = [f, f + e * info.height]
     if not geom.intersects(box(min(xs), min(ys), max(xs), max(ys))):
         raise BadInput("the orthomosaic does not overlap the growing area's boundary; check the area code or the "
-                          "flight")
+                       "flight", reason="raster_outside_area")
     return mapping(geom)
 
 

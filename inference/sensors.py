@@ -122,7 +122,7 @@ def _check_last_block(ds: rasterio.io.DatasetReader, path: str) -> None:
     if off is None or (int(off) and int(off) + int(size or 0) > os.path.getsize(path)):
         raise BadInput(
             f"the GeoTIFF announces {ds.width}x{ds.height} pixels but its data stops early: the file is truncated; "
-            "upload it again (check the transfer finished)")
+            "upload it again (check the transfer finished)", reason="raster_truncated")
 
 
 def _check_magic(path: str) -> None:
@@ -130,19 +130,20 @@ def _check_magic(path: str) -> None:
         with open(path, "rb") as fh:
             head = fh.read(4)
     except OSError as exc:
-        raise BadInput(f"cannot read the upload: {reason(exc)}") from exc
+        raise BadInput(f"cannot read the upload: {reason(exc)}", reason="raster_unreadable") from exc
     if head not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         kind = "a JPEG" if head[:3] == b"\xff\xd8\xff" else "a PNG" if head[:4] == b"\x89PNG" else "not a TIFF"
-        raise Unsupported(f"the file is {kind}, not a GeoTIFF; export the orthomosaic as GeoTIFF")
+        raise Unsupported(f"the file is {kind}, not a GeoTIFF; export the orthomosaic as GeoTIFF", reason="raster_not_tiff")
 
 
 def _check_georeference_and_size(ds: rasterio.io.DatasetReader, max_pixels: int) -> None:
     if ds.crs is None or ds.transform.is_identity:
         raise BadInput(
-            "the GeoTIFF has no CRS or geotransform; export it with its georeference (e.g. EPSG:32648, UTM 48N)")
+            "the GeoTIFF has no CRS or geotransform; export it with its georeference (e.g. EPSG:32648, UTM 48N)",
+            reason="raster_no_georeference")
     if ds.width * ds.height > max_pixels:
         raise TooLarge(f"the raster has {ds.width}x{ds.height} pixels, over the {max_pixels / 1e9:g} "
-                       "gigapixel limit; split the mosaic")
+                       "gigapixel limit; split the mosaic", reason="raster_too_many_pixels")
 
 
 def _check_declared_size(ds: rasterio.io.DatasetReader, path: str) -> None:
@@ -153,7 +154,8 @@ def _check_declared_size(ds: rasterio.io.DatasetReader, path: str) -> None:
     if declared > MAX_DECLARED_TO_FILE_RATIO * max(size, 1):
         raise BadInput(
             f"the GeoTIFF declares {ds.width}x{ds.height} pixels ({declared / 1e9:.1f} GB of data) but the file holds "
-            f"only {size / 1e6:.1f} MB: it is sparse or its header is wrong; export the orthomosaic again")
+            f"only {size / 1e6:.1f} MB: it is sparse or its header is wrong; export the orthomosaic again",
+            reason="raster_truncated")
 
 
 def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
@@ -165,14 +167,14 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
         if sensor is None:
             raise BadInput(
                 f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (3 x uint8), RGB + alpha, or a "
-                f"5-band 16-bit multispectral stack. Known profiles: {', '.join(profiles)}")
+                f"5-band 16-bit multispectral stack. Known profiles: {', '.join(profiles)}", reason="raster_bands")
     elif sensor not in profiles:
-        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(profiles)}")
+        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(profiles)}", reason="raster_bands")
     prof = profiles[sensor]
     if ds.count != prof["band_count"] or dtype not in prof["dtypes"]:
         raise BadInput(
             f"sensor {sensor} needs {prof['band_count']} bands of {'/'.join(prof['dtypes'])}; the file has "
-            f"{ds.count} of {dtype}")
+            f"{ds.count} of {dtype}", reason="raster_bands")
     return sensor
 
 
@@ -186,7 +188,8 @@ def _check_first_and_last_block(ds: rasterio.io.DatasetReader) -> None:
         last = Window(max(0, ds.width - bw), max(0, ds.height - bh), min(bw, ds.width), min(bh, ds.height))
         ds.read(1, window=last)
     except RasterioIOError as exc:
-        raise BadInput(f"the GeoTIFF's pixels cannot be read ({reason(exc)}); the file is truncated or corrupt") from exc
+        raise BadInput(f"the GeoTIFF's pixels cannot be read ({reason(exc)}); the file is truncated or corrupt",
+                       reason="raster_truncated") from exc
 
 
 def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int = MAX_RASTER_PIXELS) -> RasterInfo:
@@ -200,7 +203,8 @@ def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int
     try:
         ds = rasterio.open(path)
     except RasterioIOError as exc:
-        raise BadInput(f"the GeoTIFF cannot be opened ({reason(exc)}); it may be truncated: upload it again") from exc
+        raise BadInput(f"the GeoTIFF cannot be opened ({reason(exc)}); it may be truncated: upload it again",
+                       reason="raster_truncated") from exc
     with ds:
         _check_georeference_and_size(ds, max_pixels)
         _check_declared_size(ds, path)

@@ -56,7 +56,7 @@ def create_flight_job(session: Session, account: Account, area: GrowingArea, str
     """Stream the upload to disk, validate it (once: the result travels with the job), check it overlaps the area,
     and record the job with the file moved to the job's folder. Nothing is left behind when any step fails."""
     if sensor is not None and sensor not in sensor_profiles():
-        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(sensor_profiles())}")
+        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(sensor_profiles())}", reason="raster_bands")
     settings = get_settings()
     incoming = settings.data_dir / "flights" / ".incoming" / uuid.uuid4().hex
     incoming.mkdir(parents=True)

@@ -97,11 +97,23 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     wait = WebDriverWait(d, 60)
     d.get(f"{url}/operator/")
     d.find_element(By.ID, "username").send_keys("pilot")
+    d.find_element(By.ID, "password").send_keys("wrong")
+    d.find_element(By.CSS_SELECTOR, "#signin-form button").click()  # a wrong password is said in words
+    wait.until(lambda _: "Sai tên đăng nhập hoặc mật khẩu" in d.find_element(By.ID, "signin-error").text)
+    d.find_element(By.ID, "password").clear()
     d.find_element(By.ID, "password").send_keys("bay drone 123")
     d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
     wait.until(ec.visibility_of_element_located((By.ID, "work")))
     wait.until(lambda _: Select(d.find_element(By.ID, "job")).first_selected_option.get_attribute("value"))
-    assert Select(d.find_element(By.ID, "job")).first_selected_option.get_attribute("value") == str(job["id"])
+    chosen = Select(d.find_element(By.ID, "job")).first_selected_option
+    assert chosen.get_attribute("value") == str(job["id"]) and "bali.tif" in chosen.text  # flights named by file
+    # a PNG named .tif is refused in the page's language (the server's reason), and no job is made
+    fake = tmp_path / "not_an_ortho.tif"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    d.find_element(By.CSS_SELECTOR, "#work details summary").click()
+    d.find_element(By.ID, "ortho").send_keys(str(fake))
+    d.find_element(By.ID, "upload-btn").click()
+    wait.until(lambda _: "không phải GeoTIFF" in d.find_element(By.ID, "job-error").text)
     # the orthomosaic itself under the analysis layer: tiles loaded, and the map's pixels under the field are
     # imagery, not the page's background colour
     wait.until(lambda _: len(d.find_elements(By.CSS_SELECTOR, "img.leaflet-tile-loaded")) >= 2 and

@@ -30,7 +30,17 @@ const T = {
     gt_title: "Nhãn thực địa (cho cán bộ nông nghiệp)", gt_label: "Nhãn", draw_gt: "Vẽ nhãn", show_photos: "Ảnh của nông dân",
     gt_hint: "Vẽ vùng hư hại thật, lúa khỏe và những thứ dễ nhầm (rơm rạ, nước, bóng, đất trống). Chấm tròn là ảnh nông dân chụp trong chuyến bay.",
     gt_damage: "hư hại thật", gt_healthy_canopy: "lúa khỏe", gt_stubble: "rơm rạ, gốc rạ", gt_water: "nước", gt_shadow: "bóng",
-    gt_bare_soil: "đất trống", n_labels: "nhãn", n_photos: "ảnh", delete_label: "Xoá nhãn", by: "bởi" },
+    gt_bare_soil: "đất trống", n_labels: "nhãn", n_photos: "ảnh", delete_label: "Xoá nhãn", by: "bởi",
+    signin_failed: "Sai tên đăng nhập hoặc mật khẩu.",
+    // the server's finer error names (`reason`), said in Vietnamese; the English page shows the server's own detail
+    errors: { raster_not_tiff: "Tệp không phải GeoTIFF: hãy xuất ảnh trực giao dạng GeoTIFF.",
+      raster_truncated: "Tệp GeoTIFF bị thiếu hoặc hỏng (tải lên chưa xong?): hãy tải lên lại.",
+      raster_unreadable: "Không đọc được tệp tải lên: hãy chọn lại tệp.",
+      raster_no_georeference: "GeoTIFF không có toạ độ (hệ toạ độ, geotransform): hãy xuất kèm toạ độ, ví dụ EPSG:32648 (UTM 48N).",
+      raster_too_many_pixels: "Ảnh quá lớn (trên 2 tỉ điểm ảnh): hãy chia nhỏ ảnh ghép.",
+      raster_bands: "Số kênh hoặc kiểu dữ liệu không khớp cảm biến nào: cần RGB (3 kênh 8 bit), RGB + alpha, hoặc ảnh đa phổ 5 kênh 16 bit.",
+      raster_outside_area: "Ảnh trực giao không nằm trên ranh giới vùng trồng: kiểm tra mã vùng hoặc chuyến bay.",
+      upload_empty: "Tệp rỗng: hãy chọn lại tệp.", upload_too_large: "Tệp quá lớn: hãy chia nhỏ hoặc gửi tệp nhỏ hơn." } },
   en: { title: "Spray map", username: "Username", password: "Password", signin: "Sign in",
     area: "Growing area", flight: "Analysed flight", upload: "Upload a new orthomosaic (GeoTIFF)",
     upload_btn: "Upload and analyse", plan: "Spray plan", swath: "Swath (m)", rate: "Spray volume (L/ha of mix)",
@@ -58,18 +68,21 @@ const T = {
     gt_title: "Ground truth (for agronomists)", gt_label: "Label", draw_gt: "Draw label", show_photos: "Farmers' photos",
     gt_hint: "Outline real damage, healthy canopy and look-alikes (stubble, water, shadow, bare soil). Dots are farmers' photos taken inside the flight.",
     gt_damage: "real damage", gt_healthy_canopy: "healthy canopy", gt_stubble: "stubble, straw", gt_water: "water", gt_shadow: "shadow",
-    gt_bare_soil: "bare soil", n_labels: "labels", n_photos: "photos", delete_label: "Delete label", by: "by" },
+    gt_bare_soil: "bare soil", n_labels: "labels", n_photos: "photos", delete_label: "Delete label", by: "by",
+    signin_failed: "Wrong username or password.", errors: {} },
 };
 let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k] || k;
+// text from users (file names) goes into option lists built as HTML: escaped
+const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 // the server's times are UTC ("...Z"); an operator reads them on the phone's own clock, as the farmer's page does
 const localTime = (iso) => new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", { dateStyle: "short", timeStyle: "short" });
 const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([9.6, 105.97], 13);
 const layers = { ortho: null, boundary: null, analysis: null, zones: null, exclusions: null, truth: null, photos: null };
 const GT_COLOURS = { damage: "#d7191c", healthy_canopy: "#1a9641", stubble: "#c9a227", water: "#2c7bb6", shadow: "#555555", bare_soil: "#8c510a" };
-let jobs = [], lastMap = null;
+let jobs = [], lastMap = null, gtCounts = null;
 // what the operator draws or uploads for the next plan: a field boundary (null: the area's own) and no-spray areas
 const BOUNDARY_STYLE = { color: "#c77700", weight: 3, fill: false };
 const EXCL_STYLE = { color: "#1565c0", weight: 2, fillColor: "#1565c0", fillOpacity: 0.25 };
@@ -88,15 +101,18 @@ function applyLang() {
   if (lastMap) showSummary(lastMap);
   if (jobs.length) fillJobs(true);
   showFlight(currentJob());
+  showGtState();
 }
 async function api(path, opts = {}) {
   const headers = Object.assign({}, opts.headers || {}, { Authorization: `Bearer ${token}` });
   const r = await fetch(path, Object.assign({}, opts, { headers }));
   const isJson = r.headers.get("content-type")?.includes("json");
   const body = isJson ? await r.json() : r;
-  if (!r.ok) throw new Error((isJson && body.detail) || r.statusText);
+  if (!r.ok) { const e = new Error((isJson && body.detail) || r.statusText); e.reason = isJson ? body.reason : null; throw e; }
   return body;
 }
+// an error said in the page's language where the server gave its finer name, else the server's own words
+const errText = (e) => (e.reason && t("errors")[e.reason]) || e.message;
 function setLayer(name, layer) {
   if (layers[name]) map.removeLayer(layers[name]);
   layers[name] = layer;
@@ -135,7 +151,7 @@ async function loadJobs() {
 }
 function fillJobs(keepChoice = false) {  // the flight list in the page's language; on a switch, keeping the choice
   const keep = keepChoice ? $("job").value : "", done = jobs.filter((j) => j.status === "succeeded");
-  $("job").innerHTML = done.length ? done.map((j) => `<option value="${j.id}">#${j.id} ${localTime(j.created_at)} (${t(`m_${j.result.damage_method}`)})</option>`).join("")
+  $("job").innerHTML = done.length ? done.map((j) => `<option value="${j.id}">#${j.id} ${esc(j.params?.filename || "")} ${localTime(j.created_at)} (${t(`m_${j.result.damage_method}`)})</option>`).join("")
     : `<option value="">${t("no_flight")}</option>`;
   if (keep && done.some((j) => String(j.id) === keep)) $("job").value = keep;
 }
@@ -209,7 +225,11 @@ async function loadTruth() {
   setLayer("photos", $("show-photos").checked ? L.geoJSON(photos, { pmIgnore: true,
     pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 6, color: "#fff", weight: 2, fillColor: f.properties.status === "diagnosed" ? "#7b3294" : "#999", fillOpacity: 1 }),
     onEachFeature: (f, l) => { const p = f.properties; l.bindPopup(`#${p.photo_id} · ${p.diagnosis}${p.ses !== null && p.ses !== undefined ? " · SES " + p.ses : ""} · ${p.observed_at.slice(0, 10)}`); } }) : null);
-  $("gt-state").textContent = `${fc.features.length} ${t("n_labels")} · ${photos.features.length} ${t("n_photos")}`;
+  gtCounts = [fc.features.length, photos.features.length];
+  showGtState();
+}
+function showGtState() {
+  $("gt-state").textContent = gtCounts ? `${gtCounts[0]} ${t("n_labels")} · ${gtCounts[1]} ${t("n_photos")}` : "";
 }
 $("show-photos").addEventListener("change", () => loadTruth().catch((e) => { $("gt-error").textContent = e.message; }));
 $("draw-gt").addEventListener("click", () => startDraw("gt"));
@@ -233,7 +253,7 @@ $("upload-btn").addEventListener("click", async () => {
   $("job-error").textContent = "";
   const form = new FormData(); form.append("file", f); form.append("area_code", $("area").value);
   try { const j = await api("/v1/flights", { method: "POST", body: form }); followJob(j.id); }
-  catch (e) { $("job-error").textContent = e.message; }
+  catch (e) { $("job-error").textContent = errText(e); }
 });
 function showDrawState() {
   $("boundary-state").textContent = t(fieldState);
@@ -333,7 +353,7 @@ $("plan-btn").addEventListener("click", async () => {
     const sm = await api("/v1/spray-maps", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body) });
     showPlan(sm);
-  } catch (e) { $("plan-error").textContent = `${t("err_plan")}: ${e.message}`; }
+  } catch (e) { $("plan-error").textContent = `${t("err_plan")}: ${errText(e)}`; }
 });
 const CLASS_COLOUR = { none: "#b7e1b0", spot: "rgb(255,180,30)", full: "rgb(255,40,0)" };
 function zoneColour(p, top) {
@@ -367,7 +387,7 @@ function showSummary(sm) {
   const q = s.product_quantity;
   if (q) {
     rows.push([t("product_field"), `${q.per_field} ${q.unit}`]);
-    if (q.per_tank != null) rows.push([t("product_tank"), `${q.per_tank} ${q.unit}`]);
+    if (q.per_tank != null && s.treated_area_ha > 0) rows.push([t("product_tank"), `${q.per_tank} ${q.unit}`]);
   }
   if (s.drone) rows.push([t("flight_time"), `${s.drone.flight_time_min} min`], [t("tanks"), String(s.drone.tank_loads)]);
   $("summary-list").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd data-k="${k}">${v}</dd>`).join("");
@@ -389,7 +409,7 @@ $("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; 
 $("signin-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const r = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams({ username: $("username").value, password: $("password").value }) });
-  if (!r.ok) { $("signin-error").textContent = "✗"; return; }
+  if (!r.ok) { $("signin-error").textContent = r.status === 401 ? t("signin_failed") : `${r.status} ${r.statusText}`; return; }
   token = (await r.json()).access_token; sessionStorage.setItem("cw_token", token); start();
 });
 function start() { $("signin").hidden = true; $("work").hidden = false; loadAreas().catch((e) => { $("job-error").textContent = e.message; }); }
