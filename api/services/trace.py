@@ -71,10 +71,12 @@ def page_html(rec: dict[str, Any], base: str) -> str:
     e = html.escape
     status = STATUS_VI[AreaStatus(rec["status"])]
     ok = rec["harvest_allowed_from"] is None
+    heads = ["Ngày giờ", "Thuốc", "Hoạt chất", "Số đăng ký", "Cách ly (ngày)", "Tình trạng"]
     rows = "".join(
-        f"<tr><td>{s['applied_on']:%d/%m/%Y %H:%M}</td><td>{e(s['product'])}</td><td>{e(s['active_ingredient'])}</td>"
-        f"<td>{e(s['registration_number'] or '–')}</td><td>{s['phi_days'] if s['phi_days'] is not None else '–'}</td>"
-        f"<td>{e(s['phi_status'])}</td></tr>" for s in rec["sprays"]) or \
+        "<tr>" + "".join(f'<td data-h="{h}">{v}</td>' for h, v in zip(heads, (
+            f"{s['applied_on']:%d/%m/%Y %H:%M}", e(s["product"]), e(s["active_ingredient"]),
+            e(s["registration_number"] or "–"), s["phi_days"] if s["phi_days"] is not None else "–",
+            e(s["phi_status"])), strict=True)) + "</tr>" for s in rec["sprays"]) or \
         '<tr><td colspan="6">Chưa ghi lần phun thuốc nào / no spray recorded</td></tr>'
     facts = [("Mã số vùng trồng / Area code", rec["code"]), ("Tình trạng mã số / Status", status),
              ("Cây trồng / Crop", bilingual(rec["crop"])), ("Giống / Variety", rec["variety"]),
@@ -93,12 +95,16 @@ header{{background:#2f6b2f;color:#fff;padding:10px 14px}}main{{padding:12px;max-
 dl{{display:grid;grid-template-columns:auto 1fr;gap:3px 12px}}dt{{color:#456}}dd{{margin:0;font-weight:600}}
 table{{border-collapse:collapse;width:100%;font-size:.9rem}}
 td,th{{border-bottom:1px solid #dde5da;padding:4px;text-align:left}}
-.ok{{color:#1a7a3a;font-weight:700}}.wait{{color:#b00020;font-weight:700}}img{{width:120px}}</style></head>
+.ok{{color:#1a7a3a;font-weight:700}}.wait{{color:#b00020;font-weight:700}}img{{width:120px}}
+dd,td{{overflow-wrap:anywhere}}
+@media (max-width:600px){{thead{{display:none}}table,tbody,tr,td{{display:block}}tr{{border-bottom:1px solid #dde5da;
+padding:4px 0}}td{{border:0;padding:1px 4px;display:grid;grid-template-columns:8.5em 1fr;gap:8px}}
+td[data-h]::before{{content:attr(data-h);color:#456}}}}</style></head>
 <body><header><b>Truy xuất nguồn gốc vùng trồng</b> · Traceability</header><main>
 <section class="card"><dl>{dl}</dl></section>
 <section class="card"><p class="{'ok' if ok else 'wait'}">{e(verdict)}</p>
-<h2>Nhật ký phun thuốc / Spray log</h2><table><thead><tr><th>Ngày giờ</th><th>Thuốc</th><th>Hoạt chất</th>
-<th>Số đăng ký</th><th>Cách ly (ngày)</th><th>Tình trạng</th></tr></thead><tbody>{rows}</tbody></table></section>
+<h2>Nhật ký phun thuốc / Spray log</h2><table><thead><tr>{"".join(f"<th>{h}</th>" for h in heads)}</tr></thead>
+<tbody>{rows}</tbody></table></section>
 <section class="card"><img src="{e(base)}/trace/{e(rec['code'])}/qr.svg" alt="QR">
 <p>Thông tin do cropwatch công bố ngày {rec['today']:%d/%m/%Y}; không chứa thông tin cá nhân.</p></section>
 </main></body></html>"""

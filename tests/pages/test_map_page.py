@@ -42,3 +42,11 @@ def test_base_map_with_the_sample(browser, tmp_path) -> None:
         d.find_element(By.ID, "lang").click()
         page = httpx.get(f"{server.url}/trace/VN-MAU-0001")
         assert page.status_code == 200 and "Beam 75WP" in page.text and "mau_hoatu" not in page.text
+        # the buyer opens it from the stamp's QR code on a phone: nothing runs off the screen (it was 492 px wide)
+        d.set_window_size(390, 844)
+        d.get(f"{server.url}/trace/VN-MAU-0001")
+        wait.until(lambda _: "Beam 75WP" in d.find_element(By.TAG_NAME, "body").text)
+        width = d.execute_script("return document.documentElement.clientWidth")
+        assert d.execute_script("return document.documentElement.scrollWidth") <= width
+        status = d.find_element(By.CSS_SELECTOR, "td[data-h='Tình trạng']")
+        assert status.is_displayed() and status.location["x"] + status.size["width"] <= width
