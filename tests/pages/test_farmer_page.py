@@ -10,6 +10,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.api.test_areas import area_payload
+from tests.api.test_spray_log import LOG
 from tests.data.make_photos import real_photo
 
 LABELS_VI = {"Bệnh bạc lá", "Bệnh đạo ôn", "Bệnh đốm nâu", "Chưa chắc chắn", "Không thấy triệu chứng bệnh"}
@@ -21,6 +22,9 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
                    json={"username": "nong_dan", "password": "mat khau 123", "role": "farmer"})
     assert r.status_code == 201, r.text
     r = httpx.post(f"{live_server.url}/v1/areas", headers=admin, json=area_payload(owner_username="nong_dan"))
+    assert r.status_code == 201, r.text
+    r = httpx.post(f"{live_server.url}/v1/areas/VN-STOR-0001/spray-applications", headers=admin,
+                   json={**LOG, "applied_on": "2026-11-02T06:30:00"})  # the pesticide log shows in the history
     assert r.status_code == 201, r.text
 
     d = browser
@@ -53,6 +57,7 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     wait.until(lambda _: d.execute_script("const i = document.querySelector('#history-list img');"
                                           "return !!i && i.naturalWidth > 0"))
     assert "Tải nhật ký canh tác (PDF)" in d.find_element(By.ID, "history-list").text
+    assert "Đã phun thuốc · Chess 50WG · 40 L · thu hoạch từ 9/11/2026" in d.find_element(By.ID, "history-list").text
     if d.find_element(By.ID, "diagnosis").text != "Chưa chắc chắn":  # cited guidance under a named disease
         assert d.find_element(By.ID, "advice-detail").is_displayed()
     # phone-width layout: nothing wider than the screen

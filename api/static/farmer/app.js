@@ -9,7 +9,8 @@ const T = {
     maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá", growth: "Sinh trưởng",
     leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
     fb_question: "Kết quả này đúng không?", fb_right: "Đúng", fb_wrong: "Sai, đó là…", fb_what: "Đó là gì?",
-    growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", sown_on: "sạ ngày", date: "ngày", photo: "ảnh", flight: "chuyến bay",
+    growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", sown_on: "sạ ngày", date: "ngày", photo: "ảnh", flight: "chuyến bay", photos: "ảnh", flights: "chuyến bay",
+    sprayed: "Đã phun thuốc", harvest_from: "thu hoạch từ",
     no_growth: "Chưa có điểm sinh trưởng nào.", damaged: "thiệt hại", spray_map: "bản đồ phun", saving: "tiết kiệm",
     record_book: "Tải nhật ký canh tác (PDF)",
     detail: "Hướng dẫn chi tiết (có nguồn trích dẫn)", sources: "Nguồn", review: "Tình trạng duyệt",
@@ -41,7 +42,8 @@ const T = {
     maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area", growth: "Growth",
     leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
     fb_question: "Is this right?", fb_right: "Right", fb_wrong: "Wrong, it is…", fb_what: "What is it?",
-    growth_title: "Growth over time", days_after_sowing: "days after sowing", sown_on: "sown on", date: "date", photo: "photo", flight: "flight",
+    growth_title: "Growth over time", days_after_sowing: "days after sowing", sown_on: "sown on", date: "date", photo: "photo", flight: "flight", photos: "photos", flights: "flights",
+    sprayed: "Sprayed", harvest_from: "harvest from",
     no_growth: "No growth reading yet.", damaged: "damaged", spray_map: "spray map", saving: "saving",
     record_book: "Download the record book (PDF)",
     detail: "Detailed guidance (with cited sources)", sources: "Sources", review: "Review status",
@@ -204,33 +206,42 @@ async function loadHistory() {
   const code = $("area").value;
   if (!code) return;
   const c = encodeURIComponent(code);
-  const [obs, maps, growth] = await Promise.all([api(`/v1/areas/${c}/observations?source=photo&limit=20`),
-    api(`/v1/areas/${c}/spray-maps`).catch(() => []), api(`/v1/areas/${c}/growth`).catch(() => ({ points: [] }))]);
+  const [obs, maps, growth, sprays] = await Promise.all([api(`/v1/areas/${c}/observations?source=photo&limit=20`),
+    api(`/v1/areas/${c}/spray-maps`).catch(() => []), api(`/v1/areas/${c}/growth`).catch(() => ({ points: [] })),
+    api(`/v1/areas/${c}/spray-applications`).catch(() => [])]);
   const ul = $("history-list"), items = [], when = (iso) => new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB");
   const item = (iso, url, title, text) => {  // a history line: thumbnail (opens the full image) and text
-    const li = document.createElement("li"), img = document.createElement("img");
-    img.alt = ""; img.title = title;
-    authBlob(url.thumb).then((u) => { if (u) img.src = u; });
-    img.addEventListener("click", async () => { const u = await authBlob(url.full); if (u) window.open(u, "_blank"); });
-    li.append(img, `${when(iso)} · ${text}`);
+    const li = document.createElement("li");
+    if (url) {
+      const img = document.createElement("img");
+      img.alt = ""; img.title = title;
+      authBlob(url.thumb).then((u) => { if (u) img.src = u; });
+      img.addEventListener("click", async () => { const u = await authBlob(url.full); if (u) window.open(u, "_blank"); });
+      li.append(img);
+    }
+    li.append(`${when(iso)} · ${text}`);
     items.push([iso, li]);
   };
   for (const o of obs) {
     const d = o.scores.diagnosis, s = o.scores.severity, g = o.scores.growth;
     item(o.observed_at, { thumb: `/v1/photos/${o.id}/thumbnail`, full: `/v1/photos/${o.id}/image` }, t("photo"),
-      labelText(d) + (s.ses !== null ? ` · SES ${s.ses}` : "") + (g.score !== null ? ` · ${t("growth")} ${g.score}` : ""));
+      labelText(d) + (s.ses !== null ? ` · SES ${s.ses}` : "") + (g.score !== null ? ` · ${t("growth")} ${num(g.score)}` : ""));
   }
   for (const p of growth.points.filter((q) => q.source === "drone" && q.preview_url)) {
     item(p.observed_at, { thumb: p.preview_url, full: p.preview_url }, t("flight"),
-      `${t("flight")} · ${t("growth")} ${p.growth_score ?? "–"}` + (p.damaged_pct != null ? ` · ${t("damaged")} ${num(p.damaged_pct)}%` : ""));
+      `${t("flight")} · ${t("growth")} ${p.growth_score != null ? num(p.growth_score) : "–"}` + (p.damaged_pct != null ? ` · ${t("damaged")} ${num(p.damaged_pct)}%` : ""));
   }
   for (const m of maps) {
     item(m.created_at, { thumb: m.preview, full: m.preview }, t("spray_map"),
       `${t("spray_map")} · ${num(m.summary.treated_area_ha, 2)} ha · ${t("saving")} ${Math.round(m.summary.saving_pct)}%`);
   }
+  for (const a of sprays) {  // the pesticide log: what was sprayed, and from when the crop may be harvested
+    const harvest = a.harvest_allowed_from ? ` · ${t("harvest_from")} ${new Date(a.harvest_allowed_from).toLocaleDateString(lang === "vi" ? "vi-VN" : "en-GB", { timeZone: "UTC" })}` : "";
+    item(a.applied_on, null, t("sprayed"), `${t("sprayed")} · ${a.product} · ${num(a.volume_l)} L${harvest}`);
+  }
   ul.innerHTML = "";
   if (!items.length) { ul.innerHTML = `<li>${t("no_history")}</li>`; }
-  items.sort((a, b) => (a[0] < b[0] ? 1 : -1)).forEach(([, li]) => ul.appendChild(li));
+  items.sort((a, b) => Date.parse(b[0]) - Date.parse(a[0])).forEach(([, li]) => ul.appendChild(li));  // times carry zones
   const book = document.createElement("li"), a = document.createElement("a");
   a.href = "#"; a.textContent = t("record_book");
   a.addEventListener("click", async (ev) => { ev.preventDefault(); const u = await authBlob(`/v1/areas/${c}/record-book?format=pdf`); if (u) window.open(u, "_blank"); });
@@ -261,15 +272,15 @@ async function loadGrowth(code) {
   for (const v of [0, 50, 100]) { el("line", { x1: 30, x2: 310, y1: Y(v), y2: Y(v), stroke: "#dde5d8" }); el("text", { x: 4, y: Y(v) + 3 }, v); }
   el("polyline", { points: pts.map((p, i) => `${X(xs[i])},${Y(p.growth_score)}`).join(" "), fill: "none", stroke: "#2f6b2f", "stroke-width": 1.5 });
   pts.forEach((p, i) => {
-    const title = `${p.observed_at.slice(0, 10)} · ${t(p.source === "drone" ? "flight" : "photo")} · ${t("growth")} ${p.growth_score}` +
+    const title = `${p.observed_at.slice(0, 10)} · ${t(p.source === "drone" ? "flight" : "photo")} · ${t("growth")} ${num(p.growth_score)}` +
       (p.canopy_cover_pct !== null ? ` · ${t("canopy_cover")} ${num(p.canopy_cover_pct)}%` : "");
     const m = p.source === "drone" ? el("rect", { x: X(xs[i]) - 4, y: Y(p.growth_score) - 4, width: 8, height: 8, fill: "#45617a", class: "pt-flight" })
       : el("circle", { cx: X(xs[i]), cy: Y(p.growth_score), r: 4, fill: "#7b3294", class: "pt-photo" });
     const tt = document.createElementNS(NS, "title"); tt.textContent = title; m.appendChild(tt);
   });
   el("text", { x: 30, y: 166 }, `${useDays ? x0 : pts[0].observed_at.slice(0, 10)}`);
-  el("text", { x: 250, y: 166 }, `${useDays ? x1 + " " + t("days_after_sowing") : pts[pts.length - 1].observed_at.slice(0, 10)}`);
-  $("growth-note").textContent = `${g.n_photos} ${t("photo")} · ${g.n_flights} ${t("flight")}` +
+  el("text", { x: 310, y: 166, "text-anchor": "end" }, `${useDays ? x1 + " " + t("days_after_sowing") : pts[pts.length - 1].observed_at.slice(0, 10)}`);
+  $("growth-note").textContent = `${g.n_photos} ${t(g.n_photos === 1 ? "photo" : "photos")} · ${g.n_flights} ${t(g.n_flights === 1 ? "flight" : "flights")}` +
     (g.sowing_date ? ` · ${t("sown_on")} ${new Date(g.sowing_date).toLocaleDateString(lang === "vi" ? "vi-VN" : "en-GB", { timeZone: "UTC" })}` : "");
 }
 
