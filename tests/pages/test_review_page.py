@@ -48,6 +48,12 @@ def test_agronomist_reviews_a_correction_and_compares_models(live_server, browse
     assert "Bệnh đốm nâu" in d.find_element(By.ID, "model").text
     wait.until(lambda _: d.execute_script("return document.getElementById('big').naturalWidth > 0"))
     d.save_screenshot(str(tmp_path / "review.png"))
+    d.find_element(By.ID, "lang").click()  # in English the "correct to" list is English too
+    wait.until(lambda _: "Blast" in d.find_element(By.ID, "farmer").text)
+    options = [o.text for o in Select(d.find_element(By.ID, "correct-label")).options]
+    assert "Brown spot" in options and "Bệnh đốm nâu" not in options, options
+    d.find_element(By.ID, "lang").click()
+    wait.until(lambda _: "Bệnh đạo ôn" in d.find_element(By.ID, "farmer").text)
     Select(d.find_element(By.ID, "correct-label")).select_by_value("brown_spot")
     d.find_element(By.ID, "correct").click()
     wait.until(ec.visibility_of_element_located((By.ID, "empty")))

@@ -20,6 +20,8 @@ const T = {
 let labels = {}, items = [], current = null;
 const t = (k) => cw.t(k);
 const name = (l) => (labels[l] ? labels[l][cw.lang === "vi" ? "name_vi" : "name_en"] : l);
+// dates as the page's language writes them (30/11/2026 in both), not the browser's default locale
+const locale = () => (cw.lang === "vi" ? "vi-VN" : "en-GB");
 
 
 
@@ -63,7 +65,7 @@ function show(it) {
   $("model").textContent = `${name(it.model.label)} (${top}; v${it.model.version || "?"})`;
   $("farmer").textContent = it.farmer ? `${name(it.farmer.label)}${it.farmer.other_name ? ": " + it.farmer.other_name : ""}` +
     ` (${it.farmer.by})${it.farmer.comment ? " – " + it.farmer.comment : ""}` : "–";
-  $("where").textContent = `${it.area_code}, ${it.device || "?"}, ${new Date(it.observed_at).toLocaleDateString()}`;
+  $("where").textContent = `${it.area_code}, ${it.device || "?"}, ${new Date(it.observed_at).toLocaleDateString(locale())}`;
   const guess = it.farmer && labels[it.farmer.label] && ["disease", "pest", "healthy"].includes(labels[it.farmer.label].kind)
     ? it.farmer.label : it.model.top2[0]?.label;
   if (guess) $("correct-label").value = guess;
@@ -96,7 +98,7 @@ async function loadStats() {
   const ul = $("log"); ul.replaceChildren();
   for (const e of await cw.api("/v1/review/log?limit=50")) {
     const li = document.createElement("li");
-    li.textContent = `${new Date(e.created_at).toLocaleString()} · ${e.by} · ${e.action}${e.label ? " " + name(e.label) : ""} · #${e.photo_id}`;
+    li.textContent = `${new Date(e.created_at).toLocaleString(locale())} · ${e.by} · ${e.action}${e.label ? " " + name(e.label) : ""} · #${e.photo_id}`;
     ul.appendChild(li);
   }
 }
@@ -110,4 +112,7 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "c") decide("confirm"); else if (e.key === "r") decide("reject");
   else if (e.key === "j" && current) show(items[items.indexOf(current) + 1] || items[0]);
 });
-cw.start(T, async () => { await loadLabels(); await refresh(); }, refresh);
+function relabel() {  // the "correct to" list in the page's language, after a switch
+  for (const o of $("correct-label").options) o.textContent = name(o.value);
+}
+cw.start(T, async () => { await loadLabels(); await refresh(); }, async () => { relabel(); await refresh(); });
