@@ -412,7 +412,13 @@ $("signin-form").addEventListener("submit", async (ev) => {
   if (!r.ok) { $("signin-error").textContent = r.status === 401 ? t("signin_failed") : `${r.status} ${r.statusText}`; return; }
   token = (await r.json()).access_token; sessionStorage.setItem("cw_token", token); start();
 });
-function start() { $("signin").hidden = true; $("work").hidden = false; loadAreas().catch((e) => { $("job-error").textContent = e.message; }); }
+function start() {
+  $("signin").hidden = true; $("work").hidden = false;
+  map.invalidateSize();  // on a phone the map moves to the top at a new height once signed in (style.css)
+  loadAreas().catch((e) => { $("job-error").textContent = e.message; });
+}
+// a phone turned, a window resized across the phone layout's width: the map's size changes under Leaflet
+window.addEventListener("resize", () => map.invalidateSize());
 const legend = L.control({ position: "bottomright" });
 legend.onAdd = () => L.DomUtil.create("div", "legend");
 function updateLegend(sm) {
