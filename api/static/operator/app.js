@@ -417,8 +417,6 @@ function start() {
   map.invalidateSize();  // on a phone the map moves to the top at a new height once signed in (style.css)
   loadAreas().catch((e) => { $("job-error").textContent = e.message; });
 }
-// a phone turned, a window resized across the phone layout's width: the map's size changes under Leaflet
-window.addEventListener("resize", () => map.invalidateSize());
 const legend = L.control({ position: "bottomright" });
 legend.onAdd = () => L.DomUtil.create("div", "legend");
 function updateLegend(sm) {
