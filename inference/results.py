@@ -203,6 +203,11 @@ class SprayPlanSummary(BaseModel):
     product: str | None = None
     product_quantity: ProductQuantity | None = None
     drone: DroneFlightSummary | None = None
+    damaged_cells: int | None = Field(default=None, description="swath cells whose damaged share reaches the spot "
+                                      "threshold")
+    damaged_cells_not_sprayed: int | None = Field(default=None, description="of those, the cells no treated zone "
+                                                  "covers (exclusions, the minimum zone area)")
+    warnings: list[str] = Field(default_factory=list, description="what the operator should know before flying")
 
 
 class RasterCheck(BaseModel):

@@ -416,7 +416,21 @@ def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], c
     _zone_damage(zones, [grid.cell_poly(int(i), int(j)) for j, i in zip(js, is_, strict=True)],
                  frac[js, is_].astype(float), valid[js, is_].astype(float))
     plan = SprayPlan(config, epsg, b_utm, available, excl, zones, grid.heading)
-    plan.summary = summarise(plan)
+    summary = summarise(plan)
+    # damage the plan does not spray (too small a zone, an exclusion): said, so an empty plan is never silent
+    dj, di = np.nonzero(present & (frac >= config.spot_threshold))
+    treated = unary_union([z.geometry_utm for z in zones if z.rate_l_per_ha > 0])
+    cells = np.asarray([grid.cell_poly(int(i), int(j)) for j, i in zip(dj, di, strict=True)], dtype=object)
+    inside = shapely.area(shapely.intersection(cells, available))  # a cell may reach past the field's edge
+    sprayed = shapely.area(shapely.intersection(cells, treated)) if len(cells) else np.zeros(0)
+    left = int(((inside <= 0) | (sprayed < 0.5 * inside)).sum())  # half the cell's field part unsprayed, or excluded
+    summary.damaged_cells, summary.damaged_cells_not_sprayed = len(cells), left
+    if left:
+        summary.warnings.append(
+            f"{left} of {len(cells)} cells with damage above the spot threshold are not sprayed (in a no-spray area "
+            f"or a zone under the minimum of {config.min_zone_area_m2:g} m2): lower min_zone_area_m2 or check the "
+            "exclusions to spray them")
+    plan.summary = summary
     return plan
 
 

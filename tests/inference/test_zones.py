@@ -43,6 +43,7 @@ def test_golden_zones_volume_and_saving(dmg: str) -> None:
     plan = plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[canal()]))
     treated = [z for z in plan.zones if z.rate_l_per_ha > 0]
     assert len(treated) == 1 and treated[0].rate_class == "full" and treated[0].rate_l_per_ha == 20
+    assert (plan.summary.damaged_cells, plan.summary.damaged_cells_not_sprayed) == (16, 0)
     assert treated[0].area_m2 == pytest.approx(28 * 28, rel=AREA_TOL)  # 16 cells of 7 m
     s = plan.summary
     assert s.excluded_area_ha * 1e4 == pytest.approx(20 * 100, rel=AREA_TOL)  # canal + 10 m each side
@@ -85,6 +86,11 @@ def test_default_smoothing_keeps_a_hotspot_one_swath_wide(tmp_path: Path) -> Non
     assert treated[0].geometry_utm.contains(spot.buffer(-0.01))
     assert treated[0].area_m2 == pytest.approx(11 * 11, rel=AREA_TOL)  # the 7 m cell with its 2 m buffer
     assert plan.summary.saving_pct < 100
+    assert (plan.summary.damaged_cells, plan.summary.damaged_cells_not_sprayed, plan.summary.warnings) == (1, 0, [])
+    # a minimum zone larger than the hotspot leaves it unsprayed, and the summary says so
+    plan = plan_spray(tif, field_boundary_wgs84(), SprayPlanConfig(heading_deg=0, min_zone_area_m2=200))
+    assert plan.summary.treated_area_ha == 0 and plan.summary.damaged_cells_not_sprayed == 1
+    assert "1 of 1 cells" in plan.summary.warnings[0] and "min_zone_area_m2" in plan.summary.warnings[0]
 
 
 def test_smoothing_fills_a_gap_between_treated_cells(tmp_path: Path) -> None:

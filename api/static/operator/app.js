@@ -32,6 +32,7 @@ const T = {
     gt_damage: "hư hại thật", gt_healthy_canopy: "lúa khỏe", gt_stubble: "rơm rạ, gốc rạ", gt_water: "nước", gt_shadow: "bóng",
     gt_bare_soil: "đất trống", n_labels: "nhãn", n_photos: "ảnh", delete_label: "Xoá nhãn", by: "bởi",
     signin_failed: "Sai tên đăng nhập hoặc mật khẩu.",
+    left_out: "{n}/{total} ô có hư hại không được phun (trong vùng cấm phun, hoặc vùng nhỏ hơn {min} m²): giảm \"Vùng tối thiểu\" hoặc kiểm tra vùng cấm để phun chúng.",
     // the server's finer error names (`reason`), said in Vietnamese; the English page shows the server's own detail
     errors: { raster_not_tiff: "Tệp không phải GeoTIFF: hãy xuất ảnh trực giao dạng GeoTIFF.",
       raster_truncated: "Tệp GeoTIFF bị thiếu hoặc hỏng (tải lên chưa xong?): hãy tải lên lại.",
@@ -69,7 +70,8 @@ const T = {
     gt_hint: "Outline real damage, healthy canopy and look-alikes (stubble, water, shadow, bare soil). Dots are farmers' photos taken inside the flight.",
     gt_damage: "real damage", gt_healthy_canopy: "healthy canopy", gt_stubble: "stubble, straw", gt_water: "water", gt_shadow: "shadow",
     gt_bare_soil: "bare soil", n_labels: "labels", n_photos: "photos", delete_label: "Delete label", by: "by",
-    signin_failed: "Wrong username or password.", errors: {} },
+    signin_failed: "Wrong username or password.", errors: {},
+    left_out: "{n} of {total} cells with damage are not sprayed (in a no-spray area, or a zone under {min} m²): lower \"Minimum zone\" or check the no-spray areas to spray them." },
 };
 let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
@@ -391,6 +393,10 @@ function showSummary(sm) {
   }
   if (s.drone) rows.push([t("flight_time"), `${s.drone.flight_time_min} min`], [t("tanks"), String(s.drone.tank_loads)]);
   $("summary-list").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd data-k="${k}">${v}</dd>`).join("");
+  const left = s.damaged_cells_not_sprayed || 0;  // damage the plan leaves unsprayed is said, never silent
+  $("summary-warning").hidden = !left;
+  $("summary-warning").textContent = left ? t("left_out").replace("{n}", left).replace("{total}", s.damaged_cells)
+    .replace("{min}", sm.config.min_zone_area_m2) : "";
   $("downloads").innerHTML = Object.keys(sm.downloads).map((f) => `<button type="button" data-format="${f}">${f.toUpperCase()}</button>`).join("");
   $("downloads").querySelectorAll("button").forEach((b) => b.addEventListener("click", () => download(sm, b.dataset.format)));
   $("summary").hidden = false;
