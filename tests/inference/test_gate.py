@@ -91,3 +91,15 @@ def test_blue_alone_is_not_clipped_but_two_channels_are() -> None:
     two[stripes, 0] = 255
     two[stripes, 2] = 255
     assert assess(two)["leaf_clipped_pct"] > 25
+
+
+def test_a_bright_leaf_that_is_not_clipped_is_answered() -> None:
+    """A real leaf photographed 1.4x brighter: its mean value is over the old 215 limit, but only 5-7 % of it is
+    clipped, and the lesions are still there to read. It passes; the same leaf 3x brighter (most of it clipped) does
+    not."""
+    by_name = {p.name: p for p in real_photos()}
+    for name in ("BROWNSPOT1_166.jpg", "BROWNSPOT2_027.jpg"):
+        x = read_rgb(by_name[name], 600).astype(np.float32)
+        bright = assess(np.clip(x * 1.4, 0, 255).round().astype(np.uint8))
+        assert bright["issues"] == [] and bright["leaf_mean_v"] > 215 and bright["leaf_clipped_pct"] < 8, bright["issues"]
+        assert "too_bright" in assess(np.clip(x * 3.0, 0, 255).round().astype(np.uint8))["issues"]
