@@ -54,8 +54,8 @@ class ErrorBody(BaseModel):
                                "photo_too_many_pixels, photo_unreadable, photo_too_small, photo_damaged, "
                                "no_area_given, outside_every_area; rasters: raster_not_tiff, raster_truncated, "
                                "raster_unreadable, raster_no_georeference, raster_too_many_pixels, raster_bands, "
-                               "raster_outside_area; any upload: upload_empty, upload_too_large), for a page to say it "
-                               "in its own language")
+                               "raster_unknown_sensor, raster_outside_area; any upload: upload_empty, "
+                               "upload_too_large), for a page to say it in its own language")
     errors: list[dict[str, Any]] | None = Field(default=None, description="per-field problems of a 422 validation")
 
 

@@ -169,7 +169,7 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
                 f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (3 x uint8), RGB + alpha, or a "
                 f"5-band 16-bit multispectral stack. Known profiles: {', '.join(profiles)}", reason="raster_bands")
     elif sensor not in profiles:
-        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(profiles)}", reason="raster_bands")
+        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(profiles)}", reason="raster_unknown_sensor")
     prof = profiles[sensor]
     if ds.count != prof["band_count"] or dtype not in prof["dtypes"]:
         raise BadInput(

@@ -351,6 +351,33 @@ def _zone_damage(zones: list[Zone], cells: list[Polygon], frac: np.ndarray, weig
         z.damaged_fraction = float((frac[idx] * w).sum() / w.sum()) if w.sum() > 0 else 0.0
 
 
+def _unsprayed(grid: _Grid, damaged: np.ndarray, field: BaseGeometry, available: BaseGeometry,
+               zones: list[Zone]) -> tuple[int, int]:
+    """(damaged cells in the field, those the plan leaves unsprayed): a cell counts when it reaches into the field
+    (the grid covers the field's bounding box), and is unsprayed when less than half of its sprayable part is in a
+    treated zone, or it has no sprayable part (an exclusion). Pairs found by an STRtree, so a large field costs the
+    cells' own intersections, not one with the union of every zone."""
+    dj, di = np.nonzero(damaged)
+    if not len(dj):
+        return 0, 0
+    cells = np.asarray([grid.cell_poly(int(i), int(j)) for j, i in zip(dj, di, strict=True)], dtype=object)
+    shapely.prepare(field)
+    cells = cells[shapely.intersects(field, cells)]
+    if not len(cells):
+        return 0, 0
+    shapely.prepare(available)
+    whole = shapely.covers(available, cells)
+    inside = shapely.area(cells)
+    part = ~whole
+    inside[part] = shapely.area(shapely.intersection(cells[part], available))
+    treated = np.asarray([z.geometry_utm for z in zones if z.rate_l_per_ha > 0], dtype=object)
+    sprayed = np.zeros(len(cells))
+    if len(treated):
+        ci, zi = shapely.STRtree(treated).query(cells, predicate="intersects")
+        np.add.at(sprayed, ci, shapely.area(shapely.intersection(cells[ci], treated[zi])))
+    return len(cells), int(((inside <= 1e-9) | (sprayed < 0.5 * inside)).sum())
+
+
 def _zones_from_pieces(pieces: list[tuple[float, BaseGeometry]], name_of: dict[float, str],
                        frac_by_rate: dict[float, list[tuple[float, float]]], min_zone_area_m2: float) -> list[Zone]:
     """One zone per polygon; treated slivers under the minimum area are merged into the untreated zone."""
@@ -418,18 +445,13 @@ def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], c
     plan = SprayPlan(config, epsg, b_utm, available, excl, zones, grid.heading)
     summary = summarise(plan)
     # damage the plan does not spray (too small a zone, an exclusion): said, so an empty plan is never silent
-    dj, di = np.nonzero(present & (frac >= config.spot_threshold))
-    treated = unary_union([z.geometry_utm for z in zones if z.rate_l_per_ha > 0])
-    cells = np.asarray([grid.cell_poly(int(i), int(j)) for j, i in zip(dj, di, strict=True)], dtype=object)
-    inside = shapely.area(shapely.intersection(cells, available))  # a cell may reach past the field's edge
-    sprayed = shapely.area(shapely.intersection(cells, treated)) if len(cells) else np.zeros(0)
-    left = int(((inside <= 0) | (sprayed < 0.5 * inside)).sum())  # half the cell's field part unsprayed, or excluded
-    summary.damaged_cells, summary.damaged_cells_not_sprayed = len(cells), left
+    summary.damaged_cells, left = _unsprayed(grid, present & (frac >= config.spot_threshold), b_utm, available, zones)
+    summary.damaged_cells_not_sprayed = left
     if left:
         summary.warnings.append(
-            f"{left} of {len(cells)} cells with damage above the spot threshold are not sprayed (in a no-spray area "
-            f"or a zone under the minimum of {config.min_zone_area_m2:g} m2): lower min_zone_area_m2 or check the "
-            "exclusions to spray them")
+            f"{left} of {summary.damaged_cells} cells with damage above the spot threshold are not sprayed (in a "
+            f"no-spray area or a zone under the minimum of {config.min_zone_area_m2:g} m2): lower min_zone_area_m2 or "
+            "check the exclusions to spray them")
     plan.summary = summary
     return plan
 
@@ -489,6 +511,10 @@ def plan_from_geojson(fc: dict[str, Any]) -> SprayPlan:
     available = boundary.difference(excl) if not excl.is_empty else boundary
     plan = SprayPlan(config, epsg, boundary, available, excl, zones, float(meta["heading_deg"]))
     plan.summary = summarise(plan)
+    stored = meta.get("summary") or {}  # what only the damage raster could tell: the damaged cells left unsprayed
+    for k in ("damaged_cells", "damaged_cells_not_sprayed", "warnings"):
+        if stored.get(k) is not None:
+            setattr(plan.summary, k, stored[k])
     return plan
 
 

@@ -36,8 +36,13 @@ def public_params(params: dict) -> JobParams | None:
         return None
     out = JobParams.model_validate(params)
     if out.ortho:
-        ortho, root = Path(out.ortho), get_settings().data_dir.resolve()
-        out.ortho = ortho.resolve().relative_to(root).as_posix() if ortho.resolve().is_relative_to(root) else ortho.name
+        ortho, root = Path(out.ortho), get_settings().data_dir
+        for o, r in ((ortho, root), (ortho.resolve(), root.resolve())):  # as stored; else past any symlink
+            if o.is_relative_to(r):
+                out.ortho = o.relative_to(r).as_posix()
+                break
+        else:
+            out.ortho = ortho.name
     return out
 
 
@@ -56,7 +61,8 @@ def create_flight_job(session: Session, account: Account, area: GrowingArea, str
     """Stream the upload to disk, validate it (once: the result travels with the job), check it overlaps the area,
     and record the job with the file moved to the job's folder. Nothing is left behind when any step fails."""
     if sensor is not None and sensor not in sensor_profiles():
-        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(sensor_profiles())}", reason="raster_bands")
+        raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(sensor_profiles())}",
+                       reason="raster_unknown_sensor")
     settings = get_settings()
     incoming = settings.data_dir / "flights" / ".incoming" / uuid.uuid4().hex
     incoming.mkdir(parents=True)

@@ -33,6 +33,13 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip().lower()
 
 
+def same_name(a: str, b: str) -> bool:
+    """Two spellings of one trade name: case, spaces and punctuation aside ("Chess 50 WG" is "chess 50wg")."""
+    def key(t: str) -> str:
+        return "".join(ch for ch in normalise(t) if ch.isalnum())
+    return key(a) == key(b)
+
+
 def _column_map(header: list[str]) -> dict[str, int]:
     cols: dict[str, int] = {}
     for i, h in enumerate(header):

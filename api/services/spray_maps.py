@@ -176,6 +176,10 @@ def _check_product(session: Session, data: SprayApplicationCreate) -> tuple[dict
     products.ensure_sample(session)
     p = products.find_product(session, data.product, data.registration_number)
     warnings: list[str] = []
+    if p is not None and data.registration_number and not products.same_name(data.product, p.trade_name):
+        raise BadInput(f"product {data.product!r} does not match registration number {data.registration_number!r}, "
+                       f"which the permitted-products list gives to {p.trade_name!r}: check both, or leave "
+                       "registration_number out to find the product by its name")
     if p is None:
         if get_settings().unlisted_products == "refuse":
             raise BadInput(f"product {data.product!r} is not on the permitted-products list; check its trade name "
@@ -203,7 +207,10 @@ def record_application(session: Session, account: Account, area: GrowingArea, da
         seen = session.scalars(select(SprayApplication).where(SprayApplication.area_id == area.id,
                                                               SprayApplication.idempotency_key == key)).first()
         if seen is not None:
-            if products.normalise(seen.product) != products.normalise(data.product) or seen.volume_l != data.volume_l:
+            # the first record keeps the list's name for the product: compare what this request would store
+            p = products.find_product(session, data.product, data.registration_number)
+            asked = p.trade_name if p is not None else data.product
+            if not products.same_name(seen.product, asked) or seen.volume_l != data.volume_l:
                 raise Conflict(f"idempotency key {key!r} was used for another spray record of {area.code}")
             return application_public(seen), False
     if data.spray_map_id is not None:

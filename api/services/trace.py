@@ -99,7 +99,7 @@ td,th{{border-bottom:1px solid #dde5da;padding:4px;text-align:left}}
 dd,td{{overflow-wrap:anywhere}}
 @media (max-width:600px){{thead{{display:none}}table,tbody,tr,td{{display:block}}tr{{border-bottom:1px solid #dde5da;
 padding:4px 0}}td{{border:0;padding:1px 4px;display:grid;grid-template-columns:8.5em 1fr;gap:8px}}
-td[data-h]::before{{content:attr(data-h);color:#456}}}}</style></head>
+td[data-h]::before{{content:attr(data-h);color:#456}}td[colspan]{{display:block}}}}</style></head>
 <body><header><b>Truy xuất nguồn gốc vùng trồng</b> · Traceability</header><main>
 <section class="card"><dl>{dl}</dl></section>
 <section class="card"><p class="{'ok' if ok else 'wait'}">{e(verdict)}</p>

@@ -65,6 +65,7 @@ def test_idempotency_key_prevents_duplicates(logged, engine) -> None:
     ({"dose_per_ha": None}, 422, "dose"),
     ({"dose_unit": None}, 422, "dose_unit"),
     ({"applied_on": "2099-06-30T16:00:00"}, 422, "in the future"),  # the trace page would show a PHI not yet begun
+    ({"product": "Beam 75WP", "registration_number": "SAMPLE-0001"}, 422, "does not match registration number"),
 ])
 def test_refused_records_write_nothing(logged, engine, change, status, words) -> None:
     client, tok, url = logged
@@ -81,6 +82,13 @@ def test_a_listed_product_is_stored_under_its_listed_name(logged) -> None:
     assert r.status_code == 201 and r.json()["product"] == "Chess 50WG"
     again = client.post(url, json={**LOG, "product": "CHESS 50WG", "idempotency_key": "k1"}, headers=tok["pilot"])
     assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
+    # found by its registration number, spelt another way: stored under the list's name, and the same request sent
+    # again is the same record (it once compared the stored name with the one sent: 409)
+    body = {**LOG, "product": "Chess 50 WG", "registration_number": "SAMPLE-0001", "idempotency_key": "k2"}
+    first = client.post(url, json=body, headers=tok["pilot"])
+    assert first.status_code == 201 and first.json()["product"] == "Chess 50WG", first.text
+    again = client.post(url, json=body, headers=tok["pilot"])
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"], again.text
 
 
 def test_unlisted_products_flagged_when_the_settings_say_so(logged, monkeypatch) -> None:

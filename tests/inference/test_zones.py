@@ -18,7 +18,7 @@ from shapely.geometry import Polygon, box, mapping
 from inference.errors import BadInput
 from inference.geo import reproject
 from inference.spray_export import FORMATS, export
-from inference.zones import DroneProfile, ExclusionLayer, SprayPlanConfig, main_direction_deg, plan_spray
+from inference.zones import DroneProfile, ExclusionLayer, SprayPlanConfig, main_direction_deg, plan_from_geojson, plan_spray
 from tests.data.make_damage import X0, Y0, canal_wgs84, damage_raster, field_boundary_wgs84, spots_raster
 
 ISOXML_XSD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "isoxml" / "ISO11783_TaskFile_V4-3.xsd"
@@ -93,9 +93,29 @@ def test_default_smoothing_keeps_a_hotspot_one_swath_wide(tmp_path: Path) -> Non
     assert "1 of 1 cells" in plan.summary.warnings[0] and "min_zone_area_m2" in plan.summary.warnings[0]
 
 
-def test_smoothing_fills_a_gap_between_treated_cells(tmp_path: Path) -> None:
+def test_unsprayed_damage_counts_only_the_field(tmp_path: Path) -> None:
+    """Damage beyond a triangular field's hypotenuse (inside its bounding box, where the grid also lies) is not the
+    field's: no warning. Damage under a canal's no-spray buffer is the field's and is not sprayed: said."""
+    outside = str(spots_raster(tmp_path / "ne.tif", [(150, 70, 180, 95)]))
+    triangle = reproject(Polygon([(X0, Y0), (X0 + 200, Y0), (X0, Y0 + 100)]), "EPSG:32648", "EPSG:4326")
+    plan = plan_spray(outside, triangle, cfg())
+    assert (plan.summary.damaged_cells, plan.summary.damaged_cells_not_sprayed, plan.summary.warnings) == (0, 0, [])
+    canal_damage = str(spots_raster(tmp_path / "canal.tif", [(143, 42, 157, 56)]))
+    plan = plan_spray(canal_damage, field_boundary_wgs84(), cfg(exclusions=[canal()]))
+    s = plan.summary
+    # 6 damaged cells: the 4 inside the 20 m buffer are unsprayed; 2 reach 1 m past it, and that sliver is sprayed
+    assert s.treated_area_ha < 0.005 and (s.damaged_cells, s.damaged_cells_not_sprayed) == (6, 4)
+    assert "no-spray area" in s.warnings[0]
+    # the plan rebuilt from its GeoJSON (downloads, `cropwatch spray export`) keeps what only the raster could tell
+    again = plan_from_geojson(json.loads(json.dumps(plan.to_geojson())))
+    assert (again.summary.damaged_cells, again.summary.damaged_cells_not_sprayed) == (6, 4)
+    assert again.summary.warnings == s.warnings
+
+
+def test_smoothing_fills_a_gap_and_keeps_the_ring(tmp_path: Path) -> None:
     """A 21 m ring of damage around one clean 7 m cell: without smoothing the centre is left out, with it the drone
-    flies one block."""
+    flies one block of 9 cells. The filter before also filled the centre, but lowered the ring's 4 corners (each sees
+    3 damaged neighbours of 9)."""
     ring = [(14, 14, 35, 21), (14, 28, 35, 35), (14, 21, 21, 28), (28, 21, 35, 28)]
     tif = str(spots_raster(tmp_path / "ring.tif", ring))
     centre = reproject(box(X0 + 21, Y0 + 21, X0 + 28, Y0 + 28), "EPSG:32648", "EPSG:32648")

@@ -38,7 +38,8 @@ const T = {
       raster_truncated: "Tệp GeoTIFF bị thiếu hoặc hỏng (tải lên chưa xong?): hãy tải lên lại.",
       raster_unreadable: "Không đọc được tệp tải lên: hãy chọn lại tệp.",
       raster_no_georeference: "GeoTIFF không có toạ độ (hệ toạ độ, geotransform): hãy xuất kèm toạ độ, ví dụ EPSG:32648 (UTM 48N).",
-      raster_too_many_pixels: "Ảnh quá lớn (trên 2 tỉ điểm ảnh): hãy chia nhỏ ảnh ghép.",
+      raster_too_many_pixels: "Ảnh có quá nhiều điểm ảnh so với giới hạn của dịch vụ: hãy chia nhỏ ảnh ghép.",
+      raster_unknown_sensor: "Cảm biến không có trong danh sách của dịch vụ: hãy bỏ trống để tự nhận biết, hoặc chọn một cảm biến có sẵn.",
       raster_bands: "Số kênh hoặc kiểu dữ liệu không khớp cảm biến nào: cần RGB (3 kênh 8 bit), RGB + alpha, hoặc ảnh đa phổ 5 kênh 16 bit.",
       raster_outside_area: "Ảnh trực giao không nằm trên ranh giới vùng trồng: kiểm tra mã vùng hoặc chuyến bay.",
       upload_empty: "Tệp rỗng: hãy chọn lại tệp.", upload_too_large: "Tệp quá lớn: hãy chia nhỏ hoặc gửi tệp nhỏ hơn." } },
@@ -122,7 +123,7 @@ function setLayer(name, layer) {
 }
 async function loadAreas() {
   const page = await api("/v1/areas?limit=500");
-  $("area").innerHTML = page.items.map((a) => `<option value="${a.code}">${a.code} – ${a.name}</option>`).join("");
+  $("area").innerHTML = page.items.map((a) => `<option value="${esc(a.code)}">${esc(a.code)} – ${esc(a.name)}</option>`).join("");  // names are users' text
   window._areas = Object.fromEntries(page.items.map((a) => [a.code, a]));
   await areaChanged();
 }
