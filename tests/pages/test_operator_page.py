@@ -71,6 +71,8 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     other = {**area, "code": "ID-BALI-0002", "name": "Bali north", "boundary": mapping(reproject(
         box(x0 + 10, y1 - 50, x0 + 50, y1 - 10), info.crs, "EPSG:4326"))}
     assert httpx.post(f"{url}/v1/areas", headers=admin, json=other).status_code == 201
+    evil = {**other, "code": "ID-BALI-0003", "name": '<img src=x onerror="window.__xss = 1">'}  # users name areas
+    assert httpx.post(f"{url}/v1/areas", headers=admin, json=evil).status_code == 201
     pilot = live_server.token("pilot", "bay drone 123")
     with BALI.open("rb") as fh:
         r = httpx.post(f"{url}/v1/flights", headers=pilot, files={"file": ("bali.tif", fh, "image/tiff")},
@@ -105,6 +107,8 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
     wait.until(ec.visibility_of_element_located((By.ID, "work")))
     wait.until(lambda _: Select(d.find_element(By.ID, "job")).first_selected_option.get_attribute("value"))
+    names = [o.text for o in Select(d.find_element(By.ID, "area")).options]
+    assert any("<img" in n for n in names) and d.execute_script("return window.__xss === undefined")  # text, not HTML
     chosen = Select(d.find_element(By.ID, "job")).first_selected_option
     assert chosen.get_attribute("value") == str(job["id"]) and "bali.tif" in chosen.text  # flights named by file
     # a PNG named .tif is refused in the page's language (the server's reason), and no job is made
