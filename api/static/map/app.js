@@ -70,7 +70,7 @@ function areaPopup(p) {
   line(cw.t("crop"), [cropName(p.crop), p.variety].filter(Boolean).join(" ")); line(cw.t("commune"), p.commune || "–");
   line(cw.t("area"), `${p.area_ha} ha`); line(cw.t("diagnosis"), p.diagnosis ? `${labelName(p.diagnosis)}${p.ses != null ? ` (SES ${p.ses})` : ""}` : cw.t("none"));
   line(cw.t("growth"), p.growth ?? "–"); line(cw.t("damage"), p.damage_pct != null ? `${p.damage_pct} %` : "–");
-  line(cw.t("latest"), p.latest_at ? new Date(p.latest_at).toLocaleDateString() : "–");
+  line(cw.t("latest"), p.latest_at ? new Date(p.latest_at).toLocaleDateString(cw.lang === "vi" ? "vi-VN" : "en-GB") : "–");
   const a = document.createElement("a"); a.href = `/trace/${encodeURIComponent(p.code)}`; a.target = "_blank"; a.textContent = cw.t("trace"); div.append(a);
   div.append(" · ");
   const pdf = document.createElement("a"); pdf.href = "#"; pdf.textContent = cw.t("record_book");
