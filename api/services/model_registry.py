@@ -87,7 +87,7 @@ def may_promote(account: Account) -> bool:
 def require_promoter(account: Account) -> Account:
     if not may_promote(account):
         raise Forbidden("switching a served model needs an admin, or an agronomist an admin gave the right to "
-                        "promote (cropwatch accounts grant-promote USERNAME)")
+                        "promote (POST /v1/accounts/USERNAME/promote-right, as an admin)")
     return account
 
 
@@ -177,14 +177,28 @@ def promote(session: Session, task: str, version: str, models_dir: Path, data_di
 
 def rollback(session: Session, task: str, models_dir: Path, *, actor: str, account_id: int | None = None,
              reason: str | None = None) -> ModelActivation:
-    """Undo the newest switch: serve the version that was served before it."""
+    """Undo the newest activation not undone yet: serve the version that was served before it. The switches are a
+    stack: an activation pushes the version it replaced, a rollback pops one, so rolling back twice walks two
+    activations back (until 2026-11-30 a second rollback undid the first and brought back the version it had taken
+    out of service, a forced one included, with no reason asked)."""
     check_task(task)
-    row = latest_activation(session, task)
-    if row is None or row.previous_version is None:
-        raise Conflict(f"nothing to roll back to: no earlier {task} version is recorded")
-    require_bundle(task, row.previous_version, models_dir)
-    return _record(session, task, row.previous_version, row.version, models_dir, actor=actor, account_id=account_id,
-                   reason=reason or f"rollback of {row.version}", action="rollback")
+    rows = session.scalars(select(ModelActivation).where(ModelActivation.task == task)
+                           .order_by(ModelActivation.id)).all()
+    stack: list[str] = []
+    for r in rows:
+        if r.action == "rollback":
+            if stack:
+                stack.pop()
+        elif r.previous_version is not None:
+            stack.append(r.previous_version)
+    if not rows or not stack:
+        raise Conflict(f"nothing to roll back to: no earlier {task} version is recorded" if not rows else
+                       f"nothing to roll back to: every {task} activation has been rolled back; activate a version "
+                       "instead")
+    current = rows[-1].version
+    require_bundle(task, stack[-1], models_dir)
+    return _record(session, task, stack[-1], current, models_dir, actor=actor, account_id=account_id,
+                   reason=reason or f"rollback of {current}", action="rollback")
 
 
 def _record(session: Session, task: str, version: str, previous: str | None, models_dir: Path, *, actor: str,

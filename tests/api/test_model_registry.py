@@ -115,6 +115,21 @@ def test_only_promoters_switch_models(client: TestClient, admin: dict, db, model
     assert client.post("/v1/models/field_photo/rollback", json={}, headers=agro).status_code == 403
 
 
+def test_rollbacks_walk_back_and_never_bring_back_what_they_took_out(client: TestClient, admin: dict, db,
+                                                                     models: Path) -> None:
+    """Two forced activations, then rollbacks: each goes one activation further back, and past the first one there
+    is nothing left (a second rollback once undid the first, putting the forced version back in service)."""
+    os.symlink(MODELS_DIR / "field_photo" / "1.0.0", models / "field_photo" / "1.0.0")
+    for v in ("1.1.0", "1.0.0"):
+        r = client.post("/v1/models/field_photo/activate", json={"version": v, "force": True, "reason": "trial"},
+                        headers=admin)
+        assert r.status_code == 200, r.text
+    walk = [client.post("/v1/models/field_photo/rollback", json={}, headers=admin) for _ in range(3)]
+    assert [(r.status_code, r.json().get("active")) for r in walk[:2]] == [(200, "1.1.0"), (200, "1.2.0")]
+    assert walk[2].status_code == 409 and "every field_photo activation has been rolled back" in walk[2].json()["detail"]
+    assert client.get("/v1/models/field_photo", headers=admin).json()["version"] == "1.2.0"
+
+
 def test_rollback_without_history_is_a_conflict(client: TestClient, admin: dict, models: Path) -> None:
     r = client.post("/v1/models/field_photo/rollback", json={}, headers=admin)
     assert r.status_code == 409 and "nothing to roll back" in r.json()["detail"]

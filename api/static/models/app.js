@@ -5,12 +5,14 @@ const T = {
   vi: { title: "Mô hình đang phục vụ", review_link: "Duyệt nhãn", username: "Tên đăng nhập", password: "Mật khẩu", signin: "Đăng nhập",
     task: "Tác vụ", version: "Phiên bản", metrics: "Chỉ số", files: "Tệp", promote: "Đưa vào phục vụ", reason: "Lý do",
     force: "Bắt buộc (dù so sánh từ chối; cần lý do)", rollback: "Quay lại phiên bản trước", history: "Lịch sử chuyển đổi",
+    confirm_rollback: "Quay lại phiên bản đã phục vụ trước lần chuyển đổi gần nhất? Mọi máy chủ sẽ đổi ngay.",
     when: "Lúc", who: "Ai", what: "Gì", active: "đang phục vụ", compare: "So sánh với bản đang phục vụ", activate: "Đưa vào phục vụ",
     comparing: "Đang so sánh trên bộ ảnh chuẩn (khoảng 10 giây)…", done: "Xong", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
     loso: "ngoài nguồn", insource: "trong nguồn", unsure: "chưa chắc", damage_f1: "F1 hư hại" },
   en: { title: "Served models", review_link: "Review labels", username: "Username", password: "Password", signin: "Sign in",
     task: "Task", version: "Version", metrics: "Metrics", files: "Files", promote: "Promote", reason: "Reason",
     force: "Force (although the comparison refuses it; needs a reason)", rollback: "Roll back to the previous version",
+    confirm_rollback: "Serve again the version served before the latest switch? Every server changes at once.",
     history: "Switches", when: "When", who: "Who", what: "What", active: "served", compare: "Compare with the served version",
     activate: "Promote", comparing: "Comparing on the frozen benchmark (about 10 s)…", done: "Done",
     bad_login: "Wrong username or password", loso: "other source", insource: "within sources", unsure: "unsure",
@@ -97,6 +99,7 @@ async function promote(version) {
 
 $("rollback").addEventListener("click", async () => {
   $("error").textContent = "";
+  if (!window.confirm(t("confirm_rollback"))) return;  // it switches every server's model at once
   try {
     const r = await cw.api(`/v1/models/${task()}/rollback`, { method: "POST", body: JSON.stringify({ reason: $("reason").value || null }) });
     $("msg").textContent = `${r.previous || "–"} → ${r.active}`; await load();
