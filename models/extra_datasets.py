@@ -7,13 +7,37 @@ from __future__ import annotations
 
 import csv
 import sys
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from datasets.field_photos import IMAGE_SUFFIXES, ManifestRow
 
 MIN_CLASS_EXAMPLES = 20
+# the class registry the service seeds its labels from (read as a file: models/ does not import the service)
+LABEL_REGISTRY = Path(__file__).resolve().parents[1] / "api" / "data" / "label_classes.csv"
+
+
+def _key(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFC", text).casefold() if ch.isalnum())
+
+
+@lru_cache
+def known_labels(registry: Path = LABEL_REGISTRY) -> dict[str, str]:
+    """Spelling key -> the registry's class name, for its name and its English and Vietnamese names ("Blast",
+    "brown spot", "Bệnh đạo ôn" -> blast, brown_spot, blast)."""
+    if not registry.is_file():
+        return {}
+    with registry.open(encoding="utf-8", newline="") as fh:
+        return {_key(t): r["name"] for r in csv.DictReader(fh) for t in (r["name"], r.get("name_en") or "",
+                                                                        r.get("name_vi") or "") if t}
+
+
+def canonical_label(name: str) -> str:
+    """A folder's or a manifest's class name as the registry spells it; an unknown name is kept as it is."""
+    return known_labels().get(_key(name), name)
 
 
 def read_extra_dataset(folder: str | Path) -> list[ManifestRow]:
@@ -26,12 +50,19 @@ def read_extra_dataset(folder: str | Path) -> list[ManifestRow]:
     man = folder / "manifest.csv"
     if man.is_file():
         with man.open(encoding="utf-8", newline="") as fh:
-            return [ManifestRow(str(folder / r["path"]), r["label"], r.get("group") or f"{folder.name}:{r['path']}",
-                                "train", r.get("source") or folder.name) for r in csv.DictReader(fh)
-                    if (folder / r["path"]).is_file()]
-    return [ManifestRow(str(p), c.name, f"{folder.name}:{c.name}/{p.name}", "train", folder.name)
-            for c in sorted(folder.iterdir()) if c.is_dir()
-            for p in sorted(c.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+            return [ManifestRow(str(folder / r["path"]), canonical_label(r["label"]),
+                                r.get("group") or f"{folder.name}:{r['path']}", "train", r.get("source") or folder.name)
+                    for r in csv.DictReader(fh) if (folder / r["path"]).is_file()]
+    rows = []
+    for c in sorted(folder.iterdir()):
+        if not c.is_dir():
+            continue
+        label = canonical_label(c.name)  # "Blast/" is blast, not a fourth class beside it
+        if label != c.name:
+            print(f"note: folder {c.name!r} of {folder} read as class {label!r}", file=sys.stderr)
+        rows += [ManifestRow(str(p), label, f"{folder.name}:{c.name}/{p.name}", "train", folder.name)
+                 for p in sorted(c.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+    return rows
 
 
 @dataclass
@@ -57,6 +88,10 @@ def check_classes(rows: list[ManifestRow], base_classes: list[str], min_examples
             out.refused[c] = f"{n[c]} photos, fewer than the minimum of {min_examples}"
         else:
             out.classes.append(c)
+            if known_labels() and c not in known_labels().values():
+                out.warnings.append(f"class '{c}' is not in the label registry ({LABEL_REGISTRY.name}, or the labels "
+                                    "an agronomist adds on /review/): check its spelling; the pages will show its raw "
+                                    "name and no advice until it is added")
             if len(sources[c]) == 1:
                 out.warnings.append(f"class '{c}' comes from a single source ({next(iter(sources[c]))}, {n[c]} "
                                     "photos): the model may learn that source, not the class; add photos of it "

@@ -1,0 +1,36 @@
+"""Extra dataset folders read as the class registry spells its classes: a folder named "Blast" or "Bệnh đạo ôn" is
+the class blast, not a new class beside it (a new user's first run trained a served model with both "Blast" and
+"blast"); a class the registry does not know is kept, with a warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from models.extra_datasets import check_classes, read_extra_dataset
+
+
+def _folder(root: Path, names: dict[str, int]) -> Path:
+    for name, n in names.items():
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(np.full((8, 8, 3), 90 + i, np.uint8)).save(root / name / f"{i}.jpg")
+    return root
+
+
+def test_folder_names_are_read_as_the_registry_spells_them(tmp_path: Path, capsys) -> None:
+    rows = read_extra_dataset(_folder(tmp_path / "extra", {"Blast": 2, "Bệnh đốm nâu": 1, "brown spot": 1,
+                                                            "leaf_smut": 1}))
+    assert sorted({r.label for r in rows}) == ["blast", "brown_spot", "leaf_smut"]
+    assert sum(r.label == "brown_spot" for r in rows) == 2
+    assert "folder 'Blast'" in capsys.readouterr().err
+
+
+def test_a_class_the_registry_does_not_know_is_kept_with_a_warning(tmp_path: Path) -> None:
+    rows = read_extra_dataset(_folder(tmp_path / "extra", {"leaf_smut": 2, "blast": 2}))
+    check = check_classes(rows, ["blast"], min_examples=2)
+    assert check.classes == ["blast", "leaf_smut"]
+    assert any("'leaf_smut' is not in the label registry" in w for w in check.warnings)
+    assert not any("'blast' is not in the label registry" in w for w in check.warnings)
