@@ -37,11 +37,15 @@ def models_evaluate(
         fail(str(exc))
     photos, ignored = labelled_photos(data_dir, scorer.model.classes)
     if not photos:
-        fail(f"{data_dir} has no photos in sub-folders named {', '.join(scorer.model.classes)}")
+        found = f" (its sub-folders: {', '.join(ignored)})" if ignored else " (it has no sub-folders)"
+        fail(f"{data_dir} has no photos in sub-folders named {', '.join(scorer.model.classes)}{found}")
+    missing = sorted(set(scorer.model.classes) - {p.label for p in photos})
     bar = lambda it: tqdm(it, desc="scoring", unit="photo", file=sys.stderr, total=len(photos))  # noqa: E731
     m = evaluate_network(scorer.model, photos, bar) if network_only else evaluate_pipeline(scorer, photos, bar)
     if ignored:
         m["ignored_folders"] = ignored
+    if missing:
+        m["classes_without_photos"] = missing
     if as_json:
         typer.echo(json.dumps(m))
         return
@@ -50,6 +54,11 @@ def models_evaluate(
         typer.echo(line)
     if ignored:
         typer.echo(f"ignored folders (not classes of this bundle): {', '.join(ignored)}")
+    if missing:
+        typer.echo(f"note: no photos of {', '.join(missing)}: each counts as F1 0 in the macro-F1 above; add photos "
+                   "of every class for a macro-F1 to compare")
+    if len(photos) < 30:
+        typer.echo(f"note: only {len(photos)} photos: one photo moves accuracy by {100 / len(photos):.0f} points")
 
 
 @app.command("activate")

@@ -53,6 +53,24 @@ def test_models_evaluate_runs_the_served_pipeline(tmp_path: Path) -> None:
     assert net["mode"] == "network_only" and net["totals"]["refused"] == 0 and net["n"] == 13
 
 
+def test_models_evaluate_reads_folder_spellings_and_says_what_is_missing(tmp_path: Path) -> None:
+    """"Blast/" is blast; a class with no photos is named (it counts F1 0 in the macro-F1); a folder of typos only
+    names what it found."""
+    data = tmp_path / "photos"
+    (data / "Blast").mkdir(parents=True)
+    for p in sorted((PHOTOS / "blast").iterdir())[:2]:
+        shutil.copy(p, data / "Blast" / p.name)
+    bundle = str(active_bundle_path("field_photo"))
+    m = json.loads(cli("models", "evaluate", bundle, str(data), "--json").stdout)
+    assert m["n"] == 2 and m["classes_without_photos"] == ["bacterial_leaf_blight", "brown_spot"]
+    r = cli("models", "evaluate", bundle, str(data))
+    assert "no photos of bacterial_leaf_blight, brown_spot" in r.stdout and "only 2 photos" in r.stdout
+    typos = tmp_path / "typos"
+    (typos / "brwn_spot").mkdir(parents=True)
+    r = cli("models", "evaluate", bundle, str(typos))
+    assert r.returncode != 0 and "its sub-folders: brwn_spot" in r.stderr
+
+
 def test_models_evaluate_refuses_a_folder_without_bundle(tmp_path: Path) -> None:
     r = cli("models", "evaluate", str(tmp_path), str(tmp_path))
     assert r.returncode == 2 and "not a model bundle" in r.stderr
