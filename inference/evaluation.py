@@ -121,7 +121,8 @@ def regressions(cmp: dict[str, Any], active: str, candidate: str, margin: float)
         if mb["macro_f1"] < ma["macro_f1"] - margin:
             found.append(f"source {s}: macro-F1 {mb['macro_f1']:.3f} against {ma['macro_f1']:.3f}")
         if ma["answered_accuracy"] is not None and (mb["answered_accuracy"] or 0.0) < ma["answered_accuracy"] - margin:
-            found.append(f"source {s}: accuracy of answered {mb['answered_accuracy']} against {ma['answered_accuracy']}")
+            answered = "nothing answered" if mb["answered_accuracy"] is None else f"{mb['answered_accuracy']}"
+            found.append(f"source {s}: accuracy of answered {answered} against {ma['answered_accuracy']}")
     for c, va in a["all"]["per_class"].items():
         vb = b["all"]["per_class"].get(c)
         if vb is None:

@@ -22,7 +22,7 @@ from torch import nn
 from datasets.drone import CLASSES, IGNORE, Scene, iter_chips, label_raster
 from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, sha256_file
 from inference.metrics import damage_scores
-from models.versioning import PROMOTE_HINT, fresh_bundle_dir
+from models.versioning import fresh_bundle_dir, promote_hint
 
 MODEL_NAME = "drone_damage_unet_small"
 
@@ -274,7 +274,7 @@ def run(
     shutil.rmtree(out_dir / ".eval", ignore_errors=True)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
     write_card(meta, out_dir)
-    print(PROMOTE_HINT.format(version=version))
+    print(promote_hint("drone_damage", version))
     return meta
 
 
@@ -464,7 +464,7 @@ def quantize_version(src_dir: Path, version: str, scenes: list[Scene], why: str,
              f"and measured on a CPU with {', '.join(q['built_on_cpu_with'])}: uint8 activations with int8 weights "
              "are exact where the CPU has VNNI; on a plain AVX2 machine compare again before serving it there.\n")
     (out_dir / "MODEL_CARD.md").write_text(card)
-    print(PROMOTE_HINT.format(version=version))
+    print(promote_hint("drone_damage", version))
     return meta
 
 

@@ -40,7 +40,7 @@ from models.field_photo import (
     train,
     write_onnx_metadata,
 )
-from models.versioning import PROMOTE_HINT, fresh_bundle_dir
+from models.versioning import fresh_bundle_dir, promote_hint
 
 MODEL_NAME = "field_photo_efficientnet_lite0"
 
@@ -282,7 +282,7 @@ def evaluate_and_export(
     meta["parity_max_abs_diff"] = check_parity(t.model, out_dir, test_paths, t.tcfg.cache_short_side)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     write_model_card(meta, out_dir)
-    print(PROMOTE_HINT.format(version=version))
+    print(promote_hint("field_photo", version))
     return meta
 
 
@@ -460,5 +460,5 @@ def derive_tta_bundle(
     meta["onnx_sha256"] = sha256_file(out_dir / "model.onnx")
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     write_model_card(meta, out_dir)
-    print(PROMOTE_HINT.format(version=version))
+    print(promote_hint("field_photo", version))
     return meta

@@ -58,7 +58,7 @@ from models.extra_datasets import MIN_CLASS_EXAMPLES, check_classes, read_extra_
 from models.field_photo import write_onnx_metadata
 from models.lesion_patch import BACKBONES, PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx, feature_size
 from models.lesion_patch_int8 import QUANTIZED_OPS, Int8Features, calibration_rows, int8_features, quantize_serving_graph
-from models.versioning import PROMOTE_HINT, fresh_bundle_dir
+from models.versioning import fresh_bundle_dir, promote_hint
 
 MODEL_NAME = "field_photo"
 
@@ -376,7 +376,8 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
     rows, classes = check.kept, check.classes
     if len(classes) < 2:
         raise ValueError(f"fewer than two classes have {cfg.min_class_examples} photos or more ({check.refused}); "
-                         "lower min_class_examples for a quick look on a small subset")
+                         "for a quick look on a small subset, raise max_images (MAX_IMAGES in the notebook) or lower "
+                         "min_class_examples (MIN_CLASS_EXAMPLES, --min-class-examples)")
     import torch
 
     torch.manual_seed(cfg.seed)
@@ -469,7 +470,15 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     cfg = cfg or LesionPatchConfig()
     out_dir = fresh_bundle_dir("field_photo", version, out_dir)
     t0 = time.perf_counter()
-    d = load_data(cfg, data_root, max_images, extra)
+    try:
+        d = load_data(cfg, data_root, max_images, extra)
+    except BaseException:
+        if out_dir.is_dir() and not any(out_dir.iterdir()):  # a run that could not start leaves no empty version
+            out_dir.rmdir()
+        raise
+    if max_images:
+        d.warnings.append(f"trained on a quick subset (max_images {max_images}: {len(d.rows)} photos): its figures "
+                          "are not comparable with a full run's, and it is no candidate to serve")
     metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg)}
     head, rules, metrics["in_source_grouped_cv"] = final_model(d, cfg)
     plot_confusions(metrics, d.classes, out_dir)
@@ -483,7 +492,7 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     meta["parity_max_abs_diff"] = check_parity(d, head, out_dir, cfg)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     write_model_card(meta, out_dir)
-    print(PROMOTE_HINT.format(version=version))
+    print(promote_hint("field_photo", version))
     return meta
 
 
@@ -723,7 +732,7 @@ def derive_int8_bundle(src_dir: Path, version: str, out_dir: Path | None = None,
         f"{c['unsure_to_answered']}, one disease -> another {c['disease_to_other_disease']}; median change of the "
         f"confidence {c['median_abs_confidence_change']}. Compare it on the frozen benchmark before promoting it.\n\n"
         + card)
-    print(PROMOTE_HINT.format(version=version))
+    print(promote_hint("field_photo", version))
     return meta
 
 

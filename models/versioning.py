@@ -25,5 +25,10 @@ def fresh_bundle_dir(task: str, version: str, out_dir: Path | None = None, resum
     return out
 
 
-PROMOTE_HINT = ("not activated: compare it with the active version (cropwatch models compare TASK ACTIVE {version}) "
-                "and promote it with cropwatch models activate TASK {version} --reason ...")
+def promote_hint(task: str, version: str) -> str:
+    """What to do next with a new bundle, as commands to copy (the active version from the models folder's ACTIVE
+    file: the service's database may serve another, `cropwatch models history TASK` says)."""
+    active_file = MODELS_DIR / task / "ACTIVE"
+    active = active_file.read_text().strip() if active_file.is_file() else "ACTIVE_VERSION"
+    return (f"not activated: compare it with the active version (cropwatch models compare {task} {active} {version}) "
+            f"and promote it with cropwatch models activate {task} {version} --reason ...")

@@ -89,7 +89,9 @@ def create_account(session: Session, data: AccountCreate) -> Account:
     if session.scalar(select(Account.id).where(Account.username == data.username)) is not None:
         raise Conflict(f"username {data.username!r} is taken; choose another")
     if data.role in (Role.agronomist, Role.drone_operator) and not (data.province or data.cooperative):
-        raise BadInput(f"a {data.role.value} sees the areas of a province or cooperative: give province or cooperative")
+        article = "an" if data.role.value[0] in "aeiou" else "a"
+        raise BadInput(f"{article} {data.role.value} sees the areas of a province or cooperative: give province or "
+                       "cooperative")
     account = Account(username=data.username, full_name=data.full_name, role=data.role, province=data.province,
                       cooperative=data.cooperative, password_hash=hash_password(data.password))
     session.add(account)
