@@ -40,12 +40,15 @@ def models_evaluate(
         found = f" (its sub-folders: {', '.join(ignored)})" if ignored else " (it has no sub-folders)"
         fail(f"{data_dir} has no photos in sub-folders named {', '.join(scorer.model.classes)}{found}")
     missing = sorted(set(scorer.model.classes) - {p.label for p in photos})
+    seen = _photos_in_training(scorer.model.meta, [p.path for p in photos])
     bar = lambda it: tqdm(it, desc="scoring", unit="photo", file=sys.stderr, total=len(photos))  # noqa: E731
     m = evaluate_network(scorer.model, photos, bar) if network_only else evaluate_pipeline(scorer, photos, bar)
     if ignored:
         m["ignored_folders"] = ignored
     if missing:
         m["classes_without_photos"] = missing
+    if seen is not None:
+        m["photos_in_training"] = seen
     if as_json:
         typer.echo(json.dumps(m))
         return
@@ -59,6 +62,30 @@ def models_evaluate(
                    "of every class for a macro-F1 to compare")
     if len(photos) < 30:
         typer.echo(f"note: only {len(photos)} photos: one photo moves accuracy by {100 / len(photos):.0f} points")
+    if seen:
+        typer.echo(f"WARNING: {seen} of {len(photos)} photos were in this bundle's training data (the same file "
+                   "content): these figures are optimistic. Evaluate on photos it never saw, e.g. the frozen benchmark "
+                   "(cropwatch models compare)")
+
+
+def _photos_in_training(meta: dict, paths: list[Path]) -> int | None:
+    """How many of `paths` (by file content) the bundle trained on, when its training data is the default manifest
+    without the benchmark (its data_sha256 says so; the shipped field-photo bundles); None when that cannot be told
+    (extra folders, a subset, another data root)."""
+    import hashlib
+
+    from datasets.benchmark import without_benchmark
+    from datasets.field_photos import build_manifest, load_config, manifest_hash
+
+    want = (meta.get("training") or {}).get("data_sha256")
+    try:
+        rows = without_benchmark(build_manifest(load_config())[0], "field_photo")
+        if not want or not rows or manifest_hash(rows) != want:
+            return None
+    except (OSError, ValueError):
+        return None
+    trained = {hashlib.sha256(Path(r.path).read_bytes()).digest() for r in rows}
+    return sum(hashlib.sha256(p.read_bytes()).digest() in trained for p in paths)
 
 
 @app.command("activate")
