@@ -450,8 +450,30 @@ def insource_oof(d: Data, cfg: LesionPatchConfig) -> Pooled:
     return grouped_oof(d, np.arange(len(d.y)), allc, cfg, fit=fit)
 
 
-def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict[str, Any]]:
-    """Fit on everything (Sethy pseudo-labelled); rules and in-source figures from grouped out-of-fold predictions."""
+def nested_rule_answers(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPatchConfig,
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The abstain rule judged on photos it was not chosen on: out-of-fold predictions split again into grouped folds;
+    each fold is answered (or not) by rules chosen on the other folds' predictions. Returns (answered, predicted
+    class) per photo. The in-source figures choose the rules on the same predictions they report."""
+    k = int(max(2, min(5, np.bincount(y).min())))
+    answered, pred = np.zeros(len(y), bool), np.zeros(len(y), int)
+    for tr, te in StratifiedGroupKFold(k, shuffle=True, random_state=cfg.seed).split(y, y, grp):
+        rules = choose_rules(p.where(tr), y[tr], cfg)
+        q = p.where(te)
+        answered[te], pred[te] = rules.answered(q), softmax(q.logq / rules.temperature).argmax(1)
+    return answered, pred
+
+
+def nested_rule_report(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPatchConfig) -> dict[str, Any]:
+    answered, pred = nested_rule_answers(p, y, grp, cfg)
+    return {"n": int(len(y)), "unsure": round(float(1 - answered.mean()), 4),
+            "answered_accuracy": round(float((pred == y)[answered].mean()), 4) if answered.any() else None,
+            "note": "rules chosen on the other folds' out-of-fold predictions (nested)"}
+
+
+def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict[str, Any], dict[str, Any]]:
+    """Fit on everything (Sethy pseudo-labelled); rules and in-source figures from grouped out-of-fold predictions,
+    and the rule judged on photos it was not chosen on (nested_rule_report)."""
     allc = list(range(len(d.classes)))
     p = insource_oof(d, cfg)
     rules = choose_rules(p, d.y, cfg)
@@ -460,7 +482,8 @@ def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict
         m = d.src == s
         insource[s] = report(p.where(m), d.y[m], rules, d.classes)
     labels = sethy_pseudo_labels(d, fit_head(d, np.where(d.src == "roboflow")[0], allc, cfg))
-    return fit_head(d, np.arange(len(d.y)), allc, cfg, labels), rules, insource
+    nested = nested_rule_report(p, d.y, d.grp, cfg)
+    return fit_head(d, np.arange(len(d.y)), allc, cfg, labels), rules, insource, nested
 
 
 def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DATA_ROOT,
@@ -480,7 +503,7 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
         d.warnings.append(f"trained on a quick subset (max_images {max_images}: {len(d.rows)} photos): its figures "
                           "are not comparable with a full run's, and it is no candidate to serve")
     metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg)}
-    head, rules, metrics["in_source_grouped_cv"] = final_model(d, cfg)
+    head, rules, metrics["in_source_grouped_cv"], metrics["in_source_nested_rules"] = final_model(d, cfg)
     plot_confusions(metrics, d.classes, out_dir)
     onnx_path = out_dir / "model.onnx"
     quantization = export_serving_graph(d, head, cfg, onnx_path)
@@ -631,6 +654,10 @@ def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
               "| photos | n | macro-F1 | ECE | unsure | accuracy of answered |", "|---|---|---|---|---|---|"]
     for k, v in m["in_source_grouped_cv"].items():
         lines.append(f"| {k} | {v['n']} | {v['macro_f1']} | {v['ece']} | {v['unsure']} | {v['answered_accuracy']} |")
+    if m.get("in_source_nested_rules"):
+        nr = m["in_source_nested_rules"]
+        lines += ["", f"The abstain rule on photos it was not chosen on (nested: rules chosen on the other folds' "
+                  f"out-of-fold predictions): unsure {nr['unsure']}, accuracy of answered {nr['answered_accuracy']}."]
     lines += ["", "## Leave one class out (share of the left-out disease answered unsure)", "",
               "| left out | n | unsure |", "|---|---|---|"]
     lines += [f"| {k} | {v['n']} | {v['unsure']} |" for k, v in m["leave_one_class_out"].items()]

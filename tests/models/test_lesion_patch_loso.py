@@ -86,3 +86,36 @@ def test_a_held_out_folds_lesion_boxes_never_reach_its_own_predictions() -> None
         np.testing.assert_array_equal(a[te], b[te])
     others = np.setdiff1d(np.arange(len(d.y)), te)
     assert not np.allclose(before.logq[others], after.logq[others])  # the change did reach the other folds' heads
+
+
+def test_the_nested_rule_report_never_chooses_rules_on_the_photos_it_judges(monkeypatch) -> None:
+    """Each fold is answered by rules chosen on the other folds only: the photos each call of choose_rules sees and
+    the photos its rules then answer never overlap, and together the calls answer every photo once."""
+    import models.lesion_patch_pipeline as lp
+
+    cfg = LesionPatchConfig()
+    d = synthetic_data(sethy_background=True)
+    p = insource_oof(d, cfg)
+    assert len(np.unique(p.dist)) == len(p.dist)  # distances name the photos
+    chosen_on: list[set[float]] = []
+    answered_by: list[set[float]] = []
+    real_choose = lp.choose_rules
+
+    def spy(q, y, c):
+        chosen_on.append(set(q.dist.tolist()))
+        rules = real_choose(q, y, c)
+        real_answered = rules.answered
+
+        class Seen(type(rules)):
+            def answered(self, r):
+                answered_by.append(set(r.dist.tolist()))
+                return real_answered(r)
+        return Seen(**rules.__dict__)
+
+    monkeypatch.setattr(lp, "choose_rules", spy)
+    answered, pred = lp.nested_rule_answers(p, d.y, d.grp, cfg)
+    assert len(chosen_on) == len(answered_by) >= 2
+    for seen, judged in zip(chosen_on, answered_by, strict=True):
+        assert not seen & judged
+    assert sorted(x for s in answered_by for x in s) == sorted(p.dist.tolist())
+    assert answered.shape == pred.shape == d.y.shape
