@@ -8,7 +8,6 @@ name as wrong. `evaluate_network` scores the network alone (its abstain rule inc
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from inference.errors import CropwatchError
 from inference.lesion_patch_model import PhotoModel
 from inference.metrics import classification_metrics
+from inference.names import spelling_key
 from inference.photo import PhotoScorer
 from inference.photo_io import decode_rgb
 
@@ -32,18 +32,14 @@ class LabelledPhoto:
     label: str
 
 
-def _spelling(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFC", text).casefold() if ch.isalnum())
-
-
 def labelled_photos(root: Path, classes: list[str]) -> tuple[list[LabelledPhoto], list[str]]:
     """Photos in ROOT/<class>/ for each known class (case, spaces and punctuation aside: "Brown spot/" is
     brown_spot), and the names of the sub-folders that are not classes."""
-    by_key = {_spelling(c): c for c in classes}
+    by_key = {spelling_key(c): c for c in classes}
     subdirs = sorted(p for p in root.iterdir() if p.is_dir())
-    photos = [LabelledPhoto(p, by_key[_spelling(d.name)]) for d in subdirs if _spelling(d.name) in by_key
+    photos = [LabelledPhoto(p, by_key[spelling_key(d.name)]) for d in subdirs if spelling_key(d.name) in by_key
               for p in sorted(d.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
-    return photos, [d.name for d in subdirs if _spelling(d.name) not in by_key]
+    return photos, [d.name for d in subdirs if spelling_key(d.name) not in by_key]
 
 
 def outcome(true: str, label: str, status: str) -> str:

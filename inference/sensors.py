@@ -69,24 +69,21 @@ def _ground_pixel_area_m2(crs: str, transform: tuple[float, ...], width: int, he
                           geographic: bool) -> float:
     import math
 
-    from pyproj import CRS, Transformer
     from pyproj.exceptions import ProjError
     from shapely.geometry import Polygon
 
-    from inference.geo import utm_epsg_for
+    from inference.geo import reproject, to_utm
 
     a, b, c, d, e, f = transform[:6]
     nominal = abs(a * e - b * d)
     col, row = width // 2, height // 2
-    corners = [(col + dc, row + dr) for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1))]
-    xy = [(a * u + b * v + c, d * u + e * v + f) for u, v in corners]
+    footprint = Polygon([(a * u + b * v + c, d * u + e * v + f)
+                         for u, v in ((col, row), (col + 1, row), (col + 1, row + 1), (col, row + 1))])
     try:
-        src = CRS.from_user_input(crs)
-        lon, lat = Transformer.from_crs(src, "EPSG:4326", always_xy=True).transform(float(xy[0][0]), float(xy[0][1]))
-        if not (math.isfinite(lon) and math.isfinite(lat)):
+        lonlat = reproject(footprint, crs, "EPSG:4326")
+        if not all(map(math.isfinite, lonlat.bounds)):
             raise ValueError("not on the globe")
-        to_utm = Transformer.from_crs(src, f"EPSG:{utm_epsg_for(lon, lat)}", always_xy=True)
-        area = Polygon([to_utm.transform(x, y) for x, y in xy]).area
+        area = to_utm(lonlat)[0].area
         if math.isfinite(area) and area > 0:
             return float(area)
     except (ProjError, ValueError, TypeError):

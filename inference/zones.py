@@ -364,16 +364,14 @@ def _zone_damage(zones: list[Zone], cells: list[Polygon], frac: np.ndarray, weig
         z.damaged_fraction = float((frac[idx] * w).sum() / w.sum()) if w.sum() > 0 else 0.0
 
 
-def _unsprayed(grid: _Grid, damaged: np.ndarray, field: BaseGeometry, available: BaseGeometry,
+def _unsprayed(cells: np.ndarray, field: BaseGeometry, available: BaseGeometry,
                zones: list[Zone]) -> tuple[int, int]:
-    """(damaged cells in the field, those the plan leaves unsprayed): a cell counts when it reaches into the field
-    (the grid covers the field's bounding box), and is unsprayed when less than half of its sprayable part is in a
-    treated zone, or it has no sprayable part (an exclusion). Pairs found by an STRtree, so a large field costs the
-    cells' own intersections, not one with the union of every zone."""
-    dj, di = np.nonzero(damaged)
-    if not len(dj):
+    """(damaged cells in the field, those the plan leaves unsprayed), of the damaged cells' polygons `cells`: a cell
+    counts when it reaches into the field (the grid covers the field's bounding box), and is unsprayed when less than
+    half of its sprayable part is in a treated zone, or it has no sprayable part (an exclusion). Pairs found by an
+    STRtree, so a large field costs the cells' own intersections, not one with the union of every zone."""
+    if not len(cells):
         return 0, 0
-    cells = np.asarray([grid.cell_poly(int(i), int(j)) for j, i in zip(dj, di, strict=True)], dtype=object)
     shapely.prepare(field)
     cells = cells[shapely.intersects(field, cells)]
     if not len(cells):
@@ -443,22 +441,23 @@ def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], c
         raise BadInput("no valid damage pixels inside the field: the damage raster does not cover it")
     frac = np.where(present, damaged / np.maximum(valid, 1), 0.0)
     rates, names = _cell_rates(frac, present, config)
+    js, is_ = np.nonzero(present)
+    cells = np.asarray([grid.cell_poly(int(i), int(j)) for j, i in zip(js, is_, strict=True)], dtype=object)
     by_rate: dict[float, list[Polygon]] = {}
     frac_by_rate: dict[float, list[tuple[float, float]]] = {}
-    for j, i in zip(*np.nonzero(present), strict=True):
+    for cell, j, i in zip(cells, js, is_, strict=True):
         r = float(rates[j, i])
-        by_rate.setdefault(r, []).append(grid.cell_poly(int(i), int(j)))
+        by_rate.setdefault(r, []).append(cell)
         frac_by_rate.setdefault(r, []).append((float(frac[j, i]), float(valid[j, i])))
-    name_of = {float(rates[j, i]): str(names[j, i]) for j, i in zip(*np.nonzero(present), strict=True)}
+    name_of = {float(rates[j, i]): str(names[j, i]) for j, i in zip(js, is_, strict=True)}
     pieces = _rate_pieces(by_rate, available, config.buffer_m)
     zones = _zones_from_pieces(pieces, name_of, frac_by_rate, config.min_zone_area_m2)
-    js, is_ = np.nonzero(present)
-    _zone_damage(zones, [grid.cell_poly(int(i), int(j)) for j, i in zip(js, is_, strict=True)],
-                 frac[js, is_].astype(float), valid[js, is_].astype(float))
+    _zone_damage(zones, list(cells), frac[js, is_].astype(float), valid[js, is_].astype(float))
     plan = SprayPlan(config, epsg, b_utm, available, excl, zones, grid.heading)
     summary = summarise(plan)
     # damage the plan does not spray (too small a zone, an exclusion): said, so an empty plan is never silent
-    summary.damaged_cells, left = _unsprayed(grid, present & (frac >= config.spot_threshold), b_utm, available, zones)
+    damaged_cells = cells[frac[js, is_] >= config.spot_threshold]
+    summary.damaged_cells, left = _unsprayed(damaged_cells, b_utm, available, zones)
     summary.damaged_cells_not_sprayed = left
     if left:
         summary.warnings.append(

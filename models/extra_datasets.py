@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import csv
 import sys
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from datasets.field_photos import IMAGE_SUFFIXES, ManifestRow
+from inference.names import spelling_key
 
 MIN_CLASS_EXAMPLES = 20
 # the class registry the service seeds its labels from (read as a file: models/ does not import the service)
 LABEL_REGISTRY = Path(__file__).resolve().parents[1] / "api" / "data" / "label_classes.csv"
-
-
-def _key(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFC", text).casefold() if ch.isalnum())
 
 
 @lru_cache
@@ -31,13 +27,13 @@ def known_labels(registry: Path = LABEL_REGISTRY) -> dict[str, str]:
     if not registry.is_file():
         return {}
     with registry.open(encoding="utf-8", newline="") as fh:
-        return {_key(t): r["name"] for r in csv.DictReader(fh) for t in (r["name"], r.get("name_en") or "",
+        return {spelling_key(t): r["name"] for r in csv.DictReader(fh) for t in (r["name"], r.get("name_en") or "",
                                                                         r.get("name_vi") or "") if t}
 
 
 def canonical_label(name: str) -> str:
     """A folder's or a manifest's class name as the registry spells it; an unknown name is kept as it is."""
-    return known_labels().get(_key(name), name)
+    return known_labels().get(spelling_key(name), name)
 
 
 def read_extra_dataset(folder: str | Path) -> list[ManifestRow]:

@@ -25,7 +25,7 @@ import json
 import platform
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -296,6 +296,12 @@ def sethy_head(d: Data, imgs: np.ndarray, cfg: LesionPatchConfig) -> PatchHead:
                                                                                 background=None)
 
 
+def grouped_folds(y: np.ndarray, groups: np.ndarray, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) index pairs of a grouped, stratified 5-fold split (fewer folds on a small subset)."""
+    k = int(max(2, min(5, np.bincount(y).min())))
+    return StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(y, y, groups)
+
+
 def grouped_oof(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
                 fit: Callable[[np.ndarray], PatchHead] | None = None) -> Pooled:
     """Out-of-fold pooled predictions of `imgs` (grouped, stratified 5-fold); `fit` trains a fold's head from its
@@ -303,9 +309,7 @@ def grouped_oof(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchC
     y = np.searchsorted(classes, d.y[imgs])
     out = Pooled(np.zeros((len(imgs), len(classes))), np.zeros(len(imgs)), np.zeros(len(imgs)),
                  np.zeros(len(imgs), bool))
-    k = int(max(2, min(5, np.bincount(y).min())))  # 5 folds, fewer on a small subset
-    folds = StratifiedGroupKFold(k, shuffle=True, random_state=cfg.seed).split(imgs, y, d.grp[imgs])
-    for tr, te in folds:
+    for tr, te in grouped_folds(y, d.grp[imgs], cfg.seed):
         head = fit(imgs[tr]) if fit is not None else fit_head(d, imgs[tr], classes, cfg)
         p = predict_photos(d, head, imgs[te], len(classes), cfg)
         out.logq[te], out.dist[te], out.colour[te], out.found[te] = p.logq, p.dist, p.colour, p.found
@@ -455,9 +459,8 @@ def nested_rule_answers(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPa
     """The abstain rule judged on photos it was not chosen on: out-of-fold predictions split again into grouped folds;
     each fold is answered (or not) by rules chosen on the other folds' predictions. Returns (answered, predicted
     class) per photo. The in-source figures choose the rules on the same predictions they report."""
-    k = int(max(2, min(5, np.bincount(y).min())))
     answered, pred = np.zeros(len(y), bool), np.zeros(len(y), int)
-    for tr, te in StratifiedGroupKFold(k, shuffle=True, random_state=cfg.seed).split(y, y, grp):
+    for tr, te in grouped_folds(y, grp, cfg.seed):
         rules = choose_rules(p.where(tr), y[tr], cfg)
         q = p.where(te)
         answered[te], pred[te] = rules.answered(q), softmax(q.logq / rules.temperature).argmax(1)

@@ -49,7 +49,7 @@ def require_bundle(task: str, version: str, models_dir: Path) -> None:
     try:
         load_bundle(models_dir / task / version)
     except (BundleError, FileNotFoundError) as exc:
-        have = sorted((d.name for d in (models_dir / task).glob("*/model.json") for d in [d.parent]), key=version_key)
+        have = sorted((m.parent.name for m in (models_dir / task).glob("*/model.json")), key=version_key)
         why = str(exc).replace(str(models_dir), "models")  # the server's own folders are nobody's business
         raise NotFound(f"cannot activate {task} {version}: {why}; the {task} versions here: {', '.join(have)}") from exc
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.orm import PermittedProduct
 from inference.errors import BadInput
+from inference.names import spelling_key
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "permitted_products_sample.csv"
 SAMPLE_SOURCE = "cropwatch sample (illustrative, not the official list; see api/data/README.md)"
@@ -35,9 +36,7 @@ def normalise(text: str) -> str:
 
 def same_name(a: str, b: str) -> bool:
     """Two spellings of one trade name: case, spaces and punctuation aside ("Chess 50 WG" is "chess 50wg")."""
-    def key(t: str) -> str:
-        return "".join(ch for ch in normalise(t) if ch.isalnum())
-    return key(a) == key(b)
+    return spelling_key(a) == spelling_key(b)
 
 
 def _column_map(header: list[str]) -> dict[str, int]:
