@@ -10,14 +10,14 @@ calibrated against a physical chart under field light; a chart in the photo woul
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from inference.lesions import severity
+from inference.lesions import PRESETS, severity
 
 SES_FILE = Path(__file__).resolve().parent / "data" / "ses_scales.json"
 
@@ -52,10 +52,10 @@ def dark_green_colour_index(rgb: np.ndarray, green: np.ndarray) -> float | None:
 
 
 def analyse_leaf(rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray,
-                 canopy: np.ndarray) -> LeafAnalysis:
-    """Lesions within the leaf (inference/lesions.py), leaf colour and canopy cover, on the gate's working image with
-    its leaf, green-tissue and canopy masks (inference/gate.py)."""
-    sev = severity(rgb, leaf_mask, green_mask)
+                 canopy: np.ndarray, preset: str = "sensitive") -> LeafAnalysis:
+    """Lesions within the leaf (inference/lesions.py, segmented with PRESETS[preset]), leaf colour and canopy cover, on
+    the gate's working image with its leaf, green-tissue and canopy masks (inference/gate.py)."""
+    sev = severity(rgb, leaf_mask, green_mask, PRESETS[preset])
     n_leaf = int(sev["leaf_px"])
     return LeafAnalysis(
         leaf_fraction=n_leaf / leaf_mask.size,
@@ -65,6 +65,16 @@ def analyse_leaf(rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray,
         lesion_mask=sev["lesion_mask"],
         leaf_mask=sev["leaf_mask"],
     )
+
+
+def remeasure_lesions(analysis: LeafAnalysis, rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray,
+                      preset: str) -> LeafAnalysis:
+    """`analysis` with its lesions segmented again with PRESETS[preset] (the diagnosed disease's, `lesion_preset`);
+    the leaf colour stays measured on the tissue the sensitive preset calls healthy."""
+    sev = severity(rgb, leaf_mask, green_mask, PRESETS[preset])
+    return replace(analysis, leaf_fraction=int(sev["leaf_px"]) / leaf_mask.size,
+                   lesion_fraction_of_leaf=float(sev["lesion_pct"]) / 100.0, lesion_mask=sev["lesion_mask"],
+                   leaf_mask=sev["leaf_mask"])
 
 
 @lru_cache
@@ -82,6 +92,13 @@ def ses_grade(affected_pct: float, disease: str) -> int:
         if affected_pct <= upper:
             return int(grade)
     return 9
+
+
+def lesion_preset(disease: str) -> str:
+    """The lesion segmentation preset that measures `disease`'s severity (ses_scales.json; unknown diseases: the
+    generic scale's)."""
+    scales = ses_scales()
+    return str(scales.get(disease, scales["_default"]).get("lesion_preset", "tight"))
 
 
 def ses_scale_name(disease: str) -> str:

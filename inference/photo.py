@@ -20,6 +20,8 @@ from inference.leaf import (
     growth_from_canopy,
     growth_from_leaf,
     lcc_level,
+    lesion_preset,
+    remeasure_lesions,
     ses_grade,
     ses_scale_name,
 )
@@ -87,15 +89,17 @@ def decide(issues: list[str], kind: str, affected_pct: float, pred: Prediction) 
     return Decision("diagnosed", pred.label, None)
 
 
-def severity_for(decision: Decision, affected_pct: float) -> PhotoSeverity:
-    """IRRI SES grade of the lesion share, on the diagnosed disease's scale (the generic scale otherwise)."""
+def severity_for(decision: Decision, affected_pct: float, segmentation: str = "sensitive") -> PhotoSeverity:
+    """IRRI SES grade of the lesion share, on the diagnosed disease's scale (the generic scale otherwise);
+    `segmentation` names the lesion preset that measured the share."""
     if decision.status in ("retake", "field_patch"):
         return PhotoSeverity()
     if decision.status == "no_symptom":
-        return PhotoSeverity(ses=0, affected_pct=affected_pct, scale=ses_scale_name("_default"))
+        return PhotoSeverity(ses=0, affected_pct=affected_pct, scale=ses_scale_name("_default"),
+                             segmentation=segmentation)
     disease = decision.label if decision.status == "diagnosed" else "_default"
     return PhotoSeverity(ses=ses_grade(affected_pct, disease), affected_pct=affected_pct,
-                         scale=ses_scale_name(disease))
+                         scale=ses_scale_name(disease), segmentation=segmentation)
 
 
 def growth_for(kind: str, leaf: LeafAnalysis) -> PhotoGrowth:
@@ -180,9 +184,16 @@ class PhotoScorer:
         quality = PhotoQuality(ok=not issues, sharpness=gate["sharpness"] or 0.0, brightness=gate["leaf_mean_v"],
                                clipped_pct=gate["leaf_clipped_pct"], issues=issues,
                                messages=[Bilingual(**advice["quality"][i]) for i in issues])
-        affected = round(100 * leaf.lesion_fraction_of_leaf, 2)
+        affected = round(100 * leaf.lesion_fraction_of_leaf, 2)  # the sensitive preset: is any lesion visible?
         decision = decide(issues, kind, affected, pred)
-        severity = severity_for(decision, affected)
+        preset = lesion_preset(decision.label) if decision.status in ("diagnosed", "unsure") else "sensitive"
+        if preset != "sensitive":  # measured by the lesions' own area (brown spot, blast, an unsure answer) ...
+            own = remeasure_lesions(leaf, gate["image"], gate["leaf_mask"], gate["green_mask"], preset)
+            if own.lesion_fraction_of_leaf > 0:
+                leaf, affected = own, round(100 * own.lesion_fraction_of_leaf, 2)
+            else:  # ... unless the symptom is only yellowing: then what is visible
+                preset = "sensitive"
+        severity = severity_for(decision, affected, preset)
         candidates = candidates_for(decision, pred.probabilities, advice)
         t3 = time.perf_counter()
         return PhotoResult(

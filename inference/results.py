@@ -79,6 +79,9 @@ class PhotoSeverity(BaseModel):
     ses: int | None = Field(default=None, description="IRRI SES grade 0-9 of the visible damage")
     affected_pct: float | None = Field(default=None, description="share of leaf area showing lesions, %")
     scale: str | None = None
+    segmentation: str | None = Field(
+        default=None, description="the lesion segmentation that measured affected_pct: tight (a lesion's own area: "
+        "brown spot, blast, unsure) or sensitive (also yellowing tissue: bacterial leaf blight; no symptom)")
 
 
 class PhotoGrowth(BaseModel):

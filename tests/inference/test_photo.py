@@ -3,14 +3,19 @@ wording and severity that follow from it."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import cv2
 import numpy as np
 import pytest
 
+from datasets.fabricated_leaves import fabricated_leaf
 from inference.field_photo_model import Prediction
 from inference.leaf import LeafAnalysis
 from inference.photo import (
     NO_LESION_PCT,
     Decision,
+    PhotoScorer,
     advice_for,
     decide,
     growth_for,
@@ -18,6 +23,7 @@ from inference.photo import (
     photo_kind,
     severity_for,
 )
+from inference.photo_io import DecodedPhoto
 from inference.results import Bilingual, PhotoQuality, PhotoSeverity
 
 
@@ -108,3 +114,48 @@ def test_unsure_names_two_candidates_and_what_to_look_at() -> None:
     # no lesion patch found: the probabilities are all 1/3 and rank nothing, so no two names at 33 % each
     flat = dict.fromkeys(probs, 1 / 3)
     assert candidates_for(Decision("unsure", "unsure", "no lesion-like spot was found to judge"), flat, advice) == []
+
+
+class _StubModel:
+    """Answers every photo with one label; the scorer around it is the served one."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bundle = SimpleNamespace(name="stub", version="0.0.0")
+        self.decode_short_side = 300
+
+    def predict(self, rgb: np.ndarray) -> Prediction:
+        return pred(self.label)
+
+
+@pytest.mark.parametrize(("label", "preset"), [("brown_spot", "tight"), ("blast", "tight"), ("unsure", "tight"),
+                                               ("bacterial_leaf_blight", "sensitive")])
+def test_severity_is_measured_with_the_diagnosed_diseases_preset(label: str, preset: str) -> None:
+    f = fabricated_leaf("white_paper", "spots")  # four brown spots, 4.5 % of the leaf
+    photo = DecodedPhoto(rgb=f.rgb, format="PNG", original_width=400, original_height=300, decode_scale=1.0,
+                         lat=None, lon=None, taken_at=None)
+    r = PhotoScorer(_StubModel(label)).score_decoded(photo)  # type: ignore[arg-type]
+    assert r.diagnosis.status == ("unsure" if label == "unsure" else "diagnosed")
+    assert r.severity.segmentation == preset
+    assert r.severity.affected_pct is not None
+    if preset == "tight":  # the spots' own area; the sensitive preset served before gave 6.0 % (their blurred rim)
+        assert abs(r.severity.affected_pct - f.lesion_pct) <= 1.0
+        assert r.leaf.lesion_fraction_of_leaf == pytest.approx(r.severity.affected_pct / 100, abs=1e-4)
+    else:
+        assert r.severity.affected_pct > f.lesion_pct + 1.0
+
+
+def test_whether_a_lesion_is_visible_is_judged_with_the_sensitive_preset() -> None:
+    # a yellowing patch the tight preset leaves out (0 %) is still a symptom: the photo is diagnosed, not "no
+    # symptom", and measured by what is visible (4.3 % for 4.7 %) rather than given severity 0
+    f = fabricated_leaf("white_paper", "none")
+    rgb = f.rgb.copy()
+    spot = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.ellipse(spot, (200, 150), (30, 12), 10, 0, 360, 1, -1)
+    rgb[spot.astype(bool) & f.leaf] = (95, 130, 40)  # yellowing, 6-10 degrees of hue from the healthy green
+    photo = DecodedPhoto(rgb=rgb, format="PNG", original_width=400, original_height=300, decode_scale=1.0,
+                         lat=None, lon=None, taken_at=None)
+    r = PhotoScorer(_StubModel("brown_spot")).score_decoded(photo)  # type: ignore[arg-type]
+    assert r.diagnosis.status == "diagnosed"
+    assert r.severity.segmentation == "sensitive"
+    assert r.severity.affected_pct is not None and r.severity.affected_pct >= 3.5
