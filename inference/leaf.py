@@ -70,7 +70,7 @@ def analyse_leaf(rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray,
 def remeasure_lesions(analysis: LeafAnalysis, rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray,
                       preset: str) -> LeafAnalysis:
     """`analysis` with its lesions segmented again with PRESETS[preset] (the diagnosed disease's, `lesion_preset`);
-    the leaf colour stays measured on the tissue the sensitive preset calls healthy."""
+    the leaf colour stays as `analysis` measured it (on the tissue the sensitive preset calls healthy)."""
     sev = severity(rgb, leaf_mask, green_mask, PRESETS[preset])
     return replace(analysis, leaf_fraction=int(sev["leaf_px"]) / leaf_mask.size,
                    lesion_fraction_of_leaf=float(sev["lesion_pct"]) / 100.0, lesion_mask=sev["lesion_mask"],
