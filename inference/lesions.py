@@ -53,9 +53,10 @@ PRESETS: dict[str, dict[str, float]] = {
 # area: the sensitive preset's 6 degrees and 1.5 px blur also take a brown spot's chlorotic halo and blurred rim and join
 # neighbouring spots, 1.3x the area of a plain fabricated spot (IoU 0.72; tight: 4.8-4.9 % for 4.5 %, IoU 0.93) and
 # 2-4x on real brown spot and blast photos (median severity on the held-out box photos 24.0 -> 4.7 % and 7.8 -> 2.7 %).
-# Severity is measured with the diagnosed disease's preset (data/ses_scales.json, `lesion_preset`: tight unless
-# named; bacterial leaf blight keeps "sensitive", whose yellowing streak margins are part of its lesion), while
-# whether any lesion is visible at all (photo.NO_LESION_PCT) is judged with "sensitive". benchmarks/lesion_eval.py.
+# Severity is measured with the diagnosed (or an unsure answer's likeliest) disease's preset (data/ses_scales.json,
+# `lesion_preset`: tight unless named; bacterial leaf blight keeps "sensitive", whose yellowing streak margins are part
+# of its lesion), while whether any lesion is visible at all (photo.NO_LESION_PCT) is judged with "sensitive".
+# benchmarks/lesion_eval.py.
 PRESETS["tight"] = {**PRESETS["sensitive"], "smooth": 0.7, "hue_shift": 14.0}
 PARAMS: dict[str, float] = dict(PRESETS["sensitive"])
 # No lesion is blue or purple: a coloured candidate's hue angle lies above MIN_LESION_HUE (degrees; red ~ 30) and a grey

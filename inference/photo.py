@@ -94,11 +94,15 @@ def measure_and_decide(issues: list[str], kind: str, pred: Prediction, gate: dic
     """The decision, and the leaf analysis whose lesion share is the severity, with the name of its lesion preset.
     `leaf`: analysed with the sensitive preset, which judges whether any lesion is visible (NO_LESION_PCT) and on
     whose healthy tissue the leaf colour is measured (a chlorotic halo is no sign of the crop's nitrogen). The
-    severity is measured with the decided disease's preset (leaf.lesion_preset: tight, a lesion's own area, for brown
-    spot, blast and unsure answers; sensitive for bacterial leaf blight), and with the sensitive one when the tight
-    preset finds nothing (a symptom that is only yellowing)."""
+    severity is measured with the preset of the diagnosed disease, or of an unsure answer's likeliest one
+    (leaf.lesion_preset: tight, a lesion's own area, for brown spot and blast; sensitive for bacterial leaf blight),
+    and with the sensitive one when the tight preset finds nothing (a symptom that is only yellowing)."""
     decision = decide(issues, kind, round(100 * leaf.lesion_fraction_of_leaf, 2), pred)
-    preset = lesion_preset(decision.label) if decision.status in ("diagnosed", "unsure") else "sensitive"
+    preset = "sensitive"
+    if decision.status == "diagnosed":
+        preset = lesion_preset(decision.label)
+    elif decision.status == "unsure":
+        preset = lesion_preset(max(pred.probabilities, key=pred.probabilities.__getitem__, default="_default"))
     if preset != "sensitive":
         own = remeasure_lesions(leaf, gate["image"], gate["leaf_mask"], gate["green_mask"], preset)
         if own.lesion_fraction_of_leaf > 0:

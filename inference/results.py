@@ -81,7 +81,8 @@ class PhotoSeverity(BaseModel):
     scale: str | None = None
     segmentation: str | None = Field(
         default=None, description="the lesion segmentation that measured affected_pct: tight (a lesion's own area: "
-        "brown spot, blast, unsure) or sensitive (also yellowing tissue: bacterial leaf blight; no symptom)")
+        "brown spot, blast) or sensitive (also yellowing tissue: bacterial leaf blight; no symptom); an unsure answer "
+        "is measured with its likeliest disease's")
 
 
 class PhotoGrowth(BaseModel):

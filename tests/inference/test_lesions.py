@@ -46,7 +46,7 @@ def test_brown_spots_are_found_and_measured(background: str, shadow: bool, colou
 @pytest.mark.parametrize("background,shadow,colour,seed", VARIED)
 def test_the_tight_preset_measures_a_spot_by_its_own_area(background: str, shadow: bool, colour: str,
                                                           seed: int) -> None:
-    # what severity uses for brown spot, blast and an unsure answer: the sensitive preset gives 6.0-6.9 % for 4.5 %
+    # what severity uses for brown spot and blast: the sensitive preset gives 6.0-6.9 % for 4.5 %
     # (its 1.5 px blur and 6 degree hue turn take the spot's blurred rim), the tight one 4.7-5.4 %
     f, _, s = _measure(background, "spots", shadow, colour, seed, preset="tight")
     assert abs(s["lesion_pct"] - f.lesion_pct) <= 1.0

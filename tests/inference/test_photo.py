@@ -123,19 +123,28 @@ class _StubModel:
         self.label = label
         self.bundle = SimpleNamespace(name="stub", version="0.0.0")
         self.decode_short_side = 300
+        self.probabilities: dict[str, float] | None = None
 
     def predict(self, rgb: np.ndarray) -> Prediction:
-        return pred(self.label)
+        p = pred(self.label)
+        if self.probabilities:
+            p.probabilities = dict(self.probabilities)
+        return p
 
 
-@pytest.mark.parametrize(("label", "preset"), [("brown_spot", "tight"), ("blast", "tight"), ("unsure", "tight"),
+@pytest.mark.parametrize(("label", "preset"), [("brown_spot", "tight"), ("blast", "tight"),
+                                               ("unsure", "tight"), ("unsure_blight", "sensitive"),
                                                ("bacterial_leaf_blight", "sensitive")])
 def test_severity_is_measured_with_the_diagnosed_diseases_preset(label: str, preset: str) -> None:
+    # an unsure answer: the preset of its likeliest disease (blast, or leaf blight for "unsure_blight")
     f = fabricated_leaf("white_paper", "spots")  # four brown spots, 4.5 % of the leaf
     photo = DecodedPhoto(rgb=f.rgb, format="PNG", original_width=400, original_height=300, decode_scale=1.0,
                          lat=None, lon=None, taken_at=None)
-    r = PhotoScorer(_StubModel(label)).score_decoded(photo)  # type: ignore[arg-type]
-    assert r.diagnosis.status == ("unsure" if label == "unsure" else "diagnosed")
+    model = _StubModel("unsure" if label.startswith("unsure") else label)
+    if label == "unsure_blight":
+        model.probabilities = {"bacterial_leaf_blight": 0.5, "blast": 0.3, "brown_spot": 0.2}
+    r = PhotoScorer(model).score_decoded(photo)  # type: ignore[arg-type]
+    assert r.diagnosis.status == ("unsure" if label.startswith("unsure") else "diagnosed")
     assert r.severity.segmentation == preset
     assert r.severity.affected_pct is not None
     if preset == "tight":  # the spots' own area; the sensitive preset served before gave 6.0 % (their blurred rim)
