@@ -294,6 +294,7 @@ class PhotoPublic(BaseModel):
     observed_at: datetime
     image_url: str
     thumbnail_url: str
+    lesions_url: str = Field(description="JPEG of what the severity measured: leaf outlined, lesions in magenta")
     result: PhotoResult
     feedback: list[FeedbackPublic] = []
 

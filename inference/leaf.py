@@ -77,6 +77,21 @@ def remeasure_lesions(analysis: LeafAnalysis, rgb: np.ndarray, leaf_mask: np.nda
                    leaf_mask=sev["leaf_mask"])
 
 
+LESION_TINT = (255, 0, 200)  # magenta: no leaf, soil, paper or straw has it
+
+
+def draw_lesions(rgb: np.ndarray, leaf_mask: np.ndarray, lesion_mask: np.ndarray) -> np.ndarray:
+    """What the severity measured, to look at: the working image with everything outside the leaf dimmed, the leaf
+    outlined in white and its lesion pixels tinted magenta. RGB uint8 of the same size."""
+    out = rgb.copy()
+    out[~leaf_mask] = (out[~leaf_mask] * 0.35).astype(np.uint8)
+    tint = np.array(LESION_TINT, np.float32)
+    out[lesion_mask] = (0.45 * out[lesion_mask] + 0.55 * tint).astype(np.uint8)
+    contours, _ = cv2.findContours(leaf_mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(out, contours, -1, (255, 255, 255), 1)
+    return out
+
+
 @lru_cache
 def ses_scales(path: str = str(SES_FILE)) -> dict:
     return json.loads(Path(path).read_text())

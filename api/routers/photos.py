@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from api.deps import CurrentAccount, IdPath, PhotoTakerAccount, ScorerDep, SessionDep
 from api.errors import ERROR_RESPONSES
@@ -55,6 +55,17 @@ def photo_thumbnail(photo_id: IdPath, session: SessionDep, account: CurrentAccou
     """A 320 px JPEG thumbnail (made once, then cached)."""
     obs, _ = photos.visible_photo(session, account, photo_id)
     return FileResponse(photos.thumbnail_path(obs), media_type="image/jpeg")
+
+
+@router.get("/{photo_id}/lesions.jpg", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG at the analysis size"}})
+def photo_lesions(photo_id: IdPath, session: SessionDep, account: CurrentAccount, scorer: ScorerDep) -> Response:
+    """What the severity measured: the photo at its analysis size (short side 300 px), everything beyond the leaf
+    dimmed, the leaf outlined in white, the lesions counted in magenta, with the lesion preset the result names
+    (`severity.segmentation`). Drawn again from the stored photo by the code now served."""
+    obs, _ = photos.visible_photo(session, account, photo_id)
+    jpeg = photos.lesion_overlay(obs, scorer)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/{photo_id}/feedback", response_model=FeedbackRecorded, status_code=201)

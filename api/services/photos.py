@@ -179,6 +179,7 @@ def to_public(obs: Observation, area_code: str, session: Session) -> PhotoPublic
     return PhotoPublic(
         id=obs.id, area_code=area_code, observed_at=obs.observed_at, result=PhotoResult.model_validate(obs.scores),
         image_url=f"/v1/photos/{obs.id}/image", thumbnail_url=f"/v1/photos/{obs.id}/thumbnail",
+        lesions_url=f"/v1/photos/{obs.id}/lesions.jpg",
         feedback=[FeedbackPublic(label=f.label, confirmed=f.confirmed, comment=f.comment, other_name=f.other_name,
                                  model_label=f.model_label, model_version=f.model_version, by=user,
                                  created_at=f.created_at) for f, user in fb],
@@ -209,6 +210,13 @@ def thumbnail_path(obs: Observation, side_px: int = 320) -> Path:
             im.save(tmp, "JPEG", quality=82)
             tmp.replace(thumb)
     return thumb
+
+
+def lesion_overlay(obs: Observation, scorer: PhotoScorer) -> bytes:
+    """JPEG of the lesions a stored photo's severity measured (PhotoScorer.lesion_overlay with the result's preset;
+    results from before presets were named were measured with "sensitive")."""
+    preset = (obs.scores.get("severity") or {}).get("segmentation") or "sensitive"
+    return scorer.lesion_overlay((get_settings().data_dir / str(obs.file_path)).read_bytes(), preset)
 
 
 def add_feedback(session: Session, account: Account, obs: Observation, data: FeedbackCreate,

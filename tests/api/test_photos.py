@@ -135,3 +135,27 @@ def test_feedback(client: TestClient, farm: dict, db) -> None:
                        headers=farm["admin"]).status_code == 422
     assert client.post(f"/v1/photos/{pid}/feedback", json={"label": "blast"}, headers=farm["b"]).status_code == 404
     assert client.get(f"/v1/photos/{pid}", headers=farm["a"]).json()["feedback"][0]["label"] == "blast"
+
+
+def test_the_lesions_measured_can_be_seen(client: TestClient, farm: dict) -> None:
+    # the farmer and the agronomist see what the severity counted: the leaf outlined, the lesions in magenta
+    import cv2
+    import numpy as np
+
+    r = upload(client, farm["a"], real_photo("brown_spot", 3).read_bytes(), area_code="VN-STOR-0001")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["lesions_url"] == f"/v1/photos/{body['id']}/lesions.jpg"
+    got = client.get(body["lesions_url"], headers=farm["a"])
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+    assert len(got.content) < 80_000  # small enough for a slow rural link
+    img = cv2.imdecode(np.frombuffer(got.content, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    assert min(img.shape[:2]) == 300  # the analysis size
+    magenta = (img[..., 0] > 150) & (img[..., 2] > 110) & (img[..., 1] < 90)
+    res = body["result"]
+    lesion_share = 100 * magenta.sum() / (res["leaf"]["leaf_fraction"] * magenta.size)
+    assert res["severity"]["segmentation"] in {"tight", "sensitive"}
+    assert lesion_share == pytest.approx(res["severity"]["affected_pct"], abs=1.5)  # JPEG blurs the edges
+    # the same access rules as the photo itself
+    assert client.get(body["lesions_url"], headers=farm["b"]).status_code in (403, 404)
+    assert client.get(body["lesions_url"]).status_code == 401

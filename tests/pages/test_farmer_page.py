@@ -60,12 +60,20 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     assert "Đã phun thuốc · Chess 50WG · 40 L · thu hoạch từ 9/11/2026" in d.find_element(By.ID, "history-list").text
     if d.find_element(By.ID, "diagnosis").text != "Chưa chắc chắn":  # cited guidance under a named disease
         assert d.find_element(By.ID, "advice-detail").is_displayed()
+    measured = bool(d.find_element(By.ID, "severity").text)
+    if measured:  # what the severity counted, drawn: the leaf outlined, the lesions in pink
+        wait.until(lambda _: d.execute_script("const i = document.getElementById('lesions-img');"
+                                              "return !document.getElementById('lesions').hidden && i.naturalWidth > 0"))
+        assert "vết bệnh" in d.find_element(By.ID, "lesions").text
     # phone-width layout: nothing wider than the screen
     assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     d.save_screenshot(str(tmp_path / "farmer_vi.png"))
 
     d.find_element(By.ID, "lang").click()
     assert d.find_element(By.ID, "advice").text != "" and "Result" in d.find_element(By.ID, "result").text
+    if measured:
+        assert "What was measured" in d.find_element(By.ID, "lesions").text
+        assert d.find_element(By.ID, "lesions-img").get_attribute("alt").startswith("The leaf")
     d.save_screenshot(str(tmp_path / "farmer_en.png"))
     obs = httpx.get(f"{live_server.url}/v1/areas/VN-STOR-0001/observations", headers=admin).json()
     assert len(obs) == 1 and obs[0]["source"] == "photo"

@@ -6,7 +6,8 @@ const T = {
     signin_btn: "Đăng nhập", take_photo: "Chụp ảnh lá", area: "Vùng trồng", choose: "Chụp hoặc chọn ảnh",
     send: "Gửi ảnh", result: "Kết quả", history: "Lịch sử vùng trồng", signout: "Đăng xuất",
     uploading: "Đang gửi ảnh…", analysing: "Đang phân tích…", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
-    maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá", growth: "Sinh trưởng",
+    maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá",
+    lesions_caption: "Phần đã đo: lá (viền trắng), vết bệnh (màu hồng)", lesions_alt: "Ảnh lá với các vết bệnh đã đo tô màu hồng", growth: "Sinh trưởng",
     leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
     fb_question: "Kết quả này đúng không?", fb_right: "Đúng", fb_wrong: "Sai, đó là…", fb_what: "Đó là gì?",
     growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", sown_on: "sạ ngày", date: "ngày", photo: "ảnh", flight: "chuyến bay", photos: "ảnh", flights: "chuyến bay",
@@ -39,7 +40,8 @@ const T = {
     signin_btn: "Sign in", take_photo: "Photograph a leaf", area: "Growing area", choose: "Take or choose a photo",
     send: "Send photo", result: "Result", history: "History of this area", signout: "Sign out",
     uploading: "Sending photo…", analysing: "Analysing…", bad_login: "Wrong username or password",
-    maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area", growth: "Growth",
+    maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area",
+    lesions_caption: "What was measured: the leaf (white outline), lesions (pink)", lesions_alt: "The leaf with the lesions measured tinted pink", growth: "Growth",
     leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
     fb_question: "Is this right?", fb_right: "Right", fb_wrong: "Wrong, it is…", fb_what: "What is it?",
     growth_title: "Growth over time", days_after_sowing: "days after sowing", sown_on: "sown on", date: "date", photo: "photo", flight: "flight", photos: "photos", flights: "flights",
@@ -131,6 +133,7 @@ function showResult(res) {
   }
   box.hidden = !box.childElementCount;
   $("severity").textContent = s.ses === null ? "" : `${t("severity")}: ${s.ses} (${num(s.affected_pct)}% ${t("leaf_area")})`;
+  showLesions(s.ses === null ? null : lastPhotoId);
   $("growth").textContent = g.score === null ? "" :
     `${t("growth")}: ${g.score}/100 (${t(g.method)}${g.lcc_level ? " " + g.lcc_level : ""})`;
   $("advice").textContent = res.advice[lang];
@@ -248,6 +251,24 @@ async function loadHistory() {
   book.appendChild(a); ul.appendChild(book);
   $("history").hidden = false;
   loadGrowth(code).catch(() => { $("growth-card").hidden = true; });
+}
+
+// what the severity measured (the leaf outlined, its lesions in pink), so a farmer can see when straw or another leaf
+// was counted; fetched once per photo
+let lesionsShown = { id: null, url: null };
+async function showLesions(id) {
+  const fig = $("lesions"), img = $("lesions-img");
+  img.alt = t("lesions_alt");
+  if (id === null) { fig.hidden = true; return; }
+  if (lesionsShown.id !== id) {
+    fig.hidden = true;
+    if (lesionsShown.url) URL.revokeObjectURL(lesionsShown.url);
+    lesionsShown = { id, url: null };
+    const url = await authBlob(`/v1/photos/${id}/lesions.jpg`);
+    if (lesionsShown.id !== id) { if (url) URL.revokeObjectURL(url); return; }  // a newer photo came first
+    lesionsShown.url = url;
+  }
+  if (lesionsShown.url) { img.src = lesionsShown.url; fig.hidden = false; }
 }
 
 // images behind the sign-in: fetched with the token, shown as object URLs
