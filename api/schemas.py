@@ -294,7 +294,8 @@ class PhotoPublic(BaseModel):
     observed_at: datetime
     image_url: str
     thumbnail_url: str
-    lesions_url: str = Field(description="JPEG of what the severity measured: leaf outlined, lesions in magenta")
+    lesions_url: str | None = Field(default=None, description="JPEG of what the severity measured: leaf outlined, "
+                                    "lesions in magenta; none when no severity was measured (retake, field patch)")
     result: PhotoResult
     feedback: list[FeedbackPublic] = []
 

@@ -1,6 +1,7 @@
 """Lesion segmentation (severity) measured two ways, in the same run: as served (each disease's preset from
-inference/data/ses_scales.json: "tight" for brown spot, blast and unsure answers, "sensitive" for bacterial leaf
-blight), each preset on every photo, and the colour rule served before them:
+inference/data/ses_scales.json: "tight" for brown spot and blast, "sensitive" for bacterial leaf blight, each photo
+with its folder's class as if diagnosed right; serving falls back to "sensitive" where "tight" finds nothing, which
+this row leaves out), each preset on every photo, and the colour rule served before them:
 
 1. Against the 1,161 lesion boxes of ../shared/data/rice_leaf_photos_roboflow, on the held-out half of the photos
    (grouped by near-duplicates; the other half tuned the parameters; `datasets.lesion_boxes`). Pixel precision =

@@ -41,7 +41,8 @@ PRESETS: dict[str, dict[str, float]] = {
                   "margin_px": 4.0, "min_area_px": 6.0, "min_green_border": 0.0, "close_frac": 0.04, "band_px": 1.0,
                   "use_leaf": 1.0},
 }
-# The served operating point: on the held-out half of the boxes (143 photos, 674 boxes) "sensitive" has pixel
+# "sensitive" judges whether any lesion is visible and measures bacterial leaf blight ("tight", below, the other
+# diseases). On the held-out half of the boxes (143 photos, 674 boxes) "sensitive" has pixel
 # precision 0.452 and box-pixel recall 0.259 (90.8 % of boxes at least 10 % covered), "precise" 0.605 / 0.122 (65.1 %),
 # the segmentation before 0.514 / 0.170 (69.3 %). Boxes are loose (healthy tissue inside them counts as missed,
 # unboxed lesions as false), so both figures are lower bounds; "sensitive" has the better F1 on them (0.33 vs 0.20).

@@ -99,15 +99,16 @@ def measure_and_decide(issues: list[str], kind: str, pred: Prediction, gate: dic
     """The decision, and the leaf analysis whose lesion share is the severity, with the name of its lesion preset.
     `leaf`: analysed with the sensitive preset, which judges whether any lesion is visible (NO_LESION_PCT) and on
     whose healthy tissue the leaf colour is measured (a chlorotic halo is no sign of the crop's nitrogen). The
-    severity is measured with the preset of the diagnosed disease, or of an unsure answer's likeliest one
-    (leaf.lesion_preset: tight, a lesion's own area, for brown spot and blast; sensitive for bacterial leaf blight),
-    and with the sensitive one when the tight preset finds nothing (a symptom that is only yellowing)."""
+    severity is measured with the preset of the diagnosed disease, or of an unsure answer's likeliest one (the
+    generic scale's when the probabilities rank none: UNRANKED) (leaf.lesion_preset: tight, a lesion's own area, for
+    brown spot, blast and the generic scale; sensitive for bacterial leaf blight), and with the sensitive one when
+    the tight preset finds nothing (a symptom that is only yellowing)."""
     decision = decide(issues, kind, round(100 * leaf.lesion_fraction_of_leaf, 2), pred)
     preset = "sensitive"
     if decision.status == "diagnosed":
         preset = lesion_preset(decision.label)
     elif decision.status == "unsure":
-        preset = lesion_preset(max(pred.probabilities, key=pred.probabilities.__getitem__, default="_default"))
+        preset = lesion_preset(likeliest(pred.probabilities))
     if preset != "sensitive":
         own = remeasure_lesions(leaf, gate["image"], gate["leaf_mask"], gate["green_mask"], preset)
         if own.lesion_fraction_of_leaf > 0:
@@ -162,6 +163,14 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
 
 
 UNRANKED = 1e-3  # probabilities closer than this rank no disease above another (candidates_for)
+
+
+def likeliest(probabilities: dict[str, float]) -> str:
+    """The most probable class, or "_default" when the probabilities rank none (empty, or all within UNRANKED: no
+    lesion patch was found to judge; max() would pick the alphabetically first)."""
+    if not probabilities or max(probabilities.values()) - min(probabilities.values()) < UNRANKED:
+        return "_default"
+    return max(probabilities, key=probabilities.__getitem__)
 
 
 def candidates_for(decision: Decision, probabilities: dict[str, float], advice: dict[str, Any]) -> list[Candidate]:

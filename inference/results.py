@@ -81,8 +81,9 @@ class PhotoSeverity(BaseModel):
     scale: str | None = None
     segmentation: str | None = Field(
         default=None, description="the lesion segmentation that measured affected_pct: tight (a lesion's own area: "
-        "brown spot, blast) or sensitive (also yellowing tissue: bacterial leaf blight; no symptom); an unsure answer "
-        "is measured with its likeliest disease's")
+        "brown spot, blast, and an unsure answer that ranks no disease) or sensitive (also yellowing tissue: "
+        "bacterial leaf blight; no symptom; or when tight finds no lesion at all); an unsure answer is measured with "
+        "its likeliest disease's; none when no severity is measured (retake, field patch)")
 
 
 class PhotoGrowth(BaseModel):

@@ -179,7 +179,7 @@ def to_public(obs: Observation, area_code: str, session: Session) -> PhotoPublic
     return PhotoPublic(
         id=obs.id, area_code=area_code, observed_at=obs.observed_at, result=PhotoResult.model_validate(obs.scores),
         image_url=f"/v1/photos/{obs.id}/image", thumbnail_url=f"/v1/photos/{obs.id}/thumbnail",
-        lesions_url=f"/v1/photos/{obs.id}/lesions.jpg",
+        lesions_url=f"/v1/photos/{obs.id}/lesions.jpg" if measured_severity(obs) else None,
         feedback=[FeedbackPublic(label=f.label, confirmed=f.confirmed, comment=f.comment, other_name=f.other_name,
                                  model_label=f.model_label, model_version=f.model_version, by=user,
                                  created_at=f.created_at) for f, user in fb],
@@ -212,10 +212,18 @@ def thumbnail_path(obs: Observation, side_px: int = 320) -> Path:
     return thumb
 
 
+def measured_severity(obs: Observation) -> bool:
+    """Whether the photo's result has a severity (not a retake or a field patch)."""
+    return (obs.scores.get("severity") or {}).get("ses") is not None
+
+
 def lesion_overlay(obs: Observation, scorer: PhotoScorer) -> bytes:
     """JPEG of the lesions a stored photo's severity measured (PhotoScorer.lesion_overlay with the result's preset;
-    results from before presets were named were measured with "sensitive")."""
-    preset = (obs.scores.get("severity") or {}).get("segmentation") or "sensitive"
+    results from before presets were named were measured with "sensitive"); 404 when no severity was measured."""
+    if not measured_severity(obs):
+        raise NotFound(f"photo {obs.id} has no severity (its result is {obs.scores['diagnosis']['status']}): "
+                       "nothing was measured to draw")
+    preset = obs.scores["severity"].get("segmentation") or "sensitive"
     return scorer.lesion_overlay((get_settings().data_dir / str(obs.file_path)).read_bytes(), preset)
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from datasets.fabricated_leaves import fabricated_leaf
 from inference.field_photo_model import Prediction
-from inference.leaf import LeafAnalysis
+from inference.gate import assess
+from inference.leaf import LeafAnalysis, analyse_leaf
 from inference.photo import (
     NO_LESION_PCT,
     Decision,
@@ -134,15 +135,18 @@ class _StubModel:
 
 @pytest.mark.parametrize(("label", "preset"), [("brown_spot", "tight"), ("blast", "tight"),
                                                ("unsure", "tight"), ("unsure_blight", "sensitive"),
-                                               ("bacterial_leaf_blight", "sensitive")])
+                                               ("unsure_flat", "tight"), ("bacterial_leaf_blight", "sensitive")])
 def test_severity_is_measured_with_the_diagnosed_diseases_preset(label: str, preset: str) -> None:
-    # an unsure answer: the preset of its likeliest disease (blast, or leaf blight for "unsure_blight")
+    # an unsure answer: the preset of its likeliest disease (blast, or leaf blight for "unsure_blight"); equal
+    # probabilities rank none (no lesion patch judged): the generic scale's, not the alphabetically first disease's
     f = fabricated_leaf("white_paper", "spots")  # four brown spots, 4.5 % of the leaf
     photo = DecodedPhoto(rgb=f.rgb, format="PNG", original_width=400, original_height=300, decode_scale=1.0,
                          lat=None, lon=None, taken_at=None)
     model = _StubModel("unsure" if label.startswith("unsure") else label)
     if label == "unsure_blight":
         model.probabilities = {"bacterial_leaf_blight": 0.5, "blast": 0.3, "brown_spot": 0.2}
+    if label == "unsure_flat":
+        model.probabilities = {"bacterial_leaf_blight": 1 / 3, "blast": 1 / 3, "brown_spot": 1 / 3}
     r = PhotoScorer(model).score_decoded(photo)  # type: ignore[arg-type]
     assert r.diagnosis.status == ("unsure" if label.startswith("unsure") else "diagnosed")
     assert r.severity.segmentation == preset
@@ -152,6 +156,10 @@ def test_severity_is_measured_with_the_diagnosed_diseases_preset(label: str, pre
         assert r.leaf.lesion_fraction_of_leaf == pytest.approx(r.severity.affected_pct / 100, abs=1e-4)
     else:
         assert r.severity.affected_pct > f.lesion_pct + 1.0
+    # the leaf colour (growth) stays measured on the tissue the sensitive preset calls healthy
+    gate = assess(f.rgb)
+    sensitive = analyse_leaf(gate["image"], gate["leaf_mask"], gate["green_mask"], gate["canopy_mask"])
+    assert r.growth.dgci == round(sensitive.dgci or 0.0, 4)
 
 
 def test_whether_a_lesion_is_visible_is_judged_with_the_sensitive_preset() -> None:

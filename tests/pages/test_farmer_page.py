@@ -61,6 +61,7 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     if d.find_element(By.ID, "diagnosis").text != "Chưa chắc chắn":  # cited guidance under a named disease
         assert d.find_element(By.ID, "advice-detail").is_displayed()
     measured = bool(d.find_element(By.ID, "severity").text)
+    assert measured  # this blast leaf is measured (a retake or a field patch would have no severity)
     if measured:  # what the severity counted, drawn: the leaf outlined, the lesions in pink
         wait.until(lambda _: d.execute_script("const i = document.getElementById('lesions-img');"
                                               "return !document.getElementById('lesions').hidden && i.naturalWidth > 0"))

@@ -259,16 +259,18 @@ let lesionsShown = { id: null, url: null };
 async function showLesions(id) {
   const fig = $("lesions"), img = $("lesions-img");
   img.alt = t("lesions_alt");
-  if (id === null) { fig.hidden = true; return; }
-  if (lesionsShown.id !== id) {
+  if (lesionsShown.id !== id) {  // another photo (or none): forget the drawing shown, and any still on its way
     fig.hidden = true;
     if (lesionsShown.url) URL.revokeObjectURL(lesionsShown.url);
     lesionsShown = { id, url: null };
-    const url = await authBlob(`/v1/photos/${id}/lesions.jpg`);
+    if (id === null) return;
+    let url = null;
+    try { url = await authBlob(`/v1/photos/${id}/lesions.jpg`); } catch { url = null; }
     if (lesionsShown.id !== id) { if (url) URL.revokeObjectURL(url); return; }  // a newer photo came first
+    if (!url) { lesionsShown = { id: null, url: null }; return; }  // not drawn: tried again on the next call
     lesionsShown.url = url;
   }
-  if (lesionsShown.url) { img.src = lesionsShown.url; fig.hidden = false; }
+  if (id !== null && lesionsShown.url) { img.src = lesionsShown.url; fig.hidden = false; }
 }
 
 // images behind the sign-in: fetched with the token, shown as object URLs
