@@ -17,6 +17,8 @@ def photo_score(
     paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="photo files")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
     bundle: Annotated[Path | None, typer.Option(help="bundle dir; default: the active field_photo bundle")] = None,
+    draw: Annotated[Path | None, typer.Option(help="write DRAW/<photo name>.lesions.jpg: what each severity "
+                                              "measured (leaf outlined, lesions in magenta)")] = None,
 ) -> None:
     """Score photos without a server: diagnosis, severity (SES 0-9), growth (0-100), quality, advice."""
     from tqdm import tqdm
@@ -32,7 +34,12 @@ def photo_score(
     failed = 0
     for path in tqdm(paths, desc="scoring", unit="photo", file=sys.stderr, disable=len(paths) < 2):
         try:
-            r = scorer.score(path.read_bytes())
+            data = path.read_bytes()
+            r = scorer.score(data)
+            if draw is not None and r.severity.ses is not None:
+                draw.mkdir(parents=True, exist_ok=True)
+                (draw / f"{path.name}.lesions.jpg").write_bytes(
+                    scorer.lesion_overlay(data, r.severity.segmentation or "sensitive"))
         except CropwatchError as exc:
             failed += 1
             if as_json:
@@ -47,7 +54,7 @@ def photo_score(
             d, sv, g = r.diagnosis, r.severity, r.growth
             typer.echo(
                 f"{path}: {d.label} ({d.status}, confidence {d.confidence:.2f}); "
-                f"SES {sv.ses} ({sv.affected_pct}% of leaf); growth {g.score} ({g.method}); "
+                f"SES {sv.ses} ({sv.affected_pct}% of leaf, {sv.segmentation} lesions); growth {g.score} ({g.method}); "
                 f"quality {'ok' if r.quality.ok else ', '.join(r.quality.issues)}\n  {r.advice.en}")
     if failed:
         raise typer.Exit(1)

@@ -94,8 +94,12 @@ def test_photo_score_json_contract(tmp_path: Path) -> None:
 
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a photo")
-    r = cli("photo", "score", str(real_photo("blast", 0)), str(real_photo("brown_spot", 1)), str(bad), "--json")
+    r = cli("photo", "score", str(real_photo("blast", 0)), str(real_photo("brown_spot", 1)), str(bad), "--json",
+            "--draw", str(tmp_path / "drawn"))
     assert r.returncode == 1  # one file failed
+    # what each severity measured, drawn beside (none for the file that failed)
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == sorted(
+        f"{real_photo(c, i).name}.lesions.jpg" for c, i in (("blast", 0), ("brown_spot", 1)))
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert len(lines) == 3
     for obj in lines[:2]:
