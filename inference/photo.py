@@ -147,18 +147,19 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
     if decision.status in ("field_patch", "no_symptom", "unsure"):
         return Bilingual(**advice[decision.status])
     ses = int(severity.ses or 0)
-    affected = round(float(severity.affected_pct or 0.0), 1)
+    share = round(float(severity.affected_pct or 0.0), 1)
+    affected = {"vi": f"{share}".replace(".", ","), "en": f"{share}"}  # Vietnamese writes 10,7 % (as the page does)
     cited = load_sources()["labels"].get(decision.label)
     if cited:  # the cited advice data: the first two in-season measures, then when to spray for SES 5 and above
         items = cited["cultural"][:2] + (cited["chemical_when"][:1] if ses > 3 else [])
         band = {"vi": ("mức nhẹ", "mức nặng"), "en": ("light", "severe")}
         head = {lang: f"{cited['name'][lang]}, {band[lang][ses > 3]} (SES {ses}, " + (
-            f"khoảng {affected}% diện tích lá)." if lang == "vi" else f"about {affected}% of leaf area).")
+            f"khoảng {affected[lang]}% diện tích lá)." if lang == "vi" else f"about {affected[lang]}% of leaf area).")
             for lang in ("vi", "en")}
         return Bilingual(**{lang: " ".join([head[lang], *(i[lang] for i in items), advice["footer"][lang]])
                             for lang in ("vi", "en")})
     texts = advice.get(decision.label, advice["_default"])["low" if ses <= 3 else "high"]
-    return Bilingual(**{lang: _fill(texts[lang], ses=ses, affected_pct=affected) + " " + advice["footer"][lang]
+    return Bilingual(**{lang: _fill(texts[lang], ses=ses, affected_pct=affected[lang]) + " " + advice["footer"][lang]
                         for lang in ("vi", "en")})
 
 

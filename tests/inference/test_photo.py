@@ -95,6 +95,9 @@ def test_advice_follows_the_decision() -> None:
     ok = PhotoQuality(ok=True, sharpness=100, brightness=120, clipped_pct=0, issues=[], messages=[])
     blast = advice_for(Decision("diagnosed", "blast", None), PhotoSeverity(ses=7, affected_pct=20.0), ok, advice)
     assert advice["footer"]["en"] in blast.en and blast.vi
+    # the share as each language writes it (the page writes 10,7 % in Vietnamese; the advice wrote 10.7 %)
+    spot = advice_for(Decision("diagnosed", "brown_spot", None), PhotoSeverity(ses=5, affected_pct=10.71), ok, advice)
+    assert "10,7%" in spot.vi and "10.7" not in spot.vi and "10.7%" in spot.en
     unsure = advice_for(Decision("unsure", "unsure", "x"), PhotoSeverity(), ok, advice)
     assert unsure.en == advice["unsure"]["en"]
     msgs = [Bilingual(**advice["quality"]["blurry"])]

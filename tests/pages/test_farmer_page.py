@@ -89,6 +89,15 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     wait.until(lambda _: "Thank you" in d.find_element(By.ID, "fb-done").text)
     fb = httpx.get(f"{live_server.url}/v1/photos/{obs[0]['id']}", headers=admin).json()["feedback"]
     assert [(f["label"], f["other_name"], f["by"]) for f in fb] == [("other", "lem lép hạt", "nong_dan")]
+    d.find_element(By.ID, "lang").click()  # the thanks follow the language (they stayed English)
+    assert "Cảm ơn" in d.find_element(By.ID, "fb-done").text
+
+    # a shared phone: signing out leaves nothing of this farmer, not even after a language switch
+    d.find_element(By.ID, "signout").click()
+    d.find_element(By.ID, "lang").click()
+    for gone in ("result", "lesions", "history", "growth-card", "upload"):
+        assert not d.find_element(By.ID, gone).is_displayed(), gone
+    assert d.find_element(By.ID, "password").get_attribute("value") == ""
 
 
 def test_a_camera_photo_is_shrunk_on_the_phone_and_keeps_its_gps(live_server, browser, tmp_path) -> None:

@@ -74,6 +74,7 @@ let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
 let lastResult = null, lastPhotoId = null, labelList = [];
 let lastError = null;  // {reason, detail} of the last upload error, said again on a language switch
+let fbDone = null;  // "fb_thanks" once the feedback is sent, so the language switch says it again
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k];
 // a number as the page's language writes it (Vietnamese: decimal comma, 18,9), at most `digits` decimals
@@ -84,6 +85,7 @@ function applyLang() {
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
   $("lang").textContent = lang === "vi" ? "EN" : "VI";
   if (lastResult) showResult(lastResult);
+  if (fbDone) $("fb-done").textContent = t(fbDone);
   if (lastError) $("upload-error").textContent = uploadErrorText(lastError);
   if (token && $("area").value) loadHistory();
 }
@@ -187,12 +189,12 @@ async function showFeedback(d) {
 }
 
 async function sendFeedback(body) {
-  $("fb-done").textContent = "";
+  fbDone = null; $("fb-done").textContent = "";
   try {
     await api(`/v1/photos/${lastPhotoId}/feedback`, { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body) });
-    $("fb-done").textContent = t("fb_thanks"); $("fb-form").hidden = true;
-  } catch (e) { $("fb-done").textContent = e.message; }
+    fbDone = "fb_thanks"; $("fb-done").textContent = t("fb_thanks"); $("fb-form").hidden = true;
+  } catch (e) { fbDone = null; $("fb-done").textContent = e.message; }
 }
 
 async function loadAreas() {
@@ -313,9 +315,14 @@ function signedIn() {
 }
 
 function signOut() {
+  // a shared phone: nothing of this farmer stays on the page (the language switch re-draws lastResult)
   token = null; sessionStorage.removeItem("cw_token");
+  lastResult = null; lastPhotoId = null; lastError = null; fbDone = null;
+  showLesions(null);
   $("signin").hidden = false; $("upload").hidden = true; $("result").hidden = true; $("history").hidden = true;
-  $("signout").hidden = true;
+  $("growth-card").hidden = true; $("signout").hidden = true;
+  $("password").value = ""; $("photo").value = ""; $("preview").hidden = true; $("upload-error").textContent = "";
+  $("history-list").replaceChildren(); $("fb-done").textContent = "";
 }
 
 $("signin-form").addEventListener("submit", async (ev) => {
@@ -404,7 +411,7 @@ $("photo-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = $("photo").files[0];
   if (!f) return;
-  $("send").disabled = true;
+  $("send").disabled = true; $("photo").disabled = true;  // the preview stays the photo being sent
   const photo = await preparePhoto(f);
   const form = new FormData();
   form.append("file", photo.blob, photo.name);
@@ -421,13 +428,13 @@ $("photo-form").addEventListener("submit", async (ev) => {
     if (e.loaded === e.total) { $("progress-text").textContent = t("analysing"); $("bar").removeAttribute("value"); }
   };
   xhr.onload = () => {
-    $("progress").hidden = true; $("send").disabled = false;
+    $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false;
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-    if (xhr.status === 201) { lastPhotoId = body.id; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
+    if (xhr.status === 201) { lastPhotoId = body.id; fbDone = null; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
     else { showUploadError({ reason: body.reason, detail: body.detail || xhr.statusText }); }
   };
-  xhr.onerror = () => { $("progress").hidden = true; $("send").disabled = false; showUploadError({ reason: "network", detail: "network error" }); };
+  xhr.onerror = () => { $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false; showUploadError({ reason: "network", detail: "network error" }); };
   xhr.send(form);
 });
 
