@@ -43,7 +43,7 @@ def _preset(name: str):
 
 METHODS = {
     # as served when the disease is diagnosed right: each photo measured with its class's preset (ses_scales.json)
-    "served: by disease": lambda p: severity(p.rgb, p.leaf, p.green, PRESETS[lesion_preset(p.image.split("/")[0])]),
+    "served: by disease": lambda p: _preset(lesion_preset(p.image.split("/")[0]))(p),
     "sensitive (all, before)": _preset("sensitive"),
     "tight (all)": _preset("tight"),
     "precise": _preset("precise"),
@@ -51,8 +51,7 @@ METHODS = {
 }
 
 
-def boxes_table(half: str) -> None:
-    photos = load_box_photos(half)
+def boxes_table(half: str, photos: list) -> None:
     print(f"roboflow lesion boxes, {half} half: {len(photos)} photos, {sum(len(p.rects) for p in photos)} boxes")
     print(f"{'method':<26} {'precision':>9} {'recall':>7} {'F1':>6} {'boxes>=10%':>11} {'boxes>=25%':>11}")
     results = {}
@@ -91,11 +90,10 @@ def fabricated_table(preset: str) -> None:
     print("(a healthy leaf given more than 0.5 % would get a severity it does not have)")
 
 
-def draw(half: str, out: Path, per_class: int = 4) -> None:
+def draw(photos: list, out: Path, per_class: int = 4) -> None:
     """Enlarged crops round each photo's largest box: sensitive outline (left), tight outline (right)."""
     import cv2
 
-    photos = load_box_photos(half)
     rows = []
     for cls in sorted({p.image.split("/")[0] for p in photos}):
         members = [p for p in photos if p.image.startswith(cls + "/")]
@@ -125,11 +123,12 @@ def main() -> None:
     ap.add_argument("--half", default="test", choices=["test", "tune", "all"])
     ap.add_argument("--draw", type=Path, default=None, help="write enlarged outlines of both presets to this PNG")
     a = ap.parse_args()
-    boxes_table(a.half)
+    photos = load_box_photos(a.half)
+    boxes_table(a.half, photos)
     for preset in ("sensitive", "tight"):
         fabricated_table(preset)
     if a.draw:
-        draw(a.half, a.draw)
+        draw(photos, a.draw)
 
 
 if __name__ == "__main__":

@@ -52,10 +52,10 @@ def dark_green_colour_index(rgb: np.ndarray, green: np.ndarray) -> float | None:
 
 
 def analyse_leaf(rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray,
-                 canopy: np.ndarray, preset: str = "sensitive") -> LeafAnalysis:
-    """Lesions within the leaf (inference/lesions.py, segmented with PRESETS[preset]), leaf colour and canopy cover, on
-    the gate's working image with its leaf, green-tissue and canopy masks (inference/gate.py)."""
-    sev = severity(rgb, leaf_mask, green_mask, PRESETS[preset])
+                 canopy: np.ndarray) -> LeafAnalysis:
+    """Lesions within the leaf (inference/lesions.py, the sensitive preset), leaf colour and canopy cover, on the
+    gate's working image with its leaf, green-tissue and canopy masks (inference/gate.py)."""
+    sev = severity(rgb, leaf_mask, green_mask)
     n_leaf = int(sev["leaf_px"])
     return LeafAnalysis(
         leaf_fraction=n_leaf / leaf_mask.size,
@@ -97,10 +97,15 @@ def ses_scales(path: str = str(SES_FILE)) -> dict:
     return json.loads(Path(path).read_text())
 
 
+def _scale(disease: str) -> dict:
+    """ses_scales.json's entry of `disease`; a disease without one: the generic scale."""
+    scales = ses_scales()
+    return scales.get(disease, scales["_default"])
+
+
 def ses_grade(affected_pct: float, disease: str) -> int:
     """IRRI SES grade (0, 1, 3, 5, 7, 9) of a % leaf area affected for `disease` (unknown diseases: generic scale)."""
-    scales = ses_scales()
-    grades = scales.get(disease, scales["_default"])["grades"]
+    grades = _scale(disease)["grades"]
     if affected_pct <= 0:
         return 0
     for grade, upper in grades[1:]:
@@ -112,13 +117,11 @@ def ses_grade(affected_pct: float, disease: str) -> int:
 def lesion_preset(disease: str) -> str:
     """The lesion segmentation preset that measures `disease`'s severity (ses_scales.json; unknown diseases: the
     generic scale's)."""
-    scales = ses_scales()
-    return str(scales.get(disease, scales["_default"]).get("lesion_preset", "tight"))
+    return str(_scale(disease).get("lesion_preset", "tight"))
 
 
 def ses_scale_name(disease: str) -> str:
-    scales = ses_scales()
-    return str(scales.get(disease, scales["_default"])["name"])
+    return str(_scale(disease)["name"])
 
 
 def lcc_level(dgci: float) -> int:

@@ -30,7 +30,7 @@ from inference.leaf import (
     ses_scale_name,
 )
 from inference.lesion_patch_model import PhotoModel
-from inference.lesions import PRESETS
+from inference.lesions import PRESETS, severity
 from inference.photo_io import MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, DecodedPhoto, decode_photo
 from inference.results import (
     PHOTO_RESULT_SCHEMA_VERSION,
@@ -166,20 +166,21 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
 UNRANKED = 1e-3  # probabilities closer than this rank no disease above another (candidates_for)
 
 
+def ranks_none(probabilities: dict[str, float]) -> bool:
+    """Empty, or all within UNRANKED of each other: no lesion patch was found to judge."""
+    return not probabilities or max(probabilities.values()) - min(probabilities.values()) < UNRANKED
+
+
 def likeliest(probabilities: dict[str, float]) -> str:
-    """The most probable class, or "_default" when the probabilities rank none (empty, or all within UNRANKED: no
-    lesion patch was found to judge; max() would pick the alphabetically first)."""
-    if not probabilities or max(probabilities.values()) - min(probabilities.values()) < UNRANKED:
-        return "_default"
-    return max(probabilities, key=probabilities.__getitem__)
+    """The most probable class, or "_default" when the probabilities rank none (max() would pick the alphabetically
+    first)."""
+    return "_default" if ranks_none(probabilities) else max(probabilities, key=probabilities.__getitem__)
 
 
 def candidates_for(decision: Decision, probabilities: dict[str, float], advice: dict[str, Any]) -> list[Candidate]:
     """When the answer is unsure, the two most likely diseases with what to look at; otherwise none. None either when
     the probabilities rank nothing (all equal: no lesion patch was found to judge), rather than two names at 33 %."""
-    if decision.status != "unsure" or not probabilities:
-        return []
-    if max(probabilities.values()) - min(probabilities.values()) < UNRANKED:
+    if decision.status != "unsure" or ranks_none(probabilities):
         return []
     look = advice.get("look_for", {})
     top = sorted(probabilities.items(), key=lambda kv: -kv[1])[:2]
@@ -215,8 +216,8 @@ class PhotoScorer:
         photo = decode_photo(data, short_side=self.model.decode_short_side, max_bytes=self.max_bytes,
                              max_pixels=self.max_pixels)
         gate = assess(photo.rgb)
-        leaf = analyse_leaf(gate["image"], gate["leaf_mask"], gate["green_mask"], gate["canopy_mask"], preset)
-        drawn = cv2.cvtColor(draw_lesions(gate["image"], leaf.leaf_mask, leaf.lesion_mask), cv2.COLOR_RGB2BGR)
+        sev = severity(gate["image"], gate["leaf_mask"], gate["green_mask"], PRESETS[preset])
+        drawn = cv2.cvtColor(draw_lesions(gate["image"], sev["leaf_mask"], sev["lesion_mask"]), cv2.COLOR_RGB2BGR)
         return cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
 
     def score_decoded(self, photo: DecodedPhoto) -> PhotoResult:
