@@ -418,6 +418,10 @@ class ReviewQueueItem(BaseModel):
     observed_at: datetime
     image_url: str
     thumbnail_url: str
+    lesions_url: str | None = Field(default=None, description="what the severity counted, drawn (GET "
+                                    "/v1/photos/{id}/lesions.jpg); none when no severity was measured")
+    severity: dict[str, Any] | None = Field(default=None, description="affected_pct, ses and segmentation (the lesion "
+                                            "preset) of the photo's result; none when no severity was measured")
     reason: str = Field(description="disagreement | farmer_unsure | model_unsure | agreement (the queue's order)")
     model: dict[str, Any] = Field(description="label, status, confidence, version and top2 [{label, probability}]")
     farmer: dict[str, Any] | None = Field(description="label, other_name, comment, by, created_at")

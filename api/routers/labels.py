@@ -10,7 +10,7 @@ from api.deps import CurrentAccount, IdPath, ReviewerAccount, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import LabelCreate, LabelPublic, ReviewCreate, ReviewPublic, ReviewQueue, ReviewQueueItem
 from api.services import labels, review
-from api.services.photos import visible_photo
+from api.services.photos import measured_severity, visible_photo
 
 router = APIRouter(tags=["labels and review"], responses=ERROR_RESPONSES)
 
@@ -43,6 +43,7 @@ def review_queue(session: SessionDep, account: ReviewerAccount,
 
 def _item(r: review.Ranked) -> ReviewQueueItem:
     d = r.obs.scores.get("diagnosis", {})
+    measured, sev = measured_severity(r.obs), r.obs.scores.get("severity") or {}
     fb = None
     if r.feedback is not None:
         f, user = r.feedback
@@ -50,7 +51,9 @@ def _item(r: review.Ranked) -> ReviewQueueItem:
               "created_at": f.created_at.isoformat()}
     return ReviewQueueItem(
         photo_id=r.obs.id, area_code=r.area_code, observed_at=r.obs.observed_at,
-        image_url=f"/v1/photos/{r.obs.id}/image", thumbnail_url=f"/v1/photos/{r.obs.id}/thumbnail", reason=r.reason,
+        image_url=f"/v1/photos/{r.obs.id}/image", thumbnail_url=f"/v1/photos/{r.obs.id}/thumbnail",
+        lesions_url=f"/v1/photos/{r.obs.id}/lesions.jpg" if measured else None,
+        severity={k: sev.get(k) for k in ("affected_pct", "ses", "segmentation")} if measured else None, reason=r.reason,
         model={"label": d.get("label"), "status": d.get("status"), "confidence": d.get("confidence"),
                "version": r.obs.model_version, "top2": review.top2(r.obs.scores)},
         farmer=fb, device=r.obs.device)

@@ -84,6 +84,29 @@ def test_feedback_takes_registry_labels_and_special_ones(client: TestClient, far
                        headers=agro).status_code == 422
 
 
+def test_review_queue_shows_what_the_severity_counted(client: TestClient, farm: dict, agro: dict) -> None:
+    """The reviewer sees the severity and can look at its drawing (lesions.jpg) beside the photo, as the farmer did;
+    a photo without a severity has neither."""
+    photo = scored(client, farm["a"], real_photo("brown_spot", 51).read_bytes())
+    client.post(f"/v1/photos/{photo['id']}/feedback", json={"label": "blast"}, headers=farm["a"])
+    item = next(it for it in client.get("/v1/review/queue", headers=agro).json()["items"]
+                if it["photo_id"] == photo["id"])
+    sev = photo["result"]["severity"]
+    assert item["lesions_url"] == photo["lesions_url"] == f"/v1/photos/{photo['id']}/lesions.jpg"
+    assert item["severity"] == {k: sev[k] for k in ("affected_pct", "ses", "segmentation")}
+    r = client.get(item["lesions_url"], headers=agro)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    dark = Image.open(real_photo("brown_spot", 51)).convert("RGB").point(lambda v: v // 12)
+    buf = io.BytesIO()
+    dark.save(buf, "JPEG", quality=90)
+    retake = scored(client, farm["a"], buf.getvalue())
+    assert retake["result"]["diagnosis"]["status"] == "retake"
+    client.post(f"/v1/photos/{retake['id']}/feedback", json={"label": "blast"}, headers=farm["a"])
+    item = next(it for it in client.get("/v1/review/queue", headers=agro).json()["items"]
+                if it["photo_id"] == retake["id"])
+    assert item["lesions_url"] is None and item["severity"] is None
+
+
 def test_review_queue_puts_disagreement_first_and_only_reviewed_labels_export(
         client: TestClient, farm: dict, agro: dict, db, tmp_path: Path) -> None:
     from api.services.feedback import export_feedback

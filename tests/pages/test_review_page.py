@@ -48,6 +48,19 @@ def test_agronomist_reviews_a_correction_and_compares_models(live_server, browse
     assert "Bệnh đốm nâu" in d.find_element(By.ID, "model").text
     wait.until(lambda _: d.execute_script("return document.getElementById('big').naturalWidth > 0"))
     d.save_screenshot(str(tmp_path / "review.png"))
+    # what the severity counted, drawn: the same picture the farmer saw, toggled with the photo
+    assert d.find_element(By.ID, "severity").text.startswith("SES ")
+    photo_src = d.find_element(By.ID, "big").get_attribute("src")
+    d.find_element(By.ID, "view-lesions").click()
+    wait.until(lambda _: d.find_element(By.ID, "big").get_attribute("src") != photo_src)
+    assert d.find_element(By.ID, "view-lesions").text == "Xem ảnh gốc"
+    assert d.find_element(By.ID, "view-hint").is_displayed()
+    drawn = d.execute_script("const i = document.getElementById('big'); return [i.naturalWidth, i.naturalHeight]")
+    lesions = httpx.get(f"{live_server.url}/v1/photos/{pid}/lesions.jpg", headers=admin)
+    assert lesions.status_code == 200 and drawn[0] > 0
+    d.find_element(By.ID, "view-lesions").click()
+    wait.until(lambda _: d.find_element(By.ID, "view-lesions").text == "Xem phần đã đo")
+    assert not d.find_element(By.ID, "view-hint").is_displayed()
     d.find_element(By.ID, "lang").click()  # in English the "correct to" list is English too
     wait.until(lambda _: "Blast" in d.find_element(By.ID, "farmer").text)
     options = [o.text for o in Select(d.find_element(By.ID, "correct-label")).options]

@@ -5,19 +5,24 @@ const T = {
   vi: { title: "Duyệt nhãn ảnh", username: "Tên đăng nhập", password: "Mật khẩu", signin: "Đăng nhập", queue: "Hàng chờ",
     queue_hint: "Nông dân không đồng ý trước, rồi nông dân chưa chắc, rồi mô hình chưa chắc.", empty: "Không còn ảnh nào cần duyệt.",
     reason: "Lý do", model: "Mô hình", farmer: "Nông dân", where: "Vùng, điện thoại", confirm: "Xác nhận", correct: "Sửa nhãn",
-    reject: "Loại bỏ", keys: "Phím tắt: C xác nhận, R loại bỏ, J ảnh tiếp.", counts: "Ví dụ đã xác nhận (theo nhãn và nguồn)",
+    reject: "Loại bỏ", keys: "Phím tắt: C xác nhận, R loại bỏ, J ảnh tiếp, L phần đã đo.",
+    severity: "Mức độ", show_lesions: "Xem phần đã đo", show_photo: "Xem ảnh gốc",
+    lesions_hint: "Màu hồng: phần lá được tính là vết bệnh; viền trắng: lá.", counts: "Ví dụ đã xác nhận (theo nhãn và nguồn)",
     label: "Nhãn", total: "Tổng", sources: "Nguồn", log: "Ai duyệt gì", models_link: "Mô hình", none: "chưa có",
     one_source: "chỉ một nguồn", bad_login: "Sai tên đăng nhập hoặc mật khẩu", not_reviewer: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
     reasons: { disagreement: "không đồng ý", farmer_unsure: "nông dân chưa chắc", model_unsure: "mô hình chưa chắc", agreement: "đồng ý" } },
   en: { title: "Review photo labels", username: "Username", password: "Password", signin: "Sign in", queue: "Queue",
     queue_hint: "Farmers disagreeing first, then farmers unsure, then the model unsure.", empty: "Nothing left to review.",
     reason: "Why queued", model: "Model", farmer: "Farmer", where: "Area, phone", confirm: "Confirm", correct: "Correct to",
-    reject: "Reject", keys: "Keys: C confirm, R reject, J next photo.", counts: "Confirmed examples (per label and source)",
+    reject: "Reject", keys: "Keys: C confirm, R reject, J next photo, L what was measured.",
+    severity: "Severity", show_lesions: "Show what was measured", show_photo: "Show the photo",
+    lesions_hint: "Magenta: counted as lesion; white outline: the leaf.", counts: "Confirmed examples (per label and source)",
     label: "Label", total: "Total", sources: "Sources", log: "Who reviewed what", models_link: "Models", none: "none",
     one_source: "one source only", bad_login: "Wrong username or password", not_reviewer: "Only agronomists and admins review labels.",
     reasons: { disagreement: "disagreement", farmer_unsure: "farmer unsure", model_unsure: "model unsure", agreement: "agreement" } },
 };
 let labels = {}, items = [], current = null;
+let showLesions = false, bigSeq = 0;  // the big image: the photo or what its severity counted (lesions.jpg)
 const t = (k) => cw.t(k);
 const name = (l) => (labels[l] ? labels[l][cw.lang === "vi" ? "name_vi" : "name_en"] : l);
 // dates as the page's language writes them (30/11/2026 in both), not the browser's default locale
@@ -59,7 +64,9 @@ function show(it) {
   $("empty").hidden = !!it; $("current").hidden = !it; $("review-error").textContent = "";
   document.querySelectorAll("#queue li").forEach((li) => li.classList.toggle("sel", it && +li.dataset.id === it.photo_id));
   if (!it) return;
-  cw.authImage(it.image_url, $("big"));
+  showBig();
+  $("severity").textContent = it.severity
+    ? `SES ${it.severity.ses} · ${it.severity.affected_pct.toLocaleString(locale(), { maximumFractionDigits: 1 })} %` : "–";
   $("reason").textContent = T[cw.lang].reasons[it.reason];
   const top = it.model.top2.map((c) => `${name(c.label)} ${Math.round(c.probability * 100)}%`).join(" · ");
   $("model").textContent = `${name(it.model.label)} (${top}; v${it.model.version || "?"})`;
@@ -70,6 +77,22 @@ function show(it) {
     ? it.farmer.label : it.model.top2[0]?.label;
   if (guess) $("correct-label").value = guess;
 }
+
+// only the newest request may fill the big image: a slow answer for an earlier photo or view is dropped
+async function showBig() {
+  const it = current, seq = ++bigSeq;
+  const lesions = showLesions && !!it.lesions_url;
+  $("view-lesions").hidden = !it.lesions_url; $("view-hint").hidden = !lesions;
+  $("view-lesions").textContent = t(lesions ? "show_photo" : "show_lesions");
+  $("view-lesions").setAttribute("aria-pressed", String(lesions));
+  const r = await fetch(lesions ? it.lesions_url : it.image_url, { headers: { Authorization: `Bearer ${cw.token}` } });
+  const blob = r.ok ? await r.blob() : null;
+  if (seq !== bigSeq || !blob) return;
+  const old = $("big").src;
+  $("big").src = URL.createObjectURL(blob);
+  if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+}
+function toggleLesions() { if (current && current.lesions_url) { showLesions = !showLesions; showBig(); } }
 
 async function decide(action) {
   if (!current) return;
@@ -107,9 +130,11 @@ async function loadStats() {
 $("confirm").addEventListener("click", () => decide("confirm"));
 $("correct").addEventListener("click", () => decide("correct"));
 $("reject").addEventListener("click", () => decide("reject"));
+$("view-lesions").addEventListener("click", toggleLesions);
 document.addEventListener("keydown", (e) => {
   if ($("work").hidden || e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
   if (e.key === "c") decide("confirm"); else if (e.key === "r") decide("reject");
+  else if (e.key === "l") toggleLesions();
   else if (e.key === "j" && current) show(items[items.indexOf(current) + 1] || items[0]);
 });
 function relabel() {  // the "correct to" list in the page's language, after a switch
