@@ -43,9 +43,14 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     wait.until(lambda _: Select(d.find_element(By.ID, "area")).options)
     assert Select(d.find_element(By.ID, "area")).first_selected_option.get_attribute("value") == "VN-STOR-0001"
 
+    # a slow link for the drawing only: the page says it is coming instead of leaving a gap
+    d.execute_script("const f = window.fetch; window.fetch = (u, o) => String(u).includes('lesions.jpg') ? "
+                     "new Promise((ok) => setTimeout(() => ok(f(u, o)), 1500)) : f(u, o);")
     d.find_element(By.ID, "photo").send_keys(str(real_photo("blast", 0)))
     d.find_element(By.ID, "send").click()
     wait.until(ec.visibility_of_element_located((By.ID, "result")))
+    wait.until(lambda _: "Đang tải hình phần đã đo" in d.find_element(By.ID, "lesions").text)
+    assert d.find_element(By.ID, "lesions").is_displayed()
     diagnosis = d.find_element(By.ID, "diagnosis").text
     assert diagnosis in LABELS_VI, diagnosis
     assert "%" in d.find_element(By.ID, "confidence").text

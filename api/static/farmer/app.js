@@ -7,7 +7,8 @@ const T = {
     send: "Gửi ảnh", result: "Kết quả", history: "Lịch sử vùng trồng", signout: "Đăng xuất",
     uploading: "Đang gửi ảnh…", analysing: "Đang phân tích…", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
     maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá",
-    lesions_caption: "Phần đã đo: lá (viền trắng), vết bệnh (màu hồng)", lesions_alt: "Ảnh lá với các vết bệnh đã đo tô màu hồng", growth: "Sinh trưởng",
+    lesions_caption: "Phần đã đo: lá (viền trắng), vết bệnh (màu hồng)", lesions_alt: "Ảnh lá với các vết bệnh đã đo tô màu hồng",
+    lesions_loading: "Đang tải hình phần đã đo…", growth: "Sinh trưởng",
     leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
     fb_question: "Kết quả này đúng không?", fb_right: "Đúng", fb_wrong: "Sai, đó là…", fb_what: "Đó là gì?",
     growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", sown_on: "sạ ngày", date: "ngày", photo: "ảnh", flight: "chuyến bay", photos: "ảnh", flights: "chuyến bay",
@@ -41,7 +42,8 @@ const T = {
     send: "Send photo", result: "Result", history: "History of this area", signout: "Sign out",
     uploading: "Sending photo…", analysing: "Analysing…", bad_login: "Wrong username or password",
     maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area",
-    lesions_caption: "What was measured: the leaf (white outline), lesions (pink)", lesions_alt: "The leaf with the lesions measured tinted pink", growth: "Growth",
+    lesions_caption: "What was measured: the leaf (white outline), lesions (pink)", lesions_alt: "The leaf with the lesions measured tinted pink",
+    lesions_loading: "Loading the picture of what was measured…", growth: "Growth",
     leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
     fb_question: "Is this right?", fb_right: "Right", fb_wrong: "Wrong, it is…", fb_what: "What is it?",
     growth_title: "Growth over time", days_after_sowing: "days after sowing", sown_on: "sown on", date: "date", photo: "photo", flight: "flight", photos: "photos", flights: "flights",
@@ -259,20 +261,25 @@ async function loadHistory() {
 // was counted; fetched once per photo
 let lesionsShown = { id: null, url: null };
 async function showLesions(id) {
-  const fig = $("lesions"), img = $("lesions-img");
+  const fig = $("lesions"), img = $("lesions-img"), cap = fig.querySelector("figcaption");
   img.alt = t("lesions_alt");
   if (lesionsShown.id !== id) {  // another photo (or none): forget the drawing shown, and any still on its way
-    fig.hidden = true;
     if (lesionsShown.url) URL.revokeObjectURL(lesionsShown.url);
     lesionsShown = { id, url: null };
+    img.removeAttribute("src");
+    fig.hidden = id === null;
     if (id === null) return;
+    fig.classList.add("loading"); cap.textContent = t("lesions_loading");  // on a slow link: say it is coming
     let url = null;
     try { url = await authBlob(`/v1/photos/${id}/lesions.jpg`); } catch { url = null; }
     if (lesionsShown.id !== id) { if (url) URL.revokeObjectURL(url); return; }  // a newer photo came first
-    if (!url) { lesionsShown = { id: null, url: null }; return; }  // not drawn: tried again on the next call
+    fig.classList.remove("loading");
+    if (!url) { fig.hidden = true; lesionsShown = { id: null, url: null }; return; }  // tried again on the next call
     lesionsShown.url = url;
   }
-  if (id !== null && lesionsShown.url) { img.src = lesionsShown.url; fig.hidden = false; }
+  if (id === null) return;
+  if (lesionsShown.url) { img.src = lesionsShown.url; fig.hidden = false; cap.textContent = t("lesions_caption"); }
+  else cap.textContent = t("lesions_loading");  // still on its way (the language was switched meanwhile)
 }
 
 // images behind the sign-in: fetched with the token, shown as object URLs
