@@ -1,8 +1,8 @@
 """Field-photo model 1.2: lesion patches. Features, heads, honest evaluation (leave one source out, leave one class
 out, grouped cross-validation within the sources), abstain rules, ONNX export and the model card.
 
-    python -m models.lesion_patch_pipeline --version 1.6.0 [--max-images N] [--extra DIR ...]
-        [--backbone efficientnet-lite0|efficientnet-lite2] [--colour-weight W] [--working-short-side PX]
+    python -m models.lesion_patch_pipeline --version 1.8.0 [--max-images N] [--extra DIR ...]
+        [--backbone efficientnet-lite0|efficientnet-lite2] [--patch-px PX] [--colour-weight W] [--working-short-side PX]
         [--top-k K] [--colour-ood-quantile Q] [--ood-quantile Q] [--int8]
 
 Extra dataset folders (`cropwatch datasets export-feedback` output, or class sub-folders) add photos and classes
