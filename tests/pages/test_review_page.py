@@ -4,7 +4,10 @@ compare on the frozen benchmark, promotion refused without the right)."""
 
 from __future__ import annotations
 
+import io
+
 import httpx
+from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -50,17 +53,28 @@ def test_agronomist_reviews_a_correction_and_compares_models(live_server, browse
     d.save_screenshot(str(tmp_path / "review.png"))
     # what the severity counted, drawn: the same picture the farmer saw, toggled with the photo
     assert d.find_element(By.ID, "severity").text.startswith("SES ")
-    photo_src = d.find_element(By.ID, "big").get_attribute("src")
+    shown = ("const done = arguments[arguments.length - 1], i = document.getElementById('big');"
+             "if (!i.getAttribute('src')) { done(null); return; }"
+             "fetch(i.src).then((r) => r.arrayBuffer()).then((b) => done(b.byteLength), () => done(null));")
+    photo_bytes = len(httpx.get(f"{live_server.url}/v1/photos/{pid}/image", headers=admin).content)
+    drawing = httpx.get(f"{live_server.url}/v1/photos/{pid}/lesions.jpg", headers=admin).content
+    assert Image.open(io.BytesIO(drawing)).format == "JPEG" and len(drawing) != photo_bytes
+    wait.until(lambda _: d.execute_async_script(shown) == photo_bytes)
     d.find_element(By.ID, "view-lesions").click()
-    wait.until(lambda _: d.find_element(By.ID, "big").get_attribute("src") != photo_src)
+    wait.until(lambda _: d.execute_async_script(shown) == len(drawing))  # the drawing itself, byte for byte long
     assert d.find_element(By.ID, "view-lesions").text == "Xem ảnh gốc"
     assert d.find_element(By.ID, "view-hint").is_displayed()
-    drawn = d.execute_script("const i = document.getElementById('big'); return [i.naturalWidth, i.naturalHeight]")
-    lesions = httpx.get(f"{live_server.url}/v1/photos/{pid}/lesions.jpg", headers=admin)
-    assert lesions.status_code == 200 and drawn[0] > 0
     d.find_element(By.ID, "view-lesions").click()
-    wait.until(lambda _: d.find_element(By.ID, "view-lesions").text == "Xem phần đã đo")
+    wait.until(lambda _: d.execute_async_script(shown) == photo_bytes)
+    assert d.find_element(By.ID, "view-lesions").text == "Xem phần đã đo"
     assert not d.find_element(By.ID, "view-hint").is_displayed()
+    # a drawing that cannot be loaded: said, and the photo stays (never the previous image under the new label)
+    d.execute_script("const f = window.fetch; window.fetch = (u, o) => String(u).includes('lesions.jpg') ? "
+                     "Promise.resolve(new Response('', {status: 503})) : f(u, o);")
+    d.find_element(By.ID, "view-lesions").click()
+    wait.until(lambda _: "Không tải được hình" in d.find_element(By.ID, "review-error").text)
+    wait.until(lambda _: d.execute_async_script(shown) == photo_bytes)
+    assert d.find_element(By.ID, "view-lesions").text == "Xem phần đã đo"
     d.find_element(By.ID, "lang").click()  # in English the "correct to" list is English too
     wait.until(lambda _: "Blast" in d.find_element(By.ID, "farmer").text)
     options = [o.text for o in Select(d.find_element(By.ID, "correct-label")).options]

@@ -7,7 +7,8 @@ const T = {
     reason: "Lý do", model: "Mô hình", farmer: "Nông dân", where: "Vùng, điện thoại", confirm: "Xác nhận", correct: "Sửa nhãn",
     reject: "Loại bỏ", keys: "Phím tắt: C xác nhận, R loại bỏ, J ảnh tiếp, L phần đã đo.",
     severity: "Mức độ", show_lesions: "Xem phần đã đo", show_photo: "Xem ảnh gốc",
-    lesions_hint: "Màu hồng: phần lá được tính là vết bệnh; viền trắng: lá.", counts: "Ví dụ đã xác nhận (theo nhãn và nguồn)",
+    lesions_hint: "Màu hồng: phần lá được tính là vết bệnh; viền trắng: lá.",
+    no_drawing: "Không tải được hình phần đã đo; đang hiện ảnh gốc.", no_image: "Không tải được ảnh.", counts: "Ví dụ đã xác nhận (theo nhãn và nguồn)",
     label: "Nhãn", total: "Tổng", sources: "Nguồn", log: "Ai duyệt gì", models_link: "Mô hình", none: "chưa có",
     one_source: "chỉ một nguồn", bad_login: "Sai tên đăng nhập hoặc mật khẩu", not_reviewer: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
     reasons: { disagreement: "không đồng ý", farmer_unsure: "nông dân chưa chắc", model_unsure: "mô hình chưa chắc", agreement: "đồng ý" } },
@@ -16,7 +17,8 @@ const T = {
     reason: "Why queued", model: "Model", farmer: "Farmer", where: "Area, phone", confirm: "Confirm", correct: "Correct to",
     reject: "Reject", keys: "Keys: C confirm, R reject, J next photo, L what was measured.",
     severity: "Severity", show_lesions: "Show what was measured", show_photo: "Show the photo",
-    lesions_hint: "Magenta: counted as lesion; white outline: the leaf.", counts: "Confirmed examples (per label and source)",
+    lesions_hint: "Magenta: counted as lesion; white outline: the leaf.",
+    no_drawing: "The drawing could not be loaded; showing the photo.", no_image: "The photo could not be loaded.", counts: "Confirmed examples (per label and source)",
     label: "Label", total: "Total", sources: "Sources", log: "Who reviewed what", models_link: "Models", none: "none",
     one_source: "one source only", bad_login: "Wrong username or password", not_reviewer: "Only agronomists and admins review labels.",
     reasons: { disagreement: "disagreement", farmer_unsure: "farmer unsure", model_unsure: "model unsure", agreement: "agreement" } },
@@ -78,19 +80,31 @@ function show(it) {
   if (guess) $("correct-label").value = guess;
 }
 
-// only the newest request may fill the big image: a slow answer for an earlier photo or view is dropped
+// only the newest request may fill the big image, and nothing stands in it while a request is on its way: a
+// reviewer must never judge one photo (or view) under another's details
 async function showBig() {
-  const it = current, seq = ++bigSeq;
+  const it = current, seq = ++bigSeq, big = $("big"), token = cw.token;
   const lesions = showLesions && !!it.lesions_url;
   $("view-lesions").hidden = !it.lesions_url; $("view-hint").hidden = !lesions;
   $("view-lesions").textContent = t(lesions ? "show_photo" : "show_lesions");
   $("view-lesions").setAttribute("aria-pressed", String(lesions));
-  const r = await fetch(lesions ? it.lesions_url : it.image_url, { headers: { Authorization: `Bearer ${cw.token}` } });
-  const blob = r.ok ? await r.blob() : null;
-  if (seq !== bigSeq || !blob) return;
-  const old = $("big").src;
-  $("big").src = URL.createObjectURL(blob);
-  if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+  if (big.src.startsWith("blob:")) URL.revokeObjectURL(big.src);
+  big.removeAttribute("src"); big.classList.add("pending");
+  let blob = null, status = 0;
+  try {
+    const r = await fetch(lesions ? it.lesions_url : it.image_url, { headers: { Authorization: `Bearer ${token}` } });
+    status = r.status;
+    if (r.ok) blob = await r.blob();
+  } catch { blob = null; }
+  if (seq !== bigSeq || cw.token !== token) return;  // a newer photo or view was asked for, or the reviewer left
+  big.classList.remove("pending");
+  if (status === 401) { cw.signOut(); return; }
+  if (!blob) {
+    $("review-error").textContent = t(lesions ? "no_drawing" : "no_image");
+    if (lesions) { showLesions = false; showBig(); }  // back to the photo
+    return;
+  }
+  big.src = URL.createObjectURL(blob);
 }
 function toggleLesions() { if (current && current.lesions_url) { showLesions = !showLesions; showBig(); } }
 
@@ -133,6 +147,7 @@ $("reject").addEventListener("click", () => decide("reject"));
 $("view-lesions").addEventListener("click", toggleLesions);
 document.addEventListener("keydown", (e) => {
   if ($("work").hidden || e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
+  if (e.ctrlKey || e.metaKey || e.altKey) return;  // Ctrl+C copies, Ctrl+R reloads: never a decision
   if (e.key === "c") decide("confirm"); else if (e.key === "r") decide("reject");
   else if (e.key === "l") toggleLesions();
   else if (e.key === "j" && current) show(items[items.indexOf(current) + 1] || items[0]);
