@@ -5,6 +5,7 @@ compare on the frozen benchmark, promotion refused without the right)."""
 from __future__ import annotations
 
 import io
+import re
 
 import httpx
 from PIL import Image
@@ -40,14 +41,21 @@ def test_agronomist_reviews_a_correction_and_compares_models(live_server, browse
     pid = r.json()["id"]
     assert httpx.post(f"{live_server.url}/v1/photos/{pid}/feedback", headers=farmer,
                       json={"label": "blast"}).status_code == 201
+    # a second photo the farmer is unsure of: confirm would store "not sure", so there is nothing to confirm
+    r = httpx.post(f"{live_server.url}/v1/photos", headers=farmer, data={"area_code": "VN-STOR-0009"},
+                   files={"file": ("leaf.jpg", real_photo("blast", 0).read_bytes(), "image/jpeg")}, timeout=60)
+    unsure_pid = r.json()["id"]
+    assert httpx.post(f"{live_server.url}/v1/photos/{unsure_pid}/feedback", headers=farmer,
+                      json={"label": "not_sure"}).status_code == 201
 
     d = browser
     d.set_window_size(1280, 900)
     wait = WebDriverWait(d, 60)
     sign_in(d, f"{live_server.url}/review/", "ky_su", wait)
     wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "#queue li"))
-    assert d.find_element(By.ID, "queued").text == "1"
+    assert d.find_element(By.ID, "queued").text == "2"
     assert "Bệnh đạo ôn" in d.find_element(By.ID, "farmer").text  # the farmer's label, in Vietnamese
+    assert d.find_element(By.ID, "confirm").is_enabled() and not d.find_element(By.ID, "confirm-why").is_displayed()
     assert "Bệnh đốm nâu" in d.find_element(By.ID, "model").text
     wait.until(lambda _: d.execute_script("return document.getElementById('big').naturalWidth > 0"))
     d.save_screenshot(str(tmp_path / "review.png"))
@@ -83,11 +91,19 @@ def test_agronomist_reviews_a_correction_and_compares_models(live_server, browse
     wait.until(lambda _: "Bệnh đạo ôn" in d.find_element(By.ID, "farmer").text)
     Select(d.find_element(By.ID, "correct-label")).select_by_value("brown_spot")
     d.find_element(By.ID, "correct").click()
+    # the unsure photo next: confirm is off and says why; the C key does nothing either
+    wait.until(lambda _: not d.find_element(By.ID, "confirm").is_enabled())
+    assert "Không có nhãn bệnh để xác nhận" in d.find_element(By.ID, "confirm-why").text
+    d.find_element(By.TAG_NAME, "body").send_keys("C")  # upper case counts as the key (Caps Lock)
+    d.find_element(By.ID, "reject").click()
     wait.until(ec.visibility_of_element_located((By.ID, "empty")))
     wait.until(lambda _: "Bệnh đốm nâu" in d.find_element(By.ID, "counts").text)
-    assert "ky_su" in d.find_element(By.ID, "log").text
+    log_text = d.find_element(By.ID, "log").text
+    assert "ky_su" in log_text and "sửa thành Bệnh đốm nâu" in log_text and "loại bỏ" in log_text, log_text
+    assert re.search(r"\b\d{2}/\d{2}/\d{4} \d{2}:\d{2} · ky_su", log_text), log_text  # day first, as in English
     log = httpx.get(f"{live_server.url}/v1/review/log", headers=admin).json()
-    assert [(e["photo_id"], e["action"], e["label"], e["by"]) for e in log] == [(pid, "correct", "brown_spot", "ky_su")]
+    assert [(e["photo_id"], e["action"], e["label"], e["by"]) for e in log] == [
+        (unsure_pid, "reject", None, "ky_su"), (pid, "correct", "brown_spot", "ky_su")]  # C confirmed nothing
 
     # the models page: the served version marked; compare a drone candidate (the photo compare is the same page code
     # and is tested through the CLI and the API); promotion refused without the right

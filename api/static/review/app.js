@@ -8,7 +8,9 @@ const T = {
     reject: "Loại bỏ", keys: "Phím tắt: C xác nhận, R loại bỏ, J ảnh tiếp, L phần đã đo.",
     severity: "Mức độ", show_lesions: "Xem phần đã đo", show_photo: "Xem ảnh gốc",
     lesions_hint: "Màu hồng: phần lá được tính là vết bệnh; viền trắng: lá.",
-    no_drawing: "Không tải được hình phần đã đo; đang hiện ảnh gốc.", no_image: "Không tải được ảnh.", counts: "Ví dụ đã xác nhận (theo nhãn và nguồn)",
+    no_drawing: "Không tải được hình phần đã đo; đang hiện ảnh gốc.", no_image: "Không tải được ảnh.",
+    unsure_label: "chưa chắc", nothing_to_confirm: "Không có nhãn bệnh để xác nhận (mô hình và nông dân đều chưa chắc): chọn nhãn đúng rồi bấm Sửa nhãn, hoặc Loại bỏ.",
+    actions: { confirm: "xác nhận", correct: "sửa thành", reject: "loại bỏ" }, counts: "Ví dụ đã xác nhận (theo nhãn và nguồn)",
     label: "Nhãn", total: "Tổng", sources: "Nguồn", log: "Ai duyệt gì", models_link: "Mô hình", none: "chưa có",
     one_source: "chỉ một nguồn", bad_login: "Sai tên đăng nhập hoặc mật khẩu", not_reviewer: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
     reasons: { disagreement: "không đồng ý", farmer_unsure: "nông dân chưa chắc", model_unsure: "mô hình chưa chắc", agreement: "đồng ý" } },
@@ -18,7 +20,9 @@ const T = {
     reject: "Reject", keys: "Keys: C confirm, R reject, J next photo, L what was measured.",
     severity: "Severity", show_lesions: "Show what was measured", show_photo: "Show the photo",
     lesions_hint: "Magenta: counted as lesion; white outline: the leaf.",
-    no_drawing: "The drawing could not be loaded; showing the photo.", no_image: "The photo could not be loaded.", counts: "Confirmed examples (per label and source)",
+    no_drawing: "The drawing could not be loaded; showing the photo.", no_image: "The photo could not be loaded.",
+    unsure_label: "unsure", nothing_to_confirm: "Nothing to confirm (the model and the farmer are both unsure): pick the right label and press Correct to, or Reject.",
+    actions: { confirm: "confirm", correct: "correct to", reject: "reject" }, counts: "Confirmed examples (per label and source)",
     label: "Label", total: "Total", sources: "Sources", log: "Who reviewed what", models_link: "Models", none: "none",
     one_source: "one source only", bad_login: "Wrong username or password", not_reviewer: "Only agronomists and admins review labels.",
     reasons: { disagreement: "disagreement", farmer_unsure: "farmer unsure", model_unsure: "model unsure", agreement: "agreement" } },
@@ -26,9 +30,14 @@ const T = {
 let labels = {}, items = [], current = null;
 let showLesions = false, bigSeq = 0;  // the big image: the photo or what its severity counted (lesions.jpg)
 const t = (k) => cw.t(k);
-const name = (l) => (labels[l] ? labels[l][cw.lang === "vi" ? "name_vi" : "name_en"] : l);
-// dates as the page's language writes them (30/11/2026 in both), not the browser's default locale
-const locale = () => (cw.lang === "vi" ? "vi-VN" : "en-GB");
+const name = (l) => (l === "unsure" ? t("unsure_label") : labels[l] ? labels[l][cw.lang === "vi" ? "name_vi" : "name_en"] : l);
+// a label the trainer can take (what confirm and correct may store)
+const trainable = (l) => !!labels[l] && ["disease", "pest", "healthy"].includes(labels[l].kind);
+const locale = () => (cw.lang === "vi" ? "vi-VN" : "en-GB");  // numbers: 12,9 in Vietnamese
+// dates written the same in both languages, day first (30/11/2026 14:05), not the browser's default locale
+const two = (n) => String(n).padStart(2, "0");
+const day = (iso) => { const d = new Date(iso); return `${two(d.getDate())}/${two(d.getMonth() + 1)}/${d.getFullYear()}`; };
+const dayTime = (iso) => { const d = new Date(iso); return `${day(iso)} ${two(d.getHours())}:${two(d.getMinutes())}`; };
 
 
 
@@ -74,7 +83,10 @@ function show(it) {
   $("model").textContent = `${name(it.model.label)} (${top}; v${it.model.version || "?"})`;
   $("farmer").textContent = it.farmer ? `${name(it.farmer.label)}${it.farmer.other_name ? ": " + it.farmer.other_name : ""}` +
     ` (${it.farmer.by})${it.farmer.comment ? " – " + it.farmer.comment : ""}` : "–";
-  $("where").textContent = `${it.area_code}, ${it.device || "?"}, ${new Date(it.observed_at).toLocaleDateString(locale())}`;
+  $("where").textContent = `${it.area_code}, ${it.device || "?"}, ${day(it.observed_at)}`;
+  // confirm stores the farmer's label, else the model's: nothing to confirm when that is no disease, pest or healthy
+  const confirmable = trainable(it.farmer ? it.farmer.label : it.model.label);
+  $("confirm").disabled = !confirmable; $("confirm-why").hidden = confirmable;
   const guess = it.farmer && labels[it.farmer.label] && ["disease", "pest", "healthy"].includes(labels[it.farmer.label].kind)
     ? it.farmer.label : it.model.top2[0]?.label;
   if (guess) $("correct-label").value = guess;
@@ -109,7 +121,7 @@ async function showBig() {
 function toggleLesions() { if (current && current.lesions_url) { showLesions = !showLesions; showBig(); } }
 
 async function decide(action) {
-  if (!current) return;
+  if (!current || (action === "confirm" && $("confirm").disabled)) return;
   const body = { action };
   if (action === "correct") body.label = $("correct-label").value;
   try {
@@ -135,7 +147,7 @@ async function loadStats() {
   const ul = $("log"); ul.replaceChildren();
   for (const e of await cw.api("/v1/review/log?limit=50")) {
     const li = document.createElement("li");
-    li.textContent = `${new Date(e.created_at).toLocaleString(locale())} · ${e.by} · ${e.action}${e.label ? " " + name(e.label) : ""} · #${e.photo_id}`;
+    li.textContent = `${dayTime(e.created_at)} · ${e.by} · ${T[cw.lang].actions[e.action] || e.action}${e.label ? " " + name(e.label) : ""} · #${e.photo_id}`;
     ul.appendChild(li);
   }
 }
@@ -148,9 +160,10 @@ $("view-lesions").addEventListener("click", toggleLesions);
 document.addEventListener("keydown", (e) => {
   if ($("work").hidden || e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
   if (e.ctrlKey || e.metaKey || e.altKey) return;  // Ctrl+C copies, Ctrl+R reloads: never a decision
-  if (e.key === "c") decide("confirm"); else if (e.key === "r") decide("reject");
-  else if (e.key === "l") toggleLesions();
-  else if (e.key === "j" && current) show(items[items.indexOf(current) + 1] || items[0]);
+  const key = e.key.toLowerCase();  // Caps Lock or Shift: the same key
+  if (key === "c") decide("confirm"); else if (key === "r") decide("reject");
+  else if (key === "l") toggleLesions();
+  else if (key === "j" && current) show(items[items.indexOf(current) + 1] || items[0]);
 });
 function relabel() {  // the "correct to" list in the page's language, after a switch
   for (const o of $("correct-label").options) o.textContent = name(o.value);
