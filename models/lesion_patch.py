@@ -1,9 +1,9 @@
 """The lesion-patch classifier: frozen EfficientNet-Lite features of square lesion patches (112 px from 1.7.0, 160 px
-in 1.2.0-1.6.0; mean and std of the last
-block of the three deepest stages: texture and colour at three scales; Lite0 blocks 10, 14, 15, 1248 values; Lite2
-blocks 14, 19, 20, 1360 values), optionally the lesion's colour against its leaf, a logistic-regression head over
-the diseases and background, pooled per leaf by inference/lesion_patches.pool_leaf. Exported as one ONNX graph:
-patches -> class probabilities and the distance to the nearest training lesion patches (the out-of-distribution score)."""
+in 1.2.0-1.6.0; mean and std of the last block of the three deepest stages: texture and colour at three scales; Lite0
+blocks 10, 14, 15, 1248 values; Lite2 blocks 14, 19, 20, 1360 values), optionally the lesion's colour against its
+leaf, a logistic-regression head over the diseases and background, pooled per leaf by
+inference/lesion_patches.pool_leaf. Exported as one ONNX graph: patches -> class probabilities and the distance to the
+nearest training lesion patches (the out-of-distribution score)."""
 
 from __future__ import annotations
 

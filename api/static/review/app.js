@@ -36,8 +36,8 @@ const trainable = (l) => !!labels[l] && ["disease", "pest", "healthy"].includes(
 const locale = () => (cw.lang === "vi" ? "vi-VN" : "en-GB");  // numbers: 12,9 in Vietnamese
 // dates written the same in both languages, day first (30/11/2026 14:05), not the browser's default locale
 const two = (n) => String(n).padStart(2, "0");
-const day = (iso) => { const d = new Date(iso); return `${two(d.getDate())}/${two(d.getMonth() + 1)}/${d.getFullYear()}`; };
-const dayTime = (iso) => { const d = new Date(iso); return `${day(iso)} ${two(d.getHours())}:${two(d.getMinutes())}`; };
+const day = (d) => `${two(d.getDate())}/${two(d.getMonth() + 1)}/${d.getFullYear()}`;
+const dayTime = (d) => `${day(d)} ${two(d.getHours())}:${two(d.getMinutes())}`;
 
 
 
@@ -46,7 +46,7 @@ async function loadLabels() {
   for (const l of await cw.api("/v1/labels")) labels[l.name] = l;
   const sel = $("correct-label");
   sel.replaceChildren();
-  for (const l of Object.values(labels).filter((l) => ["disease", "pest", "healthy"].includes(l.kind))) {
+  for (const l of Object.values(labels).filter((l) => trainable(l.name))) {
     const o = document.createElement("option"); o.value = l.name; o.textContent = name(l.name); sel.appendChild(o);
   }
 }
@@ -83,12 +83,11 @@ function show(it) {
   $("model").textContent = `${name(it.model.label)} (${top}; v${it.model.version || "?"})`;
   $("farmer").textContent = it.farmer ? `${name(it.farmer.label)}${it.farmer.other_name ? ": " + it.farmer.other_name : ""}` +
     ` (${it.farmer.by})${it.farmer.comment ? " – " + it.farmer.comment : ""}` : "–";
-  $("where").textContent = `${it.area_code}, ${it.device || "?"}, ${day(it.observed_at)}`;
+  $("where").textContent = `${it.area_code}, ${it.device || "?"}, ${day(new Date(it.observed_at))}`;
   // confirm stores the farmer's label, else the model's: nothing to confirm when that is no disease, pest or healthy
   const confirmable = trainable(it.farmer ? it.farmer.label : it.model.label);
   $("confirm").disabled = !confirmable; $("confirm-why").hidden = confirmable;
-  const guess = it.farmer && labels[it.farmer.label] && ["disease", "pest", "healthy"].includes(labels[it.farmer.label].kind)
-    ? it.farmer.label : it.model.top2[0]?.label;
+  const guess = it.farmer && trainable(it.farmer.label) ? it.farmer.label : it.model.top2[0]?.label;
   if (guess) $("correct-label").value = guess;
 }
 
@@ -147,7 +146,7 @@ async function loadStats() {
   const ul = $("log"); ul.replaceChildren();
   for (const e of await cw.api("/v1/review/log?limit=50")) {
     const li = document.createElement("li");
-    li.textContent = `${dayTime(e.created_at)} · ${e.by} · ${T[cw.lang].actions[e.action] || e.action}${e.label ? " " + name(e.label) : ""} · #${e.photo_id}`;
+    li.textContent = `${dayTime(new Date(e.created_at))} · ${e.by} · ${T[cw.lang].actions[e.action] || e.action}${e.label ? " " + name(e.label) : ""} · #${e.photo_id}`;
     ul.appendChild(li);
   }
 }
