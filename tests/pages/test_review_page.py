@@ -1,6 +1,6 @@
 """The agronomist's pages in a real headless Chromium against a real server: the review queue (a farmer's
 correction confirmed in one tap, counts per label and source) and the models page (versions, the served one,
-compare on the frozen benchmark, promotion refused without the right)."""
+compare on the frozen benchmark, promotion offered only with the right, model cards read as pages)."""
 
 from __future__ import annotations
 
@@ -121,9 +121,51 @@ def test_agronomist_reviews_a_correction_and_compares_models(live_server, browse
     WebDriverWait(d, 180).until(lambda _: "bali_south_s0" in d.find_element(By.ID, "report").text)
     wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "#plots img"))
     d.save_screenshot(str(tmp_path / "models.png"))
+    # without the right to promote, the page offers no promotion and says who may (the server refuses it anyway)
     rows = {tr.get_attribute("data-version"): tr for tr in d.find_elements(By.CSS_SELECTOR, "#versions tbody tr")}
-    rows["1.0.0"].find_elements(By.TAG_NAME, "button")[1].click()  # promote
-    wait.until(lambda _: d.find_element(By.ID, "error").text)
-    assert "right" in d.find_element(By.ID, "error").text or "quyền" in d.find_element(By.ID, "error").text
+    assert [b.text for b in rows["1.0.0"].find_elements(By.TAG_NAME, "button")] == ["So sánh với bản đang phục vụ"]
+    assert not d.find_element(By.ID, "promote-box").is_displayed()
+    assert "quản trị viên" in d.find_element(By.ID, "no-right").text
+    r = httpx.post(f"{live_server.url}/v1/models/drone_damage/activate", json={"version": "1.0.0"},
+                   headers=live_server.token("ky_su", "mat khau 123"))
+    assert r.status_code == 403 and "right" in r.json()["detail"], r.text
     drone = httpx.get(drone_versions, headers=admin).json()
     assert [v["version"] for v in drone if v["active"]] == served_drone  # the refused promotion changed nothing
+
+    # a model card is read as a page: its tables as tables, its plots drawn in place, nothing as raw Markdown
+    Select(d.find_element(By.ID, "task")).select_by_value("field_photo")
+    wait.until(lambda _: served in d.execute_script(  # read in one go: the table is rebuilt when the task changes
+        "return [...document.querySelectorAll('#versions tbody tr')].map((tr) => tr.dataset.version);"))
+    row = next(tr for tr in d.find_elements(By.CSS_SELECTOR, "#versions tbody tr")
+               if tr.get_attribute("data-version") == served)
+    next(a for a in row.find_elements(By.TAG_NAME, "a") if a.text == "MODEL_CARD.md").click()
+    wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "#card-md table"))
+    card = d.find_element(By.ID, "card-md")
+    assert card.find_element(By.TAG_NAME, "h3").text.startswith("Field-photo model")
+    headers = [th.text for th in card.find_element(By.TAG_NAME, "table").find_elements(By.TAG_NAME, "th")]
+    assert "macro-F1" in headers, headers
+    assert "|" not in card.text and "**" not in card.text and "![" not in card.text
+    assert d.find_element(By.ID, "card-lang").is_displayed()  # Vietnamese page: says the card is in English
+    wait.until(lambda _: d.execute_script(
+        "const im = [...document.querySelectorAll('#card-md img')];"
+        "return im.length > 0 && im.every((i) => i.naturalWidth > 0);"))
+    # markup in a card stays text (the reader sets textContent only); a lone "|" or an unclosed mark ends no loop
+    tags = d.execute_script(
+        "const f = cwMarkdown.render('<img src=x onerror=alert(1)> **a** [b](javascript:alert(2))\\n| c\\n*d');"
+        "const div = document.createElement('div'); div.append(f);"
+        "return [[...div.querySelectorAll('*')].map((e) => e.tagName), div.textContent];")
+    assert tags[0] == ["P", "STRONG", "P"] and "<img src=x onerror=alert(1)>" in tags[1] and "javascript" not in tags[1], tags
+    d.execute_script("document.getElementById('detail').scrollIntoView();")
+    d.save_screenshot(str(tmp_path / "model_card.png"))
+    old = next(tr for tr in d.find_elements(By.CSS_SELECTOR, "#versions tbody tr")
+               if tr.get_attribute("data-version") == "1.0.0")
+    assert "tập thử cùng nguồn" in old.text  # the whole-image bundles' F1 says what it was measured on
+    # given the right by an admin, the same agronomist sees promotion and roll-back on the next load
+    assert httpx.post(f"{live_server.url}/v1/accounts/ky_su/promote-right", headers=admin).status_code == 200
+    d.refresh()
+    wait.until(lambda _: d.find_element(By.ID, "promote-box").is_displayed())
+    assert not d.find_element(By.ID, "no-right").is_displayed()
+    old = next(tr for tr in d.find_elements(By.CSS_SELECTOR, "#versions tbody tr")
+               if tr.get_attribute("data-version") == "1.0.0")
+    assert [b.text for b in old.find_elements(By.TAG_NAME, "button")] == [
+        "So sánh với bản đang phục vụ", "Đưa vào phục vụ"]

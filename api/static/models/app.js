@@ -8,7 +8,10 @@ const T = {
     confirm_rollback: "Quay lại phiên bản đã phục vụ trước lần chuyển đổi gần nhất? Mọi máy chủ sẽ đổi ngay.",
     when: "Lúc", who: "Ai", what: "Gì", active: "đang phục vụ", compare: "So sánh với bản đang phục vụ", activate: "Đưa vào phục vụ",
     comparing: "Đang so sánh trên bộ ảnh chuẩn (khoảng 10 giây)…", done: "Xong", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
-    loso: "ngoài nguồn", insource: "trong nguồn", unsure: "chưa chắc", damage_f1: "F1 hư hại" },
+    loso: "ngoài nguồn", insource: "trong nguồn", unsure: "chưa chắc", damage_f1: "F1 hư hại",
+    test_split: "tập thử cùng nguồn (không so được với ngoài nguồn)",
+    no_right: "Chỉ quản trị viên, hoặc kỹ sư được quản trị viên cấp quyền, mới đưa phiên bản vào phục vụ hay quay lại được. Bạn vẫn so sánh được; muốn có quyền, hãy hỏi quản trị viên.",
+    card_english: "Thẻ mô hình viết bằng tiếng Anh." },
   en: { title: "Served models", review_link: "Review labels", username: "Username", password: "Password", signin: "Sign in",
     task: "Task", version: "Version", metrics: "Metrics", files: "Files", promote: "Promote", reason: "Reason",
     force: "Force (although the comparison refuses it; needs a reason)", rollback: "Roll back to the previous version",
@@ -16,9 +19,12 @@ const T = {
     history: "Switches", when: "When", who: "Who", what: "What", active: "served", compare: "Compare with the served version",
     activate: "Promote", comparing: "Comparing on the frozen benchmark (about 10 s)…", done: "Done",
     bad_login: "Wrong username or password", loso: "other source", insource: "within sources", unsure: "unsure",
-    damage_f1: "damage F1" },
+    damage_f1: "damage F1", test_split: "test split of the same sources (not comparable with other-source figures)",
+    no_right: "Only an admin, or an agronomist an admin gave the right, can promote or roll back a version. You can still compare; ask an admin for the right.",
+    card_english: "Model cards are written in English." },
 };
 let active = null;
+let mayPromote = false;  // admins, and agronomists an admin gave the right (the server checks it again)
 const t = (k) => cw.t(k);
 const task = () => $("task").value;
 
@@ -28,13 +34,18 @@ function metricsText(m) {
   for (const [k, v] of Object.entries(m.leave_one_source_out || {})) parts.push(`${t("loso")} ${k.replace("train_", "").replace("_test_", "→")}: F1 ${v.macro_f1}`);
   const ins = (m.in_source_grouped_cv || {}).all;
   if (ins) parts.push(`${t("insource")}: F1 ${ins.macro_f1}, ${t("unsure")} ${Math.round(ins.unsure * 100)}%`);
-  if (m.macro_f1 !== undefined) parts.push(`F1 ${m.macro_f1}`);
+  // the whole-image bundles' (1.0.0-1.3.1) F1 is on a test split of the sources they were trained on: said so, or it
+  // reads as better than the later bundles' figures under leave one source out
+  if (m.macro_f1 !== undefined) parts.push(`${t("test_split")}: F1 ${m.macro_f1}`);
   for (const [k, v] of Object.entries(m.held_out_scenes || {})) if (v.model) parts.push(`${k}: ${t("damage_f1")} ${v.model.f1}`);
   return parts.join(" · ");
 }
 
 async function load() {
   $("error").textContent = "";
+  const me = await cw.api("/v1/accounts/me");
+  mayPromote = me.role === "admin" || (me.role === "agronomist" && me.can_promote);
+  $("promote-box").hidden = !mayPromote; $("no-right").hidden = mayPromote;
   const versions = await cw.api(`/v1/models/${task()}/versions`);
   const tb = document.querySelector("#versions tbody"); tb.replaceChildren();
   for (const v of versions) {
@@ -49,7 +60,9 @@ async function load() {
       tr.children[2].appendChild(a);
     }
     if (!v.active) {
-      for (const [label, fn] of [[t("compare"), () => compare(v.version)], [t("activate"), () => promote(v.version)]]) {
+      const actions = [[t("compare"), () => compare(v.version)]];
+      if (mayPromote) actions.push([t("activate"), () => promote(v.version)]);
+      for (const [label, fn] of actions) {
         const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.addEventListener("click", fn);
         tr.children[3].appendChild(b);
       }
@@ -70,10 +83,24 @@ async function load() {
 
 async function showFile(version, name) {
   $("detail").hidden = false; $("detail-title").textContent = `${task()} ${version}: ${name}`;
-  $("report").textContent = ""; $("plots").replaceChildren(); $("card").textContent = "";
-  const url = `/v1/models/${task()}/versions/${version}/files/${name}`;
-  if (name.endsWith(".png")) $("plots").appendChild(await cw.authImage(url));
-  else $("card").textContent = await cw.api(url);
+  $("report").textContent = ""; $("plots").replaceChildren(); clearCard();
+  const base = `/v1/models/${task()}/versions/${version}/files/`;
+  const url = base + name;
+  if (name.endsWith(".png")) { $("plots").appendChild(await cw.authImage(url)); return; }
+  const text = await cw.api(url);
+  if (!name.endsWith(".md")) { $("card").textContent = text; $("card").hidden = false; return; }
+  // a card or evaluation, read as a page: its tables as tables, its plots (files of the same bundle) drawn in place
+  const image = (src, alt) => {
+    if (!/^[\w.-]+\.png$/.test(src)) return null;  // only a plot of this bundle; anything else: its alt text
+    const img = document.createElement("img"); img.alt = alt; cw.authImage(base + src, img); return img;
+  };
+  $("card-md").replaceChildren(cwMarkdown.render(text, image));
+  $("card-md").hidden = false; $("card-lang").hidden = cw.lang === "en";
+}
+
+function clearCard() {
+  $("card").textContent = ""; $("card").hidden = true;
+  $("card-md").replaceChildren(); $("card-md").hidden = true; $("card-lang").hidden = true;
 }
 
 async function compare(version) {
@@ -82,7 +109,7 @@ async function compare(version) {
     const r = await cw.api(`/v1/models/${task()}/compare`, { method: "POST", body: JSON.stringify({ version_b: version }) });
     $("msg").textContent = t("done");
     $("detail").hidden = false; $("detail-title").textContent = `${r.active} ↔ ${r.candidate} (${r.benchmark})`;
-    $("report").textContent = r.report.join("\n"); $("card").textContent = "";
+    $("report").textContent = r.report.join("\n"); clearCard();
     $("plots").replaceChildren();
     for (const p of r.plots) $("plots").appendChild(await cw.authImage(`/v1/models/${task()}/comparisons/${r.active}/${r.candidate}/${p}`));
   } catch (e) { $("msg").textContent = ""; $("error").textContent = e.message; }
