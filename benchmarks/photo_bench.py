@@ -8,10 +8,11 @@
 3. the same pipeline running every lesion patch (the bundle as first served), and a naive pipeline (full decode,
    resize, torch eager on the whole-image network), as baselines;
 4. the API on a live server on localhost: 16 concurrent uploads of each photo size (photos/s, errors, p50, p99);
-   with --baseline-bundle a second server serving that bundle takes the same load right after the first.
+   with --baseline-bundle a second server serving that bundle takes the same load right after the first, with
+   --baseline-slots N one scoring N uploads at once (the service's default: one per core).
 
 Run: .venv/bin/python benchmarks/photo_bench.py [--repeats 30] [--concurrency 16] [--api-s 30] [--no-api]
-     [--baseline-bundle 1.3.1]
+     [--baseline-bundle 1.3.1] [--baseline-slots 64]
 Needs the train extra (torch) for the naive baseline; the load client shares the machine's cores with the server.
 """
 
@@ -152,23 +153,31 @@ def models_dir_serving(version: str, tmp: Path) -> Path:
 
 
 def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
-              baseline_version: str | None = None) -> None:
+              baseline_version: str | None = None, baseline_slots: int | None = None) -> None:
     """The live server under `concurrency` uploads per photo size; with `baseline_version` a second server serving
-    that bundle runs the same load right after (one server at a time: they would share the two cores)."""
+    that bundle, with `baseline_slots` one scoring that many photos at once (CROPWATCH_SCORING_SLOTS; the served
+    default is one per core), each running the same load right after (one server at a time: they would share the two
+    cores)."""
     import httpx
 
     from api.devserver import running_server
     from datasets.samples import feature_collection
 
     print(f"\nAPI, {concurrency} concurrent uploads for {seconds:g} s each, live server on localhost (SQLite):")
-    print(f"{'input':<22} {'bundle':<10} {'requests':>9} {'errors':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"{'input':<22} {'server':<16} {'requests':>9} {'errors':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'p99/p50':>8}")
     served = active_bundle_path("field_photo").name
-    before = os.environ.get("CROPWATCH_MODELS_DIR")
-    for version in [served] + ([baseline_version] if baseline_version and baseline_version != served else []):
+    servers: list[tuple[str, str, dict[str, str]]] = [(served, served, {})]
+    if baseline_version and baseline_version != served:
+        servers.append((baseline_version, baseline_version, {}))
+    if baseline_slots:
+        servers.append((f"{served}, {baseline_slots} slots", served, {"CROPWATCH_SCORING_SLOTS": str(baseline_slots)}))
+    saved = {k: os.environ.get(k) for k in ("CROPWATCH_MODELS_DIR", "CROPWATCH_SCORING_SLOTS")}
+    for label, version, env in servers:
         with tempfile.TemporaryDirectory() as tmp:
             if version != served:
                 os.environ["CROPWATCH_MODELS_DIR"] = str(models_dir_serving(version, Path(tmp)))
+            os.environ.update(env)
             try:
                 with running_server(Path(tmp)) as server:
                     headers = server.token()
@@ -177,13 +186,14 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
                                json={**f["properties"], "boundary": f["geometry"]})
                     for size, jpegs in sets.items():
                         m = asyncio.run(load(server.url, headers, jpegs, concurrency, seconds))
-                        print(f"{size:<22} {version:<10} {m['requests']:>9.0f} {m['errors']:>7.0f} "
+                        print(f"{size:<22} {label:<16} {m['requests']:>9.0f} {m['errors']:>7.0f} "
                               f"{m['per_s']:>9.1f} {m['p50']:>8.0f} {m['p99']:>8.0f} {m['p99'] / m['p50']:>8.1f}")
-            finally:  # the caller's own setting back
-                if before is None:
-                    os.environ.pop("CROPWATCH_MODELS_DIR", None)
-                else:
-                    os.environ["CROPWATCH_MODELS_DIR"] = before
+            finally:  # the caller's own settings back
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
 
 
 def patch_network_cost(repeats: int = 20) -> None:
@@ -219,6 +229,9 @@ def main() -> None:
     ap.add_argument("--no-api", action="store_true")
     ap.add_argument("--baseline-bundle", default=None, metavar="VERSION",
                     help="another field_photo bundle version served side by side (e.g. the one it replaced)")
+    ap.add_argument("--baseline-slots", type=int, default=None, metavar="N",
+                    help="also load a server scoring N photos at once (e.g. 64: every upload at once, as before "
+                         "2026-12-01)")
     a = ap.parse_args()
     sets = {"12 MP (4000x3000)": [phone_size_jpeg(real_photo(c, i), 12.0) for c, i in PHOTOS],
             "page (1600x1200 q85)": [phone_size_jpeg(real_photo(c, i), 1.92, quality=85) for c, i in PHOTOS]}
@@ -227,7 +240,7 @@ def main() -> None:
     bench_pipelines(sets, a.repeats, a.baseline_bundle)
     patch_network_cost()
     if not a.no_api:
-        bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle)
+        bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle, a.baseline_slots)
 
 
 if __name__ == "__main__":

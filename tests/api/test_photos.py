@@ -181,3 +181,38 @@ def test_nothing_is_drawn_where_nothing_was_measured(client: TestClient, farm: d
     assert body["lesions_url"] is None
     r = client.get(f"/v1/photos/{body['id']}/lesions.jpg", headers=farm["a"])
     assert r.status_code == 404 and "no severity" in r.json()["detail"]
+
+
+def test_uploads_beyond_the_scoring_slots_wait_their_turn(client: TestClient, farm: dict,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent uploads are scored at most CROPWATCH_SCORING_SLOTS at a time (one per core by default); the others
+    wait, and every one is scored and recorded."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.services import photos
+    from api.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "scoring_slots", 2)
+    real, lock, now, peak = photos.score_and_record, threading.Lock(), [0], [0]
+
+    def tracked(*args, **kw):
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        try:
+            time.sleep(0.3)  # long enough for the other uploads to arrive while this one is being scored
+            return real(*args, **kw)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    monkeypatch.setattr(photos, "score_and_record", tracked)
+    data = real_photo("brown_spot", 3).read_bytes()
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(lambda _: upload(client, farm["a"], data, area_code="VN-STOR-0001").status_code,
+                              range(6)))
+    assert codes == [201] * 6
+    assert peak[0] == 2, peak  # never more than the slots, and the slots were used
+    assert len(client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()) == 6
