@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from inference.canopy import canopy_mask, fragmentation
-from inference.masks import background_like, fill_holes, labelled, resize_short
+from inference.masks import background_like, fill_holes, labelled, percentile_u8, resize_short
 
 ANALYSIS_SHORT_SIDE = 300
 MIN_COHERENCE = 0.5  # adjacent-pixel correlation; real photos >= 0.8, noise ~0
@@ -89,7 +89,7 @@ def plant_masks(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # for dark pixels HSV saturation is noisy: require an absolute chroma (max - min = s * v / 255) of 4 too
     # dark relative to the frame's highlights = shadow, dark water or soil, not tissue to measure (a darkened photo
     # keeps its leaf: the bound scales with the frame)
-    v_min = max(MIN_V, REL_V * float(np.percentile(v, 99)))
+    v_min = max(MIN_V, REL_V * percentile_u8(v, 99))
     green = (h >= GREEN_HUE[0]) & (h <= GREEN_HUE[1]) & (s >= GREEN_MIN_SAT) & (v >= v_min) & (s * v >= 1020)
     g8 = cv2.morphologyEx(green.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     n, lab, area = labelled(g8)

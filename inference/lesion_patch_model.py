@@ -11,7 +11,7 @@ import numpy as np
 
 from inference.bundle import Bundle, load_bundle
 from inference.field_photo_model import CalibratedBundleModel, FieldPhotoModel, Prediction, softmax
-from inference.lesion_patches import colour_distance, leaf_patches, pool_leaf, score_patches
+from inference.lesion_patches import colour_distance, leaf_candidates, pool_leaf, score_patches
 
 
 class LesionPatchModel(CalibratedBundleModel):
@@ -44,16 +44,16 @@ class LesionPatchModel(CalibratedBundleModel):
         return probs, dist
 
     def predict(self, image_rgb: np.ndarray) -> Prediction:
-        patches, areas, colour = leaf_patches(image_rgb, self.patch_px, self.context, self.max_candidates,
-                                              self.min_fraction, self.neutral_background, self.colour,
-                                              self.decode_short_side)
+        # cut and measured on demand: score_patches runs only the patches that can change the pooled answer
+        patches = leaf_candidates(image_rgb, self.patch_px, self.context, self.max_candidates, self.min_fraction,
+                                  self.neutral_background, self.colour, self.decode_short_side)
         uniform = {c: round(1 / len(self.classes), 4) for c in self.classes}
-        if not patches:
+        if not len(patches):
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, False,
                               "no lesion-like spot was found to judge; photograph the diseased part of the leaf")
-        probs, dist, areas = score_patches(self._run, patches, areas, self.mean, self.std,
+        probs, dist, areas = score_patches(self._run, patches, patches.areas, self.mean, self.std,
                                            len(patches) if self.every_patch else self.top_k,
-                                           extra=colour if self.colour else None)
+                                           extra=patches.colour if self.colour else None)
         pooled = pool_leaf(probs, areas, dist, self.top_k)
         if pooled is None:
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, True,

@@ -4,6 +4,8 @@ Arrays are RGB uint8 (rows, cols, 3); masks are bool (rows, cols)."""
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -52,3 +54,20 @@ def background_like(rgb: np.ndarray, beyond: np.ndarray, min_fraction: float) ->
     near[..., :-1] += ab[..., 1:]
     common = near.reshape(-1) > min_fraction * beyond.size
     return common[code]
+
+
+def percentile_u8(x: np.ndarray, q: float) -> float:
+    """np.percentile(x, q) of a uint8 array (its default, linear interpolation), the same float: from a 256-bin
+    histogram instead of a partition of every pixel (0.1 against 0.8 ms at 300 x 400 px) when the two order
+    statistics it interpolates between are equal, which on a photo they nearly always are (a value is shared by
+    hundreds of pixels); otherwise np.percentile itself, whose interpolation arithmetic is its own."""
+    n = x.size
+    cum = np.cumsum(cv2.calcHist([np.ascontiguousarray(x).reshape(-1, 1)], [0], None, [256], [0, 256]).ravel())
+    virtual = (n - 1) * q / 100
+    lo = min(max(math.floor(virtual), 0), n - 1)
+    # the (lo - 1)-th and (lo + 2)-th smallest values (0-based): a margin of one either side for numpy's rounding
+    a = int(np.searchsorted(cum, max(lo - 1, 0), side="right"))
+    b = int(np.searchsorted(cum, min(lo + 2, n - 1), side="right"))
+    if a == b:
+        return float(a)
+    return float(np.percentile(x, q))

@@ -257,3 +257,56 @@ def test_colour_distance_is_the_mahalanobis_distance_to_the_nearest_disease() ->
     want = np.array([min(float((c - m) @ precision @ (c - m)) for m in means) for c in colour.astype(np.float64)])
     np.testing.assert_allclose(got, want, rtol=1e-9)
     assert np.allclose(colour_distance(means.astype(np.float32), means, precision), 0, atol=1e-4)
+
+
+def test_served_patches_are_cut_only_when_run_and_equal_leaf_patches() -> None:
+    """leaf_candidates (served) cuts a patch and measures a lesion's colour only when score_patches runs it; what it
+    cuts and measures equals leaf_patches' (training) value for value, uint8 and float32 CIELAB alike, and the
+    scores are the same as with every patch cut first."""
+    import cv2
+
+    from inference.images import read_rgb
+    from inference.lesion_patches import (
+        leaf_and_candidates,
+        leaf_candidates,
+        leaf_patches,
+        lesion_colour,
+        masked_median_u8,
+        neutralise_background,
+        score_patches,
+    )
+    from tests.data.make_photos import real_photo
+
+    rgb = read_rgb(real_photo("blast", 0), 360)
+    for neutral in (False, True):
+        ps, areas, colour = leaf_patches(rgb, 64, 1.5, 12, 0.0004, neutral, True, 360)
+        cp = leaf_candidates(rgb, 64, 1.5, 12, 0.0004, neutral, True, 360)
+        assert len(cp) == len(ps) > 6 and np.array_equal(cp.areas, areas)
+
+        def run(batch: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            p = np.tile([0.05, 0.9, 0.05, 0.0], (len(batch), 1))  # sure lesions: the pool fills at once
+            return p, rows[:, 0].astype(np.float64)
+
+        lazy = score_patches(run, cp, cp.areas, 0.5, 0.5, top_k=3, extra=cp.colour)
+        eager = score_patches(run, ps, areas, 0.5, 0.5, top_k=3, extra=colour)
+        assert all(np.array_equal(a, b) for a, b in zip(lazy, eager, strict=True))
+        cut = sorted(cp._cut)
+        assert 0 < len(cut) < len(ps)  # the smaller candidates were never cut
+        assert all(np.array_equal(cp[i], ps[i]) for i in cut)
+        assert np.array_equal(cp.colour[np.arange(len(ps))], colour)
+    # the masked copy and the uint8 histograms are the numpy versions exactly
+    leaf, lesion = leaf_and_candidates(rgb)
+    keep = cv2.dilate(leaf.view(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert np.array_equal(neutralise_background(rgb, leaf), np.where(keep[..., None], rgb, np.uint8(128)))
+    lab8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    lab = lab8.astype(np.float32)
+    assert np.array_equal(masked_median_u8(lab8, leaf), np.median(lab[leaf], 0))
+    ref = masked_median_u8(lab, leaf & ~lesion)
+    n, lab_ids, st, _ = cv2.connectedComponentsWithStats(lesion.view(np.uint8))
+    for k in range(1, min(n, 8)):
+        box = (st[k, 0], st[k, 1], st[k, 0] + st[k, 2], st[k, 1] + st[k, 3])
+        a, b = lesion_colour(lab8, lesion, ref, box), lesion_colour(lab, lesion, ref, box)
+        assert (a is None and b is None) or np.array_equal(a, b)
+        if a is not None:  # the median is np.median's on the box's lesion pixels
+            m = lesion[box[1]:box[3], box[0]:box[2]]
+            assert np.array_equal(a[:3], np.median(lab[box[1]:box[3], box[0]:box[2]][m], 0) - ref)
