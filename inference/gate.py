@@ -29,6 +29,7 @@ contrast, unlike the variance of the Laplacian.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import cv2
@@ -80,18 +81,37 @@ def coherence(gray: np.ndarray) -> float:
     return float(np.mean(out))
 
 
+def colour_masks(hsv: np.ndarray, v_min: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """plant_masks' colour rules on an OpenCV HSV image (hue 0-180, s and v 0-255), bool masks:
+    green: GREEN_HUE, s >= GREEN_MIN_SAT, v >= v_min and an absolute chroma s * v >= 1020 (max - min >= 4: for dark
+      pixels HSV saturation is noisy);
+    pale: s < 35 and v > 150 (paper, or dried tissue); straw: pale, hue 8-35 and s >= 12 (pale and yellowish: dried
+      tissue, or warm paper);
+    tissue: yellow, brown, grey-brown (hue below green or >= 165, s >= 50, v >= MIN_V; or 20 <= s < 50 and v < 200),
+      or straw.
+    As cv2.inRange boxes (bounds inclusive; v >= v_min for whole v is v >= ceil(v_min)): the same pixels as numpy's
+    comparisons (a test compares them on real photos), 3x faster at 300 x 400 px."""
+    hue_sat_val = cv2.inRange(hsv, (GREEN_HUE[0], GREEN_MIN_SAT, math.ceil(v_min)), (GREEN_HUE[1], 255, 255))
+    chroma = cv2.multiply(hsv[..., 1], hsv[..., 2], dtype=cv2.CV_16U)  # s * v, at most 65025: exact in 16 bits
+    green = (hue_sat_val > 0) & (chroma >= 1020)
+    pale = cv2.inRange(hsv, (0, 0, 151), (255, 34, 255)) > 0
+    straw = cv2.inRange(hsv, (8, 12, 151), (35, 34, 255)) > 0
+    tissue = cv2.bitwise_or(cv2.bitwise_or(cv2.inRange(hsv, (0, 50, MIN_V), (GREEN_HUE[0] - 1, 255, 255)),
+                                           cv2.inRange(hsv, (165, 50, MIN_V), (255, 255, 255))),
+                            cv2.inRange(hsv, (0, 20, 0), (255, 49, 199))) > 0
+    return green, pale, straw, tissue | straw
+
+
 def plant_masks(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(green_core, leaf) masks of an RGB image at analysis size. green_core: coherent green tissue; leaf: the green
     core closed over lesion-sized gaps, hole-filled, plus yellow/brown tissue touching it, minus paper/background."""
     sm = cv2.GaussianBlur(small, (0, 0), 1.5)
     hsv = cv2.cvtColor(sm, cv2.COLOR_RGB2HSV)
-    h, s, v = hsv[..., 0], hsv[..., 1].astype(np.int32), hsv[..., 2]
-    # for dark pixels HSV saturation is noisy: require an absolute chroma (max - min = s * v / 255) of 4 too
     # dark relative to the frame's highlights = shadow, dark water or soil, not tissue to measure (a darkened photo
     # keeps its leaf: the bound scales with the frame)
-    v_min = max(MIN_V, REL_V * percentile_u8(v, 99))
-    green = (h >= GREEN_HUE[0]) & (h <= GREEN_HUE[1]) & (s >= GREEN_MIN_SAT) & (v >= v_min) & (s * v >= 1020)
-    g8 = cv2.morphologyEx(green.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    v_min = max(MIN_V, REL_V * percentile_u8(hsv[..., 2], 99))
+    green, pale, straw, tissue = colour_masks(hsv, v_min)
+    g8 = cv2.morphologyEx(green.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     n, lab, area = labelled(g8)
     min_area = max(20, int(0.002 * g8.size))
     keep = np.zeros(n, bool)
@@ -102,14 +122,10 @@ def plant_masks(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     closed = fill_holes(cv2.morphologyEx(core.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool))
     band = cv2.dilate(closed.astype(np.uint8), kernel).astype(bool)
     background = background_like(sm, ~band, BACKGROUND_MIN_FRACTION)
-    pale = (s < 35) & (v > 150)
-    straw = pale & (h >= 8) & (h <= 35) & (s >= 12)  # pale and yellowish: dried tissue (blight), or warm paper
     paper = pale & (~straw | background)  # pale, unless straw-coloured in another colour than the background's
     leaf = closed & (~paper | core)
     # lesion/senescent tissue attached to the leaf: yellow, brown, grey-brown, straw, within a band around the green
     # core, unless in a colour common beyond it (a mat, soil, a hand, warm paper and their shadows)
-    tissue = (((h < GREEN_HUE[0]) | (h >= 165)) & (s >= 50) & (v >= MIN_V)) | ((s >= 20) & (s < 50) & (v < 200))
-    tissue |= straw
     leaf = fill_holes(leaf | (tissue & band & ~background))
     leaf &= ~paper | core
     return core, leaf

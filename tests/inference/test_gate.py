@@ -103,3 +103,30 @@ def test_a_bright_leaf_that_is_not_clipped_is_answered() -> None:
         bright = assess(np.clip(x * 1.4, 0, 255).round().astype(np.uint8))
         assert bright["issues"] == [] and bright["leaf_mean_v"] > 215 and bright["leaf_clipped_pct"] < 8, bright["issues"]
         assert "too_bright" in assess(np.clip(x * 3.0, 0, 255).round().astype(np.uint8))["issues"]
+
+
+def test_colour_masks_are_numpys_comparisons() -> None:
+    """plant_masks' cv2.inRange colour rules pick the same pixels as the rules written as numpy comparisons, on real
+    photos as they are, darkened and brightened, and on noise (every hue, saturation and value)."""
+    import cv2
+
+    from inference.gate import GREEN_HUE, GREEN_MIN_SAT, MIN_V, REL_V, colour_masks
+    from inference.images import read_rgb
+    from tests.data.make_photos import real_photo
+
+    rng = np.random.default_rng(0)
+    images = [read_rgb(real_photo(c, i), 300) for c, i in (("blast", 0), ("brown_spot", 1), ("bacterial_leaf_blight", 2))]
+    images += [(images[0] * 0.2).astype(np.uint8), np.clip(images[1] * 2.5, 0, 255).astype(np.uint8),
+               rng.integers(0, 256, (300, 400, 3)).astype(np.uint8)]
+    for img in images:
+        hsv = cv2.cvtColor(cv2.GaussianBlur(img, (0, 0), 1.5), cv2.COLOR_RGB2HSV)
+        h, s, v = hsv[..., 0], hsv[..., 1].astype(np.int32), hsv[..., 2]
+        v_min = max(MIN_V, REL_V * float(np.percentile(v, 99)))
+        green = (h >= GREEN_HUE[0]) & (h <= GREEN_HUE[1]) & (s >= GREEN_MIN_SAT) & (v >= v_min) & (s * v >= 1020)
+        pale = (s < 35) & (v > 150)
+        straw = pale & (h >= 8) & (h <= 35) & (s >= 12)
+        tissue = (((h < GREEN_HUE[0]) | (h >= 165)) & (s >= 50) & (v >= MIN_V)) | ((s >= 20) & (s < 50) & (v < 200))
+        got = colour_masks(hsv, v_min)
+        for a, b in zip(got, (green, pale, straw, tissue | straw), strict=True):
+            assert a.dtype == bool and np.array_equal(a, b)
+        assert green.any() or img is images[3]  # the rules were exercised
