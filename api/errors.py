@@ -98,8 +98,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CropwatchError)
     async def _cropwatch(_: Request, exc: CropwatchError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        if isinstance(exc, RateLimited):
-            headers = {"Retry-After": str(exc.retry_after_s)}
+        retry_after = getattr(exc, "retry_after_s", None)  # RateLimited (429), a busy service (503)
+        if retry_after is not None:
+            headers = {"Retry-After": str(retry_after)}
         return JSONResponse(status_code=status_of(exc), content=_body(str(exc), exc.code, reason=exc.reason),
                             headers=headers)
 

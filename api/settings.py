@@ -41,9 +41,11 @@ class Settings(BaseSettings):
     max_photo_pixels: int = Field(default=50_000_000, description="Largest accepted photo, in pixels (header).")
     photo_model_threads: int | None = Field(default=None, ge=1, le=64, description="onnxruntime threads per photo "
                                             "(unset: onnxruntime's own choice, every core)")
-    scoring_slots: int | None = Field(default=None, ge=1, le=256, description="photos scored at once by one API "
-                                      "process; more uploads wait their turn without holding a thread (unset: one "
-                                      "per core this process may use)")
+    scoring_slots: int | None = Field(default=None, ge=1, le=256, description="uploads scored at once by one API "
+                                      "process; more wait their turn, holding no thread and no database connection "
+                                      "(unset: one per core this process may use, cgroup CPU quota included)")
+    scoring_wait_s: float = Field(default=60.0, gt=0, le=3600, description="an upload that finds no scoring slot "
+                                  "free for this long is answered 503 with Retry-After, nothing stored")
     models_dir: Path = Field(default=REPO_ROOT / "models", description="Model bundles and their ACTIVE files.")
     model_poll_s: float = Field(default=1.0, gt=0, le=60, description="how often each API process asks the database "
                                 "which model version to serve (an activation reaches every process within this)")

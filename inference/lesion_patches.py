@@ -87,9 +87,8 @@ def neutralise_background(rgb: np.ndarray, leaf: np.ndarray, margin: int = 2) ->
     their rim) set to neutral grey: a patch then sees lesion and leaf, never paper, soil, hands or the sky."""
     m8 = np.ascontiguousarray(leaf).view(np.uint8)
     keep = cv2.dilate(m8, np.ones((2 * margin + 1,) * 2, np.uint8)) if margin else m8
-    out = np.full_like(rgb, GREY)
-    cv2.copyTo(rgb, keep, out)  # OpenCV's masked copy: 50x numpy's copyto with a broadcast mask (3.1 -> 0.06 ms)
-    return out
+    out = np.full(rgb.shape, GREY, np.uint8)  # C-contiguous whatever the input's layout (cv2.copyTo needs it)
+    return cv2.copyTo(rgb, keep, out)  # OpenCV's masked copy: 50x numpy's copyto with a broadcast mask (3.1 -> 0.06 ms)
 
 
 def square_patch(rgb: np.ndarray, box: tuple[float, float, float, float], size: int, ctx: float,
@@ -147,7 +146,7 @@ def masked_median_u8(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     m8 = np.ascontiguousarray(mask).view(np.uint8)
     out = []
     for c in range(img.shape[2]):
-        cum = np.cumsum(cv2.calcHist([img], [c], m8, [256], [0, 256]).ravel())
+        cum = np.cumsum(cv2.calcHist([img], [c], m8, [256], [0, 256]).ravel().astype(np.int64))  # exact counts
         out.append(np.searchsorted(cum, k, side="right").mean())
     return np.asarray(out, np.float32)
 

@@ -62,7 +62,8 @@ def percentile_u8(x: np.ndarray, q: float) -> float:
     statistics it interpolates between are equal, which on a photo they nearly always are (a value is shared by
     hundreds of pixels); otherwise np.percentile itself, whose interpolation arithmetic is its own."""
     n = x.size
-    cum = np.cumsum(cv2.calcHist([np.ascontiguousarray(x).reshape(-1, 1)], [0], None, [256], [0, 256]).ravel())
+    hist = cv2.calcHist([np.ascontiguousarray(x).reshape(-1, 1)], [0], None, [256], [0, 256])
+    cum = np.cumsum(hist.ravel().astype(np.int64))  # float32 counts are whole, but their running sum need not be
     virtual = (n - 1) * q / 100
     lo = min(max(math.floor(virtual), 0), n - 1)
     # the (lo - 1)-th and (lo + 2)-th smallest values (0-based): a margin of one either side for numpy's rounding

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
@@ -11,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
 from api.deps import CurrentAccount, IdPath, PhotoTakerAccount, ScorerDep, SessionDep
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, Unavailable
 from api.schemas import FeedbackCreate, FeedbackRecorded, PhotoPublic
 from api.services import photos
 from api.settings import get_settings
@@ -19,18 +21,37 @@ from api.settings import get_settings
 router = APIRouter(prefix="/v1/photos", tags=["photos"], responses=ERROR_RESPONSES)
 
 
+def available_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a container limited to 2 CPUs
+    on a 32-core node gets 2)."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return n
+
+
 def scoring_slots(app: FastAPI) -> asyncio.Semaphore:
-    """The process's photo-scoring slots: CROPWATCH_SCORING_SLOTS, default one per core the process may use. Scoring
-    is CPU work (decode, leaf analysis, network); uploads beyond the slots wait here as coroutines, holding no
-    thread, instead of all scoring at once and sharing the cores in slices. 16 concurrent uploads on this 2-core
-    machine (benchmarks/photo_bench.py's load, alternated runs, 2026-12-01): 12 MP 10.9-11.8 -> 13.5-13.6 photos/s
-    and p99/p50 1.4 -> 1.2; page-sized 13.2-14.1 -> 17.1-17.2/s. Made on first use in the running event loop."""
+    """The process's photo-scoring slots for uploads: CROPWATCH_SCORING_SLOTS, default one per core the process may
+    use. Scoring is CPU work (decode, leaf analysis, network); uploads beyond the slots wait their turn as coroutines,
+    holding no thread and no database connection, instead of all scoring at once and sharing the cores in slices
+    (figures: README, Benchmarks). Made on first use in the running event loop."""
     loop = asyncio.get_running_loop()
     held = getattr(app.state, "scoring_slots", None)
     if held is None or held[0] is not loop:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        held = app.state.scoring_slots = (loop, asyncio.Semaphore(get_settings().scoring_slots or cores))
+        held = app.state.scoring_slots = (loop, asyncio.Semaphore(get_settings().scoring_slots or available_cores()))
     return held[1]
+
+
+class ServerBusy(Unavailable):
+    """Every scoring slot stayed taken for CROPWATCH_SCORING_WAIT_S: 503 with Retry-After; nothing was stored."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 @router.post("", response_model=PhotoPublic, status_code=201)
@@ -49,9 +70,21 @@ async def upload_photo(
     """Score a photo and write it to the growing area's record."""
     data = await run_in_threadpool(photos.read_limited, file.file, get_settings().max_photo_bytes)
     photos.check_upload(file.content_type, data)
-    async with scoring_slots(request.app):
+    # end the sign-in check's transaction first: a waiting upload must not hold a pooled connection, or uploads
+    # beyond the pool's size plus the slots would take every connection while the scoring ones wait for one
+    await run_in_threadpool(session.rollback)
+    slots, wait_s = scoring_slots(request.app), get_settings().scoring_wait_s
+    try:
+        async with asyncio.timeout(wait_s):
+            await slots.acquire()
+    except TimeoutError:
+        raise ServerBusy(f"the service is scoring other photos and none was free for {wait_s:g} s; nothing was "
+                         "stored: send the photo again in a minute", retry_after_s=30) from None
+    try:
         return await run_in_threadpool(photos.score_and_record, session, account, scorer, data, area_code, lat, lon,
                                        device)
+    finally:
+        slots.release()
 
 
 @router.get("/{photo_id}", response_model=PhotoPublic)

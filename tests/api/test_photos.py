@@ -183,36 +183,69 @@ def test_nothing_is_drawn_where_nothing_was_measured(client: TestClient, farm: d
     assert r.status_code == 404 and "no severity" in r.json()["detail"]
 
 
-def test_uploads_beyond_the_scoring_slots_wait_their_turn(client: TestClient, farm: dict,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Concurrent uploads are scored at most CROPWATCH_SCORING_SLOTS at a time (one per core by default); the others
-    wait, and every one is scored and recorded."""
+def _tracked_scoring(monkeypatch: pytest.MonkeyPatch, hold_s: float) -> list[int]:
+    """score_and_record wrapped to hold each call `hold_s` longer and count the calls running at once: returns
+    [running now, peak]."""
     import threading
     import time
-    from concurrent.futures import ThreadPoolExecutor
 
     from api.services import photos
-    from api.settings import get_settings
 
-    monkeypatch.setattr(get_settings(), "scoring_slots", 2)
-    real, lock, now, peak = photos.score_and_record, threading.Lock(), [0], [0]
+    real, lock, count = photos.score_and_record, threading.Lock(), [0, 0]
 
     def tracked(*args, **kw):
         with lock:
-            now[0] += 1
-            peak[0] = max(peak[0], now[0])
+            count[0] += 1
+            count[1] = max(count[1], count[0])
         try:
-            time.sleep(0.3)  # long enough for the other uploads to arrive while this one is being scored
+            time.sleep(hold_s)  # long enough for the other uploads to arrive while this one is being scored
             return real(*args, **kw)
         finally:
             with lock:
-                now[0] -= 1
+                count[0] -= 1
 
     monkeypatch.setattr(photos, "score_and_record", tracked)
+    return count
+
+
+def test_uploads_beyond_the_scoring_slots_wait_their_turn(client: TestClient, farm: dict,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent uploads are scored at most CROPWATCH_SCORING_SLOTS at a time (one per core by default); the others
+    wait holding no database connection, so more uploads than the pool's 15 connections plus the slots are all scored
+    and recorded, promptly (a waiting upload that kept its sign-in connection stalled the slots' uploads for the
+    pool's 30 s timeout, then failed them with 500)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "scoring_slots", 2)
+    count = _tracked_scoring(monkeypatch, 0.1)
     data = real_photo("brown_spot", 3).read_bytes()
-    with ThreadPoolExecutor(6) as pool:
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(20) as pool:
         codes = list(pool.map(lambda _: upload(client, farm["a"], data, area_code="VN-STOR-0001").status_code,
-                              range(6)))
-    assert codes == [201] * 6
-    assert peak[0] == 2, peak  # never more than the slots, and the slots were used
-    assert len(client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()) == 6
+                              range(20)))
+    assert codes == [201] * 20
+    assert time.monotonic() - t0 < 25  # not the pool's 30 s timeout
+    assert count[1] == 2, count  # never more than the slots, and the slots were used
+    assert len(client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()) == 20
+
+
+def test_an_upload_that_finds_no_free_slot_in_time_is_told_to_retry(client: TestClient, farm: dict,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past CROPWATCH_SCORING_WAIT_S without a free slot: 503 with Retry-After and what to do; nothing stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "scoring_slots", 1)
+    monkeypatch.setattr(get_settings(), "scoring_wait_s", 0.3)
+    _tracked_scoring(monkeypatch, 1.5)
+    data = real_photo("brown_spot", 3).read_bytes()
+    with ThreadPoolExecutor(3) as pool:
+        rs = list(pool.map(lambda _: upload(client, farm["a"], data, area_code="VN-STOR-0001"), range(3)))
+    assert sorted(r.status_code for r in rs) == [201, 503, 503]
+    busy = next(r for r in rs if r.status_code == 503)
+    assert busy.headers["Retry-After"] == "30" and "send the photo again" in busy.json()["detail"]
+    assert len(client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()) == 1

@@ -261,12 +261,13 @@ def test_colour_distance_is_the_mahalanobis_distance_to_the_nearest_disease() ->
 
 def test_served_patches_are_cut_only_when_run_and_equal_leaf_patches() -> None:
     """leaf_candidates (served) cuts a patch and measures a lesion's colour only when score_patches runs it; what it
-    cuts and measures equals leaf_patches' (training) value for value, uint8 and float32 CIELAB alike, and the
-    scores are the same as with every patch cut first."""
+    cuts and measures equals the patches, areas and colour medians written out by hand as they were cut before, uint8
+    and float32 CIELAB alike, and the scores are the same as with every patch cut first."""
     import cv2
 
     from inference.images import read_rgb
     from inference.lesion_patches import (
+        components,
         leaf_and_candidates,
         leaf_candidates,
         leaf_patches,
@@ -274,12 +275,38 @@ def test_served_patches_are_cut_only_when_run_and_equal_leaf_patches() -> None:
         masked_median_u8,
         neutralise_background,
         score_patches,
+        square_patch,
     )
     from tests.data.make_photos import real_photo
 
     rgb = read_rgb(real_photo("blast", 0), 360)
+    leaf, lesion = leaf_and_candidates(rgb)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ref = np.median(lab[leaf & ~lesion], 0)
+
+    def reference(neutral: bool) -> tuple[list[np.ndarray], list[float], list[np.ndarray]]:
+        """The patches, areas and colour medians as cut before patches were cut on demand, written out by hand."""
+        keep = cv2.dilate(leaf.view(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        src = np.where(keep[..., None], rgb, np.uint8(128)) if neutral else rgb
+        ps, areas, medians = [], [], []
+        for c in components(lesion, 12, 0.0004):
+            w, h = c.x1 - c.x0, c.y1 - c.y0
+            s_, long_ = min(w, h), max(w, h)
+            k = int(np.clip(np.ceil(long_ / max(s_, 1)), 1, 6)) if long_ > 2 * s_ else 1
+            boxes = [(c.x0, c.y0, c.x1, c.y1)] if k == 1 else [
+                (c.x0 + m - s_ / 2, c.y0, c.x0 + m + s_ / 2, c.y1) if w >= h else
+                (c.x0, c.y0 + m - s_ / 2, c.x1, c.y0 + m + s_ / 2) for m in np.linspace(s_ / 2, long_ - s_ / 2, k)]
+            ps += [square_patch(src, b, 64, 1.5) for b in boxes]
+            areas += [c.area_fraction / k] * k
+            x0, y0, x1, y1 = (int(round(v)) for v in (c.x0, c.y0, c.x1, c.y1))
+            medians += [np.median(lab[y0:y1, x0:x1][lesion[y0:y1, x0:x1]], 0) - ref] * k
+        return ps, areas, medians
+
     for neutral in (False, True):
         ps, areas, colour = leaf_patches(rgb, 64, 1.5, 12, 0.0004, neutral, True, 360)
+        ref_ps, ref_areas, ref_medians = reference(neutral)
+        assert len(ps) == len(ref_ps) and all(np.array_equal(a, b) for a, b in zip(ps, ref_ps, strict=True))
+        assert np.array_equal(areas, ref_areas) and np.array_equal(colour[:, :3], np.asarray(ref_medians))
         cp = leaf_candidates(rgb, 64, 1.5, 12, 0.0004, neutral, True, 360)
         assert len(cp) == len(ps) > 6 and np.array_equal(cp.areas, areas)
 
@@ -295,11 +322,10 @@ def test_served_patches_are_cut_only_when_run_and_equal_leaf_patches() -> None:
         assert all(np.array_equal(cp[i], ps[i]) for i in cut)
         assert np.array_equal(cp.colour[np.arange(len(ps))], colour)
     # the masked copy and the uint8 histograms are the numpy versions exactly
-    leaf, lesion = leaf_and_candidates(rgb)
     keep = cv2.dilate(leaf.view(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     assert np.array_equal(neutralise_background(rgb, leaf), np.where(keep[..., None], rgb, np.uint8(128)))
     lab8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
-    lab = lab8.astype(np.float32)
+    assert np.array_equal(neutralise_background(np.asfortranarray(rgb), leaf), neutralise_background(rgb, leaf))
     assert np.array_equal(masked_median_u8(lab8, leaf), np.median(lab[leaf], 0))
     ref = masked_median_u8(lab, leaf & ~lesion)
     n, lab_ids, st, _ = cv2.connectedComponentsWithStats(lesion.view(np.uint8))

@@ -146,6 +146,11 @@ def test_agronomist_reviews_a_correction_and_compares_models(live_server, browse
     assert "macro-F1" in headers, headers
     assert "|" not in card.text and "**" not in card.text and "![" not in card.text
     assert d.find_element(By.ID, "card-lang").is_displayed()  # Vietnamese page: says the card is in English
+    d.find_element(By.ID, "lang").click()
+    wait.until(lambda _: not d.find_element(By.ID, "card-lang").is_displayed())  # the English page need not say so
+    d.find_element(By.ID, "lang").click()
+    wait.until(lambda _: d.find_element(By.ID, "card-lang").is_displayed())
+    assert d.find_element(By.ID, "card-md").get_attribute("lang") == "en"
     wait.until(lambda _: d.execute_script(
         "const im = [...document.querySelectorAll('#card-md img')];"
         "return im.length > 0 && im.every((i) => i.naturalWidth > 0);"))

@@ -34,8 +34,8 @@ function metricsText(m) {
   for (const [k, v] of Object.entries(m.leave_one_source_out || {})) parts.push(`${t("loso")} ${k.replace("train_", "").replace("_test_", "→")}: F1 ${v.macro_f1}`);
   const ins = (m.in_source_grouped_cv || {}).all;
   if (ins) parts.push(`${t("insource")}: F1 ${ins.macro_f1}, ${t("unsure")} ${Math.round(ins.unsure * 100)}%`);
-  // the whole-image bundles' (1.0.0-1.3.1) F1 is on a test split of the sources they were trained on: said so, or it
-  // reads as better than the later bundles' figures under leave one source out
+  // the whole-image bundles' (1.0.0, 1.1.0) F1 is on a test split of the sources they were trained on: said so, or
+  // it reads as better than the later bundles' figures under leave one source out
   if (m.macro_f1 !== undefined) parts.push(`${t("test_split")}: F1 ${m.macro_f1}`);
   for (const [k, v] of Object.entries(m.held_out_scenes || {})) if (v.model) parts.push(`${k}: ${t("damage_f1")} ${v.model.f1}`);
   return parts.join(" · ");
@@ -92,7 +92,9 @@ async function showFile(version, name) {
   // a card or evaluation, read as a page: its tables as tables, its plots (files of the same bundle) drawn in place
   const image = (src, alt) => {
     if (!/^[\w.-]+\.png$/.test(src)) return null;  // only a plot of this bundle; anything else: its alt text
-    const img = document.createElement("img"); img.alt = alt; cw.authImage(base + src, img); return img;
+    const img = document.createElement("img"); img.alt = alt;
+    cw.authImage(base + src, img).catch(() => {});  // unreachable: the alt text stays, as for a missing file
+    return img;
   };
   $("card-md").replaceChildren(cwMarkdown.render(text, image));
   $("card-md").hidden = false; $("card-lang").hidden = cw.lang === "en";
@@ -134,4 +136,7 @@ $("rollback").addEventListener("click", async () => {
 });
 
 $("task").addEventListener("change", () => load().catch((e) => { $("error").textContent = e.message; }));
-cw.start(T, load, () => load().catch((e) => { $("error").textContent = e.message; }));
+cw.start(T, load, () => {
+  $("card-lang").hidden = $("card-md").hidden || cw.lang === "en";  // "the card is in English", in Vietnamese only
+  load().catch((e) => { $("error").textContent = e.message; });
+});
