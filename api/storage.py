@@ -76,13 +76,20 @@ def store_bytes(data_dir: Path, kind: str, data: bytes, suffix: str) -> tuple[Pa
     Raises StorageFull when the disk is full (nothing is left behind)."""
     digest = hashlib.sha256(data).hexdigest()
     rel = content_path(kind, digest, suffix)
+    return rel, digest, write_once(data_dir, rel, data, "the photo")
+
+
+def write_once(data_dir: Path, rel: Path, data: bytes, what: str) -> bool:
+    """Write `data` at DATA_DIR/rel unless a file is there; returns whether it was written. Atomic (a temporary file
+    renamed into place: a reader never sees part of it); StorageFull, naming `what`, when the disk is full (nothing
+    is left behind)."""
     dest = data_dir / rel
     if dest.exists():
-        return rel, digest, False
+        return False
     created: list[Path] = []
     tmp: str | None = None
     try:
-        with full_disk_is_storage_full("the photo"):
+        with full_disk_is_storage_full(what):
             created = _make_dirs(dest.parent)
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
             with os.fdopen(fd, "wb") as fh:
@@ -93,7 +100,7 @@ def store_bytes(data_dir: Path, kind: str, data: bytes, suffix: str) -> tuple[Pa
             Path(tmp).unlink(missing_ok=True)
         _remove_empty(created)
         raise
-    return rel, digest, True
+    return True
 
 
 def remove_if_created(data_dir: Path, rel: Path, created: bool) -> None:

@@ -119,8 +119,9 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int, baseline_version
 
 
 async def load(url: str, headers: dict[str, str], jpegs: list[bytes], concurrency: int,
-               seconds: float) -> dict[str, float]:
-    """`concurrency` upload loops for `seconds`, the photos in turn (load_bench's driver: latencies, errors)."""
+               seconds: float, drawing: bool = False) -> dict[str, float]:
+    """`concurrency` upload loops for `seconds`, the photos in turn (load_bench's driver: latencies, errors); with
+    `drawing` each upload then fetches its lesion drawing, as the farmer's page does."""
     import itertools
 
     import httpx
@@ -134,7 +135,11 @@ async def load(url: str, headers: dict[str, str], jpegs: list[bytes], concurrenc
             r = await client.post(f"{url}/v1/photos", headers=headers,
                                   files={"file": ("leaf.jpg", jpegs[next(turn) % len(jpegs)], "image/jpeg")},
                                   data={"area_code": "VN-STOR-0001"})
-            return r.status_code == 201
+            if r.status_code != 201:
+                return False
+            if drawing and r.json().get("lesions_url"):
+                return (await client.get(url + r.json()["lesions_url"], headers=headers)).status_code == 200
+            return True
 
         return await drive(upload, concurrency, seconds)
 
@@ -153,7 +158,8 @@ def models_dir_serving(version: str, tmp: Path) -> Path:
 
 
 def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
-              baseline_version: str | None = None, baseline_slots: int | None = None) -> None:
+              baseline_version: str | None = None, baseline_slots: int | None = None,
+              farmer_flow: bool = False) -> None:
     """The live server under `concurrency` uploads per photo size; with `baseline_version` a second server serving
     that bundle, with `baseline_slots` one scoring that many photos at once (CROPWATCH_SCORING_SLOTS; the served
     default is one per core), each running the same load right after (one server at a time: they would share the two
@@ -164,7 +170,7 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
     from datasets.samples import feature_collection
 
     print(f"\nAPI, {concurrency} concurrent uploads for {seconds:g} s each, live server on localhost (SQLite):")
-    print(f"{'input':<22} {'server':<16} {'requests':>9} {'errors':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"{'input':<32} {'server':<16} {'requests':>9} {'errors':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'p99/p50':>8}")
     served = active_bundle_path("field_photo").name
     servers: list[tuple[str, str, dict[str, str]]] = [(served, served, {})]
@@ -184,9 +190,11 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
                     f = feature_collection(1)["features"][0]
                     httpx.post(f"{server.url}/v1/areas", headers=headers,
                                json={**f["properties"], "boundary": f["geometry"]})
-                    for size, jpegs in sets.items():
-                        m = asyncio.run(load(server.url, headers, jpegs, concurrency, seconds))
-                        print(f"{size:<22} {label:<16} {m['requests']:>9.0f} {m['errors']:>7.0f} "
+                    for (size, jpegs), drawing in [(item, False) for item in sets.items()] + (
+                            [(item, True) for item in sets.items()] if farmer_flow else []):
+                        m = asyncio.run(load(server.url, headers, jpegs, concurrency, seconds, drawing))
+                        name = f"{size} + drawing" if drawing else size
+                        print(f"{name:<32} {label:<16} {m['requests']:>9.0f} {m['errors']:>7.0f} "
                               f"{m['per_s']:>9.1f} {m['p50']:>8.0f} {m['p99']:>8.0f} {m['p99'] / m['p50']:>8.1f}")
             finally:  # the caller's own settings back
                 for k, v in saved.items():
@@ -229,6 +237,8 @@ def main() -> None:
     ap.add_argument("--no-api", action="store_true")
     ap.add_argument("--baseline-bundle", default=None, metavar="VERSION",
                     help="another field_photo bundle version served side by side (e.g. the one it replaced)")
+    ap.add_argument("--farmer-flow", action="store_true",
+                    help="also load uploads each followed by fetching its lesion drawing, as the farmer's page does")
     ap.add_argument("--baseline-slots", type=int, default=None, metavar="N",
                     help="also load a server scoring N photos at once (e.g. 64: every upload at once, as before "
                          "2026-12-01)")
@@ -240,7 +250,7 @@ def main() -> None:
     bench_pipelines(sets, a.repeats, a.baseline_bundle)
     patch_network_cost()
     if not a.no_api:
-        bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle, a.baseline_slots)
+        bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle, a.baseline_slots, a.farmer_flow)
 
 
 if __name__ == "__main__":

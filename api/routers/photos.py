@@ -113,7 +113,8 @@ def photo_thumbnail(photo_id: IdPath, session: SessionDep, account: CurrentAccou
 def photo_lesions(photo_id: IdPath, session: SessionDep, account: CurrentAccount, scorer: ScorerDep) -> Response:
     """What the severity measured: the photo at its analysis size (short side 300 px), everything beyond the leaf
     dimmed, the leaf outlined in white, the lesions counted in magenta, with the lesion preset the result names
-    (`severity.segmentation`). Drawn again from the stored photo by the code now served."""
+    (`severity.segmentation`). Drawn from the masks the severity was computed on when the photo was scored, and
+    kept; a photo scored before drawings were kept is drawn once from the stored photo by the code then served."""
     obs, _ = photos.visible_photo(session, account, photo_id)
     jpeg = photos.lesion_overlay(obs, scorer)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

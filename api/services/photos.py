@@ -4,6 +4,8 @@ reading, thumbnails and feedback."""
 from __future__ import annotations
 
 import io
+import logging
+import re
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -20,13 +22,15 @@ from api.services import labels
 from api.services.area_status import note_observation
 from api.services.areas import area_at
 from api.settings import Settings, get_settings
-from api.storage import remove_if_created, store_bytes
+from api.storage import content_path, remove_if_created, store_bytes, write_once
 from inference.bundle import active_bundle_path
-from inference.errors import BadInput, Forbidden, NotFound, TooLarge, Unsupported, reason
+from inference.errors import BadInput, Forbidden, NotFound, StorageFull, TooLarge, Unsupported, reason
 from inference.lesion_patch_model import load_photo_model
 from inference.photo import PhotoScorer
 from inference.photo_io import sniff_format
 from inference.results import PhotoResult, as_dict
+
+log = logging.getLogger("cropwatch.photos")
 
 TASK = "field_photo"
 SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic"}
@@ -157,11 +161,13 @@ def score_and_record(session: Session, account: Account, scorer: PhotoScorer, da
     # end the read transaction: the connection goes back to the pool while the photo is scored (tens of ms of CPU)
     # instead of being held, so concurrent uploads never queue for connections; loaded rows reload afterwards
     session.rollback()
-    result = scorer.score(data)
+    result, drawing = scorer.score_with_drawing(data)
     if area is None:
         area = locate_area(session, account, result, lat, lon)
     point = (lon, lat) if lat is not None else (result.photo.lon, result.photo.lat)
     obs = record_photo(session, account, area, data, result, point, device)
+    if drawing is not None:
+        keep_drawing(obs, drawing)
     return to_public(obs, area.code, session)
 
 
@@ -217,14 +223,38 @@ def measured_severity(obs: Observation) -> bool:
     return (obs.scores.get("severity") or {}).get("ses") is not None
 
 
+def drawing_path(obs: Observation) -> Path:
+    """Where the drawing of what a photo's severity measured is kept, relative to the data dir: one per photo
+    content, model version and lesion preset (the same photo scored again by the same model draws the same)."""
+    preset = obs.scores["severity"].get("segmentation") or "sensitive"
+    key = re.sub(r"[^\w.-]", "_", f"{obs.model_name}-{obs.model_version}-{preset}")
+    return content_path("drawings", str(obs.file_sha256), f"-{key}.jpg")
+
+
+def keep_drawing(obs: Observation, jpeg: bytes) -> None:
+    """Keep the drawing made while scoring; the record stands without it (the drawing is made again when asked
+    for) when the disk refuses it."""
+    try:
+        write_once(get_settings().data_dir, drawing_path(obs), jpeg, "the lesion drawing")
+    except (StorageFull, OSError) as exc:
+        log.warning("photo %s: the lesion drawing was not kept (%s); it is drawn again when asked for", obs.id, exc)
+
+
 def lesion_overlay(obs: Observation, scorer: PhotoScorer) -> bytes:
-    """JPEG of the lesions a stored photo's severity measured (PhotoScorer.lesion_overlay with the result's preset;
-    results from before presets were named were measured with "sensitive"); 404 when no severity was measured."""
+    """JPEG of the lesions a stored photo's severity measured: the drawing made when it was scored; for a photo
+    scored before drawings were kept, drawn once from the stored photo (PhotoScorer.lesion_overlay with the result's
+    preset; results from before presets were named were measured with "sensitive") and kept. 404 when no severity
+    was measured."""
     if not measured_severity(obs):
         raise NotFound(f"photo {obs.id} has no severity (its result is {obs.scores['diagnosis']['status']}): "
                        "nothing was measured to draw")
+    kept = get_settings().data_dir / drawing_path(obs)
+    if kept.exists():
+        return kept.read_bytes()
     preset = obs.scores["severity"].get("segmentation") or "sensitive"
-    return scorer.lesion_overlay((get_settings().data_dir / str(obs.file_path)).read_bytes(), preset)
+    jpeg = scorer.lesion_overlay((get_settings().data_dir / str(obs.file_path)).read_bytes(), preset)
+    keep_drawing(obs, jpeg)
+    return jpeg
 
 
 def add_feedback(session: Session, account: Account, obs: Observation, data: FeedbackCreate,

@@ -249,3 +249,42 @@ def test_an_upload_that_finds_no_free_slot_in_time_is_told_to_retry(client: Test
     busy = next(r for r in rs if r.status_code == 503)
     assert busy.headers["Retry-After"] == "30" and "send the photo again" in busy.json()["detail"]
     assert len(client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()) == 1
+
+
+def test_the_drawing_is_made_while_scoring_and_kept(client: TestClient, farm: dict, data_dir: Path, db,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drawing of what the severity measured is made from the scoring's own masks and kept: asking for it
+    decodes and analyses nothing again, and it is byte for byte what drawing it from the stored photo gives. A photo
+    whose drawing is missing (scored before drawings were kept) is drawn once, then kept; a disk that refuses the
+    drawing does not lose the upload."""
+    from api.services import photos
+    from inference.errors import StorageFull
+    from inference.photo import PhotoScorer
+
+    data = real_photo("brown_spot", 3).read_bytes()
+    body = upload(client, farm["a"], data, area_code="VN-STOR-0001").json()
+    with db() as s:
+        obs = s.get(Observation, body["id"])
+        kept = data_dir / photos.drawing_path(obs)
+    assert kept.exists()
+    drawn_again = client.app.state.photo_models.scorer.lesion_overlay(data, body["result"]["severity"]["segmentation"])
+    assert kept.read_bytes() == drawn_again
+
+    def no_redraw(*_a, **_kw):
+        raise AssertionError("drawn again")
+
+    with monkeypatch.context() as m:
+        m.setattr(PhotoScorer, "lesion_overlay", no_redraw)
+        got = client.get(body["lesions_url"], headers=farm["a"])
+    assert got.status_code == 200 and got.content == drawn_again
+    kept.unlink()  # as for a photo scored before drawings were kept
+    assert client.get(body["lesions_url"], headers=farm["a"]).content == drawn_again and kept.exists()
+
+    def full(*_a, **_kw):
+        raise StorageFull("the disk is full")
+
+    with monkeypatch.context() as m:
+        m.setattr(photos, "write_once", full)
+        r = upload(client, farm["a"], real_photo("blast", 0).read_bytes(), area_code="VN-STOR-0001")
+    assert r.status_code == 201 and r.json()["lesions_url"]
+    assert client.get(r.json()["lesions_url"], headers=farm["a"]).status_code == 200  # drawn when asked for
