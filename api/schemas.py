@@ -419,6 +419,27 @@ class ReviewSeverity(BaseModel):
                                      "before presets were named, measured with 'sensitive')")
 
 
+class LabelProbability(BaseModel):
+    label: str
+    probability: float
+
+
+class ReviewModelAnswer(BaseModel):
+    label: str | None = Field(description="the diagnosis label (a disease, 'unsure', 'no_symptom' or 'retake')")
+    status: str | None = Field(description="diagnosed | unsure | retake | ...")
+    confidence: float | None
+    version: str | None = Field(description="the model version that scored the photo")
+    top2: list[LabelProbability] = Field(description="the two most likely diseases, likeliest first")
+
+
+class ReviewFarmerLabel(BaseModel):
+    label: str
+    other_name: str | None
+    comment: str | None
+    by: str = Field(description="the username of who gave it")
+    created_at: datetime
+
+
 class ReviewQueueItem(BaseModel):
     photo_id: int
     area_code: str
@@ -430,8 +451,8 @@ class ReviewQueueItem(BaseModel):
     severity: ReviewSeverity | None = Field(default=None, description="the photo's stored severity; none when no "
                                             "severity was measured")
     reason: str = Field(description="disagreement | farmer_unsure | model_unsure | agreement (the queue's order)")
-    model: dict[str, Any] = Field(description="label, status, confidence, version and top2 [{label, probability}]")
-    farmer: dict[str, Any] | None = Field(description="label, other_name, comment, by, created_at")
+    model: ReviewModelAnswer = Field(description="what the model answered")
+    farmer: ReviewFarmerLabel | None = Field(description="the farmer's newest label, if any")
     device: str | None
 
 

@@ -10,8 +10,11 @@ from api.deps import CurrentAccount, IdPath, ReviewerAccount, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import (
     LabelCreate,
+    LabelProbability,
     LabelPublic,
     ReviewCreate,
+    ReviewFarmerLabel,
+    ReviewModelAnswer,
     ReviewPublic,
     ReviewQueue,
     ReviewQueueItem,
@@ -55,16 +58,17 @@ def _item(r: review.Ranked) -> ReviewQueueItem:
     fb = None
     if r.feedback is not None:
         f, user = r.feedback
-        fb = {"label": f.label, "other_name": f.other_name, "comment": f.comment, "by": user,
-              "created_at": f.created_at.isoformat()}
+        fb = ReviewFarmerLabel(label=f.label, other_name=f.other_name, comment=f.comment, by=user,
+                               created_at=f.created_at)
     return ReviewQueueItem(
         photo_id=r.obs.id, area_code=r.area_code, observed_at=r.obs.observed_at,
         image_url=f"/v1/photos/{r.obs.id}/image", thumbnail_url=f"/v1/photos/{r.obs.id}/thumbnail",
         lesions_url=f"/v1/photos/{r.obs.id}/lesions.jpg" if measured else None,
         severity=ReviewSeverity(affected_pct=sev["affected_pct"], ses=sev["ses"], segmentation=sev.get("segmentation"))
         if measured else None, reason=r.reason,
-        model={"label": d.get("label"), "status": d.get("status"), "confidence": d.get("confidence"),
-               "version": r.obs.model_version, "top2": review.top2(r.obs.scores)},
+        model=ReviewModelAnswer(label=d.get("label"), status=d.get("status"), confidence=d.get("confidence"),
+                                version=r.obs.model_version,
+                                top2=[LabelProbability(**p) for p in review.top2(r.obs.scores)]),
         farmer=fb, device=r.obs.device)
 
 
