@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,8 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
     if decision.status in ("field_patch", "no_symptom", "unsure"):
         return Bilingual(**advice[decision.status])
     ses = int(severity.ses or 0)
-    share = round(float(severity.affected_pct or 0.0), 1)
-    affected = {"vi": f"{share}".replace(".", ","), "en": f"{share}"}  # Vietnamese writes 10,7 % (as the page does)
+    share = one_decimal(float(severity.affected_pct or 0.0))
+    affected = {"vi": share.replace(".", ","), "en": share}  # Vietnamese writes 10,7 % (as the page does)
     cited = load_sources()["labels"].get(decision.label)
     if cited:  # the cited advice data: the first two in-season measures, then when to spray for SES 5 and above
         items = cited["cultural"][:2] + (cited["chemical_when"][:1] if ses > 3 else [])
@@ -157,11 +158,21 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
         head = {lang: f"{cited['name'][lang]}, {band[lang][ses > 3]} (SES {ses}, " + (
             f"khoảng {affected[lang]}% diện tích lá)." if lang == "vi" else f"about {affected[lang]}% of leaf area).")
             for lang in ("vi", "en")}
-        return Bilingual(**{lang: " ".join([head[lang], *(i[lang] for i in items), advice["footer"][lang]])
+        # a disease no active ingredient controls (the cited data names none: bacterial leaf blight) gets no line on
+        # which pesticides to use, which read as "spraying is allowed" right after "chemicals do not work"
+        footer = advice["footer"] if cited.get("active_ingredients") else advice["footer_no_chemical"]
+        return Bilingual(**{lang: " ".join([head[lang], *(i[lang] for i in items), footer[lang]])
                             for lang in ("vi", "en")})
     texts = advice.get(decision.label, advice["_default"])["low" if ses <= 3 else "high"]
     return Bilingual(**{lang: _fill(texts[lang], ses=ses, affected_pct=affected[lang]) + " " + advice["footer"][lang]
                         for lang in ("vi", "en")})
+
+
+def one_decimal(x: float) -> str:
+    """x with one decimal, halves rounded away from zero on the float's exact value: what the pages' number format
+    (Intl.NumberFormat, maximumFractionDigits 1) shows, so the advice and the severity line give the same figure
+    (Python's round(5.25, 1) is 5.2, the page's 5.3)."""
+    return str(Decimal(x).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 UNRANKED = 1e-3  # probabilities closer than this rank no disease above another (candidates_for)

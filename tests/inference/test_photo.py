@@ -106,6 +106,25 @@ def test_advice_follows_the_decision() -> None:
     assert retake.en == advice["quality"]["blurry"]["en"]
 
 
+def test_no_pesticide_line_where_no_chemical_controls_the_disease() -> None:
+    """Bacterial leaf blight: the cited data says chemicals do not control it and names no active ingredient, so the
+    advice does not go on with which pesticides to use (a farmer read that as 'spraying is allowed'); blast keeps it.
+    The share is rounded as the page rounds it (5.25 -> 5.3 in both)."""
+    from inference.photo import one_decimal
+
+    advice = load_advice()
+    ok = PhotoQuality(ok=True, sharpness=100, brightness=120, clipped_pct=0, issues=[], messages=[])
+    blb = advice_for(Decision("diagnosed", "bacterial_leaf_blight", None), PhotoSeverity(ses=7, affected_pct=41.3), ok,
+                     advice)
+    for lang in ("vi", "en"):
+        assert advice["footer"][lang] not in getattr(blb, lang)
+        assert advice["footer_no_chemical"][lang] in getattr(blb, lang)
+    blast = advice_for(Decision("diagnosed", "blast", None), PhotoSeverity(ses=5, affected_pct=5.25), ok, advice)
+    assert advice["footer"]["vi"] in blast.vi and advice["footer_no_chemical"]["vi"] not in blast.vi
+    assert "khoảng 5,3%" in blast.vi and "about 5.3%" in blast.en
+    assert [one_decimal(x) for x in (5.25, 5.15, 0.05, 10.71, 0.0, 41.349)] == ["5.3", "5.2", "0.1", "10.7", "0.0", "41.3"]
+
+
 def test_unsure_names_two_candidates_and_what_to_look_at() -> None:
     from inference.photo import candidates_for
 

@@ -11,7 +11,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.api.test_areas import area_payload
 from tests.api.test_spray_log import LOG
-from tests.data.make_photos import real_photo
+from tests.data.make_photos import dark_jpeg, real_photo
 
 LABELS_VI = {"Bệnh bạc lá", "Bệnh đạo ôn", "Bệnh đốm nâu", "Chưa chắc chắn", "Không thấy triệu chứng bệnh"}
 
@@ -65,6 +65,8 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     assert "Đã phun thuốc · Chess 50WG · 40 L · thu hoạch từ 9/11/2026" in d.find_element(By.ID, "history-list").text
     if d.find_element(By.ID, "diagnosis").text != "Chưa chắc chắn":  # cited guidance under a named disease
         assert d.find_element(By.ID, "advice-detail").is_displayed()
+        review = d.execute_script("return document.querySelector('#detail-body p.hint').textContent")
+        assert "bản nháp" in review and "draft" not in review, review  # its review status in Vietnamese too
     measured = bool(d.find_element(By.ID, "severity").text)
     assert measured  # this blast leaf is measured (a retake or a field patch would have no severity)
     if measured:  # what the severity counted, drawn: the leaf outlined, the lesions in pink
@@ -92,10 +94,19 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     d.find_element(By.ID, "fb-other-name").send_keys("lem lép hạt")
     d.find_element(By.ID, "fb-send").click()
     wait.until(lambda _: "Thank you" in d.find_element(By.ID, "fb-done").text)
+    assert not d.find_element(By.ID, "fb-wrong").is_enabled()  # said once: not sent twice by a second tap
     fb = httpx.get(f"{live_server.url}/v1/photos/{obs[0]['id']}", headers=admin).json()["feedback"]
     assert [(f["label"], f["other_name"], f["by"]) for f in fb] == [("other", "lem lép hạt", "nong_dan")]
     d.find_element(By.ID, "lang").click()  # the thanks follow the language (they stayed English)
     assert "Cảm ơn" in d.find_element(By.ID, "fb-done").text
+
+    # a photo to take again: what to fix, and no "is this right?" under it
+    dark = tmp_path / "dark.jpg"
+    dark.write_bytes(dark_jpeg(real_photo("blast", 0)))
+    d.find_element(By.ID, "photo").send_keys(str(dark))
+    d.find_element(By.ID, "send").click()
+    wait.until(lambda _: "tối" in d.find_element(By.ID, "advice").text)
+    assert not d.find_element(By.ID, "feedback").is_displayed()
 
     # a shared phone: signing out leaves nothing of this farmer, not even after a language switch
     d.find_element(By.ID, "signout").click()

@@ -167,12 +167,17 @@ function showDetail(det) {
     a.href = s.url; a.target = "_blank"; a.rel = "noopener"; a.textContent = s.title; li.append(a, s.publisher ? ` – ${s.publisher}` : ""); ol.appendChild(li); });
   body.appendChild(ol);
   const rv = document.createElement("p"); rv.className = "hint";
-  rv.textContent = `${t("review")}: ${det.review.status}${det.review.reviewed_by ? `, ${det.review.reviewed_by} (${det.review.reviewed_on})` : ""}`;
+  const status = (lang === "vi" && det.review.status_vi) || det.review.status;  // the data's own words, translated
+  rv.textContent = `${t("review")}: ${status}${det.review.reviewed_by ? `, ${det.review.reviewed_by} (${det.review.reviewed_on})` : ""}`;
   body.appendChild(rv);
 }
 
 // "right / wrong, it is ..." after each result: labels from the class registry (names in both languages)
 async function showFeedback(d) {
+  // a photo to take again has no answer to judge: no "is this right?" under "retake the photo"
+  $("feedback").hidden = d.status === "retake";
+  if (d.status === "retake") return;
+  $("fb-right").disabled = $("fb-wrong").disabled = false;
   const answered = d.status === "diagnosed";
   $("fb-right").hidden = !answered;
   $("fb-wrong").textContent = answered ? t("fb_wrong") : t("fb_what");
@@ -196,6 +201,7 @@ async function sendFeedback(body) {
     await api(`/v1/photos/${lastPhotoId}/feedback`, { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body) });
     fbDone = "fb_thanks"; $("fb-done").textContent = t("fb_thanks"); $("fb-form").hidden = true;
+    $("fb-right").disabled = $("fb-wrong").disabled = true;  // said once per photo (the next photo enables them)
   } catch (e) { fbDone = null; $("fb-done").textContent = e.message; }
 }
 
