@@ -154,6 +154,11 @@ class Observation(Base):
     ses: Mapped[int | None] = mapped_column(Integer, default=None)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # migration 0010: the upload's Idempotency-Key (the farmer's page sends one per chosen photo): a photo sent
+    # again after a dropped link is the first record, not a second one
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), default=None)
+
+    __table_args__ = (Index("ux_observations_idempotency", "created_by_id", "idempotency_key", unique=True),)
 
 
 class JobStatus(str, enum.Enum):

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Form, Header, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
@@ -54,9 +54,12 @@ class ServerBusy(Unavailable):
         self.retry_after_s = retry_after_s
 
 
-@router.post("", response_model=PhotoPublic, status_code=201)
+@router.post("", response_model=PhotoPublic, status_code=201,
+             responses={200: {"model": PhotoPublic, "description": "sent before with this Idempotency-Key: the first "
+                                                                   "record, not scored again"}})
 async def upload_photo(
     request: Request,
+    response: Response,
     session: SessionDep,
     account: PhotoTakerAccount,
     scorer: ScorerDep,
@@ -66,10 +69,17 @@ async def upload_photo(
     lon: Annotated[float | None, Form(ge=-180, le=180)] = None,
     device: Annotated[str | None, Form(max_length=100, description="the phone's make and model (the page reads it "
                                        "from EXIF before shrinking the photo); default: the photo's EXIF")] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=100, description="one per photo the farmer chose: the "
+                                                  "same photo sent again with it (a dropped link, a second tap) "
+                                                  "returns the first record (200) instead of a second one")] = None,
 ) -> PhotoPublic:
     """Score a photo and write it to the growing area's record."""
     data = await run_in_threadpool(photos.read_limited, file.file, get_settings().max_photo_bytes)
     photos.check_upload(file.content_type, data)
+    seen = await run_in_threadpool(photos.seen_upload, session, account, idempotency_key, data)
+    if seen is not None:  # before waiting for a slot: a photo sent again is not scored again
+        response.status_code = 200
+        return seen
     # end the sign-in check's transaction first: a waiting upload must not hold a pooled connection, or uploads
     # beyond the pool's size plus the slots would take every connection while the scoring ones wait for one
     await run_in_threadpool(session.rollback)
@@ -81,10 +91,13 @@ async def upload_photo(
         raise ServerBusy(f"the service is scoring other photos and none was free for {wait_s:g} s; nothing was "
                          "stored: send the photo again in a minute", retry_after_s=30) from None
     try:
-        return await run_in_threadpool(photos.score_and_record, session, account, scorer, data, area_code, lat, lon,
-                                       device)
+        public, created = await run_in_threadpool(photos.score_and_record, session, account, scorer, data, area_code,
+                                                  lat, lon, device, idempotency_key)
     finally:
         slots.release()
+    if not created:
+        response.status_code = 200
+    return public
 
 
 @router.get("/{photo_id}", response_model=PhotoPublic)

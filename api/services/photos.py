@@ -3,6 +3,7 @@ reading, thumbnails and feedback."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import visible_area
@@ -24,7 +26,7 @@ from api.services.areas import area_at
 from api.settings import Settings, get_settings
 from api.storage import content_path, remove_if_created, store_bytes, write_once
 from inference.bundle import active_bundle_path
-from inference.errors import BadInput, Forbidden, NotFound, StorageFull, TooLarge, Unsupported, reason
+from inference.errors import BadInput, Conflict, Forbidden, NotFound, StorageFull, TooLarge, Unsupported, reason
 from inference.lesion_patch_model import load_photo_model
 from inference.photo import PhotoScorer
 from inference.photo_io import sniff_format
@@ -127,7 +129,7 @@ def locate_area(session: Session, account: Account, result: PhotoResult,
 
 def record_photo(session: Session, account: Account, area: GrowingArea, data: bytes, result: PhotoResult,
                  point: tuple[float | None, float | None], device: str | None = None,
-                 observed_at: datetime | None = None) -> Observation:
+                 observed_at: datetime | None = None, idempotency_key: str | None = None) -> Observation:
     """Store the photo once by content and write the result to the area's record; nothing is left on failure."""
     data_dir = get_settings().data_dir
     rel, digest, created = store_bytes(data_dir, "photos", data, SUFFIX[result.photo.format])
@@ -137,6 +139,7 @@ def record_photo(session: Session, account: Account, area: GrowingArea, data: by
             model_name=result.model.name, model_version=result.model.version,
             lon=point[0], lat=point[1], file_path=str(rel), file_sha256=digest, created_by_id=account.id,
             device=(device or "").strip()[:100] or result.photo.device, observed_at=observed_at or utcnow(),
+            idempotency_key=idempotency_key,
         )
         session.add(obs)
         note_observation(area, obs)
@@ -149,10 +152,31 @@ def record_photo(session: Session, account: Account, area: GrowingArea, data: by
     return obs
 
 
+def seen_upload(session: Session, account: Account, key: str | None, data: bytes) -> PhotoPublic | None:
+    """The record an upload with this Idempotency-Key made before (the same photo sent again after a dropped link or a
+    second tap), or None; 409 when the key came with another photo."""
+    if not key:
+        return None
+    obs = session.scalars(select(Observation).where(Observation.created_by_id == account.id,
+                                                    Observation.idempotency_key == key)).first()
+    if obs is None:
+        return None
+    if obs.file_sha256 != hashlib.sha256(data).hexdigest():
+        raise Conflict(f"Idempotency-Key {key!r} was sent with another photo (photo {obs.id}); send each new photo "
+                       "with a new key")
+    area = session.get(GrowingArea, obs.area_id)
+    assert area is not None
+    return to_public(obs, area.code, session)
+
+
 def score_and_record(session: Session, account: Account, scorer: PhotoScorer, data: bytes,
                      area_code: str | None, lat: float | None, lon: float | None,
-                     device: str | None = None) -> PhotoPublic:
-    """The whole upload: area check, scoring, area from the location when not given, storage and record."""
+                     device: str | None = None, idempotency_key: str | None = None) -> tuple[PhotoPublic, bool]:
+    """The whole upload: area check, scoring, area from the location when not given, storage and record. Returns the
+    record and whether it is new: an Idempotency-Key seen before returns the first record, scored once."""
+    seen = seen_upload(session, account, idempotency_key, data)
+    if seen is not None:
+        return seen, False
     if account.role is Role.drone_operator:
         raise Forbidden("drone operators upload flights, not photos")
     if (lat is None) != (lon is None):
@@ -165,10 +189,16 @@ def score_and_record(session: Session, account: Account, scorer: PhotoScorer, da
     if area is None:
         area = locate_area(session, account, result, lat, lon)
     point = (lon, lat) if lat is not None else (result.photo.lon, result.photo.lat)
-    obs = record_photo(session, account, area, data, result, point, device)
+    try:
+        obs = record_photo(session, account, area, data, result, point, device, idempotency_key=idempotency_key)
+    except IntegrityError:  # the same key recorded meanwhile by a concurrent send of the same photo
+        seen = seen_upload(session, account, idempotency_key, data)
+        if seen is None:
+            raise
+        return seen, False
     if drawing is not None:
         keep_drawing(obs, drawing)
-    return to_public(obs, area.code, session)
+    return to_public(obs, area.code, session), True
 
 
 def feedback_with_authors(session: Session, obs_ids: list[int]) -> list[tuple[PhotoFeedback, str]]:

@@ -288,3 +288,31 @@ def test_the_drawing_is_made_while_scoring_and_kept(client: TestClient, farm: di
         r = upload(client, farm["a"], real_photo("blast", 0).read_bytes(), area_code="VN-STOR-0001")
     assert r.status_code == 201 and r.json()["lesions_url"]
     assert client.get(r.json()["lesions_url"], headers=farm["a"]).status_code == 200  # drawn when asked for
+
+
+def test_a_photo_sent_again_with_its_key_is_recorded_once(client: TestClient, farm: dict, data_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The farmer's page sends an Idempotency-Key per chosen photo: sent again after a dropped link or a second tap,
+    the photo returns its first record (200), scored once; the key with another photo is refused (409); another
+    farmer's key is theirs; without a key every upload is a record (as before)."""
+    from inference.photo import PhotoScorer
+
+    data = real_photo("brown_spot", 3).read_bytes()
+    key = {"Idempotency-Key": "3f1c2a9e-photo-1"}
+    first = upload(client, {**farm["a"], **key}, data, area_code="VN-STOR-0001")
+    assert first.status_code == 201, first.text
+
+    def not_again(*_a, **_kw):
+        raise AssertionError("scored again")
+
+    with monkeypatch.context() as m:
+        m.setattr(PhotoScorer, "score_with_drawing", not_again)
+        again = upload(client, {**farm["a"], **key}, data, area_code="VN-STOR-0001")
+    assert again.status_code == 200 and again.json() == first.json()
+    other = upload(client, {**farm["a"], **key}, real_photo("blast", 0).read_bytes(), area_code="VN-STOR-0001")
+    assert other.status_code == 409 and "another photo" in other.json()["detail"]
+    theirs = upload(client, {**farm["b"], **key}, data, area_code="VN-STOR-0002")  # keys are per account
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+    assert len(client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()) == 1
+    assert upload(client, farm["a"], data, area_code="VN-STOR-0001").status_code == 201  # no key: a new record
+    assert len(client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()) == 2

@@ -76,6 +76,14 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     # phone-width layout: nothing wider than the screen
     assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     d.save_screenshot(str(tmp_path / "farmer_vi.png"))
+    # "did it go?": the same photo sent again is the same record (the page's Idempotency-Key), not a second one
+    d.find_element(By.ID, "send").click()
+    wait.until(lambda _: d.find_element(By.ID, "progress").is_displayed() or d.find_element(By.ID, "send").is_enabled())
+    wait.until(lambda _: not d.find_element(By.ID, "progress").is_displayed() and d.find_element(By.ID, "send").is_enabled())
+    assert d.find_element(By.ID, "result").is_displayed() and not d.find_element(By.ID, "upload-error").text
+    assert len(httpx.get(f"{live_server.url}/v1/areas/VN-STOR-0001/observations", headers=admin).json()) == 1
+    wait.until(lambda _: d.execute_script("const i = document.getElementById('lesions-img');"
+                                          "return !document.getElementById('lesions').hidden && i.naturalWidth > 0"))
 
     d.find_element(By.ID, "lang").click()
     assert d.find_element(By.ID, "advice").text != "" and "Result" in d.find_element(By.ID, "result").text

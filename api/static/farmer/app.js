@@ -31,7 +31,7 @@ const T = {
       photo_damaged: "Ảnh bị hỏng hoặc gửi chưa hết: hãy gửi lại ảnh.",
       no_area_given: "Hãy chọn vùng trồng, hoặc bật vị trí cho camera.",
       outside_every_area: "Vị trí của ảnh nằm ngoài các vùng trồng của bạn: hãy chọn vùng trồng.",
-      network: "Lỗi mạng: ảnh chưa được gửi, hãy thử lại.",
+      network: "Lỗi mạng: chưa nhận được kết quả. Hãy gửi lại: ảnh đã tới máy chủ sẽ không bị lưu hai lần.",
     },
     labels: { bacterial_leaf_blight: "Bệnh bạc lá", blast: "Bệnh đạo ôn", brown_spot: "Bệnh đốm nâu", unsure: "Chưa chắc chắn" },
     status: { no_symptom: "Không thấy triệu chứng bệnh", retake: "Cần chụp lại ảnh", field_patch: "Ảnh khoảnh ruộng" },
@@ -66,7 +66,7 @@ const T = {
       photo_damaged: "The photo is damaged or did not arrive whole: send it again.",
       no_area_given: "Choose the growing area, or turn on location for the camera.",
       outside_every_area: "The photo's location is outside your growing areas: choose the area.",
-      network: "Network error: the photo was not sent; try again.",
+      network: "Network error: no result came back. Send it again: a photo the server already has is not recorded twice.",
     },
     labels: { bacterial_leaf_blight: "Bacterial leaf blight", blast: "Blast", brown_spot: "Brown spot", unsure: "Unsure" },
     status: { no_symptom: "No disease symptom visible", retake: "Please retake the photo", field_patch: "Field patch photo" },
@@ -351,8 +351,14 @@ $("signin-form").addEventListener("submit", async (ev) => {
   } catch (e) { $("signin-error").textContent = e.message; }
 });
 
+// one key per photo chosen: sending it again (a dropped link, a second tap) returns the first record, not a second
+let uploadKey = null;
+const newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID()
+  : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`);
+
 $("photo").addEventListener("change", () => {
   const f = $("photo").files[0];
+  uploadKey = f ? newKey() : null;
   if (!f) return;
   $("preview").src = URL.createObjectURL(f); $("preview").hidden = false;
 });
@@ -434,6 +440,9 @@ $("photo-form").addEventListener("submit", async (ev) => {
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/v1/photos");
   xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+  if (!uploadKey) uploadKey = newKey();
+  xhr.setRequestHeader("Idempotency-Key", uploadKey);
+  xhr.timeout = 180000;  // a stalled rural link: say so after 3 minutes instead of "analysing" for ever
   $("progress").hidden = false; $("send").disabled = true; $("upload-error").textContent = ""; lastError = null;
   $("bar").value = 0; $("progress-text").textContent = t("uploading");
   xhr.upload.onprogress = (e) => {
@@ -444,10 +453,10 @@ $("photo-form").addEventListener("submit", async (ev) => {
     $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false;
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-    if (xhr.status === 201) { lastPhotoId = body.id; fbDone = null; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
+    if (xhr.status === 201 || xhr.status === 200) { lastPhotoId = body.id; fbDone = null; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
     else { showUploadError({ reason: body.reason, detail: body.detail || xhr.statusText }); }
   };
-  xhr.onerror = () => { $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false; showUploadError({ reason: "network", detail: "network error" }); };
+  xhr.onerror = xhr.ontimeout = () => { $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false; showUploadError({ reason: "network", detail: "network error" }); };
   xhr.send(form);
 });
 
