@@ -154,8 +154,10 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
     cited = load_sources()["labels"].get(decision.label)
     if cited:  # the cited advice data: the first two in-season measures, then when to spray for SES 5 and above
         items = cited["cultural"][:2] + (cited["chemical_when"][:1] if ses > 3 else [])
-        band = {"vi": ("mức nhẹ", "mức nặng"), "en": ("light", "severe")}
-        head = {lang: f"{cited['name'][lang]}, {band[lang][ses > 3]} (SES {ses}, " + (
+        # SES 1-3 light, 5 moderate, 7-9 severe (SES 5 called severe alarmed a farmer at 5 % of the leaf)
+        band = {"vi": ("mức nhẹ", "mức trung bình", "mức nặng"), "en": ("light", "moderate", "severe")}
+        level = 0 if ses <= 3 else 1 if ses <= 5 else 2
+        head = {lang: f"{cited['name'][lang]}, {band[lang][level]} (SES {ses}, " + (
             f"khoảng {affected[lang]}% diện tích lá)." if lang == "vi" else f"about {affected[lang]}% of leaf area).")
             for lang in ("vi", "en")}
         # a disease no active ingredient controls (the cited data names none: bacterial leaf blight) gets no line on

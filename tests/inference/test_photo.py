@@ -122,6 +122,8 @@ def test_no_pesticide_line_where_no_chemical_controls_the_disease() -> None:
     blast = advice_for(Decision("diagnosed", "blast", None), PhotoSeverity(ses=5, affected_pct=5.25), ok, advice)
     assert advice["footer"]["vi"] in blast.vi and advice["footer_no_chemical"]["vi"] not in blast.vi
     assert "khoảng 5,3%" in blast.vi and "about 5.3%" in blast.en
+    assert "mức trung bình (SES 5" in blast.vi and "moderate (SES 5" in blast.en  # SES 5 is not "severe"
+    assert "severe (SES 7" in blb.en and "mức nặng (SES 7" in blb.vi
     assert [one_decimal(x) for x in (5.25, 5.15, 0.05, 10.71, 0.0, 41.349)] == ["5.3", "5.2", "0.1", "10.7", "0.0", "41.3"]
 
 
