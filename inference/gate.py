@@ -56,6 +56,11 @@ BRIGHT_LEAF_V = 235.0
 CLIPPED_LEAF_MAX = 0.25  # share of leaf pixels with green, or two channels, >= 250
 # Sharpness: median edge-width ratio over the strongest leaf-zone edges (see module docstring).
 BLUR_RATIO_MIN = 1.13  # 490 real photos: min 1.15; blurred sigma 3-5 px: max 1.11
+# ... and edges there must be: the strongest leaf-zone gradients (the `top` share's threshold, after the 1 px blur)
+# over the leaf's mean grey level. A photo blurred into smooth colour keeps only its JPEG blocks' tiny steps, whose
+# width ratio looks sharp (a farmer's fully blurred leaf: ratio 1.20, scored and stored). 490 real photos: min 0.20
+# (1 % under 0.23); that blurred leaf 0.07. Being a ratio to the leaf's brightness, a darker photo keeps its value.
+EDGE_CONTRAST_MIN = 0.1
 # Kind: field_patch when the green canopy is fragmented into many small pieces (canopy seen from above or at a
 # distance) rather than one or a few large leaf blades. Chosen on the 490 leaf photos (4 % above) and 12 windows of
 # the Bali orthomosaic (92 % above); CWFID (evaluation only): 60/60 above.
@@ -134,6 +139,11 @@ def plant_masks(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def edge_width_ratio(gray: np.ndarray, zone: np.ndarray, top: float = 0.02, q: float = 90.0) -> float:
     """Sharpness: the q-th percentile of |grad I| / |grad (G_1 * I)| over the `top` share (at least 30 px) of the
     strongest-gradient pixels in `zone`. ~1.6 for a sharp step edge, sqrt(s^2+1)/s for one blurred with sigma s."""
+    return edge_stats(gray, zone, top, q)[0]
+
+
+def edge_stats(gray: np.ndarray, zone: np.ndarray, top: float = 0.02, q: float = 90.0) -> tuple[float, float]:
+    """(edge_width_ratio, the gradient magnitude after the 1 px blur above which the `top` share of `zone` lies)."""
     g = gray.astype(np.float32)
     g1 = cv2.GaussianBlur(g, (0, 0), 1.0)
 
@@ -148,8 +158,8 @@ def edge_width_ratio(gray: np.ndarray, zone: np.ndarray, top: float = 0.02, q: f
     thr = np.partition(vals, vals.size - k)[vals.size - k]
     sel = zone & (m1 >= max(float(thr), 2.0))
     if sel.sum() < 10:
-        return float("nan")
-    return float(np.percentile(m0[sel] / (m1[sel] + 1e-3), q))
+        return float("nan"), float(thr)
+    return float(np.percentile(m0[sel] / (m1[sel] + 1e-3), q)), float(thr)
 
 
 def assess(rgb: np.ndarray) -> dict[str, Any]:
@@ -181,14 +191,15 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
     else:
         # no leaf to measure: judge exposure on the whole image so a black or burnt-out frame says so
         mean_v, clipped, zone = img_mean_v, img_clipped, np.ones_like(leaf)
-    sharp = edge_width_ratio(gray, zone)
+    sharp, strongest = edge_stats(gray, zone)
+    contrast = strongest / max(float(gray[leaf].mean()) if is_plant else float(gray.mean()), 1.0)
     dark = mean_v < DARK_LEAF_V
     bright = mean_v > BRIGHT_LEAF_V or clipped > CLIPPED_LEAF_MAX
     if dark:
         issues.append("too_dark")
     if bright:
         issues.append("too_bright")
-    if not (sharp >= BLUR_RATIO_MIN):  # nan (no edges at all) counts as blurry
+    if not (sharp >= BLUR_RATIO_MIN) or contrast < EDGE_CONTRAST_MIN:  # nan (no edges at all) counts as blurry
         issues.append("blurry")
     if not is_plant:
         issues.append("not_a_plant")
@@ -202,7 +213,8 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
         "leaf_fraction": round(np.count_nonzero(leaf) / leaf.size, 4), "green_fraction": round(green_frac, 4),
         "leaf_mean_v": round(mean_v, 1), "leaf_clipped_pct": round(100 * clipped, 2),
         "image_mean_v": round(img_mean_v, 1), "image_clipped_pct": round(100 * img_clipped, 2),
-        "sharpness": round(sharp, 3) if sharp == sharp else None, "coherence": round(coh, 3),
+        "sharpness": round(sharp, 3) if sharp == sharp else None, "edge_contrast": round(contrast, 3),
+        "coherence": round(coh, 3),
         "fragmentation": round(frag, 3) if frag is not None else None,
         "image": small, "leaf_mask": leaf, "green_mask": core, "canopy_mask": canopy,
     }

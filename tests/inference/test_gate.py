@@ -130,3 +130,30 @@ def test_colour_masks_are_numpys_comparisons() -> None:
         for a, b in zip(got, (green, pale, straw, tissue | straw), strict=True):
             assert a.dtype == bool and np.array_equal(a, b)
         assert green.any() or img is images[3]  # the rules were exercised
+
+
+def test_a_leaf_blurred_into_smooth_colour_is_blurry() -> None:
+    """A photo blurred so far that only its JPEG blocks' small steps are left has a sharp-looking edge-width ratio
+    (a farmer's fully blurred leaf was scored and stored); the strongest edges, against the leaf's brightness, are
+    too weak for any real photo. Darkening a real photo does not make it blurry."""
+    import io
+
+    import cv2
+    from PIL import Image
+
+    from inference.gate import BLUR_RATIO_MIN, EDGE_CONTRAST_MIN
+    from tests.data.make_photos import real_photo
+
+    rgb = read_rgb(real_photo("brown_spot", 3), 600)
+    h, w = rgb.shape[:2]
+    crop = rgb[h // 4: h // 4 + min(h, w) // 2, w // 4: w // 4 + min(h, w) // 2]
+    smooth = cv2.resize(cv2.resize(crop, (20, 20), interpolation=cv2.INTER_AREA), (300, 300),
+                        interpolation=cv2.INTER_CUBIC)
+    buf = io.BytesIO()
+    Image.fromarray(smooth).save(buf, "JPEG", quality=75)
+    g = assess(np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")))
+    assert g["sharpness"] >= BLUR_RATIO_MIN  # the width ratio alone would pass it
+    assert g["edge_contrast"] < EDGE_CONTRAST_MIN and "blurry" in g["issues"]
+    for label, i in (("blast", 0), ("brown_spot", 1), ("bacterial_leaf_blight", 2)):
+        dim = (read_rgb(real_photo(label, i), 600) * 0.5).astype(np.uint8)
+        assert "blurry" not in assess(dim)["issues"], (label, i)
