@@ -201,8 +201,8 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
         issues.append("too_bright")
     if not (sharp >= BLUR_RATIO_MIN) or contrast < EDGE_CONTRAST_MIN:  # nan (no edges at all) counts as blurry
         issues.append("blurry")
-    if not is_plant:
-        issues.append("not_a_plant")
+    if not is_plant:  # first: what to photograph comes before how (the page says the issues in this order)
+        issues.insert(0, "not_a_plant")
     kind, frag = None, None
     canopy = canopy_mask(small)
     if is_plant:

@@ -157,3 +157,10 @@ def test_a_leaf_blurred_into_smooth_colour_is_blurry() -> None:
     for label, i in (("blast", 0), ("brown_spot", 1), ("bacterial_leaf_blight", 2)):
         dim = (read_rgb(real_photo(label, i), 600) * 0.5).astype(np.uint8)
         assert "blurry" not in assess(dim)["issues"], (label, i)
+
+
+def test_not_a_plant_is_said_first() -> None:
+    """A wall has no leaf and no edges: the farmer is told first to photograph a leaf, then anything else."""
+    wall = np.full((600, 800, 3), (150, 148, 140), np.uint8)
+    issues = assess(wall)["issues"]
+    assert issues[0] == "not_a_plant", issues
