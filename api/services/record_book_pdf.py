@@ -22,6 +22,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from shapely.geometry import shape
 
+from api.services.crops import crop_names
 from api.services.record_book import Event, RecordBook
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "data" / "fonts"
@@ -95,7 +96,8 @@ def _grid(rows: list[list[Any]], widths: list[float], header: bool = True) -> Ta
 def _particulars(book: RecordBook, st: dict[str, ParagraphStyle]) -> Table:
     a = book.area
     owner = (a.owner.full_name or a.owner.username) if a.owner else None
-    rows = [["Cây trồng", f"{a.crop}{' – giống ' + a.variety if a.variety else ''}", "Vụ", a.season or "–"],
+    crop = crop_names().get(a.crop or "", {}).get("vi") or a.crop  # the Vietnamese name of a known crop
+    rows = [["Cây trồng", f"{crop}{' – giống ' + a.variety if a.variety else ''}", "Vụ", a.season or "–"],
             ["Ngày gieo sạ", a.sowing_date.strftime("%d/%m/%Y") if a.sowing_date else "–", "Diện tích",
              f"{a.area_ha:.2f} ha"],
             ["Xã / huyện", f"{a.commune or '–'} / {a.district or '–'}", "Tỉnh", a.province or "–"],

@@ -44,7 +44,7 @@ def test_record_book_csv_geojson_and_pdf(client: TestClient, farm: dict) -> None
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages).split())
     for expected in ("NHẬT KÝ CANH TÁC", "VN-STOR-0001", "Đông Xuân 2026-2027", "Chess 50WG (Pymetrozine)",
                      "SAMPLE-0001", "27/11/2026 06:30", "04/12/2026", "Nguyễn Văn Bay", "Chỉ số sinh trưởng",
-                     "Ngày sau sạ", "Ảnh chụp", "Phun thuốc"):
+                     "Ngày sau sạ", "Ảnh chụp", "Phun thuốc", "Cây trồng Lúa"):  # the crop in Vietnamese, not "rice"
         assert expected in text, expected
     assert client.get(url, headers=farm["b"]).status_code == 404  # another farmer's area
     assert client.get(url, params={"format": "xlsx"}, headers=farm["a"]).status_code == 422
