@@ -115,6 +115,12 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     d.find_element(By.ID, "send").click()
     wait.until(lambda _: "tối" in d.find_element(By.ID, "advice").text)
     assert not d.find_element(By.ID, "feedback").is_displayed()
+    # a dropped link while the history reloads: said, not left silently stale
+    d.execute_script("window._fetch = window.fetch; window.fetch = (u, o) => String(u).includes('/observations') ? "
+                     "Promise.reject(new TypeError('Failed to fetch')) : window._fetch(u, o);"
+                     "document.getElementById('area').dispatchEvent(new Event('change'));")
+    wait.until(lambda _: "Chưa tải được lịch sử" in d.find_element(By.ID, "history-list").text)
+    d.execute_script("window.fetch = window._fetch;")
 
     # a shared phone: signing out leaves nothing of this farmer, not even after a language switch
     d.find_element(By.ID, "signout").click()

@@ -10,6 +10,7 @@ const T = {
     lesions_caption: "Phần đã đo: lá (viền trắng), vết bệnh (màu hồng)", lesions_alt: "Ảnh lá với các vết bệnh đã đo tô màu hồng",
     lesions_loading: "Đang tải hình phần đã đo…", growth: "Sinh trưởng",
     leaf_colour: "màu lá, mức bảng so màu", canopy_cover: "độ che phủ xanh", no_history: "Chưa có ảnh nào.",
+    history_failed: "Chưa tải được lịch sử (mạng yếu?); kết quả ở trên đã được lưu. Tải lại trang để xem.",
     fb_question: "Kết quả này đúng không?", fb_right: "Đúng", fb_wrong: "Sai, đó là…", fb_what: "Đó là gì?",
     growth_title: "Sinh trưởng theo thời gian", days_after_sowing: "ngày sau sạ", sown_on: "sạ ngày", date: "ngày", photo: "ảnh", flight: "chuyến bay", photos: "ảnh", flights: "chuyến bay",
     sprayed: "Đã phun thuốc", harvest_from: "thu hoạch từ",
@@ -45,6 +46,7 @@ const T = {
     lesions_caption: "What was measured: the leaf (white outline), lesions (pink)", lesions_alt: "The leaf with the lesions measured tinted pink",
     lesions_loading: "Loading the picture of what was measured…", growth: "Growth",
     leaf_colour: "leaf colour, chart level", canopy_cover: "green canopy cover", no_history: "No photos yet.",
+    history_failed: "The history could not be loaded (weak signal?); the result above is saved. Reload the page to see it.",
     fb_question: "Is this right?", fb_right: "Right", fb_wrong: "Wrong, it is…", fb_what: "What is it?",
     growth_title: "Growth over time", days_after_sowing: "days after sowing", sown_on: "sown on", date: "date", photo: "photo", flight: "flight", photos: "photos", flights: "flights",
     sprayed: "Sprayed", harvest_from: "harvest from",
@@ -89,7 +91,7 @@ function applyLang() {
   if (lastResult) showResult(lastResult);
   if (fbDone) $("fb-done").textContent = t(fbDone);
   if (lastError) $("upload-error").textContent = uploadErrorText(lastError);
-  if (token && $("area").value) loadHistory();
+  if (token && $("area").value) refreshHistory();
 }
 
 async function api(path, opts = {}) {
@@ -213,6 +215,14 @@ async function loadAreas() {
     o.value = a.code; o.textContent = `${a.code} – ${a.name}`;
     $("area").appendChild(o);
   }
+}
+
+// the history, or on a dropped link a line that says so (it stayed silently stale before)
+function refreshHistory() {
+  return loadHistory().catch(() => {
+    const li = document.createElement("li"); li.className = "hint"; li.textContent = t("history_failed");
+    $("history-list").prepend(li);
+  });
 }
 
 async function loadHistory() {
@@ -363,7 +373,7 @@ $("photo").addEventListener("change", () => {
   $("preview").src = URL.createObjectURL(f); $("preview").hidden = false;
 });
 
-$("area").addEventListener("change", loadHistory);
+$("area").addEventListener("change", refreshHistory);
 $("fb-right").addEventListener("click", () => sendFeedback({ verdict: "right" }));
 $("fb-wrong").addEventListener("click", () => { $("fb-form").hidden = false; });
 $("fb-label").addEventListener("change", () => { $("fb-other").hidden = $("fb-label").value !== "other"; });
@@ -453,7 +463,7 @@ $("photo-form").addEventListener("submit", async (ev) => {
     $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false;
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-    if (xhr.status === 201 || xhr.status === 200) { lastPhotoId = body.id; fbDone = null; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); loadHistory(); }
+    if (xhr.status === 201 || xhr.status === 200) { lastPhotoId = body.id; fbDone = null; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); refreshHistory(); }
     else { showUploadError({ reason: body.reason, detail: body.detail || xhr.statusText }); }
   };
   xhr.onerror = xhr.ontimeout = () => { $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false; showUploadError({ reason: "network", detail: "network error" }); };
