@@ -160,9 +160,9 @@ def advice_for(decision: Decision, severity: PhotoSeverity, quality: PhotoQualit
         head = {lang: f"{cited['name'][lang]}, {band[lang][level]} (SES {ses}, " + (
             f"khoảng {affected[lang]}% diện tích lá)." if lang == "vi" else f"about {affected[lang]}% of leaf area).")
             for lang in ("vi", "en")}
-        # a disease no active ingredient controls (the cited data names none: bacterial leaf blight) gets no line on
-        # which pesticides to use, which read as "spraying is allowed" right after "chemicals do not work"
-        footer = advice["footer"] if cited.get("active_ingredients") else advice["footer_no_chemical"]
+        # a disease no chemical controls (the cited data says so: bacterial leaf blight and leaf streak) gets no line
+        # on which pesticides to use, which read as "spraying is allowed" right after "chemicals do not work"
+        footer = advice["footer_no_chemical"] if cited.get("no_chemical_control") else advice["footer"]
         return Bilingual(**{lang: " ".join([head[lang], *(i[lang] for i in items), footer[lang]])
                             for lang in ("vi", "en")})
     texts = advice.get(decision.label, advice["_default"])["low" if ses <= 3 else "high"]

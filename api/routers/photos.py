@@ -76,7 +76,8 @@ async def upload_photo(
     """Score a photo and write it to the growing area's record."""
     data = await run_in_threadpool(photos.read_limited, file.file, get_settings().max_photo_bytes)
     photos.check_upload(file.content_type, data)
-    seen = await run_in_threadpool(photos.seen_upload, session, account, idempotency_key, data)
+    idempotency_key = (idempotency_key or "").strip() or None  # an empty header is no key
+    seen = await run_in_threadpool(photos.seen_upload, session, account, idempotency_key, data, area_code)
     if seen is not None:  # before waiting for a slot: a photo sent again is not scored again
         response.status_code = 200
         return seen

@@ -152,9 +152,10 @@ def record_photo(session: Session, account: Account, area: GrowingArea, data: by
     return obs
 
 
-def seen_upload(session: Session, account: Account, key: str | None, data: bytes) -> PhotoPublic | None:
+def seen_upload(session: Session, account: Account, key: str | None, data: bytes,
+                area_code: str | None = None) -> PhotoPublic | None:
     """The record an upload with this Idempotency-Key made before (the same photo sent again after a dropped link or a
-    second tap), or None; 409 when the key came with another photo."""
+    second tap), or None; 409 when the key came with another photo, or for another area than the record's."""
     if not key:
         return None
     obs = session.scalars(select(Observation).where(Observation.created_by_id == account.id,
@@ -163,9 +164,12 @@ def seen_upload(session: Session, account: Account, key: str | None, data: bytes
         return None
     if obs.file_sha256 != hashlib.sha256(data).hexdigest():
         raise Conflict(f"Idempotency-Key {key!r} was sent with another photo (photo {obs.id}); send each new photo "
-                       "with a new key")
+                       "with a new key", "upload_key_reused")
     area = session.get(GrowingArea, obs.area_id)
     assert area is not None
+    if area_code and area_code != area.code:
+        raise Conflict(f"Idempotency-Key {key!r} recorded this photo in area {area.code}, not {area_code}; send it to "
+                       "another area with a new key", "upload_key_reused")
     return to_public(obs, area.code, session)
 
 
@@ -174,7 +178,8 @@ def score_and_record(session: Session, account: Account, scorer: PhotoScorer, da
                      device: str | None = None, idempotency_key: str | None = None) -> tuple[PhotoPublic, bool]:
     """The whole upload: area check, scoring, area from the location when not given, storage and record. Returns the
     record and whether it is new: an Idempotency-Key seen before returns the first record, scored once."""
-    seen = seen_upload(session, account, idempotency_key, data)
+    idempotency_key = (idempotency_key or "").strip() or None
+    seen = seen_upload(session, account, idempotency_key, data, area_code)
     if seen is not None:
         return seen, False
     if account.role is Role.drone_operator:
@@ -192,7 +197,7 @@ def score_and_record(session: Session, account: Account, scorer: PhotoScorer, da
     try:
         obs = record_photo(session, account, area, data, result, point, device, idempotency_key=idempotency_key)
     except IntegrityError:  # the same key recorded meanwhile by a concurrent send of the same photo
-        seen = seen_upload(session, account, idempotency_key, data)
+        seen = seen_upload(session, account, idempotency_key, data, area_code)
         if seen is None:
             raise
         return seen, False
@@ -254,11 +259,10 @@ def measured_severity(obs: Observation) -> bool:
 
 
 def drawing_path(obs: Observation) -> Path:
-    """Where the drawing of what a photo's severity measured is kept, relative to the data dir: one per photo
-    content, model version and lesion preset (the same photo scored again by the same model draws the same)."""
-    preset = obs.scores["severity"].get("segmentation") or "sensitive"
-    key = re.sub(r"[^\w.-]", "_", f"{obs.model_name}-{obs.model_version}-{preset}")
-    return content_path("drawings", str(obs.file_sha256), f"-{key}.jpg")
+    """Where the drawing of what a photo's severity measured is kept, relative to the data dir: one per record (the
+    same photo scored again, by other code, draws its own) and lesion preset, under the photo's content hash."""
+    preset = re.sub(r"[^\w.-]", "_", obs.scores["severity"].get("segmentation") or "sensitive")
+    return content_path("drawings", str(obs.file_sha256), f"-{obs.id}-{preset}.jpg")
 
 
 def keep_drawing(obs: Observation, jpeg: bytes) -> None:

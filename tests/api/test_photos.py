@@ -316,3 +316,12 @@ def test_a_photo_sent_again_with_its_key_is_recorded_once(client: TestClient, fa
     assert len(client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()) == 1
     assert upload(client, farm["a"], data, area_code="VN-STOR-0001").status_code == 201  # no key: a new record
     assert len(client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()) == 2
+    # an empty key is no key, every time (it was stored, and the next empty one failed on the unique index with 500)
+    for _ in range(2):
+        assert upload(client, {**farm["a"], "Idempotency-Key": ""}, data, area_code="VN-STOR-0001").status_code == 201
+    # the key's photo sent to another area: a conflict that says so, not the first record filed under the wrong area
+    admin = farm["admin"]
+    assert client.post("/v1/areas", json=area_payload("VN-STOR-0003", i=2, owner_username="farmer_a"),
+                       headers=admin).status_code == 201
+    moved = upload(client, {**farm["a"], **key}, data, area_code="VN-STOR-0003")
+    assert moved.status_code == 409 and moved.json()["reason"] == "upload_key_reused"

@@ -107,6 +107,7 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     assert [(f["label"], f["other_name"], f["by"]) for f in fb] == [("other", "lem lép hạt", "nong_dan")]
     d.find_element(By.ID, "lang").click()  # the thanks follow the language (they stayed English)
     assert "Cảm ơn" in d.find_element(By.ID, "fb-done").text
+    assert not d.find_element(By.ID, "fb-wrong").is_enabled()  # the result shown again in Vietnamese: still said once
 
     # a photo to take again: what to fix, and no "is this right?" under it
     dark = tmp_path / "dark.jpg"

@@ -29,6 +29,7 @@ const T = {
       photo_too_many_pixels: "Ảnh có quá nhiều điểm ảnh: hãy gửi ảnh chụp bình thường của điện thoại.",
       photo_unreadable: "Không đọc được ảnh: hãy gửi ảnh gốc.",
       photo_too_small: "Ảnh quá nhỏ: hãy chụp gần hơn, ảnh đầy đủ kích thước.",
+      upload_key_reused: "Ảnh này đã được gửi với một lựa chọn khác: hãy chọn lại ảnh rồi gửi.",
       photo_damaged: "Ảnh bị hỏng hoặc gửi chưa hết: hãy gửi lại ảnh.",
       no_area_given: "Hãy chọn vùng trồng, hoặc bật vị trí cho camera.",
       outside_every_area: "Vị trí của ảnh nằm ngoài các vùng trồng của bạn: hãy chọn vùng trồng.",
@@ -65,6 +66,7 @@ const T = {
       photo_too_many_pixels: "The photo has too many pixels: send a normal phone photo.",
       photo_unreadable: "The photo cannot be read: send the original photo.",
       photo_too_small: "The photo is too small: move closer and take a full-size photo.",
+      upload_key_reused: "This photo was sent with another choice: choose the photo again and send it.",
       photo_damaged: "The photo is damaged or did not arrive whole: send it again.",
       no_area_given: "Choose the growing area, or turn on location for the camera.",
       outside_every_area: "The photo's location is outside your growing areas: choose the area.",
@@ -179,7 +181,7 @@ async function showFeedback(d) {
   // a photo to take again has no answer to judge: no "is this right?" under "retake the photo"
   $("feedback").hidden = d.status === "retake";
   if (d.status === "retake") return;
-  $("fb-right").disabled = $("fb-wrong").disabled = false;
+  $("fb-right").disabled = $("fb-wrong").disabled = fbDone === "fb_thanks";  // said once per photo
   const answered = d.status === "diagnosed";
   $("fb-right").hidden = !answered;
   $("fb-wrong").textContent = answered ? t("fb_wrong") : t("fb_what");
@@ -220,7 +222,8 @@ async function loadAreas() {
 // the history, or on a dropped link a line that says so (it stayed silently stale before)
 function refreshHistory() {
   return loadHistory().catch(() => {
-    const li = document.createElement("li"); li.className = "hint"; li.textContent = t("history_failed");
+    $("history-list").querySelector("li.history-failed")?.remove();  // one such line, not one per failure
+    const li = document.createElement("li"); li.className = "hint history-failed"; li.textContent = t("history_failed");
     $("history-list").prepend(li);
   });
 }
@@ -363,12 +366,13 @@ $("signin-form").addEventListener("submit", async (ev) => {
 
 // one key per photo chosen: sending it again (a dropped link, a second tap) returns the first record, not a second
 let uploadKey = null;
+let prepared = null;  // {key, photo}: the photo as shrunk for that key, sent again byte for byte
 const newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID()
   : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`);
 
 $("photo").addEventListener("change", () => {
   const f = $("photo").files[0];
-  uploadKey = f ? newKey() : null;
+  uploadKey = f ? newKey() : null; prepared = null;
   if (!f) return;
   $("preview").src = URL.createObjectURL(f); $("preview").hidden = false;
 });
@@ -441,7 +445,9 @@ $("photo-form").addEventListener("submit", async (ev) => {
   const f = $("photo").files[0];
   if (!f) return;
   $("send").disabled = true; $("photo").disabled = true;  // the preview stays the photo being sent
-  const photo = await preparePhoto(f);
+  if (!uploadKey) uploadKey = newKey();
+  if (!prepared || prepared.key !== uploadKey) prepared = { key: uploadKey, photo: await preparePhoto(f) };
+  const photo = prepared.photo;
   const form = new FormData();
   form.append("file", photo.blob, photo.name);
   form.append("area_code", $("area").value);
@@ -450,15 +456,21 @@ $("photo-form").addEventListener("submit", async (ev) => {
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/v1/photos");
   xhr.setRequestHeader("Authorization", `Bearer ${token}`);
-  if (!uploadKey) uploadKey = newKey();
   xhr.setRequestHeader("Idempotency-Key", uploadKey);
-  xhr.timeout = 180000;  // a stalled rural link: say so after 3 minutes instead of "analysing" for ever
+  // a stalled link: no upload progress for 90 s, or no answer 150 s after the last byte (a scoring slot waits up to
+  // 60 s); said instead of "analysing" for ever. A slow but moving upload is never cut.
+  let lastMove = Date.now(), sent = false;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastMove > (sent ? 150000 : 90000)) { clearInterval(watchdog); xhr.abort(); }
+  }, 5000);
   $("progress").hidden = false; $("send").disabled = true; $("upload-error").textContent = ""; lastError = null;
   $("bar").value = 0; $("progress-text").textContent = t("uploading");
   xhr.upload.onprogress = (e) => {
+    lastMove = Date.now(); if (e.loaded === e.total) sent = true;
     if (e.lengthComputable) $("bar").value = Math.round((e.loaded / e.total) * 90);
     if (e.loaded === e.total) { $("progress-text").textContent = t("analysing"); $("bar").removeAttribute("value"); }
   };
+  xhr.onloadend = () => clearInterval(watchdog);
   xhr.onload = () => {
     $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false;
     let body = {};
@@ -466,7 +478,7 @@ $("photo-form").addEventListener("submit", async (ev) => {
     if (xhr.status === 201 || xhr.status === 200) { lastPhotoId = body.id; fbDone = null; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); refreshHistory(); }
     else { showUploadError({ reason: body.reason, detail: body.detail || xhr.statusText }); }
   };
-  xhr.onerror = xhr.ontimeout = () => { $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false; showUploadError({ reason: "network", detail: "network error" }); };
+  xhr.onerror = xhr.onabort = () => { $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false; showUploadError({ reason: "network", detail: "network error" }); };
   xhr.send(form);
 });
 
