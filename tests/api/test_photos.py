@@ -280,13 +280,17 @@ def test_the_drawing_is_made_while_scoring_and_kept(client: TestClient, farm: di
     kept.unlink()  # as for a photo scored before drawings were kept
     assert client.get(body["lesions_url"], headers=farm["a"]).content == drawn_again and kept.exists()
 
-    def full(*_a, **_kw):
+    refused: list[Path] = []
+
+    def full(_data_dir, rel, *_a, **_kw):
+        refused.append(rel)
         raise StorageFull("the disk is full")
 
     with monkeypatch.context() as m:
         m.setattr(photos, "write_once", full)
         r = upload(client, farm["a"], real_photo("blast", 0).read_bytes(), area_code="VN-STOR-0001")
     assert r.status_code == 201 and r.json()["lesions_url"]
+    assert [p.parts[0] for p in refused] == ["drawings"]  # the drawing was offered to the disk, and refused
     assert client.get(r.json()["lesions_url"], headers=farm["a"]).status_code == 200  # drawn when asked for
 
 
