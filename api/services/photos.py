@@ -177,11 +177,8 @@ def score_and_record(session: Session, account: Account, scorer: PhotoScorer, da
                      area_code: str | None, lat: float | None, lon: float | None,
                      device: str | None = None, idempotency_key: str | None = None) -> tuple[PhotoPublic, bool]:
     """The whole upload: area check, scoring, area from the location when not given, storage and record. Returns the
-    record and whether it is new: an Idempotency-Key seen before returns the first record, scored once."""
-    idempotency_key = (idempotency_key or "").strip() or None
-    seen = seen_upload(session, account, idempotency_key, data, area_code)
-    if seen is not None:
-        return seen, False
+    record and whether it is new. The caller asks seen_upload first (before waiting for a scoring slot); a send of
+    the same photo with the same key recorded meanwhile is found by the key's unique index, and its record returned."""
     if account.role is Role.drone_operator:
         raise Forbidden("drone operators upload flights, not photos")
     if (lat is None) != (lon is None):
@@ -258,10 +255,15 @@ def measured_severity(obs: Observation) -> bool:
     return (obs.scores.get("severity") or {}).get("ses") is not None
 
 
+def measured_preset(obs: Observation) -> str:
+    """The lesion preset a photo's severity was measured with (results stored before presets were named: "sensitive")."""
+    return str(obs.scores["severity"].get("segmentation") or "sensitive")
+
+
 def drawing_path(obs: Observation) -> Path:
     """Where the drawing of what a photo's severity measured is kept, relative to the data dir: one per record (the
     same photo scored again, by other code, draws its own) and lesion preset, under the photo's content hash."""
-    preset = re.sub(r"[^\w.-]", "_", obs.scores["severity"].get("segmentation") or "sensitive")
+    preset = re.sub(r"[^\w.-]", "_", measured_preset(obs))
     return content_path("drawings", str(obs.file_sha256), f"-{obs.id}-{preset}.jpg")
 
 
@@ -285,8 +287,7 @@ def lesion_overlay(obs: Observation, scorer: PhotoScorer) -> bytes:
     kept = get_settings().data_dir / drawing_path(obs)
     if kept.exists():
         return kept.read_bytes()
-    preset = obs.scores["severity"].get("segmentation") or "sensitive"
-    jpeg = scorer.lesion_overlay((get_settings().data_dir / str(obs.file_path)).read_bytes(), preset)
+    jpeg = scorer.lesion_overlay((get_settings().data_dir / str(obs.file_path)).read_bytes(), measured_preset(obs))
     keep_drawing(obs, jpeg)
     return jpeg
 
