@@ -31,6 +31,9 @@ class SourceConfig(BaseModel):
     in_repo: bool = False  # committed copy (openly licensed), available from a clean clone
     licence: str
     near_duplicates_csv: str | None = None  # image_a,image_b pairs relative to the source root
+    # a source of mixed provenance (scans on white beside field crops): its photos are split into two capture domains
+    # by background (capture_domain), so that leaving one domain out tests a kind of photo the model has not seen
+    split_by_background: bool = False
 
 
 class FieldPhotoDatasetConfig(BaseModel):
@@ -80,6 +83,20 @@ def near_duplicate_groups(files: list[str], pairs_csv: Path | None) -> dict[str,
                     ra, rb = find(a), find(b)
                     parent[max(ra, rb)] = min(ra, rb)
     return {f: find(f) for f in files}
+
+
+# share of the photo that is bright, unsaturated background (white paper, a scanner bed) above which it counts as
+# photographed on white; the roboflow photos' shares are bimodal (most below 0.2 or above 0.5)
+WHITE_BACKGROUND_SHARE = 0.3
+
+
+def capture_domain(source: str, split_by_background: bool, white_share: float) -> str:
+    """The kind of photo a row is, for leave-one-domain-out: its source, or for a source of mixed provenance
+    `<source>_white` (leaf on white paper or a scanner bed) and `<source>_other` (field crops, phone photos in the
+    field, web images). `white_share`: inference.lesion_patches.white_background_share of the photo."""
+    if not split_by_background:
+        return source
+    return f"{source}_white" if white_share > WHITE_BACKGROUND_SHARE else f"{source}_other"
 
 
 def scan_source(src: SourceConfig, classes: list[str], data_root: Path) -> list[tuple[str, str, str]]:

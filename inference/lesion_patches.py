@@ -66,6 +66,13 @@ def leaf_and_candidates(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return leaf.astype(bool), cv2.morphologyEx(lesion, cv2.MORPH_OPEN, one3).astype(bool)
 
 
+def white_background_share(rgb: np.ndarray) -> float:
+    """Share of the photo that is white paper or a scanner bed, by leaf_and_candidates' paper rule (s < 35, v > 150):
+    how training tells a leaf photographed on white from one in the field (datasets.field_photos.capture_domain)."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    return float(np.count_nonzero(cv2.inRange(hsv, (0, 0, 151), (255, 34, 255)))) / (rgb.shape[0] * rgb.shape[1])
+
+
 def find_candidates(rgb: np.ndarray, max_n: int = 12, min_fraction: float = 0.0004) -> list[Candidate]:
     """The largest connected components of the candidate mask (at most `max_n`, each at least `min_fraction` of the
     image), biggest first. `rgb` at the bundle's working size (its working_short_side)."""

@@ -26,7 +26,7 @@ import platform
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,14 @@ from sklearn.model_selection import StratifiedGroupKFold
 from tqdm.auto import tqdm
 
 from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_id, benchmark_path, without_benchmark
-from datasets.field_photos import DEFAULT_DATA_ROOT, ManifestRow, build_manifest, load_config, manifest_hash
+from datasets.field_photos import (
+    DEFAULT_DATA_ROOT,
+    ManifestRow,
+    build_manifest,
+    capture_domain,
+    load_config,
+    manifest_hash,
+)
 from datasets.lesion_boxes import ROBOFLOW, read_boxes
 from inference.bundle import BUNDLE_SCHEMA_VERSION, MODELS_DIR, sha256_file
 from inference.lesion_patches import (
@@ -51,6 +58,7 @@ from inference.lesion_patches import (
     neutralise_background,
     pool_leaf,
     to_batch,
+    white_background_share,
 )
 from inference.metrics import classification_metrics, expected_calibration_error
 from inference.photo_io import decode_rgb, stored_size
@@ -96,6 +104,12 @@ class LesionPatchConfig:
     min_class_examples: int = MIN_CLASS_EXAMPLES
     neutral_background: bool = False  # patches see the leaf only (neutralise_background), in training and serving
     colour_weight: float = 5.0  # lesion colour relative to the healthy leaf beside the network features (0: off)
+    # what the temperature and the confidence threshold are chosen on: "in_source": the grouped out-of-fold
+    # predictions; "in_and_cross_domain" (tried 2026-12-01, not kept): those together with each capture domain
+    # predicted by a head trained on the others. On held-out domains it halved the answered share without raising
+    # its accuracy (the wrong answers there are as confident as the right ones). The kNN and colour distance
+    # thresholds come from the out-of-fold predictions either way.
+    rules_from: str = "in_source"
     seed: int = 0
 
     @property
@@ -127,11 +141,12 @@ Embedder = Callable[[np.ndarray], np.ndarray]  # normalised patches (N, 3, S, S)
 
 
 def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig, data_root: Path,
-            embedder: Embedder) -> tuple[Patches, Patches]:
+            embedder: Embedder, white_shares: list[float] | None = None) -> tuple[Patches, Patches]:
     """(box patches of the roboflow lesion boxes, candidate patches of every photo), embedded. Both are cut from the
     photo decoded by serving's own decoder at the working size (short side cfg.working_short_side), exactly as
     serving cuts them: the annotation boxes are scaled to it, so a lesion in training has the pixels it will have when
-    a farmer's photo of it is scored. `embedder`: the float network (embed) or the int8 one (Int8Features)."""
+    a farmer's photo of it is scored. `embedder`: the float network (embed) or the int8 one (Int8Features).
+    `white_shares`: when given, each photo's white_background_share is appended to it (its capture domain)."""
     boxes = _box_rows(data_root)
     bx: list[np.ndarray] = []
     bi, bl, ba, bb = [], [], [], []
@@ -140,6 +155,8 @@ def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig,
     for i, r in enumerate(tqdm(rows, desc="patches", unit="photo")):
         rgb = decode_rgb(r.path, cfg.working_short_side)  # serving's decode: libjpeg's DCT scaling, then a box filter
         h, w = rgb.shape[:2]
+        if white_shares is not None:
+            white_shares.append(white_background_share(rgb))
         leaf, lesion = leaf_and_candidates(rgb)
         col = ColourOf(rgb, leaf, lesion) if cfg.colour_weight > 0 else None
         src = neutralise_background(rgb, leaf) if cfg.neutral_background else rgb
@@ -234,6 +251,12 @@ class Data:
     warnings: list[str] = field(default_factory=list)  # refused classes, single-source classes
     extra: list[str] = field(default_factory=list)  # the extra dataset folders read
     int8: Int8Features | None = None  # the int8 network the features came from (cfg.int8)
+    # per photo: its capture domain (datasets.field_photos.capture_domain); None: its source
+    dom: np.ndarray | None = None
+
+    @property
+    def domains(self) -> np.ndarray:
+        return self.dom if self.dom is not None else self.src
 
     def embedder(self, cfg: LesionPatchConfig) -> Embedder:
         return self.int8 if self.int8 is not None else partial(embed, PatchFeatures(backbone=cfg.backbone))
@@ -273,6 +296,10 @@ class Pooled:
 
     def where(self, m: np.ndarray) -> Pooled:
         return Pooled(self.logq[m], self.dist[m], self.colour[m], self.found[m])
+
+    @staticmethod
+    def concat(parts: list[Pooled]) -> Pooled:
+        return Pooled(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("logq", "dist", "colour", "found")))
 
 
 def predict_photos(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: LesionPatchConfig) -> Pooled:
@@ -390,11 +417,18 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
     torch.manual_seed(cfg.seed)
     model = PatchFeatures(backbone=cfg.backbone)
     int8 = int8_features(model, rows, cfg) if cfg.int8 else None
-    boxes, cands = extract(rows, classes, cfg, data_root, int8 if int8 is not None else partial(embed, model))
+    shares: list[float] = []
+    boxes, cands = extract(rows, classes, cfg, data_root, int8 if int8 is not None else partial(embed, model), shares)
     src = np.array([r.source for r in rows])
     bg = (src[cands.img] == "roboflow") & ~touches_a_box(cands, boxes)
-    return Data(rows, classes, boxes, cands, bg, np.array([classes.index(r.label) for r in rows]), src,
-                np.array([r.group for r in rows]), check.warnings, [str(Path(f).resolve()) for f in extra or []], int8)
+    mixed = {s.name for s in dcfg.sources if s.split_by_background}
+    dom = np.array([capture_domain(r.source, r.source in mixed, w) for r, w in zip(rows, shares, strict=True)])
+    grp = np.array([r.group for r in rows])
+    for g in set(grp):  # near-duplicates stay in one domain (the first photo's), as they stay in one fold
+        m = grp == g
+        dom[m] = dom[m][0]
+    return Data(rows, classes, boxes, cands, bg, np.array([classes.index(r.label) for r in rows]), src, grp,
+                check.warnings, [str(Path(f).resolve()) for f in extra or []], int8, dom)
 
 
 def sethy_pseudo_labels(d: Data, head: PatchHead) -> np.ndarray:
@@ -409,18 +443,72 @@ def sethy_pseudo_labels(d: Data, head: PatchHead) -> np.ndarray:
     return out
 
 
+def fit_on(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig) -> PatchHead:
+    """A head trained on the photos `imgs` as the final one is trained on all: their roboflow lesion boxes and
+    background, and their Sethy candidates pseudo-labelled by a head trained on their roboflow photos alone; Sethy
+    photos alone (no boxes): every candidate labelled by its photo's disease (sethy_head)."""
+    rob = imgs[d.src[imgs] == "roboflow"]
+    if len(rob) == 0:
+        return sethy_head(d, imgs, cfg)
+    if len(rob) == len(imgs):
+        return fit_head(d, imgs, classes, cfg)
+    allc = list(range(len(d.classes)))
+    if classes != allc:
+        raise ValueError("a head on a subset of the classes is trained on roboflow photos only")
+    return fit_head(d, imgs, allc, cfg, sethy_pseudo_labels(d, fit_head(d, rob, allc, cfg)))
+
+
+def cross_domain_predictions(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
+                             ) -> tuple[Pooled, np.ndarray] | None:
+    """(pooled predictions, their photos): each capture domain among `imgs` predicted by a head trained on the
+    other domains among them (fit_on): how the model answers a kind of photo it has not seen. None when `imgs` hold
+    a single domain."""
+    doms = d.domains[imgs]
+    names = sorted(set(doms))
+    if len(names) < 2:
+        return None
+    parts, order = [], []
+    for k in names:
+        te, tr = imgs[doms == k], imgs[doms != k]
+        parts.append(predict_photos(d, fit_on(d, tr, classes, cfg), te, len(classes), cfg))
+        order.append(te)
+    return Pooled.concat(parts), np.concatenate(order)
+
+
+def rules_for(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
+              p_in: Pooled | None = None, cross: tuple[Pooled, np.ndarray] | None = None) -> Rules:
+    """The abstain rules of a head trained on `imgs` (fit_on). The kNN and colour distance thresholds come from their
+    grouped out-of-fold predictions (`p_in`, computed when None); with cfg.rules_from "in_and_cross_domain" the
+    temperature and the confidence threshold are chosen on those together with their cross-domain predictions
+    (`cross`, computed when None; out-of-fold alone when `imgs` hold one domain)."""
+    y = np.searchsorted(classes, d.y[imgs])
+    if p_in is None:
+        p_in = grouped_oof(d, imgs, classes, cfg, fit=lambda tr: fit_on(d, tr, classes, cfg))
+    rules = choose_rules(p_in, y, cfg)
+    if cfg.rules_from == "in_source":
+        return rules
+    if cfg.rules_from != "in_and_cross_domain":
+        raise ValueError(f"rules_from {cfg.rules_from!r}: use in_and_cross_domain or in_source")
+    cross = cross if cross is not None else cross_domain_predictions(d, imgs, classes, cfg)
+    if cross is None:
+        return rules
+    p_x, order = cross
+    both = choose_rules(Pooled.concat([p_in, p_x]), np.concatenate([y, np.searchsorted(classes, d.y[order])]), cfg)
+    return replace(rules, temperature=both.temperature, confidence=both.confidence)
+
+
 def evaluate_loso(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
-    """Train on one source, test on every photo of the other, with rules chosen out-of-fold on the training source."""
+    """Train on one source, test on every photo of the other, with rules chosen on the training source alone."""
     allc = list(range(len(d.classes)))
     R, S = np.where(d.src == "roboflow")[0], np.where(d.src == "sethy2020")[0]  # extra sources: in-source CV
     out: dict[str, Any] = {}
     if len(R) and len(S):
-        rules = choose_rules(grouped_oof(d, R, allc, cfg), d.y[R], cfg)
+        rules = rules_for(d, R, allc, cfg)
         p = predict_photos(d, fit_head(d, R, allc, cfg), S, len(allc), cfg)
         out["train_roboflow_test_sethy2020"] = {**report(p, d.y[S], rules, d.classes), "rules": asdict(rules)}
         # the other way round there are no lesion boxes: Sethy candidates labelled by their photo's disease. The rules
         # come from Sethy's own out-of-fold predictions (until 1.5.0 they were roboflow's, chosen on the test photos)
-        rules_s = choose_rules(grouped_oof(d, S, allc, cfg, fit=lambda tr: sethy_head(d, tr, cfg)), d.y[S], cfg)
+        rules_s = rules_for(d, S, allc, cfg)
         p = predict_photos(d, sethy_head(d, S, cfg), R, len(allc), cfg)
         out["train_sethy2020_test_roboflow"] = {**report(p, d.y[R], rules_s, d.classes), "rules": asdict(rules_s),
                                                 "note": "no boxes or background class; rules chosen on Sethy"}
@@ -436,10 +524,29 @@ def evaluate_loco(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
         Rk = R[np.isin(d.y[R], keep)]
         if len(Rk) < 10:
             continue
-        rules = choose_rules(grouped_oof(d, Rk, keep, cfg), np.searchsorted(keep, d.y[Rk]), cfg)
+        rules = rules_for(d, Rk, keep, cfg)
         left = np.where(d.y == k)[0]
         p = predict_photos(d, fit_head(d, Rk, keep, cfg), left, len(keep), cfg)
         out[name] = {"n": int(len(left)), "unsure": round(float(1 - rules.answered(p).mean()), 4)}
+    return out
+
+
+def evaluate_lodo(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
+    """Leave one capture domain out (datasets.field_photos.capture_domain: the sources, a mixed one split into photos
+    on white and the rest): train on the other domains as the final model is trained, rules chosen on them alone,
+    test on every photo of the held-out domain. Empty with fewer than three domains (that is leave one source out)."""
+    allc = list(range(len(d.classes)))
+    doms = d.domains
+    names = sorted(set(doms))
+    out: dict[str, Any] = {}
+    if len(names) < 3:
+        return out
+    for k in names:
+        H, T = np.where(doms == k)[0], np.where(doms != k)[0]
+        rules = rules_for(d, T, allc, cfg)
+        p = predict_photos(d, fit_on(d, T, allc, cfg), H, len(allc), cfg)
+        out[f"test_{k}"] = {**report(p, d.y[H], rules, d.classes), "rules": asdict(rules),
+                            "trained_on": [n for n in names if n != k]}
     return out
 
 
@@ -458,20 +565,28 @@ def insource_oof(d: Data, cfg: LesionPatchConfig) -> Pooled:
 
 
 def nested_rule_answers(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPatchConfig,
-                        ) -> tuple[np.ndarray, np.ndarray]:
+                        cross: tuple[Pooled, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The abstain rule judged on photos it was not chosen on: out-of-fold predictions split again into grouped folds;
-    each fold is answered (or not) by rules chosen on the other folds' predictions. Returns (answered, predicted
-    class) per photo. The in-source figures choose the rules on the same predictions they report."""
+    each fold is answered (or not) by rules chosen on the other folds' predictions (with `cross`, the cross-domain
+    predictions of the other folds' photos too, as rules_for chooses them). Returns (answered, predicted class) per
+    photo. The in-source figures choose the rules on the same predictions they report."""
     answered, pred = np.zeros(len(y), bool), np.zeros(len(y), int)
     for tr, te in grouped_folds(y, grp, cfg.seed):
         rules = choose_rules(p.where(tr), y[tr], cfg)
+        if cross is not None and cfg.rules_from == "in_and_cross_domain":
+            p_x, order = cross
+            keep = np.isin(order, tr)  # order: photo indices into the same arrays as p and y
+            both = choose_rules(Pooled.concat([p.where(tr), p_x.where(keep)]),
+                                np.concatenate([y[tr], y[order[keep]]]), cfg)
+            rules = replace(rules, temperature=both.temperature, confidence=both.confidence)
         q = p.where(te)
         answered[te], pred[te] = rules.answered(q), softmax(q.logq / rules.temperature).argmax(1)
     return answered, pred
 
 
-def nested_rule_report(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPatchConfig) -> dict[str, Any]:
-    answered, pred = nested_rule_answers(p, y, grp, cfg)
+def nested_rule_report(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPatchConfig,
+                       cross: tuple[Pooled, np.ndarray] | None = None) -> dict[str, Any]:
+    answered, pred = nested_rule_answers(p, y, grp, cfg, cross)
     return {"n": int(len(y)), "unsure": round(float(1 - answered.mean()), 4),
             "answered_accuracy": round(float((pred == y)[answered].mean()), 4) if answered.any() else None,
             "note": "rules chosen on the other folds' out-of-fold predictions (nested)"}
@@ -482,13 +597,15 @@ def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict
     and the rule judged on photos it was not chosen on (nested_rule_report)."""
     allc = list(range(len(d.classes)))
     p = insource_oof(d, cfg)
-    rules = choose_rules(p, d.y, cfg)
+    every = np.arange(len(d.y))
+    cross = cross_domain_predictions(d, every, allc, cfg) if cfg.rules_from == "in_and_cross_domain" else None
+    rules = rules_for(d, every, allc, cfg, p, cross)
     insource = {"all": report(p, d.y, rules, d.classes)}
-    for s in sorted(set(d.src)):
-        m = d.src == s
+    for s in sorted(set(d.src) | set(d.domains)):
+        m = (d.src == s) | (d.domains == s)
         insource[s] = report(p.where(m), d.y[m], rules, d.classes)
     labels = sethy_pseudo_labels(d, fit_head(d, np.where(d.src == "roboflow")[0], allc, cfg))
-    nested = nested_rule_report(p, d.y, d.grp, cfg)
+    nested = nested_rule_report(p, d.y, d.grp, cfg, cross)
     return fit_head(d, np.arange(len(d.y)), allc, cfg, labels), rules, insource, nested
 
 
@@ -508,7 +625,8 @@ def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DAT
     if max_images:
         d.warnings.append(f"trained on a quick subset (max_images {max_images}: {len(d.rows)} photos): its figures "
                           "are not comparable with a full run's, and it is no candidate to serve")
-    metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg)}
+    metrics = {"leave_one_source_out": evaluate_loso(d, cfg), "leave_one_class_out": evaluate_loco(d, cfg),
+               "leave_one_domain_out": evaluate_lodo(d, cfg)}
     head, rules, metrics["in_source_grouped_cv"], metrics["in_source_nested_rules"] = final_model(d, cfg)
     plot_confusions(metrics, d.classes, out_dir)
     onnx_path = out_dir / "model.onnx"
@@ -656,6 +774,16 @@ def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
     for k, v in m["leave_one_source_out"].items():
         lines.append(f"| {k} | {v['n']} | {v['macro_f1']} | {v['accuracy']} | {v['ece']} | {v['answered']} | "
                      f"{v['answered_accuracy']} |")
+    if m.get("leave_one_domain_out"):
+        lines += ["", "## Leave one capture domain out", "",
+                  "The roboflow photos split by background into leaves on white paper or a scanner bed and the rest "
+                  "(field crops, phone photos in the field, web images); each domain held out in turn, the model and "
+                  "its rules trained on the other two.", "",
+                  "| tested on (trained on the others) | n | macro-F1 | accuracy | ECE | answered | accuracy of answered |",
+                  "|---|---|---|---|---|---|---|"]
+        for k, v in m["leave_one_domain_out"].items():
+            lines.append(f"| {k.removeprefix('test_')} | {v['n']} | {v['macro_f1']} | {v['accuracy']} | {v['ece']} | "
+                         f"{v['answered']} | {v['answered_accuracy']} |")
     lines += ["", "## Within the sources (grouped 5-fold, both sources)", "",
               "| photos | n | macro-F1 | ECE | unsure | accuracy of answered |", "|---|---|---|---|---|---|"]
     for k, v in m["in_source_grouped_cv"].items():

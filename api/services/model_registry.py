@@ -108,7 +108,7 @@ def current_benchmark(task: str) -> str | None:
     return benchmark_id(benchmark_path(name)) if name and benchmark_path(name).exists() else None
 
 
-HEADLINE_METRICS = ("accuracy", "macro_f1", "ece", "leave_one_source_out", "leave_one_class_out",
+HEADLINE_METRICS = ("accuracy", "macro_f1", "ece", "leave_one_source_out", "leave_one_class_out", "leave_one_domain_out",
                     "in_source_grouped_cv", "held_out_scenes")
 
 
