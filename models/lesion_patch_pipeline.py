@@ -26,7 +26,7 @@ import platform
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -104,12 +104,6 @@ class LesionPatchConfig:
     min_class_examples: int = MIN_CLASS_EXAMPLES
     neutral_background: bool = False  # patches see the leaf only (neutralise_background), in training and serving
     colour_weight: float = 5.0  # lesion colour relative to the healthy leaf beside the network features (0: off)
-    # what the temperature and the confidence threshold are chosen on: "in_source": the grouped out-of-fold
-    # predictions; "in_and_cross_domain" (tried 2026-12-01, not kept): those together with each capture domain
-    # predicted by a head trained on the others. On held-out domains it halved the answered share without raising
-    # its accuracy (the wrong answers there are as confident as the right ones). The kNN and colour distance
-    # thresholds come from the out-of-fold predictions either way.
-    rules_from: str = "in_source"
     seed: int = 0
 
     @property
@@ -297,10 +291,6 @@ class Pooled:
     def where(self, m: np.ndarray) -> Pooled:
         return Pooled(self.logq[m], self.dist[m], self.colour[m], self.found[m])
 
-    @staticmethod
-    def concat(parts: list[Pooled]) -> Pooled:
-        return Pooled(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("logq", "dist", "colour", "found")))
-
 
 def predict_photos(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: LesionPatchConfig) -> Pooled:
     """The photos `imgs` pooled as serving pools them (inference.lesion_patches.pool_leaf)."""
@@ -458,43 +448,10 @@ def fit_on(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig
     return fit_head(d, imgs, allc, cfg, sethy_pseudo_labels(d, fit_head(d, rob, allc, cfg)))
 
 
-def cross_domain_predictions(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
-                             ) -> tuple[Pooled, np.ndarray] | None:
-    """(pooled predictions, their photos): each capture domain among `imgs` predicted by a head trained on the
-    other domains among them (fit_on): how the model answers a kind of photo it has not seen. None when `imgs` hold
-    a single domain."""
-    doms = d.domains[imgs]
-    names = sorted(set(doms))
-    if len(names) < 2:
-        return None
-    parts, order = [], []
-    for k in names:
-        te, tr = imgs[doms == k], imgs[doms != k]
-        parts.append(predict_photos(d, fit_on(d, tr, classes, cfg), te, len(classes), cfg))
-        order.append(te)
-    return Pooled.concat(parts), np.concatenate(order)
-
-
-def rules_for(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig,
-              p_in: Pooled | None = None, cross: tuple[Pooled, np.ndarray] | None = None) -> Rules:
-    """The abstain rules of a head trained on `imgs` (fit_on). The kNN and colour distance thresholds come from their
-    grouped out-of-fold predictions (`p_in`, computed when None); with cfg.rules_from "in_and_cross_domain" the
-    temperature and the confidence threshold are chosen on those together with their cross-domain predictions
-    (`cross`, computed when None; out-of-fold alone when `imgs` hold one domain)."""
-    y = np.searchsorted(classes, d.y[imgs])
-    if p_in is None:
-        p_in = grouped_oof(d, imgs, classes, cfg, fit=lambda tr: fit_on(d, tr, classes, cfg))
-    rules = choose_rules(p_in, y, cfg)
-    if cfg.rules_from == "in_source":
-        return rules
-    if cfg.rules_from != "in_and_cross_domain":
-        raise ValueError(f"rules_from {cfg.rules_from!r}: use in_and_cross_domain or in_source")
-    cross = cross if cross is not None else cross_domain_predictions(d, imgs, classes, cfg)
-    if cross is None:
-        return rules
-    p_x, order = cross
-    both = choose_rules(Pooled.concat([p_in, p_x]), np.concatenate([y, np.searchsorted(classes, d.y[order])]), cfg)
-    return replace(rules, temperature=both.temperature, confidence=both.confidence)
+def rules_for(d: Data, imgs: np.ndarray, classes: list[int], cfg: LesionPatchConfig) -> Rules:
+    """The abstain rules of a head trained on `imgs` (fit_on), chosen on their grouped out-of-fold predictions."""
+    p = grouped_oof(d, imgs, classes, cfg, fit=lambda tr: fit_on(d, tr, classes, cfg))
+    return choose_rules(p, np.searchsorted(classes, d.y[imgs]), cfg)
 
 
 def evaluate_loso(d: Data, cfg: LesionPatchConfig) -> dict[str, Any]:
@@ -565,28 +522,20 @@ def insource_oof(d: Data, cfg: LesionPatchConfig) -> Pooled:
 
 
 def nested_rule_answers(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPatchConfig,
-                        cross: tuple[Pooled, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """The abstain rule judged on photos it was not chosen on: out-of-fold predictions split again into grouped folds;
-    each fold is answered (or not) by rules chosen on the other folds' predictions (with `cross`, the cross-domain
-    predictions of the other folds' photos too, as rules_for chooses them). Returns (answered, predicted class) per
-    photo. The in-source figures choose the rules on the same predictions they report."""
+    each fold is answered (or not) by rules chosen on the other folds' predictions. Returns (answered, predicted
+    class) per photo. The in-source figures choose the rules on the same predictions they report."""
     answered, pred = np.zeros(len(y), bool), np.zeros(len(y), int)
     for tr, te in grouped_folds(y, grp, cfg.seed):
         rules = choose_rules(p.where(tr), y[tr], cfg)
-        if cross is not None and cfg.rules_from == "in_and_cross_domain":
-            p_x, order = cross
-            keep = np.isin(order, tr)  # order: photo indices into the same arrays as p and y
-            both = choose_rules(Pooled.concat([p.where(tr), p_x.where(keep)]),
-                                np.concatenate([y[tr], y[order[keep]]]), cfg)
-            rules = replace(rules, temperature=both.temperature, confidence=both.confidence)
         q = p.where(te)
         answered[te], pred[te] = rules.answered(q), softmax(q.logq / rules.temperature).argmax(1)
     return answered, pred
 
 
-def nested_rule_report(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPatchConfig,
-                       cross: tuple[Pooled, np.ndarray] | None = None) -> dict[str, Any]:
-    answered, pred = nested_rule_answers(p, y, grp, cfg, cross)
+def nested_rule_report(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPatchConfig) -> dict[str, Any]:
+    answered, pred = nested_rule_answers(p, y, grp, cfg)
     return {"n": int(len(y)), "unsure": round(float(1 - answered.mean()), 4),
             "answered_accuracy": round(float((pred == y)[answered].mean()), 4) if answered.any() else None,
             "note": "rules chosen on the other folds' out-of-fold predictions (nested)"}
@@ -597,15 +546,13 @@ def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict
     and the rule judged on photos it was not chosen on (nested_rule_report)."""
     allc = list(range(len(d.classes)))
     p = insource_oof(d, cfg)
-    every = np.arange(len(d.y))
-    cross = cross_domain_predictions(d, every, allc, cfg) if cfg.rules_from == "in_and_cross_domain" else None
-    rules = rules_for(d, every, allc, cfg, p, cross)
+    rules = choose_rules(p, d.y, cfg)
     insource = {"all": report(p, d.y, rules, d.classes)}
     for s in sorted(set(d.src) | set(d.domains)):
         m = (d.src == s) | (d.domains == s)
         insource[s] = report(p.where(m), d.y[m], rules, d.classes)
     labels = sethy_pseudo_labels(d, fit_head(d, np.where(d.src == "roboflow")[0], allc, cfg))
-    nested = nested_rule_report(p, d.y, d.grp, cfg, cross)
+    nested = nested_rule_report(p, d.y, d.grp, cfg)
     return fit_head(d, np.arange(len(d.y)), allc, cfg, labels), rules, insource, nested
 
 
