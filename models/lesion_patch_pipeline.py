@@ -135,7 +135,7 @@ Embedder = Callable[[np.ndarray], np.ndarray]  # normalised patches (N, 3, S, S)
 
 
 def extract(rows: list[ManifestRow], classes: list[str], cfg: LesionPatchConfig, data_root: Path,
-            embedder: Embedder, white_shares: list[float] | None = None) -> tuple[Patches, Patches]:
+            embedder: Embedder, *, white_shares: list[float] | None = None) -> tuple[Patches, Patches]:
     """(box patches of the roboflow lesion boxes, candidate patches of every photo), embedded. Both are cut from the
     photo decoded by serving's own decoder at the working size (short side cfg.working_short_side), exactly as
     serving cuts them: the annotation boxes are scaled to it, so a lesion in training has the pixels it will have when
@@ -408,17 +408,25 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
     model = PatchFeatures(backbone=cfg.backbone)
     int8 = int8_features(model, rows, cfg) if cfg.int8 else None
     shares: list[float] = []
-    boxes, cands = extract(rows, classes, cfg, data_root, int8 if int8 is not None else partial(embed, model), shares)
+    boxes, cands = extract(rows, classes, cfg, data_root, int8 if int8 is not None else partial(embed, model),
+                           white_shares=shares)
     src = np.array([r.source for r in rows])
     bg = (src[cands.img] == "roboflow") & ~touches_a_box(cands, boxes)
     mixed = {s.name for s in dcfg.sources if s.split_by_background}
-    dom = np.array([capture_domain(r.source, r.source in mixed, w) for r, w in zip(rows, shares, strict=True)])
+    return Data(rows, classes, boxes, cands, bg, np.array([classes.index(r.label) for r in rows]), src,
+                np.array([r.group for r in rows]), check.warnings, [str(Path(f).resolve()) for f in extra or []], int8,
+                photo_domains(rows, shares, mixed))
+
+
+def photo_domains(rows: list[ManifestRow], white_shares: list[float], mixed: set[str]) -> np.ndarray:
+    """Per photo its capture domain (datasets.field_photos.capture_domain; `mixed`: the sources split by background);
+    a near-duplicate group stays in one domain, its first photo's, as it stays in one fold."""
+    dom = np.array([capture_domain(r.source, r.source in mixed, w) for r, w in zip(rows, white_shares, strict=True)])
     grp = np.array([r.group for r in rows])
-    for g in set(grp):  # near-duplicates stay in one domain (the first photo's), as they stay in one fold
+    for g in set(grp):
         m = grp == g
         dom[m] = dom[m][0]
-    return Data(rows, classes, boxes, cands, bg, np.array([classes.index(r.label) for r in rows]), src, grp,
-                check.warnings, [str(Path(f).resolve()) for f in extra or []], int8, dom)
+    return dom
 
 
 def sethy_pseudo_labels(d: Data, head: PatchHead) -> np.ndarray:
@@ -725,13 +733,13 @@ def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
         lines += ["", "## Leave one capture domain out", "",
                   "The roboflow photos split by background into leaves on white paper or a scanner bed and the rest "
                   "(field crops, phone photos in the field, web images); each domain held out in turn, the model and "
-                  "its rules trained on the other two.", "",
+                  "its rules trained on the others.", "",
                   "| tested on (trained on the others) | n | macro-F1 | accuracy | ECE | answered | accuracy of answered |",
                   "|---|---|---|---|---|---|---|"]
         for k, v in m["leave_one_domain_out"].items():
             lines.append(f"| {k.removeprefix('test_')} | {v['n']} | {v['macro_f1']} | {v['accuracy']} | {v['ece']} | "
                          f"{v['answered']} | {v['answered_accuracy']} |")
-    lines += ["", "## Within the sources (grouped 5-fold, both sources)", "",
+    lines += ["", "## Within the sources (grouped 5-fold over every photo; rows by source and by capture domain)", "",
               "| photos | n | macro-F1 | ECE | unsure | accuracy of answered |", "|---|---|---|---|---|---|"]
     for k, v in m["in_source_grouped_cv"].items():
         lines.append(f"| {k} | {v['n']} | {v['macro_f1']} | {v['ece']} | {v['unsure']} | {v['answered_accuracy']} |")

@@ -130,26 +130,45 @@ def _three_domains() -> Data:
 
 
 def test_leave_one_domain_out_chooses_rules_and_trains_without_the_held_out_domain() -> None:
-    """Scrambling a held-out domain (labels shuffled, features moved) changes its own figures and nothing the model or
-    its rules were chosen on; with two domains there is nothing beyond leave one source out."""
+    """Shuffling a held-out domain's labels (its features untouched) changes neither its rules nor what is predicted
+    for it: the heads, the Sethy pseudo-labels and the rules never saw those labels. Moving its features as well
+    (another camera) changes its figures but not its rules. With two domains there is nothing beyond leave one source
+    out."""
     import models.lesion_patch_pipeline as lp
 
     cfg = LesionPatchConfig()
     before = lp.evaluate_lodo(_three_domains(), cfg)
     assert set(before) == {"test_roboflow_other", "test_roboflow_white", "test_sethy2020"}
     assert before["test_roboflow_white"]["trained_on"] == ["roboflow_other", "sethy2020"]
-    for held in ("roboflow_white", "sethy2020"):
+    for held in ("roboflow_other", "roboflow_white", "sethy2020"):
+        key = f"test_{held}"
         d = _three_domains()
         m = d.dom == held
         d.y[m] = np.random.default_rng(1).permutation(d.y[m])
         for p in (d.cands, d.boxes):
-            rows = m[p.img]
-            p.X[rows] = p.X[rows] * 1.7 + 2.5
-            p.label[rows] = d.y[p.img[rows]]
-        after = lp.evaluate_lodo(d, cfg)
-        assert after[f"test_{held}"]["rules"] == before[f"test_{held}"]["rules"], held
-        assert after[f"test_{held}"]["macro_f1"] != before[f"test_{held}"]["macro_f1"]
+            p.label[m[p.img]] = d.y[p.img[m[p.img]]]
+        after = lp.evaluate_lodo(d, cfg)[key]
+        assert after["rules"] == before[key]["rules"], held
+        predicted = np.asarray(after["confusion_matrix"]).sum(0)  # columns: what was predicted, whatever the truth
+        np.testing.assert_array_equal(predicted, np.asarray(before[key]["confusion_matrix"]).sum(0))
+        assert after["confusion_matrix"] != before[key]["confusion_matrix"]  # the shuffle did reach the figures
+        for p in (d.cands, d.boxes):
+            p.X[m[p.img]] = p.X[m[p.img]] * 1.7 + 2.5
+        moved = lp.evaluate_lodo(d, cfg)[key]
+        assert moved["rules"] == before[key]["rules"]
+        assert moved["macro_f1"] != after["macro_f1"]
     assert lp.evaluate_lodo(synthetic_data(), cfg) == {}  # two domains: the sources
+
+
+def test_a_near_duplicate_group_stays_in_one_capture_domain() -> None:
+    from datasets.field_photos import ManifestRow
+    from models.lesion_patch_pipeline import photo_domains
+
+    rows = [ManifestRow(f"/p{i}.jpg", "blast", g, "train", s)
+            for i, (g, s) in enumerate([("r:a", "roboflow"), ("r:a", "roboflow"), ("r:b", "roboflow"),
+                                        ("s:c", "sethy2020")])]
+    dom = photo_domains(rows, [0.8, 0.1, 0.1, 0.9], {"roboflow"})
+    assert dom.tolist() == ["roboflow_white", "roboflow_white", "roboflow_other", "sethy2020"]
 
 
 def test_capture_domain_splits_a_mixed_source_by_its_white_background() -> None:

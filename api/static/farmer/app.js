@@ -4,7 +4,7 @@ const T = {
   vi: {
     title: "Chẩn đoán lá lúa", signin: "Đăng nhập", username: "Tên đăng nhập", password: "Mật khẩu",
     signin_btn: "Đăng nhập", take_photo: "Chụp ảnh lá", area: "Vùng trồng", choose: "Chụp hoặc chọn ảnh",
-    photo_tip: "Chụp gần một lá bệnh, trong bóng râm. Nếu có, lót tờ giấy trắng sau lá; đừng để rơm khô hay đất làm nền.",
+    photo_tip: "Chụp gần một lá bị bệnh, ở chỗ râm, không để nắng chiếu thẳng. Nếu có giấy trắng, đặt một tờ phía sau lá; đừng chụp trên nền rơm khô hay đất.",
     send: "Gửi ảnh", result: "Kết quả", history: "Lịch sử vùng trồng", signout: "Đăng xuất",
     uploading: "Đang gửi ảnh…", analysing: "Đang phân tích…", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
     maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá",
@@ -42,7 +42,7 @@ const T = {
   en: {
     title: "Rice leaf check", signin: "Sign in", username: "Username", password: "Password",
     signin_btn: "Sign in", take_photo: "Photograph a leaf", area: "Growing area", choose: "Take or choose a photo",
-    photo_tip: "One diseased leaf, close, in shade. If you have one, hold a sheet of white paper behind it; keep dry straw and soil out of the background.",
+    photo_tip: "One diseased leaf, close, in the shade, out of direct sun. If you have white paper, hold a sheet behind the leaf; do not photograph it against dry straw or soil.",
     send: "Send photo", result: "Result", history: "History of this area", signout: "Sign out",
     uploading: "Sending photo…", analysing: "Analysing…", bad_login: "Wrong username or password",
     maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area",
