@@ -227,3 +227,16 @@ def test_drone_damage_compare_and_promotion_work_as_for_photos(tmp_path: Path, m
     assert r.status_code == 200, r.text
     acts = client.get("/v1/models/drone_damage/activations", headers=h).json()
     assert acts[0]["version"] == "1.0.0" and acts[0]["comparison"]["benchmark"] == rec["benchmark"]
+
+
+def test_versions_list_the_headline_figures_a_bundle_has(tmp_path: Path) -> None:
+    """A bundle's leave-one-domain-out figures (trained since 2026-12-01) reach the models page beside leave one
+    source out; figures that are not headline ones stay in model.json."""
+    m = models_copy(tmp_path)
+    d = m / "field_photo" / "9.9.9"
+    d.mkdir()
+    lodo = {"test_roboflow_other": {"macro_f1": 0.55}}
+    (d / "model.json").write_text(json.dumps({"architecture": "x", "metrics": {
+        "leave_one_source_out": {}, "leave_one_domain_out": lodo, "training_curve": [1, 2]}}))
+    v = {x["version"]: x for x in registry.versions("field_photo", m, "1.2.0")}["9.9.9"]
+    assert v["metrics"] == {"leave_one_source_out": {}, "leave_one_domain_out": lodo}

@@ -8,7 +8,7 @@ const T = {
     confirm_rollback: "Quay lại phiên bản đã phục vụ trước lần chuyển đổi gần nhất? Mọi máy chủ sẽ đổi ngay.",
     when: "Lúc", who: "Ai", what: "Gì", active: "đang phục vụ", compare: "So sánh với bản đang phục vụ", activate: "Đưa vào phục vụ",
     comparing: "Đang so sánh trên bộ ảnh chuẩn (khoảng 10 giây)…", done: "Xong", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
-    loso: "ngoài nguồn", insource: "trong nguồn", unsure: "chưa chắc", damage_f1: "F1 hư hại",
+    loso: "ngoài nguồn", lodo: "kiểu ảnh chưa học", insource: "trong nguồn", unsure: "chưa chắc", damage_f1: "F1 hư hại",
     test_split: "tập thử cùng nguồn (không so được với ngoài nguồn)",
     no_right: "Chỉ quản trị viên, hoặc kỹ sư được quản trị viên cấp quyền, mới đưa phiên bản vào phục vụ hay quay lại được. Bạn vẫn so sánh được; muốn có quyền, hãy hỏi quản trị viên.",
     card_english: "Thẻ mô hình viết bằng tiếng Anh." },
@@ -18,7 +18,7 @@ const T = {
     confirm_rollback: "Serve again the version served before the latest switch? Every server changes at once.",
     history: "Switches", when: "When", who: "Who", what: "What", active: "served", compare: "Compare with the served version",
     activate: "Promote", comparing: "Comparing on the frozen benchmark (about 10 s)…", done: "Done",
-    bad_login: "Wrong username or password", loso: "other source", insource: "within sources", unsure: "unsure",
+    bad_login: "Wrong username or password", loso: "other source", lodo: "unseen kind of photo", insource: "within sources", unsure: "unsure",
     damage_f1: "damage F1", test_split: "test split of the same sources (not comparable with other-source figures)",
     no_right: "Only an admin, or an agronomist an admin gave the right, can promote or roll back a version. You can still compare; ask an admin for the right.",
     card_english: "Model cards are written in English." },
@@ -32,6 +32,8 @@ const task = () => $("task").value;
 function metricsText(m) {
   const parts = [];
   for (const [k, v] of Object.entries(m.leave_one_source_out || {})) parts.push(`${t("loso")} ${k.replace("train_", "").replace("_test_", "→")}: F1 ${v.macro_f1}`);
+  // leave one capture domain out (bundles trained since 2026-12-01): a kind of photo training had not seen
+  for (const [k, v] of Object.entries(m.leave_one_domain_out || {})) parts.push(`${t("lodo")} ${k.replace("test_", "")}: F1 ${v.macro_f1}`);
   const ins = (m.in_source_grouped_cv || {}).all;
   if (ins) parts.push(`${t("insource")}: F1 ${ins.macro_f1}, ${t("unsure")} ${Math.round(ins.unsure * 100)}%`);
   // the whole-image bundles' (1.0.0, 1.1.0) F1 is on a test split of the sources they were trained on: said so, or
