@@ -37,6 +37,10 @@ def candidate_mask(rgb: np.ndarray) -> np.ndarray:
     return leaf_and_candidates(rgb)[1]
 
 
+# white paper or a scanner bed: OpenCV HSV s < 35, v > 150 (inRange bounds, inclusive)
+PAPER_HSV = ((0, 0, 151), (255, 34, 255))
+
+
 def leaf_and_candidates(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(leaf, lesion candidates), bool (rows, cols). The candidates are a recall-oriented colour rule (yellow-brown-
     orange or grey-white, or dark and saturated, inside a leaf closed over lesion-sized gaps, minus white paper).
@@ -47,7 +51,7 @@ def leaf_and_candidates(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     comparisons at the working size; the result is identical (a test compares the two on real photos). The leaf is
     the green tissue closed over lesion-sized gaps plus the brown attached to it, holes filled, minus paper."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    paper = cv2.inRange(hsv, (0, 0, 151), (255, 34, 255))
+    paper = cv2.inRange(hsv, *PAPER_HSV)
     green = cv2.inRange(hsv, (27, 46, 41), (95, 255, 255))
     k = max(3, int(0.04 * min(rgb.shape[:2])) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
@@ -67,10 +71,10 @@ def leaf_and_candidates(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def white_background_share(rgb: np.ndarray) -> float:
-    """Share of the photo that is white paper or a scanner bed, by leaf_and_candidates' paper rule (s < 35, v > 150):
-    how training tells a leaf photographed on white from one in the field (datasets.field_photos.capture_domain)."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    return float(np.count_nonzero(cv2.inRange(hsv, (0, 0, 151), (255, 34, 255)))) / (rgb.shape[0] * rgb.shape[1])
+    """Share of the photo that is white paper or a scanner bed, by leaf_and_candidates' paper rule (PAPER_HSV): how
+    training tells a leaf photographed on white from one in the field (datasets.field_photos.capture_domain)."""
+    paper = cv2.inRange(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV), *PAPER_HSV)
+    return float(np.count_nonzero(paper)) / paper.size
 
 
 def find_candidates(rgb: np.ndarray, max_n: int = 12, min_fraction: float = 0.0004) -> list[Candidate]:

@@ -520,13 +520,7 @@ def insource_oof(d: Data, cfg: LesionPatchConfig) -> Pooled:
     lesions and background and on its Sethy candidates pseudo-labelled by a head trained on its roboflow photos alone
     (until 1.6.0 the pseudo-labels came from every roboflow photo, the fold's held-out ones included)."""
     allc = list(range(len(d.classes)))
-    rob = d.src == "roboflow"
-
-    def fit(tr: np.ndarray) -> PatchHead:
-        labels = sethy_pseudo_labels(d, fit_head(d, tr[rob[tr]], allc, cfg))
-        return fit_head(d, tr, allc, cfg, labels)
-
-    return grouped_oof(d, np.arange(len(d.y)), allc, cfg, fit=fit)
+    return grouped_oof(d, np.arange(len(d.y)), allc, cfg, fit=lambda tr: fit_on(d, tr, allc, cfg))
 
 
 def nested_rule_answers(p: Pooled, y: np.ndarray, grp: np.ndarray, cfg: LesionPatchConfig,
@@ -559,9 +553,8 @@ def final_model(d: Data, cfg: LesionPatchConfig) -> tuple[PatchHead, Rules, dict
     for s in sorted(set(d.src) | set(d.domains)):
         m = (d.src == s) | (d.domains == s)
         insource[s] = report(p.where(m), d.y[m], rules, d.classes)
-    labels = sethy_pseudo_labels(d, fit_head(d, np.where(d.src == "roboflow")[0], allc, cfg))
     nested = nested_rule_report(p, d.y, d.grp, cfg)
-    return fit_head(d, np.arange(len(d.y)), allc, cfg, labels), rules, insource, nested
+    return fit_on(d, np.arange(len(d.y)), allc, cfg), rules, insource, nested
 
 
 def run(version: str, out_dir: Path | None = None, data_root: Path = DEFAULT_DATA_ROOT,
