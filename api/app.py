@@ -33,6 +33,7 @@ from api.routers import (
     trace,
     vectors,
 )
+from api.scoring import ScoringPool, available_cores
 from api.services.model_registry import ModelWatcher
 from api.services.photos import TASK, PhotoModelHolder
 from api.settings import get_settings
@@ -54,6 +55,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(canopy.warm_up)  # the canopy's colour table (0.25 s), before the first request needs it
     watcher.start(version)
     app.state.photo_models = holder
+    processes = available_cores() if settings.scoring_processes is None else settings.scoring_processes
+    pool = app.state.scoring_pool = ScoringPool(processes, settings.photo_model_threads,
+                                                holder.scorer) if processes else None
+    if pool is not None:
+        await run_in_threadpool(pool.warm)  # the processes spawned and the bundle loaded (a few seconds) first
     runner = make_runner()
     app.state.jobs = runner
     if isinstance(runner, LocalJobRunner):
@@ -61,6 +67,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     watcher.stop()
     runner.shutdown()
+    if pool is not None:
+        pool.shutdown()
 
 
 def install_docs(app: FastAPI) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.db import get_session
 from api.errors import Unauthorized
 from api.orm import Account, GrowingArea, RevokedToken, Role
+from api.scoring import PooledScorer
 from api.security import TokenClaims, can_see, decode_token
 from inference.errors import Forbidden, NotFound, Unavailable
 from inference.photo import PhotoScorer
@@ -100,9 +101,11 @@ VisibleArea = Annotated[GrowingArea, Depends(area_from_path)]
 def get_scorer(request: Request) -> PhotoScorer:
     """The active photo scorer; 503 when no photo model is loaded."""
     holder = request.app.state.photo_models
-    if holder.scorer is None:
+    scorer = holder.scorer
+    if scorer is None:
         raise Unavailable(f"no photo model is loaded ({holder.error}); an admin must activate one")
-    return holder.scorer
+    pool = getattr(request.app.state, "scoring_pool", None)
+    return PooledScorer.of(scorer, pool) if pool is not None else scorer
 
 
 ScorerDep = Annotated[PhotoScorer, Depends(get_scorer)]

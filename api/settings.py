@@ -40,10 +40,14 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, description="Largest accepted photo upload.")
     max_photo_pixels: int = Field(default=50_000_000, description="Largest accepted photo, in pixels (header).")
     photo_model_threads: int | None = Field(default=None, ge=1, le=64, description="onnxruntime threads per photo "
-                                            "(unset: onnxruntime's own choice, every core)")
+                                            "(unset: one in a scoring process, else onnxruntime's own choice, every "
+                                            "core)")
+    scoring_processes: int | None = Field(default=None, ge=0, le=256, description="worker processes that score "
+                                          "uploaded photos (api/scoring.py; unset: one per core this process may "
+                                          "use, cgroup CPU quota included; 0: score in the server's own threads)")
     scoring_slots: int | None = Field(default=None, ge=1, le=256, description="uploads scored at once by one API "
                                       "process; more wait their turn, holding no thread and no database connection "
-                                      "(unset: one per core this process may use, cgroup CPU quota included)")
+                                      "(unset: two per scoring process, or without them one per core)")
     scoring_wait_s: float = Field(default=60.0, gt=0, le=3600, description="an upload that finds no scoring slot "
                                   "free for this long is answered 503 with Retry-After, nothing stored")
     models_dir: Path = Field(default=REPO_ROOT / "models", description="Model bundles and their ACTIVE files.")

@@ -9,10 +9,11 @@
    resize, torch eager on the whole-image network), as baselines;
 4. the API on a live server on localhost: 16 concurrent uploads of each photo size (photos/s, errors, p50, p99);
    with --baseline-bundle a second server serving that bundle takes the same load right after the first, with
-   --baseline-slots N one scoring N uploads at once (the service's default: one per core).
+   --baseline-slots N one scoring N uploads at once (the service's default: two per scoring process), with
+   --baseline-processes N one scoring in N worker processes (0: in the server's threads; the default: one per core).
 
 Run: .venv/bin/python benchmarks/photo_bench.py [--repeats 30] [--concurrency 16] [--api-s 30] [--no-api]
-     [--baseline-bundle 1.3.1] [--baseline-slots 64]
+     [--baseline-bundle 1.3.1] [--baseline-slots 64] [--baseline-processes 0]
 Needs the train extra (torch) for the naive baseline; the load client shares the machine's cores with the server.
 """
 
@@ -159,7 +160,7 @@ def models_dir_serving(version: str, tmp: Path) -> Path:
 
 def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
               baseline_version: str | None = None, baseline_slots: int | None = None,
-              farmer_flow: bool = False) -> None:
+              farmer_flow: bool = False, baseline_processes: int | None = None) -> None:
     """The live server under `concurrency` uploads per photo size; with `baseline_version` a second server serving
     that bundle, with `baseline_slots` one scoring that many photos at once (CROPWATCH_SCORING_SLOTS; the served
     default is one per core), each running the same load right after (one server at a time: they would share the two
@@ -178,7 +179,11 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
         servers.append((baseline_version, baseline_version, {}))
     if baseline_slots:
         servers.append((f"{served}, {baseline_slots} slots", served, {"CROPWATCH_SCORING_SLOTS": str(baseline_slots)}))
-    saved = {k: os.environ.get(k) for k in ("CROPWATCH_MODELS_DIR", "CROPWATCH_SCORING_SLOTS")}
+    if baseline_processes is not None:
+        servers.append((f"{served}, {baseline_processes} proc", served,
+                        {"CROPWATCH_SCORING_PROCESSES": str(baseline_processes)}))
+    saved = {k: os.environ.get(k) for k in ("CROPWATCH_MODELS_DIR", "CROPWATCH_SCORING_SLOTS",
+                                            "CROPWATCH_SCORING_PROCESSES")}
     for label, version, env in servers:
         with tempfile.TemporaryDirectory() as tmp:
             if version != served:
@@ -242,6 +247,9 @@ def main() -> None:
     ap.add_argument("--baseline-slots", type=int, default=None, metavar="N",
                     help="also load a server scoring N photos at once (e.g. 64: every upload at once, as before "
                          "2026-12-01)")
+    ap.add_argument("--baseline-processes", type=int, default=None, metavar="N",
+                    help="also load a server scoring in N worker processes (0: in the server's own threads, as "
+                         "before 2026-12-01's evening; its slots default to one per core)")
     a = ap.parse_args()
     sets = {"12 MP (4000x3000)": [phone_size_jpeg(real_photo(c, i), 12.0) for c, i in PHOTOS],
             "page (1600x1200 q85)": [phone_size_jpeg(real_photo(c, i), 1.92, quality=85) for c, i in PHOTOS]}
@@ -250,7 +258,8 @@ def main() -> None:
     bench_pipelines(sets, a.repeats, a.baseline_bundle)
     patch_network_cost()
     if not a.no_api:
-        bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle, a.baseline_slots, a.farmer_flow)
+        bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle, a.baseline_slots, a.farmer_flow,
+                  a.baseline_processes)
 
 
 if __name__ == "__main__":

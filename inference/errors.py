@@ -20,6 +20,11 @@ class CropwatchError(Exception):
         self.message = message
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type, tuple[str, str | None], dict]:
+        """Pickled with its reason (a photo refused in a scoring process reaches the server whole: api/scoring.py);
+        Exception's own pickling keeps only the message."""
+        return type(self), (self.message, self.reason), dict(self.__dict__)
+
 
 class BadInput(CropwatchError, ValueError):
     """The input (a file, a geometry, a parameter) is wrong; the message says how to fix it."""

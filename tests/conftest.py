@@ -15,6 +15,9 @@ from pathlib import Path
 _TMP = Path(tempfile.mkdtemp(prefix="cropwatch-tests-"))
 os.environ.setdefault("CROPWATCH_DATA_DIR", str(_TMP / "data"))
 os.environ.setdefault("CROPWATCH_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+# photos are scored in the server's own threads, where tests can watch and replace the scorer; the worker processes
+# that serve them by default are tested in tests/api/test_scoring_pool.py
+os.environ.setdefault("CROPWATCH_SCORING_PROCESSES", "0")
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402

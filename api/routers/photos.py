@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
-import os
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, Form, Header, Request, UploadFile
@@ -15,34 +12,25 @@ from fastapi.responses import FileResponse, Response
 from api.deps import CurrentAccount, IdPath, PhotoTakerAccount, ScorerDep, SessionDep
 from api.errors import ERROR_RESPONSES, Unavailable
 from api.schemas import FeedbackCreate, FeedbackRecorded, PhotoPublic
+from api.scoring import available_cores
 from api.services import photos
 from api.settings import get_settings
 
 router = APIRouter(prefix="/v1/photos", tags=["photos"], responses=ERROR_RESPONSES)
 
 
-def available_cores() -> int:
-    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a container limited to 2 CPUs
-    on a 32-core node gets 2)."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            n = min(n, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return n
-
-
 def scoring_slots(app: FastAPI) -> asyncio.Semaphore:
-    """The process's photo-scoring slots for uploads: CROPWATCH_SCORING_SLOTS, default one per core the process may
-    use. Scoring is CPU work (decode, leaf analysis, network); uploads beyond the slots wait their turn as coroutines,
-    holding no thread and no database connection, instead of all scoring at once and sharing the cores in slices
-    (figures: README, Benchmarks). Made on first use in the running event loop."""
+    """The process's photo-scoring slots for uploads: CROPWATCH_SCORING_SLOTS, default two per scoring process
+    (api/scoring.py; one is scored while the next one's bytes are on their way) or, scoring in the server's threads,
+    one per core the process may use. Scoring is CPU work (decode, leaf analysis, network); uploads beyond the slots
+    wait their turn as coroutines, holding no thread and no database connection, instead of all scoring at once and
+    sharing the cores in slices (figures: README, Benchmarks). Made on first use in the running event loop."""
     loop = asyncio.get_running_loop()
     held = getattr(app.state, "scoring_slots", None)
     if held is None or held[0] is not loop:
-        held = app.state.scoring_slots = (loop, asyncio.Semaphore(get_settings().scoring_slots or available_cores()))
+        pool = getattr(app.state, "scoring_pool", None)
+        default = 2 * pool.processes if pool is not None else available_cores()
+        held = app.state.scoring_slots = (loop, asyncio.Semaphore(get_settings().scoring_slots or default))
     return held[1]
 
 

@@ -1,0 +1,139 @@
+"""Photos scored in worker processes (api/scoring.py, CROPWATCH_SCORING_PROCESSES): the same result and drawing as
+the server's own thread gives, refusals whole (class, message, reason), nothing stored for them, a dead worker
+replaced, and the version the server serves used by the workers from the next upload on.
+
+The rest of the suite scores in the server's threads (tests/conftest.py sets CROPWATCH_SCORING_PROCESSES=0) so that
+it can watch and replace the scorer in-process; each test here starts its own worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.db import get_session
+from api.orm import Observation
+from api.scoring import PooledScorer, ScoringPool
+from inference.bundle import active_bundle_path
+from inference.errors import BadInput, Unavailable
+from inference.lesion_patch_model import load_photo_model
+from inference.photo import PhotoScorer
+from inference.results import as_dict
+from tests.api.test_photos import files_in, upload
+from tests.data.make_photos import real_photo, truncated
+
+
+def without_timings(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "timings_ms"}
+
+
+@pytest.fixture
+def client(db, service_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The API client of tests/conftest.py, scoring uploads in one worker process."""
+    from api.app import create_app
+    from api.services.accounts import login_throttle
+    from api.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "scoring_processes", 1)
+    login_throttle.cache_clear()
+    app = create_app()
+
+    def _session() -> Iterator:
+        s = db()
+        try:
+            yield s
+        finally:
+            s.close()
+
+    app.dependency_overrides[get_session] = _session
+    with TestClient(app) as c:
+        yield c
+
+
+def test_an_upload_scored_in_a_worker_is_scored_as_here_and_recorded(client: TestClient, farm: dict, db,
+                                                                     data_dir: Path) -> None:
+    pool = client.app.state.scoring_pool
+    assert isinstance(pool, ScoringPool) and pool.processes == 1
+    here = client.app.state.photo_models.scorer  # the server's own scorer of the same bundle
+    data = real_photo("brown_spot", 3).read_bytes()
+    r = upload(client, farm["a"], data, area_code="VN-STOR-0001")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    result, drawing = here.score_with_drawing(data)
+    assert without_timings(body["result"]) == without_timings(as_dict(result))
+    with db() as s:
+        obs = s.get(Observation, body["id"])
+        assert without_timings(obs.scores) == without_timings(as_dict(result))
+    got = client.get(body["lesions_url"], headers=farm["a"])  # the drawing the worker made, kept
+    assert got.status_code == 200 and got.content == drawing
+
+
+def test_a_photo_refused_in_a_worker_is_refused_whole_and_nothing_is_stored(client: TestClient, farm: dict,
+                                                                            data_dir: Path) -> None:
+    bad = truncated(real_photo("blast", 0).read_bytes())
+    with pytest.raises(BadInput) as here:
+        client.app.state.photo_models.scorer.score(bad)
+    r = upload(client, farm["a"], bad, area_code="VN-STOR-0001")
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == here.value.message and r.json()["reason"] == here.value.reason == "photo_damaged"
+    assert files_in(data_dir / "photos") == []
+    assert client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json() == []
+
+
+def test_the_workers_score_with_the_version_the_server_serves(client: TestClient, farm: dict) -> None:
+    """An activation swaps the server's scorer (the model watcher's callback); the next upload is scored in the
+    worker with that bundle."""
+    holder = client.app.state.photo_models
+    data = real_photo("blast", 0).read_bytes()
+    first = upload(client, farm["a"], data, area_code="VN-STOR-0001").json()["result"]["model"]["version"]
+    assert first == holder.scorer.model.bundle.version
+    other = "1.6.0" if first != "1.6.0" else "1.5.0"
+    holder.load(other)
+    r = upload(client, farm["a"], real_photo("blast", 1).read_bytes(), area_code="VN-STOR-0001")
+    assert r.status_code == 201 and r.json()["result"]["model"]["version"] == other
+
+
+@pytest.fixture(scope="module")
+def scorer() -> PhotoScorer:
+    return PhotoScorer(load_photo_model(active_bundle_path("field_photo")))
+
+
+def test_a_dead_worker_is_replaced_and_the_photo_scored(scorer: PhotoScorer) -> None:
+    pool = ScoringPool(1)
+    try:
+        pooled = PooledScorer.of(scorer, pool)
+        data = real_photo("bacterial_leaf_blight", 2).read_bytes()
+        first = pooled.score(data)
+        (pid,) = list(pool._executor._processes)  # type: ignore[attr-defined]
+        os.kill(pid, signal.SIGKILL)
+        again = pooled.score(data)  # the broken pool is replaced and the photo scored on the new one
+        assert without_timings(as_dict(again)) == without_timings(as_dict(first))
+        assert list(pool._executor._processes) != [pid]  # type: ignore[attr-defined]
+    finally:
+        pool.shutdown()
+
+
+class _Broken:
+    """An executor whose every task fails as a pool whose worker died does."""
+
+    def submit(self, *_a: object, **_kw: object) -> Future:
+        f: Future = Future()
+        f.set_exception(BrokenProcessPool("a worker died"))
+        return f
+
+    def shutdown(self, **_kw: object) -> None:
+        pass
+
+
+def test_a_photo_that_stops_the_worker_twice_is_answered_unavailable(scorer: PhotoScorer,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ScoringPool, "_new", lambda self: _Broken())
+    pool = ScoringPool(1)
+    with pytest.raises(Unavailable, match="stopped twice"):
+        PooledScorer.of(scorer, pool).score(real_photo("blast", 0).read_bytes())
