@@ -105,6 +105,11 @@ def service_db(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.fixture
 def client(db: sessionmaker[Session], service_db: Path) -> Iterator[TestClient]:
+    yield from api_client(db)
+
+
+def api_client(db: sessionmaker[Session]) -> Iterator[TestClient]:
+    """The app (started: models loaded, jobs recovered) on the test database, through a TestClient."""
     from api.app import create_app
     from api.services.accounts import login_throttle
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.db import get_session
 from api.orm import Observation
 from api.scoring import PooledScorer, ScoringPool
 from inference.bundle import active_bundle_path
@@ -26,6 +25,7 @@ from inference.lesion_patch_model import load_photo_model
 from inference.photo import PhotoScorer
 from inference.results import as_dict
 from tests.api.test_photos import files_in, upload
+from tests.conftest import api_client
 from tests.data.make_photos import real_photo, truncated
 
 
@@ -36,24 +36,10 @@ def without_timings(result: dict) -> dict:
 @pytest.fixture
 def client(db, service_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The API client of tests/conftest.py, scoring uploads in one worker process."""
-    from api.app import create_app
-    from api.services.accounts import login_throttle
     from api.settings import get_settings
 
     monkeypatch.setattr(get_settings(), "scoring_processes", 1)
-    login_throttle.cache_clear()
-    app = create_app()
-
-    def _session() -> Iterator:
-        s = db()
-        try:
-            yield s
-        finally:
-            s.close()
-
-    app.dependency_overrides[get_session] = _session
-    with TestClient(app) as c:
-        yield c
+    yield from api_client(db)
 
 
 def test_an_upload_scored_in_a_worker_is_scored_as_here_and_recorded(client: TestClient, farm: dict, db,
