@@ -38,17 +38,26 @@ log = logging.getLogger("cropwatch.scoring")
 ScorerArgs = tuple[str, int, int, int]  # bundle folder, byte and pixel limits, onnxruntime threads
 
 
-def _start_worker(preload: ScorerArgs | None) -> None:
-    """One OpenCV thread per worker (the pool's processes are the parallelism), and the served bundle loaded before
-    the first photo arrives."""
+def _start_worker(parent: int, preload: ScorerArgs | None) -> None:
+    """One OpenCV thread per worker (the pool's processes are the parallelism), a watch on the server, and the served
+    bundle loaded before the first photo arrives."""
     import cv2
 
     cv2.setNumThreads(1)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="exit-with-server").start()
     if preload is not None:
         try:
             _worker_scorer(*preload)
         except Exception:  # noqa: BLE001 - the photo that needs it gets the error, whole
             log.exception("a scoring process could not load %s", preload[0])
+
+
+def _exit_with(parent: int, every_s: float = 1.0) -> None:
+    """End this worker once the server process `parent` is gone (killed, or stopped without shutting the pool down):
+    a worker waiting for photos would otherwise wait for ever, holding its memory."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(0)
 
 
 @lru_cache(maxsize=2)
@@ -81,7 +90,7 @@ class ScoringPool:
 
     def _new(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.processes, multiprocessing.get_context("spawn"), initializer=_start_worker,
-                                   initargs=(self._preload,))
+                                   initargs=(os.getpid(), self._preload))
 
     def _args(self, scorer: PhotoScorer) -> ScorerArgs:
         return str(Path(scorer.model.bundle.path)), scorer.max_bytes, scorer.max_pixels, self.threads
@@ -118,7 +127,8 @@ class ScoringPool:
         broken.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers, after the photos they are scoring (without waiting, they outlived the server)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass

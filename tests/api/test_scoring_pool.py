@@ -123,3 +123,45 @@ def test_a_photo_that_stops_the_worker_twice_is_answered_unavailable(scorer: Pho
     pool = ScoringPool(1)
     with pytest.raises(Unavailable, match="stopped twice"):
         PooledScorer.of(scorer, pool).score(real_photo("blast", 0).read_bytes())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by its new parent) is gone too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _gone_within(pids: list[int], seconds: float) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not any(_alive(p) for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_workers_end_with_the_pool_and_with_a_killed_server() -> None:
+    """Shut down, the workers end; a server killed without shutting the pool down (SIGKILL, a crash) leaves no worker
+    behind either: each watches its server (found: after a SIGTERM'd `cropwatch serve`, its workers lived on)."""
+    import subprocess
+    import sys
+
+    pool = ScoringPool(1)
+    pool.warm()
+    pids = list(pool._executor._processes)  # type: ignore[attr-defined]
+    pool.shutdown()
+    assert _gone_within(pids, 5)
+
+    script = ("import os\nfrom api.scoring import ScoringPool\np = ScoringPool(2)\np.warm()\n"
+              "print(*p._executor._processes, flush=True)\nos._exit(0)\n")  # ends without shutting the pool down
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2], check=True).stdout
+    orphans = [int(p) for p in out.split()]
+    assert len(orphans) == 2 and _gone_within(orphans, 10), out
