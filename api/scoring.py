@@ -11,7 +11,8 @@ Each task names the bundle folder it must be scored with, so an activated versio
 upload (each keeps the two bundles it used last). A worker that dies (killed, out of memory) breaks the pool: it is
 replaced and the photo is tried once more on the new one; a photo that kills that one too is answered 503 and
 nothing is stored. Errors the scorer raises on purpose (a damaged or too large photo) reach the client as they would
-from the server's own thread: same class, message and reason.
+from the server's own thread: same class, message and reason. Workers end with the server: shut down with it, or,
+when it is killed, on seeing it gone (each watches its pid).
 """
 
 from __future__ import annotations
