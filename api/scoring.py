@@ -25,7 +25,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -94,7 +94,7 @@ class ScoringPool:
                                    initargs=(os.getpid(), self._preload))
 
     def _args(self, scorer: PhotoScorer) -> ScorerArgs:
-        return str(Path(scorer.model.bundle.path)), scorer.max_bytes, scorer.max_pixels, self.threads
+        return str(scorer.model.bundle.path), scorer.max_bytes, scorer.max_pixels, self.threads
 
     def warm(self, timeout_s: float = 300.0) -> None:
         """Start the workers and wait until they have loaded the bundle (a server that answers is ready to score)."""
@@ -107,17 +107,24 @@ class ScoringPool:
     def score_with_drawing(self, scorer: PhotoScorer, data: bytes) -> tuple[PhotoResult, bytes | None]:
         """`scorer.score_with_drawing(data)`, run in a worker process."""
         args = self._args(scorer)
-        for attempt in (1, 2):
-            executor = self._executor
-            try:
-                return executor.submit(_score, *args, data).result()
-            except BrokenProcessPool as exc:
-                self._replace(executor, args)
-                if attempt == 2:
-                    raise Unavailable("the scoring process stopped twice on this photo; nothing was stored: send "
-                                      "it again, or a smaller photo") from exc
-                log.warning("a scoring process stopped (%s); scoring the photo again on a new pool", exc)
-        raise AssertionError("unreachable")
+        try:
+            return self._run(args, data)
+        except BrokenProcessPool as exc:
+            log.warning("a scoring process stopped (%s); scoring the photo again on a new pool", exc)
+        try:
+            return self._run(args, data)
+        except BrokenProcessPool as exc:
+            raise Unavailable("the scoring process stopped twice on this photo; nothing was stored: send it again, "
+                              "or a smaller photo") from exc
+
+    def _run(self, args: ScorerArgs, data: bytes) -> tuple[PhotoResult, bytes | None]:
+        """One try on the current pool; a pool found broken is replaced before the error is passed on."""
+        executor = self._executor
+        try:
+            return executor.submit(_score, *args, data).result()
+        except BrokenProcessPool:
+            self._replace(executor, args)
+            raise
 
     def _replace(self, broken: ProcessPoolExecutor, args: ScorerArgs) -> None:
         """A new pool in place of `broken` (once, whichever thread notices first), its workers loading `args`."""
@@ -138,17 +145,15 @@ class PooledScorer(PhotoScorer):
     the rest (drawing an old photo's lesions, the model's classes and bundle) runs in the server, on its own copy of
     the same bundle."""
 
-    pool: ScoringPool | None = None
+    pool: ScoringPool = field(kw_only=True)
 
     def score_with_drawing(self, data: bytes, draw: bool = True) -> tuple[PhotoResult, bytes | None]:
-        if self.pool is None:
-            return super().score_with_drawing(data, draw)
         result, drawing = self.pool.score_with_drawing(self, data)
         return result, drawing if draw else None
 
     @classmethod
     def of(cls, scorer: PhotoScorer, pool: ScoringPool) -> PooledScorer:
-        return cls(scorer.model, scorer.advice_path, scorer.max_bytes, scorer.max_pixels, pool)
+        return cls(scorer.model, scorer.advice_path, scorer.max_bytes, scorer.max_pixels, pool=pool)
 
 
 def available_cores() -> int:
