@@ -23,8 +23,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, url: str, admin_password: str, data_dir: Path) -> None:
+    def __init__(self, url: str, admin_password: str, data_dir: Path, pid: int | None = None) -> None:
         self.url, self.admin_password, self.data_dir = url, admin_password, data_dir
+        self.pid = pid  # the server process (for a profiler or a CPU-time reading)
 
     def token(self, username: str = "admin", password: str | None = None) -> dict[str, str]:
         import httpx
@@ -67,7 +68,7 @@ def running_server(data_dir: Path, database_url: str | None = None,
             m = re.search(r"password: (\S+)", text)
             if m is None:
                 raise RuntimeError(f"the server printed no admin password:\n{text}")
-            yield LiveServer(url, m.group(1), data_dir)
+            yield LiveServer(url, m.group(1), data_dir, proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=20)

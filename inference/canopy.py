@@ -21,7 +21,7 @@ import threading
 import cv2
 import numpy as np
 
-from inference.masks import resize_short
+from inference.masks import WorkingImage, resize_short
 
 ANALYSIS_SHORT_SIDE = 400
 SMOOTH_SIGMA = 0.7
@@ -100,11 +100,15 @@ def fragmentation(mask: np.ndarray) -> float:
     return float((mask & ~er).sum() / n)
 
 
-def canopy_mask(rgb: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+def canopy_mask(rgb: np.ndarray, valid: np.ndarray | None = None, work: WorkingImage | None = None) -> np.ndarray:
     """Bool mask (rows, cols) of green vegetation in an RGB uint8 image (other types: TypeError) at its own size
     (resize before calling; ~300-500 px short side for a photo, or an orthomosaic window at its native resolution).
-    `valid`: optional bool mask of pixels to use (e.g. the orthomosaic alpha); pixels outside it are never canopy."""
-    src = cv2.GaussianBlur(rgb[..., :3], (0, 0), SMOOTH_SIGMA) if SMOOTH_SIGMA else rgb[..., :3]
+    `valid`: optional bool mask of pixels to use (e.g. the orthomosaic alpha); pixels outside it are never canopy.
+    `work`: the same image's WorkingImage, whose blur it reuses (the tight lesion preset blurs by the same 0.7 px)."""
+    if work is not None:
+        src = work.blurred(SMOOTH_SIGMA)
+    else:
+        src = cv2.GaussianBlur(rgb[..., :3], (0, 0), SMOOTH_SIGMA) if SMOOTH_SIGMA else rgb[..., :3]
     return _threshold_a(lab_a_u8(src), valid)
 
 

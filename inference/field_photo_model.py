@@ -176,7 +176,8 @@ class FieldPhotoModel(CalibratedBundleModel):
             out.append(self._decide(lg.mean(axis=0), float(d.mean())))
         return out
 
-    def predict(self, image_rgb: np.ndarray) -> Prediction:
+    def predict(self, image_rgb: np.ndarray, hsv: np.ndarray | None = None) -> Prediction:
+        """`hsv` is not used (the lesion-patch model's signature)."""
         return self.predict_batch([image_rgb])[0]
 
     def _decide(self, logits: np.ndarray, dist: float) -> Prediction:

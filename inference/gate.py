@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from inference.canopy import canopy_mask, fragmentation
-from inference.masks import background_like, fill_holes, labelled, percentile_u8, resize_short
+from inference.masks import WorkingImage, background_like, fill_holes, labelled, percentile_u8, resize_short
 
 ANALYSIS_SHORT_SIDE = 300
 MIN_COHERENCE = 0.5  # adjacent-pixel correlation; real photos >= 0.8, noise ~0
@@ -107,10 +107,14 @@ def colour_masks(hsv: np.ndarray, v_min: float) -> tuple[np.ndarray, np.ndarray,
     return green, pale, straw, tissue | straw
 
 
-def plant_masks(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+PLANT_SMOOTH = 1.5  # px: plant_masks judges colour after this blur (the sensitive lesion preset's too)
+
+
+def plant_masks(small: np.ndarray, work: WorkingImage | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(green_core, leaf) masks of an RGB image at analysis size. green_core: coherent green tissue; leaf: the green
-    core closed over lesion-sized gaps, hole-filled, plus yellow/brown tissue touching it, minus paper/background."""
-    sm = cv2.GaussianBlur(small, (0, 0), 1.5)
+    core closed over lesion-sized gaps, hole-filled, plus yellow/brown tissue touching it, minus paper/background.
+    `work`: the image's WorkingImage, whose blur is reused."""
+    sm = (work or WorkingImage(small)).blurred(PLANT_SMOOTH)
     hsv = cv2.cvtColor(sm, cv2.COLOR_RGB2HSV)
     # dark relative to the frame's highlights = shadow, dark water or soil, not tissue to measure (a darkened photo
     # keeps its leaf: the bound scales with the frame)
@@ -167,12 +171,14 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
     issues (list of 'blurry', 'too_dark', 'too_bright', 'not_a_plant'), ok, kind ('leaf_closeup' | 'field_patch' |
     None), leaf_fraction, green_fraction, leaf_mean_v, leaf_clipped_pct, sharpness (edge-width ratio), coherence,
     image_mean_v, and at analysis size (short side 300 px) the working image, leaf_mask, green_mask and
-    canopy_mask (bool), for the leaf analysis to reuse."""
+    canopy_mask (bool), and `working`, the image's WorkingImage (its blurs and HSV), for the leaf analysis and the
+    lesion candidates to reuse."""
     small = resize_short(np.ascontiguousarray(rgb[..., :3]), ANALYSIS_SHORT_SIDE)
+    work = WorkingImage(small)
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    v_img = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)[..., 2]
+    v_img = work.hsv[..., 2]
     coh = coherence(gray)
-    core, leaf = plant_masks(small)
+    core, leaf = plant_masks(small, work)
     green_frac = np.count_nonzero(core) / core.size  # == core.mean(), without a float64 copy of the mask
     issues: list[str] = []
     img_mean_v = float(v_img.mean())
@@ -204,7 +210,7 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
     if not is_plant:  # first: what to photograph comes before how (the page says the issues in this order)
         issues.insert(0, "not_a_plant")
     kind, frag = None, None
-    canopy = canopy_mask(small)
+    canopy = canopy_mask(small, work=work)
     if is_plant:
         frag = fragmentation(canopy)
         kind = "field_patch" if frag >= FIELD_MIN_FRAGMENTATION else "leaf_closeup"
@@ -216,5 +222,5 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
         "sharpness": round(sharp, 3) if sharp == sharp else None, "edge_contrast": round(contrast, 3),
         "coherence": round(coh, 3),
         "fragmentation": round(frag, 3) if frag is not None else None,
-        "image": small, "leaf_mask": leaf, "green_mask": core, "canopy_mask": canopy,
+        "image": small, "leaf_mask": leaf, "green_mask": core, "canopy_mask": canopy, "working": work,
     }

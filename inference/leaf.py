@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from inference.lesions import PRESETS, severity
+from inference.masks import WorkingImage
 
 SES_FILE = Path(__file__).resolve().parent / "data" / "ses_scales.json"
 
@@ -41,37 +42,41 @@ class LeafAnalysis:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
 
 
-def dark_green_colour_index(rgb: np.ndarray, green: np.ndarray) -> float | None:
-    """Mean DGCI (0-1) of the green tissue pixels, or None when there are too few of them."""
+def dark_green_colour_index(rgb: np.ndarray, green: np.ndarray, hsv: np.ndarray | None = None) -> float | None:
+    """Mean DGCI (0-1) of the green tissue pixels, or None when there are too few of them. `hsv`: rgb's OpenCV HSV,
+    when already made."""
     if green.sum() <= 100:
         return None
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV) if hsv is None else hsv
     hh = hsv[..., 0][green].astype(np.float32) * 2.0  # degrees
     ss, bb = hsv[..., 1][green].astype(np.float32) / 255.0, hsv[..., 2][green].astype(np.float32) / 255.0
     return float(np.clip((((hh - 60.0) / 60.0) + (1 - ss) + (1 - bb)) / 3.0, 0, 1).mean())
 
 
 def analyse_leaf(rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray,
-                 canopy: np.ndarray) -> LeafAnalysis:
+                 canopy: np.ndarray, work: WorkingImage | None = None) -> LeafAnalysis:
     """Lesions within the leaf (inference/lesions.py, the sensitive preset), leaf colour and canopy cover, on the
-    gate's working image with its leaf, green-tissue and canopy masks (inference/gate.py)."""
-    sev = severity(rgb, leaf_mask, green_mask)
+    gate's working image with its leaf, green-tissue and canopy masks (inference/gate.py); `work`: the gate's
+    WorkingImage of it, whose blur and HSV are reused."""
+    work = work or WorkingImage(rgb)
+    sev = severity(rgb, leaf_mask, green_mask, work=work)
     n_leaf = int(sev["leaf_px"])
     return LeafAnalysis(
         leaf_fraction=n_leaf / leaf_mask.size,
         lesion_fraction_of_leaf=float(sev["lesion_pct"]) / 100.0,
         green_cover_fraction=float(canopy.mean()),
-        dgci=dark_green_colour_index(rgb, green_mask & sev["leaf_mask"] & ~sev["lesion_mask"]),
+        dgci=dark_green_colour_index(rgb, green_mask & sev["leaf_mask"] & ~sev["lesion_mask"], work.hsv),
         lesion_mask=sev["lesion_mask"],
         leaf_mask=sev["leaf_mask"],
     )
 
 
 def remeasure_lesions(analysis: LeafAnalysis, rgb: np.ndarray, leaf_mask: np.ndarray, green_mask: np.ndarray,
-                      preset: str) -> LeafAnalysis:
+                      preset: str, work: WorkingImage | None = None) -> LeafAnalysis:
     """`analysis` with its lesions segmented again with PRESETS[preset] (the diagnosed disease's, `lesion_preset`);
-    the leaf colour stays as `analysis` measured it (on the tissue the sensitive preset calls healthy)."""
-    sev = severity(rgb, leaf_mask, green_mask, PRESETS[preset])
+    the leaf colour stays as `analysis` measured it (on the tissue the sensitive preset calls healthy). `work`: the
+    gate's WorkingImage of rgb (the tight preset's 0.7 px blur is the canopy's)."""
+    sev = severity(rgb, leaf_mask, green_mask, PRESETS[preset], work=work)
     return replace(analysis, leaf_fraction=int(sev["leaf_px"]) / leaf_mask.size,
                    lesion_fraction_of_leaf=float(sev["lesion_pct"]) / 100.0, lesion_mask=sev["lesion_mask"],
                    leaf_mask=sev["leaf_mask"])

@@ -43,10 +43,12 @@ class LesionPatchModel(CalibratedBundleModel):
             dist = np.stack([dist, colour_distance(colour, self.colour_means, self.colour_precision)], 1)
         return probs, dist
 
-    def predict(self, image_rgb: np.ndarray) -> Prediction:
+    def predict(self, image_rgb: np.ndarray, hsv: np.ndarray | None = None) -> Prediction:
+        """`hsv`: image_rgb's OpenCV HSV when already made (the gate's), reused when the photo is at the working size
+        already."""
         # cut and measured on demand: score_patches runs only the patches that can change the pooled answer
         patches = leaf_candidates(image_rgb, self.patch_px, self.context, self.max_candidates, self.min_fraction,
-                                  self.neutral_background, self.colour, self.decode_short_side)
+                                  self.neutral_background, self.colour, self.decode_short_side, hsv)
         uniform = {c: round(1 / len(self.classes), 4) for c in self.classes}
         if not len(patches):
             return Prediction("unsure", 1 / len(self.classes), uniform, 1.0, False,

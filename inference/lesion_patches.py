@@ -41,7 +41,7 @@ def candidate_mask(rgb: np.ndarray) -> np.ndarray:
 PAPER_HSV = ((0, 0, 151), (255, 34, 255))
 
 
-def leaf_and_candidates(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def leaf_and_candidates(rgb: np.ndarray, hsv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(leaf, lesion candidates), bool (rows, cols). The candidates are a recall-oriented colour rule (yellow-brown-
     orange or grey-white, or dark and saturated, inside a leaf closed over lesion-sized gaps, minus white paper).
 
@@ -49,8 +49,9 @@ def leaf_and_candidates(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     brown (h < 24 or h > 160), s > 50, v > 20; a lesion is leaf, not green, and h < 27 or h > 160, or s <= 45 and
     v > 110, or v < 90 and s > 40. Written with cv2.inRange masks (0/255), which is 1.3x faster than numpy
     comparisons at the working size; the result is identical (a test compares the two on real photos). The leaf is
-    the green tissue closed over lesion-sized gaps plus the brown attached to it, holes filled, minus paper."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    the green tissue closed over lesion-sized gaps plus the brown attached to it, holes filled, minus paper. `hsv`:
+    rgb's OpenCV HSV, when already made (the gate's, at the same working size)."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV) if hsv is None else hsv
     paper = cv2.inRange(hsv, *PAPER_HSV)
     green = cv2.inRange(hsv, (27, 46, 41), (95, 255, 255))
     k = max(3, int(0.04 * min(rgb.shape[:2])) | 1)
@@ -235,11 +236,12 @@ class _Rows:
 
 def leaf_candidates(rgb: np.ndarray, size: int, ctx: float, max_n: int, min_fraction: float,
                     neutral_background: bool = False, with_colour: bool = False,
-                    work_side: int = CANDIDATE_SHORT_SIDE) -> CandidatePatches:
+                    work_side: int = CANDIDATE_SHORT_SIDE, hsv: np.ndarray | None = None) -> CandidatePatches:
     """A photo's candidate lesions as CandidatePatches (patches and colours cut on demand; arguments as
-    leaf_patches')."""
-    work = resize_short(rgb, work_side) if min(rgb.shape[:2]) > work_side else rgb
-    leaf, lesion = leaf_and_candidates(work)
+    leaf_patches'). `hsv`: rgb's OpenCV HSV when already made, used when rgb is at the working size already."""
+    resized = min(rgb.shape[:2]) > work_side
+    work = resize_short(rgb, work_side) if resized else rgb
+    leaf, lesion = leaf_and_candidates(work, None if resized else hsv)
     src = neutralise_background(work, leaf) if neutral_background else work
     lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB) if with_colour else None  # uint8: its histograms are 4x faster
     return CandidatePatches(src, leaf, lesion, lab, components(lesion, max_n, min_fraction), size, ctx)

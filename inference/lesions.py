@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from inference.masks import fill_holes, labelled
+from inference.masks import WorkingImage, fill_holes, labelled
 
 ANALYSIS_SHORT_SIDE = 300
 # Operating points, tuned on the 'tune' half of the roboflow lesion boxes (coordinate descent, eval_severity.py):
@@ -75,8 +75,9 @@ STRAY_MIN_LESION = 0.5
 DEEP_MIN_GREEN_BORDER = 0.2
 
 
-def _lab_polar(rgb: np.ndarray, smooth: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    src = cv2.GaussianBlur(rgb, (0, 0), smooth) if smooth > 0 else rgb
+def _lab_polar(rgb: np.ndarray, smooth: float,
+               work: WorkingImage | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    src = (work or WorkingImage(rgb)).blurred(smooth)
     lab = cv2.cvtColor(src.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)  # L 0-100, a/b signed
     L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
     hue = np.degrees(np.arctan2(b, a))  # green ~ 120-140, yellow ~ 90-100, orange/brown ~ 50-80, red ~ 30
@@ -87,19 +88,20 @@ def _lab_polar(rgb: np.ndarray, smooth: float) -> tuple[np.ndarray, np.ndarray, 
 
 
 def lesion_mask(rgb: np.ndarray, leaf: np.ndarray, green: np.ndarray | None = None,
-                params: dict[str, float] | None = None, return_leaf: bool = False):
+                params: dict[str, float] | None = None, return_leaf: bool = False, work: WorkingImage | None = None):
     """Bool lesion mask (rows, cols). `green`: healthy green tissue (gate.plant_masks' green core); `leaf`: the leaf
     mask (used for the search region when `green` is None). Lesion candidates are searched in the green tissue
     closed over lesion-sized gaps and hole-filled, widened by a thin band; a candidate region is kept only if
     enough of its outline borders green tissue (`min_green_border`): a lesion is embedded in the leaf, while a hand,
     straw, soil or a yellow background touches the leaf along a small part of its outline only.
-    With return_leaf, also returns the leaf area used for the share: (hull minus rejected regions) | lesions."""
+    With return_leaf, also returns the leaf area used for the share: (hull minus rejected regions) | lesions.
+    `work`: rgb's WorkingImage (gate.assess's), whose blurs are reused."""
     p = {**PARAMS, **(params or {})}
     core = green if green is not None else leaf
     if not core.any():
         z = np.zeros(leaf.shape, bool)
         return (z, z) if return_leaf else z
-    L, hue, chroma, b_star = _lab_polar(rgb, p["smooth"])
+    L, hue, chroma, b_star = _lab_polar(rgb, p["smooth"], work)
     ref = core & (hue > 100) & (hue < 170) & (chroma > 5)
     if ref.sum() < 20:
         ref = core
@@ -144,14 +146,19 @@ def lesion_mask(rgb: np.ndarray, leaf: np.ndarray, green: np.ndarray | None = No
 
 def _border_share(lab: np.ndarray, n: int, mask: np.ndarray, ignore: np.ndarray | None = None) -> np.ndarray:
     """For each label of `lab`, the share of its 1-px outer ring (3x3 dilation; the frame counts as outside `mask`)
-    that lies in `mask`, leaving out of the ring the pixels of `ignore`."""
-    lab_p = np.pad(lab, 1, constant_values=0)
-    m_p = np.pad(np.asarray(mask, bool), 1, constant_values=False)
-    dil = cv2.dilate(lab_p.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+    that lies in `mask`, leaving out of the ring the pixels of `ignore`. A ring pixel touching two parts belongs to
+    the larger label (the dilation's maximum). Labels are dilated as uint16 (float32 beyond 65,535 labels): the same
+    maximum at half the bytes; the frame's row and column of padding count in the ring's length only."""
+    big = n > np.iinfo(np.uint16).max
+    lab_p = cv2.copyMakeBorder(lab.astype(np.float32 if big else np.uint16), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    dil = cv2.dilate(lab_p, np.ones((3, 3), np.uint8))
+    if big:
+        dil = dil.astype(np.int32)
     ring = (lab_p == 0) & (dil > 0)
     if ignore is not None:
-        ring &= ~np.pad(np.asarray(ignore, bool), 1, constant_values=False)
-    return np.bincount(dil[ring & m_p], minlength=n) / np.maximum(np.bincount(dil[ring], minlength=n), 1)
+        ring[1:-1, 1:-1] &= ~np.asarray(ignore, bool)
+    inside = ring[1:-1, 1:-1] & np.asarray(mask, bool)
+    return np.bincount(dil[1:-1, 1:-1][inside], minlength=n) / np.maximum(np.bincount(dil[ring], minlength=n), 1)
 
 
 def stray_parts(leaf: np.ndarray, les: np.ndarray, share: float, min_lesion: float) -> np.ndarray:
@@ -186,11 +193,11 @@ def _beyond_margin(les: np.ndarray, hull: np.ndarray, mp: int, min_area: float, 
 
 
 def severity(rgb: np.ndarray, leaf: np.ndarray, green: np.ndarray | None = None,
-             params: dict[str, float] | None = None) -> dict[str, Any]:
+             params: dict[str, float] | None = None, work: WorkingImage | None = None) -> dict[str, Any]:
     """Lesion share of the leaf. `rgb` at analysis size (short side ~300 px) with `leaf` (and `green`) masks of the
     same size (gate.assess's leaf_mask and green_mask). Returns {"lesion_pct": 0-100, "lesion_mask", "leaf_mask",
-    "leaf_px"}."""
-    les, sev_leaf = lesion_mask(rgb, leaf, green, params, return_leaf=True)
+    "leaf_px"}. `work`: rgb's WorkingImage (gate.assess's `working`), whose blurs are reused."""
+    les, sev_leaf = lesion_mask(rgb, leaf, green, params, return_leaf=True, work=work)
     n_leaf = int(sev_leaf.sum())
     return {"lesion_pct": 100.0 * float(les.sum()) / n_leaf if n_leaf else 0.0, "lesion_mask": les,
             "leaf_mask": sev_leaf, "leaf_px": n_leaf}

@@ -10,6 +10,33 @@ import cv2
 import numpy as np
 
 
+class WorkingImage:
+    """A photo at the working size and what several steps derive from it, each made once: its Gaussian blurs by
+    sigma (the gate's plant colours and the sensitive lesion preset blur it by 1.5 px, the canopy and the tight preset
+    by 0.7 px) and its HSV (the gate's exposure, the leaf colour, the lesion candidates). `rgb`: RGB uint8
+    (rows, cols, 3); the arrays it hands out are shared: read them, never write to them."""
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        self.rgb = rgb
+        self._blurred: dict[float, np.ndarray] = {}
+        self._hsv: np.ndarray | None = None
+
+    def blurred(self, sigma: float) -> np.ndarray:
+        """cv2.GaussianBlur(rgb, (0, 0), sigma), or rgb itself for sigma 0."""
+        if sigma <= 0:
+            return self.rgb
+        if sigma not in self._blurred:
+            self._blurred[sigma] = cv2.GaussianBlur(self.rgb, (0, 0), sigma)
+        return self._blurred[sigma]
+
+    @property
+    def hsv(self) -> np.ndarray:
+        """cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV): OpenCV's hue 0-180, saturation and value 0-255."""
+        if self._hsv is None:
+            self._hsv = cv2.cvtColor(self.rgb, cv2.COLOR_RGB2HSV)
+        return self._hsv
+
+
 def resize_short(rgb: np.ndarray, short: int) -> np.ndarray:
     """Resize so the short side is `short` px (INTER_AREA when shrinking)."""
     h, w = rgb.shape[:2]

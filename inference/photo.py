@@ -112,7 +112,7 @@ def measure_and_decide(issues: list[str], kind: str, pred: Prediction, gate: dic
     elif decision.status == "unsure":
         preset = lesion_preset(likeliest(pred.probabilities))
     if preset != "sensitive":
-        own = remeasure_lesions(leaf, gate["image"], gate["leaf_mask"], gate["green_mask"], preset)
+        own = remeasure_lesions(leaf, gate["image"], gate["leaf_mask"], gate["green_mask"], preset, gate.get("working"))
         if own.lesion_fraction_of_leaf > 0:
             return decision, own, preset
     return decision, leaf, "sensitive"
@@ -236,7 +236,7 @@ class PhotoScorer:
         photo = decode_photo(data, short_side=self.model.decode_short_side, max_bytes=self.max_bytes,
                              max_pixels=self.max_pixels)
         gate = assess(photo.rgb)
-        sev = severity(gate["image"], gate["leaf_mask"], gate["green_mask"], PRESETS[preset])
+        sev = severity(gate["image"], gate["leaf_mask"], gate["green_mask"], PRESETS[preset], work=gate["working"])
         return drawing_jpeg(gate["image"], sev["leaf_mask"], sev["lesion_mask"])
 
     def score_decoded(self, photo: DecodedPhoto) -> PhotoResult:
@@ -247,9 +247,11 @@ class PhotoScorer:
         advice = load_advice(self.advice_path)
         t0 = time.perf_counter()
         gate = assess(photo.rgb)
-        leaf = analyse_leaf(gate["image"], gate["leaf_mask"], gate["green_mask"], gate["canopy_mask"])
+        work = gate["working"]
+        leaf = analyse_leaf(gate["image"], gate["leaf_mask"], gate["green_mask"], gate["canopy_mask"], work)
         t1 = time.perf_counter()
-        pred = self.model.predict(photo.rgb)
+        # at the bundle's working size the gate's image is the photo itself: its HSV serves the candidate search too
+        pred = self.model.predict(photo.rgb, work.hsv if gate["image"].shape == photo.rgb.shape else None)
         t2 = time.perf_counter()
         kind = photo_kind(gate["kind"], pred.in_distribution)
         issues = list(gate["issues"])

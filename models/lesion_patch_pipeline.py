@@ -872,6 +872,9 @@ def main() -> None:
     ap.add_argument("--ood-quantile", type=float, default=LesionPatchConfig.ood_quantile,
                     help="a photo whose lesions' kNN distance to the training lesions is beyond this share of the "
                          "training photos (out of fold) is answered unsure (1.5.0 and older: 0.95)")
+    ap.add_argument("--seed", type=int, default=LesionPatchConfig.seed,
+                    help="seed of the grouped folds the rules are chosen on (the answered shares and in-source figures "
+                         "move with it; run two or three to see the noise)")
     ap.add_argument("--int8", action="store_true",
                     help="train on the int8 network's features and serve it (models.lesion_patch_int8)")
     ap.add_argument("--quantize-from", default=None, metavar="VERSION",
@@ -884,7 +887,8 @@ def main() -> None:
     cfg = LesionPatchConfig(min_class_examples=a.min_class_examples, neutral_background=a.neutral_background,
                             colour_weight=a.colour_weight, backbone=a.backbone, patch_px=a.patch_px,
                             working_short_side=a.working_short_side, top_k=a.top_k,
-                            colour_ood_quantile=a.colour_ood_quantile, ood_quantile=a.ood_quantile, int8=a.int8)
+                            colour_ood_quantile=a.colour_ood_quantile, ood_quantile=a.ood_quantile, int8=a.int8,
+                            seed=a.seed)
     meta = run(a.version, a.out, max_images=a.max_images, cfg=cfg, extra=a.extra)
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 

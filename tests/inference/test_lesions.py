@@ -11,7 +11,7 @@ from datasets.fabricated_leaves import BACKGROUNDS, LEAF_COLOURS, STREAK_RGB, fa
 from datasets.lesion_boxes import BoxPhoto, box_scores, halves
 from inference.gate import assess, plant_masks
 from inference.leaf import lesion_preset
-from inference.lesions import PRESETS, severity, stray_parts
+from inference.lesions import PRESETS, _border_share, severity, stray_parts
 from inference.photo import NO_LESION_PCT
 
 CASES = [(bg, shadow) for bg in BACKGROUNDS for shadow in (False, True)]
@@ -174,3 +174,26 @@ def test_near_duplicates_stay_on_one_side_of_the_lesion_box_split() -> None:
     with (root / "near_duplicate_pairs.csv").open() as f:
         for r in csv.DictReader(f):
             assert side[r["image_a"]] == side[r["image_b"]]
+
+
+def test_border_share_counts_each_parts_outer_ring() -> None:
+    """_border_share: a part's 1-px outer ring (8 neighbours), the frame counting as outside the mask, `ignore`
+    pixels left out of the ring, a ring pixel touching two parts given to the larger label."""
+    lab = np.zeros((5, 7), np.int32)
+    lab[2, 1] = 1  # ring: the 8 pixels round (2, 1)
+    lab[0:2, 5:7] = 2  # in the top-right corner: ring (2, 4) (2, 5) (2, 6) (0, 4) (1, 4), and 7 frame pixels
+    mask = np.zeros((5, 7), bool)
+    mask[1:4, 0:3] = True  # every ring pixel of part 1 but (1, 0) ... (3, 2) is inside: 8 of 8
+    mask[2, 4:7] = True  # 3 of part 2's 12 ring pixels (5 in the image, 7 in the frame)
+    share = _border_share(lab, 3, mask)
+    assert share[1] == 1.0 and share[2] == 3 / 12
+    ignore = np.zeros((5, 7), bool)
+    ignore[1, 0] = True  # one of part 1's ring pixels left out: 7 of 7
+    ignore[2, 6] = True  # and one of part 2's, inside the mask: 2 of 11
+    share = _border_share(lab, 3, mask, ignore)
+    assert share[1] == 1.0 and share[2] == 2 / 11
+    touching = np.zeros((3, 5), np.int32)
+    touching[1, 1], touching[1, 3] = 1, 2  # column 2 touches both: it is part 2's ring, not part 1's
+    columns_0_and_2 = np.broadcast_to(np.isin(np.arange(5), [0, 2]), (3, 5))
+    share = _border_share(touching, 3, columns_0_and_2)
+    assert share[1] == 3 / 5 and share[2] == 3 / 8

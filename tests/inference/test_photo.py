@@ -150,7 +150,7 @@ class _StubModel:
         self.decode_short_side = 300
         self.probabilities: dict[str, float] | None = None
 
-    def predict(self, rgb: np.ndarray) -> Prediction:
+    def predict(self, rgb: np.ndarray, hsv: np.ndarray | None = None) -> Prediction:
         p = pred(self.label)
         if self.probabilities:
             p.probabilities = dict(self.probabilities)
