@@ -200,7 +200,8 @@ def score_and_record(session: Session, account: Account, scorer: PhotoScorer, da
         return seen, False
     if drawing is not None:
         keep_drawing(obs, drawing)
-    return to_public(obs, area.code, session), True
+    # a new record: its result is the one just scored (the stored JSON reads back to it) and it has no feedback yet
+    return to_public(obs, area.code, session, result=result), True
 
 
 def feedback_with_authors(session: Session, obs_ids: list[int]) -> list[tuple[PhotoFeedback, str]]:
@@ -212,10 +213,13 @@ def feedback_with_authors(session: Session, obs_ids: list[int]) -> list[tuple[Ph
     return [(fb, user) for fb, user in rows]
 
 
-def to_public(obs: Observation, area_code: str, session: Session) -> PhotoPublic:
-    fb = feedback_with_authors(session, [obs.id])
+def to_public(obs: Observation, area_code: str, session: Session, result: PhotoResult | None = None) -> PhotoPublic:
+    """The photo record as the API shows it. `result`: given for a record just written, which has no feedback yet:
+    the stored JSON is not validated back into the result it was made from, nor its feedback looked up."""
+    fb = feedback_with_authors(session, [obs.id]) if result is None else []
     return PhotoPublic(
-        id=obs.id, area_code=area_code, observed_at=obs.observed_at, result=PhotoResult.model_validate(obs.scores),
+        id=obs.id, area_code=area_code, observed_at=obs.observed_at,
+        result=result if result is not None else PhotoResult.model_validate(obs.scores),
         image_url=f"/v1/photos/{obs.id}/image", thumbnail_url=f"/v1/photos/{obs.id}/thumbnail",
         lesions_url=f"/v1/photos/{obs.id}/lesions.jpg" if measured_severity(obs) else None,
         feedback=[FeedbackPublic(label=f.label, confirmed=f.confirmed, comment=f.comment, other_name=f.other_name,

@@ -41,6 +41,8 @@ def test_upload_scores_and_records(client: TestClient, farm: dict, data_dir: Pat
     assert res["diagnosis"]["label"] in {"bacterial_leaf_blight", "blast", "brown_spot", "unsure"}
     assert 0 <= res["diagnosis"]["confidence"] <= 1 and res["quality"]["ok"] is True
     assert res["advice"]["vi"] and res["advice"]["en"]
+    # the upload answers with the record as it reads back (built from the result in hand, not from the stored JSON)
+    assert client.get(f"/v1/photos/{body['id']}", headers=farm["a"]).json() == body
     obs = client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()
     assert [o["id"] for o in obs] == [body["id"]] and obs[0]["source"] == "photo"
     assert client.get(f"/v1/photos/{body['id']}/image", headers=farm["a"]).content == data
@@ -120,6 +122,7 @@ def test_bad_uploads_store_nothing(client, farm, data_dir, engine, kind, status,
 
 def test_quality_gate_answers_what_to_do(client: TestClient, farm: dict) -> None:
     r = upload(client, farm["a"], blurred_jpeg(real_photo(), 5), area_code="VN-STOR-0001")
+    assert client.get(f"/v1/photos/{r.json()['id']}", headers=farm["a"]).json() == r.json()
     res = r.json()["result"]
     assert res["quality"]["ok"] is False and "blurry" in res["quality"]["issues"]
     assert res["diagnosis"]["label"] == "unsure" and res["diagnosis"]["status"] == "retake"
