@@ -4,7 +4,8 @@
    reads every coefficient can be faster on one core);
 2. the served pipeline (DCT-scaled decode, quality gate, leaf analysis, lesion patches through onnxruntime), on a
    12 MP phone JPEG and on a page-sized one (1600 x 1200, quality 0.85: what the farmer's page uploads), with a
-   per-stage breakdown from the result's own timings;
+   per-stage breakdown from the result's own timings; and on frozen-benchmark photos made page-sized
+   (--benchmark-photos, default 24), whose leaves hold more lesion candidates than the three samples';
 3. the same pipeline running every lesion patch (the bundle as first served), and a naive pipeline (full decode,
    resize, torch eager on the whole-image network), as baselines;
 4. the API on a live server on localhost: 16 concurrent uploads of each photo size (photos/s, errors, p50, p99);
@@ -13,7 +14,7 @@
    --baseline-processes N one scoring in N worker processes (0: in the server's threads; the default: one per core).
 
 Run: .venv/bin/python benchmarks/photo_bench.py [--repeats 30] [--concurrency 16] [--api-s 30] [--no-api]
-     [--baseline-bundle 1.3.1] [--baseline-slots 64] [--baseline-processes 0]
+     [--baseline-bundle 1.3.1] [--baseline-slots 64] [--baseline-processes 0] [--benchmark-photos 24]
 Needs the train extra (torch) for the naive baseline; the load client shares the machine's cores with the server.
 """
 
@@ -35,6 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from datasets.field_photos import read_manifest  # noqa: E402
 from datasets.samples import phone_size_jpeg, real_photo  # noqa: E402
 from inference.bundle import active_bundle_path  # noqa: E402
 from inference.field_photo_model import FieldPhotoModel, preprocess  # noqa: E402
@@ -94,7 +96,7 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int, baseline_version
     slow = naive(whole, PhotoClassifier(len(whole.classes)).eval())
     print(f"bundle {bundle.parent.name} {bundle.name}; {repeats} runs per photo, photos: "
           + ", ".join(f"{c} #{i}" for c, i in PHOTOS))
-    print(f"{'input':<22} {'pipeline':<50} {'p50 ms':>8} {'p95 ms':>8} {'x floor':>8}")
+    print(f"{'input':<22} {'pipeline':<50} {'p50 ms':>8} {'p95 ms':>8} {'x floor':>8} {'mean ms':>8}")
     for size, jpegs in sets.items():
         floor = [t for j in jpegs for t in timed(lambda j=j: floor_decode(j), repeats)]
         f50 = statistics.median(floor)
@@ -109,7 +111,7 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int, baseline_version
         for name, fn in cases:
             ts = floor if fn is floor_decode else [t for j in jpegs for t in timed(lambda j=j, fn=fn: fn(j), repeats)]
             print(f"{size:<22} {name:<50} {statistics.median(ts):>8.1f} {pct(ts, 95):>8.1f} "
-                  f"{statistics.median(ts) / f50:>8.2f}")
+                  f"{statistics.median(ts) / f50:>8.2f} {statistics.fmean(ts):>8.1f}")
         stages: dict[str, list[float]] = {}
         for j in jpegs:
             for _ in range(repeats):
@@ -247,6 +249,10 @@ def main() -> None:
     ap.add_argument("--baseline-slots", type=int, default=None, metavar="N",
                     help="also load a server scoring N photos at once (e.g. 64: every upload at once, as before "
                          "2026-12-01)")
+    ap.add_argument("--benchmark-photos", type=int, default=24, metavar="N",
+                    help="also time N photos of the frozen benchmark made page-sized (never trained on; they hold "
+                         "more lesion candidates than the three sample leaves: about 9 patches run per photo "
+                         "against 5); 0: the three sample leaves only")
     ap.add_argument("--baseline-processes", type=int, default=None, metavar="N",
                     help="also load a server scoring in N worker processes (0: in the server's own threads, as "
                          "before 2026-12-01's evening; its slots default to one per core)")
@@ -255,7 +261,14 @@ def main() -> None:
             "page (1600x1200 q85)": [phone_size_jpeg(real_photo(c, i), 1.92, quality=85) for c, i in PHOTOS]}
     for size, js in sets.items():
         print(f"input {size}: " + ", ".join(f"{len(j) / 2**20:.2f} MiB" for j in js))
-    bench_pipelines(sets, a.repeats, a.baseline_bundle)
+    pipeline_sets = dict(sets)
+    if a.benchmark_photos:
+        rows = read_manifest(REPO / "datasets" / "benchmarks" / "field_photo-v1.csv")
+        step = max(1, len(rows) // a.benchmark_photos)
+        pages = [phone_size_jpeg(Path(r.path), 1.92, quality=85) for r in rows[::step][: a.benchmark_photos]]
+        pipeline_sets[f"page, {len(pages)} benchmark"] = pages
+        print(f"input page, {len(pages)} benchmark photos: mean {np.mean([len(j) for j in pages]) / 2**20:.2f} MiB")
+    bench_pipelines(pipeline_sets, a.repeats, a.baseline_bundle)
     patch_network_cost()
     if not a.no_api:
         bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle, a.baseline_slots, a.farmer_flow,
