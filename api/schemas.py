@@ -35,7 +35,7 @@ class Token(BaseModel):
 
 
 class AccountCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=256)
     full_name: Name200 = ""
@@ -45,7 +45,7 @@ class AccountCreate(BaseModel):
 
 
 class PasswordChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     current_password: str = Field(max_length=256)
     new_password: str = Field(min_length=8, max_length=256)
 
@@ -63,7 +63,7 @@ class AccountPublic(BaseModel):
 
 
 class AreaBase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: ReqName200
     crop: ReqName64 = Field(description="e.g. rice, sugarcane, shallot, fruit")
     variety: Name100 | None = Field(default=None, description="e.g. ST25")
@@ -89,7 +89,7 @@ class AreaCreate(AreaBase):
 class AreaUpdate(BaseModel):
     """Only the fields given change; name, crop, status and boundary cannot be emptied (null is refused)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: ReqName200 = None  # type: ignore[assignment]
     crop: ReqName64 = None  # type: ignore[assignment]
     variety: Name100 | None = None
@@ -183,7 +183,7 @@ class LabelPublic(BaseModel):
 
 
 class LabelCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: ReqName64 = Field(description="identifier: lower-case letters, digits, underscores (e.g. 'tungro')")
     kind: str = Field(description="disease | pest | healthy | other | unsure")
     name_vi: ReqName200
@@ -301,7 +301,7 @@ class PhotoPublic(BaseModel):
 
 
 class FeedbackCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     label: ReqName64 | None = Field(default=None, description="the right label from the class registry "
                                    "(GET /v1/labels): a disease, a pest, 'healthy', 'not_sure', or 'other' with "
                                    "other_name; omit it with verdict 'right' to confirm the model's answer")
@@ -311,7 +311,7 @@ class FeedbackCreate(BaseModel):
 
 
 class ModelActivate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     version: ReqName64
     reason: Note2000 | None = Field(default=None, description="why; required with force")
     force: bool = Field(default=False, description="promote although the comparison with the active version "
@@ -319,13 +319,13 @@ class ModelActivate(BaseModel):
 
 
 class ModelCompare(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     version_b: ReqName64 = Field(description="the candidate")
     version_a: Name64 | None = Field(default=None, description="default: the active version")
 
 
 class ModelRollback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     reason: Note2000 | None = None
 
 
@@ -353,7 +353,7 @@ class ModelVersionPublic(BaseModel):
 
 
 class SprayMapCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     job_id: DbId = Field(description="a succeeded drone analysis job; its damage map and area are used")
     config: dict[str, Any] = Field(default_factory=dict, description="SprayPlanConfig (swath_m, rate_l_per_ha, ...)")
     boundary: dict[str, Any] | None = Field(
@@ -363,7 +363,7 @@ class SprayMapCreate(BaseModel):
 
 
 class SprayApplicationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     applied_on: datetime = Field(description="when it was sprayed; a time without a zone is read in `time_zone`")
     time_zone: str | None = Field(default=None, max_length=64, description="IANA zone of the farm (default: the "
                                   "service's, Asia/Ho_Chi_Minh); times are returned in it")
@@ -395,7 +395,7 @@ class SprayApplicationCreate(BaseModel):
 
 
 class ReviewCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     action: Literal["confirm", "correct", "reject"] = Field(
         description="confirm: the farmer's label (or the given one); correct: the given label; reject: not usable")
     label: Name64 | None = Field(default=None, description="a disease, pest or 'healthy' from GET /v1/labels")
@@ -462,7 +462,7 @@ class ReviewQueue(BaseModel):
 
 
 class DroneLabelCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     label: Literal["damage", "healthy_canopy", "stubble", "water", "bare_soil", "shadow"] = Field(
         description="what is on the ground: real damage, healthy canopy, or a look-alike that is not damage")
     geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon in longitude/latitude (EPSG:4326)")

@@ -35,7 +35,7 @@ DEFAULT_EXCLUSION_BUFFER_M = {"water": 10.0, "building": 20.0, "road": 5.0, "pow
 class DroneProfile(BaseModel):
     """A spray drone: rate reachable = 600 x flow (L/min) / (speed (km/h) x swath (m)) in L/ha."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = "DJI Agras T40"
     swath_m: float = Field(default=7.0, gt=0)
     flow_l_per_min: float = Field(default=12.0, gt=0)
@@ -49,7 +49,7 @@ class DroneProfile(BaseModel):
 class ExclusionLayer(BaseModel):
     """Areas never to be sprayed (GeoJSON FeatureCollection or geometry in EPSG:4326) with their buffer."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     kind: Literal["water", "building", "road", "power_line", "other"] = "other"
     buffer_m: float | None = Field(default=None, ge=0, description="default by kind")
@@ -62,7 +62,7 @@ class ExclusionLayer(BaseModel):
 class SprayPlanConfig(BaseModel):
     """All parameters of a spray plan; stored with every spray map so that it can be reproduced."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     swath_m: float = Field(default=7.0, gt=0, description="spray swath of the drone, m")
     cell_size_m: float | None = Field(default=None, gt=0, description="grid cell, m (default: the swath)")
     heading_deg: float | None = Field(default=None, description="grid direction, degrees from east counter-clockwise "

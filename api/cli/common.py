@@ -63,13 +63,19 @@ def write_text_atomic(dest: Path, body: str | bytes) -> None:
     tmp.replace(dest)
 
 
-def migrated_session():  # type: ignore[no-untyped-def]
-    """A session on the service's database, migrated first (as `cropwatch serve` does)."""
-    from api.db import new_session
+def migrate_database() -> None:
+    """Bring the service's database up to date (as `cropwatch serve` does), creating it in a new data folder."""
     from api.migrate import upgrade
     from api.settings import get_settings
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url())
+
+
+def migrated_session():  # type: ignore[no-untyped-def]
+    """A session on the service's database, migrated first (as `cropwatch serve` does)."""
+    from api.db import new_session
+
+    migrate_database()
     return new_session()

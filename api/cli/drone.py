@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from api.cli.common import fail
+from api.cli.common import fail, migrate_database
 
 app = typer.Typer(help="Drone orthomosaics.", no_args_is_help=True)
 SHOWN = ("sensor", "crs", "width", "height", "analysed_area_ha", "canopy_cover_pct", "growth_score", "damaged_area_ha",
@@ -49,6 +49,7 @@ def drone_analyze(
     from inference.drone import analyze_orthomosaic
     from inference.errors import CropwatchError
 
+    migrate_database()  # the active damage model and the areas are read from it: a new data folder has none yet
     area_obj = _area(area) if area else None
     boundary = shape(area_obj.boundary_geojson) if area_obj is not None else None
     model = load_damage_model() if method == "auto" else None

@@ -81,3 +81,17 @@ def test_cli_spray_plan_reads_boundaries_in_any_format_and_crs(tmp_path: Path) -
     r = run(["spray", "plan", str(dmg), "--boundary", str(junk), "--out", str(tmp_path / "z.geojson")], env)
     assert r.returncode != 0 and "Traceback" not in r.stderr and "junk.shp" in (r.stderr + r.stdout)
     assert not (tmp_path / "z.geojson").exists()
+
+
+def test_cli_drone_analyze_works_in_a_new_data_folder(tmp_path: Path) -> None:
+    """`cropwatch drone analyze` straight after install: the data folder has no database yet (it read the active
+    damage model from a table that did not exist, and crashed with a traceback)."""
+    from tests.data.make_rasters import synthetic_rgba
+
+    env = {**os.environ, "CROPWATCH_DATA_DIR": str(tmp_path / "new")}
+    env.pop("CROPWATCH_DATABASE_URL", None)
+    ortho = synthetic_rgba(tmp_path / "ortho.tif")
+    r = run(["drone", "analyze", str(ortho), "--out", str(tmp_path / "out"), "--workers", "1"], env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["analysed_area_ha"] > 0
+    assert {"canopy.tif", "growth.tif", "damage.tif", "summary.json"} <= {p.name for p in (tmp_path / "out").iterdir()}

@@ -97,7 +97,9 @@ def test_spray_map_from_raster_with_exclusion_golden(flight_client, tmp_path: Pa
                                                                                       [105.98, 9.56], [105.97, 9.57],
                                                                                       [105.97, 9.56]]]}}]},
       422, "not a valid geometry"),
-     ({"bogus": 1}, 422, "bogus")],
+     ({"bogus": 1}, 422, "bogus"),
+     ({"heading_deg": "NaN"}, 422, "heading_deg"),  # a 500 from the grid's geometry before
+     ({"swath_m": "Infinity"}, 422, "swath_m")],
 )
 def test_bad_spray_plans_write_nothing(flight_client, tmp_path, engine, change, status, words) -> None:  # noqa: F811
     client, tok = flight_client
