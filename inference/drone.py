@@ -179,6 +179,13 @@ def _read(ds: rasterio.io.DatasetReader, info: RasterInfo, win: Window, halo: in
     nb = len(prof["bands"])
     if prof["alpha"]:
         valid = data[nb] > 0
+    elif info.mask_band:  # GDAL's mask band (an internal .msk); rasterio reads it as 0 / 255, and 0 beyond the edge
+        if inside:
+            valid = ds.read_masks(1, window=big) > 0
+        else:
+            valid = np.zeros(data.shape[1:], bool)
+            valid[r0 - big.row_off : r1 - big.row_off, c0 - big.col_off : c1 - big.col_off] = \
+                ds.read_masks(1, window=Window(c0, r0, c1 - c0, r1 - r0)) > 0
     else:
         valid = np.ones(data.shape[1:], bool)
         if not inside:  # boundless pixels outside the raster are invalid

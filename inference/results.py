@@ -227,6 +227,7 @@ class RasterCheck(BaseModel):
     transform: list[float]
     nodata: float | None = None
     block_shape: list[int]
+    mask_band: bool = False  # validity in a GDAL mask band (an internal .msk, as JPEG-compressed mosaics carry)
 
 
 class JobParams(BaseModel):

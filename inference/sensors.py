@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import rasterio
+from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioIOError
 
 from inference.errors import BadInput, TooLarge, Unsupported, reason
@@ -40,12 +41,13 @@ class RasterInfo:
     transform: tuple[float, ...]  # affine a, b, c, d, e, f
     nodata: float | None
     block_shape: tuple[int, int]  # rows, cols
+    mask_band: bool = False  # no alpha band, no nodata value: a GDAL mask band (per dataset) says which pixels are valid
 
     def to_check(self) -> RasterCheck:
         """What validation learnt, as the typed document that travels with a job."""
         return RasterCheck(sensor=self.sensor, width=self.width, height=self.height, count=self.count, crs=self.crs,
                            crs_is_geographic=self.crs_is_geographic, transform=list(self.transform),
-                           nodata=self.nodata, block_shape=list(self.block_shape))
+                           nodata=self.nodata, block_shape=list(self.block_shape), mask_band=self.mask_band)
 
     @classmethod
     def from_check(cls, path: str | Path, check: RasterCheck) -> RasterInfo:
@@ -53,7 +55,7 @@ class RasterInfo:
         return cls(path=str(path), sensor=check.sensor, profile=sensor_profiles()[check.sensor], width=check.width,
                    height=check.height, count=check.count, crs=check.crs, crs_is_geographic=check.crs_is_geographic,
                    transform=tuple(check.transform), nodata=check.nodata,
-                   block_shape=(int(check.block_shape[0]), int(check.block_shape[1])))
+                   block_shape=(int(check.block_shape[0]), int(check.block_shape[1])), mask_band=check.mask_band)
 
     @property
     def pixel_area_m2(self) -> float:
@@ -213,4 +215,5 @@ def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int
             path=path, sensor=sensor, profile=sensor_profiles()[sensor], width=ds.width, height=ds.height,
             count=ds.count, crs=f"EPSG:{epsg}" if epsg else ds.crs.to_wkt(), crs_is_geographic=bool(ds.crs.is_geographic),
             transform=tuple(ds.transform)[:6], nodata=ds.nodata, block_shape=tuple(ds.block_shapes[0]),
+            mask_band=set(ds.mask_flag_enums[0]) == {MaskFlags.per_dataset},  # not alpha, not nodata
         )

@@ -17,7 +17,7 @@ import rasterio
 import rasterio.errors
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from rasterio.windows import from_bounds
+from rasterio.windows import Window, from_bounds
 from shapely import affinity
 from shapely.geometry import Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -189,45 +189,69 @@ def _exclusions_utm(layers: list[ExclusionLayer], epsg: int) -> BaseGeometry:
     return unary_union(parts) if parts else Polygon()
 
 
+CHUNK_PX = 1 << 20  # damage pixels sampled at a time: about 120 MB of coordinates, whatever the raster's size
+
+
+def _field_window(ds: rasterio.io.DatasetReader, left: float, bottom: float, right: float,
+                  top: float) -> Window | None:
+    """The window of the raster holding the box (in the raster's CRS), or None when they do not overlap. North-up
+    rasters: rasterio's from_bounds, offsets floored, lengths rounded up; any other orientation (south-up, rotated):
+    the rows and columns of the box's four corners."""
+    t = ds.transform
+    full = Window(0, 0, ds.width, ds.height)
+    if t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0:
+        rb = ds.bounds
+        if right < rb.left or left > rb.right or top < rb.bottom or bottom > rb.top:
+            return None
+        win = from_bounds(max(left, rb.left), max(bottom, rb.bottom), min(right, rb.right), min(top, rb.top), t)
+        return win.round_offsets().round_lengths().intersection(full)
+    inv = ~t
+    cols, rows = zip(*(inv * (x, y) for x in (left, right) for y in (bottom, top)), strict=True)
+    c0, c1 = max(0, math.floor(min(cols))), min(ds.width, math.ceil(max(cols)))
+    r0, r1 = max(0, math.floor(min(rows))), min(ds.height, math.ceil(max(rows)))
+    return Window(c0, r0, c1 - c0, r1 - r0) if c1 > c0 and r1 > r0 else None
+
+
 def _cell_damage(
     damage_tif: str, boundary_utm: BaseGeometry, epsg: int, origin: tuple[float, float], heading: float,
     cell: float, nx: int, ny: int, threshold_pct: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per grid cell: (damaged pixel count, valid pixel count), sampling the damage raster's pixel centres inside the
-    field's bounding box (only that window is read)."""
+    field's bounding box (only that window is read), CHUNK_PX pixels at a time so that memory does not grow with the
+    raster (a 26 MP field window took 3.2 GB at once)."""
     from pyproj import Transformer
 
+    damaged = np.zeros(nx * ny, np.float64)
+    valid = np.zeros(nx * ny, np.int64)
+    th = math.radians(heading)
     with rasterio.open(damage_tif) as ds:
         if ds.crs is None:
             raise BadInput("the damage raster has no CRS")
-        b_r = reproject(boundary_utm, f"EPSG:{epsg}", ds.crs.to_string())
-        left, bottom, right, top = b_r.bounds
-        rb = ds.bounds
-        if right < rb.left or left > rb.right or top < rb.bottom or bottom > rb.top:
-            raise BadInput("the field boundary does not overlap the damage raster; check the area or the flight")
-        win = from_bounds(max(left, rb.left), max(bottom, rb.bottom), min(right, rb.right), min(top, rb.top),
-                          ds.transform).round_offsets().round_lengths()
-        win = win.intersection(rasterio.windows.Window(0, 0, ds.width, ds.height))
-        dmg = ds.read(1, window=win)
-        wt = ds.window_transform(win)
         crs = ds.crs.to_string()
-    rows, cols = np.mgrid[0 : dmg.shape[0], 0 : dmg.shape[1]]
-    xs = wt.c + (cols + 0.5) * wt.a + (rows + 0.5) * wt.b
-    ys = wt.f + (cols + 0.5) * wt.d + (rows + 0.5) * wt.e
-    t = Transformer.from_crs(crs, f"EPSG:{epsg}", always_xy=True)
-    ux, uy = t.transform(xs.ravel(), ys.ravel())
-    # into the grid frame: rotate by -heading about the origin
-    th = math.radians(heading)
-    dx, dy = np.asarray(ux) - origin[0], np.asarray(uy) - origin[1]
-    gx = dx * math.cos(th) + dy * math.sin(th)
-    gy = -dx * math.sin(th) + dy * math.cos(th)
-    i, j = np.floor(gx / cell).astype(np.int64), np.floor(gy / cell).astype(np.int64)
-    v = dmg.ravel()
-    ok = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (v != 255)
-    idx = j[ok] * nx + i[ok]
-    valid = np.bincount(idx, minlength=nx * ny).reshape(ny, nx)
-    damaged = np.bincount(idx, weights=(v[ok] >= threshold_pct), minlength=nx * ny).reshape(ny, nx)
-    return damaged, valid
+        win = _field_window(ds, *reproject(boundary_utm, f"EPSG:{epsg}", crs).bounds)
+        if win is None:
+            raise BadInput("the field boundary does not overlap the damage raster; check the area or the flight")
+        t = Transformer.from_crs(crs, f"EPSG:{epsg}", always_xy=True)
+        step = max(1, CHUNK_PX // max(int(win.width), 1))
+        for r in range(0, int(win.height), step):
+            sub = Window(win.col_off, win.row_off + r, win.width, min(step, int(win.height) - r))
+            dmg = ds.read(1, window=sub)
+            wt = ds.window_transform(sub)
+            rows, cols = np.mgrid[0 : dmg.shape[0], 0 : dmg.shape[1]]
+            xs = wt.c + (cols + 0.5) * wt.a + (rows + 0.5) * wt.b
+            ys = wt.f + (cols + 0.5) * wt.d + (rows + 0.5) * wt.e
+            ux, uy = t.transform(xs.ravel(), ys.ravel())
+            # into the grid frame: rotate by -heading about the origin
+            dx, dy = np.asarray(ux) - origin[0], np.asarray(uy) - origin[1]
+            gx = dx * math.cos(th) + dy * math.sin(th)
+            gy = -dx * math.sin(th) + dy * math.cos(th)
+            i, j = np.floor(gx / cell).astype(np.int64), np.floor(gy / cell).astype(np.int64)
+            v = dmg.ravel()
+            ok = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (v != 255)
+            idx = j[ok] * nx + i[ok]
+            valid += np.bincount(idx, minlength=nx * ny)
+            damaged += np.bincount(idx, weights=(v[ok] >= threshold_pct), minlength=nx * ny)
+    return damaged.reshape(ny, nx), valid.reshape(ny, nx)
 
 
 def _majority3(classes: np.ndarray, present: np.ndarray) -> np.ndarray:

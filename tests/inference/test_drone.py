@@ -85,6 +85,26 @@ def test_rgb_analysis_outputs_on_input_grid(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").glob(".analysis-*"))  # no temporary left
 
 
+def test_a_gdal_mask_band_marks_the_pixels_outside_the_mosaic(tmp_path: Path) -> None:
+    """RGB with an internal GDAL mask instead of alpha or nodata (how JPEG/YCbCr mosaics are written): the masked
+    pixels are nodata, as alpha 0 is (they were analysed as valid black pixels before, and partly sprayed)."""
+    rgba = synthetic_rgba(tmp_path / "field.tif")
+    masked = tmp_path / "masked.tif"
+    with rasterio.open(rgba) as s:
+        rgb, alpha, prof = s.read([1, 2, 3]), s.read(4), s.profile
+    prof.update(count=3, compress="deflate")
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(masked, "w", **prof) as d:
+        d.write(rgb)
+        d.write_mask(alpha > 0)
+    assert validate_raster(masked).mask_band and not validate_raster(rgba).mask_band
+    a = analyze_orthomosaic(rgba, tmp_path / "a", tile_size_px=64)
+    b = analyze_orthomosaic(masked, tmp_path / "b", tile_size_px=64)
+    assert b.analysed_area_ha == a.analysed_area_ha and b.canopy_cover_pct == a.canopy_cover_pct
+    for name in ("canopy", "damage"):
+        with rasterio.open(tmp_path / "a" / f"{name}.tif") as x, rasterio.open(tmp_path / "b" / f"{name}.tif") as y:
+            assert np.array_equal(x.read(1), y.read(1))
+
+
 def test_real_ortho_crop_and_area_clip(tmp_path: Path) -> None:
     src = bali_crop(tmp_path / "bali.tif")
     info = validate_raster(src)

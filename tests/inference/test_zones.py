@@ -58,6 +58,33 @@ def test_golden_zones_volume_and_saving(dmg: str) -> None:
     assert all(z.geometry_utm.distance(canal_utm) >= 10 - 0.05 for z in plan.zones)
 
 
+def test_a_south_up_damage_raster_plans_as_its_north_up_twin(tmp_path: Path, dmg: str) -> None:
+    """Rows stored south to north (a positive pixel height): planned like the same raster stored north-up (every
+    plan was refused before: "the field boundary does not overlap the damage raster")."""
+    south_up = tmp_path / "south_up.tif"
+    with rasterio.open(dmg) as d:
+        t, prof, arr = d.transform, d.profile, d.read(1)
+    prof["transform"] = rasterio.Affine(t.a, 0, t.c, 0, -t.e, t.f + t.e * d.height)
+    with rasterio.open(south_up, "w", **prof) as d:
+        d.write(arr[::-1], 1)
+    a = plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[canal()]))
+    b = plan_spray(str(south_up), field_boundary_wgs84(), cfg(exclusions=[canal()]))
+    assert [(z.rate_class, z.rate_l_per_ha) for z in a.zones] == [(z.rate_class, z.rate_l_per_ha) for z in b.zones]
+    assert [z.area_m2 for z in a.zones] == pytest.approx([z.area_m2 for z in b.zones])
+    assert (a.summary.damaged_cells, a.summary.product_volume_l) == (b.summary.damaged_cells, b.summary.product_volume_l)
+
+
+def test_the_damage_raster_is_sampled_in_chunks_with_the_same_plan(dmg: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The field's window is read CHUNK_PX pixels at a time (memory bounded whatever the raster's resolution): the
+    same plan as reading it at once."""
+    from inference import zones
+
+    whole = plan_spray(dmg, field_boundary_wgs84(), cfg())
+    monkeypatch.setattr(zones, "CHUNK_PX", 997)  # about two rows of this raster at a time
+    chunked = plan_spray(dmg, field_boundary_wgs84(), cfg())
+    assert chunked.to_geojson() == whole.to_geojson()
+
+
 def test_buffer_around_treated_zone(dmg: str) -> None:
     plan = plan_spray(dmg, field_boundary_wgs84(), cfg(buffer_m=2))
     t = [z for z in plan.zones if z.rate_l_per_ha > 0][0]
