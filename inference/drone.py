@@ -39,7 +39,8 @@ from rasterio.windows import transform as window_transform
 from inference import allocator, indices  # allocator: caps GDAL's block cache before any read
 from inference.canopy import canopy_mask_planes
 from inference.errors import BadInput
-from inference.results import DAMAGED_THRESHOLD, DRONE_SUMMARY_SCHEMA_VERSION, DroneSummary
+from inference.geo import reproject, utm_epsg_for
+from inference.results import DAMAGED_THRESHOLD, DRONE_SUMMARY_SCHEMA_VERSION, MIN_AREA_COVER_PCT, DroneSummary
 from inference.sensors import RasterInfo, validate_raster
 
 NODATA = 255
@@ -638,9 +639,16 @@ def analyze_orthomosaic(
         names = ("canopy", "growth", "damage" if model else "dcode")
         with allocator.gdal_block_cache(_block_cache_bytes(info, windows, model.halo_px * factor if model else 0)):
             acc = _first_pass(path, info, windows, work, workers, names, fn, tick)
+            if acc.n_valid == 0:  # nothing to measure: no output, no record
+                where = "over the growing area" if area_geom is not None else "in the file"
+                raise BadInput(f"the orthomosaic has no valid pixel {where}: every pixel there is transparent (alpha 0), "
+                               "masked or nodata; check that the flight covers the area and that the export keeps the "
+                               "mosaic's pixels", reason="raster_no_valid_pixels")
             anomaly = _finish_outputs(work, acc, with_model=model is not None)
         summary = _summary(info, acc, model, factor, anomaly, area_boundary_wgs84 is not None,
                            time.perf_counter() - t0)
+        if area_boundary_wgs84 is not None:
+            _note_coverage(summary, area_boundary_wgs84)
         (work / "summary.json").write_text(summary.model_dump_json(indent=2))
         for n in (*[f"{x}.tif" for x in OUTPUT_NAMES], "summary.json"):
             os.replace(work / n, out_dir / n)
@@ -649,6 +657,20 @@ def analyze_orthomosaic(
     if progress:
         progress(1.0)
     return summary
+
+
+def _note_coverage(summary: DroneSummary, area_wgs84: Any) -> None:
+    """The share of the growing area the flight's valid pixels cover, and a warning when it is not all of it. A flight
+    of one pixel, or of a strip across the field, was recorded as the field's growth before."""
+    c = area_wgs84.centroid
+    area_m2 = reproject(area_wgs84, "EPSG:4326", f"EPSG:{utm_epsg_for(c.x, c.y)}").area
+    pct = min(100.0, 100 * summary.analysed_area_ha * 1e4 / area_m2) if area_m2 > 0 else 0.0
+    summary.area_covered_pct = round(pct, 2)
+    if pct < 95:
+        tail = ("" if pct >= MIN_AREA_COVER_PCT else "; under half of it, so the area's growth record leaves this "
+                "flight out")
+        summary.warnings.append(f"the flight covers {pct:.1f} % of the growing area ({summary.analysed_area_ha:.2f} "
+                                f"of {area_m2 / 1e4:.2f} ha): its figures describe that part only{tail}")
 
 
 def _block_cache_bytes(info: RasterInfo, windows: list[Window], halo: int) -> int:

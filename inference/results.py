@@ -137,6 +137,18 @@ class AnomalyParams(BaseModel):
     z_full: float
 
 
+# Below this share of the growing area covered, a flight's figures describe a part of the field only: the summary says
+# so, and the area's growth series and latest status leave the flight out (api/services/growth.py, area_status.py).
+MIN_AREA_COVER_PCT = 50.0
+
+
+def covers_its_area(summary: dict[str, Any]) -> bool:
+    """Whether a stored drone summary speaks for its whole growing area (flights analysed before coverage was
+    measured: yes)."""
+    pct = summary.get("area_covered_pct")
+    return pct is None or float(pct) >= MIN_AREA_COVER_PCT
+
+
 class DroneSummary(BaseModel):
     """summary.json of an orthomosaic analysis: canopy, growth and damage over the analysed area."""
 
@@ -165,6 +177,10 @@ class DroneSummary(BaseModel):
     damage_threshold: float = Field(default=DAMAGED_THRESHOLD, description="damaged from this probability, 0-1")
     seconds: float
     outputs: dict[str, str]
+    area_covered_pct: float | None = Field(
+        default=None, description="share of the growing area (clipped to it) that valid pixels of the flight cover, "
+        "0-100; the figures above describe that part only")
+    warnings: list[str] = Field(default_factory=list, description="what the operator should know about this flight")
 
 
 class DroneFlightSummary(BaseModel):
@@ -212,6 +228,9 @@ class SprayPlanSummary(BaseModel):
                                       "threshold")
     damaged_cells_not_sprayed: int | None = Field(default=None, description="of those, the cells no treated zone "
                                                   "covers (exclusions, the minimum zone area)")
+    no_imagery_area_ha: float = Field(default=0.0, description="the part of the field the damage raster holds no "
+                                      "valid pixel of: left out of the plan, like an exclusion (counted in "
+                                      "excluded_area_ha)")
     warnings: list[str] = Field(default_factory=list, description="what the operator should know before flying")
 
 

@@ -364,6 +364,7 @@ def _rate_pieces(by_rate: dict[float, list[Polygon]], available: BaseGeometry,
 
 
 SLIVER_M = 0.1
+NO_IMAGERY_MIN_SHARE = 0.02  # of the sprayable field: less without imagery is cells grazing its edge, not a gap
 
 
 def _without_slivers(g: BaseGeometry) -> BaseGeometry:
@@ -467,6 +468,9 @@ def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], c
     rates, names = _cell_rates(frac, present, config)
     js, is_ = np.nonzero(present)
     cells = np.asarray([grid.cell_poly(int(i), int(j)) for j, i in zip(js, is_, strict=True)], dtype=object)
+    no_imagery = _no_imagery(available, cells)
+    if not no_imagery.is_empty:
+        excl, available = unary_union([excl, no_imagery]), available.difference(no_imagery)
     by_rate: dict[float, list[Polygon]] = {}
     frac_by_rate: dict[float, list[tuple[float, float]]] = {}
     for cell, j, i in zip(cells, js, is_, strict=True):
@@ -488,8 +492,21 @@ def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], c
             f"{left} of {summary.damaged_cells} cells with damage above the spot threshold are not sprayed (in a "
             f"no-spray area or a zone under the minimum of {config.min_zone_area_m2:g} m2): lower min_zone_area_m2 or "
             "check the exclusions to spray them")
+    if not no_imagery.is_empty:
+        summary.no_imagery_area_ha = round(no_imagery.area / 1e4, 4)
+        summary.warnings.insert(0, f"{no_imagery.area / 1e4:.2f} ha ({100 * no_imagery.area / b_utm.area:.1f} % of "
+                                "the field) has no imagery in the damage raster: it is left out of the plan like an "
+                                "exclusion, and the saving is against spraying the rest; fly it again to plan it")
     plan.summary = summary
     return plan
+
+
+def _no_imagery(available: BaseGeometry, cells: np.ndarray) -> BaseGeometry:
+    """The sprayable field beyond every cell with a valid damage pixel: left out of the plan like an exclusion, never
+    rated 0 L/ha (a flight over a strip of the field gave a plan spraying nothing on all of it, and a 100 % saving).
+    Empty when it is under NO_IMAGERY_MIN_SHARE of the field: cells that graze its edge by less than a pixel."""
+    gap = _without_slivers(available.difference(unary_union(list(cells))))
+    return gap if gap.area > NO_IMAGERY_MIN_SHARE * available.area else Polygon()
 
 
 def summarise(plan: SprayPlan) -> SprayPlanSummary:
@@ -548,7 +565,7 @@ def plan_from_geojson(fc: dict[str, Any]) -> SprayPlan:
     plan = SprayPlan(config, epsg, boundary, available, excl, zones, float(meta["heading_deg"]))
     plan.summary = summarise(plan)
     stored = meta.get("summary") or {}  # what only the damage raster could tell: the damaged cells left unsprayed
-    for k in ("damaged_cells", "damaged_cells_not_sprayed", "warnings"):
+    for k in ("damaged_cells", "damaged_cells_not_sprayed", "no_imagery_area_ha", "warnings"):
         if stored.get(k) is not None:
             setattr(plan.summary, k, stored[k])
     return plan

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from shapely.geometry import shape
 
 from api.orm import GrowingArea, Observation
+from inference.results import covers_its_area
 
 
 def centroid(geojson: dict[str, Any]) -> tuple[float, float]:
@@ -26,6 +27,8 @@ def status_from(source: str, scores: dict[str, Any]) -> dict[str, Any]:
     """The latest_* values an observation's scores give (only the keys it tells)."""
     out: dict[str, Any] = {}
     if source == "drone":
+        if not covers_its_area(scores):
+            return out  # a flight over a strip or a corner of the area
         if scores.get("growth_score") is not None:
             out["latest_growth"] = round(float(scores["growth_score"]), 1)
         if scores.get("damaged_pct") is not None:

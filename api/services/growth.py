@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.orm import GrowingArea, Job, Observation
+from inference.results import covers_its_area
 
 
 def growth_series(session: Session, area: GrowingArea, since: datetime | None = None,
@@ -40,6 +41,8 @@ def _point(obs: Observation, job_id: int | None, sowing: date | None) -> dict[st
                  "thumbnail_url": f"/v1/photos/{obs.id}/thumbnail"}
         extra = {"diagnosis": (s.get("diagnosis") or {}).get("label"), "ses": (s.get("severity") or {}).get("ses")}
     else:
+        if not covers_its_area(s):
+            return None  # a flight over a strip or a corner of the area says nothing of the field's growth
         score, cover, method = s.get("growth_score"), s.get("canopy_cover_pct"), "drone"
         links = {"flight_url": f"/v1/jobs/{job_id}", "preview_url": f"/v1/jobs/{job_id}/files/preview.png"} \
             if job_id else {}

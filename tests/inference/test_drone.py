@@ -122,6 +122,32 @@ def test_real_ortho_crop_and_area_clip(tmp_path: Path) -> None:
     assert not (tmp_path / "out2" / "damage.tif").exists()
 
 
+def test_a_flight_is_measured_against_the_area_it_covers(tmp_path: Path) -> None:
+    """The share of the growing area the flight's valid pixels cover is given, with a warning when it is not all;
+    a flight with no valid pixel over the area is refused and writes nothing (it gave canopy 0 % before, recorded)."""
+    src = synthetic_rgba(tmp_path / "field.tif")  # 301 x 257 px of 0.5 m, the last 7 columns alpha 0
+    info = validate_raster(src)
+    a, _, c, _, e, f = info.transform
+    inside = box(c + 10 * a, f + 250 * e, c + 100 * a, f + 10 * e)
+    s = analyze_orthomosaic(src, tmp_path / "in", area_boundary_wgs84=reproject(inside, info.crs, "EPSG:4326"))
+    assert s.area_covered_pct == pytest.approx(100, abs=1) and not s.warnings
+    # an area twice as wide as the mosaic's valid part: about half of it covered
+    half = box(c + 150 * a, f + 250 * e, c + (294 + 144) * a, f + 10 * e)
+    s = analyze_orthomosaic(src, tmp_path / "half", area_boundary_wgs84=reproject(half, info.crs, "EPSG:4326"))
+    assert s.area_covered_pct == pytest.approx(100 * 144 / 288, abs=1) and "of the growing area" in s.warnings[0]
+    blank = tmp_path / "blank.tif"
+    with rasterio.open(src) as d:
+        prof, arr = d.profile, d.read()
+    arr[3] = 0  # alpha 0 everywhere
+    with rasterio.open(blank, "w", **prof) as d:
+        d.write(arr)
+    for area, where in ((reproject(inside, info.crs, "EPSG:4326"), "over the growing area"), (None, "in the file")):
+        with pytest.raises(BadInput, match=f"no valid pixel {where}") as exc:
+            analyze_orthomosaic(blank, tmp_path / "blank", area_boundary_wgs84=area)
+        assert exc.value.reason == "raster_no_valid_pixels"
+        assert not (tmp_path / "blank" / "summary.json").exists()
+
+
 def test_multispectral_uses_ndvi(tmp_path: Path) -> None:
     s = analyze_orthomosaic(multispectral(tmp_path / "ms.tif"), tmp_path / "out")
     assert s.sensor == "micasense_rededge" and s.index.primary == "ndvi"

@@ -85,6 +85,28 @@ def test_the_damage_raster_is_sampled_in_chunks_with_the_same_plan(dmg: str, mon
     assert chunked.to_geojson() == whole.to_geojson()
 
 
+def test_the_part_of_the_field_without_imagery_is_left_out_not_rated_zero(tmp_path: Path, dmg: str) -> None:
+    """A damage raster over the western 60 m of the 200 m field only: the other 140 m are no-spray "no imagery"
+    (said in a warning), not a 0 L/ha zone, and the saving is against spraying the 60 m; kept through GeoJSON."""
+    strip = tmp_path / "strip.tif"
+    with rasterio.open(dmg) as d:
+        prof, arr = d.profile, d.read(1)
+        c_east = d.index(X0 + 60, Y0)[1]
+    arr[:, c_east:] = 255
+    with rasterio.open(strip, "w", **prof) as d:
+        d.write(arr, 1)
+    plan = plan_spray(str(strip), field_boundary_wgs84(), cfg())
+    s = plan.summary
+    assert s.no_imagery_area_ha * 1e4 == pytest.approx(140 * 100, rel=0.06)  # up to the 7 m cell that holds x = 60
+    assert s.sprayable_area_ha + s.no_imagery_area_ha == pytest.approx(s.field_area_ha, rel=AREA_TOL)
+    assert "no imagery" in s.warnings[0]
+    assert all(z.geometry_utm.bounds[2] <= X0 + 63 + 0.01 for z in plan.zones)  # nothing planned beyond the strip
+    assert s.blanket_volume_l == pytest.approx(20 * s.sprayable_area_ha, rel=AREA_TOL)
+    again = plan_from_geojson(json.loads(json.dumps(plan.to_geojson())))
+    assert again.summary.no_imagery_area_ha == s.no_imagery_area_ha and again.summary.warnings == s.warnings
+    assert plan_spray(dmg, field_boundary_wgs84(), cfg()).summary.no_imagery_area_ha == 0  # covered: as before
+
+
 def test_buffer_around_treated_zone(dmg: str) -> None:
     plan = plan_spray(dmg, field_boundary_wgs84(), cfg(buffer_m=2))
     t = [z for z in plan.zones if z.rate_l_per_ha > 0][0]

@@ -25,6 +25,9 @@ const T = {
     layer_none: "Chỉ ảnh", opacity: "Độ đậm", show_ortho: "Ảnh trực giao", flight_summary: "Chuyến bay",
     f_date: "Ngày phân tích", f_sensor: "Cảm biến", f_area: "Diện tích phân tích", f_canopy: "Độ che phủ tán lá",
     f_growth: "Điểm sinh trưởng", f_damaged: "Diện tích hư hại", f_method: "Cách tính hư hại", f_model: "Mô hình",
+    f_covered: "Phủ vùng trồng",
+    partial_cover: "Chuyến bay chỉ phủ {pct} % diện tích vùng trồng: số liệu chỉ nói về phần đó.",
+    no_imagery: "{ha} ha ruộng không có ảnh trong bản đồ hư hại: để ra ngoài kế hoạch như vùng cấm phun; bay lại để lập kế hoạch cho phần đó.",
     m_model: "mô hình học máy", m_index_anomaly: "chỉ số bất thường (so với chính ruộng này)",
     index_warning: "Hư hại được tính từ chỉ số thực vật so với chính ruộng này, không phải chẩn đoán bệnh: kiểm tra ngoài đồng trước khi phun.",
     gt_title: "Nhãn thực địa (cho cán bộ nông nghiệp)", gt_label: "Nhãn", draw_gt: "Vẽ nhãn", show_photos: "Ảnh của nông dân",
@@ -65,6 +68,9 @@ const T = {
     layer_none: "Imagery only", opacity: "Opacity", show_ortho: "Orthomosaic", flight_summary: "Flight",
     f_date: "Analysed on", f_sensor: "Sensor", f_area: "Analysed area", f_canopy: "Canopy cover",
     f_growth: "Growth score", f_damaged: "Damaged area", f_method: "Damage method", f_model: "Model",
+    f_covered: "Growing area covered",
+    partial_cover: "The flight covers {pct} % of the growing area: its figures describe that part only.",
+    no_imagery: "{ha} ha of the field has no imagery in the damage map: left out of the plan like a no-spray area; fly it again to plan it.",
     m_model: "machine-learning model", m_index_anomaly: "index anomaly (against this field itself)",
     index_warning: "Damage comes from the vegetation index against this field itself, not a diagnosis: check on the ground before spraying.",
     gt_title: "Ground truth (for agronomists)", gt_label: "Label", draw_gt: "Draw label", show_photos: "Farmers' photos",
@@ -195,8 +201,12 @@ function showFlight(j) {
     ["f_damaged", `${r.damaged_area_ha.toFixed(3)} ha (${r.damaged_pct.toFixed(1)} %)`],
     ["f_method", t(`m_${r.damage_method}`)]];
   if (r.damage_model) rows.push(["f_model", `${r.damage_model.name} ${r.damage_model.version || ""}`]);
+  const covered = r.area_covered_pct;  // flights analysed before 2026-12-02 have none
+  if (covered != null) rows.push(["f_covered", `${covered.toFixed(0)} %`]);
   $("flight-list").innerHTML = rows.map(([k, v]) => `<dt>${t(k)}</dt><dd>${v}</dd>`).join("");
-  const warn = r.damage_model ? ((lang === "vi" && r.damage_model.warning_vi) || r.damage_model.warning) : t("index_warning");
+  const model = r.damage_model ? ((lang === "vi" && r.damage_model.warning_vi) || r.damage_model.warning) : t("index_warning");
+  const warn = [covered != null && covered < 95 ? t("partial_cover").replace("{pct}", covered.toFixed(0)) : "", model]
+    .filter(Boolean).join(" ");
   $("flight-warning").hidden = !warn;
   $("flight-warning").textContent = warn || "";
 }
@@ -395,9 +405,11 @@ function showSummary(sm) {
   if (s.drone) rows.push([t("flight_time"), `${s.drone.flight_time_min} min`], [t("tanks"), String(s.drone.tank_loads)]);
   $("summary-list").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd data-k="${k}">${v}</dd>`).join("");
   const left = s.damaged_cells_not_sprayed || 0;  // damage the plan leaves unsprayed is said, never silent
-  $("summary-warning").hidden = !left;
-  $("summary-warning").textContent = left ? t("left_out").replace("{n}", left).replace("{total}", s.damaged_cells)
-    .replace("{min}", sm.config.min_zone_area_m2) : "";
+  const gap = s.no_imagery_area_ha || 0;  // so is the part of the field without imagery
+  const said = [gap ? t("no_imagery").replace("{ha}", gap.toFixed(2)) : "",
+    left ? t("left_out").replace("{n}", left).replace("{total}", s.damaged_cells).replace("{min}", sm.config.min_zone_area_m2) : ""];
+  $("summary-warning").hidden = !(left || gap);
+  $("summary-warning").textContent = said.filter(Boolean).join(" ");
   $("downloads").innerHTML = Object.keys(sm.downloads).map((f) => `<button type="button" data-format="${f}">${f.toUpperCase()}</button>`).join("");
   $("downloads").querySelectorAll("button").forEach((b) => b.addEventListener("click", () => download(sm, b.dataset.format)));
   $("summary").hidden = false;
