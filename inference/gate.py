@@ -68,6 +68,10 @@ FIELD_MIN_FRAGMENTATION = 0.22
 # Leaf mask: yellow/brown/grey tissue beside the green leaf is background (a mat, soil, a hand, warm paper, a shadow)
 # when pixels beyond the leaf in its colour make more than this share of the whole image (masks.background_like).
 BACKGROUND_MIN_FRACTION = 0.02
+# A black-and-white photo (a phone's mono mode, a grey scan): at least this share of pixels within NO_COLOUR_SPREAD of
+# grey (max - min of R, G, B). It is told so, alone, rather than "not a plant, too bright, blurry" measured on grey.
+NO_COLOUR_SHARE = 0.98
+NO_COLOUR_SPREAD = 3
 
 
 
@@ -140,6 +144,15 @@ def plant_masks(small: np.ndarray, work: WorkingImage | None = None) -> tuple[np
     return core, leaf
 
 
+def colourless(work: WorkingImage) -> bool:
+    """Whether the photo is black and white: NO_COLOUR_SHARE of its pixels have their three channels within
+    NO_COLOUR_SPREAD of each other."""
+    rgb = work.rgb
+    spread = cv2.subtract(np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]),
+                          np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]))
+    return np.count_nonzero(spread <= NO_COLOUR_SPREAD) >= NO_COLOUR_SHARE * spread.size
+
+
 def edge_width_ratio(gray: np.ndarray, zone: np.ndarray, top: float = 0.02, q: float = 90.0) -> float:
     """Sharpness: the q-th percentile of |grad I| / |grad (G_1 * I)| over the `top` share (at least 30 px) of the
     strongest-gradient pixels in `zone`. ~1.6 for a sharp step edge, sqrt(s^2+1)/s for one blurred with sigma s."""
@@ -209,6 +222,8 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
         issues.append("blurry")
     if not is_plant:  # first: what to photograph comes before how (the page says the issues in this order)
         issues.insert(0, "not_a_plant")
+        if colourless(work):
+            issues = ["no_colour"]
     kind, frag = None, None
     canopy = canopy_mask(small, work=work)
     if is_plant:

@@ -48,7 +48,7 @@ class PhotoQuality(BaseModel):
                              "1.6 for a sharp photo, under 1.13 is blurry (sqrt(s^2+1)/s for a blur of s px)")
     brightness: float = Field(description="mean HSV value 0-255 of the leaf's pixels (the background does not count)")
     clipped_pct: float = Field(description="share of the leaf's pixels that are clipped white, %")
-    issues: list[str] = Field(description="blurry, too_dark, too_bright, not_a_plant")
+    issues: list[str] = Field(description="blurry, too_dark, too_bright, not_a_plant, no_colour")
     messages: list[Bilingual]
 
 

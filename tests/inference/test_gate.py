@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -49,7 +50,8 @@ def test_degraded_photos_are_caught(kind: str) -> None:
 def test_images_that_are_not_plants_are_caught(kind: str) -> None:
     rng = np.random.default_rng(11)
     results = [assess(synth(kind, rng)) for _ in range(20)]
-    assert np.mean(["not_a_plant" in r["issues"] or r["issues"] for r in results]) >= 0.95
+    # a grey wall, checkerboard or text is told it is black and white (no_colour) before anything else
+    assert np.mean([bool({"not_a_plant", "no_colour"} & set(r["issues"])) for r in results]) >= 0.95
     assert all(r["kind"] is None or r["issues"] for r in results)  # never a field patch with a growth score
 
 
@@ -164,3 +166,12 @@ def test_not_a_plant_is_said_first() -> None:
     wall = np.full((600, 800, 3), (150, 148, 140), np.uint8)
     issues = assess(wall)["issues"]
     assert issues[0] == "not_a_plant", issues
+
+
+def test_a_black_and_white_photo_is_told_so() -> None:
+    """A phone's mono mode or a grey scan: "no_colour" alone, not "not a plant, too bright, blurry" measured on grey
+    (a 16-bit grey PNG was told all three)."""
+    for p in real_photos(every=40):
+        grey = cv2.cvtColor(cv2.cvtColor(read_rgb(p, 600), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+        assert assess(grey)["issues"] == ["no_colour"], p.name
+        assert "no_colour" not in assess(read_rgb(p, 600))["issues"]
