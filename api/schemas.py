@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from api.orm import AreaStatus, Role
 from inference.results import DroneSummary, JobParams, ModelRef, PhotoResult, SprayPlanSummary
@@ -18,14 +19,22 @@ def _no_control_chars(v: str | None) -> str | None:
     return v
 
 
+def _clean_text(v: Any) -> Any:
+    """Vietnamese text in one form: Unicode NFC (macOS and some keyboards send "Sóc Trăng" decomposed, NFD, which
+    compared unequal to the composed form: an agronomist's own province's areas were refused and hidden) and no
+    surrounding spaces (a name of spaces only is then empty, and refused where a name is required)."""
+    return unicodedata.normalize("NFC", v).strip() if isinstance(v, str) else v
+
+
 _NoControl = AfterValidator(_no_control_chars)
-Name64 = Annotated[str, Field(max_length=64), _NoControl]
-Name100 = Annotated[str, Field(max_length=100), _NoControl]
-Name200 = Annotated[str, Field(max_length=200), _NoControl]
-ReqName64 = Annotated[str, Field(min_length=1, max_length=64), _NoControl]
-ReqName200 = Annotated[str, Field(min_length=1, max_length=200), _NoControl]
-Note2000 = Annotated[str, Field(max_length=2000), _NoControl]
-Note5000 = Annotated[str, Field(max_length=5000), _NoControl]
+_Clean = BeforeValidator(_clean_text)
+Name64 = Annotated[str, _Clean, Field(max_length=64), _NoControl]
+Name100 = Annotated[str, _Clean, Field(max_length=100), _NoControl]
+Name200 = Annotated[str, _Clean, Field(max_length=200), _NoControl]
+ReqName64 = Annotated[str, _Clean, Field(min_length=1, max_length=64), _NoControl]
+ReqName200 = Annotated[str, _Clean, Field(min_length=1, max_length=200), _NoControl]
+Note2000 = Annotated[str, _Clean, Field(max_length=2000), _NoControl]
+Note5000 = Annotated[str, _Clean, Field(max_length=5000), _NoControl]
 DbId = Annotated[int, Field(ge=1, le=2_147_483_647, description="a record id")]
 
 
@@ -387,10 +396,14 @@ class SprayApplicationCreate(BaseModel):
 
     @model_validator(mode="after")
     def _dose(self) -> SprayApplicationCreate:
+        if self.applied_on.year < 2000:  # year 1 gave a 500 from the time-zone arithmetic; 1900 an odd +07:06 zone
+            raise ValueError(f"applied_on {self.applied_on.date()} is before 2000: check the date")
         if self.dose_per_ha is None and self.dose_l_per_ha is None:
             raise ValueError("give the product's dose: dose_per_ha with dose_unit (or dose_l_per_ha)")
         if self.dose_per_ha is not None and self.dose_unit is None:
             raise ValueError("dose_unit is required with dose_per_ha (L, mL, kg or g)")
+        if self.dose_per_ha is None:  # an older client's dose: the same dose in the one form the log checks and prints
+            self.dose_per_ha, self.dose_unit = self.dose_l_per_ha, "L"
         return self
 
 

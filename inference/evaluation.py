@@ -158,7 +158,11 @@ def evaluate_network(model: PhotoModel, photos: Iterable[LabelledPhoto],
     """The network alone, with its abstain rule: right / wrong / unsure per class."""
     rows = []
     for ph in progress(photos):
-        p = model.predict(decode_rgb(ph.path, model.decode_short_side))  # serving's decode, without the gate
+        try:
+            p = model.predict(decode_rgb(ph.path, model.decode_short_side))  # serving's decode, without the gate
+        except (OSError, ValueError, SyntaxError):  # not an image, or a damaged one: refused, as serving refuses it
+            rows.append((ph.label, "unsure", "refused"))
+            continue
         status = "diagnosed" if p.label != "unsure" else "unsure"
         rows.append((ph.label, p.label, outcome(ph.label, p.label, status)))
     return {"mode": "network_only", **summarise(model.classes, rows)}

@@ -108,6 +108,18 @@ def _readable_path(path: Path) -> Iterator[Path]:
         yield path
 
 
+def _read_layer(p: Path, layer_name: str) -> Any:
+    """pyogrio.raw.read of one layer. A Shapefile without its .cpg is read as UTF-8 first (what QGIS and GDAL write
+    today; GDAL's default for it, Latin-1, turned "Ruộng Bà Tư" into "Ruá»\x99ng BÃ\xa0 TÆ°"), and with that default
+    when its text is not UTF-8."""
+    if p.suffix.lower() == ".shp" and not any(f.suffix.lower() == ".cpg" for f in p.parent.glob(f"{p.stem}.*")):
+        try:
+            return pyogrio.raw.read(p, layer=layer_name, encoding="UTF-8")
+        except Exception:  # noqa: BLE001 - not UTF-8: GDAL's own reading below
+            pass
+    return pyogrio.raw.read(p, layer=layer_name)
+
+
 def read_vector(path: str | Path) -> VectorData:
     """Read every feature of every layer; geometries reprojected to EPSG:4326.
 
@@ -129,7 +141,7 @@ def read_vector(path: str | Path) -> VectorData:
         index = 0
         for layer_name, _gtype in layers:
             try:
-                meta, _fids, geoms, field_data = pyogrio.raw.read(p, layer=layer_name)
+                meta, _fids, geoms, field_data = _read_layer(p, layer_name)
             except Exception as exc:  # noqa: BLE001
                 raise VectorFileError(f"cannot read layer {layer_name!r} of {path.name}: {reason(exc)}") from exc
             crs = meta.get("crs")

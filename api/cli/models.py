@@ -28,9 +28,17 @@ def models_evaluate(
 
     from api.services.photos import make_scorer
     from api.settings import get_settings
+    from inference.bundle import BundleError, load_bundle
     from inference.errors import CropwatchError
     from inference.evaluation import evaluate_network, evaluate_pipeline, format_report, labelled_photos
 
+    try:
+        task = load_bundle(bundle_dir, verify=False).meta.get("model_name", "?")
+    except (BundleError, FileNotFoundError, ValueError) as exc:
+        fail(f"{bundle_dir} is not a model bundle: {exc}")
+    if task != "field_photo":
+        fail(f"{bundle_dir} is a {task} bundle; `models evaluate` scores field-photo bundles on photos (drone bundles "
+             "are compared on their held-out scenes: cropwatch models compare drone_damage A B)")
     try:
         scorer = make_scorer(bundle_dir, get_settings())
     except CropwatchError as exc:

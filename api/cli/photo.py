@@ -16,21 +16,27 @@ app = typer.Typer(help="Farmers' photos.", no_args_is_help=True)
 def photo_score(
     paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="photo files")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
-    bundle: Annotated[Path | None, typer.Option(help="bundle dir; default: the active field_photo bundle")] = None,
+    bundle: Annotated[Path | None, typer.Option(
+        help="bundle dir; default: the field_photo bundle the service serves (its database's activation, else "
+             "models/field_photo/ACTIVE)")] = None,
     draw: Annotated[Path | None, typer.Option(help="write DRAW/<photo name>.lesions.jpg: what each severity "
                                               "measured (leaf outlined, lesions in magenta)")] = None,
 ) -> None:
     """Score photos without a server: diagnosis, severity (SES 0-9), growth (0-100), quality, advice."""
     from tqdm import tqdm
 
+    from api.cli.common import migrated_session
     from api.errors import status_of
+    from api.services.model_registry import active_path
     from api.services.photos import make_scorer
     from api.settings import get_settings
-    from inference.bundle import active_bundle_path
     from inference.errors import CropwatchError
 
     settings = get_settings()
-    scorer = make_scorer(bundle or active_bundle_path("field_photo", settings.models_dir), settings)
+    if bundle is None:
+        with migrated_session() as session:
+            bundle = active_path(session, "field_photo", settings.models_dir)
+    scorer = make_scorer(bundle, settings)
     failed = 0
     for path in tqdm(paths, desc="scoring", unit="photo", file=sys.stderr, disable=len(paths) < 2):
         try:

@@ -138,6 +138,9 @@ def compare_drone(version_a: str, version_b: str, benchmark: Path | None = None,
         scenes, bid = read_scenes(bench, 0.0), f"{bench.name}@labelled-scenes"
     else:
         scenes, bid = drone_scenes(bench, settings.data_dir / "benchmarks"), benchmark_id(bench)
+    if not scenes:  # nothing compared says nothing: never "may replace"
+        raise BadInput(f"the benchmark {bench} holds no labelled scene; give a folder from `cropwatch datasets "
+                       "export-drone-labels`, or leave --benchmark out for the held-out Bali scenes")
     per, totals = _score_scenes(bundles, scenes, settings.data_dir / "comparisons" / ".work", progress)
     pooled = {v: counts_scores(*totals[v]) for v in bundles}
     versions = {v: {"all": {**pooled[v], "macro_f1": pooled[v]["f1"]}, "per_source": per[v]} for v in bundles}

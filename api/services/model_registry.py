@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.orm import Account, ModelActivation, Role
-from inference.bundle import BundleError, active_file, load_bundle, set_active
+from inference.bundle import BundleError, active_file, load_bundle
 from inference.errors import BadInput, Conflict, Forbidden, NotFound
 
 log = logging.getLogger("cropwatch.models")
@@ -206,15 +206,14 @@ def rollback(session: Session, task: str, models_dir: Path, *, actor: str, accou
 def _record(session: Session, task: str, version: str, previous: str | None, models_dir: Path, *, actor: str,
             account_id: int | None, reason: str | None, action: str = "activate", forced: bool = False,
             comparison: dict[str, Any] | None = None) -> ModelActivation:
-    """Write the switch of a checked bundle; the servers pick it up at their next poll."""
+    """Write the switch of a checked bundle; the servers pick it up at their next poll. Only the database changes:
+    the models folder's ACTIVE file is the shipped default of a database with no activation, and rewriting it made
+    every scratch server or test database that activated a version change the code checkout (a commit took 1.6.0
+    along on 2026-12-02)."""
     row = ModelActivation(task=task, version=version, previous_version=previous, action=action, actor=actor,
                           account_id=account_id, reason=reason, forced=forced, comparison=comparison)
     session.add(row)
     session.commit()
-    try:  # the default for a database without activations; a read-only models folder is fine
-        set_active(task, version, models_dir, verify=False)  # checked by require_bundle already
-    except OSError as exc:
-        log.warning("activation of %s %s recorded; could not update the ACTIVE file: %s", task, version, exc)
     return row
 
 

@@ -191,11 +191,24 @@ def _check_product(session: Session, data: SprayApplicationCreate) -> tuple[dict
     if data.active_ingredient and products.normalise(data.active_ingredient) != products.normalise(p.active_ingredient):
         warnings.append(f"active ingredient {data.active_ingredient!r} differs from the list's "
                         f"{p.active_ingredient!r} for {p.trade_name}")
-    if p.max_dose_per_ha and data.dose_per_ha and data.dose_unit == p.dose_unit and data.dose_per_ha > p.max_dose_per_ha:
-        warnings.append(f"dose {data.dose_per_ha:g} {p.dose_unit}/ha is above the label's {p.max_dose_per_ha:g} "
+    dose = in_unit(data.dose_per_ha, data.dose_unit, p.dose_unit) if data.dose_per_ha and data.dose_unit else None
+    if p.max_dose_per_ha and dose is not None and dose > p.max_dose_per_ha:
+        warnings.append(f"dose {data.dose_per_ha:g} {data.dose_unit}/ha is above the label's {p.max_dose_per_ha:g} "
                         f"{p.dose_unit}/ha")
     return {"listed": True, "product": p.trade_name, "active_ingredient": data.active_ingredient or p.active_ingredient,
             "registration_number": data.registration_number or p.registration_number, "phi_days": p.phi_days}, warnings
+
+
+_PER_BASE = {"L": ("L", 1.0), "mL": ("L", 1e-3), "kg": ("kg", 1.0), "g": ("kg", 1e-3)}
+
+
+def in_unit(amount: float, unit: str, target: str | None) -> float | None:
+    """`amount` of `unit` in `target` (mL and L, g and kg); None when they measure different things (a volume against
+    a weight) or a unit is unknown. 3000 mL/ha against a label's 0.3 L/ha was not checked before."""
+    if target is None or unit not in _PER_BASE or target not in _PER_BASE:
+        return None
+    (base, f), (tbase, tf) = _PER_BASE[unit], _PER_BASE[target]
+    return amount * f / tf if base == tbase else None
 
 
 def record_application(session: Session, account: Account, area: GrowingArea, data: SprayApplicationCreate,

@@ -110,3 +110,25 @@ def test_photo_score_json_contract(tmp_path: Path) -> None:
         assert 0 <= obj["growth"]["score"] <= 100
         assert obj["quality"]["ok"] is True
     assert lines[2]["status"] == 415 and "not a JPEG" in lines[2]["error"]
+
+
+def test_models_evaluate_says_what_it_cannot_score(tmp_path: Path) -> None:
+    """A drone bundle is named as such (a KeyError traceback before); with --network-only a file that is no image
+    is counted refused, as the served pipeline counts it (the whole evaluation was lost to a traceback)."""
+    data = tmp_path / "photos"
+    (data / "blast").mkdir(parents=True)
+    shutil.copy(sorted((PHOTOS / "blast").iterdir())[0], data / "blast")
+    (data / "blast" / "fake.jpg").write_text("not a photo")
+    drone = active_bundle_path("drone_damage")
+    r = cli("models", "evaluate", str(drone), str(data))
+    assert r.returncode == 2 and "drone" in (r.stdout + r.stderr) and "Traceback" not in r.stderr
+    r = cli("models", "evaluate", str(active_bundle_path("field_photo")), str(data), "--network-only", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["per_class"]["blast"]["refused"] == 1
+
+
+def test_models_compare_refuses_an_empty_benchmark(tmp_path: Path) -> None:
+    """Nothing compared says nothing: an empty scene folder is refused, never "may replace"."""
+    (tmp_path / "empty").mkdir()
+    r = cli("models", "compare", "drone_damage", "1.4.1", "1.3.0", "--benchmark", str(tmp_path / "empty"))
+    assert r.returncode != 0 and "no labelled scene" in (r.stdout + r.stderr) and "may replace" not in r.stdout

@@ -61,7 +61,8 @@ def test_promotion_is_gated_recorded_and_rolled_back(client: TestClient, admin: 
     assert r.json() == {"active": "1.1.0", "previous": "1.2.0", "activation_id": r.json()["activation_id"]}
     assert holder.scorer.model.bundle.version == "1.1.0"
     assert client.get("/v1/models/field_photo", headers=admin).json()["version"] == "1.1.0"
-    assert (models / "field_photo" / "ACTIVE").read_text().strip() == "1.1.0"
+    # the database says what is served; the models folder's ACTIVE file, part of the checkout, is left alone
+    assert (models / "field_photo" / "ACTIVE").read_text().strip() == "1.2.0"
 
     r = client.post("/v1/models/field_photo/rollback", json={"reason": "farmers complain"}, headers=admin)
     assert r.status_code == 200 and r.json()["active"] == "1.2.0" and r.json()["previous"] == "1.1.0"

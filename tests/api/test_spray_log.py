@@ -121,3 +121,20 @@ def test_products_import_replaces_the_sample(tmp_path: Path) -> None:
     bad.write_text("name,price\nx,1\n", encoding="utf-8")
     r = run("products", "import", str(bad))
     assert r.returncode != 0 and "trade_name" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_dose_is_checked_in_any_unit_and_kept_from_older_clients(logged) -> None:
+    """500 g/ha is above a 0.3 kg/ha label as 0.5 kg/ha is (it went unchecked); an older client's dose_l_per_ha is
+    the record's dose (the record book said "dose not recorded"); a date before 2000 is refused (year 1 gave a 500)."""
+    client, tok, url = logged
+    over = client.post(url, json={**LOG, "dose_per_ha": 500, "dose_unit": "g"}, headers=tok["pilot"])
+    assert over.status_code == 201 and any("above the label" in w for w in over.json()["warnings"])
+    within = client.post(url, json={**LOG, "dose_per_ha": 250, "dose_unit": "g"}, headers=tok["pilot"])
+    assert not any("above the label" in w for w in within.json()["warnings"])
+    old = {k: v for k, v in LOG.items() if k not in ("dose_per_ha", "dose_unit")}
+    r = client.post(url, json={**old, "product": "Tilt Super 300EC", "dose_l_per_ha": 3.0}, headers=tok["pilot"])
+    assert r.status_code == 201, r.text
+    assert (r.json()["dose_per_ha"], r.json()["dose_unit"]) == (3.0, "L")
+    for day in ("0001-01-01T00:00:00", "1900-01-01T07:00:00"):
+        bad = client.post(url, json={**LOG, "applied_on": day}, headers=tok["pilot"])
+        assert bad.status_code == 422 and "before 2000" in bad.text

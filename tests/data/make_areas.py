@@ -19,8 +19,10 @@ from datasets.samples import ORIGIN, feature_collection, field  # noqa: F401 - r
 from inference.geo import reproject
 
 
-def write_shapefile_zip(out: Path, fc: dict, crs: str = "EPSG:32648", with_prj: bool = True) -> Path:
-    """Zipped Shapefile of `fc` reprojected to `crs` (UTM by default, to exercise reprojection on import)."""
+def write_shapefile_zip(out: Path, fc: dict, crs: str = "EPSG:32648", with_prj: bool = True,
+                        with_cpg: bool = True) -> Path:
+    """Zipped Shapefile of `fc` reprojected to `crs` (UTM by default, to exercise reprojection on import); its text is
+    UTF-8, declared by a .cpg file unless `with_cpg` is False."""
     tmp = out.parent / (out.stem + "_shp")
     tmp.mkdir(parents=True, exist_ok=True)
     geoms = [reproject(shapely.geometry.shape(f["geometry"]), "EPSG:4326", crs) for f in fc["features"]]
@@ -33,7 +35,7 @@ def write_shapefile_zip(out: Path, fc: dict, crs: str = "EPSG:32648", with_prj: 
     )
     with zipfile.ZipFile(out, "w") as zf:
         for p in sorted(tmp.iterdir()):
-            if p.suffix == ".prj" and not with_prj:
+            if (p.suffix == ".prj" and not with_prj) or (p.suffix == ".cpg" and not with_cpg):
                 continue
             zf.write(p, p.name)
     return out
