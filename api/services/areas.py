@@ -37,6 +37,10 @@ from inference.vectors import VectorData, VectorFileError, read_vector, write_fe
 # crops or 1 ha of perennial crops. Under it we warn (small plots are still recorded), we do not refuse.
 MIN_AREA_HA_ANNUAL = 0.1
 MIN_AREA_HA_PERENNIAL = 1.0
+# Over this, a boundary is no planting area but a mistake (degrees for metres, a district's outline): it is refused. A
+# 982,880 ha square (0.9 x 0.9 degrees, three times Sóc Trăng province) was accepted and then blocked every other
+# owner's import in it as an overlap.
+MAX_AREA_HA = 10_000.0
 PERENNIAL_CROPS = {"fruit", "mango", "durian", "longan", "pomelo", "coconut", "coffee", "pepper", "citrus", "dragon fruit"}
 
 
@@ -63,7 +67,12 @@ def check_boundary(geojson: dict[str, Any]) -> Boundary:
     """A valid EPSG:4326 boundary within the vertex limit (BadInput or TooLarge otherwise)."""
     geom = validate_boundary(geojson, get_settings().max_boundary_vertices)
     c = geom.centroid
-    return Boundary(to_geojson(geom), geom.bounds, area_ha(geom), utm_epsg_for(c.x, c.y))
+    ha = area_ha(geom)
+    if ha > MAX_AREA_HA:
+        raise BadInput(f"the boundary encloses {ha:,.0f} ha; a planting-area code covers a field or a group of fields "
+                       f"(at most {MAX_AREA_HA:,.0f} ha here): check the coordinates and the file's CRS",
+                       "boundary_too_large")
+    return Boundary(to_geojson(geom), geom.bounds, ha, utm_epsg_for(c.x, c.y))
 
 
 def size_warnings(code: str, crop: str, ha: float, perennial: bool | None = None) -> list[str]:

@@ -317,3 +317,11 @@ def test_vietnamese_text_is_compared_in_one_form(client: TestClient, admin: dict
                         headers=admin)
     assert blank.status_code == 422 and "name" in blank.text
     assert client.patch("/v1/areas/VN-STOR-0001", json={"crop": "  "}, headers=admin).status_code == 422
+
+
+def test_a_boundary_the_size_of_a_province_is_refused(client: TestClient, admin: dict) -> None:
+    """0.9 x 0.9 degrees (982,880 ha) was accepted, and then every other owner's import inside it was an overlap."""
+    square = {"type": "Polygon", "coordinates": [[[105.47, 9.16], [106.37, 9.16], [106.37, 10.06], [105.47, 10.06],
+                                                  [105.47, 9.16]]]}
+    r = client.post("/v1/areas", json=area_payload(boundary=square), headers=admin)
+    assert r.status_code == 422 and "ha" in r.json()["detail"] and r.json().get("reason") == "boundary_too_large"
