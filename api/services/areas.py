@@ -94,8 +94,11 @@ def find_account(session: Session, username: str) -> Account:
 def find_owner(session: Session, username: str, caller: Account) -> Account:
     """The account that is to own an area: a farmer (only an admin may give an area to another kind of account)."""
     acc = find_account(session, username)
-    if acc.role is not Role.farmer and caller.role is not Role.admin:
-        raise Forbidden(f"{username} is a {acc.role.value}; areas are owned by farmers (an admin may decide otherwise)")
+    if acc.role is not Role.farmer and caller.role is not Role.admin and acc.id != caller.id:
+        # the caller itself may be named: an agronomist's areas, exported with their owner, import again
+        article = "an" if acc.role.value[0] in "aeiou" else "a"
+        raise Forbidden(f"{username} is {article} {acc.role.value}; areas are owned by farmers (an admin may decide "
+                        "otherwise)")
     return acc
 
 
@@ -207,7 +210,8 @@ _IMPORT_FIELDS = {"code", "name", "crop", "variety", "cooperative", "commune", "
 def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_nothing: bool = False) -> ImportReport:
     """Create one area per feature; each feature is accepted or rejected with its reason.
 
-    Feature properties: code, name, crop (required), variety, cooperative, commune, district, province, owner
+    Feature properties: code, name, crop (required), variety, cooperative, commune, district, province, season,
+    sowing_date (YYYY-MM-DD), owner
     (a username; default the caller). With `all_or_nothing`, one rejection rolls the whole import back.
     The caller commits.
     """
@@ -216,6 +220,9 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
     for f in data.features:
         props = {str(k).lower(): v for k, v in f.properties.items()}
         code = str(props.get("code") or "").strip().upper() or None
+        if props.get("name2") is not None and str(props.get("name") or "").strip().upper() == code:
+            props["name"] = props["name2"]  # KML: GDAL reads a placemark's <name> (our export's code) as Name, and
+            # the attribute `name` beside it as name2
         try:
             if f.error or f.geometry is None:
                 raise BadInput(f.error or "feature has no geometry")
@@ -229,7 +236,7 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
                 "boundary": to_geojson(f.geometry),
                 "owner_username": str(props["owner"]) if props.get("owner") else None,
                 **{k: (str(props[k]) if props.get(k) is not None else None)
-                   for k in ("variety", "cooperative", "commune", "district", "province")},
+                   for k in ("variety", "cooperative", "commune", "district", "province", "season", "sowing_date")},
             })
             area, warns = build_area(session, payload, caller)
             if not _may_create_for(caller, area):
@@ -254,13 +261,14 @@ def _may_create_for(caller: Account, area: GrowingArea) -> bool:
 
 EXPORT_COLUMNS = [
     "code", "name", "crop", "variety", "season", "owner", "cooperative", "commune", "district", "province", "status",
-    "area_ha",
+    "area_ha", "sowing_date",
 ]
 
 
 def _row(a: GrowingArea) -> dict[str, Any]:
     return {
         "code": a.code, "name": a.name, "crop": a.crop, "variety": a.variety, "season": a.season,
+        "sowing_date": a.sowing_date.isoformat() if a.sowing_date else None,
         "owner": a.owner.username if a.owner else None, "cooperative": a.cooperative, "commune": a.commune,
         "district": a.district, "province": a.province, "status": a.status.value, "area_ha": round(a.area_ha, 6),
     }

@@ -325,3 +325,21 @@ def test_a_boundary_the_size_of_a_province_is_refused(client: TestClient, admin:
                                                   [105.47, 9.16]]]}
     r = client.post("/v1/areas", json=area_payload(boundary=square), headers=admin)
     assert r.status_code == 422 and "ha" in r.json()["detail"] and r.json().get("reason") == "boundary_too_large"
+
+
+@pytest.mark.parametrize("fmt", ["kml", "geojson"])
+def test_an_export_imports_again_as_it_was(client: TestClient, admin: dict, db, fmt: str) -> None:
+    """KML: the placemark's <name> is the code, and GDAL reads the attribute `name` beside it as `name2` (every name
+    became the code); GeoJSON and KML: season and sowing date come back; an agronomist who owns areas may import their
+    own export ("ks1 is a agronomist; areas are owned by farmers")."""
+    make_account(db, "ks_owner", Role.agronomist, province="Sóc Trăng")
+    ks = token_for(client, "ks_owner")
+    r = client.post("/v1/areas", headers=ks, json=area_payload(name="Ruộng Bà Tư", season="Đông Xuân 2026-2027",
+                                                               sowing_date="2026-11-20"))
+    assert r.status_code == 201, r.text
+    text = client.get(f"/v1/areas/export?format={fmt}", headers=ks).text.replace("VN-STOR-0001", "VN-STOR-0101")
+    r = client.post("/v1/areas/import", files={"file": (f"areas.{fmt}", text.encode())}, headers=ks)
+    assert r.status_code == 200 and r.json()["created"] == ["VN-STOR-0101"], r.text
+    again = client.get("/v1/areas/VN-STOR-0101", headers=ks).json()
+    assert (again["name"], again["season"], again["sowing_date"]) == ("Ruộng Bà Tư", "Đông Xuân 2026-2027", "2026-11-20")
+    assert again["owner_username"] == "ks_owner"
