@@ -172,6 +172,8 @@ def promote(session: Session, task: str, version: str, models_dir: Path, data_di
     422 for a forced one without a reason), then the switch recorded."""
     require_bundle(task, version, models_dir)
     current = active_version(session, task, models_dir)
+    if version == current:  # a switch to itself would be recorded, and a rollback would then "roll back" nothing
+        raise Conflict(f"{task} {version} is already the active version; nothing to switch")
     summary = promotion_gate(data_dir, task, current, version, current_benchmark(task), force, reason)
     return _record(session, task, version, current, models_dir, actor=actor, account_id=account_id, reason=reason,
                    forced=force, comparison=summary)

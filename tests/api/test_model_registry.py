@@ -53,6 +53,9 @@ def test_promotion_is_gated_recorded_and_rolled_back(client: TestClient, admin: 
                        headers=admin).status_code == 422
     assert client.post("/v1/models/field_photo/activate", json={"version": "9.9.9", "force": True, "reason": "x"},
                        headers=admin).status_code == 404
+    same = client.post("/v1/models/field_photo/activate", json={"version": "1.2.0", "force": True, "reason": "x"},
+                       headers=admin)
+    assert same.status_code == 409 and "already the active version" in same.json()["detail"]
     assert client.get("/v1/models/field_photo/activations", headers=admin).json() == []  # refusals wrote nothing
 
     r = client.post("/v1/models/field_photo/activate", headers=admin,
