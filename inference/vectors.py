@@ -123,8 +123,9 @@ def _read_layer(p: Path, layer_name: str) -> Any:
 def read_vector(path: str | Path) -> VectorData:
     """Read every feature of every layer; geometries reprojected to EPSG:4326.
 
-    Raises VectorFileError for an unreadable file or a missing CRS. Per-feature problems (no geometry, a geometry
-    that cannot be reprojected) are recorded on the feature, not raised.
+    Raises VectorFileError for an unreadable file or a missing CRS, whose message does not name the file: the caller
+    puts the name the user knows before it (an upload is read from a temporary copy whose name meant nothing to them).
+    Per-feature problems (no geometry, a geometry that cannot be reprojected) are recorded on the feature, not raised.
     """
     path = Path(path)
     if path.stat().st_size == 0:
@@ -134,7 +135,7 @@ def read_vector(path: str | Path) -> VectorData:
             layers = pyogrio.list_layers(p)
         except (DataSourceError, Exception) as exc:  # noqa: BLE001 - GDAL raises varied errors for junk
             raise VectorFileError(
-                f"cannot read {path.name} as a vector file (GeoJSON, KML/KMZ, zipped Shapefile or GeoPackage): "
+                f"cannot read it as a vector file (GeoJSON, KML/KMZ, zipped Shapefile or GeoPackage): "
                 f"{reason(exc).split('  ')[0]}"
             ) from exc
         out = VectorData(source_crs=None)
@@ -143,7 +144,7 @@ def read_vector(path: str | Path) -> VectorData:
             try:
                 meta, _fids, geoms, field_data = _read_layer(p, layer_name)
             except Exception as exc:  # noqa: BLE001
-                raise VectorFileError(f"cannot read layer {layer_name!r} of {path.name}: {reason(exc)}") from exc
+                raise VectorFileError(f"cannot read its layer {layer_name!r}: {reason(exc)}") from exc
             crs = meta.get("crs")
             if crs is None and len(geoms):
                 if p.suffix.lower() == ".shp":
@@ -167,7 +168,7 @@ def read_vector(path: str | Path) -> VectorData:
                         out.features.append(Feature(index, props, None, f"geometry cannot be read: {reason(exc)}"))
                 index += 1
     if not out.features:
-        raise VectorFileError(f"{path.name} holds no features")
+        raise VectorFileError("it holds no features")
     return out
 
 

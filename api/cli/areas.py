@@ -27,7 +27,7 @@ def areas_import(
     try:
         data = read_vector(file)
     except VectorFileError as exc:
-        fail(str(exc))
+        fail(f"{file}: {exc}")
     session, account = cli_account(as_user)
     with session:
         report = import_areas(session, data, account, all_or_nothing=all_or_nothing)

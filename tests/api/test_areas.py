@@ -343,3 +343,10 @@ def test_an_export_imports_again_as_it_was(client: TestClient, admin: dict, db, 
     again = client.get("/v1/areas/VN-STOR-0101", headers=ks).json()
     assert (again["name"], again["season"], again["sowing_date"]) == ("Ruộng Bà Tư", "Đông Xuân 2026-2027", "2026-11-20")
     assert again["owner_username"] == "ks_owner"
+
+
+def test_an_import_error_names_the_users_file_only(client: TestClient, admin: dict) -> None:
+    """"empty.geojson: upload.geojson holds no features" named the server's temporary copy."""
+    body = b'{"type": "FeatureCollection", "features": []}'
+    r = client.post("/v1/areas/import", files={"file": ("empty.geojson", body)}, headers=admin)
+    assert r.status_code == 422 and r.json()["detail"] == "empty.geojson: it holds no features"
