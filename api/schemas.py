@@ -398,6 +398,9 @@ class SprayApplicationCreate(BaseModel):
     def _dose(self) -> SprayApplicationCreate:
         if self.applied_on.year < 2000:  # year 1 gave a 500 from the time-zone arithmetic; 1900 an odd +07:06 zone
             raise ValueError(f"applied_on {self.applied_on.date()} is before 2000: check the date")
+        if self.planned_harvest_on is not None and self.planned_harvest_on < self.applied_on.date():
+            raise ValueError(f"planned_harvest_on {self.planned_harvest_on} is before the spray ({self.applied_on.date()}):"
+                             " check both dates")
         if self.dose_per_ha is None and self.dose_l_per_ha is None:
             raise ValueError("give the product's dose: dose_per_ha with dose_unit (or dose_l_per_ha)")
         if self.dose_per_ha is not None and self.dose_unit is None:

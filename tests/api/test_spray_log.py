@@ -138,3 +138,5 @@ def test_the_dose_is_checked_in_any_unit_and_kept_from_older_clients(logged) -> 
     for day in ("0001-01-01T00:00:00", "1900-01-01T07:00:00"):
         bad = client.post(url, json={**LOG, "applied_on": day}, headers=tok["pilot"])
         assert bad.status_code == 422 and "before 2000" in bad.text
+    bad = client.post(url, json={**LOG, "planned_harvest_on": "2026-11-20"}, headers=tok["pilot"])  # sprayed 11-27
+    assert bad.status_code == 422 and "before the spray" in bad.text
