@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from shapely.geometry import shape
-from sqlalchemy import Select, select
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from api.orm import Account, AreaStatus, GrowingArea, Observation, Role
@@ -29,7 +30,7 @@ from api.services.area_status import centroid
 from api.settings import get_settings
 from api.uploads import save_upload
 from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, NotFound, Unsupported
-from inference.geo import area_ha, to_geojson, utm_epsg_for, validate_boundary
+from inference.geo import area_ha, reproject, to_geojson, utm_epsg_for, validate_boundary
 from inference.kml import features_kml
 from inference.vectors import VectorData, VectorFileError, read_vector, write_features
 
@@ -370,9 +371,12 @@ def update_area(session: Session, area: GrowingArea, data: AreaUpdate, account: 
     if account.role is Role.farmer and ("status" in changes or "owner_username" in changes):
         raise Forbidden("a farmer cannot change an area's status or owner; ask an agronomist")
     reason = changes.pop("overlap_override_reason", None)
+    warnings: list[str] = []
     try:
         if "boundary" in changes:
+            old = shape(area.boundary_geojson)
             set_boundary(area, changes.pop("boundary"))
+            warnings += moved_warning(session, area, old)
         if "owner_username" in changes:
             area.owner = find_owner(session, changes.pop("owner_username"), account)
             area.owner_id = area.owner.id
@@ -385,7 +389,25 @@ def update_area(session: Session, area: GrowingArea, data: AreaUpdate, account: 
     for k, v in changes.items():
         setattr(area, k, v)
     session.commit()
-    return to_public(area, size_warnings(area.code, area.crop, area.area_ha))
+    return to_public(area, warnings + size_warnings(area.code, area.crop, area.area_ha))
+
+
+def moved_warning(session: Session, area: GrowingArea, old: BaseGeometry) -> list[str]:
+    """A warning when a boundary with records against it moves off its old ground (no overlap): the photos, flights
+    and sprays stay with the code, and a different field deserves its own (a move from Sóc Trăng to Hà Nội was silent,
+    the province unchanged)."""
+    new = shape(area.boundary_geojson)
+    if new.intersects(old):
+        return []
+    n = session.scalar(select(func.count()).select_from(Observation).where(Observation.area_id == area.id)) or 0
+    if not n:
+        return []
+    c_old, c_new = old.centroid, new.centroid
+    epsg = utm_epsg_for(c_old.x, c_old.y)
+    km = reproject(c_old, "EPSG:4326", f"EPSG:{epsg}").distance(reproject(c_new, "EPSG:4326", f"EPSG:{epsg}")) / 1000
+    return [f"{area.code}: the new boundary lies {km:.1f} km from the old one and does not overlap it; the area's {n} "
+            "records (photos, flights) stay with this code, and its commune, district and province are as they were: "
+            "if this is another field, register it under a new code"]
 
 
 def deactivate_area(session: Session, area: GrowingArea, account: Account) -> AreaPublic:

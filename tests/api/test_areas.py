@@ -350,3 +350,22 @@ def test_an_import_error_names_the_users_file_only(client: TestClient, admin: di
     body = b'{"type": "FeatureCollection", "features": []}'
     r = client.post("/v1/areas/import", files={"file": ("empty.geojson", body)}, headers=admin)
     assert r.status_code == 422 and r.json()["detail"] == "empty.geojson: it holds no features"
+
+
+def test_moving_a_boundary_with_records_off_its_ground_is_warned(client: TestClient, farm: dict) -> None:
+    """The photos stay with the code: a boundary that no longer overlaps its old ground says so (it was silent)."""
+    from shapely.affinity import translate
+    from shapely.geometry import mapping
+
+    from tests.api.test_photos import upload
+    from tests.data.make_photos import real_photo
+
+    area = client.get("/v1/areas/VN-STOR-0001", headers=farm["a"]).json()
+    far = mapping(translate(shape(area["boundary"]), xoff=0.05))  # about 5.5 km east
+    r = client.patch("/v1/areas/VN-STOR-0001", json={"boundary": far}, headers=farm["a"])
+    assert r.status_code == 200 and not r.json()["warnings"]  # no records yet: nothing to say
+    assert upload(client, farm["a"], real_photo("blast", 0).read_bytes(), area_code="VN-STOR-0001").status_code == 201
+    r = client.patch("/v1/areas/VN-STOR-0001", json={"boundary": area["boundary"]}, headers=farm["a"])
+    assert r.status_code == 200 and "does not overlap" in r.json()["warnings"][0] and "5." in r.json()["warnings"][0]
+    nudged = mapping(translate(shape(area["boundary"]), xoff=0.00002))  # a corrected corner: overlapping, no warning
+    assert not client.patch("/v1/areas/VN-STOR-0001", json={"boundary": nudged}, headers=farm["a"]).json()["warnings"]
