@@ -110,16 +110,50 @@ def _application_event(a: SprayApplicationPublic) -> Event:
     return Event(a.applied_on, "spray_application", a.id, summary, values)
 
 
+def _rows(book: RecordBook) -> list[dict[str, Any]]:
+    """One dict per event, CSV_COLUMNS' keys; times in ISO 8601 with their offset (the area's local time)."""
+    rows = []
+    for e in book.events:
+        pt = e.geometry["coordinates"] if e.geometry and e.geometry["type"] == "Point" else (None, None)
+        rows.append({**e.values, "time": e.time.isoformat(), "kind": e.kind, "id": e.id, "summary": e.summary,
+                     "lon": pt[0], "lat": pt[1]})
+    return rows
+
+
 def to_csv(book: RecordBook) -> str:
-    """One row per event; times in ISO 8601 with their offset (the area's local time)."""
+    """One row per event (UTF-8 without a byte-order mark: scripts read it; Excel users take the .xlsx)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     w.writeheader()
-    for e in book.events:
-        pt = e.geometry["coordinates"] if e.geometry and e.geometry["type"] == "Point" else (None, None)
-        w.writerow({**e.values, "time": e.time.isoformat(), "kind": e.kind, "id": e.id, "summary": e.summary,
-                    "lon": pt[0], "lat": pt[1]})
+    w.writerows(_rows(book))
     return buf.getvalue()
+
+
+def to_xlsx(book: RecordBook) -> bytes:
+    """The CSV's rows as an Excel workbook, one sheet "Nhật ký" under a title row: Excel on Windows opens a UTF-8 CSV
+    without a byte-order mark as Windows-1258 and garbles Vietnamese; a workbook has no encoding to guess."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Nhật ký"
+    a = book.area
+    ws.append([f"Nhật ký canh tác {a.code} – {a.name} ({a.crop}), giờ {book.time_zone}"])
+    ws.append(CSV_COLUMNS)
+    for r in _rows(book):
+        ws.append([_cell(r.get(c)) for c in CSV_COLUMNS])
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "A3"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _cell(v: Any) -> Any:
+    """A value Excel can hold: numbers and text as they are, dates and anything else as text."""
+    return v if v is None or isinstance(v, (int, float, str)) else str(v)
 
 
 def to_geojson(book: RecordBook) -> dict[str, Any]:

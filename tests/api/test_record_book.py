@@ -47,7 +47,18 @@ def test_record_book_csv_geojson_and_pdf(client: TestClient, farm: dict) -> None
                      "Ngày sau sạ", "Ảnh chụp", "Phun thuốc", "Cây trồng Lúa"):  # the crop in Vietnamese, not "rice"
         assert expected in text, expected
     assert client.get(url, headers=farm["b"]).status_code == 404  # another farmer's area
-    assert client.get(url, params={"format": "xlsx"}, headers=farm["a"]).status_code == 422
+    assert client.get(url, params={"format": "docx"}, headers=farm["a"]).status_code == 422
+    # the same rows as an Excel workbook: Vietnamese intact where Excel garbles a UTF-8 CSV
+    from openpyxl import load_workbook
+
+    xl = client.get(url, params={"format": "xlsx"}, headers=farm["a"])
+    assert xl.status_code == 200 and xl.headers["content-disposition"].endswith('nhat-ky-VN-STOR-0001.xlsx"')
+    sheet = load_workbook(io.BytesIO(xl.content))["Nhật ký"]
+    values = list(sheet.values)
+    assert values[0][0].startswith("Nhật ký canh tác VN-STOR-0001") and list(values[1]) == list(rows[0])
+    got = [dict(zip(values[1], v, strict=True)) for v in values[2:]]
+    assert [(g["kind"], str(g["id"]), g["time"]) for g in got] == [(r["kind"], r["id"], r["time"]) for r in rows]
+    assert [g["operator"] for g in got if g["kind"] == "spray_application"] == ["Nguyễn Văn Bay"]
 
 
 def test_area_export_as_kml_and_geopackage(client: TestClient, farm: dict, tmp_path) -> None:
