@@ -147,11 +147,11 @@ def decode_photo(
             "send a normal phone photo", "photo_too_many_pixels")
     if min(w, h) < MIN_PHOTO_SIDE:
         raise BadInput(f"the photo is only {w}x{h} pixels; move closer and take a full-size photo", "photo_too_small")
-    exif = img.getexif()
-    lat, lon = _gps(exif)
-    taken = _taken_at(exif)
-    device = exif_device(exif)
-    try:
+    try:  # a PNG's EXIF chunk may lie after the cut of a truncated file: reading it reads the file (a 500 before)
+        exif = img.getexif()
+        lat, lon = _gps(exif)
+        taken = _taken_at(exif)
+        device = exif_device(exif)
         rgb = decode_opened(img, short_side)
     except (OSError, ValueError, SyntaxError) as exc:
         raise BadInput(f"the {fmt} file is damaged or truncated ({reason(exc)}); send the photo again",

@@ -51,6 +51,18 @@ def test_bad_photos_are_refused(data: bytes, status: int, words: str) -> None:
     assert status_of(e.value) == status
 
 
+def test_a_truncated_png_is_refused_as_damaged() -> None:
+    """A PNG cut in half: Pillow looks for its EXIF after the pixels, so reading it decoded the cut file and raised
+    OSError, a 500 (found on the farmer's page)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.open(real_photo()).convert("RGB").save(buf, "PNG")
+    with pytest.raises(BadInput) as e:
+        decode_photo(truncated(buf.getvalue(), 0.5))
+    assert e.value.reason in ("photo_damaged", "photo_unreadable")
+
+
 def test_truncated_jpeg_is_refused() -> None:
     with pytest.raises(BadInput, match="damaged or truncated|cannot be read") as e:
         decode_photo(truncated(real_photo().read_bytes(), 0.4))
