@@ -99,6 +99,9 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     wait.until(ec.visibility_of_element_located((By.ID, "fb-form")))
     Select(d.find_element(By.ID, "fb-label")).select_by_value("other")
     wait.until(ec.visibility_of_element_located((By.ID, "fb-other")))
+    d.find_element(By.ID, "fb-send").click()  # no name yet: asked for it in the page's language, nothing sent
+    wait.until(lambda _: "Write the name" in d.find_element(By.ID, "fb-done").text)
+    assert d.find_element(By.ID, "fb-wrong").is_enabled()
     d.find_element(By.ID, "fb-other-name").send_keys("lem lép hạt")
     d.find_element(By.ID, "fb-send").click()
     wait.until(lambda _: "Thank you" in d.find_element(By.ID, "fb-done").text)
@@ -122,6 +125,15 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
                      "document.getElementById('area').dispatchEvent(new Event('change'));")
     wait.until(lambda _: "Chưa tải được lịch sử" in d.find_element(By.ID, "history-list").text)
     d.execute_script("window.fetch = window._fetch;")
+    # the sign-in ends while a photo is chosen: sign in again (in Vietnamese), the photo still chosen
+    d.execute_script("sessionStorage.setItem('cw_token', 'x'); token = 'no longer valid';")
+    d.find_element(By.ID, "send").click()
+    wait.until(lambda _: d.find_element(By.ID, "signin").is_displayed())
+    assert "đăng nhập lại" in d.find_element(By.ID, "signin-error").text
+    assert d.find_element(By.ID, "photo").get_attribute("value")  # the chosen photo is kept
+    d.find_element(By.ID, "password").send_keys("mat khau 123")
+    d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    wait.until(lambda _: d.find_element(By.ID, "upload").is_displayed())
 
     # a shared phone: signing out leaves nothing of this farmer, not even after a language switch
     d.find_element(By.ID, "signout").click()

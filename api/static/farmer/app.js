@@ -7,6 +7,7 @@ const T = {
     photo_tip: "Chụp gần một lá bị bệnh, ở chỗ râm, không để nắng chiếu thẳng. Nếu có giấy trắng, đặt một tờ phía sau lá; đừng chụp trên nền rơm khô hay đất.",
     send: "Gửi ảnh", result: "Kết quả", history: "Lịch sử vùng trồng", signout: "Đăng xuất",
     uploading: "Đang gửi ảnh…", analysing: "Đang phân tích…", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
+    session_ended: "Phiên đăng nhập đã hết. Hãy đăng nhập lại rồi bấm Gửi ảnh: ảnh bạn chọn vẫn còn.",
     maybe: "Có thể là", or: "hoặc", confidence: "Độ tin cậy", severity: "Mức bệnh (thang SES 0-9)", leaf_area: "diện tích lá",
     lesions_caption: "Phần đã đo: lá (viền trắng), vết bệnh (màu hồng)", lesions_alt: "Ảnh lá với các vết bệnh đã đo tô màu hồng",
     lesions_loading: "Đang tải hình phần đã đo…", growth: "Sinh trưởng",
@@ -20,7 +21,8 @@ const T = {
     detail: "Hướng dẫn chi tiết (có nguồn trích dẫn)", sources: "Nguồn", review: "Tình trạng duyệt",
     sections: { cultural: "Biện pháp canh tác", chemical_when: "Khi nào cần dùng thuốc", active_ingredients: "Hoạt chất được khuyến cáo (phải có trong Danh mục được phép)",
       phi: "Thời gian cách ly", ppe: "Bảo hộ lao động", check: "Cần kiểm tra", call: "Liên hệ" },
-    fb_it_is: "Theo tôi đó là", fb_other_name: "Tên bệnh hoặc sâu hại", fb_send: "Gửi", fb_thanks: "Cảm ơn! Cán bộ nông nghiệp sẽ xem lại.",
+    fb_it_is: "Theo tôi đó là", fb_other_name: "Tên bệnh hoặc sâu hại",
+    fb_other_needed: "Hãy ghi tên bệnh hoặc sâu hại mà bạn thấy, rồi bấm Gửi.", fb_send: "Gửi", fb_thanks: "Cảm ơn! Cán bộ nông nghiệp sẽ xem lại.",
     no_spots: "Không có vết bệnh nào mô hình nhận ra được: hãy chụp gần, rõ nét vào chỗ lá bị bệnh, hoặc hỏi cán bộ khuyến nông.",
     errors: {
       photo_empty: "Tệp ảnh trống: hãy chọn lại ảnh rồi gửi.",
@@ -45,6 +47,7 @@ const T = {
     photo_tip: "One diseased leaf, close, in the shade, out of direct sun. If you have white paper, hold a sheet behind the leaf; do not photograph it against dry straw or soil.",
     send: "Send photo", result: "Result", history: "History of this area", signout: "Sign out",
     uploading: "Sending photo…", analysing: "Analysing…", bad_login: "Wrong username or password",
+    session_ended: "Your sign-in has ended. Sign in again, then tap Send photo: your chosen photo is kept.",
     maybe: "It may be", or: "or", confidence: "Confidence", severity: "Severity (SES 0-9)", leaf_area: "of leaf area",
     lesions_caption: "What was measured: the leaf (white outline), lesions (pink)", lesions_alt: "The leaf with the lesions measured tinted pink",
     lesions_loading: "Loading the picture of what was measured…", growth: "Growth",
@@ -58,7 +61,8 @@ const T = {
     detail: "Detailed guidance (with cited sources)", sources: "Sources", review: "Review status",
     sections: { cultural: "Cultural measures", chemical_when: "When chemical control is warranted", active_ingredients: "Active ingredients named (must be on the permitted list)",
       phi: "Pre-harvest interval", ppe: "Protective equipment", check: "What to check", call: "Whom to call" },
-    fb_it_is: "I think it is", fb_other_name: "Name of the disease or pest", fb_send: "Send", fb_thanks: "Thank you! An agronomist will check it.",
+    fb_it_is: "I think it is", fb_other_name: "Name of the disease or pest",
+    fb_other_needed: "Write the name of the disease or pest you see, then tap Send.", fb_send: "Send", fb_thanks: "Thank you! An agronomist will check it.",
     no_spots: "No spot the model can judge: take a close, sharp photo of the diseased part of the leaf, or ask an extension officer.",
     errors: {
       photo_empty: "The file is empty: choose the photo again and send it.",
@@ -124,7 +128,9 @@ function showResult(res) {
   box.replaceChildren();
   if (cands.length) {
     const head = document.createElement("p");
-    head.textContent = `${t("maybe")}: ` + cands.map((c) => `${T[lang].labels[c.label] || c.label} (${Math.round(c.probability * 100)}%)`).join(` ${t("or")} `);
+    // names only, likeliest first: a percentage beside "unsure" read as a confident diagnosis ("Chưa chắc chắn ... Bệnh
+    // đạo ôn (94%)" on a brown spot leaf; the model abstained because the spots look unlike its training lesions)
+    head.textContent = `${t("maybe")}: ` + cands.map((c) => T[lang].labels[c.label] || c.label).join(` ${t("or")} `);
     box.appendChild(head);
   } else if (d.status === "unsure") {
     const p = document.createElement("p");
@@ -353,6 +359,15 @@ function signOut() {
   $("history-list").replaceChildren(); $("fb-done").textContent = "";
 }
 
+function sessionEnded() {
+  // the sign-in expired (12 h) or was ended elsewhere while the farmer chose a photo: sign in again, in the page's
+  // language, and the chosen photo stays chosen (same key: a send that did arrive is not recorded twice)
+  token = null; sessionStorage.removeItem("cw_token");
+  $("signin").hidden = false; $("upload").hidden = true; $("signout").hidden = true; $("password").value = "";
+  $("signin-error").textContent = t("session_ended");
+  $("signin").scrollIntoView({ behavior: "smooth" });
+}
+
 $("signin-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   $("signin-error").textContent = "";
@@ -386,7 +401,12 @@ $("fb-label").addEventListener("change", () => { $("fb-other").hidden = $("fb-la
 $("fb-send").addEventListener("click", () => {
   const label = $("fb-label").value;
   const body = { label, verdict: lastResult && lastResult.diagnosis.status === "diagnosed" ? "wrong" : undefined };
-  if (label === "other") body.other_name = $("fb-other-name").value;
+  if (label === "other") {
+    body.other_name = $("fb-other-name").value.trim();
+    if (!body.other_name) {  // said here, in the page's language, not as the API's English refusal
+      $("fb-done").textContent = t("fb_other_needed"); $("fb-other-name").focus(); return;
+    }
+  }
   sendFeedback(body);
 });
 
@@ -478,6 +498,7 @@ $("photo-form").addEventListener("submit", async (ev) => {
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
     if (xhr.status === 201 || xhr.status === 200) { lastPhotoId = body.id; fbDone = null; $("fb-done").textContent = ""; showResult(body.result); $("result").scrollIntoView({ behavior: "smooth" }); refreshHistory(); }
+    else if (xhr.status === 401) { sessionEnded(); }
     else { showUploadError({ reason: body.reason, detail: body.detail || xhr.statusText }); }
   };
   xhr.onerror = xhr.onabort = () => { $("progress").hidden = true; $("send").disabled = false; $("photo").disabled = false; showUploadError({ reason: "network", detail: "network error" }); };

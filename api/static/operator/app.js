@@ -87,6 +87,9 @@ const t = (k) => T[lang][k] || k;
 // text from users (file names) goes into option lists built as HTML: escaped
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 // the server's times are UTC ("...Z"); an operator reads them on the phone's own clock, as the farmer's page does
+// numbers in the page's language: Vietnamese writes 0,95 ha and 2,7 % (decimal comma), as the farmer's page does
+const num = (x, min, max = min) => Number(x).toLocaleString(lang === "vi" ? "vi-VN" : "en-US",
+  { minimumFractionDigits: min, maximumFractionDigits: max });
 const localTime = (iso) => new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", { dateStyle: "short", timeStyle: "short" });
 const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([9.6, 105.97], 13);
 const layers = { ortho: null, boundary: null, analysis: null, zones: null, exclusions: null, truth: null, photos: null };
@@ -196,16 +199,16 @@ function showFlight(j) {
   if (!j) return;
   const r = j.result;
   const rows = [["f_date", localTime(j.finished_at || j.created_at)], ["f_sensor", r.sensor],
-    ["f_area", `${r.analysed_area_ha.toFixed(2)} ha`], ["f_canopy", `${r.canopy_cover_pct.toFixed(0)} %`],
-    ["f_growth", `${r.growth_score.toFixed(0)} / 100`],
-    ["f_damaged", `${r.damaged_area_ha.toFixed(3)} ha (${r.damaged_pct.toFixed(1)} %)`],
+    ["f_area", `${num(r.analysed_area_ha, 2)} ha`], ["f_canopy", `${num(r.canopy_cover_pct, 0)} %`],
+    ["f_growth", `${num(r.growth_score, 0)} / 100`],
+    ["f_damaged", `${num(r.damaged_area_ha, 3)} ha (${num(r.damaged_pct, 1)} %)`],
     ["f_method", t(`m_${r.damage_method}`)]];
   if (r.damage_model) rows.push(["f_model", `${r.damage_model.name} ${r.damage_model.version || ""}`]);
   const covered = r.area_covered_pct;  // flights analysed before 2026-12-02 have none
-  if (covered != null) rows.push(["f_covered", `${covered.toFixed(0)} %`]);
+  if (covered != null) rows.push(["f_covered", `${num(covered, 0)} %`]);
   $("flight-list").innerHTML = rows.map(([k, v]) => `<dt>${t(k)}</dt><dd>${v}</dd>`).join("");
   const model = r.damage_model ? ((lang === "vi" && r.damage_model.warning_vi) || r.damage_model.warning) : t("index_warning");
-  const warn = [covered != null && covered < 95 ? t("partial_cover").replace("{pct}", covered.toFixed(0)) : "", model]
+  const warn = [covered != null && covered < 95 ? t("partial_cover").replace("{pct}", num(covered, 0)) : "", model]
     .filter(Boolean).join(" ");
   $("flight-warning").hidden = !warn;
   $("flight-warning").textContent = warn || "";
@@ -395,18 +398,19 @@ function showPlan(sm) {
 }
 function showSummary(sm) {
   const s = sm.summary;
-  const rows = [[t("treated"), `${s.treated_area_ha} ha (${s.treated_pct}%)`], [t("volume"), `${s.product_volume_l} L`],
-    [t("blanket"), `${s.blanket_volume_l} L`], [t("saving"), `${s.saving_pct}%`]];
+  const rows = [[t("treated"), `${num(s.treated_area_ha, 0, 4)} ha (${num(s.treated_pct, 0, 2)}%)`],
+    [t("volume"), `${num(s.product_volume_l, 0, 2)} L`],
+    [t("blanket"), `${num(s.blanket_volume_l, 0, 2)} L`], [t("saving"), `${num(s.saving_pct, 0, 2)}%`]];
   const q = s.product_quantity;
   if (q) {
-    rows.push([t("product_field"), `${q.per_field} ${q.unit}`]);
-    if (q.per_tank != null && s.treated_area_ha > 0) rows.push([t("product_tank"), `${q.per_tank} ${q.unit}`]);
+    rows.push([t("product_field"), `${num(q.per_field, 0, 3)} ${q.unit}`]);
+    if (q.per_tank != null && s.treated_area_ha > 0) rows.push([t("product_tank"), `${num(q.per_tank, 0, 3)} ${q.unit}`]);
   }
   if (s.drone) rows.push([t("flight_time"), `${s.drone.flight_time_min} min`], [t("tanks"), String(s.drone.tank_loads)]);
   $("summary-list").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd data-k="${k}">${v}</dd>`).join("");
   const left = s.damaged_cells_not_sprayed || 0;  // damage the plan leaves unsprayed is said, never silent
   const gap = s.no_imagery_area_ha || 0;  // so is the part of the field without imagery
-  const said = [gap ? t("no_imagery").replace("{ha}", gap.toFixed(2)) : "",
+  const said = [gap ? t("no_imagery").replace("{ha}", num(gap, 2)) : "",
     left ? t("left_out").replace("{n}", left).replace("{total}", s.damaged_cells).replace("{min}", sm.config.min_zone_area_m2) : ""];
   $("summary-warning").hidden = !(left || gap);
   $("summary-warning").textContent = said.filter(Boolean).join(" ");
