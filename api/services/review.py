@@ -19,7 +19,8 @@ from inference.errors import BadInput
 
 QUEUE_SCAN = 5000  # newest unreviewed photos looked at when ranking the queue
 UNKNOWN_DEVICE = "unknown phone"
-# queue order: a farmer who disagrees, a farmer unsure or naming something else, the model unsure, the rest
+# queue order: a farmer who disagrees (a diagnosis answered with another label, or with a name the list lacks), a
+# farmer unsure or naming something else where the model was unsure too, the model unsure, the rest
 REASONS = ("disagreement", "farmer_unsure", "model_unsure", "agreement")
 
 
@@ -51,6 +52,8 @@ def _reason(obs: Observation, fb: PhotoFeedback | None, reg: dict[str, labels.La
     d = obs.scores.get("diagnosis", {})
     if fb is not None:
         kind = reg[fb.label].kind if fb.label in reg else "other"
+        if kind == "other" and d.get("status") == "diagnosed":
+            return "disagreement"  # "wrong, it is <a name the list lacks>" against a named disease
         if kind in ("unsure", "other"):
             return "farmer_unsure"
         return "agreement" if fb.label == d.get("label") else "disagreement"

@@ -170,3 +170,21 @@ def test_review_queue_puts_disagreement_first_and_only_reviewed_labels_export(
     # a second export never writes over the first unless asked
     with db() as s, pytest.raises(Exception, match="not empty"):
         export_feedback(s, tmp_path / "fb")
+
+
+def test_a_farmer_naming_what_the_list_lacks_against_a_diagnosis_disagrees() -> None:
+    """"Wrong, it is <leaf folder, not in the list>" against a 92 % leaf blight is a disagreement, first in the queue
+    (it was queued as "farmer unsure"); against an unsure answer it stays "farmer unsure"."""
+    from types import SimpleNamespace
+
+    from api.services.review import _reason
+
+    reg = {"not_sure": SimpleNamespace(kind="unsure"), "other": SimpleNamespace(kind="other"),
+           "blast": SimpleNamespace(kind="disease")}
+    diagnosed = SimpleNamespace(scores={"diagnosis": {"status": "diagnosed", "label": "bacterial_leaf_blight"}})
+    unsure = SimpleNamespace(scores={"diagnosis": {"status": "unsure", "label": "unsure"}})
+    said = lambda label: SimpleNamespace(label=label)  # noqa: E731
+    assert _reason(diagnosed, said("other"), reg) == "disagreement"  # type: ignore[arg-type]
+    assert _reason(diagnosed, said("not_sure"), reg) == "farmer_unsure"  # type: ignore[arg-type]
+    assert _reason(unsure, said("other"), reg) == "farmer_unsure"  # type: ignore[arg-type]
+    assert _reason(diagnosed, said("blast"), reg) == "disagreement"  # type: ignore[arg-type]

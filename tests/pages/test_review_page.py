@@ -93,7 +93,7 @@ def test_agronomist_reviews_a_correction_and_compares_models(live_server, browse
     d.find_element(By.ID, "correct").click()
     # the unsure photo next: confirm is off and says why; the C key does nothing either
     wait.until(lambda _: not d.find_element(By.ID, "confirm").is_enabled())
-    assert "Không có nhãn bệnh để xác nhận" in d.find_element(By.ID, "confirm-why").text
+    assert "Không có nhãn để xác nhận" in d.find_element(By.ID, "confirm-why").text
     d.find_element(By.TAG_NAME, "body").send_keys("C")  # upper case counts as the key (Caps Lock)
     d.find_element(By.ID, "reject").click()
     wait.until(ec.visibility_of_element_located((By.ID, "empty")))
