@@ -174,3 +174,11 @@ def test_agronomist_reviews_a_correction_and_compares_models(live_server, browse
                if tr.get_attribute("data-version") == "1.0.0")
     assert [b.text for b in old.find_elements(By.TAG_NAME, "button")] == [
         "So sánh với bản đang phục vụ", "Đưa vào phục vụ"]
+    # a shared office computer: signing out ends the session here and on the server
+    token = d.execute_script("return sessionStorage.getItem('cw_token');")
+    assert d.find_element(By.ID, "signout").text == "Đăng xuất"
+    d.find_element(By.ID, "signout").click()
+    wait.until(lambda _: d.find_element(By.ID, "signin").is_displayed())
+    assert not d.find_element(By.ID, "signout").is_displayed()
+    assert httpx.get(f"{live_server.url}/v1/review/queue",
+                     headers={"Authorization": f"Bearer {token}"}).status_code == 401

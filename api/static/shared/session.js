@@ -2,12 +2,13 @@
 // the token, the language switch. Each page defines its texts T and calls cw.start(T, onSignedIn). No build step.
 "use strict";
 const $ = (id) => document.getElementById(id);
+const SHARED_T = { vi: { signout: "Đăng xuất" }, en: { signout: "Sign out" } };  // what every page says alike
 const cw = {
   lang: localStorage.getItem("cw_lang") || "vi",
   token: sessionStorage.getItem("cw_token"),
   T: null,
   onLang: null,
-  t(k) { return cw.T[cw.lang][k]; },
+  t(k) { return cw.T[cw.lang][k] ?? SHARED_T[cw.lang][k]; },
   async api(path, opts = {}) {
     const headers = Object.assign({ "Content-Type": "application/json" }, cw.token ? { Authorization: `Bearer ${cw.token}` } : {});
     const r = await fetch(path, Object.assign({}, opts, { headers }));
@@ -22,7 +23,10 @@ const cw = {
     if (r.ok) img.src = URL.createObjectURL(await r.blob());
     return img;
   },
-  signOut() { cw.token = null; sessionStorage.removeItem("cw_token"); $("signin").hidden = false; $("work").hidden = true; },
+  signOut() {
+    cw.token = null; sessionStorage.removeItem("cw_token"); $("signin").hidden = false; $("work").hidden = true;
+    if ($("signout")) $("signout").hidden = true;
+  },
   applyLang() {
     document.documentElement.lang = cw.lang;
     document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = cw.t(el.dataset.t); });
@@ -38,8 +42,16 @@ const cw = {
   start(T, onSignedIn, onLang) {
     cw.T = T; cw.onLang = onLang;
     $("signin").innerHTML = cw.FORM;
+    // a sign-out button beside the language switch: these pages are opened on shared office computers
+    const out = Object.assign(document.createElement("button"), { type: "button", id: "signout", hidden: true });
+    out.dataset.t = "signout";
+    $("lang").after(out);
+    out.addEventListener("click", async () => {
+      try { await fetch("/v1/auth/sign-out", { method: "POST", headers: { Authorization: `Bearer ${cw.token}` } }); } catch (_) { /* offline: forgotten here anyway */ }
+      cw.signOut();
+    });
     const signedIn = async () => {
-      $("signin").hidden = true; $("work").hidden = false;
+      $("signin").hidden = true; $("work").hidden = false; out.hidden = false;
       try { await onSignedIn(); } catch (e) { cw.signOut(); $("signin-error").textContent = e.message; }
     };
     $("signin-form").addEventListener("submit", async (ev) => {
