@@ -87,6 +87,9 @@ const t = (k) => T[lang][k] || k;
 // text from users (file names) goes into option lists built as HTML: escaped
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 // the server's times are UTC ("...Z"); an operator reads them on the phone's own clock, as the farmer's page does
+// the sensor profiles' names as a pilot knows them (inference/data/sensors.json ids)
+const SENSOR_NAMES = { rgb: "RGB", rgba: "RGB + alpha", micasense_rededge: "MicaSense RedEdge (5 bands)",
+  micasense_rededge_alpha: "MicaSense RedEdge (5 bands + alpha)" };
 // numbers in the page's language: Vietnamese writes 0,95 ha and 2,7 % (decimal comma), as the farmer's page does
 const num = (x, min, max = min) => Number(x).toLocaleString(lang === "vi" ? "vi-VN" : "en-US",
   { minimumFractionDigits: min, maximumFractionDigits: max });
@@ -198,7 +201,7 @@ function showFlight(j) {
   $("flight").hidden = !j;
   if (!j) return;
   const r = j.result;
-  const rows = [["f_date", localTime(j.finished_at || j.created_at)], ["f_sensor", r.sensor],
+  const rows = [["f_date", localTime(j.finished_at || j.created_at)], ["f_sensor", SENSOR_NAMES[r.sensor] || r.sensor],
     ["f_area", `${num(r.analysed_area_ha, 2)} ha`], ["f_canopy", `${num(r.canopy_cover_pct, 0)} %`],
     ["f_growth", `${num(r.growth_score, 0)} / 100`],
     ["f_damaged", `${num(r.damaged_area_ha, 3)} ha (${num(r.damaged_pct, 1)} %)`],

@@ -12,7 +12,7 @@ const T = {
     unsure_label: "chưa chắc", nothing_to_confirm: "Không có nhãn để xác nhận: câu trả lời cần xác nhận không phải một nhãn trong danh sách (chưa chắc, hoặc một tên ngoài danh sách): chọn nhãn đúng rồi bấm Sửa nhãn, hoặc Loại bỏ.",
     actions: { confirm: "xác nhận", correct: "sửa thành", reject: "loại bỏ" }, counts: "Ví dụ đã xác nhận (theo nhãn và nguồn)",
     label: "Nhãn", total: "Tổng", sources: "Nguồn", log: "Ai duyệt gì", models_link: "Mô hình", none: "chưa có",
-    one_source: "chỉ một nguồn", bad_login: "Sai tên đăng nhập hoặc mật khẩu", not_reviewer: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
+    one_source: "chỉ một nguồn", unknown_phone: "điện thoại không rõ", sample_photo: "ảnh mẫu", bad_login: "Sai tên đăng nhập hoặc mật khẩu", not_reviewer: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
     reasons: { disagreement: "không đồng ý", farmer_unsure: "nông dân chưa chắc", model_unsure: "mô hình chưa chắc", agreement: "đồng ý" } },
   en: { title: "Review photo labels", username: "Username", password: "Password", signin: "Sign in", queue: "Queue",
     queue_hint: "Farmers disagreeing first, then farmers unsure, then the model unsure.", empty: "Nothing left to review.",
@@ -24,7 +24,7 @@ const T = {
     unsure_label: "unsure", nothing_to_confirm: "Nothing to confirm: the answer to confirm is no label of the list (unsure, or a name outside the list): pick the right label and press Correct to, or Reject.",
     actions: { confirm: "confirm", correct: "correct to", reject: "reject" }, counts: "Confirmed examples (per label and source)",
     label: "Label", total: "Total", sources: "Sources", log: "Who reviewed what", models_link: "Models", none: "none",
-    one_source: "one source only", bad_login: "Wrong username or password", not_reviewer: "Only agronomists and admins review labels.",
+    one_source: "one source only", unknown_phone: "unknown phone", sample_photo: "sample photo", bad_login: "Wrong username or password", not_reviewer: "Only agronomists and admins review labels.",
     reasons: { disagreement: "disagreement", farmer_unsure: "farmer unsure", model_unsure: "model unsure", agreement: "agreement" } },
 };
 let labels = {}, items = [], current = null;
@@ -32,6 +32,8 @@ let showLesions = false, bigSeq = 0;  // the big image: the photo or what its se
 const t = (k) => cw.t(k);
 const name = (l) => (l === "unsure" ? t("unsure_label") : labels[l] ? labels[l][cw.lang === "vi" ? "name_vi" : "name_en"] : l);
 // a label the trainer can take (what confirm and correct may store)
+// the server's words for a photo without a phone model, and the sample data's, in the page's language
+const device = (name) => ({ "unknown phone": t("unknown_phone"), "sample photo": t("sample_photo") })[name] || name;
 const trainable = (l) => !!labels[l] && ["disease", "pest", "healthy"].includes(labels[l].kind);
 const locale = () => (cw.lang === "vi" ? "vi-VN" : "en-GB");  // numbers: 12,9 in Vietnamese
 // dates written the same in both languages, day first (30/11/2026 14:05), not the browser's default locale
@@ -83,7 +85,7 @@ function show(it) {
   $("model").textContent = `${name(it.model.label)} (${top}; v${it.model.version || "?"})`;
   $("farmer").textContent = it.farmer ? `${name(it.farmer.label)}${it.farmer.other_name ? ": " + it.farmer.other_name : ""}` +
     ` (${it.farmer.by})${it.farmer.comment ? " – " + it.farmer.comment : ""}` : "–";
-  $("where").textContent = `${it.area_code}, ${it.device || "?"}, ${day(new Date(it.observed_at))}`;
+  $("where").textContent = `${it.area_code}, ${device(it.device) || "?"}, ${day(new Date(it.observed_at))}`;
   // confirm stores the farmer's label, else the model's: nothing to confirm when that is no disease, pest or healthy
   const confirmable = trainable(it.farmer ? it.farmer.label : it.model.label);
   $("confirm").disabled = !confirmable; $("confirm-why").hidden = confirmable;
@@ -138,7 +140,7 @@ async function loadStats() {
     const n = Object.keys(per).length;
     tr.innerHTML = "<td></td><td></td><td></td>";
     tr.children[0].textContent = name(label); tr.children[1].textContent = s.totals[label];
-    tr.children[2].textContent = Object.entries(per).map(([k, v]) => `${k} ${v}`).join(", ") + (n === 1 ? ` (${t("one_source")})` : "");
+    tr.children[2].textContent = Object.entries(per).map(([k, v]) => `${device(k)} ${v}`).join(", ") + (n === 1 ? ` (${t("one_source")})` : "");
     if (n === 1) tr.children[2].className = "warn";
     tb.appendChild(tr);
   }
