@@ -140,7 +140,7 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     wait.until(lambda _: d.find_element(By.ID, "exclusion-state").text.startswith("1 "))
     d.find_element(By.ID, "exclusion").send_keys(str(canal_file))
     wait.until(lambda _: d.find_element(By.ID, "exclusion-state").text.startswith("2 "))
-    d.find_element(By.ID, "dose").send_keys("0.3")
+    d.find_element(By.ID, "dose").send_keys("0,3")  # a Vietnamese decimal comma (a number input made it 03: 3 kg/ha)
     Select(d.find_element(By.ID, "dose-unit")).select_by_value("kg")
     d.find_element(By.ID, "plan-btn").click()
     wait.until(ec.visibility_of_element_located((By.ID, "summary")))
@@ -152,6 +152,7 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     drawn, own = shapely.geometry.shape(sm["boundary"]), reproject(field, info.crs, "EPSG:4326")
     assert own.contains(drawn) and 0.05 < drawn.area / own.area < 0.9, "the plan is for the drawn field"
     assert len(sm["config"]["exclusions"]) == 2 and sm["summary"]["product_quantity"]["unit"] == "kg"
+    assert sm["config"]["product_dose_per_ha"] == 0.3
     stored = httpx.get(f"{url}/v1/areas/ID-BALI-0001", headers=pilot).json()["boundary"]
     assert shapely.geometry.shape(stored).equals_exact(own, 1e-9), "the area's record is unchanged"
     legend = d.find_element(By.CSS_SELECTOR, ".legend").text

@@ -11,7 +11,8 @@ const T = {
     excl_buffer: "Đệm (m)", make_plan: "Lập kế hoạch", summary: "Tóm tắt", no_flight: "(chưa có)",
     treated: "Diện tích phun", volume: "Lượng nước thuốc (hỗn hợp)", blanket: "Phun toàn ruộng (nước thuốc)", saving: "Tiết kiệm",
     dose: "Liều thuốc / ha (theo nhãn)", dose_unit: "Đơn vị liều", product_field: "Lượng thuốc cho ruộng",
-    product_tank: "Lượng thuốc mỗi bình", field_boundary: "Ranh giới ruộng cho kế hoạch này",
+    product_tank: "Lượng thuốc mỗi bình đầy ({tank} L)", minutes: "phút", zone: "vùng",
+    bad_number: "«{field}»: «{value}» không phải là số; viết ví dụ 0,3 hoặc 0.3.", field_boundary: "Ranh giới ruộng cho kế hoạch này",
     boundary_area: "Ranh giới của vùng trồng", boundary_drawn: "Ranh giới đã vẽ", boundary_file: "Ranh giới từ tệp",
     draw_boundary: "Vẽ ranh giới", reset_boundary: "Dùng ranh giới vùng",
     upload_boundary: "hoặc tải tệp (GeoJSON, KML/KMZ, Shapefile .zip, GeoPackage)", draw_exclusion: "Vẽ vùng cấm",
@@ -54,7 +55,8 @@ const T = {
     excl_buffer: "Buffer (m)", make_plan: "Make plan", summary: "Summary", no_flight: "(none yet)",
     treated: "Treated area", volume: "Spray mix", blanket: "Blanket spraying (mix)", saving: "Saving",
     dose: "Product dose per ha (label)", dose_unit: "Dose unit", product_field: "Product for the field",
-    product_tank: "Product per tank", field_boundary: "Field boundary for this plan",
+    product_tank: "Product per full tank ({tank} L)", minutes: "min", zone: "zone",
+    bad_number: "“{field}”: “{value}” is no number; write e.g. 0.3 or 0,3.", field_boundary: "Field boundary for this plan",
     boundary_area: "The growing area's boundary", boundary_drawn: "Drawn boundary", boundary_file: "Boundary from file",
     draw_boundary: "Draw boundary", reset_boundary: "Use the area's boundary",
     upload_boundary: "or upload a file (GeoJSON, KML/KMZ, zipped Shapefile, GeoPackage)", draw_exclusion: "Draw no-spray area",
@@ -286,7 +288,7 @@ function setField(layer, state) {
   clearPlan(); showDrawState();
 }
 function addExclusion(layer, name) {
-  layer.cw = { name, kind: $("excl-kind").value, buffer_m: Number($("excl-buffer").value) };
+  layer.cw = { name, kind: $("excl-kind").value, buffer_m: decimal("excl-buffer") || 0 };
   exclusionGroup.addLayer(layer);
   clearPlan(); showDrawState();
 }
@@ -355,18 +357,40 @@ function exclusionLayers() {
     return { name: l.cw.name, kind: l.cw.kind, buffer_m: l.cw.buffer_m, geojson: fc };
   });
 }
+// a number typed either way, 0,3 (Vietnamese) or 0.3: the inputs are text, since a number input in an English
+// browser turned "0,3" into 03, a tenfold dose; null when empty, NaN when it is no number
+function decimal(id) {
+  const s = $(id).value.trim().replace(",", ".");
+  if (s === "") return null;
+  return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(s) ? Number(s) : NaN;
+}
+function numbers(ids, optional = []) {
+  const out = {};
+  for (const id of ids) {
+    const v = decimal(id);
+    if ((v === null && !optional.includes(id)) || Number.isNaN(v)) {
+      $(id).focus();
+      throw new Error(t("bad_number").replace("{field}", $(id).closest("label").querySelector("span").textContent)
+        .replace("{value}", $(id).value));
+    }
+    out[id] = v;
+  }
+  return out;
+}
 $("plan-btn").addEventListener("click", async () => {
   $("plan-error").textContent = "";
   clearPlan();
+  let n;
+  try { n = numbers(["swath", "rate", "buffer", "minzone", "flow", "speed", "tank", "dose"], ["dose"]); }
+  catch (e) { $("plan-error").textContent = e.message; return; }
   try {
-    const dose = Number($("dose").value);
+    const dose = n.dose;
     const config = {
-      swath_m: Number($("swath").value), rate_l_per_ha: Number($("rate").value), buffer_m: Number($("buffer").value),
-      min_zone_area_m2: Number($("minzone").value), exclusions: exclusionLayers(), product: $("product").value || null,
-      drone: { swath_m: Number($("swath").value), flow_l_per_min: Number($("flow").value),
-               speed_km_h: Number($("speed").value), tank_l: Number($("tank").value) },
+      swath_m: n.swath, rate_l_per_ha: n.rate, buffer_m: n.buffer,
+      min_zone_area_m2: n.minzone, exclusions: exclusionLayers(), product: $("product").value || null,
+      drone: { swath_m: n.swath, flow_l_per_min: n.flow, speed_km_h: n.speed, tank_l: n.tank },
     };
-    if (dose > 0) Object.assign(config, { product_dose_per_ha: dose, product_dose_unit: $("dose-unit").value });
+    if (dose !== null && dose > 0) Object.assign(config, { product_dose_per_ha: dose, product_dose_unit: $("dose-unit").value });
     const body = { job_id: Number($("job").value), config };
     if (field) body.boundary = field.toGeoJSON();
     const sm = await api("/v1/spray-maps", { method: "POST", headers: { "Content-Type": "application/json" },
@@ -391,7 +415,7 @@ function showPlan(sm) {
     pmIgnore: true,
     style: (f) => ({ color: "#555", weight: 0.6, fillColor: zoneColour(f.properties, top),
       fillOpacity: f.properties.rate > 0 ? 0.6 : 0.25 }),  // unsprayed zones let the imagery show
-    onEachFeature: (f, l) => l.bindTooltip(`zone ${f.properties.zone_id}: ${f.properties.rate} L/ha, ${f.properties.area_ha} ha`),
+    onEachFeature: (f, l) => l.bindTooltip(`${t("zone")} ${f.properties.zone_id}: ${num(f.properties.rate, 0, 2)} L/ha, ${num(f.properties.area_ha, 0, 4)} ha`),
   }));
   // what the plan left out: the no-spray areas with their buffers, as the server computed them
   setLayer("exclusions", sm.exclusions ? L.geoJSON(sm.exclusions, { pmIgnore: true, interactive: false,
@@ -407,9 +431,11 @@ function showSummary(sm) {
   const q = s.product_quantity;
   if (q) {
     rows.push([t("product_field"), `${num(q.per_field, 0, 3)} ${q.unit}`]);
-    if (q.per_tank != null && s.treated_area_ha > 0) rows.push([t("product_tank"), `${num(q.per_tank, 0, 3)} ${q.unit}`]);
+    // per FULL tank (a one-load job needs less: the field's amount above), said so: "6 kg per tank" beside 0,24 kg for
+    // the field read as what to mix for this job
+    if (q.per_tank != null && s.treated_area_ha > 0) rows.push([t("product_tank").replace("{tank}", num(sm.config.drone ? sm.config.drone.tank_l : 0, 0, 1)), `${num(q.per_tank, 0, 3)} ${q.unit}`]);
   }
-  if (s.drone) rows.push([t("flight_time"), `${s.drone.flight_time_min} min`], [t("tanks"), String(s.drone.tank_loads)]);
+  if (s.drone) rows.push([t("flight_time"), `${num(s.drone.flight_time_min, 0, 1)} ${t("minutes")}`], [t("tanks"), String(s.drone.tank_loads)]);
   $("summary-list").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd data-k="${k}">${v}</dd>`).join("");
   const left = s.damaged_cells_not_sprayed || 0;  // damage the plan leaves unsprayed is said, never silent
   const gap = s.no_imagery_area_ha || 0;  // so is the part of the field without imagery
@@ -447,11 +473,11 @@ const legend = L.control({ position: "bottomright" });
 legend.onAdd = () => L.DomUtil.create("div", "legend");
 function updateLegend(sm) {
   // the classes of the plan on screen with their rates, in the colours the zones are drawn with
-  const c = sm ? sm.config : { rate_l_per_ha: Number($("rate").value) };
+  const c = sm ? sm.config : { rate_l_per_ha: decimal("rate") || 0 };
   const full = c.rate_l_per_ha, spot = c.spot_rate_l_per_ha || full / 2;
-  const rows = [[CLASS_COLOUR.none, `0 L/ha (${t("lg_none")})`], [CLASS_COLOUR.spot, `${spot} L/ha (${t("lg_spot")})`],
-    [CLASS_COLOUR.full, `${full} L/ha (${t("lg_full")})`]];
-  if (sm && sm.config.rate_mode === "continuous") rows.splice(1, 2, [rateColour(full, full), `≤ ${full} L/ha`]);
+  const rows = [[CLASS_COLOUR.none, `0 L/ha (${t("lg_none")})`], [CLASS_COLOUR.spot, `${num(spot, 0, 2)} L/ha (${t("lg_spot")})`],
+    [CLASS_COLOUR.full, `${num(full, 0, 2)} L/ha (${t("lg_full")})`]];
+  if (sm && sm.config.rate_mode === "continuous") rows.splice(1, 2, [rateColour(full, full), `≤ ${num(full, 0, 2)} L/ha`]);
   const el = legend.getContainer();
   if (el) el.innerHTML = rows.map(([col, txt]) => `<i style="background:${col}"></i>${txt}`).join("<br>") +
     `<br><i style="border:2px dashed #1565c0"></i>${t("lg_excl")}`;
