@@ -100,6 +100,7 @@ const map = L.map("map", { zoomControl: true, attributionControl: false }).setVi
 const layers = { ortho: null, boundary: null, analysis: null, zones: null, exclusions: null, truth: null, photos: null };
 const GT_COLOURS = { damage: "#d7191c", healthy_canopy: "#1a9641", stubble: "#c9a227", water: "#2c7bb6", shadow: "#555555", bare_soil: "#8c510a" };
 let jobs = [], lastMap = null, gtCounts = null;
+let following = null;  // the job whose progress is shown (followJob): one poll at a time
 // what the operator draws or uploads for the next plan: a field boundary (null: the area's own) and no-spray areas
 const BOUNDARY_STYLE = { color: "#c77700", weight: 3, fill: false };
 const EXCL_STYLE = { color: "#1565c0", weight: 2, fillColor: "#1565c0", fillOpacity: 0.25 };
@@ -162,9 +163,13 @@ async function areaChanged() {
   await loadJobs();
 }
 async function loadJobs() {
+  following = null; $("job-progress").hidden = true;  // the area's own jobs only (another area may have been chosen)
   jobs = await api(`/v1/jobs?area_code=${encodeURIComponent($("area").value)}`);
   fillJobs();
   await jobChanged();
+  // a flight still being analysed (the page was reloaded, or opened elsewhere): its progress, then the flight itself
+  const live = jobs.find((j) => j.status === "queued" || j.status === "running");
+  if (live && following !== live.id) followJob(live.id);
 }
 function fillJobs(keepChoice = false) {  // the flight list in the page's language; on a switch, keeping the choice
   const keep = keepChoice ? $("job").value : "", done = jobs.filter((j) => j.status === "succeeded");
@@ -258,12 +263,15 @@ $("layer").addEventListener("change", showLayers);
 $("show-ortho").addEventListener("change", showLayers);
 $("opacity").addEventListener("input", () => { if (layers.analysis) layers.analysis.setOpacity($("opacity").value / 100); });
 function followJob(id) {
+  following = id;
   $("job-progress").hidden = false;
   const tick = async () => {
-    const j = await api(`/v1/jobs/${id}`);
+    if (following !== id) return;  // another area chosen, another upload: that one is followed now
+    let j;
+    try { j = await api(`/v1/jobs/${id}`); } catch (e) { setTimeout(tick, 3000); return; }  // a dropped link: try again
     $("job-bar").value = j.progress_pct; $("job-pct").textContent = `${t("running")} ${Math.round(j.progress_pct)}%`;
-    if (j.status === "succeeded") { $("job-progress").hidden = true; await loadJobs(); $("job").value = String(id); await jobChanged(); }
-    else if (j.status === "failed") { $("job-progress").hidden = true; $("job-error").textContent = `${t("failed")}: ${j.error}`; }
+    if (j.status === "succeeded") { following = null; $("job-progress").hidden = true; await loadJobs(); $("job").value = String(id); await jobChanged(); }
+    else if (j.status === "failed" || j.status === "cancelled") { following = null; $("job-progress").hidden = true; $("job-error").textContent = `${t("failed")}: ${j.error || j.status}`; }
     else setTimeout(tick, 1000);
   };
   tick();
