@@ -68,8 +68,8 @@ function areaPopup(p) {
   const div = document.createElement("div"), line = (k, v) => { const e = document.createElement("div"); e.textContent = `${k}: ${v}`; div.append(e); };
   const h = document.createElement("b"); h.textContent = `${p.code} – ${p.name}`; div.append(h);
   line(cw.t("crop"), [cropName(p.crop), p.variety].filter(Boolean).join(" ")); line(cw.t("commune"), p.commune || "–");
-  line(cw.t("area"), `${p.area_ha} ha`); line(cw.t("diagnosis"), p.diagnosis ? `${labelName(p.diagnosis)}${p.ses != null ? ` (SES ${p.ses})` : ""}` : cw.t("none"));
-  line(cw.t("growth"), p.growth ?? "–"); line(cw.t("damage"), p.damage_pct != null ? `${p.damage_pct} %` : "–");
+  line(cw.t("area"), `${cw.num(p.area_ha, 3)} ha`); line(cw.t("diagnosis"), p.diagnosis ? `${labelName(p.diagnosis)}${p.ses != null ? ` (SES ${p.ses})` : ""}` : cw.t("none"));
+  line(cw.t("growth"), p.growth != null ? cw.num(p.growth, 1) : "–"); line(cw.t("damage"), p.damage_pct != null ? `${cw.num(p.damage_pct, 2)} %` : "–");
   line(cw.t("latest"), p.latest_at ? new Date(p.latest_at).toLocaleDateString(cw.lang === "vi" ? "vi-VN" : "en-GB") : "–");
   const a = document.createElement("a"); a.href = `/trace/${encodeURIComponent(p.code)}`; a.target = "_blank"; a.textContent = cw.t("trace"); div.append(a);
   div.append(" · ");

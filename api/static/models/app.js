@@ -31,15 +31,15 @@ const task = () => $("task").value;
 
 function metricsText(m) {
   const parts = [];
-  for (const [k, v] of Object.entries(m.leave_one_source_out || {})) parts.push(`${t("loso")} ${k.replace("train_", "").replace("_test_", "→")}: F1 ${v.macro_f1}`);
+  for (const [k, v] of Object.entries(m.leave_one_source_out || {})) parts.push(`${t("loso")} ${k.replace("train_", "").replace("_test_", "→")}: F1 ${cw.num(v.macro_f1)}`);
   // leave one capture domain out (bundles trained since 2026-12-01): a kind of photo training had not seen
-  for (const [k, v] of Object.entries(m.leave_one_domain_out || {})) parts.push(`${t("lodo")} ${k.replace("test_", "")}: F1 ${v.macro_f1}`);
+  for (const [k, v] of Object.entries(m.leave_one_domain_out || {})) parts.push(`${t("lodo")} ${k.replace("test_", "")}: F1 ${cw.num(v.macro_f1)}`);
   const ins = (m.in_source_grouped_cv || {}).all;
-  if (ins) parts.push(`${t("insource")}: F1 ${ins.macro_f1}, ${t("unsure")} ${Math.round(ins.unsure * 100)}%`);
+  if (ins) parts.push(`${t("insource")}: F1 ${cw.num(ins.macro_f1)}, ${t("unsure")} ${Math.round(ins.unsure * 100)}%`);
   // the whole-image bundles' (1.0.0, 1.1.0) F1 is on a test split of the sources they were trained on: said so, or
   // it reads as better than the later bundles' figures under leave one source out
-  if (m.macro_f1 !== undefined) parts.push(`${t("test_split")}: F1 ${m.macro_f1}`);
-  for (const [k, v] of Object.entries(m.held_out_scenes || {})) if (v.model) parts.push(`${k}: ${t("damage_f1")} ${v.model.f1}`);
+  if (m.macro_f1 !== undefined) parts.push(`${t("test_split")}: F1 ${cw.num(m.macro_f1)}`);
+  for (const [k, v] of Object.entries(m.held_out_scenes || {})) if (v.model) parts.push(`${k}: ${t("damage_f1")} ${cw.num(v.model.f1)}`);
   return parts.join(" · ");
 }
 

@@ -9,6 +9,8 @@ const cw = {
   T: null,
   onLang: null,
   t(k) { return cw.T[cw.lang][k] ?? SHARED_T[cw.lang][k]; },
+  // a number in the page's language, at most `max` decimals: 0,953 in Vietnamese, 0.953 in English
+  num(x, max = 4) { return Number(x).toLocaleString(cw.lang === "vi" ? "vi-VN" : "en-US", { maximumFractionDigits: max }); },
   async api(path, opts = {}) {
     const headers = Object.assign({ "Content-Type": "application/json" }, cw.token ? { Authorization: `Bearer ${cw.token}` } : {});
     const r = await fetch(path, Object.assign({}, opts, { headers }));
