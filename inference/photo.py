@@ -202,6 +202,48 @@ def candidates_for(decision: Decision, probabilities: dict[str, float], advice: 
             for k, v in top]
 
 
+@dataclass(frozen=True)
+class PhotoMasks:
+    """What a photo's result measured, as masks of the analysis-size image (bool, rows x cols): the leaf the
+    severity was measured on, the lesions it counted (None when no severity was measured: a refused photo, a field
+    patch) and the green vegetation the canopy cover is (every photo). `upright_size`: the photo's width and height
+    as the farmer sees it (EXIF orientation applied), to which `png` scales a mask."""
+
+    leaf: np.ndarray
+    lesions: np.ndarray | None
+    canopy: np.ndarray
+    upright_size: tuple[int, int]
+
+    def png(self, name: str, full_size: bool = True) -> bytes:
+        """One mask ("leaf", "lesions" or "canopy") as a one-channel PNG, 255 inside and 0 outside; at the photo's
+        upright size (nearest neighbour: each analysed pixel becomes a block) or, with full_size=False, as analysed."""
+        mask = getattr(self, name)
+        if mask is None:
+            raise ValueError(f"no {name} mask was measured on this photo")
+        out = mask.astype(np.uint8) * 255
+        if full_size and (out.shape[1], out.shape[0]) != self.upright_size:
+            out = cv2.resize(out, self.upright_size, interpolation=cv2.INTER_NEAREST)
+        return cv2.imencode(".png", out)[1].tobytes()
+
+
+def upright_size(photo: DecodedPhoto) -> tuple[int, int]:
+    """The photo's full width and height as it is seen (EXIF orientation applied): the stored size, turned when the
+    decoded image is."""
+    w, h = photo.original_width, photo.original_height
+    rows, cols = photo.rgb.shape[:2]
+    turned = (cols > rows) != (w > h) and w != h and cols != rows
+    return (h, w) if turned else (w, h)
+
+
+@dataclass
+class Scored:
+    """A photo's result, with the drawing and the masks of what it measured when they were asked for."""
+
+    result: PhotoResult
+    drawing: bytes | None = None
+    masks: PhotoMasks | None = None
+
+
 @dataclass
 class PhotoScorer:
     """Scores photos with one loaded model; thread-safe."""
@@ -219,31 +261,48 @@ class PhotoScorer:
         """`score`, and when a severity was measured (and `draw`) the JPEG of what it measured, drawn from the masks
         the severity was computed on (what `lesion_overlay` gives for the result's preset, without decoding and
         analysing the photo again); None otherwise."""
+        scored = self.score_full(data, draw=draw)
+        return scored.result, scored.drawing
+
+    def score_full(self, data: bytes, draw: bool = False, masks: bool = False) -> Scored:
+        """`score`, with the drawing (as `score_with_drawing`) and the PhotoMasks of what was measured when asked
+        for: the same analysis, nothing measured twice."""
         t0 = time.perf_counter()
         photo = decode_photo(data, short_side=self.model.decode_short_side, max_bytes=self.max_bytes,
                              max_pixels=self.max_pixels)
         t1 = time.perf_counter()
-        result, drawing = self._score(photo, draw)
-        result.timings_ms["decode"] = round(1000 * (t1 - t0), 1)
-        return result, drawing
+        scored = self._score(photo, draw, masks)
+        scored.result.timings_ms["decode"] = round(1000 * (t1 - t0), 1)
+        return scored
 
     def lesion_overlay(self, data: bytes, preset: str = "sensitive") -> bytes:
         """JPEG of what a photo's severity measured (leaf.draw_lesions) with lesion preset `preset` (a result's
         `severity.segmentation`): the photo decoded and analysed as `score` does, at the analysis size. Quality 85:
         about 25 KB, an eighth of a PNG, for rural links."""
+        photo, gate, sev = self._measure_again(data, preset)
+        return drawing_jpeg(gate["image"], sev["leaf_mask"], sev["lesion_mask"])
+
+    def measured_masks(self, data: bytes, preset: str | None) -> PhotoMasks:
+        """The PhotoMasks of a stored photo, decoded and analysed as `score` does, its lesions segmented with preset
+        `preset` (a result's `severity.segmentation`; None: the result measured no severity, so no lesion mask)."""
+        photo, gate, sev = self._measure_again(data, preset or "sensitive")
+        return PhotoMasks(leaf=sev["leaf_mask"], lesions=sev["lesion_mask"] if preset else None,
+                          canopy=gate["canopy_mask"], upright_size=upright_size(photo))
+
+    def _measure_again(self, data: bytes, preset: str) -> tuple[DecodedPhoto, dict[str, Any], dict[str, Any]]:
         if preset not in PRESETS:
             raise BadInput(f"unknown lesion preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
         photo = decode_photo(data, short_side=self.model.decode_short_side, max_bytes=self.max_bytes,
                              max_pixels=self.max_pixels)
         gate = assess(photo.rgb)
         sev = severity(gate["image"], gate["leaf_mask"], gate["green_mask"], PRESETS[preset], work=gate["working"])
-        return drawing_jpeg(gate["image"], sev["leaf_mask"], sev["lesion_mask"])
+        return photo, gate, sev
 
     def score_decoded(self, photo: DecodedPhoto) -> PhotoResult:
         """Measure (quality, leaf), classify, decide, then word the result."""
-        return self._score(photo, False)[0]
+        return self._score(photo, False).result
 
-    def _score(self, photo: DecodedPhoto, draw: bool) -> tuple[PhotoResult, bytes | None]:
+    def _score(self, photo: DecodedPhoto, draw: bool, masks: bool = False) -> Scored:
         advice = load_advice(self.advice_path)
         t0 = time.perf_counter()
         gate = assess(photo.rgb)
@@ -285,12 +344,15 @@ class PhotoScorer:
             timings_ms={"analysis": round(1000 * (t1 - t0), 1), "model": round(1000 * (t2 - t1), 1),
                         "lesions_again": round(1000 * t_sev, 1), "total_after_decode": round(1000 * (t3 - t0), 1)},
         )
-        drawing = None
+        scored = Scored(result)
         if draw and severity.ses is not None:
             t4 = time.perf_counter()
-            drawing = drawing_jpeg(gate["image"], leaf.leaf_mask, leaf.lesion_mask)
+            scored.drawing = drawing_jpeg(gate["image"], leaf.leaf_mask, leaf.lesion_mask)
             result.timings_ms["drawing"] = round(1000 * (time.perf_counter() - t4), 1)
-        return result, drawing
+        if masks:
+            scored.masks = PhotoMasks(leaf=leaf.leaf_mask, lesions=leaf.lesion_mask if severity.ses is not None else None,
+                                      canopy=gate["canopy_mask"], upright_size=upright_size(photo))
+        return scored
 
 
 def drawing_jpeg(image: np.ndarray, leaf_mask: np.ndarray, lesion_mask: np.ndarray) -> bytes:

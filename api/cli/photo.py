@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from inference.photo import PhotoMasks
 
 app = typer.Typer(help="Farmers' photos.", no_args_is_help=True)
 
@@ -21,6 +24,9 @@ def photo_score(
              "models/field_photo/ACTIVE)")] = None,
     draw: Annotated[Path | None, typer.Option(help="write DRAW/<photo name>.lesions.jpg: what each severity "
                                               "measured (leaf outlined, lesions in magenta)")] = None,
+    masks: Annotated[Path | None, typer.Option(
+        help="write MASKS/<photo name>.leaf.png, .lesions.png (when a severity was measured) and .canopy.png: "
+             "one-channel PNGs at the photo's upright size, 255 inside, to compare with hand masks")] = None,
 ) -> None:
     """Score photos without a server: diagnosis, severity (SES 0-9), growth (0-100), quality, advice."""
     from tqdm import tqdm
@@ -40,12 +46,13 @@ def photo_score(
     failed = 0
     for path in tqdm(paths, desc="scoring", unit="photo", file=sys.stderr, disable=len(paths) < 2):
         try:
-            data = path.read_bytes()
-            r = scorer.score(data)
-            if draw is not None and r.severity.ses is not None:
+            scored = scorer.score_full(path.read_bytes(), draw=draw is not None, masks=masks is not None)
+            r = scored.result
+            if draw is not None and scored.drawing is not None:
                 draw.mkdir(parents=True, exist_ok=True)
-                (draw / f"{path.name}.lesions.jpg").write_bytes(
-                    scorer.lesion_overlay(data, r.severity.segmentation or "sensitive"))
+                (draw / f"{path.name}.lesions.jpg").write_bytes(scored.drawing)
+            if masks is not None and scored.masks is not None:
+                write_masks(scored.masks, masks, path.name)
         except CropwatchError as exc:
             failed += 1
             if as_json:
@@ -64,3 +71,15 @@ def photo_score(
                 f"quality {'ok' if r.quality.ok else ', '.join(r.quality.issues)}\n  {r.advice.en}")
     if failed:
         raise typer.Exit(1)
+
+
+def write_masks(masks: PhotoMasks, folder: Path, name: str) -> None:
+    """MASKS/<name>.<leaf|lesions|canopy>.png, each written whole (a temporary file renamed), so an interrupted run
+    leaves no half-written mask."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind in ("leaf", "lesions", "canopy"):
+        if getattr(masks, kind) is None:
+            continue
+        tmp = folder / f".{name}.{kind}.png.part"
+        tmp.write_bytes(masks.png(kind))
+        tmp.replace(folder / f"{name}.{kind}.png")

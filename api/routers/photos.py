@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, File, Form, Header, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
@@ -120,6 +120,21 @@ def photo_lesions(photo_id: IdPath, session: SessionDep, account: CurrentAccount
     obs, _ = photos.visible_photo(session, account, photo_id)
     jpeg = photos.lesion_overlay(obs, scorer)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/{photo_id}/masks/{kind}.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": "one-channel PNG, 255 inside"}})
+def photo_mask(photo_id: IdPath, kind: Literal["leaf", "lesions", "canopy"], session: SessionDep,
+               account: CurrentAccount, scorer: ScorerDep,
+               size: Annotated[Literal["full", "analysed"], Query(
+                   description="full: the photo's upright size (each analysed pixel a block); analysed: the "
+                               "analysis size (short side 300 px)")] = "full") -> Response:
+    """A mask of what the photo's result measured, to compare with a hand mask or look at: the leaf the severity
+    was measured on, the lesions it counted (404 when the result has no severity) or the green vegetation the canopy
+    cover is. Measured again from the stored photo."""
+    obs, _ = photos.visible_photo(session, account, photo_id)
+    png = photos.photo_mask(obs, scorer, kind, full_size=size == "full")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/{photo_id}/feedback", response_model=FeedbackRecorded, status_code=201)

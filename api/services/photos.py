@@ -296,6 +296,23 @@ def lesion_overlay(obs: Observation, scorer: PhotoScorer) -> bytes:
     return jpeg
 
 
+MASK_KINDS = ("leaf", "lesions", "canopy")
+
+
+def photo_mask(obs: Observation, scorer: PhotoScorer, kind: str, full_size: bool = True) -> bytes:
+    """PNG of one mask of what a stored photo's result measured (PhotoMasks): the leaf, the lesions the severity
+    counted (with the result's lesion preset; 404 when no severity was measured) or the green canopy; at the photo's
+    upright size or as analysed. Analysed again from the stored photo by the code served now (about 35 ms)."""
+    if kind not in MASK_KINDS:
+        raise NotFound(f"no mask {kind!r}; the masks are {', '.join(MASK_KINDS)}")
+    measured = measured_severity(obs)
+    if kind == "lesions" and not measured:
+        raise NotFound(f"photo {obs.id} has no severity (its result is {obs.scores['diagnosis']['status']}): no "
+                       "lesion was counted, so there is no lesion mask")
+    data = (get_settings().data_dir / str(obs.file_path)).read_bytes()
+    return scorer.measured_masks(data, measured_preset(obs) if measured else None).png(kind, full_size)
+
+
 def add_feedback(session: Session, account: Account, obs: Observation, data: FeedbackCreate,
                  known_classes: set[str]) -> FeedbackRecorded:
     """Confirm or correct a diagnosis (agronomists, admins, or the area's farmer) with a label from the registry."""

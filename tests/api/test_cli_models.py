@@ -95,8 +95,15 @@ def test_photo_score_json_contract(tmp_path: Path) -> None:
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a photo")
     r = cli("photo", "score", str(real_photo("blast", 0)), str(real_photo("brown_spot", 1)), str(bad), "--json",
-            "--draw", str(tmp_path / "drawn"))
+            "--draw", str(tmp_path / "drawn"), "--masks", str(tmp_path / "masks"))
     assert r.returncode == 1  # one file failed
+    # the masks of what was measured, at each photo's size, none for the file that failed and no partial file
+    names = sorted(p.name for p in (tmp_path / "masks").iterdir())
+    assert names == sorted(f"{real_photo(c, i).name}.{k}.png" for c, i in (("blast", 0), ("brown_spot", 1))
+                           for k in ("leaf", "lesions", "canopy"))
+    with Image.open(tmp_path / "masks" / f"{real_photo('blast', 0).name}.leaf.png") as leaf, \
+            Image.open(real_photo("blast", 0)) as photo:
+        assert leaf.size == photo.size and leaf.mode == "L"
     # what each severity measured, drawn beside (none for the file that failed)
     assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == sorted(
         f"{real_photo(c, i).name}.lesions.jpg" for c, i in (("blast", 0), ("brown_spot", 1)))

@@ -186,6 +186,38 @@ def test_nothing_is_drawn_where_nothing_was_measured(client: TestClient, farm: d
     assert r.status_code == 404 and "no severity" in r.json()["detail"]
 
 
+def test_the_masks_of_a_stored_photo(client: TestClient, farm: dict) -> None:
+    """GET /v1/photos/{id}/masks/{leaf|lesions|canopy}.png: one-channel PNGs of what the result measured, at the
+    photo's upright size (or as analysed), the lesions with the result's own share; none of lesions where no severity
+    was measured; an unknown mask 422; another farmer's photo is not theirs to see."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    src = real_photo("brown_spot", 3)
+    body = upload(client, farm["a"], gps_jpeg(src, 9.6, 105.97, orientation=6), area_code="VN-STOR-0001").json()
+    url = f"/v1/photos/{body['id']}/masks"
+    got = {k: client.get(f"{url}/{k}.png", headers=farm["a"]) for k in ("leaf", "lesions", "canopy")}
+    with Image.open(src) as im:
+        upright = (im.height, im.width)  # orientation 6: turned a quarter
+    masks = {}
+    for k, r in got.items():
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png", (k, r.text)
+        masks[k] = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert masks[k].shape == (upright[1], upright[0]) and set(np.unique(masks[k])) <= {0, 255}
+    share = 100 * (masks["lesions"] > 0).sum() / (masks["leaf"] > 0).sum()
+    assert share == pytest.approx(body["result"]["severity"]["affected_pct"], abs=0.5)
+    small = client.get(f"{url}/leaf.png?size=analysed", headers=farm["a"])
+    assert min(cv2.imdecode(np.frombuffer(small.content, np.uint8), cv2.IMREAD_UNCHANGED).shape) == 300
+    assert client.get(f"{url}/stems.png", headers=farm["a"]).status_code == 422
+    assert client.get(f"{url}/leaf.png", headers=farm["b"]).status_code in (403, 404)
+
+    refused = upload(client, farm["a"], blurred_jpeg(real_photo(), 5), area_code="VN-STOR-0001").json()
+    r = client.get(f"/v1/photos/{refused['id']}/masks/lesions.png", headers=farm["a"])
+    assert r.status_code == 404 and "no lesion mask" in r.json()["detail"]
+    assert client.get(f"/v1/photos/{refused['id']}/masks/leaf.png", headers=farm["a"]).status_code == 200
+
+
 def _tracked_scoring(monkeypatch: pytest.MonkeyPatch, hold_s: float) -> list[int]:
     """score_and_record wrapped to hold each call `hold_s` longer and count the calls running at once: returns
     [running now, peak]."""

@@ -200,3 +200,38 @@ def test_whether_a_lesion_is_visible_is_judged_with_the_sensitive_preset() -> No
     assert r.diagnosis.status == "diagnosed"
     assert r.severity.segmentation == "sensitive"
     assert r.severity.affected_pct is not None and r.severity.affected_pct >= 3.5
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_the_masks_are_what_the_result_measured(tmp_path, orientation: int) -> None:
+    """score_full(masks=True): the leaf and lesion masks give the severity's share and the canopy mask the green
+    cover, at the analysis size; as PNGs at the photo's upright size (EXIF orientation 6: 300 x 400 for a 400 x 300
+    stored photo), with the shares kept; a refused photo has no lesion mask."""
+    from tests.data.make_photos import gps_jpeg
+
+    f = fabricated_leaf("white_paper", "spots")  # 400 x 300
+    src = tmp_path / "leaf.png"
+    cv2.imwrite(str(src), cv2.cvtColor(f.rgb, cv2.COLOR_RGB2BGR))
+    scored = PhotoScorer(_StubModel("brown_spot")).score_full(  # type: ignore[arg-type]
+        gps_jpeg(src, 9.6, 105.97, orientation=orientation), masks=True)
+    r, m = scored.result, scored.masks
+    assert m is not None and m.lesions is not None and r.severity.affected_pct is not None
+    assert not (m.lesions & ~m.leaf).any()
+    assert 100 * m.lesions.sum() / m.leaf.sum() == pytest.approx(r.severity.affected_pct, abs=0.01)
+    assert m.canopy.mean() == pytest.approx(r.leaf.green_cover_fraction, abs=1e-4)
+    upright = (300, 400) if orientation == 6 else (400, 300)
+    assert m.upright_size == upright
+    png = {k: cv2.imdecode(np.frombuffer(m.png(k), np.uint8), cv2.IMREAD_UNCHANGED) for k in ("leaf", "lesions", "canopy")}
+    for k, im in png.items():
+        assert im.shape == (upright[1], upright[0]) and im.dtype == np.uint8 and set(np.unique(im)) <= {0, 255}, k
+    assert 100 * (png["lesions"] > 0).sum() / (png["leaf"] > 0).sum() == pytest.approx(r.severity.affected_pct, abs=0.5)
+    small = cv2.imdecode(np.frombuffer(m.png("leaf", full_size=False), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(small > 0, m.leaf)
+
+    dark = (f.rgb * 0.08).astype(np.uint8)  # refused: too dark; no severity, so no lesion mask
+    cv2.imwrite(str(src), cv2.cvtColor(dark, cv2.COLOR_RGB2BGR))
+    refused = PhotoScorer(_StubModel("brown_spot")).score_full(src.read_bytes(), masks=True)  # type: ignore[arg-type]
+    assert refused.result.diagnosis.status == "retake" and refused.masks is not None
+    assert refused.masks.lesions is None
+    with pytest.raises(ValueError, match="no lesions mask"):
+        refused.masks.png("lesions")
