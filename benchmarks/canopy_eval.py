@@ -4,6 +4,8 @@ cluster). Data: CWFID's 60 field photos with vegetation masks (../shared/data/cw
 read for evaluation, never copied or trained on).
 
     python benchmarks/canopy_eval.py [--short-side 400]
+
+Then the mask the service gives (GET /v1/photos/{id}/masks/canopy.png) at the hand masks' own size.
 """
 
 from __future__ import annotations
@@ -67,6 +69,29 @@ def evaluate(method: Callable[[np.ndarray], np.ndarray], short_side: int) -> tup
     return np.array(ious), 1000 * seconds / max(len(ious), 1)
 
 
+def served_at_full_size() -> tuple[np.ndarray, np.ndarray, float]:
+    """IoU per CWFID image at the hand masks' own size (1296 x 966) of the canopy mask the service gives
+    (`GET /v1/photos/{id}/masks/canopy.png`, `cropwatch photo score --masks`: the photo scored as uploaded, the
+    threshold chosen at the analysis size and drawn on the full-size photo), and of the analysis-size mask scaled up
+    (nearest neighbour), with the mean ms per image of the first."""
+    from inference.bundle import active_bundle_path
+    from inference.lesion_patch_model import load_photo_model
+    from inference.photo import PhotoScorer
+
+    scorer = PhotoScorer(load_photo_model(active_bundle_path("field_photo")))
+    finer, blocks, seconds = [], [], 0.0
+    for img in sorted((CWFID / "images").glob("*_image.png")):
+        data = img.read_bytes()
+        truth = cv2.imread(str(CWFID / "masks" / img.name.replace("_image", "_mask")), cv2.IMREAD_GRAYSCALE) == 0
+        t0 = time.perf_counter()
+        masks = scorer.measured_masks(data, None)
+        png = masks.png("canopy", full_rgb=scorer.full_size_rgb(data))
+        seconds += time.perf_counter() - t0
+        finer.append(iou(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE) > 0, truth))
+        blocks.append(iou(cv2.imdecode(np.frombuffer(masks.png("canopy"), np.uint8), cv2.IMREAD_GRAYSCALE) > 0, truth))
+    return np.array(finer), np.array(blocks), 1000 * seconds / max(len(finer), 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--short-side", type=int, default=400)
@@ -79,6 +104,10 @@ def main() -> None:
                      ("baseline: Lab k-means, k=2", lab_kmeans)):
         ious, ms = evaluate(fn, a.short_side)
         print(f"{name:<36} {ious.mean():>9.3f} {ious.min():>7.3f} {ms:>9.1f}")
+    finer, blocks, ms = served_at_full_size()
+    print("\nThe service's canopy mask (masks/canopy.png), at the hand masks' own size")
+    print(f"{'served: drawn on the full-size photo':<36} {finer.mean():>9.3f} {finer.min():>7.3f} {ms:>9.1f}")
+    print(f"{'analysis-size mask scaled up':<36} {blocks.mean():>9.3f} {blocks.min():>7.3f} {'':>9}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from inference.advice_detail import detail_for, load_sources
+from inference.canopy import canopy_mask_finer
 from inference.errors import BadInput
 from inference.field_photo_model import Prediction
 from inference.gate import assess
@@ -204,7 +205,7 @@ def candidates_for(decision: Decision, probabilities: dict[str, float], advice: 
 
 @dataclass(frozen=True)
 class PhotoMasks:
-    """What a photo's result measured, as masks of the analysis-size image (bool, rows x cols): the leaf the
+    """What a photo's result measured, as masks of the analysis-size image `image` (bool, rows x cols): the leaf the
     severity was measured on, the lesions it counted (None when no severity was measured: a refused photo, a field
     patch) and the green vegetation the canopy cover is (every photo). `upright_size`: the photo's width and height
     as the farmer sees it (EXIF orientation applied), to which `png` scales a mask."""
@@ -213,13 +214,18 @@ class PhotoMasks:
     lesions: np.ndarray | None
     canopy: np.ndarray
     upright_size: tuple[int, int]
+    image: np.ndarray
 
-    def png(self, name: str, full_size: bool = True) -> bytes:
-        """One mask ("leaf", "lesions" or "canopy") as a one-channel PNG, 255 inside and 0 outside; at the photo's
-        upright size (nearest neighbour: each analysed pixel becomes a block) or, with full_size=False, as analysed."""
+    def png(self, name: str, full_size: bool = True, full_rgb: np.ndarray | None = None) -> bytes:
+        """One mask ("leaf", "lesions" or "canopy") as a one-channel PNG, 255 inside and 0 outside; as analysed, or
+        at the photo's upright size: the canopy drawn on `full_rgb` (the photo decoded upright at full size:
+        canopy.canopy_mask_finer) when given, every other mask scaled up (nearest neighbour: each analysed pixel a
+        block)."""
         mask = getattr(self, name)
         if mask is None:
             raise ValueError(f"no {name} mask was measured on this photo")
+        if full_size and name == "canopy" and full_rgb is not None:
+            mask = canopy_mask_finer(self.image, full_rgb)
         out = mask.astype(np.uint8) * 255
         if full_size and (out.shape[1], out.shape[0]) != self.upright_size:
             out = cv2.resize(out, self.upright_size, interpolation=cv2.INTER_NEAREST)
@@ -287,7 +293,11 @@ class PhotoScorer:
         `preset` (a result's `severity.segmentation`; None: the result measured no severity, so no lesion mask)."""
         photo, gate, sev = self._measure_again(data, preset or "sensitive")
         return PhotoMasks(leaf=sev["leaf_mask"], lesions=sev["lesion_mask"] if preset else None,
-                          canopy=gate["canopy_mask"], upright_size=upright_size(photo))
+                          canopy=gate["canopy_mask"], upright_size=upright_size(photo), image=gate["image"])
+
+    def full_size_rgb(self, data: bytes) -> np.ndarray:
+        """The photo decoded upright at its full size (PhotoMasks.png's `full_rgb`), within the scorer's limits."""
+        return decode_photo(data, short_side=1 << 20, max_bytes=self.max_bytes, max_pixels=self.max_pixels).rgb
 
     def _measure_again(self, data: bytes, preset: str) -> tuple[DecodedPhoto, dict[str, Any], dict[str, Any]]:
         if preset not in PRESETS:
@@ -351,7 +361,8 @@ class PhotoScorer:
             result.timings_ms["drawing"] = round(1000 * (time.perf_counter() - t4), 1)
         if masks:
             scored.masks = PhotoMasks(leaf=leaf.leaf_mask, lesions=leaf.lesion_mask if severity.ses is not None else None,
-                                      canopy=gate["canopy_mask"], upright_size=upright_size(photo))
+                                      canopy=gate["canopy_mask"], upright_size=upright_size(photo),
+                                      image=gate["image"])
         return scored
 
 

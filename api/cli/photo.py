@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from inference.photo import PhotoMasks
 
 app = typer.Typer(help="Farmers' photos.", no_args_is_help=True)
@@ -46,13 +48,14 @@ def photo_score(
     failed = 0
     for path in tqdm(paths, desc="scoring", unit="photo", file=sys.stderr, disable=len(paths) < 2):
         try:
-            scored = scorer.score_full(path.read_bytes(), draw=draw is not None, masks=masks is not None)
+            data = path.read_bytes()
+            scored = scorer.score_full(data, draw=draw is not None, masks=masks is not None)
             r = scored.result
             if draw is not None and scored.drawing is not None:
                 draw.mkdir(parents=True, exist_ok=True)
                 (draw / f"{path.name}.lesions.jpg").write_bytes(scored.drawing)
             if masks is not None and scored.masks is not None:
-                write_masks(scored.masks, masks, path.name)
+                write_masks(scored.masks, scorer.full_size_rgb(data), masks, path.name)
         except CropwatchError as exc:
             failed += 1
             if as_json:
@@ -73,13 +76,13 @@ def photo_score(
         raise typer.Exit(1)
 
 
-def write_masks(masks: PhotoMasks, folder: Path, name: str) -> None:
-    """MASKS/<name>.<leaf|lesions|canopy>.png, each written whole (a temporary file renamed), so an interrupted run
-    leaves no half-written mask."""
+def write_masks(masks: PhotoMasks, full_rgb: np.ndarray, folder: Path, name: str) -> None:
+    """MASKS/<name>.<leaf|lesions|canopy>.png at the photo's upright size (the canopy drawn on `full_rgb`, the photo
+    at full size), each written whole (a temporary file renamed), so an interrupted run leaves no half-written mask."""
     folder.mkdir(parents=True, exist_ok=True)
     for kind in ("leaf", "lesions", "canopy"):
         if getattr(masks, kind) is None:
             continue
         tmp = folder / f".{name}.{kind}.png.part"
-        tmp.write_bytes(masks.png(kind))
+        tmp.write_bytes(masks.png(kind, full_rgb=full_rgb))
         tmp.replace(folder / f"{name}.{kind}.png")

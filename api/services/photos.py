@@ -310,7 +310,9 @@ def photo_mask(obs: Observation, scorer: PhotoScorer, kind: str, full_size: bool
         raise NotFound(f"photo {obs.id} has no severity (its result is {obs.scores['diagnosis']['status']}): no "
                        "lesion was counted, so there is no lesion mask")
     data = (get_settings().data_dir / str(obs.file_path)).read_bytes()
-    return scorer.measured_masks(data, measured_preset(obs) if measured else None).png(kind, full_size)
+    masks = scorer.measured_masks(data, measured_preset(obs) if measured else None)
+    full_rgb = scorer.full_size_rgb(data) if full_size and kind == "canopy" else None
+    return masks.png(kind, full_size, full_rgb)
 
 
 def add_feedback(session: Session, account: Account, obs: Observation, data: FeedbackCreate,
