@@ -27,6 +27,7 @@ from api.schemas import (
 )
 from api.security import can_edit, visible_areas
 from api.services.area_status import centroid
+from api.services.spreadsheets import csv_row
 from api.settings import get_settings
 from api.uploads import save_upload
 from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, NotFound, Unsupported
@@ -129,9 +130,10 @@ def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[Gro
 
 
 def check_overlap(session: Session, area: GrowingArea, caller: Account, override_reason: str | None) -> None:
-    """An area may not overlap another owner's area by more than the allowed share of the smaller of the two
-    (CROPWATCH_MAX_OVERLAP_SHARE, default 1 %). The refusal names the other area; an agronomist or an admin may
-    accept the overlap with a reason, which is kept with the area."""
+    """An area may not overlap another area by more than the allowed share of the smaller of the two
+    (CROPWATCH_MAX_OVERLAP_SHARE, default 1 %), another owner's or the same owner's (the same field under two codes
+    splits its records, and a photo located in it lands in either); revoked areas do not count. The refusal names the
+    other area; an agronomist or an admin may accept the overlap with a reason, which is kept with the area."""
     limit = get_settings().max_overlap_share
     geom = shape(area.boundary_geojson)
     stmt = select(GrowingArea).where(
@@ -139,7 +141,7 @@ def check_overlap(session: Session, area: GrowingArea, caller: Account, override
         GrowingArea.min_lat <= area.max_lat, GrowingArea.max_lat >= area.min_lat,
         GrowingArea.status != AreaStatus.revoked)
     for other in session.scalars(stmt):
-        if other.id == area.id or other.owner_id == area.owner_id:
+        if other.id == area.id:
             continue
         inter = geom.intersection(shape(other.boundary_geojson))
         if inter.is_empty or inter.area == 0:
@@ -148,11 +150,13 @@ def check_overlap(session: Session, area: GrowingArea, caller: Account, override
         if share <= limit:
             continue
         if override_reason is None:
-            raise Conflict(f"the boundary overlaps area {other.code} of another owner by {100 * share:.1f} % of the "
-                           f"smaller area (at most {100 * limit:g} % is allowed); correct the boundary, or ask an "
-                           "agronomist to record the overlap with a reason")
+            whose = "the same owner's" if other.owner_id == area.owner_id else "another owner's"
+            raise Conflict(f"the boundary overlaps {whose} area {other.code} by {100 * share:.1f} % of the "
+                           f"smaller area (at most {100 * limit:g} % is allowed); correct the boundary, revoke the "
+                           "area it repeats, or ask an agronomist to record the overlap with a reason",
+                           reason="area_overlap")
         if caller.role not in (Role.agronomist, Role.admin):
-            raise Forbidden("only an agronomist or an admin may accept an overlap with another owner's area")
+            raise Forbidden("only an agronomist or an admin may accept an overlap with another area")
         area.overlap_override_reason = override_reason
 
 
@@ -315,12 +319,13 @@ def export(areas: list[GrowingArea], fmt: str) -> str | bytes:
 
 
 def export_csv(areas: list[GrowingArea]) -> str:
-    """CSV with one row per area; the boundary as WKT in EPSG:4326 (column boundary_wkt)."""
+    """CSV with one row per area; the boundary as WKT in EPSG:4326 (column boundary_wkt); text beginning like a
+    formula is kept from spreadsheets (api/services/spreadsheets.py)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=[*EXPORT_COLUMNS, "boundary_wkt"], lineterminator="\n")
     w.writeheader()
     for a in areas:
-        w.writerow({**_row(a), "boundary_wkt": shape(a.boundary_geojson).wkt})
+        w.writerow(csv_row({**_row(a), "boundary_wkt": shape(a.boundary_geojson).wkt}))
     return buf.getvalue()
 
 

@@ -78,7 +78,7 @@ def test_small_area_warns_but_is_recorded(client: TestClient, admin: dict) -> No
     r = client.post("/v1/areas", json=area_payload(boundary=tiny), headers=admin)
     assert r.status_code == 201
     assert "legal minimum" in r.json()["warnings"][0]
-    r = client.post("/v1/areas", json=area_payload("VN-STOR-0002", crop="fruit"), headers=admin)
+    r = client.post("/v1/areas", json=area_payload("VN-STOR-0002", i=1, crop="fruit"), headers=admin)
     assert "1.0 ha legal minimum" in r.json()["warnings"][0]
 
 
@@ -338,6 +338,11 @@ def test_an_export_imports_again_as_it_was(client: TestClient, admin: dict, db, 
                                                                sowing_date="2026-11-20"))
     assert r.status_code == 201, r.text
     text = client.get(f"/v1/areas/export?format={fmt}", headers=ks).text.replace("VN-STOR-0001", "VN-STOR-0101")
+    # the same field under a new code: refused while the first code holds it (the same owner's twin), taken once
+    # the first code is revoked
+    r = client.post("/v1/areas/import", files={"file": (f"areas.{fmt}", text.encode())}, headers=ks)
+    assert r.json()["created"] == [] and "the same owner's area VN-STOR-0001" in r.json()["rejected"][0]["reason"]
+    assert client.patch("/v1/areas/VN-STOR-0001", json={"status": "revoked"}, headers=ks).status_code == 200
     r = client.post("/v1/areas/import", files={"file": (f"areas.{fmt}", text.encode())}, headers=ks)
     assert r.status_code == 200 and r.json()["created"] == ["VN-STOR-0101"], r.text
     again = client.get("/v1/areas/VN-STOR-0101", headers=ks).json()

@@ -146,6 +146,17 @@ def test_farmers_cannot_claim_each_others_fields(client: TestClient, admin: dict
                                        "overlap_override_reason": "co-owned plot, see commune record 12/2026"},
                     headers=agro)
     assert r.status_code == 201 and r.json()["overlap_override_reason"].startswith("co-owned")
+    # the same field under a second code of the same owner: refused too (it was accepted: two records for one field,
+    # and a photo located in it filed under either); a revoked area is in nobody's way
+    before = row_counts(engine)
+    twin = area_payload("VN-STOR-0004", boundary=_square(105.97, 9.56))
+    r = client.post("/v1/areas", json=twin, headers=fa)
+    assert r.status_code == 409 and "the same owner's area VN-STOR-0001" in r.json()["detail"]
+    assert r.json()["reason"] == "area_overlap" and row_counts(engine) == before
+    r = client.patch("/v1/areas/VN-STOR-0001", json={"status": "revoked"}, headers=agro)
+    assert r.status_code == 200, r.text
+    r = client.post("/v1/areas", json=twin, headers=fa)  # now only B's overlapping field (accepted above) is in the way
+    assert r.status_code == 409 and "another owner's area VN-STOR-0002" in r.json()["detail"]
 
 
 def test_sparse_raster_declaring_huge_size_is_refused(tmp_path: Path) -> None:
