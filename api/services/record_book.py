@@ -18,13 +18,18 @@ from sqlalchemy.orm import Session
 from api.orm import GrowingArea, Job, Observation, SprayMap
 from api.schemas import SprayApplicationPublic
 from api.services import growth, products
+from api.services.review import reviewed_labels
 from api.services.spray_maps import list_applications
+from api.services.spreadsheets import csv_row, text_stays_text
 from api.settings import get_settings
 
 CSV_COLUMNS = ["time", "kind", "id", "summary", "diagnosis", "ses", "growth_score", "canopy_cover_pct", "damaged_pct",
                "product", "active_ingredient", "registration_number", "dose_per_ha", "dose_unit", "water_l_per_ha",
                "volume_l", "operator", "phi_days", "harvest_allowed_from", "treated_area_ha", "saving_pct",
-               "model", "device", "lon", "lat", "link"]
+               "model", "device", "lon", "lat", "link", "review"]
+
+
+REVIEWED = {"confirm": "confirmed", "correct": "corrected", "reject": "rejected"}
 
 
 @dataclass
@@ -50,8 +55,10 @@ def gather(session: Session, area: GrowingArea) -> RecordBook:
     tz = products.zone(get_settings().time_zone)
     events: list[Event] = []
     jobs = dict(session.execute(select(Job.observation_id, Job.id).where(Job.area_id == area.id)).all())
-    for obs in session.scalars(select(Observation).where(Observation.area_id == area.id)):
-        events.append(_observation_event(obs, jobs.get(obs.id), tz))
+    observed = list(session.scalars(select(Observation).where(Observation.area_id == area.id)))
+    reviews = reviewed_labels(session, [o.id for o in observed if o.source == "photo"])
+    for obs in observed:
+        events.append(_observation_event(obs, jobs.get(obs.id), tz, reviews.get(obs.id)))
     for sm in session.scalars(select(SprayMap).where(SprayMap.area_id == area.id)):
         events.append(_spray_map_event(sm, tz))
     apps = list_applications(session, area)[::-1]  # oldest first
@@ -60,7 +67,10 @@ def gather(session: Session, area: GrowingArea) -> RecordBook:
     return RecordBook(area, events, growth.growth_series(session, area), apps, tz.key)
 
 
-def _observation_event(obs: Observation, job_id: int | None, tz: Any) -> Event:
+def _observation_event(obs: Observation, job_id: int | None, tz: Any,
+                       review: tuple[str, str | None] | None = None) -> Event:
+    """A photo's diagnosis is the newest review's label where an agronomist reviewed it ("review" says which and
+    what the model said), else the model's."""
     s = obs.scores or {}
     point = {"type": "Point", "coordinates": [obs.lon, obs.lat]} if obs.lon is not None and obs.lat is not None \
         else None
@@ -70,7 +80,14 @@ def _observation_event(obs: Observation, job_id: int | None, tz: Any) -> Event:
         d, q = s.get("diagnosis") or {}, s.get("quality") or {}
         label = d.get("label") if d.get("status") == "diagnosed" else d.get("status")
         summary = f"photo: {label}" if q.get("ok", True) else f"photo refused: {', '.join(q.get('issues') or [])}"
-        values = {"diagnosis": label, "ses": (s.get("severity") or {}).get("ses"),
+        reviewed = None
+        if review is not None:
+            action, reviewed_label = review
+            reviewed = f"{REVIEWED[action]}: {reviewed_label}" if reviewed_label else "rejected"
+            summary += f" (agronomist {reviewed}; the model said {label})" if reviewed_label != label else \
+                " (confirmed by an agronomist)"
+            label = reviewed_label if reviewed_label else label
+        values = {"diagnosis": label, "review": reviewed, "ses": (s.get("severity") or {}).get("ses"),
                   "growth_score": (s.get("growth") or {}).get("score"),
                   "canopy_cover_pct": (s.get("growth") or {}).get("canopy_cover_pct"), "model": model,
                   "device": obs.device, "link": f"/v1/photos/{obs.id}"}
@@ -125,7 +142,7 @@ def to_csv(book: RecordBook) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     w.writeheader()
-    w.writerows(_rows(book))
+    w.writerows(csv_row(r) for r in _rows(book))
     return buf.getvalue()
 
 
@@ -143,6 +160,7 @@ def to_xlsx(book: RecordBook) -> bytes:
     ws.append(CSV_COLUMNS)
     for r in _rows(book):
         ws.append([_cell(r.get(c)) for c in CSV_COLUMNS])
+    text_stays_text(ws.iter_rows())
     for cell in ws[2]:
         cell.font = Font(bold=True)
     ws.freeze_panes = "A3"

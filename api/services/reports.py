@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -19,13 +20,15 @@ from sqlalchemy.orm import Session
 from api.orm import Account, AreaStatus, GrowingArea, Observation, SprayApplication
 from api.security import visible_areas
 from api.services import products
+from api.services.review import reviewed_labels
+from api.services.spreadsheets import csv_row, text_stays_text
 from api.settings import get_settings
 from inference.errors import BadInput
 
 COLUMNS = ["week", "commune", "crop", "areas", "areas_ha", "areas_surveyed", "surveyed_ha", "photos", "flights",
            "disease", "disease_photos", "disease_areas", "affected_ha", "mean_ses", "max_ses", "drone_damaged_ha",
            "sprays", "sprayed_areas", "sprayed_ha", "products"]
-NOT_DISEASE = {"no_symptom", "unsure", None}
+NOT_DISEASE = {"no_symptom", "unsure", "healthy", "other", None}
 
 
 def parse_week(week: str | None, today: date) -> tuple[str, date]:
@@ -33,10 +36,14 @@ def parse_week(week: str | None, today: date) -> tuple[str, date]:
     if not week:
         y, w, _ = today.isocalendar()
         week = f"{y}-W{w:02d}"
+    m = re.fullmatch(r"(\d{4})-W(\d{2})", week, flags=re.ASCII)
     try:
-        monday = date.fromisocalendar(int(week[:4]), int(week.split("W")[1]), 1)
-    except (ValueError, IndexError) as exc:
-        raise BadInput(f"week {week!r} is not an ISO week; write it as YYYY-Www, e.g. 2026-W48") from exc
+        if m is None or not 2000 <= int(m[1]) <= 2999:
+            raise ValueError(week)
+        monday = date.fromisocalendar(int(m[1]), int(m[2]), 1)
+    except ValueError as exc:
+        raise BadInput(f"week {week!r} is not an ISO week of the years 2000-2999; write it as YYYY-Www, e.g. "
+                       "2026-W48") from exc
     return week, monday
 
 
@@ -58,19 +65,23 @@ def weekly(session: Session, account: Account, week: str | None = None, commune:
     label, monday = parse_week(week, datetime.now(tz).date())
     start = datetime.combine(monday, time(), tz)
     end = start + timedelta(days=7)
-    stmt = visible_areas(select(GrowingArea), account).where(GrowingArea.status != AreaStatus.revoked)
+    stmt = visible_areas(select(GrowingArea), account)
     if commune:
         stmt = stmt.where(GrowingArea.commune == commune)
     areas = {a.id: a for a in session.scalars(stmt)}
+    ids = list(areas)
+    observed = _in_chunks(session, Observation, Observation.area_id, ids, Observation.observed_at, start, end)
+    sprayed = _in_chunks(session, SprayApplication, SprayApplication.area_id, ids, SprayApplication.applied_on,
+                         start, end)
+    areas = _areas_of_the_week(areas, {o.area_id for o in observed} | {sp.area_id for sp in sprayed}, end)
     groups: dict[tuple[str, str], Group] = defaultdict(Group)
     for a in areas.values():
         groups[(a.commune or "", a.crop)].areas[a.id] = a.area_ha
-    ids = list(areas)
-    for obs in _in_chunks(session, Observation, Observation.area_id, ids, Observation.observed_at, start, end):
+    reviews = reviewed_labels(session, [o.id for o in observed if o.source == "photo"])
+    for obs in observed:
         g = groups[(areas[obs.area_id].commune or "", areas[obs.area_id].crop)]
-        _count_observation(g, obs)
-    for sp in _in_chunks(session, SprayApplication, SprayApplication.area_id, ids, SprayApplication.applied_on,
-                         start, end):
+        _count_observation(g, obs, reviews.get(obs.id))
+    for sp in sprayed:
         g = groups[(areas[sp.area_id].commune or "", areas[sp.area_id].crop)]
         g.sprays += 1
         g.sprayed.add(sp.area_id)
@@ -78,6 +89,14 @@ def weekly(session: Session, account: Account, week: str | None = None, commune:
     rows = [r for key in sorted(groups) for r in _rows(label, key, groups[key])]
     return {"week": label, "from": monday.isoformat(), "to": (monday + timedelta(days=6)).isoformat(),
             "time_zone": tz.key, "commune": commune, "rows": rows}
+
+
+def _areas_of_the_week(areas: dict[int, GrowingArea], active: set[int], end: datetime) -> dict[int, GrowingArea]:
+    """The areas a week's report counts: those registered before the week ended, and those with a photo, flight or
+    spray in it (photos dated by the phone may come before the area was registered); a revoked area only with such
+    records, so that revoking a code later leaves the report of a week it was surveyed as it was."""
+    return {i: a for i, a in areas.items()
+            if (i in active or a.created_at < end) and (i in active or a.status is not AreaStatus.revoked)}
 
 
 def _in_chunks(session: Session, model: Any, area_col: Any, ids: list[int], when: Any, start: datetime,
@@ -88,14 +107,17 @@ def _in_chunks(session: Session, model: Any, area_col: Any, ids: list[int], when
     return out
 
 
-def _count_observation(g: Group, obs: Observation) -> None:
+def _count_observation(g: Group, obs: Observation, review: tuple[str, str | None] | None = None) -> None:
+    """One photo or flight into its group. A photo's disease is the newest review's label where an agronomist
+    reviewed it (a rejected photo names none), else the model's diagnosis."""
     s = obs.scores or {}
     if obs.source == "photo":
         if not (s.get("quality") or {}).get("ok", True):
             return  # a refused photo is no survey
         g.photos += 1
-        if obs.diagnosis is not None and obs.diagnosis not in NOT_DISEASE:
-            g.diseases[obs.diagnosis].append((obs.area_id, obs.ses))
+        disease = obs.diagnosis if review is None else review[1]
+        if disease is not None and disease not in NOT_DISEASE:
+            g.diseases[disease].append((obs.area_id, obs.ses))
     elif obs.source == "drone":
         g.flights += 1
         g.damaged_ha += float(s.get("damaged_area_ha") or 0.0)
@@ -137,7 +159,7 @@ def to_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     w.writeheader()
-    w.writerows(report["rows"])
+    w.writerows(csv_row(r) for r in report["rows"])
     return buf.getvalue()
 
 
@@ -165,6 +187,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     for r in report["rows"]:
         if r["disease"]:
             diseases.append([r[c] for c in dis_cols])
+    for ws in (summary, diseases):
+        text_stays_text(ws.iter_rows())
     for ws, header_row in ((summary, 2), (diseases, 1)):
         for cell in ws[header_row]:
             cell.font = Font(bold=True)

@@ -29,6 +29,19 @@ def latest_reviews() -> Any:
     return select(func.max(PhotoReview.id).label("id")).group_by(PhotoReview.observation_id).subquery()
 
 
+def reviewed_labels(session: Session, obs_ids: list[int]) -> dict[int, tuple[str, str | None]]:
+    """The newest review of each of these photos that has one: (action, label), label None when rejected. What an
+    agronomist decided stands over the model's diagnosis in the weekly report and the record book."""
+    out: dict[int, tuple[str, str | None]] = {}
+    newest = latest_reviews()
+    for i in range(0, len(obs_ids), 900):  # SQLite's limit on bound parameters
+        q = (select(PhotoReview.observation_id, PhotoReview.action, PhotoReview.label)
+             .join(newest, newest.c.id == PhotoReview.id)
+             .where(PhotoReview.observation_id.in_(obs_ids[i:i + 900])))
+        out.update({o: (a, lab) for o, a, lab in session.execute(q).all()})
+    return out
+
+
 def latest_feedback(session: Session, obs_ids: list[int]) -> dict[int, tuple[PhotoFeedback, str]]:
     """The newest feedback of each photo with the username of who gave it."""
     return {fb.observation_id: (fb, user) for fb, user in feedback_with_authors(session, obs_ids)}

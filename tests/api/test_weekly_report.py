@@ -75,3 +75,62 @@ def test_weekly_report_counts_the_week(client: TestClient, farm: dict, db, tmp_p
                         "xlsx", "--out", str(out)], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert load_workbook(out)["Bệnh"].max_row == 3
+
+
+def test_the_report_follows_the_agronomists_reviews_and_keeps_the_past(client: TestClient, farm: dict, db) -> None:
+    """A photo an agronomist corrected counts as the corrected disease, a rejected one names none (the report kept the
+    model's labels); a code revoked later leaves the report of a week it was surveyed as it was (its rows vanished);
+    a week outside 2000-2999 or written with other digits is a 422 (year 9999 was a 500)."""
+    from api.orm import Account, PhotoReview
+
+    ids = _fabricate(client, farm, db)
+    week = {"week": "2026-W48"}
+
+    def diseases() -> dict[tuple[str, str], int]:
+        rep = client.get("/v1/reports/weekly", params=week, headers=farm["admin"]).json()
+        return {(r["commune"], r["disease"]): r["disease_photos"] for r in rep["rows"]}
+
+    before = diseases()
+    assert before[("Hòa Tú 1", "blast")] == 2 and before[("Hòa Tú 1", "brown_spot")] == 1
+    with db() as s:
+        agro = s.query(Account).filter_by(username="admin").one()
+        blast = s.query(Observation).filter_by(area_id=ids["VN-STOR-0001"], ses=7).one()
+        spot = s.query(Observation).filter_by(area_id=ids["VN-STOR-0002"], diagnosis="brown_spot").one()
+        s.add_all([PhotoReview(observation_id=blast.id, account_id=agro.id, action="confirm", label="blast"),
+                   PhotoReview(observation_id=blast.id, account_id=agro.id, action="correct", label="brown_spot"),
+                   PhotoReview(observation_id=spot.id, account_id=agro.id, action="reject", label=None)])
+        s.commit()
+    after = diseases()  # the newest review counts: blast 2 -> 1, brown spot: one corrected in, one rejected out
+    assert after[("Hòa Tú 1", "blast")] == 1 and after[("Hòa Tú 1", "brown_spot")] == 1
+    book = client.get("/v1/areas/VN-STOR-0001/record-book", params={"format": "csv"}, headers=farm["admin"]).text
+    row = next(r for r in csv.DictReader(io.StringIO(book)) if r["id"] == str(blast.id))
+    assert row["diagnosis"] == "brown_spot" and row["review"] == "corrected: brown_spot" and "the model said blast" in \
+        row["summary"]
+
+    r = client.patch("/v1/areas/VN-STOR-0003", json={"status": "revoked"}, headers=farm["admin"])
+    assert r.status_code == 200, r.text
+    rows = client.get("/v1/reports/weekly", params=week, headers=farm["admin"]).json()["rows"]
+    assert [r["flights"] for r in rows if r["commune"] == "Phú Tâm"] == [1]  # surveyed that week: still there
+    for bad in ("9999-W52", "0001-W01", "2026-W٤٨", "2026-W60"):
+        assert client.get("/v1/reports/weekly", params={"week": bad}, headers=farm["admin"]).status_code == 422, bad
+
+
+def test_text_that_looks_like_a_formula_stays_text(client: TestClient, farm: dict, db) -> None:
+    """A commune typed as "=HYPERLINK(...)" reaches the office's Excel and CSV files as text, never as a formula
+    (openpyxl wrote it as one; the CSVs passed it on as it was)."""
+    evil = '=HYPERLINK("http://evil.example","x")'
+    r = client.post("/v1/areas", json=area_payload("VN-STOR-0005", i=4, owner_username="farmer_a", commune=evil),
+                    headers=farm["admin"])
+    assert r.status_code == 201, r.text
+    with db() as s:
+        s.add(_obs(s.query(GrowingArea).filter_by(code="VN-STOR-0005").one().id, MON, "blast", 3))
+        s.commit()
+    week = {"week": "2026-W48"}
+    x = client.get("/v1/reports/weekly", params={**week, "format": "xlsx"}, headers=farm["admin"])
+    cells = [c for row in load_workbook(io.BytesIO(x.content))["Tổng hợp"].iter_rows() for c in row if c.value == evil]
+    assert cells and all(c.data_type == "s" for c in cells)
+    rows = list(csv.DictReader(io.StringIO(client.get("/v1/reports/weekly", params={**week, "format": "csv"},
+                                                      headers=farm["admin"]).text)))
+    assert "'" + evil in {r["commune"] for r in rows} and evil not in {r["commune"] for r in rows}
+    areas = client.get("/v1/areas/export", params={"format": "csv"}, headers=farm["admin"]).text
+    assert "'" + evil.replace('"', '""') in areas
