@@ -40,12 +40,12 @@ def trace_record(code: str, session: SessionDep) -> dict[str, Any]:
 @router.get("/{code}/qr.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
 def trace_qr_svg(code: str, session: SessionDep, request: Request) -> Response:
     """The stamp's QR code (SVG): the address of the public page."""
-    area = trace.find_area(session, code)
+    area = trace.stamp_area(session, code)
     return Response(trace.qr_svg(trace.trace_url(_base(request), area.code)), media_type="image/svg+xml")
 
 
 @router.get("/{code}/qr.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
 def trace_qr_png(code: str, session: SessionDep, request: Request) -> Response:
     """The stamp's QR code (PNG)."""
-    area = trace.find_area(session, code)
+    area = trace.stamp_area(session, code)
     return Response(trace.qr_png(trace.trace_url(_base(request), area.code)), media_type="image/png")

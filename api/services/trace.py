@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import segno
@@ -28,7 +28,7 @@ from api.services.crops import bilingual
 from api.services.record_book_pdf import fonts
 from api.services.spray_maps import list_applications
 from api.settings import get_settings
-from inference.errors import NotFound
+from inference.errors import Conflict, NotFound
 
 STATUS_VI = {AreaStatus.active: "Đang hiệu lực", AreaStatus.suspended: "Tạm dừng", AreaStatus.revoked: "Đã thu hồi"}
 
@@ -41,14 +41,24 @@ def phi_status(harvest_allowed_from: date | None, today: date) -> str:
     if harvest_allowed_from is None:
         return "Không ghi thời gian cách ly"
     if today >= harvest_allowed_from:
-        return f"Đã hết thời gian cách ly (từ {harvest_allowed_from:%d/%m/%Y})"
-    return f"Còn trong thời gian cách ly đến {harvest_allowed_from:%d/%m/%Y}"
+        return f"Đã hết thời gian cách ly (được thu hoạch từ {harvest_allowed_from:%d/%m/%Y})"
+    return f"Còn trong thời gian cách ly: được thu hoạch từ {harvest_allowed_from:%d/%m/%Y}"
 
 
 def find_area(session: Session, code: str) -> GrowingArea:
-    area = session.scalar(select(GrowingArea).where(GrowingArea.code == code))
+    """The area of a code as a buyer types or scans it (spaces around it and lower case are forgiven, as the API
+    forgives them)."""
+    area = session.scalar(select(GrowingArea).where(GrowingArea.code == code.strip().upper()))
     if area is None:
         raise NotFound(f"no growing area has the code {code}; check the code printed on the stamp")
+    return area
+
+
+def stamp_area(session: Session, code: str) -> GrowingArea:
+    """The area a QR stamp is made for: no stamp for a revoked code (409)."""
+    area = find_area(session, code)
+    if area.status is AreaStatus.revoked:
+        raise Conflict(f"area {area.code} is revoked: no stamp is made for a revoked code (its public page says so)")
     return area
 
 
@@ -86,7 +96,14 @@ def page_html(rec: dict[str, Any], base: str) -> str:
              ("Huyện / District", rec["district"]), ("Tỉnh / Province", rec["province"])]
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(str(v)) if v else '–'}</dd>" for k, v in facts)
     verdict = ("Không còn lần phun nào trong thời gian cách ly hôm nay." if ok else
-               f"Chưa được thu hoạch: còn thời gian cách ly đến {rec['harvest_allowed_from']:%d/%m/%Y}.")
+               f"Chưa được thu hoạch: thời gian cách ly còn đến hết ngày "
+               f"{rec['harvest_allowed_from'] - timedelta(days=1):%d/%m/%Y}; được thu hoạch từ ngày "
+               f"{rec['harvest_allowed_from']:%d/%m/%Y}.")
+    if rec["status"] != AreaStatus.active.value:  # a buyer must not read a revoked code's page as a clean record
+        ok = False
+        verdict = (f"Mã số vùng trồng này {STATUS_VI[AreaStatus(rec['status'])].lower()}: sản phẩm mang mã này không "
+                   f"còn được bảo đảm theo mã. / This planting-area code is {rec['status']}: produce under it is no "
+                   f"longer vouched for by it. " + verdict)
     return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Truy xuất {e(rec['code'])}</title>
 <style>body{{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f3f6f1;color:#1d2a1d}}

@@ -30,7 +30,9 @@ def test_public_page_has_the_sprays_and_no_personal_data(client: TestClient, far
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
     for expected in ("VN-STOR-0001", "Lúa / Rice", "ST25", "Hè Thu 2026", "Hòa Tú 1", "Chess 50WG", "Pymetrozine", "SAMPLE-0001",
-                     f"Còn trong thời gian cách ly đến {phi_end:%d/%m/%Y}", "Đã hết thời gian cách ly (từ 08/10/2026)"):
+                     f"Còn trong thời gian cách ly: được thu hoạch từ {phi_end:%d/%m/%Y}",
+                     "Đã hết thời gian cách ly (được thu hoạch từ 08/10/2026)",
+                     f"được thu hoạch từ ngày {phi_end:%d/%m/%Y}"):
         assert expected in text, expected
     for private in ("farmer_a", "Trần Thị Hai", "Nguyễn Văn Bay", "HTX Hòa Tú", "coordinates", "105.", "9.5"):
         assert private not in text, private
@@ -44,6 +46,16 @@ def test_public_page_has_the_sprays_and_no_personal_data(client: TestClient, far
     missing = client.get("/trace/VN-NOPE-0001")  # a buyer reads a page, not JSON
     assert missing.status_code == 404 and "Hãy kiểm tra mã in trên tem" in missing.text
     assert "check the code" in client.get("/trace/VN-NOPE-0001/record.json").json()["detail"]
+    # a code typed in lower case or with a space is found, as the API finds it
+    assert client.get("/trace/vn-stor-0001%20").status_code == 200
+    # a revoked code's page says so first, never the green "clean" line; no stamp is made for it
+    clean = client.get("/trace/VN-STOR-0002").text
+    assert "Không còn lần phun nào trong thời gian cách ly" in clean and 'class="ok"' in clean
+    assert client.patch("/v1/areas/VN-STOR-0002", json={"status": "revoked"}, headers=farm["admin"]).status_code == 200
+    revoked = client.get("/trace/VN-STOR-0002").text
+    assert "Mã số vùng trồng này đã thu hồi" in revoked and "is revoked" in revoked and 'class="ok"' not in revoked
+    assert client.get("/trace/VN-STOR-0002/qr.png").status_code == 409
+    assert client.get("/trace/VN-STOR-0002/record.json").json()["status"] == "revoked"
 
 
 def test_stamps_command_writes_a_pdf_for_a_commune(client: TestClient, farm: dict, tmp_path: Path, db_url: str,
