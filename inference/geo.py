@@ -179,8 +179,31 @@ def to_wgs84_valid(geom: BaseGeometry, src_crs: str) -> BaseGeometry:
     g = reproject(geom, src_crs, "EPSG:4326")
     if not g.is_valid:
         g = shapely.make_valid(g)
-    parts = [p for p in getattr(g, "geoms", [g]) if isinstance(p, _Poly) and not p.is_empty and p.area > 0]
-    parts = [orient(p, 1.0) for q in parts for p in ([q] if isinstance(q, _Poly) else q.geoms)]
+    parts = [orient(_without_tiny_holes(p), 1.0) for p in _polygons(g) if p.area > TINY_DEG2]
     if not parts:
         return _Poly()
     return parts[0] if len(parts) == 1 else _Multi(parts)
+
+
+# Polygons and holes under this many square degrees (about 0.12 m2 at the equator, less further out) are left out of
+# exports: reprojection and the 7 decimals of KML turn such slivers into rings of too few points
+TINY_DEG2 = 1e-11
+
+
+def _polygons(g: BaseGeometry) -> list[Any]:
+    """The polygons of a geometry, at any depth: make_valid answers a GeometryCollection of a MultiPolygon and lines
+    for a ring that touches itself, whose MultiPolygon was lost (a 0.44 ha zone exported with no coordinates)."""
+    from shapely.geometry import Polygon as _Poly
+
+    if g.is_empty:
+        return []
+    if isinstance(g, _Poly):
+        return [g]
+    return [p for part in getattr(g, "geoms", []) for p in _polygons(part)]
+
+
+def _without_tiny_holes(p: Any) -> Any:
+    from shapely.geometry import Polygon as _Poly
+
+    holes = [r for r in p.interiors if abs(_Poly(r).area) > TINY_DEG2]
+    return p if len(holes) == len(p.interiors) else _Poly(p.exterior, holes)

@@ -219,7 +219,9 @@ def isoxml_taskdata(plan: SprayPlan, area_code: str = "field") -> tuple[bytes, b
     grid, transform, dlat, dlon = rate_grid(plan)
     rates = sorted({round(z.rate_l_per_ha, 3) for z in plan.zones if z.rate_l_per_ha > 0})
     if len(rates) > 250:
-        raise ValueError("more than 250 distinct rates: use rate classes or round the continuous rates")
+        raise BadInput(f"this plan has {len(rates)} distinct rates; an ISOXML grid of treatment zones holds at most "
+                       "250: export it as dji, shp or geojson, or plan it with rate classes (rate_mode 'classes') "
+                       "or fewer continuous steps", reason="isoxml_too_many_rates")
     code_of = {r: i + 2 for i, r in enumerate(rates)}  # 0: outside the field, 1: no spraying
     codes = np.ones(grid.shape, np.uint8)
     codes[grid < 0] = 0

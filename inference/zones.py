@@ -185,7 +185,13 @@ def _exclusions_utm(layers: list[ExclusionLayer], epsg: int) -> BaseGeometry:
                 raise BadInput(f"exclusion {layer.name!r} feature {i} is not a valid geometry "
                                 f"({shapely.validation.explain_validity(geom)}); fix it in QGIS and upload again")
             u = reproject(geom, "EPSG:4326", f"EPSG:{epsg}")
-            parts.append(u.buffer(layer.buffer()) if layer.buffer() > 0 or u.geom_type != "Polygon" else u)
+            if layer.buffer() <= 0 and u.geom_type not in ("Polygon", "MultiPolygon"):
+                # a line or a point has no width: with no buffer it excluded nothing, silently (a power line)
+                raise BadInput(f"exclusion {layer.name!r} feature {i} is a {u.geom_type} with no buffer: it would "
+                               "exclude nothing; give it buffer_m above 0 (its width on the ground and the distance "
+                               "to keep, e.g. 5 m for a power line) or draw it as a polygon",
+                               reason="plan_exclusion_without_width")
+            parts.append(u.buffer(layer.buffer()) if layer.buffer() > 0 else u)
     return unary_union(parts) if parts else Polygon()
 
 
@@ -230,7 +236,8 @@ def _cell_damage(
         crs = ds.crs.to_string()
         win = _field_window(ds, *reproject(boundary_utm, f"EPSG:{epsg}", crs).bounds)
         if win is None:
-            raise BadInput("the field boundary does not overlap the damage raster; check the area or the flight")
+            raise BadInput("the field boundary does not overlap the damage raster; check the area or the flight",
+                           reason="plan_outside_raster")
         t = Transformer.from_crs(crs, f"EPSG:{epsg}", always_xy=True)
         step = max(1, CHUNK_PX // max(int(win.width), 1))
         for r in range(0, int(win.height), step):
@@ -286,7 +293,7 @@ def _check_drone_reach(config: SprayPlanConfig) -> None:
         raise BadInput(
             f"{drone.name} cannot reach {need:g} L/ha: at {drone.flow_l_per_min:g} L/min, {drone.speed_km_h:g} km/h "
             f"and a {drone.swath_m:g} m swath it sprays at most {reach:.1f} L/ha (600 x flow / (speed x swath)); "
-            "fly slower, narrow the swath or lower the rate"
+            "fly slower, narrow the swath or lower the rate", reason="plan_rate_unreachable"
         )
 
 
@@ -318,7 +325,8 @@ def _lay_grid(b_utm: BaseGeometry, config: SprayPlanConfig) -> _Grid:
     minx, miny, maxx, maxy = affinity.rotate(b_utm, -heading, origin=(cx, cy)).bounds
     nx, ny = max(1, math.ceil((maxx - minx) / cell)), max(1, math.ceil((maxy - miny) / cell))
     if nx * ny > 2_000_000:
-        raise BadInput(f"{nx * ny} cells of {cell:g} m: the cell size is too small for this field")
+        raise BadInput(f"{nx * ny} cells of {cell:g} m: the cell size is too small for this field",
+                       reason="plan_cells_too_small")
     th = math.radians(heading)
     origin = (cx + (minx - cx) * math.cos(th) - (miny - cy) * math.sin(th),
               cy + (minx - cx) * math.sin(th) + (miny - cy) * math.cos(th))
@@ -457,13 +465,15 @@ def plan_spray(damage_tif: str, boundary_wgs84: BaseGeometry | dict[str, Any], c
     excl = _exclusions_utm(config.exclusions, epsg)
     available = b_utm.difference(excl) if not excl.is_empty else b_utm
     if available.is_empty:
-        raise BadInput("the exclusions and their buffers cover the whole field: nothing can be sprayed")
+        raise BadInput("the exclusions and their buffers cover the whole field: nothing can be sprayed",
+                       reason="plan_all_excluded")
     grid = _lay_grid(b_utm, config)
     damaged, valid = _cell_damage(damage_tif, b_utm, epsg, grid.origin, grid.heading, grid.cell, grid.nx, grid.ny,
                                   config.damage_threshold_pct)
     present = valid > 0
     if not present.any():
-        raise BadInput("no valid damage pixels inside the field: the damage raster does not cover it")
+        raise BadInput("no valid damage pixels inside the field: the damage raster does not cover it",
+                       reason="plan_no_damage_pixels")
     frac = np.where(present, damaged / np.maximum(valid, 1), 0.0)
     rates, names = _cell_rates(frac, present, config)
     js, is_ = np.nonzero(present)

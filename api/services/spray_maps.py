@@ -40,7 +40,7 @@ def parse_config(raw: dict[str, Any]) -> SprayPlanConfig:
         return SprayPlanConfig.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise BadInput(f"spray plan config: {problems}") from exc
+        raise BadInput(f"spray plan config: {problems}", reason="plan_config") from exc
 
 
 def spray_dir(map_id: int) -> Path:
@@ -60,7 +60,7 @@ def plan_boundary(area: GrowingArea, raw: dict[str, Any] | None) -> BaseGeometry
     field = geoms[0] if len(geoms) == 1 else validate_boundary(shapely.union_all(geoms))
     if not field.intersects(own):
         raise BadInput(f"boundary: the drawn field does not overlap area {area.code}; draw it over the field or "
-                       "choose the right area")
+                       "choose the right area", reason="plan_boundary_off_area")
     return field
 
 
@@ -98,7 +98,8 @@ def create_from_job(session: Session, account: Account, job_id: int, raw_cfg: di
     if job is None or area is None or not can_see(area, account):
         raise NotFound(f"no analysed flight (job {job_id}) that you may see")
     if job.status is not JobStatus.succeeded:
-        raise Conflict(f"job {job.id} is {job.status.value}; plan once its analysis has succeeded")
+        raise Conflict(f"job {job.id} is {job.status.value}; plan once its analysis has succeeded",
+                       reason="plan_flight_not_ready")
     damage = str(flight_dir(job.id) / "analysis" / "damage.tif")
     t0 = time.perf_counter()
     plan = plan_spray(damage, plan_boundary(area, boundary), parse_config(raw_cfg))

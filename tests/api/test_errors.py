@@ -82,3 +82,21 @@ def test_a_bug_is_a_logged_500_in_the_error_shape(client: TestClient, admin: dic
     r = client.get("/v1/accounts", headers=admin)
     assert r.status_code == 500 and r.json()["code"] == "internal" and "/secret" not in r.text
     assert client.get("/v1/accounts/me", headers=admin).status_code == 200  # the service goes on
+
+
+def test_every_refusal_the_operator_page_meets_is_said_in_vietnamese() -> None:
+    """Each finer error name (`reason`) of raster uploads, spray plans and uploads that the code raises has its
+    Vietnamese sentence on the operator's page (the page showed the server's English after a Vietnamese prefix)."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    raised = set()
+    for pkg in ("api", "inference"):
+        for py in (repo / pkg).rglob("*.py"):
+            raised |= set(re.findall(r'reason="((?:raster|plan|upload)_\w+)"', py.read_text(encoding="utf-8")))
+    page = (repo / "api" / "static" / "operator" / "app.js").read_text(encoding="utf-8")
+    table = page[page.index("errors: {"):page.index("} },", page.index("errors: {"))]
+    said = set(re.findall(r"(\w+): \"", table))
+    assert {"plan_all_excluded", "raster_bands"} <= raised
+    assert raised - said == set()

@@ -99,3 +99,38 @@ def test_isoxml_product_presentation_obstacles_and_position_lost(dmg: str, tmp_p
     assert tsk.get("I") in zero  # position lost: a 0 L/ha zone
     assert {p.get("A") for p in doc.iter("PLN")} == {"1", "6"}
     assert all(p.get("C") == "PDT1" and p.get("E") == "VPN1" for p in doc.iter("PDV"))
+
+
+def test_a_zone_that_touches_itself_keeps_its_polygons_in_wgs84() -> None:
+    """Reprojection can leave a zone's ring touching itself; make_valid then answers a GeometryCollection of a
+    MultiPolygon and a line, and the export kept nothing of it (a 0.44 ha zone written with no coordinates). A hole a
+    few millimetres wide is left out rather than written as a ring of too few points."""
+    from shapely.geometry import Polygon
+
+    from inference.geo import to_wgs84_valid
+
+    x0, y0 = 580_000, 1_060_000
+    spiked = Polygon([(x0, y0), (x0 + 20, y0 + 20), (x0 + 20, y0), (x0 + 10, y0 + 10), (x0 + 10, y0 + 30),
+                      (x0 + 10, y0 + 10), (x0, y0 + 20), (x0, y0)])
+    g = to_wgs84_valid(spiked, "EPSG:32648")
+    assert g.is_valid and not g.is_empty and len(g.geoms) == 2
+    slit = Polygon([(x0, y0), (x0 + 50, y0), (x0 + 50, y0 + 50), (x0, y0 + 50)],
+                   [[(x0 + 10, y0 + 20), (x0 + 17, y0 + 20), (x0 + 17, y0 + 20.003), (x0 + 10, y0 + 20.003)],
+                    [(x0 + 30, y0 + 30), (x0 + 40, y0 + 30), (x0 + 40, y0 + 40), (x0 + 30, y0 + 40)]])
+    h = to_wgs84_valid(slit, "EPSG:32648")
+    assert h.is_valid and len(h.interiors) == 1  # the 7 m x 3 mm slit is gone, the 10 m square hole stays
+
+
+def test_isoxml_refuses_more_rates_than_its_grid_holds(dmg: str, tmp_path: Path) -> None:
+    """A continuous plan of more than 250 rates is a 422 that names the formats that take it (it was a ValueError:
+    500 through the API, a traceback in the CLI), and nothing is left at the output path."""
+    from dataclasses import replace
+
+    from inference.errors import BadInput
+
+    plan = plan_spray(dmg, field_boundary_wgs84(), config(7.0, 2.0, None, True))
+    zone = next(z for z in plan.zones if z.rate_l_per_ha > 0)
+    many = replace(plan, zones=[replace(zone, rate_l_per_ha=1.0 + i) for i in range(260)])
+    with pytest.raises(BadInput, match="260 distinct rates") as refused:
+        export(many, "isoxml", tmp_path / "t.zip", "VN-STOR-0001")
+    assert refused.value.reason == "isoxml_too_many_rates" and not (tmp_path / "t.zip").exists()

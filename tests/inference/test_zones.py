@@ -210,8 +210,9 @@ def test_bad_plans_are_refused(dmg: str) -> None:
     with pytest.raises(BadInput, match="not a valid geometry"):
         plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[ExclusionLayer(name="x", geojson=bowtie)]))
     everything = ExclusionLayer(name="all", buffer_m=500, geojson=mapping(field_boundary_wgs84()))
-    with pytest.raises(BadInput, match="cover the whole field"):
+    with pytest.raises(BadInput, match="cover the whole field") as refused:
         plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[everything]))
+    assert refused.value.reason == "plan_all_excluded"
 
 
 @pytest.fixture
@@ -309,3 +310,21 @@ def test_isoxml_passes_the_v43_schema(plan, tmp_path: Path) -> None:
     # the examples shipped with the schema fail it (too many fraction digits): ours must not be like them
     bad = Path(ISOXML_XSD).parent / "examples" / "grid_Type1" / "TASKDATA.XML"
     assert not schema.validate(etree.parse(str(bad)))
+
+
+def test_a_line_exclusion_needs_a_width(dmg: str) -> None:
+    """A power line given with buffer 0 excluded nothing and the plan said nothing (the DJI package had no obstacle):
+    now a 422 that says what to give; a polygon with buffer 0 is its own outline, as before."""
+    from shapely.geometry import LineString
+
+    c = field_boundary_wgs84().centroid
+    line = ExclusionLayer(name="line0", kind="power_line", buffer_m=0,
+                          geojson=mapping(LineString([(c.x - 0.0005, c.y - 0.0005), (c.x + 0.0005, c.y + 0.0005)])))
+    with pytest.raises(BadInput, match="no buffer") as refused:
+        plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[line]))
+    assert refused.value.reason == "plan_exclusion_without_width"
+    wide = plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[line.model_copy(update={"buffer_m": 3.0})]))
+    assert not wide.exclusions_utm.is_empty
+    pond = ExclusionLayer(name="pond", kind="water", buffer_m=0,
+                          geojson=mapping(box(c.x - 0.0002, c.y - 0.0002, c.x + 0.0002, c.y + 0.0002)))
+    assert plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[pond])).exclusions_utm.area > 0
