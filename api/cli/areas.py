@@ -81,6 +81,7 @@ def areas_stamps(
 
     from api.db import get_engine
     from api.orm import AreaStatus, GrowingArea
+    from api.services.place_names import canonical_place
     from api.services.trace import stamps_pdf
     from api.settings import get_settings
     from inference.errors import NotFound
@@ -90,6 +91,7 @@ def areas_stamps(
         fail("give --base-url (e.g. https://cropwatch.example.vn) or set CROPWATCH_PUBLIC_BASE_URL: the QR codes "
              "must point where buyers can reach the service")
     with Session(get_engine()) as session:
+        commune = canonical_place(session, "commune", commune) or commune
         areas = list(session.scalars(select(GrowingArea).where(
             GrowingArea.commune == commune, GrowingArea.status == AreaStatus.active).order_by(GrowingArea.code)))
         try:

@@ -14,6 +14,7 @@ from api.orm import AreaStatus, GrowingArea
 from api.schemas import AreaCreate, AreaPage, AreaPublic, AreaUpdate, ImportReport, ObservationPublic
 from api.security import visible_areas
 from api.services import areas, growth
+from api.services.place_names import canonical_place
 from inference.errors import NotFound
 
 router = APIRouter(prefix="/v1/areas", tags=["areas"], responses=ERROR_RESPONSES)
@@ -34,7 +35,7 @@ def list_areas(
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AreaPage:
     """List the areas you may see, filtered and paginated."""
-    stmt = areas.filtered_areas(account, crop, status_, owner, commune, bbox)
+    stmt = areas.filtered_areas(account, crop, status_, owner, canonical_place(session, "commune", commune), bbox)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     items = session.scalars(stmt.order_by(GrowingArea.code).limit(limit).offset(offset)).unique()
     return AreaPage(items=[areas.to_public(a) for a in items], total=total, limit=limit, offset=offset)
@@ -69,6 +70,7 @@ def export_areas(
     bbox: str | None = None,
 ) -> Response:
     """Export the areas you may see as GeoJSON, KML or GeoPackage (EPSG:4326), or CSV (boundary as WKT)."""
+    commune = canonical_place(session, "commune", commune)
     stmt = areas.filtered_areas(account, crop, status_, owner, commune, bbox).order_by(GrowingArea.code)
     found = list(session.scalars(stmt).unique())
     return Response(areas.export(found, format), media_type=areas.EXPORT_TYPES[format],

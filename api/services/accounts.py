@@ -12,6 +12,7 @@ from api.errors import Unauthorized
 from api.orm import Account, RevokedToken, Role
 from api.schemas import AccountCreate
 from api.security import TokenClaims, create_token, hash_password, verify_password, verify_unknown_user
+from api.services.place_names import canonical_place
 from api.settings import get_settings
 from api.throttle import FailureThrottle
 from inference.errors import BadInput, Conflict, NotFound
@@ -92,7 +93,8 @@ def create_account(session: Session, data: AccountCreate) -> Account:
         article = "an" if data.role.value[0] in "aeiou" else "a"
         raise BadInput(f"{article} {data.role.value} sees the areas of a province or cooperative: give province or "
                        "cooperative")
-    account = Account(username=data.username, full_name=data.full_name, role=data.role, province=data.province,
+    account = Account(username=data.username, full_name=data.full_name, role=data.role,
+                      province=canonical_place(session, "province", data.province),
                       cooperative=data.cooperative, password_hash=hash_password(data.password))
     session.add(account)
     session.commit()

@@ -27,6 +27,7 @@ from api.schemas import (
 )
 from api.security import can_edit, visible_areas
 from api.services.area_status import centroid
+from api.services.place_names import canonical_places
 from api.services.spreadsheets import csv_row
 from api.settings import get_settings
 from api.uploads import save_upload
@@ -111,7 +112,8 @@ def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[Gro
         raise Conflict(f"area code {code} is already registered; codes are unique, use another serial")
     b = check_boundary(data.boundary)
     owner = find_owner(session, data.owner_username, caller) if data.owner_username else caller
-    fields = data.model_dump(exclude={"code", "boundary", "owner_username", "perennial", "overlap_override_reason"})
+    fields = canonical_places(session, data.model_dump(
+        exclude={"code", "boundary", "owner_username", "perennial", "overlap_override_reason"}))
     area = GrowingArea(
         code=code,
         owner_id=owner.id,
@@ -391,7 +393,7 @@ def update_area(session: Session, area: GrowingArea, data: AreaUpdate, account: 
     except CropwatchError:
         session.rollback()
         raise
-    for k, v in changes.items():
+    for k, v in canonical_places(session, changes).items():
         setattr(area, k, v)
     session.commit()
     return to_public(area, warnings + size_warnings(area.code, area.crop, area.area_ha))

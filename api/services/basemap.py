@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.orm import Account, AreaStatus, GrowingArea, Observation
 from api.security import visible_areas
 from api.services.crops import crop_names
+from api.services.place_names import canonical_place
 from inference.errors import BadInput
 
 POLYGONS_FROM_ZOOM = 13   # below this zoom, always clusters
@@ -66,7 +67,7 @@ def _cell(col: Any, origin: float, size: float) -> Any:
 def area_layer(session: Session, account: Account, view: View, commune: str | None = None, crop: str | None = None,
                season: str | None = None) -> dict[str, Any]:
     """A GeoJSON FeatureCollection: the areas' polygons with their status, or clusters (points) with counts."""
-    base = _filtered(account, commune, crop, season).where(_in_view(view))
+    base = _filtered(account, canonical_place(session, "commune", commune), crop, season).where(_in_view(view))
     n = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     if view.zoom >= POLYGONS_FROM_ZOOM and n <= MAX_POLYGONS:
         feats = [_polygon(a) for a in session.scalars(base.order_by(GrowingArea.code)).unique()]
@@ -107,7 +108,8 @@ def outbreak_layer(session: Session, account: Account, view: View, days: int = 1
     """Diagnoses of the last `days` days by disease, aggregated on the same grid: one point per cell and disease,
     with the number of photos, of areas and the highest SES."""
     since = (now or datetime.now(UTC)) - timedelta(days=days)
-    areas = _filtered(account, commune, crop, season).where(_in_view(view)).subquery()
+    areas = _filtered(account, canonical_place(session, "commune", commune), crop, season).where(
+        _in_view(view)).subquery()
     lon = func.coalesce(Observation.lon, areas.c.centroid_lon)
     lat = func.coalesce(Observation.lat, areas.c.centroid_lat)
     size = view.cell_deg

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from api.orm import Account, AreaStatus, GrowingArea, Observation, SprayApplication
 from api.security import visible_areas
 from api.services import products
+from api.services.place_names import canonical_place
 from api.services.review import reviewed_labels
 from api.services.spreadsheets import csv_row, text_stays_text
 from api.settings import get_settings
@@ -66,7 +67,8 @@ def weekly(session: Session, account: Account, week: str | None = None, commune:
     start = datetime.combine(monday, time(), tz)
     end = start + timedelta(days=7)
     stmt = visible_areas(select(GrowingArea), account)
-    if commune:
+    if commune:  # in the spelling the areas have: "HÒA TÚ 1" or "Hoà Tú 1" finds "Hòa Tú 1"
+        commune = canonical_place(session, "commune", commune)
         stmt = stmt.where(GrowingArea.commune == commune)
     areas = {a.id: a for a in session.scalars(stmt)}
     ids = list(areas)

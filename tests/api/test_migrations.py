@@ -29,3 +29,31 @@ def test_sqlite_uses_wal(tmp_path) -> None:
     upgrade(url)
     with make_engine(url).connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_places_spelt_two_ways_become_one(tmp_path) -> None:
+    """0011: areas stored before place names were matched ("SÓC TRĂNG", "Hoà Tú 1") take the first spelling of
+    their place, and so does an agronomist's province; other places are left as they are."""
+    from sqlalchemy import text
+
+    from api.db import make_engine
+    from api.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'places.sqlite3'}"
+    upgrade(url, "0010")
+    engine = make_engine(url)
+    area = ("INSERT INTO growing_areas (code, name, crop, commune, province, status, boundary_geojson, min_lon, "
+            "min_lat, max_lon, max_lat, area_ha, utm_epsg, created_at, updated_at) VALUES (:code, 'x', 'rice', "
+            ":commune, :province, 'active', '{}', 0, 0, 0, 0, 1, 32648, '2026-12-01', '2026-12-01')")
+    with engine.begin() as conn:
+        for code, commune, province in (("VN-STR-0001", "Hòa Tú 1", "Sóc Trăng"), ("VN-STR-0002", "Hoà Tú 1", "SÓC TRĂNG"),
+                                        ("VN-STR-0003", "HÒA TÚ 1", None), ("VN-STR-0004", "Phú Tâm", "sóc trăng")):
+            conn.execute(text(area), {"code": code, "commune": commune, "province": province})
+        conn.execute(text("INSERT INTO accounts (username, full_name, role, province, password_hash, is_active, created_at) VALUES "
+                          "('ks', 'K S', 'agronomist', 'SÓC  TRĂNG', 'x', 1, '2026-12-01')"))
+    upgrade(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT commune, province FROM growing_areas ORDER BY code")).all()
+        assert [tuple(r) for r in rows] == [("Hòa Tú 1", "Sóc Trăng"), ("Hòa Tú 1", "Sóc Trăng"),
+                                            ("Hòa Tú 1", None), ("Phú Tâm", "Sóc Trăng")]
+        assert conn.execute(text("SELECT province FROM accounts")).scalar() == "Sóc Trăng"

@@ -134,3 +134,24 @@ def test_text_that_looks_like_a_formula_stays_text(client: TestClient, farm: dic
     assert "'" + evil in {r["commune"] for r in rows} and evil not in {r["commune"] for r in rows}
     areas = client.get("/v1/areas/export", params={"format": "csv"}, headers=farm["admin"]).text
     assert "'" + evil.replace('"', '""') in areas
+
+
+def test_a_place_typed_another_way_is_the_same_place(client: TestClient, farm: dict, db) -> None:
+    """"HOÀ TÚ 1" and "SÓC TRĂNG" typed by hand are stored as the commune and province already known ("Hòa Tú 1",
+    "Sóc Trăng"): one report row, seen by the province's agronomist, found by a filter typed either way (they were
+    three communes, and the agronomist got 404 for the area)."""
+    from api.orm import Role
+    from tests.conftest import make_account, token_for
+
+    _fabricate(client, farm, db)
+    r = client.post("/v1/areas", json=area_payload("VN-STOR-0006", i=5, owner_username="farmer_a", commune="HOÀ TÚ 1",
+                                                   province="SÓC  TRĂNG"), headers=farm["admin"])
+    assert r.status_code == 201 and (r.json()["commune"], r.json()["province"]) == ("Hòa Tú 1", "Sóc Trăng"), r.text
+    make_account(db, "ks_st", Role.agronomist, province="Sóc Trăng")
+    assert client.get("/v1/areas/VN-STOR-0006", headers=token_for(client, "ks_st")).status_code == 200
+    for typed in ("HÒA TÚ 1", "Hoà Tú 1", "hòa  tú 1"):
+        rows = client.get("/v1/reports/weekly", params={"week": "2026-W48", "commune": typed},
+                          headers=farm["admin"]).json()["rows"]
+        assert {r["commune"] for r in rows} == {"Hòa Tú 1"} and rows[0]["areas"] == 2, typed
+    r = client.patch("/v1/areas/VN-STOR-0006", json={"commune": "phú tâm"}, headers=farm["admin"])
+    assert r.json()["commune"] == "Phú Tâm"
