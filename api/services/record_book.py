@@ -26,7 +26,7 @@ from api.settings import get_settings
 CSV_COLUMNS = ["time", "kind", "id", "summary", "diagnosis", "ses", "growth_score", "canopy_cover_pct", "damaged_pct",
                "product", "active_ingredient", "registration_number", "dose_per_ha", "dose_unit", "water_l_per_ha",
                "volume_l", "operator", "phi_days", "harvest_allowed_from", "treated_area_ha", "saving_pct",
-               "model", "device", "lon", "lat", "link", "review"]
+               "model", "device", "lon", "lat", "link", "review", "planned_harvest_on", "notes"]
 
 
 REVIEWED = {"confirm": "confirmed", "correct": "corrected", "reject": "rejected"}
@@ -123,8 +123,22 @@ def _application_event(a: SprayApplicationPublic) -> Event:
     values = {"product": a.product, "active_ingredient": a.active_ingredient,
               "registration_number": a.registration_number, "dose_per_ha": a.dose_per_ha, "dose_unit": a.dose_unit,
               "water_l_per_ha": a.water_l_per_ha, "volume_l": a.volume_l, "operator": a.operator,
-              "phi_days": a.phi_days, "harvest_allowed_from": a.harvest_allowed_from}
+              "phi_days": a.phi_days, "harvest_allowed_from": a.harvest_allowed_from,
+              "planned_harvest_on": a.planned_harvest_on, "notes": a.notes}
+    if too_early(a):
+        summary += f"; harvest planned on {a.planned_harvest_on}, inside the pre-harvest interval"
     return Event(a.applied_on, "spray_application", a.id, summary, values)
+
+
+def too_early(a: SprayApplicationPublic) -> bool:
+    """Whether the harvest planned with this spray falls inside its pre-harvest interval."""
+    return bool(a.planned_harvest_on and a.harvest_allowed_from and a.planned_harvest_on < a.harvest_allowed_from)
+
+
+def harvest_allowed_from(book: RecordBook) -> Any:
+    """The first day every recorded spray's pre-harvest interval has passed (None: no interval recorded)."""
+    days = [a.harvest_allowed_from for a in book.applications if a.harvest_allowed_from]
+    return max(days) if days else None
 
 
 def _rows(book: RecordBook) -> list[dict[str, Any]]:

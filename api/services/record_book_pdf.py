@@ -23,7 +23,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from shapely.geometry import shape
 
 from api.services.crops import crop_names
-from api.services.record_book import Event, RecordBook
+from api.services.record_book import Event, RecordBook, harvest_allowed_from, too_early
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "data" / "fonts"
 KIND_VI = {"photo": "Ảnh chụp", "flight": "Bay drone", "observation": "Quan sát", "spray_map": "Bản đồ phun",
@@ -58,7 +58,8 @@ def render(book: RecordBook, names_vi: dict[str, str], generated: datetime) -> b
                         Paragraph(f"Mã số vùng trồng: <b>{_x(a.code)}</b> – {_x(a.name)}", st["p"]),
                         Spacer(1, 6), _particulars(book, st), Spacer(1, 6),
                         Table([[_map(book), _growth_chart(book)]], colWidths=[8.6 * cm, 9.2 * cm])]
-    story += [Paragraph("Nhật ký phun thuốc bảo vệ thực vật", st["h"]), _spray_table(book, st)]
+    story += [Paragraph("Nhật ký phun thuốc bảo vệ thực vật", st["h"]), _spray_table(book, st),
+              *_harvest_lines(book, st)]
     story += [Paragraph("Toàn bộ ghi nhận (theo thời gian)", st["h"]), _event_table(book, names_vi, st)]
     story.append(Paragraph(f"Lập lúc {generated.strftime('%d/%m/%Y %H:%M')} ({book.time_zone}) bởi cropwatch. "
                            "Giờ ghi theo giờ địa phương của vùng trồng.", st["small"]))
@@ -191,6 +192,23 @@ def _spray_table(book: RecordBook, st: dict[str, ParagraphStyle]) -> Any:
     return _grid(rows, [v * cm for v in widths])
 
 
+def _harvest_lines(book: RecordBook, st: dict[str, ParagraphStyle]) -> list[Any]:
+    """Under the spray table: the first day harvest is allowed after every recorded spray (not the last row's: an
+    earlier spray may have the longer interval), and each spray whose planned harvest falls inside its interval."""
+    first = harvest_allowed_from(book)
+    if first is None:
+        return []
+    out = [Spacer(1, 4), Paragraph(f"<b>Được thu hoạch từ ngày {first:%d/%m/%Y}</b> (khi thời gian cách ly của mọi "
+                                   "lần phun đã ghi đã hết).", st["p"])]
+    for a in book.applications:
+        if too_early(a):
+            out.append(Paragraph(
+                f"<b>Cảnh báo:</b> lần phun {a.applied_on:%d/%m/%Y} ({_x(a.product)}) ghi dự kiến thu hoạch "
+                f"{a.planned_harvest_on:%d/%m/%Y}, trước khi hết thời gian cách ly (được thu hoạch từ "
+                f"{a.harvest_allowed_from:%d/%m/%Y}).", st["p"]))
+    return out
+
+
 def _vi(e: Event, names_vi: dict[str, str]) -> str:
     v = e.values
     if e.kind == "photo":
@@ -200,7 +218,9 @@ def _vi(e: Event, names_vi: dict[str, str]) -> str:
         what = STATUS_VI.get(label, names_vi.get(label, label)) if label else "–"
         ses = f", SES {v['ses']}" if v.get("ses") is not None else ""
         g = f", sinh trưởng {v['growth_score']}" if v.get("growth_score") is not None else ""
-        return f"Chẩn đoán: {what}{ses}{g}"
+        reviewed = {"confirmed": " (cán bộ đã xác nhận)", "corrected": " (cán bộ đã sửa)",
+                    "rejected": " (cán bộ đã loại ảnh)"}.get(str(v.get("review") or "").split(":")[0], "")
+        return f"Chẩn đoán: {what}{reviewed}{ses}{g}"
     if e.kind == "flight":
         return (f"Sinh trưởng {v.get('growth_score') or 0:.0f}, che phủ {v.get('canopy_cover_pct') or 0:.0f} %, "
                 f"thiệt hại {v.get('damaged_pct') or 0:.1f} % diện tích")

@@ -76,3 +76,25 @@ def test_area_export_as_kml_and_geopackage(client: TestClient, farm: dict, tmp_p
         assert driver in info["driver"] or fmt == "kml", info["driver"]
     empty = client.get("/v1/areas/export", params={"format": "gpkg", "crop": "durian"}, headers=farm["admin"])
     assert empty.status_code == 404 and "widen the filters" in empty.json()["detail"]
+
+
+def test_the_pdf_says_when_harvest_is_allowed_and_warns_of_an_early_one(client: TestClient, farm: dict) -> None:
+    """The inspector reads, under the spray table, the first day every recorded spray's interval has passed (the
+    table gave only each row's date), and a spray whose planned harvest falls inside its interval is said (it was in
+    no format); the CSV carries the planned harvest and the notes."""
+    _area_with_history(client, farm)  # Chess 50WG on 27/11, 7 days: harvest from 04/12
+    r = client.post("/v1/areas/VN-STOR-0001/spray-applications",
+                    json={**LOG, "applied_on": "2026-11-29T06:30:00", "idempotency_key": "second",
+                          "planned_harvest_on": "2026-12-01", "notes": "ruộng phía kênh"}, headers=farm["a"])
+    assert r.status_code == 201, r.text
+    url = "/v1/areas/VN-STOR-0001/record-book"
+    pdf = client.get(url, headers=farm["a"]).content
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    allowed = [a["harvest_allowed_from"] for a in client.get("/v1/areas/VN-STOR-0001/spray-applications",
+                                                             headers=farm["a"]).json()]
+    first = max(allowed)
+    assert f"Được thu hoạch từ ngày {first[8:10]}/{first[5:7]}/{first[:4]}" in text
+    assert "Cảnh báo: lần phun 29/11/2026" in text and "dự kiến thu hoạch 01/12/2026" in text
+    rows = list(csv.DictReader(io.StringIO(client.get(url, params={"format": "csv"}, headers=farm["a"]).text)))
+    second = next(r for r in rows if r["notes"] == "ruộng phía kênh")
+    assert second["planned_harvest_on"] == "2026-12-01" and "inside the pre-harvest interval" in second["summary"]
