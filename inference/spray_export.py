@@ -10,7 +10,9 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,7 +98,7 @@ def export_gpkg(plan: SprayPlan, dest: Path) -> Path:
     tmp.unlink(missing_ok=True)
     geoms, props = _zones_4326(plan)
     _write_vector(tmp, "GPKG", geoms, props, "spray_zones", VERSION="1.2")  # 1.4 warns in GDAL 3.6 / QGIS 3.22
-    b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
+    b = to_wgs84_valid(plan.boundary_utm, f"EPSG:{plan.utm_epsg}")  # outer rings CCW, holes CW
     _write_vector(tmp, "GPKG", [b], [{"name": "field", "area_ha": round(plan.boundary_utm.area / 1e4, 6)}],
                   "field_boundary", append=True)
     # the exclusions layer is always there, of one type (MultiPolygon, a text name), empty without exclusions, so a
@@ -138,19 +140,28 @@ def _sha256(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
+def file_safe(name: str) -> str:
+    """A name for files and folders on a drone's controller: ASCII letters, digits, "-" and "_" ("Hòa Tú 1" ->
+    "Hoa_Tu_1"); spaces and diacritics in paths break some controllers' file pickers."""
+    ascii_ = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D")).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", ascii_).strip("_") or "field"
+
+
 def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes: int = 10 * 1024 * 1024) -> Path:
     """DJI Agras prescription package: a zip of one folder with boundary/<code>.shp (field boundary, EPSG:4326),
     rate_map.tif (single band float32 L/ha, EPSG:4326, -1 outside the field) with its world file rate_map.tfw, and
     manifest.json (unit, product, rates, checksums): the raster does not carry its unit, and a wrong unit at import
     mis-doses the field."""
+    code = area_code
+    area_code = file_safe(area_code)
     folder = f"prescription_{area_code}"
     tmp = _atomic(dest)
     with tempfile.TemporaryDirectory() as d:
         root = Path(d) / folder
         (root / "boundary").mkdir(parents=True)
-        b = reproject(plan.boundary_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
+        b = to_wgs84_valid(plan.boundary_utm, f"EPSG:{plan.utm_epsg}")
         _write_vector(root / "boundary" / f"{area_code}.shp", "ESRI Shapefile", [b],
-                      [{"code": area_code, "area_ha": round(plan.boundary_utm.area / 1e4, 6)}], area_code,
+                      [{"code": code, "area_ha": round(plan.boundary_utm.area / 1e4, 6)}], area_code,
                       encoding="UTF-8")
         zg, zp = _zones_4326(plan)
         (root / "zones").mkdir()
@@ -176,7 +187,7 @@ def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes:
         files = sorted(p for p in root.rglob("*") if p.is_file())
         manifest = {
             "format": "cropwatch DJI Agras prescription package", "version": 1,
-            "area_code": area_code, "unit": "L/ha", "product": plan.config.product,
+            "area_code": code, "unit": "L/ha", "product": plan.config.product,
             "rates_l_per_ha": sorted({round(z.rate_l_per_ha, 3) for z in plan.zones}),
             "raster": {"file": "rate_map.tif", "crs": "EPSG:4326", "nodata": -1, "band_1": "rate in L/ha",
                        "pixel_deg": [dlon, dlat], "size": [int(grid.shape[1]), int(grid.shape[0])]},

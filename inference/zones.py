@@ -141,7 +141,7 @@ class SprayPlan:
         """The zones (EPSG:4326) plus, as a foreign member "cropwatch", what is needed to export or reproduce the plan:
         the field boundary, the buffered exclusions, the config and the summary."""
         fc = self.zones_geojson()
-        to4326 = lambda g: mapping(reproject(g, f"EPSG:{self.utm_epsg}", "EPSG:4326"))  # noqa: E731
+        to4326 = lambda g: mapping(to_wgs84_valid(g, f"EPSG:{self.utm_epsg}"))  # noqa: E731  outer rings CCW
         fc["cropwatch"] = {
             "schema_version": "1.0", "utm_epsg": self.utm_epsg, "heading_deg": self.heading_deg,
             "boundary": to4326(self.boundary_utm),

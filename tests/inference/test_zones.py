@@ -328,3 +328,25 @@ def test_a_line_exclusion_needs_a_width(dmg: str) -> None:
     pond = ExclusionLayer(name="pond", kind="water", buffer_m=0,
                           geojson=mapping(box(c.x - 0.0002, c.y - 0.0002, c.x + 0.0002, c.y + 0.0002)))
     assert plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[pond])).exclusions_utm.area > 0
+
+
+def test_dji_names_are_plain_and_boundaries_oriented(plan, tmp_path: Path) -> None:
+    """A name with spaces and diacritics ("Hòa Tú 1", as the CLI takes any --area-code) becomes plain ASCII in the
+    package's paths, kept as it is in the manifest; the field boundary in the plan GeoJSON and the GeoPackage is
+    oriented as the zones are (outer rings counter-clockwise, holes clockwise: it kept the input's, and a hole
+    given counter-clockwise made geodesic areas add it instead of taking it away)."""
+    import shapely
+    from shapely.geometry import shape
+
+    out = export(plan, "dji", tmp_path / "dji.zip", "Đồng Hòa Tú 1")
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        manifest = json.loads(zf.read("prescription_Dong_Hoa_Tu_1/manifest.json"))
+    assert all(n.isascii() and " " not in n for n in names)
+    assert manifest["area_code"] == "Đồng Hòa Tú 1" and manifest["boundary"] == "boundary/Dong_Hoa_Tu_1.shp"
+    b = shape(plan.to_geojson()["cropwatch"]["boundary"])
+    polys = getattr(b, "geoms", [b])
+    assert all(p.exterior.is_ccw and all(not r.is_ccw for r in p.interiors) for p in polys)
+    gpkg = export(plan, "gpkg", tmp_path / "z.gpkg", "VN-STOR-0001")
+    field = shapely.from_wkb(pyogrio.raw.read(gpkg, layer="field_boundary")[2][0])
+    assert all(p.exterior.is_ccw for p in getattr(field, "geoms", [field]))
