@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from api.schemas import SprayApplicationCreate, SprayApplicationPublic, SprayMap
 from api.security import can_see
 from api.services import products
 from api.services.analysis import flight_dir
+from api.services.crops import crop_names
 from api.settings import get_settings
 from inference.errors import BadInput, Conflict, NotFound
 from inference.geo import geojson_geometries, validate_boundary
@@ -171,9 +173,11 @@ def list_maps(session: Session, area: GrowingArea) -> list[SprayMapPublic]:
     return [to_public(sm, area, with_zones=False) for sm in maps]
 
 
-def _check_product(session: Session, data: SprayApplicationCreate) -> tuple[dict[str, Any], list[str]]:
-    """Fields found from the permitted-products list and the warnings of the checks; refuses an unlisted product
-    unless the settings say to flag it."""
+def _check_product(session: Session, data: SprayApplicationCreate,
+                   crop: str | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Fields found from the permitted-products list and the warnings of the checks (among them a product whose
+    registration names crops other than the area's `crop`); refuses an unlisted product unless the settings say to
+    flag it."""
     products.ensure_sample(session)
     p = products.find_product(session, data.product, data.registration_number)
     warnings: list[str] = []
@@ -189,6 +193,9 @@ def _check_product(session: Session, data: SprayApplicationCreate) -> tuple[dict
         return {"listed": False, "active_ingredient": data.active_ingredient or "unknown"}, warnings
     if p.is_sample:
         warnings.append("checked against the sample products list, not the official one: ask an admin to import it")
+    if crop and p.crops and not registered_for(p.crops, crop):
+        warnings.append(f"{p.trade_name} is registered for {p.crops}, not for this area's crop ({crop}): a use off "
+                        "its label is not permitted; check the product")
     if data.active_ingredient and products.normalise(data.active_ingredient) != products.normalise(p.active_ingredient):
         warnings.append(f"active ingredient {data.active_ingredient!r} differs from the list's "
                         f"{p.active_ingredient!r} for {p.trade_name}")
@@ -198,6 +205,14 @@ def _check_product(session: Session, data: SprayApplicationCreate) -> tuple[dict
                         f"{p.dose_unit}/ha")
     return {"listed": True, "product": p.trade_name, "active_ingredient": data.active_ingredient or p.active_ingredient,
             "registration_number": data.registration_number or p.registration_number, "phi_days": p.phi_days}, warnings
+
+
+def registered_for(crops: str, crop: str) -> bool:
+    """Whether a product's registered crops (the list's text, "lúa (rice)") name the crop, by its name, or its
+    Vietnamese or English name (api/data/crop_names.csv)."""
+    names = crop_names().get(crop, {})
+    text = unicodedata.normalize("NFC", crops).casefold()
+    return any(unicodedata.normalize("NFC", n).casefold() in text for n in (crop, *names.values()) if n)
 
 
 _PER_BASE = {"L": ("L", 1.0), "mL": ("L", 1e-3), "kg": ("kg", 1.0), "g": ("kg", 1e-3)}
@@ -238,7 +253,7 @@ def record_application(session: Session, account: Account, area: GrowingArea, da
     if applied > now + FUTURE_TOLERANCE:
         raise BadInput(f"applied_on {applied.astimezone(tz):%Y-%m-%d %H:%M} ({tz_name}) is in the future: the log "
                        "records sprays that were done; check the date, and the time zone of a time without one")
-    found, warnings = _check_product(session, data)
+    found, warnings = _check_product(session, data, area.crop)
     allowed = products.harvest_allowed_from(applied.astimezone(tz), found.get("phi_days"))
     if allowed and data.planned_harvest_on and data.planned_harvest_on < allowed:
         warnings.append(f"the planned harvest on {data.planned_harvest_on} is inside the pre-harvest interval of "

@@ -140,3 +140,15 @@ def test_the_dose_is_checked_in_any_unit_and_kept_from_older_clients(logged) -> 
         assert bad.status_code == 422 and "before 2000" in bad.text
     bad = client.post(url, json={**LOG, "planned_harvest_on": "2026-11-20"}, headers=tok["pilot"])  # sprayed 11-27
     assert bad.status_code == 422 and "before the spray" in bad.text
+
+
+def test_a_product_registered_for_another_crop_is_warned(logged) -> None:
+    """Chess 50WG is registered for rice: logged on a shallot area it is recorded with a warning that names both
+    (it passed with the sample-list warning only); on rice no such warning."""
+    client, tok, url = logged
+    rice = client.post(url, json=LOG, headers=tok["pilot"]).json()
+    assert not any("registered for" in w for w in rice["warnings"])
+    assert client.patch("/v1/areas/VN-STOR-0011", json={"crop": "shallot"}, headers=tok["admin"]).status_code == 200
+    r = client.post(url, json={**LOG, "idempotency_key": "on-shallot"}, headers=tok["pilot"])
+    assert r.status_code == 201, r.text
+    assert any("registered for lúa (rice)" in w and "(shallot)" in w for w in r.json()["warnings"])
