@@ -23,7 +23,7 @@ def reports_weekly(
     = None,
 ) -> None:
     """Per commune and crop: areas surveyed, diseases found with severity and area affected, sprays done."""
-    from api.services import reports
+    from api.services import labels, reports
     from inference.errors import CropwatchError
 
     if fmt not in reports.REPORT_TYPES:
@@ -34,9 +34,10 @@ def reports_weekly(
     with session:
         try:
             rep = reports.weekly(session, account, week, commune)
+            names = {k: v.name_vi for k, v in labels.registry(session).items()}
         except CropwatchError as exc:
             fail(str(exc))
-    body = reports.render(rep, fmt)
+    body = reports.render(rep, fmt, names)
     if out is None:
         sys.stdout.write(str(body))
         return

@@ -55,5 +55,6 @@ def weekly_report(session: SessionDep, account: DepartmentAccount,
     severity and area affected, sprays done."""
     rep = reports.weekly(session, account, week, commune)
     name = f"bao-cao-tuan-{rep['week']}{'-' + commune if commune else ''}.{format}"
-    return Response(reports.render(rep, format), media_type=reports.REPORT_TYPES[format],
+    names = {k: v.name_vi for k, v in labels.registry(session).items()}
+    return Response(reports.render(rep, format, names), media_type=reports.REPORT_TYPES[format],
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from api.orm import Account, AreaStatus, GrowingArea, Observation, SprayApplication
 from api.security import visible_areas
 from api.services import products
+from api.services.crops import crop_names
 from api.services.place_names import canonical_place
 from api.services.review import reviewed_labels
 from api.services.spreadsheets import csv_row, text_stays_text
@@ -29,6 +30,13 @@ from inference.errors import BadInput
 COLUMNS = ["week", "commune", "crop", "areas", "areas_ha", "areas_surveyed", "surveyed_ha", "photos", "flights",
            "disease", "disease_photos", "disease_areas", "affected_ha", "mean_ses", "max_ses", "drone_damaged_ha",
            "sprays", "sprayed_areas", "sprayed_ha", "products"]
+# the workbook is read in the office: Vietnamese headers, crops and diseases by name (the CSV and JSON keep the keys)
+COLUMNS_VI = {"week": "Tuần", "commune": "Xã", "crop": "Cây trồng", "areas": "Số vùng trồng", "areas_ha": "Diện tích (ha)",
+              "areas_surveyed": "Số vùng được kiểm tra", "surveyed_ha": "Diện tích kiểm tra (ha)", "photos": "Số ảnh",
+              "flights": "Số chuyến bay", "disease": "Bệnh, dịch hại", "disease_photos": "Số ảnh có bệnh",
+              "disease_areas": "Số vùng có bệnh", "affected_ha": "Diện tích nhiễm (ha)", "mean_ses": "SES trung bình",
+              "max_ses": "SES cao nhất", "drone_damaged_ha": "Diện tích hại (drone, ha)", "sprays": "Số lần phun",
+              "sprayed_areas": "Số vùng đã phun", "sprayed_ha": "Diện tích đã phun (ha)", "products": "Thuốc đã dùng"}
 NOT_DISEASE = {"no_symptom", "unsure", "healthy", "other", None}
 
 
@@ -150,11 +158,12 @@ REPORT_TYPES = {"json": "application/json", "csv": "text/csv",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def render(report: dict[str, Any], fmt: str) -> str | bytes:
-    """The report in one of REPORT_TYPES (the API and the CLI)."""
+def render(report: dict[str, Any], fmt: str, names_vi: dict[str, str] | None = None) -> str | bytes:
+    """The report in one of REPORT_TYPES (the API and the CLI); `names_vi`: the diseases' Vietnamese names, for the
+    workbook."""
     if fmt == "json":
         return json.dumps(report, ensure_ascii=False)
-    return to_csv(report) if fmt == "csv" else to_xlsx(report)
+    return to_csv(report) if fmt == "csv" else to_xlsx(report, names_vi or {})
 
 
 def to_csv(report: dict[str, Any]) -> str:
@@ -165,8 +174,9 @@ def to_csv(report: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def to_xlsx(report: dict[str, Any]) -> bytes:
-    """Two sheets: 'Tổng hợp' (one row per commune and crop) and 'Bệnh' (one row per commune, crop and disease)."""
+def to_xlsx(report: dict[str, Any], names_vi: dict[str, str] | None = None) -> bytes:
+    """Two sheets: 'Tổng hợp' (one row per commune and crop) and 'Bệnh' (one row per commune, crop and disease),
+    headed in Vietnamese, crops and diseases by their Vietnamese names."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -176,19 +186,19 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     summary.append([f"Báo cáo tuần {report['week']} ({report['from']} – {report['to']}, {report['time_zone']})"])
     sum_cols = [c for c in COLUMNS if c not in ("disease", "disease_photos", "disease_areas", "affected_ha",
                                                   "mean_ses", "max_ses")]
-    summary.append(sum_cols)
+    summary.append([COLUMNS_VI[c] for c in sum_cols])
     seen = set()
     for r in report["rows"]:
         if (r["commune"], r["crop"]) not in seen:
             seen.add((r["commune"], r["crop"]))
-            summary.append([r[c] for c in sum_cols])
+            summary.append([_vi_value(c, r[c], names_vi or {}) for c in sum_cols])
     diseases = wb.create_sheet("Bệnh")
     dis_cols = ["week", "commune", "crop", "disease", "disease_photos", "disease_areas", "affected_ha", "mean_ses",
                 "max_ses"]
-    diseases.append(dis_cols)
+    diseases.append([COLUMNS_VI[c] for c in dis_cols])
     for r in report["rows"]:
         if r["disease"]:
-            diseases.append([r[c] for c in dis_cols])
+            diseases.append([_vi_value(c, r[c], names_vi or {}) for c in dis_cols])
     for ws in (summary, diseases):
         text_stays_text(ws.iter_rows())
     for ws, header_row in ((summary, 2), (diseases, 1)):
@@ -197,3 +207,12 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _vi_value(column: str, value: Any, names_vi: dict[str, str]) -> Any:
+    """A workbook cell: a crop or a disease by its Vietnamese name where one is known, anything else as it is."""
+    if column == "crop" and isinstance(value, str):
+        return crop_names().get(value, {}).get("vi", value)
+    if column == "disease" and isinstance(value, str):
+        return names_vi.get(value, value)
+    return value

@@ -65,6 +65,10 @@ def test_weekly_report_counts_the_week(client: TestClient, farm: dict, db, tmp_p
     x = client.get("/v1/reports/weekly", params={"week": "2026-W48", "format": "xlsx"}, headers=farm["admin"])
     wb = load_workbook(io.BytesIO(x.content))
     assert wb.sheetnames == ["Tổng hợp", "Bệnh"] and wb["Bệnh"].max_row == 3  # header + blast + brown spot
+    # read in the office: Vietnamese headers, crops and diseases by name (the CSV and JSON keep the keys)
+    sheet = [list(r) for r in wb["Bệnh"].values]
+    assert sheet[0][:4] == ["Tuần", "Xã", "Cây trồng", "Bệnh, dịch hại"]
+    assert {(r[2], r[3]) for r in sheet[1:]} == {("Lúa", "Bệnh đạo ôn"), ("Lúa", "Bệnh đốm nâu")}
     w47 = client.get("/v1/reports/weekly", params={"week": "2026-W47"}, headers=farm["admin"]).json()
     assert [r["max_ses"] for r in w47["rows"] if r["disease"] == "blast"] == [9]
     assert client.get("/v1/reports/weekly", headers=farm["a"]).status_code == 403
