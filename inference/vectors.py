@@ -1,4 +1,5 @@
-"""Reading and writing vector files (GeoJSON, KML/KMZ, zipped Shapefile, GeoPackage) through GDAL (pyogrio).
+"""Reading and writing vector files (GeoJSON, KML/KMZ, zipped Shapefile, GeoPackage) through GDAL (pyogrio), and
+the CSV of areas the service exports (a WKT boundary per row, EPSG:4326), as a clerk edits it in a spreadsheet.
 
 Every geometry read is reprojected to EPSG:4326; the source CRS is reported.
 """
@@ -130,6 +131,8 @@ def read_vector(path: str | Path) -> VectorData:
     path = Path(path)
     if path.stat().st_size == 0:
         raise VectorFileError("the uploaded file is empty")
+    if path.suffix.lower() == ".csv":
+        return read_wkt_csv(path)
     with _readable_path(path) as p:
         try:
             layers = pyogrio.list_layers(p)
@@ -170,6 +173,44 @@ def read_vector(path: str | Path) -> VectorData:
     if not out.features:
         raise VectorFileError("it holds no features")
     return out
+
+
+WKT_COLUMNS = ("boundary_wkt", "wkt", "geometry")
+# what a spreadsheet reads as a formula: the export writes such text with a leading apostrophe (api/services/spreadsheets)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def read_wkt_csv(path: Path) -> VectorData:
+    """A CSV with a WKT geometry column (boundary_wkt, as `GET /v1/areas/export?format=csv` writes, or wkt or
+    geometry) in EPSG:4326, one feature per row; empty cells are None, and the apostrophe the export put before text
+    beginning like a formula is taken off. UTF-8 with or without a byte-order mark ("CSV UTF-8" in Excel)."""
+    import csv
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise VectorFileError("the CSV is not UTF-8; in Excel save it as \"CSV UTF-8 (Comma delimited)\"") from exc
+    rows = list(csv.DictReader(text.splitlines()))
+    column = next((c for c in WKT_COLUMNS if rows and c in rows[0]), None)
+    if column is None:
+        raise VectorFileError(f"the CSV has no boundary column; it needs one of {', '.join(WKT_COLUMNS)} with the "
+                              "boundary as WKT in EPSG:4326 (as the areas' CSV export writes it)")
+    out = VectorData(source_crs="EPSG:4326")
+    for i, row in enumerate(rows):
+        props = {k: _unquoted(v) for k, v in row.items() if k and k != column}
+        try:
+            out.features.append(Feature(i, props, shapely.from_wkt(row[column])))
+        except Exception as exc:  # noqa: BLE001 - shapely raises varied errors for bad WKT
+            out.features.append(Feature(i, props, None, f"{column} is not WKT: {reason(exc)}"))
+    if not out.features:
+        raise VectorFileError("it holds no features")
+    return out
+
+
+def _unquoted(v: str | None) -> str | None:
+    if v is None or v.strip() == "":
+        return None
+    return v[1:] if v.startswith("'") and v[1:].startswith(_FORMULA_START) else v
 
 
 def _plain(v: Any) -> Any:

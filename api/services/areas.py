@@ -426,7 +426,7 @@ def deactivate_area(session: Session, area: GrowingArea, account: Account) -> Ar
     return to_public(area)
 
 
-IMPORT_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".zip", ".gpkg"}
+IMPORT_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".zip", ".gpkg", ".csv"}
 
 
 def read_vector_upload(stream: BinaryIO, filename: str | None) -> VectorData:
@@ -456,8 +456,8 @@ def check_import_name(name: str) -> str:
     """The suffix of an import file, or Unsupported."""
     suffix = Path(name).suffix.lower()
     if suffix not in IMPORT_SUFFIXES:
-        raise Unsupported(f"{name}: unsupported file type; upload .geojson, .kml, .kmz, .gpkg or a zipped Shapefile "
-                          "(.zip)")
+        raise Unsupported(f"{name}: unsupported file type; upload .geojson, .kml, .kmz, .gpkg, a zipped Shapefile "
+                          "(.zip) or the areas' .csv export (boundary_wkt)")
     return suffix
 
 

@@ -327,7 +327,7 @@ def test_a_boundary_the_size_of_a_province_is_refused(client: TestClient, admin:
     assert r.status_code == 422 and "ha" in r.json()["detail"] and r.json().get("reason") == "boundary_too_large"
 
 
-@pytest.mark.parametrize("fmt", ["kml", "geojson"])
+@pytest.mark.parametrize("fmt", ["kml", "geojson", "csv"])
 def test_an_export_imports_again_as_it_was(client: TestClient, admin: dict, db, fmt: str) -> None:
     """KML: the placemark's <name> is the code, and GDAL reads the attribute `name` beside it as `name2` (every name
     became the code); GeoJSON and KML: season and sowing date come back; an agronomist who owns areas may import their

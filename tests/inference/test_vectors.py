@@ -15,3 +15,28 @@ def test_a_shapefile_without_its_cpg_keeps_vietnamese_text(tmp_path: Path) -> No
     for cpg in (True, False):
         got = read_vector(write_shapefile_zip(tmp_path / f"areas_{cpg}.zip", fc, with_cpg=cpg)).features[0].properties
         assert (got["name"], got["province"]) == ("Ruộng Bà Tư", "Sóc Trăng"), cpg
+
+
+def test_the_areas_csv_is_read_back_as_a_clerk_saves_it(tmp_path) -> None:
+    """The areas' CSV export, edited in a spreadsheet and saved as "CSV UTF-8" (a byte-order mark), imports: WKT
+    boundaries, empty cells as None, the export's apostrophe before formula-like text taken off; a row whose WKT is
+    broken is that row's error; no boundary column, or an ANSI file, is refused saying what to do."""
+    import pytest
+
+    from inference.vectors import VectorFileError, read_vector
+
+    p = tmp_path / "areas.csv"
+    p.write_bytes("\ufeffcode,name,commune,boundary_wkt\n"
+                  "VN-STOR-0001,Ruộng Bà Tư,'=cmd,\"POLYGON ((105.97 9.56, 105.98 9.56, 105.98 9.57, 105.97 9.56))\"\n"
+                  "VN-STOR-0002,,Hòa Tú 1,POLYGON ((1 2\n".encode())
+    data = read_vector(p)
+    ok, bad = data.features
+    assert data.source_crs == "EPSG:4326" and ok.geometry is not None and ok.geometry.geom_type == "Polygon"
+    assert ok.properties == {"code": "VN-STOR-0001", "name": "Ruộng Bà Tư", "commune": "=cmd"}
+    assert bad.geometry is None and "not WKT" in (bad.error or "") and bad.properties["name"] is None
+    (tmp_path / "no_wkt.csv").write_text("code,name\nVN-STOR-0001,x\n", encoding="utf-8")
+    with pytest.raises(VectorFileError, match="boundary_wkt"):
+        read_vector(tmp_path / "no_wkt.csv")
+    (tmp_path / "ansi.csv").write_bytes("code,name,boundary_wkt\nVN-STOR-0001,Ru\xf4ng,POINT (1 2)\n".encode("cp1258"))
+    with pytest.raises(VectorFileError, match="CSV UTF-8"):
+        read_vector(tmp_path / "ansi.csv")
