@@ -47,10 +47,15 @@ def known_spellings(session: Session, field: str) -> dict[str, str]:
 
 
 def canonical_place(session: Session, field: str, value: str | None) -> str | None:
-    """`value` in the spelling already stored for the same place, or as given when the place is new."""
+    """`value` in the spelling already stored for the same place, or as given when the place is new. The spellings
+    are read once per session (an import of thousands of areas asks once, not once per area) and the new ones added
+    as they are given."""
     if not value:
         return value
-    return known_spellings(session, field).get(place_key(value), value)
+    cache = session.info.setdefault("place_spellings", {})
+    if field not in cache:
+        cache[field] = known_spellings(session, field)
+    return cache[field].setdefault(place_key(value), value)
 
 
 def canonical_places(session: Session, values: dict[str, Any]) -> dict[str, Any]:
