@@ -71,7 +71,8 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     other = {**area, "code": "ID-BALI-0002", "name": "Bali north", "boundary": mapping(reproject(
         box(x0 + 10, y1 - 50, x0 + 50, y1 - 10), info.crs, "EPSG:4326"))}
     assert httpx.post(f"{url}/v1/areas", headers=admin, json=other).status_code == 201
-    evil = {**other, "code": "ID-BALI-0003", "name": '<img src=x onerror="window.__xss = 1">'}  # users name areas
+    evil = {**other, "code": "ID-BALI-0003", "name": '<img src=x onerror="window.__xss = 1">',  # users name areas
+            "boundary": mapping(reproject(box(x1 - 50, y1 - 50, x1 - 10, y1 - 10), info.crs, "EPSG:4326"))}
     assert httpx.post(f"{url}/v1/areas", headers=admin, json=evil).status_code == 201
     pilot = live_server.token("pilot", "bay drone 123")
     with BALI.open("rb") as fh:
