@@ -224,22 +224,33 @@ def _isoxml_polygons(parent: ET.Element, geom: Any, polygon_type: str) -> None:
                 ET.SubElement(lsg, "PNT", A="2", C=_d9(y), D=_d9(x))
 
 
-def isoxml_taskdata(plan: SprayPlan, area_code: str = "field") -> tuple[bytes, bytes]:
-    """(TASKDATA.XML, GRD00001.BIN): a task with one treatment zone per rate (DDI 0001, mm3/m2), the field
-    (partfield with its boundary polygon) and a type-1 grid (one byte per cell: the treatment zone code)."""
-    grid, transform, dlat, dlon = rate_grid(plan)
-    rates = sorted({round(z.rate_l_per_ha, 3) for z in plan.zones if z.rate_l_per_ha > 0})
-    if len(rates) > 250:
-        raise BadInput(f"this plan has {len(rates)} distinct rates; an ISOXML grid of treatment zones holds at most "
-                       "250: export it as dji, shp or geojson, or plan it with rate classes (rate_mode 'classes') "
-                       "or fewer continuous steps", reason="isoxml_too_many_rates")
-    code_of = {r: i + 2 for i, r in enumerate(rates)}  # 0: outside the field, 1: no spraying
+# a type-1 grid's cells are one byte, a treatment zone code: 0 outside the field, 1 no spraying, the rates from 2
+MAX_TYPE1_RATES = 250
+
+
+def _grid_cells(grid: np.ndarray, rates: list[float]) -> tuple[bytes, str, list[tuple[int, str, int]]]:
+    """(GRD00001.BIN, grid type, treatment zones (code, name, mm3/m2)). Up to MAX_TYPE1_RATES rates: a type-1 grid,
+    one byte per cell naming a zone per rate; more (a continuous plan): a type-2 grid, each cell its own rate as a
+    little-endian 32-bit value in mm3/m2 under the template zone 2 (a 500 before). Rows from the south-west corner,
+    west to east, south to north, as ISO 11783-10 lays them."""
+    zones = [(0, "outside field", 0), (1, "no spraying", 0)]
+    if len(rates) > MAX_TYPE1_RATES:
+        cells = np.where(grid > 0, np.round(grid * 100), 0).astype("<i4")
+        return np.flipud(cells).tobytes(), "2", [*zones, (2, "variable rate (grid values)", 0)]
+    code_of = {r: i + 2 for i, r in enumerate(rates)}
     codes = np.ones(grid.shape, np.uint8)
     codes[grid < 0] = 0
     for r, c in code_of.items():
         codes[np.isclose(grid, r, atol=1e-3)] = c
-    # ISOXML grids start at the south-west corner and run west to east, south to north
-    binary = np.flipud(codes).tobytes()
+    return np.flipud(codes).tobytes(), "1", [*zones, *((code_of[r], f"{r:g} L/ha", int(round(r * 100))) for r in rates)]
+
+
+def isoxml_taskdata(plan: SprayPlan, area_code: str = "field") -> tuple[bytes, bytes]:
+    """(TASKDATA.XML, GRD00001.BIN): a task with the treatment zones of its rates (DDI 0001, mm3/m2), the field
+    (partfield with its boundary polygon) and a grid of rates (_grid_cells: type 1, or type 2 past 250 rates)."""
+    grid, transform, dlat, dlon = rate_grid(plan)
+    rates = sorted({round(z.rate_l_per_ha, 3) for z in plan.zones if z.rate_l_per_ha > 0})
+    binary, grid_type, zones = _grid_cells(grid, rates)
     south = transform.f + transform.e * grid.shape[0]
     root = ET.Element("ISO11783_TaskData", VersionMajor="4", VersionMinor="3",
                       ManagementSoftwareManufacturer="cropwatch", ManagementSoftwareVersion="0.1.0",
@@ -254,12 +265,12 @@ def isoxml_taskdata(plan: SprayPlan, area_code: str = "field") -> tuple[bytes, b
         _isoxml_polygons(pfd, to_wgs84_valid(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}"), "6")
     # default and position-lost treatment: zone 1 (0 L/ha): a controller that loses GNSS stops spraying
     tsk = ET.SubElement(root, "TSK", A="TSK1", B=f"spray {area_code}"[:32], E="PFD1", G="1", H="1", I="1", J="0")
-    for c, label, value in [(0, "outside field", 0), (1, "no spraying", 0)] + \
-            [(code_of[r], f"{r:g} L/ha", int(round(r * 100))) for r in rates]:
+    for c, label, value in zones:
         tzn = ET.SubElement(tsk, "TZN", A=str(c), B=label)
         ET.SubElement(tzn, "PDV", A=DDI_VOLUME_PER_AREA, B=str(value), C="PDT1", E="VPN1")
     ET.SubElement(tsk, "GRD", A=_d9(south), B=_d9(transform.c), C=_d9(dlat), D=_d9(dlon), E=str(grid.shape[1]),
-                  F=str(grid.shape[0]), G="GRD00001", H=str(len(binary)), I="1", J="0")
+                  F=str(grid.shape[0]), G="GRD00001", H=str(len(binary)), I=grid_type,
+                  J="2" if grid_type == "2" else "0")
     ET.indent(root)
     xml = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
     return xml, binary

@@ -119,18 +119,3 @@ def test_a_zone_that_touches_itself_keeps_its_polygons_in_wgs84() -> None:
                     [(x0 + 30, y0 + 30), (x0 + 40, y0 + 30), (x0 + 40, y0 + 40), (x0 + 30, y0 + 40)]])
     h = to_wgs84_valid(slit, "EPSG:32648")
     assert h.is_valid and len(h.interiors) == 1  # the 7 m x 3 mm slit is gone, the 10 m square hole stays
-
-
-def test_isoxml_refuses_more_rates_than_its_grid_holds(dmg: str, tmp_path: Path) -> None:
-    """A continuous plan of more than 250 rates is a 422 that names the formats that take it (it was a ValueError:
-    500 through the API, a traceback in the CLI), and nothing is left at the output path."""
-    from dataclasses import replace
-
-    from inference.errors import BadInput
-
-    plan = plan_spray(dmg, field_boundary_wgs84(), config(7.0, 2.0, None, True))
-    zone = next(z for z in plan.zones if z.rate_l_per_ha > 0)
-    many = replace(plan, zones=[replace(zone, rate_l_per_ha=1.0 + i) for i in range(260)])
-    with pytest.raises(BadInput, match="260 distinct rates") as refused:
-        export(many, "isoxml", tmp_path / "t.zip", "VN-STOR-0001")
-    assert refused.value.reason == "isoxml_too_many_rates" and not (tmp_path / "t.zip").exists()

@@ -350,3 +350,30 @@ def test_dji_names_are_plain_and_boundaries_oriented(plan, tmp_path: Path) -> No
     gpkg = export(plan, "gpkg", tmp_path / "z.gpkg", "VN-STOR-0001")
     field = shapely.from_wkb(pyogrio.raw.read(gpkg, layer="field_boundary")[2][0])
     assert all(p.exterior.is_ccw for p in getattr(field, "geoms", [field]))
+
+
+def test_isoxml_of_more_rates_than_zone_codes_is_a_type2_grid(plan, tmp_path: Path) -> None:
+    """A continuous plan of 260 rates (a type-1 grid names at most 250 treatment zones, one byte a cell) is written
+    as a type-2 grid, each cell its own rate in mm3/m2 as a 32-bit value, and passes the schema (it was a 500)."""
+    from dataclasses import replace
+
+    from lxml import etree
+
+    if not ISOXML_XSD.exists():
+        pytest.skip(f"no ISOXML schema at {ISOXML_XSD}")
+    treated = [z for z in plan.zones if z.rate_l_per_ha > 0]
+    many = replace(plan, zones=[*plan.zones, *(replace(treated[0], rate_l_per_ha=30.0 + i / 10) for i in range(260))])
+    out = export(many, "isoxml", tmp_path / "iso.zip", "VN-STOR-0001")
+    with zipfile.ZipFile(out) as zf:
+        doc = etree.fromstring(zf.read("TASKDATA/TASKDATA.XML"))
+        grd = zf.read("TASKDATA/GRD00001.BIN")
+    etree.XMLSchema(etree.parse(str(ISOXML_XSD))).assertValid(doc)
+    g = doc.find(".//GRD")
+    cols, rows = int(g.get("E")), int(g.get("F"))
+    assert g.get("I") == "2" and g.get("J") == "2" and len(grd) == 4 * cols * rows == int(g.get("H"))
+    cells = np.frombuffer(grd, "<i4").reshape(rows, cols)
+    from inference.spray_export import rate_grid
+
+    grid = rate_grid(many)[0]
+    assert np.array_equal(cells, np.flipud(np.where(grid > 0, np.round(grid * 100), 0)).astype("<i4"))
+    assert cells.max() > 3000  # the last-drawn rates, above 30 L/ha, are in the cells
