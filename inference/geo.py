@@ -148,6 +148,11 @@ def validate_boundary(geom: BaseGeometry | dict[str, Any],
             f"boundary is not a valid polygon ({explain_validity(geom)}); fix self-intersections, e.g. in QGIS with "
             "'Fix geometries', and upload again"
         )
+    if maxx - minx > 180 and maxy - miny <= 1.0:
+        raise GeometryError(
+            "the boundary crosses the antimeridian (longitude 180), which is not supported: split it there into two "
+            "areas, or give it in a local projected CRS"
+        )
     if (maxx - minx) > 1.0 or (maxy - miny) > 1.0:
         raise GeometryError(
             f"boundary spans {maxx - minx:.3f} x {maxy - miny:.3f} degrees (over 100 km): a growing area is a field "

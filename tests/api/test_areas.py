@@ -95,6 +95,8 @@ def test_small_area_warns_but_is_recorded(client: TestClient, admin: dict) -> No
                                                            [105.97, 9.57], [105.97, 9.56]]]}}, 422, "Self-intersection"),
         ({"boundary": {"type": "Polygon", "coordinates": [[[580000, 1057000], [580100, 1057000], [580100, 1057100],
                                                            [580000, 1057000]]]}}, 422, "projected CRS"),
+        ({"boundary": {"type": "Polygon", "coordinates": [[[179.999, -16.8], [-179.999, -16.8], [-179.999, -16.798],
+                                                           [179.999, -16.798], [179.999, -16.8]]]}}, 422, "antimeridian"),
         ({"owner_username": "nobody"}, 422, "no account named"),
         ({"bogus": 1}, 422, "bogus"),
     ],
