@@ -80,3 +80,27 @@ def test_default_config_reads_committed_photos() -> None:
     cfg = load_config()
     rows, _ = build_manifest(cfg, Path("/nonexistent"), sources=["sethy2020"])
     assert Counter(r.label for r in rows) == {"bacterial_leaf_blight": 60, "blast": 63, "brown_spot": 81}
+
+
+def test_a_benchmark_photo_sent_back_through_the_app_is_not_trained_on(tmp_path) -> None:
+    """A farmer's photo exported for training (another folder, another name) that is a benchmark photo, as it was or
+    resized and re-encoded by the phone's page, is dropped like the benchmark's own file (it was trained on, and
+    compare said the benchmark was left out); a photo of the training set in that folder stays."""
+    from PIL import Image
+
+    from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_path, without_benchmark
+    from datasets.field_photos import ManifestRow, build_manifest, load_config, read_manifest
+
+    bench = [r for r in read_manifest(benchmark_path(DEFAULT_BENCHMARK["field_photo"])) if Path(r.path).is_file()]
+    if not bench:
+        pytest.skip("the benchmark's photos are not beside the checkout")
+    train = without_benchmark(build_manifest(load_config())[0])
+    same = tmp_path / "3f9a.jpg"
+    same.write_bytes(Path(bench[0].path).read_bytes())
+    with Image.open(bench[1].path) as im:
+        im.convert("RGB").resize((im.width * 3, im.height * 3), Image.Resampling.LANCZOS).save(tmp_path / "b.jpg",
+                                                                                               quality=85)
+    other = tmp_path / "c.jpg"
+    other.write_bytes(Path(train[0].path).read_bytes())
+    rows = [ManifestRow(str(p), "blast", p.stem, "train", "feedback/phone") for p in (same, tmp_path / "b.jpg", other)]
+    assert [Path(r.path).name for r in without_benchmark(rows)] == ["c.jpg"]
