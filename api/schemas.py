@@ -359,6 +359,8 @@ class ModelVersionPublic(BaseModel):
     architecture: str | None
     metrics: dict[str, Any]
     files: list[str] = Field(description="the bundle's model card and plots, under /v1/models/{task}/{version}/")
+    warning: str | None = Field(default=None, description="why it is no candidate to serve (a quick-subset run)")
+    error: str | None = Field(default=None, description="why the folder is no readable bundle (a broken model.json)")
 
 
 class SprayMapCreate(BaseModel):

@@ -53,7 +53,12 @@ def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
     meta_path, onnx_path = path / "model.json", path / "model.onnx"
     if not meta_path.exists() or not onnx_path.exists():
         raise BundleError(f"{path} is not a model bundle: it needs model.onnx and model.json")
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{meta_path} is not valid JSON ({exc}): the bundle is corrupt or was edited") from exc
+    if not isinstance(meta, dict):
+        raise BundleError(f"{meta_path} holds no JSON object: the bundle is corrupt or was edited")
     if str(meta.get("schema_version", "")).split(".")[0] != BUNDLE_SCHEMA_VERSION.split(".")[0]:
         raise BundleError(f"{meta_path}: schema_version {meta.get('schema_version')} is not {BUNDLE_SCHEMA_VERSION}")
     if verify and sha256_file(onnx_path) != meta.get("onnx_sha256"):

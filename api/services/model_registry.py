@@ -42,12 +42,46 @@ def check_version_name(version: str) -> str:
     return version
 
 
+# what a bundle's model.json says it is, for each task it may serve
+BUNDLE_TASKS = {"field_photo": ("classification", "lesion_patch_classification"), "drone_damage": ("segmentation",)}
+
+
+def check_servable(task: str, path: Path) -> None:
+    """BundleError unless the bundle at `path` is a model of `task` that loads as the service loads it: a drone
+    bundle copied under field_photo was activated, the server kept the old model and logged a KeyError every
+    second."""
+    b = load_bundle(path)
+    if b.meta.get("task") not in BUNDLE_TASKS[task]:
+        raise BundleError(f"{path.name} is a {b.meta.get('task')} bundle ({b.meta.get('model_name')}), not a "
+                          f"{task} model")
+    try:
+        if task == "field_photo":
+            from inference.lesion_patch_model import load_photo_model
+
+            load_photo_model(b, threads=1)
+        else:
+            from inference.drone import DamageModel
+
+            DamageModel(path)
+    except Exception as exc:  # noqa: BLE001 - whatever stops it loading, said as the bundle's fault
+        raise BundleError(f"{path.name} does not load as a {task} model: {type(exc).__name__}: {exc}") from exc
+
+
+def quick_subset(path: Path) -> str | None:
+    """The warning of a bundle trained on a quick subset (max_images: "no candidate to serve"), or None."""
+    try:
+        warnings = json.loads((path / "model.json").read_text()).get("training", {}).get("warnings") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    return next((str(w) for w in warnings if "quick subset" in str(w)), None)
+
+
 def require_bundle(task: str, version: str, models_dir: Path) -> None:
-    """404 unless models/<task>/<version> is a complete, unmodified bundle."""
+    """404 unless models/<task>/<version> is a complete, unmodified bundle of the task that loads."""
     check_task(task)
     check_version_name(version)
     try:
-        load_bundle(models_dir / task / version)
+        check_servable(task, models_dir / task / version)
     except (BundleError, FileNotFoundError) as exc:
         have = sorted((m.parent.name for m in (models_dir / task).glob("*/model.json")), key=version_key)
         why = str(exc).replace(str(models_dir), "models")  # the server's own folders are nobody's business
@@ -116,11 +150,19 @@ def versions(task: str, models_dir: Path, active: str | None) -> list[dict[str, 
     """Every bundle folder of `task` with its headline metrics and files, newest first."""
     out = []
     for d in sorted((models_dir / check_task(task)).glob("*/model.json")):
-        meta = json.loads(d.read_text())
+        try:
+            meta = json.loads(d.read_text())
+            if not isinstance(meta, dict):
+                raise ValueError("no JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:  # one broken folder must not hide the others (a 500)
+            out.append({"version": d.parent.name, "active": d.parent.name == active, "architecture": None,
+                        "metrics": {}, "files": [], "error": f"model.json is not valid JSON: {exc}"})
+            continue
         m = meta.get("metrics", {})
         out.append({"version": d.parent.name, "active": d.parent.name == active, "architecture": meta.get("architecture"),
                     "metrics": {k: m[k] for k in HEADLINE_METRICS if k in m},
-                    "files": sorted(p.name for p in d.parent.iterdir() if p.suffix in (".md", ".png"))})
+                    "files": sorted(p.name for p in d.parent.iterdir() if p.suffix in (".md", ".png")),
+                    "warning": quick_subset(d.parent)})
     return sorted(out, key=lambda v: version_key(v["version"]), reverse=True)
 
 
@@ -171,6 +213,9 @@ def promote(session: Session, task: str, version: str, models_dir: Path, data_di
     """The whole promotion, for the CLI and the API alike: the bundle checked (404), the comparison gate (409, or
     422 for a forced one without a reason), then the switch recorded."""
     require_bundle(task, version, models_dir)
+    subset = quick_subset(models_dir / task / version)
+    if subset and not force:
+        raise Conflict(f"{task} {version} was {subset}; train it on the full data, or force with a reason")
     current = active_version(session, task, models_dir)
     if version == current:  # a switch to itself would be recorded, and a rollback would then "roll back" nothing
         raise Conflict(f"{task} {version} is already the active version; nothing to switch")

@@ -244,3 +244,32 @@ def test_versions_list_the_headline_figures_a_bundle_has(tmp_path: Path) -> None
         "leave_one_source_out": {}, "leave_one_domain_out": lodo, "training_curve": [1, 2]}}))
     v = {x["version"]: x for x in registry.versions("field_photo", m, "1.2.0")}["9.9.9"]
     assert v["metrics"] == {"leave_one_source_out": {}, "leave_one_domain_out": lodo}
+
+
+def test_a_bundle_that_is_no_servable_model_of_the_task_is_refused(client: TestClient, admin: dict,
+                                                                     models: Path) -> None:
+    """A drone bundle copied under field_photo was activated while the server kept the old model (a KeyError logged
+    every second); a folder with a broken model.json made the versions list a 500; a quick-subset run ("no candidate
+    to serve") was activated without a word. Now: 404 naming what the bundle is, the broken folder listed with its
+    error, a 409 for the quick subset unless forced with a reason; nothing activated."""
+    import shutil
+
+    d = models / "field_photo"
+    shutil.copytree(MODELS_DIR / "drone_damage" / "1.4.1", d / "9.6.0")
+    shutil.copytree(MODELS_DIR / "field_photo" / "1.2.0", d / "9.0.3")
+    (d / "9.0.3" / "model.json").write_text('{"model_name": "field_photo", ')
+    shutil.copytree(MODELS_DIR / "field_photo" / "1.2.0", d / "9.1.0")
+    meta = json.loads((d / "9.1.0" / "model.json").read_text())
+    meta.setdefault("training", {})["warnings"] = ["trained on a quick subset (max_images 60: 68 photos): its figures "
+                                                   "are not comparable with a full run's, and it is no candidate to serve"]
+    (d / "9.1.0" / "model.json").write_text(json.dumps(meta))
+    url = "/v1/models/field_photo/activate"
+    r = client.post(url, json={"version": "9.6.0", "force": True, "reason": "x"}, headers=admin)
+    assert r.status_code == 404 and "segmentation bundle" in r.json()["detail"], r.text
+    r = client.post(url, json={"version": "9.0.3", "force": True, "reason": "x"}, headers=admin)
+    assert r.status_code == 404 and "not valid JSON" in r.json()["detail"], r.text
+    versions = {v["version"]: v for v in client.get("/v1/models/field_photo/versions", headers=admin).json()}
+    assert "not valid JSON" in versions["9.0.3"]["error"] and "quick subset" in versions["9.1.0"]["warning"]
+    r = client.post(url, json={"version": "9.1.0", "reason": "x"}, headers=admin)
+    assert r.status_code == 409 and "quick subset" in r.json()["detail"]
+    assert client.get("/v1/models/field_photo/activations", headers=admin).json() == []
