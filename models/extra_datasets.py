@@ -37,9 +37,10 @@ def canonical_label(name: str) -> str:
 
 
 def read_extra_dataset(folder: str | Path) -> list[ManifestRow]:
-    """The photos of an extra dataset folder as manifest rows (absolute paths). With manifest.csv its groups and
-    sources are kept; without one, each class sub-folder's photos are one source named after the folder and each
-    photo its own group."""
+    """The photos of an extra dataset folder as manifest rows (absolute paths). With manifest.csv its groups,
+    sources and splits are kept (the feedback export marks one area-day group in five "test": the pipeline leaves
+    those out of training); without one, each class sub-folder's photos are one source named after the folder and
+    each photo its own group, all "train"."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder")
@@ -47,7 +48,8 @@ def read_extra_dataset(folder: str | Path) -> list[ManifestRow]:
     if man.is_file():
         with man.open(encoding="utf-8", newline="") as fh:
             return [ManifestRow(str(folder / r["path"]), canonical_label(r["label"]),
-                                r.get("group") or f"{folder.name}:{r['path']}", "train", r.get("source") or folder.name)
+                                r.get("group") or f"{folder.name}:{r['path']}", r.get("split") or "train",
+                                r.get("source") or folder.name)
                     for r in csv.DictReader(fh) if (folder / r["path"]).is_file()]
     rows = []
     for c in sorted(folder.iterdir()):

@@ -394,9 +394,20 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
         for r in rows:
             by[(r.source, r.label)].append(r)
         rows = [r for k in sorted(by) for r in by[k][: max(2, max_images // len(by))]]
+    held_out: list[str] = []
     for folder in extra or []:
-        rows += without_benchmark(read_extra_dataset(folder), "field_photo", data_root)
+        read = read_extra_dataset(folder)
+        if not read:  # an empty or mistyped folder was ignored without a word
+            raise ValueError(f"no photos read from {folder}: it needs class sub-folders of photos, or the manifest.csv "
+                             "of `cropwatch datasets export-feedback`")
+        got = without_benchmark(read, "field_photo", data_root)
+        test = [r for r in got if r.split == "test"]
+        rows += [r for r in got if r.split != "test"]
+        if test:
+            held_out.append(f"{len(test)} photos of {folder} marked test by the export were left out of training: "
+                            f"score them with `cropwatch models evaluate BUNDLE {folder} --split test`")
     check = check_classes(rows, dcfg.classes, cfg.min_class_examples)
+    check.warnings += held_out
     rows, classes = check.kept, check.classes
     if len(classes) < 2:
         raise ValueError(f"fewer than two classes have {cfg.min_class_examples} photos or more ({check.refused}); "

@@ -21,6 +21,9 @@ def models_evaluate(
     network_only: Annotated[bool, typer.Option("--network-only", help="the network alone, without the quality gate "
                                                                       "and decision rules of the served pipeline")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="only the photos its manifest.csv puts in this split (test: the part of a feedback export "
+                        "that training leaves out)")] = None,
 ) -> None:
     """Evaluate a photo bundle as farmers meet it: the served pipeline (quality gate included) on a folder of class
     sub-folders; per class: right, wrong disease named, unsure, refused; macro-F1 with unsure counted wrong."""
@@ -44,6 +47,8 @@ def models_evaluate(
     except CropwatchError as exc:
         fail(str(exc))
     photos, ignored = labelled_photos(data_dir, scorer.model.classes)
+    if split is not None:
+        photos = _in_split(photos, data_dir, split)
     if not photos:
         found = f" (its sub-folders: {', '.join(ignored)})" if ignored else " (it has no sub-folders)"
         fail(f"{data_dir} has no photos in sub-folders named {', '.join(scorer.model.classes)}{found}")
@@ -70,10 +75,25 @@ def models_evaluate(
                    "of every class for a macro-F1 to compare")
     if len(photos) < 30:
         typer.echo(f"note: only {len(photos)} photos: one photo moves accuracy by {100 / len(photos):.0f} points")
+    if seen is None and ((scorer.model.meta.get("training") or {}).get("extra_datasets")):
+        typer.echo("note: this bundle was trained with extra folders: whether these photos were among them cannot be "
+                   "told here; evaluate a feedback export with --split test, which training leaves out")
     if seen:
         typer.echo(f"WARNING: {seen} of {len(photos)} photos were in this bundle's training data (the same file "
                    "content): these figures are optimistic. Evaluate on photos it never saw, e.g. the frozen benchmark "
                    "(cropwatch models compare)")
+
+
+def _in_split(photos: list, data_dir: Path, split: str) -> list:
+    """The photos that data_dir/manifest.csv (a feedback export's) puts in `split`; fails without a manifest."""
+    import csv
+
+    man = data_dir / "manifest.csv"
+    if not man.is_file():
+        fail(f"--split needs {man}: the manifest of `cropwatch datasets export-feedback` that names each photo's split")
+    with man.open(encoding="utf-8", newline="") as fh:
+        keep = {(data_dir / r["path"]).resolve() for r in csv.DictReader(fh) if (r.get("split") or "train") == split}
+    return [p for p in photos if Path(p.path).resolve() in keep]
 
 
 def _photos_in_training(meta: dict, paths: list[Path]) -> int | None:

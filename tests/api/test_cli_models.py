@@ -139,3 +139,27 @@ def test_models_compare_refuses_an_empty_benchmark(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     r = cli("models", "compare", "drone_damage", "1.4.1", "1.3.0", "--benchmark", str(tmp_path / "empty"))
     assert r.returncode != 0 and "no labelled scene" in (r.stdout + r.stderr) and "may replace" not in r.stdout
+
+
+def test_models_evaluate_scores_the_test_split_of_a_feedback_export(tmp_path: Path) -> None:
+    """--split test scores only the photos the export's manifest puts in its test split (training leaves them out);
+    a folder without a manifest says what --split needs."""
+    import csv
+
+    data = tmp_path / "fb"
+    (data / "blast").mkdir(parents=True)
+    rows = []
+    for i, p in enumerate(sorted((PHOTOS / "blast").iterdir())[:3]):
+        shutil.copy(p, data / "blast" / p.name)
+        rows.append({"path": f"blast/{p.name}", "label": "blast", "split": "test" if i == 0 else "train"})
+    with (data / "manifest.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, ["path", "label", "split"])
+        w.writeheader()
+        w.writerows(rows)
+    bundle = str(active_bundle_path("field_photo"))
+    r = cli("models", "evaluate", bundle, str(data), "--split", "test", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["n"] == 1
+    (data / "manifest.csv").unlink()
+    r = cli("models", "evaluate", bundle, str(data), "--split", "test")
+    assert r.returncode == 2 and "manifest.csv" in r.stderr

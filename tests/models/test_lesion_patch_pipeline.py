@@ -15,19 +15,20 @@ from tests.data.make_photos import real_photo
 
 
 def extra_folder(root: Path) -> Path:
-    """An export-feedback style folder: a new class ('tungro', 4 photos of one phone) and one with a single photo."""
+    """An export-feedback style folder: a new class ('tungro', 4 photos of one phone, and a fifth the export put in
+    its test split) and one with a single photo."""
     import csv
     import shutil
 
     from api.services.feedback import MANIFEST_COLUMNS
 
     rows = []
-    for i, (label, src) in enumerate([("tungro", real_photo("blast", k)) for k in range(2, 6)]
+    for i, (label, src) in enumerate([("tungro", real_photo("blast", k)) for k in range(2, 7)]
                                      + [("leaf_smut", real_photo("brown_spot", 5))]):
         rel = f"{label}/{i}{src.suffix}"
         (root / label).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, root / rel)
-        rows.append({"path": rel, "label": label, "group": f"feedback:VN-1:{i}", "split": "train",
+        rows.append({"path": rel, "label": label, "group": f"feedback:VN-1:{i}", "split": "test" if i == 4 else "train",
                      "source": "feedback/samsung-sm-a125f"})
     with (root / "manifest.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, MANIFEST_COLUMNS, restval="")
@@ -46,6 +47,7 @@ def test_small_pipeline_run_exports_a_servable_bundle(tmp_path: Path) -> None:
     assert meta["training"]["photos_per_source"]["feedback/samsung-sm-a125f"] == 4
     warnings = " ".join(meta["training"]["warnings"])
     assert "'tungro' comes from a single source" in warnings and "'leaf_smut' refused" in warnings
+    assert "1 photos of" in warnings and "marked test by the export were left out of training" in warnings
     assert "WARNINGS" in (out / "MODEL_CARD.md").read_text()
     assert meta["task"] == "lesion_patch_classification" and meta["parity_max_abs_diff"] < 1e-4
     assert meta["ood"]["colour"]["distance_threshold"] > 0 and len(meta["ood"]["colour"]["means"]) >= 3
