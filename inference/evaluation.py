@@ -32,10 +32,13 @@ class LabelledPhoto:
     label: str
 
 
-def labelled_photos(root: Path, classes: list[str]) -> tuple[list[LabelledPhoto], list[str]]:
+def labelled_photos(root: Path, classes: list[str],
+                    aliases: dict[str, str] | None = None) -> tuple[list[LabelledPhoto], list[str]]:
     """Photos in ROOT/<class>/ for each known class (case, spaces and punctuation aside: "Brown spot/" is
-    brown_spot), and the names of the sub-folders that are not classes."""
-    by_key = {spelling_key(c): c for c in classes}
+    brown_spot; `aliases`, other names -> class, e.g. the registry's Vietnamese and English names: "Bệnh đạo ôn/" is
+    blast, as training reads it), and the names of the sub-folders that are not classes."""
+    by_key = {spelling_key(a): c for a, c in (aliases or {}).items() if c in classes}
+    by_key.update({spelling_key(c): c for c in classes})
     subdirs = sorted(p for p in root.iterdir() if p.is_dir())
     photos = [LabelledPhoto(p, by_key[spelling_key(d.name)]) for d in subdirs if spelling_key(d.name) in by_key
               for p in sorted(d.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
@@ -71,15 +74,18 @@ def summarise(classes: list[str], rows: list[tuple[str, str, str]]) -> dict[str,
 
 def score_photos(scorer: PhotoScorer, photos: Iterable[LabelledPhoto],
                  progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
-                 ) -> list[tuple[str, str, str, float]]:
-    """(true class, answered label, outcome, confidence) of every photo through the served pipeline."""
+                 unreadable: list[dict[str, str]] | None = None) -> list[tuple[str, str, str, float]]:
+    """(true class, answered label, outcome, confidence) of every photo through the served pipeline; a file the
+    service refuses to read counts as refused and, given `unreadable`, is named there with why."""
     rows = []
     for ph in progress(photos):
         try:
             d = scorer.score(ph.path.read_bytes()).diagnosis
             rows.append((ph.label, d.label, outcome(ph.label, d.label, d.status), float(d.confidence or 0.0)))
-        except CropwatchError:
+        except CropwatchError as exc:
             rows.append((ph.label, "unsure", "refused", 0.0))
+            if unreadable is not None:
+                unreadable.append({"path": str(ph.path), "error": str(exc)})
     return rows
 
 
@@ -87,8 +93,10 @@ def evaluate_pipeline(scorer: PhotoScorer, photos: Iterable[LabelledPhoto],
                       progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
                       ) -> dict[str, Any]:
     """The served pipeline on every photo (see module docstring)."""
-    rows = score_photos(scorer, photos, progress)
-    return {"mode": "pipeline", **summarise(scorer.model.classes, [r[:3] for r in rows])}
+    unreadable: list[dict[str, str]] = []
+    rows = score_photos(scorer, photos, progress, unreadable)
+    return {"mode": "pipeline", **summarise(scorer.model.classes, [r[:3] for r in rows]),
+            **({"unreadable": unreadable} if unreadable else {})}
 
 
 def compare_scorers(scorers: dict[str, PhotoScorer], photos: list[tuple[str, LabelledPhoto]],
@@ -156,16 +164,17 @@ def evaluate_network(model: PhotoModel, photos: Iterable[LabelledPhoto],
                      progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
                      ) -> dict[str, Any]:
     """The network alone, with its abstain rule: right / wrong / unsure per class."""
-    rows = []
+    rows, unreadable = [], []
     for ph in progress(photos):
         try:
             p = model.predict(decode_rgb(ph.path, model.decode_short_side))  # serving's decode, without the gate
-        except (OSError, ValueError, SyntaxError):  # not an image, or a damaged one: refused, as serving refuses it
+        except (OSError, ValueError, SyntaxError) as exc:  # not an image, or a damaged one: refused, as serving is
             rows.append((ph.label, "unsure", "refused"))
+            unreadable.append({"path": str(ph.path), "error": f"cannot be read as an image: {exc}"})
             continue
         status = "diagnosed" if p.label != "unsure" else "unsure"
         rows.append((ph.label, p.label, outcome(ph.label, p.label, status)))
-    return {"mode": "network_only", **summarise(model.classes, rows)}
+    return {"mode": "network_only", **summarise(model.classes, rows), **({"unreadable": unreadable} if unreadable else {})}
 
 
 def format_report(m: dict[str, Any], title: str) -> list[str]:

@@ -904,5 +904,23 @@ def main() -> None:
     print(json.dumps({k: meta["metrics"][k] for k in ("leave_one_source_out", "leave_one_class_out")}, indent=1))
 
 
+VERSION_PATTERN = r"\d+\.\d+\.\d+(?:[-+][\w.]+)?"  # 1.8.0, 1.8.0-rc1
+
+
+def cli() -> None:
+    """main() as a command: a version that is no X.Y.Z, a bundle that exists, a folder that does not, too few photos
+    are said in one line and exit 2 (they were tracebacks)."""
+    import re
+    import sys
+
+    version = next((sys.argv[i + 1] for i, x in enumerate(sys.argv[:-1]) if x == "--version"), None)
+    if version is not None and not re.fullmatch(VERSION_PATTERN, version):
+        sys.exit(f"error: --version {version!r} is no version number; write X.Y.Z, e.g. 1.8.0")
+    try:
+        main()
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        sys.exit(f"error: {exc}")
+
+
 if __name__ == "__main__":
-    main()
+    cli()

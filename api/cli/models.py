@@ -46,7 +46,10 @@ def models_evaluate(
         scorer = make_scorer(bundle_dir, get_settings())
     except CropwatchError as exc:
         fail(str(exc))
-    photos, ignored = labelled_photos(data_dir, scorer.model.classes)
+    from api.services.labels import seed
+
+    names = {n: lab.name for lab in seed() for n in (lab.name_vi, lab.name_en) if n}
+    photos, ignored = labelled_photos(data_dir, scorer.model.classes, names)
     if split is not None:
         photos = _in_split(photos, data_dir, split)
     if not photos:
@@ -70,6 +73,8 @@ def models_evaluate(
         typer.echo(line)
     if ignored:
         typer.echo(f"ignored folders (not classes of this bundle): {', '.join(ignored)}")
+    for u in m.get("unreadable", []):
+        typer.echo(f"unreadable, counted refused: {u['path']}: {u['error']}")
     if missing:
         typer.echo(f"note: no photos of {', '.join(missing)}: each counts as F1 0 in the macro-F1 above; add photos "
                    "of every class for a macro-F1 to compare")

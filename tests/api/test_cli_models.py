@@ -37,6 +37,15 @@ def test_models_evaluate_runs_the_served_pipeline(tmp_path: Path) -> None:
     r = cli("models", "evaluate", str(bundle), str(data))
     assert r.returncode == 0, r.stderr
     assert "right" in r.stdout and "refused" in r.stdout and "macro-F1" in r.stdout and "ignored folders" in r.stdout
+    # a file that is no photo is named, not only counted; a class folder named in Vietnamese is the class
+    (data / "blast" / "notes.jpg").write_text("not a photo")
+    shutil.move(data / "brown_spot", data / "Bệnh đốm nâu")
+    r = cli("models", "evaluate", str(bundle), str(data))
+    assert r.returncode == 0, r.stderr
+    assert "unreadable, counted refused:" in r.stdout and "notes.jpg" in r.stdout
+    assert "Bệnh đốm nâu" not in r.stdout.split("ignored folders")[-1]
+    (data / "blast" / "notes.jpg").unlink()
+    shutil.move(data / "Bệnh đốm nâu", data / "brown_spot")
 
     m = json.loads(cli("models", "evaluate", str(bundle), str(data), "--json").stdout)
     scorer = PhotoScorer(load_photo_model(bundle))
