@@ -69,6 +69,11 @@ from models.lesion_patch_int8 import QUANTIZED_OPS, Int8Features, calibration_ro
 from models.versioning import fresh_bundle_dir, promote_hint
 
 MODEL_NAME = "field_photo"
+# how the card's figures count an "unsure" answer (`cropwatch models evaluate` and `compare` count it wrong)
+FIGURES_BASIS = ("macro-F1 and accuracy are those of the likeliest disease, the abstain rule aside (an \"unsure\" "
+                 "answer counts as its likeliest disease); \"answered\" is the share the rule answers and \"accuracy "
+                 "of answered\" their accuracy. `cropwatch models evaluate` and `models compare` count unsure as wrong, "
+                 "so their macro-F1 is lower on the same photos.")
 
 
 # the photo kind (leaf close-up, or the gate's call) takes the kNN distance under which this share of the training
@@ -728,6 +733,7 @@ def write_model_card(meta: dict[str, Any], out_dir: Path) -> Path:
              f"{meta['training']['box_patches']} patches of the roboflow lesion boxes, "
              f"{meta['training']['background_patches']} background patches, and the Sethy photos' candidates labelled "
              "by the roboflow-only model. Rules are chosen on grouped out-of-fold predictions.", "",
+             f"In the tables below, {FIGURES_BASIS}", "",
              "## Leave one source out", "", "| trained on -> tested on | n | macro-F1 | accuracy | ECE | answered | "
              "accuracy of answered |", "|---|---|---|---|---|---|---|"]
     for k, v in m["leave_one_source_out"].items():

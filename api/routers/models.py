@@ -35,7 +35,22 @@ def active_photo_model(_: CurrentAccount, scorer: PhotoScorer = Depends(get_scor
     """The field-photo bundle this process serves now, and its accepted metrics."""
     meta = scorer.model.meta
     return PhotoModelPublic(name=meta["model_name"], version=meta["model_version"], classes=meta["classes"],
-                            metrics={k: meta["metrics"].get(k) for k in ("accuracy", "macro_f1", "ece", "abstain")})
+                            metrics=headline_metrics(meta.get("metrics") or {}))
+
+
+def headline_metrics(m: dict[str, Any]) -> dict[str, Any]:
+    """accuracy, macro_f1, ece, abstain: a bundle's own (1.0-1.1), or a lesion-patch bundle's grouped 5-fold
+    in-source figures (abstain = the share answered unsure; macro-F1 and accuracy of the likeliest disease, unsure
+    answers included: `cropwatch models evaluate` counts unsure as wrong), with its leave-one-source-out macro-F1.
+    They were all null for the bundles served since 1.2.0."""
+    out = {k: m.get(k) for k in ("accuracy", "macro_f1", "ece", "abstain")}
+    cv = (m.get("in_source_grouped_cv") or {}).get("all")
+    if out["macro_f1"] is None and cv:
+        out.update(accuracy=cv.get("accuracy"), macro_f1=cv.get("macro_f1"), ece=cv.get("ece"), abstain=cv.get("unsure"),
+                   basis="in-source grouped 5-fold; macro-F1 and accuracy of the likeliest disease, unsure included")
+        out["leave_one_source_out_macro_f1"] = {k: v.get("macro_f1") for k, v in
+                                                (m.get("leave_one_source_out") or {}).items()}
+    return out
 
 
 @router.get("/{task}/versions", response_model=list[ModelVersionPublic])

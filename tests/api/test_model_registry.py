@@ -273,3 +273,17 @@ def test_a_bundle_that_is_no_servable_model_of_the_task_is_refused(client: TestC
     r = client.post(url, json={"version": "9.1.0", "reason": "x"}, headers=admin)
     assert r.status_code == 409 and "quick subset" in r.json()["detail"]
     assert client.get("/v1/models/field_photo/activations", headers=admin).json() == []
+
+
+def test_the_served_models_headline_figures_are_filled(client: TestClient, admin: dict) -> None:
+    """GET /v1/models/field_photo gave accuracy, macro-F1, ECE and abstain as null for every lesion-patch bundle;
+    they are its in-source figures now, said as such, with leave one source out beside them."""
+    from api.routers.models import headline_metrics
+    from inference.bundle import active_bundle_path
+
+    m = client.get("/v1/models/field_photo", headers=admin).json()["metrics"]
+    assert all(m[k] is not None for k in ("accuracy", "macro_f1", "ece", "abstain")), m
+    meta = json.loads((active_bundle_path("field_photo") / "model.json").read_text())["metrics"]
+    assert headline_metrics(meta)["macro_f1"] == meta["in_source_grouped_cv"]["all"]["macro_f1"]
+    assert "unsure included" in headline_metrics(meta)["basis"]
+    assert headline_metrics({"accuracy": 0.9, "macro_f1": 0.8, "ece": 0.1, "abstain": 0.2})["macro_f1"] == 0.8
