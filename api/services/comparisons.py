@@ -98,7 +98,9 @@ def _store(record: dict[str, Any], lines: list[str], out: Path | None, draw: Cal
     """Save the record where the promotion gate reads it, draw the plots beside it (or in `out`), and end the report
     with where they are and whether the candidate may replace the active version."""
     a, b, margin, regs = record["active"], record["candidate"], record["margin"], record["regressions"]
-    path = registry.save_comparison(get_settings().data_dir, record["task"], a, b, record)
+    frozen = registry.current_benchmark(record["task"])
+    apart = record["benchmark"] if frozen is not None and record["benchmark"] != frozen else None
+    path = registry.save_comparison(get_settings().data_dir, record["task"], a, b, record, apart)
     plots = out or path.with_suffix("")
     plots.mkdir(parents=True, exist_ok=True)
     draw(plots)
@@ -106,6 +108,9 @@ def _store(record: dict[str, Any], lines: list[str], out: Path | None, draw: Cal
     lines.append(f"comparison: {path}; plots: {plots}")
     lines.append(f"{b} would be refused (margin {margin}): " + "; ".join(regs) if regs else
                  f"{b} may replace {a}: not worse by more than {margin} {scope}")
+    if apart:
+        lines.append(f"note: this comparison is on {apart}, not on the frozen benchmark {frozen}: it is kept apart and "
+                     "does not count for promotion")
     return Comparison(record, lines, path, plots)
 
 

@@ -171,13 +171,17 @@ def version_key(version: str) -> tuple[tuple[int, str], ...]:
     return tuple((int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.\-+]", version))
 
 
-def comparison_path(data_dir: Path, task: str, active: str, candidate: str) -> Path:
-    return data_dir / "comparisons" / task / f"{active}__{candidate}.json"
+def comparison_path(data_dir: Path, task: str, active: str, candidate: str, benchmark: str | None = None) -> Path:
+    """Where a comparison is kept: the promotion gate reads the one on the task's frozen benchmark; one on another
+    benchmark (`compare --benchmark`) is kept beside it under that benchmark's id, so it never replaces it."""
+    tag = "@" + re.sub(r"[^\w.@-]", "_", benchmark) if benchmark else ""
+    return data_dir / "comparisons" / task / f"{active}__{candidate}{tag}.json"
 
 
-def save_comparison(data_dir: Path, task: str, active: str, candidate: str, record: dict[str, Any]) -> Path:
-    """Written whole or not at all (a temporary file renamed)."""
-    path = comparison_path(data_dir, task, active, candidate)
+def save_comparison(data_dir: Path, task: str, active: str, candidate: str, record: dict[str, Any],
+                    benchmark: str | None = None) -> Path:
+    """Written whole or not at all (a temporary file renamed); `benchmark`: kept apart (comparison_path)."""
+    path = comparison_path(data_dir, task, active, candidate, benchmark)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.part")
     tmp.write_text(json.dumps(record, indent=1))

@@ -191,7 +191,11 @@ def test_compare_prints_the_table_and_writes_the_plots(tmp_path: Path) -> None:
     assert "1.1.0 trained without the benchmark: yes" in r.stdout
     for name in ("outcomes.png", "coverage_accuracy.png", "confusion_1.1.0.png", "confusion_1.2.0.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 1000
-    record = json.loads((tmp_path / "data" / "comparisons" / "field_photo" / "1.1.0__1.2.0.json").read_text())
+    # on another benchmark than the frozen one: kept apart under its id, never where the promotion gate reads (it
+    # overwrote the frozen benchmark's comparison, and a refused candidate then "may replace" the served one)
+    folder = tmp_path / "data" / "comparisons" / "field_photo"
+    assert not (folder / "1.1.0__1.2.0.json").exists() and "does not count for promotion" in r.stdout
+    record = json.loads(next(folder.glob("1.1.0__1.2.0@bench@*.json")).read_text())
     assert record["benchmark"].startswith("bench@") and set(record["versions"]) == {"1.1.0", "1.2.0"}
     assert record["versions"]["1.2.0"]["per_source"]["sethy2020"]["n"] == 3
     bad = subprocess.run([sys.executable, "-m", "api.cli", "models", "compare", "field_photo", "1.1.0", "9.9.9"],
