@@ -63,6 +63,20 @@ def read_extra_dataset(folder: str | Path) -> list[ManifestRow]:
     return rows
 
 
+def unreadable(path: str | Path) -> str | None:
+    """Why a photo cannot be decoded (not an image, cut short), or None: checked before any training work, so that a
+    bad file in an extra folder is named and left out instead of ending the run late in a traceback."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (64, 64))  # a JPEG decoded at 1/8 scale: the whole file is read, quickly
+            im.load()
+    except Exception as exc:  # noqa: BLE001 - PIL raises varied errors for junk
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 @dataclass
 class ClassCheck:
     kept: list[ManifestRow]

@@ -62,7 +62,7 @@ from inference.lesion_patches import (
 )
 from inference.metrics import classification_metrics, expected_calibration_error
 from inference.photo_io import decode_rgb, stored_size
-from models.extra_datasets import MIN_CLASS_EXAMPLES, check_classes, read_extra_dataset
+from models.extra_datasets import MIN_CLASS_EXAMPLES, check_classes, read_extra_dataset, unreadable
 from models.field_photo import write_onnx_metadata
 from models.lesion_patch import BACKBONES, PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx, feature_size
 from models.lesion_patch_int8 import QUANTIZED_OPS, Int8Features, calibration_rows, int8_features, quantize_serving_graph
@@ -406,6 +406,9 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
             raise ValueError(f"no photos read from {folder}: it needs class sub-folders of photos, or the manifest.csv "
                              "of `cropwatch datasets export-feedback`")
         got = without_benchmark(read, "field_photo", data_root)
+        bad = {r.path: why for r in got if (why := unreadable(r.path))}
+        held_out += [f"left out, cannot be read: {p} ({why})" for p, why in bad.items()]
+        got = [r for r in got if r.path not in bad]
         test = [r for r in got if r.split == "test"]
         rows += [r for r in got if r.split != "test"]
         if test:

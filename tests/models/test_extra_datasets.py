@@ -34,3 +34,17 @@ def test_a_class_the_registry_does_not_know_is_kept_with_a_warning(tmp_path: Pat
     assert check.classes == ["blast", "leaf_smut"]
     assert any("'leaf_smut' is not in the label registry" in w for w in check.warnings)
     assert not any("'blast' is not in the label registry" in w for w in check.warnings)
+
+
+def test_a_file_that_cannot_be_read_is_named_before_training(tmp_path: Path) -> None:
+    """A text file named .jpg or a cut-off JPEG in an extra folder ended a training run late in a traceback that did
+    not name the file; `unreadable` says why before any work, and passes a real photo."""
+    from models.extra_datasets import unreadable
+    from tests.data.make_photos import real_photo
+
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(real_photo("blast", 0).read_bytes()[:3000])
+    text = tmp_path / "readme.jpg"
+    text.write_text("not a photo")
+    assert unreadable(real_photo("blast", 0)) is None
+    assert "truncated" in (unreadable(cut) or "") and "cannot identify" in (unreadable(text) or "")

@@ -30,6 +30,9 @@ def extra_folder(root: Path) -> Path:
         shutil.copyfile(src, root / rel)
         rows.append({"path": rel, "label": label, "group": f"feedback:VN-1:{i}", "split": "test" if i == 4 else "train",
                      "source": "feedback/samsung-sm-a125f"})
+    (root / "tungro" / "readme.jpg").write_text("not a photo")  # named and left out before any training work
+    rows.append({"path": "tungro/readme.jpg", "label": "tungro", "group": "feedback:VN-1:x", "split": "train",
+                 "source": "feedback/samsung-sm-a125f"})
     with (root / "manifest.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, MANIFEST_COLUMNS, restval="")
         w.writeheader()
@@ -48,6 +51,7 @@ def test_small_pipeline_run_exports_a_servable_bundle(tmp_path: Path) -> None:
     warnings = " ".join(meta["training"]["warnings"])
     assert "'tungro' comes from a single source" in warnings and "'leaf_smut' refused" in warnings
     assert "1 photos of" in warnings and "marked test by the export were left out of training" in warnings
+    assert "left out, cannot be read:" in warnings and "readme.jpg" in warnings
     assert "WARNINGS" in (out / "MODEL_CARD.md").read_text()
     assert meta["task"] == "lesion_patch_classification" and meta["parity_max_abs_diff"] < 1e-4
     assert meta["ood"]["colour"]["distance_threshold"] > 0 and len(meta["ood"]["colour"]["means"]) >= 3
