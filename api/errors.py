@@ -54,10 +54,11 @@ class ErrorBody(BaseModel):
                                "photo_too_many_pixels, photo_unreadable, photo_too_small, photo_damaged, "
                                "no_area_given, outside_every_area; rasters: raster_not_tiff, raster_truncated, "
                                "raster_unreadable, raster_no_georeference, raster_too_many_pixels, raster_bands, "
-                               "raster_unknown_sensor, raster_outside_area; spray plans: plan_config, "
-                               "plan_boundary_off_area, plan_flight_not_ready, plan_outside_raster, "
+                               "raster_unknown_sensor, raster_outside_area, raster_no_valid_pixels; spray plans: "
+                               "plan_config, plan_boundary_off_area, plan_flight_not_ready, plan_outside_raster, "
                                "plan_cells_too_small, plan_all_excluded, plan_no_damage_pixels, "
-                               "plan_rate_unreachable; areas: area_overlap; any upload: upload_empty, "
+                               "plan_rate_unreachable, plan_exclusion_without_width; areas: area_overlap; masks: "
+                               "masks_busy; any upload: upload_empty, "
                                "upload_too_large), for a page to say it in its own language")
     errors: list[dict[str, Any]] | None = Field(default=None, description="per-field problems of a 422 validation")
 

@@ -67,16 +67,16 @@ def difference_hash(path: str | Path) -> int | None:
                if a > b)
 
 
-def without_benchmark(rows: list[ManifestRow], task: str = "field_photo",
-                      data_root: Path = DEFAULT_DATA_ROOT) -> list[ManifestRow]:
-    """`rows` minus every photo of the task's default benchmark: by resolved path, and for photos from elsewhere
-    (farmers' feedback, extra folders) by content too, the same bytes or a difference hash within SAME_PHOTO_BITS (a
-    benchmark photo sent back through the app was trained on while compare said the benchmark was left out)."""
+def without_benchmark(rows: list[ManifestRow], task: str = "field_photo", data_root: Path = DEFAULT_DATA_ROOT,
+                      by_content: bool = False) -> list[ManifestRow]:
+    """`rows` minus every photo of the task's default benchmark: by resolved path, and with `by_content` (farmers'
+    feedback and other extra folders, wherever they lie) by content too, the same bytes or a difference hash within
+    SAME_PHOTO_BITS (a benchmark photo sent back through the app was trained on while compare said the benchmark was
+    left out)."""
     bench = read_manifest(benchmark_path(DEFAULT_BENCHMARK[task]), data_root)
     held = {str(Path(r.path).resolve()) for r in bench}
     rows = [r for r in rows if str(Path(r.path).resolve()) not in held]
-    root = Path(data_root).resolve()
-    outside = [r for r in rows if root not in Path(r.path).resolve().parents]
+    outside = rows if by_content else []
     if not outside:
         return rows
     bench_files = [Path(r.path) for r in bench if Path(r.path).is_file()]

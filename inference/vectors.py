@@ -6,6 +6,7 @@ Every geometry read is reprojected to EPSG:4326; the source CRS is reported.
 
 from __future__ import annotations
 
+import io
 import tempfile
 import zipfile
 import zlib
@@ -190,7 +191,7 @@ def read_wkt_csv(path: Path) -> VectorData:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise VectorFileError("the CSV is not UTF-8; in Excel save it as \"CSV UTF-8 (Comma delimited)\"") from exc
-    rows = list(csv.DictReader(text.splitlines()))
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))  # a quoted name may hold a line break
     column = next((c for c in WKT_COLUMNS if rows and c in rows[0]), None)
     if column is None:
         raise VectorFileError(f"the CSV has no boundary column; it needs one of {', '.join(WKT_COLUMNS)} with the "

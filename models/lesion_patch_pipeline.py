@@ -405,7 +405,7 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
         if not read:  # an empty or mistyped folder was ignored without a word
             raise ValueError(f"no photos read from {folder}: it needs class sub-folders of photos, or the manifest.csv "
                              "of `cropwatch datasets export-feedback`")
-        got = without_benchmark(read, "field_photo", data_root)
+        got = without_benchmark(read, "field_photo", data_root, by_content=True)
         bad = {r.path: why for r in got if (why := unreadable(r.path))}
         held_out += [f"left out, cannot be read: {p} ({why})" for p, why in bad.items()]
         got = [r for r in got if r.path not in bad]
@@ -919,16 +919,21 @@ VERSION_PATTERN = r"\d+\.\d+\.\d+(?:[-+][\w.]+)?"  # 1.8.0, 1.8.0-rc1
 def cli() -> None:
     """main() as a command: a version that is no X.Y.Z, a bundle that exists, a folder that does not, too few photos
     are said in one line and exit 2 (they were tracebacks)."""
+    import os
     import re
     import sys
 
-    version = next((sys.argv[i + 1] for i, x in enumerate(sys.argv[:-1]) if x == "--version"), None)
-    if version is not None and not re.fullmatch(VERSION_PATTERN, version):
-        sys.exit(f"error: --version {version!r} is no version number; write X.Y.Z, e.g. 1.8.0")
+    args = sys.argv[1:]
+    given = [args[i + 1] for i, x in enumerate(args[:-1]) if x == "--version"]
+    given += [x.split("=", 1)[1] for x in args if x.startswith("--version=")]
+    if given and not re.fullmatch(VERSION_PATTERN, given[-1]):
+        sys.exit(f"error: --version {given[-1]!r} is no version number; write X.Y.Z, e.g. 1.8.0")
     try:
         main()
     except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        sys.exit(f"error: {exc}")
+        if os.environ.get("CROPWATCH_TRACEBACK"):
+            raise
+        sys.exit(f"error: {exc}\n(CROPWATCH_TRACEBACK=1 shows where it was raised)")
 
 
 if __name__ == "__main__":

@@ -71,20 +71,27 @@ def models_evaluate(
     title = f"bundle {scorer.model.bundle.name} {scorer.model.bundle.version} on {data_dir} ({m['n']} photos)"
     for line in format_report(m, title):
         typer.echo(line)
-    if ignored:
-        typer.echo(f"ignored folders (not classes of this bundle): {', '.join(ignored)}")
+    _notes(m, len(photos), bool((scorer.model.meta.get("training") or {}).get("extra_datasets")))
+
+
+def _notes(m: dict, n: int, trained_with_extras: bool) -> None:
+    """What the figures of `models evaluate` rest on: folders ignored, files unreadable, classes without photos, a
+    small sample, photos the bundle trained on (or that this cannot be told)."""
+    if m.get("ignored_folders"):
+        typer.echo(f"ignored folders (not classes of this bundle): {', '.join(m['ignored_folders'])}")
     for u in m.get("unreadable", []):
         typer.echo(f"unreadable, counted refused: {u['path']}: {u['error']}")
-    if missing:
-        typer.echo(f"note: no photos of {', '.join(missing)}: each counts as F1 0 in the macro-F1 above; add photos "
-                   "of every class for a macro-F1 to compare")
-    if len(photos) < 30:
-        typer.echo(f"note: only {len(photos)} photos: one photo moves accuracy by {100 / len(photos):.0f} points")
-    if seen is None and ((scorer.model.meta.get("training") or {}).get("extra_datasets")):
+    if m.get("classes_without_photos"):
+        typer.echo(f"note: no photos of {', '.join(m['classes_without_photos'])}: each counts as F1 0 in the macro-F1 "
+                   "above; add photos of every class for a macro-F1 to compare")
+    if n < 30:
+        typer.echo(f"note: only {n} photos: one photo moves accuracy by {100 / n:.0f} points")
+    seen = m.get("photos_in_training")
+    if seen is None and trained_with_extras:
         typer.echo("note: this bundle was trained with extra folders: whether these photos were among them cannot be "
                    "told here; evaluate a feedback export with --split test, which training leaves out")
     if seen:
-        typer.echo(f"WARNING: {seen} of {len(photos)} photos were in this bundle's training data (the same file "
+        typer.echo(f"WARNING: {seen} of {n} photos were in this bundle's training data (the same file "
                    "content): these figures are optimistic. Evaluate on photos it never saw, e.g. the frozen benchmark "
                    "(cropwatch models compare)")
 

@@ -94,7 +94,7 @@ def create_account(session: Session, data: AccountCreate) -> Account:
         raise BadInput(f"{article} {data.role.value} sees the areas of a province or cooperative: give province or "
                        "cooperative")
     account = Account(username=data.username, full_name=data.full_name, role=data.role,
-                      province=canonical_place(session, "province", data.province),
+                      province=canonical_place(session, "province", data.province, stored=True),
                       cooperative=data.cooperative, password_hash=hash_password(data.password))
     session.add(account)
     session.commit()

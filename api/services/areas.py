@@ -387,7 +387,9 @@ def update_area(session: Session, area: GrowingArea, data: AreaUpdate, account: 
         if "owner_username" in changes:
             area.owner = find_owner(session, changes.pop("owner_username"), account)
             area.owner_id = area.owner.id
-        if "boundary" in data.model_fields_set or "owner_username" in data.model_fields_set:
+        revived = area.status is AreaStatus.revoked and changes.get("status") not in (None, AreaStatus.revoked)
+        if "boundary" in data.model_fields_set or "owner_username" in data.model_fields_set or revived:
+            # a revoked area brought back must not overlap the area registered on its ground meanwhile
             with session.no_autoflush:
                 check_overlap(session, area, account, reason)
     except CropwatchError:

@@ -26,7 +26,17 @@ from api.services.areas import area_at
 from api.settings import Settings, get_settings
 from api.storage import content_path, remove_if_created, store_bytes, write_once
 from inference.bundle import active_bundle_path
-from inference.errors import BadInput, Conflict, Forbidden, NotFound, StorageFull, TooLarge, Unsupported, reason
+from inference.errors import (
+    BadInput,
+    Conflict,
+    Forbidden,
+    NotFound,
+    StorageFull,
+    TooLarge,
+    Unavailable,
+    Unsupported,
+    reason,
+)
 from inference.lesion_patch_model import load_photo_model
 from inference.photo import PhotoScorer
 from inference.photo_io import sniff_format
@@ -297,6 +307,10 @@ def lesion_overlay(obs: Observation, scorer: PhotoScorer) -> bytes:
 
 
 MASK_KINDS = ("leaf", "lesions", "canopy")
+# masks are analysed again from the stored photo (0.1-0.3 s, up to 0.3 GB for a 16 MP photo): at most this many at
+# once, the next wait, so that a burst of requests cannot take the server's memory or the uploads' cores
+MASKS_AT_ONCE = threading.BoundedSemaphore(2)
+MASK_WAIT_S = 30.0
 
 
 def photo_mask(obs: Observation, scorer: PhotoScorer, kind: str, full_size: bool = True) -> bytes:
@@ -310,9 +324,14 @@ def photo_mask(obs: Observation, scorer: PhotoScorer, kind: str, full_size: bool
         raise NotFound(f"photo {obs.id} has no severity (its result is {obs.scores['diagnosis']['status']}): no "
                        "lesion was counted, so there is no lesion mask")
     data = (get_settings().data_dir / str(obs.file_path)).read_bytes()
-    masks = scorer.measured_masks(data, measured_preset(obs) if measured else None)
-    full_rgb = scorer.full_size_rgb(data) if full_size and kind == "canopy" else None
-    return masks.png(kind, full_size, full_rgb)
+    if not MASKS_AT_ONCE.acquire(timeout=MASK_WAIT_S):
+        raise Unavailable("the server is drawing other masks; ask again in a minute", "masks_busy")
+    try:
+        masks = scorer.measured_masks(data, measured_preset(obs) if measured else None)
+        full_rgb = scorer.full_size_rgb(data) if full_size and kind == "canopy" else None
+        return masks.png(kind, full_size, full_rgb)
+    finally:
+        MASKS_AT_ONCE.release()
 
 
 def add_feedback(session: Session, account: Account, obs: Observation, data: FeedbackCreate,

@@ -46,19 +46,20 @@ def known_spellings(session: Session, field: str) -> dict[str, str]:
     return out
 
 
-def canonical_place(session: Session, field: str, value: str | None) -> str | None:
-    """`value` in the spelling already stored for the same place, or as given when the place is new. The spellings
-    are read once per session (an import of thousands of areas asks once, not once per area) and the new ones added
-    as they are given."""
+def canonical_place(session: Session, field: str, value: str | None, stored: bool = False) -> str | None:
+    """`value` in the spelling already stored for the same place; a place not known yet as given, its spaces made
+    single. The spellings are read once per session (an import of thousands of areas asks once, not once per area);
+    with `stored` (the value is being written) a new place joins them, a value only looked for does not."""
     if not value:
         return value
     cache = session.info.setdefault("place_spellings", {})
     if field not in cache:
         cache[field] = known_spellings(session, field)
-    return cache[field].setdefault(place_key(value), value)
+    key, plain = place_key(value), " ".join(value.split())
+    return cache[field].setdefault(key, plain) if stored else cache[field].get(key, plain)
 
 
 def canonical_places(session: Session, values: dict[str, Any]) -> dict[str, Any]:
     """`values` (an area's fields) with its province, district and commune in their stored spellings."""
-    return {k: canonical_place(session, k, v) if k in PLACE_FIELDS and isinstance(v, str) else v
+    return {k: canonical_place(session, k, v, stored=True) if k in PLACE_FIELDS and isinstance(v, str) else v
             for k, v in values.items()}

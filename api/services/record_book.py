@@ -86,7 +86,7 @@ def _observation_event(obs: Observation, job_id: int | None, tz: Any,
             reviewed = f"{REVIEWED[action]}: {reviewed_label}" if reviewed_label else "rejected"
             summary += f" (agronomist {reviewed}; the model said {label})" if reviewed_label != label else \
                 " (confirmed by an agronomist)"
-            label = reviewed_label if reviewed_label else label
+            label = reviewed_label  # a rejected photo names no disease (as in the weekly report)
         values = {"diagnosis": label, "review": reviewed, "ses": (s.get("severity") or {}).get("ses"),
                   "growth_score": (s.get("growth") or {}).get("score"),
                   "canopy_cover_pct": (s.get("growth") or {}).get("canopy_cover_pct"), "model": model,

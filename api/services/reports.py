@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.orm import Account, AreaStatus, GrowingArea, Observation, SprayApplication
 from api.security import visible_areas
-from api.services import products
+from api.services import labels, products
 from api.services.crops import crop_names
 from api.services.place_names import canonical_place
 from api.services.review import reviewed_labels
@@ -88,9 +88,12 @@ def weekly(session: Session, account: Account, week: str | None = None, commune:
     for a in areas.values():
         groups[(a.commune or "", a.crop)].areas[a.id] = a.area_ha
     reviews = reviewed_labels(session, [o.id for o in observed if o.source == "photo"])
+    # no disease: the model's non-answers, and the labels of the registry that are no disease or pest (healthy,
+    # other, an agronomist's new "healthy"-kind label)
+    not_disease = NOT_DISEASE | {n for n, lab in labels.registry(session).items() if lab.kind not in ("disease", "pest")}
     for obs in observed:
         g = groups[(areas[obs.area_id].commune or "", areas[obs.area_id].crop)]
-        _count_observation(g, obs, reviews.get(obs.id))
+        _count_observation(g, obs, reviews.get(obs.id), not_disease)
     for sp in sprayed:
         g = groups[(areas[sp.area_id].commune or "", areas[sp.area_id].crop)]
         g.sprays += 1
@@ -117,7 +120,8 @@ def _in_chunks(session: Session, model: Any, area_col: Any, ids: list[int], when
     return out
 
 
-def _count_observation(g: Group, obs: Observation, review: tuple[str, str | None] | None = None) -> None:
+def _count_observation(g: Group, obs: Observation, review: tuple[str, str | None] | None = None,
+                       not_disease: set[str | None] | frozenset[str | None] = frozenset(NOT_DISEASE)) -> None:
     """One photo or flight into its group. A photo's disease is the newest review's label where an agronomist
     reviewed it (a rejected photo names none), else the model's diagnosis."""
     s = obs.scores or {}
@@ -126,7 +130,7 @@ def _count_observation(g: Group, obs: Observation, review: tuple[str, str | None
             return  # a refused photo is no survey
         g.photos += 1
         disease = obs.diagnosis if review is None else review[1]
-        if disease is not None and disease not in NOT_DISEASE:
+        if disease is not None and disease not in not_disease:
             g.diseases[disease].append((obs.area_id, obs.ses))
     elif obs.source == "drone":
         g.flights += 1

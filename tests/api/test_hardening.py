@@ -157,6 +157,10 @@ def test_farmers_cannot_claim_each_others_fields(client: TestClient, admin: dict
     assert r.status_code == 200, r.text
     r = client.post("/v1/areas", json=twin, headers=fa)  # now only B's overlapping field (accepted above) is in the way
     assert r.status_code == 409 and "another owner's area VN-STOR-0002" in r.json()["detail"]
+    # brought back, the revoked area is checked against what was registered on its ground meanwhile
+    r = client.patch("/v1/areas/VN-STOR-0001", json={"status": "active"}, headers=agro)
+    assert r.status_code == 409 and "VN-STOR-0002" in r.json()["detail"]
+    assert client.get("/v1/areas/VN-STOR-0001", headers=agro).json()["status"] == "revoked"
 
 
 def test_sparse_raster_declaring_huge_size_is_refused(tmp_path: Path) -> None:

@@ -218,6 +218,22 @@ def test_the_masks_of_a_stored_photo(client: TestClient, farm: dict) -> None:
     assert client.get(f"/v1/photos/{refused['id']}/masks/leaf.png", headers=farm["a"]).status_code == 200
 
 
+def test_masks_are_drawn_a_few_at_a_time(client: TestClient, farm: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst of mask requests waits its turn; past the wait, 503 masks_busy, nothing drawn."""
+    import threading
+
+    from api.services import photos
+
+    body = upload(client, farm["a"], real_photo("brown_spot", 3).read_bytes(), area_code="VN-STOR-0001").json()
+    monkeypatch.setattr(photos, "MASKS_AT_ONCE", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(photos, "MASK_WAIT_S", 0.05)
+    photos.MASKS_AT_ONCE.acquire()  # another request is drawing
+    r = client.get(f"/v1/photos/{body['id']}/masks/leaf.png", headers=farm["a"])
+    assert r.status_code == 503 and r.json()["reason"] == "masks_busy"
+    photos.MASKS_AT_ONCE.release()
+    assert client.get(f"/v1/photos/{body['id']}/masks/leaf.png", headers=farm["a"]).status_code == 200
+
+
 def _tracked_scoring(monkeypatch: pytest.MonkeyPatch, hold_s: float) -> list[int]:
     """score_and_record wrapped to hold each call `hold_s` longer and count the calls running at once: returns
     [running now, peak]."""

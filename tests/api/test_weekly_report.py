@@ -110,6 +110,9 @@ def test_the_report_follows_the_agronomists_reviews_and_keeps_the_past(client: T
     row = next(r for r in csv.DictReader(io.StringIO(book)) if r["id"] == str(blast.id))
     assert row["diagnosis"] == "brown_spot" and row["review"] == "corrected: brown_spot" and "the model said blast" in \
         row["summary"]
+    book = client.get("/v1/areas/VN-STOR-0002/record-book", params={"format": "csv"}, headers=farm["admin"]).text
+    row = next(r for r in csv.DictReader(io.StringIO(book)) if r["id"] == str(spot.id))
+    assert row["diagnosis"] == "" and row["review"] == "rejected" and "the model said brown_spot" in row["summary"]
 
     r = client.patch("/v1/areas/VN-STOR-0003", json={"status": "revoked"}, headers=farm["admin"])
     assert r.status_code == 200, r.text

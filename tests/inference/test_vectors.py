@@ -28,9 +28,11 @@ def test_the_areas_csv_is_read_back_as_a_clerk_saves_it(tmp_path) -> None:
     p = tmp_path / "areas.csv"
     p.write_bytes("\ufeffcode,name,commune,boundary_wkt\n"
                   "VN-STOR-0001,Ruộng Bà Tư,'=cmd,\"POLYGON ((105.97 9.56, 105.98 9.56, 105.98 9.57, 105.97 9.56))\"\n"
-                  "VN-STOR-0002,,Hòa Tú 1,POLYGON ((1 2\n".encode())
+                  "VN-STOR-0002,,Hòa Tú 1,POLYGON ((1 2\n"
+                  "VN-STOR-0003,\"two\nlines\u2028here\",x,POINT (1 2)\n".encode())
     data = read_vector(p)
-    ok, bad = data.features
+    ok, bad, multi = data.features
+    assert multi.properties["name"] == "two\nlines\u2028here"  # a quoted line break stays in its field
     assert data.source_crs == "EPSG:4326" and ok.geometry is not None and ok.geometry.geom_type == "Polygon"
     assert ok.properties == {"code": "VN-STOR-0001", "name": "Ruộng Bà Tư", "commune": "=cmd"}
     assert bad.geometry is None and "not WKT" in (bad.error or "") and bad.properties["name"] is None

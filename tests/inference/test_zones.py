@@ -377,3 +377,7 @@ def test_isoxml_of_more_rates_than_zone_codes_is_a_type2_grid(plan, tmp_path: Pa
     grid = rate_grid(many)[0]
     assert np.array_equal(cells, np.flipud(np.where(grid > 0, np.round(grid * 100), 0)).astype("<i4"))
     assert cells.max() > 3000  # the last-drawn rates, above 30 L/ha, are in the cells
+    # every value is a rate of the plan (L/ha x 100), or 0 (outside the field, not sprayed); the first row is the
+    # southern one: the grid raster's last row (north up) is ISOXML's first
+    assert set(np.unique(cells)) <= {0} | {round(z.rate_l_per_ha * 100) for z in many.zones}
+    assert np.array_equal(cells[0], np.where(grid[-1] > 0, np.round(grid[-1] * 100), 0).astype("<i4"))

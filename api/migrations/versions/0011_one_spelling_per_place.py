@@ -7,6 +7,9 @@ Revises: 0010
 Create Date: 2026-12-02 12:00:00
 """
 
+import re
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,9 +19,22 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    from api.services.place_names import PLACE_FIELDS, place_key
+PLACE_FIELDS = ("province", "district", "commune")
+# api.services.place_names.place_key as it stood when this migration was written, frozen here so that a later
+# change to the service's key cannot change what this migration does on a new database
+_TONED = {"a": "àáảãạ", "e": "èéẻẽẹ", "y": "ỳýỷỹỵ"}
+_FIRST = {"o": "òóỏõọ", "u": "ùúủũụ"}
+_MOVE = {f"{v}{_TONED[w][t]}": f"{_FIRST[v][t]}{w}" for v, w in (("o", "a"), ("o", "e"), ("u", "y")) for t in range(5)}
+_FINAL = re.compile(r"(?<!q)(" + "|".join(_MOVE) + r")(?!\w)")
 
+
+def place_key(name: str) -> str:
+    s = unicodedata.normalize("NFC", name).lower()
+    s = _FINAL.sub(lambda m: _MOVE[m.group(1)], s)
+    return " ".join(s.split())
+
+
+def upgrade() -> None:
     bind = op.get_bind()
     for field in PLACE_FIELDS:
         rows = bind.execute(sa.text(f"SELECT {field}, MIN(id) FROM growing_areas WHERE {field} IS NOT NULL "
@@ -27,7 +43,8 @@ def upgrade() -> None:
         for value, _ in rows:
             first.setdefault(place_key(value), value)
         if field == "province":  # an agronomist's province takes its areas' spelling
-            for (value,) in bind.execute(sa.text("SELECT DISTINCT province FROM accounts WHERE province IS NOT NULL")):
+            for (value,) in bind.execute(sa.text("SELECT province FROM accounts WHERE province IS NOT NULL "
+                                                 "GROUP BY province ORDER BY MIN(id)")):
                 spelling = first.setdefault(place_key(value), value)
                 if spelling != value:
                     bind.execute(sa.text("UPDATE accounts SET province = :new WHERE province = :old"),
