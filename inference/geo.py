@@ -177,8 +177,6 @@ def _lists(obj: Any) -> Any:
 def to_wgs84_valid(geom: BaseGeometry, src_crs: str) -> BaseGeometry:
     """Reproject a polygonal geometry to EPSG:4326 for export: repaired where reprojection made it invalid (slivers,
     self-touching rings), only its polygonal parts kept, outer rings counter-clockwise (RFC 7946)."""
-    from shapely.geometry import MultiPolygon as _Multi
-    from shapely.geometry import Polygon as _Poly
     from shapely.geometry.polygon import orient
 
     g = reproject(geom, src_crs, "EPSG:4326")
@@ -186,8 +184,8 @@ def to_wgs84_valid(geom: BaseGeometry, src_crs: str) -> BaseGeometry:
         g = shapely.make_valid(g)
     parts = [orient(_without_tiny_holes(p), 1.0) for p in _polygons(g) if p.area > TINY_DEG2]
     if not parts:
-        return _Poly()
-    return parts[0] if len(parts) == 1 else _Multi(parts)
+        return Polygon()
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
 
 
 # Polygons and holes under this many square degrees (about 0.12 m2 at the equator, less further out) are left out of
@@ -198,17 +196,13 @@ TINY_DEG2 = 1e-11
 def _polygons(g: BaseGeometry) -> list[Any]:
     """The polygons of a geometry, at any depth: make_valid answers a GeometryCollection of a MultiPolygon and lines
     for a ring that touches itself, whose MultiPolygon was lost (a 0.44 ha zone exported with no coordinates)."""
-    from shapely.geometry import Polygon as _Poly
-
     if g.is_empty:
         return []
-    if isinstance(g, _Poly):
+    if isinstance(g, Polygon):
         return [g]
     return [p for part in getattr(g, "geoms", []) for p in _polygons(part)]
 
 
-def _without_tiny_holes(p: Any) -> Any:
-    from shapely.geometry import Polygon as _Poly
-
-    holes = [r for r in p.interiors if abs(_Poly(r).area) > TINY_DEG2]
-    return p if len(holes) == len(p.interiors) else _Poly(p.exterior, holes)
+def _without_tiny_holes(p: Polygon) -> Polygon:
+    holes = [r for r in p.interiors if Polygon(r).area > TINY_DEG2]
+    return p if len(holes) == len(p.interiors) else Polygon(p.exterior, holes)

@@ -34,7 +34,7 @@ def reports_weekly(
     with session:
         try:
             rep = reports.weekly(session, account, week, commune)
-            names = {k: v.name_vi for k, v in labels.registry(session).items()}
+            names = labels.names_vi(session)
         except CropwatchError as exc:
             fail(str(exc))
     body = reports.render(rep, fmt, names)

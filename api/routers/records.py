@@ -39,8 +39,7 @@ def _book(session: Session, area: GrowingArea, fmt: str) -> bytes | str:
         return record_book.to_xlsx(book)
     if fmt == "geojson":
         return json.dumps(record_book.to_geojson(book), ensure_ascii=False, default=str)
-    names = {k: v.name_vi for k, v in labels.registry(session).items()}
-    return record_book_pdf.render(book, names, datetime.now(products.zone(book.time_zone)))
+    return record_book_pdf.render(book, labels.names_vi(session), datetime.now(products.zone(book.time_zone)))
 
 
 @router.get("/v1/reports/weekly", response_class=Response,
@@ -55,6 +54,5 @@ def weekly_report(session: SessionDep, account: DepartmentAccount,
     severity and area affected, sprays done."""
     rep = reports.weekly(session, account, week, commune)
     name = f"bao-cao-tuan-{rep['week']}{'-' + commune if commune else ''}.{format}"
-    names = {k: v.name_vi for k, v in labels.registry(session).items()}
-    return Response(reports.render(rep, format, names), media_type=reports.REPORT_TYPES[format],
+    return Response(reports.render(rep, format, labels.names_vi(session)), media_type=reports.REPORT_TYPES[format],
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})

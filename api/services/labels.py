@@ -54,6 +54,11 @@ def registry(session: Session, model_classes: set[str] | frozenset[str] = frozen
     return out
 
 
+def names_vi(session: Session) -> dict[str, str]:
+    """Label -> its Vietnamese name, for documents read in the office (record book, weekly report)."""
+    return {k: v.name_vi for k, v in registry(session).items()}
+
+
 def check_label(session: Session, label: str, other_name: str | None, model_classes: set[str]) -> Label:
     """The registry entry for a label given to a photo; 'other' needs the farmer's name for it."""
     reg = registry(session, model_classes)

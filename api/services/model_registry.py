@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.orm import Account, ModelActivation, Role
-from inference.bundle import BundleError, active_file, load_bundle
+from inference.bundle import Bundle, BundleError, active_file, load_bundle
 from inference.errors import BadInput, Conflict, Forbidden, NotFound
 
 log = logging.getLogger("cropwatch.models")
@@ -46,7 +46,7 @@ def check_version_name(version: str) -> str:
 BUNDLE_TASKS = {"field_photo": ("classification", "lesion_patch_classification"), "drone_damage": ("segmentation",)}
 
 
-def check_servable(task: str, path: Path) -> None:
+def check_servable(task: str, path: Path) -> Bundle:
     """BundleError unless the bundle at `path` is a model of `task` that loads as the service loads it: a drone
     bundle copied under field_photo was activated, the server kept the old model and logged a KeyError every
     second."""
@@ -65,23 +65,22 @@ def check_servable(task: str, path: Path) -> None:
             DamageModel(path)
     except Exception as exc:  # noqa: BLE001 - whatever stops it loading, said as the bundle's fault
         raise BundleError(f"{path.name} does not load as a {task} model: {type(exc).__name__}: {exc}") from exc
+    return b
 
 
-def quick_subset(path: Path) -> str | None:
-    """The warning of a bundle trained on a quick subset (max_images: "no candidate to serve"), or None."""
-    try:
-        warnings = json.loads((path / "model.json").read_text()).get("training", {}).get("warnings") or []
-    except (OSError, ValueError, AttributeError):
-        return None
+def quick_subset(meta: dict[str, Any]) -> str | None:
+    """The warning of a bundle (its model.json) trained on a quick subset (max_images: "no candidate to serve"), or
+    None."""
+    warnings = (meta.get("training") or {}).get("warnings") or []
     return next((str(w) for w in warnings if "quick subset" in str(w)), None)
 
 
-def require_bundle(task: str, version: str, models_dir: Path) -> None:
+def require_bundle(task: str, version: str, models_dir: Path) -> Bundle:
     """404 unless models/<task>/<version> is a complete, unmodified bundle of the task that loads."""
     check_task(task)
     check_version_name(version)
     try:
-        check_servable(task, models_dir / task / version)
+        return check_servable(task, models_dir / task / version)
     except (BundleError, FileNotFoundError) as exc:
         have = sorted((m.parent.name for m in (models_dir / task).glob("*/model.json")), key=version_key)
         why = str(exc).replace(str(models_dir), "models")  # the server's own folders are nobody's business
@@ -162,7 +161,7 @@ def versions(task: str, models_dir: Path, active: str | None) -> list[dict[str, 
         out.append({"version": d.parent.name, "active": d.parent.name == active, "architecture": meta.get("architecture"),
                     "metrics": {k: m[k] for k in HEADLINE_METRICS if k in m},
                     "files": sorted(p.name for p in d.parent.iterdir() if p.suffix in (".md", ".png")),
-                    "warning": quick_subset(d.parent)})
+                    "warning": quick_subset(meta)})
     return sorted(out, key=lambda v: version_key(v["version"]), reverse=True)
 
 
@@ -216,8 +215,7 @@ def promote(session: Session, task: str, version: str, models_dir: Path, data_di
             account_id: int | None = None, reason: str | None = None, force: bool = False) -> ModelActivation:
     """The whole promotion, for the CLI and the API alike: the bundle checked (404), the comparison gate (409, or
     422 for a forced one without a reason), then the switch recorded."""
-    require_bundle(task, version, models_dir)
-    subset = quick_subset(models_dir / task / version)
+    subset = quick_subset(require_bundle(task, version, models_dir).meta)
     if subset and not force:
         raise Conflict(f"{task} {version} was {subset}; train it on the full data, or force with a reason")
     current = active_version(session, task, models_dir)

@@ -109,7 +109,7 @@ def _areas_of_the_week(areas: dict[int, GrowingArea], active: set[int], end: dat
     spray in it (photos dated by the phone may come before the area was registered); a revoked area only with such
     records, so that revoking a code later leaves the report of a week it was surveyed as it was."""
     return {i: a for i, a in areas.items()
-            if (i in active or a.created_at < end) and (i in active or a.status is not AreaStatus.revoked)}
+            if i in active or (a.created_at < end and a.status is not AreaStatus.revoked)}
 
 
 def _in_chunks(session: Session, model: Any, area_col: Any, ids: list[int], when: Any, start: datetime,
@@ -167,7 +167,7 @@ def render(report: dict[str, Any], fmt: str, names_vi: dict[str, str] | None = N
     workbook."""
     if fmt == "json":
         return json.dumps(report, ensure_ascii=False)
-    return to_csv(report) if fmt == "csv" else to_xlsx(report, names_vi or {})
+    return to_csv(report) if fmt == "csv" else to_xlsx(report, names_vi)
 
 
 def to_csv(report: dict[str, Any]) -> str:
@@ -184,6 +184,7 @@ def to_xlsx(report: dict[str, Any], names_vi: dict[str, str] | None = None) -> b
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    names_vi = names_vi or {}
     wb = Workbook()
     summary = wb.active
     summary.title = "Tổng hợp"
@@ -195,14 +196,14 @@ def to_xlsx(report: dict[str, Any], names_vi: dict[str, str] | None = None) -> b
     for r in report["rows"]:
         if (r["commune"], r["crop"]) not in seen:
             seen.add((r["commune"], r["crop"]))
-            summary.append([_vi_value(c, r[c], names_vi or {}) for c in sum_cols])
+            summary.append([_vi_value(c, r[c], names_vi) for c in sum_cols])
     diseases = wb.create_sheet("Bệnh")
     dis_cols = ["week", "commune", "crop", "disease", "disease_photos", "disease_areas", "affected_ha", "mean_ses",
                 "max_ses"]
     diseases.append([COLUMNS_VI[c] for c in dis_cols])
     for r in report["rows"]:
         if r["disease"]:
-            diseases.append([_vi_value(c, r[c], names_vi or {}) for c in dis_cols])
+            diseases.append([_vi_value(c, r[c], names_vi) for c in dis_cols])
     for ws in (summary, diseases):
         text_stays_text(ws.iter_rows())
     for ws, header_row in ((summary, 2), (diseases, 1)):
