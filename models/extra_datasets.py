@@ -6,6 +6,7 @@ that phone or field, not the disease)."""
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -63,6 +64,16 @@ def read_extra_dataset(folder: str | Path) -> list[ManifestRow]:
     return rows
 
 
+def registered_labels(folder: str | Path) -> set[str]:
+    """The labels an export's dataset.json says the service's registry holds (`registered_labels`: added on /review/
+    or by `cropwatch labels add`, so in no file this package reads); empty for a plain folder."""
+    info = Path(folder) / "dataset.json"
+    try:
+        return set(json.loads(info.read_text(encoding="utf-8")).get("registered_labels") or {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
 def unreadable(path: str | Path) -> str | None:
     """Why a photo cannot be decoded (not an image, cut short), or None: checked before any training work, so that a
     bad file in an extra folder is named and left out instead of ending the run late in a traceback."""
@@ -86,9 +97,10 @@ class ClassCheck:
 
 
 def check_classes(rows: list[ManifestRow], base_classes: list[str], min_examples: int = MIN_CLASS_EXAMPLES,
-                  ) -> ClassCheck:
+                  registered: set[str] | frozenset[str] = frozenset()) -> ClassCheck:
     """Refuse a class with fewer than `min_examples` photos (its photos are left out); warn loudly about a class
-    whose photos come from a single source. The base classes come first in the class order, new ones after."""
+    whose photos come from a single source, and about one neither in the label registry file nor `registered` (the
+    extra folders' registered_labels). The base classes come first in the class order, new ones after."""
     n: dict[str, int] = defaultdict(int)
     sources: dict[str, set[str]] = defaultdict(set)
     for r in rows:
@@ -100,7 +112,7 @@ def check_classes(rows: list[ManifestRow], base_classes: list[str], min_examples
             out.refused[c] = f"{n[c]} photos, fewer than the minimum of {min_examples}"
         else:
             out.classes.append(c)
-            if known_labels() and c not in known_labels().values():
+            if known_labels() and c not in known_labels().values() and c not in registered:
                 out.warnings.append(f"class '{c}' is not in the label registry ({LABEL_REGISTRY.name}, or the labels "
                                     "an agronomist adds on /review/): check its spelling; the pages will show its raw "
                                     "name and no advice until it is added")

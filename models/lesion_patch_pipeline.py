@@ -62,7 +62,13 @@ from inference.lesion_patches import (
 )
 from inference.metrics import classification_metrics, expected_calibration_error
 from inference.photo_io import decode_rgb, stored_size
-from models.extra_datasets import MIN_CLASS_EXAMPLES, check_classes, read_extra_dataset, unreadable
+from models.extra_datasets import (
+    MIN_CLASS_EXAMPLES,
+    check_classes,
+    read_extra_dataset,
+    registered_labels,
+    unreadable,
+)
 from models.field_photo import write_onnx_metadata
 from models.lesion_patch import BACKBONES, PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed, export_onnx, feature_size
 from models.lesion_patch_int8 import QUANTIZED_OPS, Int8Features, calibration_rows, int8_features, quantize_serving_graph
@@ -400,7 +406,9 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
             by[(r.source, r.label)].append(r)
         rows = [r for k in sorted(by) for r in by[k][: max(2, max_images // len(by))]]
     held_out: list[str] = []
+    registered: set[str] = set()
     for folder in extra or []:
+        registered |= registered_labels(folder)
         read = read_extra_dataset(folder)
         if not read:  # an empty or mistyped folder was ignored without a word
             raise ValueError(f"no photos read from {folder}: it needs class sub-folders of photos, or the manifest.csv "
@@ -414,7 +422,7 @@ def load_data(cfg: LesionPatchConfig, data_root: Path, max_images: int | None = 
         if test:
             held_out.append(f"{len(test)} photos of {folder} marked test by the export were left out of training: "
                             f"score them with `cropwatch models evaluate BUNDLE {folder} --split test`")
-    check = check_classes(rows, dcfg.classes, cfg.min_class_examples)
+    check = check_classes(rows, dcfg.classes, cfg.min_class_examples, registered)
     check.warnings += held_out
     rows, classes = check.kept, check.classes
     if len(classes) < 2:

@@ -21,6 +21,7 @@ def datasets_export_feedback(
     """Write the photos an agronomist confirmed or corrected on /review/ as a dataset folder the training pipeline
     reads (`python -m models.lesion_patch_pipeline --extra OUT_DIR`, notebook 05's EXTRA_DATASETS)."""
     from api.services.feedback import export_feedback
+    from api.services.review import queue
     from inference.errors import CropwatchError
 
     with migrated_session() as session:
@@ -28,10 +29,14 @@ def datasets_export_feedback(
             info = export_feedback(session, out_dir, overwrite)
         except CropwatchError as exc:
             fail(str(exc))
+        waiting = queue(session, None, limit=0)[1]
     typer.echo(f"wrote {info['n_photos']} reviewed photos to {out_dir}")
     for label, per in info["per_label_and_source"].items():
         typer.echo(f"  {label:<24} {sum(per.values()):>5}  from {len(per)} source(s): "
                    + ", ".join(f"{k} {v}" for k, v in sorted(per.items())))
+    if waiting:  # only confirmed or corrected photos are exported: say what is still waiting for an agronomist
+        typer.echo(f"{waiting} photo(s) with a farmer's correction or an unsure answer wait for review on /review/ "
+                   "and are not in this export until an agronomist confirms or corrects them")
 
 
 @app.command("export-drone-labels")

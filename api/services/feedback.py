@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api.orm import Observation
+from api.services import labels
 from api.services.review import UNKNOWN_DEVICE, confirmed, latest_feedback
 from api.settings import get_settings
 from api.storage import folder_written_whole
@@ -79,7 +80,7 @@ def export_feedback(session: Session, out_dir: Path, overwrite: bool = False) ->
                 "model_version": obs.model_version or "", "farmer_label": fb[0].label if fb else "",
                 "reviewed_by": reviewer, "reviewed_at": rev.created_at.isoformat(), "sha256": obs.file_sha256,
                 "_src": src}
-        info = dataset_info(list(by_sha.values()))
+        info = dataset_info(list(by_sha.values()), labels.registry(session))
         for r in by_sha.values():
             (tmp / r["path"]).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(r.pop("_src"), tmp / r["path"])
@@ -91,11 +92,16 @@ def export_feedback(session: Session, out_dir: Path, overwrite: bool = False) ->
     return info
 
 
-def dataset_info(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def dataset_info(rows: list[dict[str, Any]], registry: dict[str, labels.Label] | None = None) -> dict[str, Any]:
+    """dataset.json. `registered_labels`: the exported labels as the service's registry knows them (a label added on
+    /review/ or by `cropwatch labels add` is in no file the trainer reads, which warned it as a misspelling)."""
     per: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:
         per[r["label"]][r["source"]] += 1
+    known = {k: {"kind": lab.kind, "name_en": lab.name_en, "name_vi": lab.name_vi}
+             for k in sorted(per) if (lab := (registry or {}).get(k)) is not None}
     return {"kind": "cropwatch-feedback", "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "n_photos": len(rows), "labels": sorted(per), "per_label_and_source": {k: dict(v) for k, v in per.items()},
+            "n_photos": len(rows), "labels": sorted(per), "registered_labels": known,
+            "per_label_and_source": {k: dict(v) for k, v in per.items()},
             "note": "labels confirmed or corrected by an agronomist on /review/; split groups are area + day; read "
                     "by `python -m models.lesion_patch_pipeline --extra DIR` and notebook 05's EXTRA_DATASETS"}

@@ -73,12 +73,15 @@ def _reason(obs: Observation, fb: PhotoFeedback | None, reg: dict[str, labels.La
     return "model_unsure" if d.get("status") == "unsure" else None
 
 
-def queue(session: Session, account: Account, limit: int = 50) -> tuple[list[Ranked], int]:
+def queue(session: Session, account: Account | None, limit: int = 50) -> tuple[list[Ranked], int]:
     """Unreviewed photos with feedback or an unsure answer, disagreement first, then by the model's confidence
-    (lowest first). Returns (the first `limit`, how many are queued)."""
+    (lowest first). Returns (the first `limit`, how many are queued). `account` None: every area's photos (the
+    command line's count of photos waiting)."""
     reviewed = select(PhotoReview.observation_id)
-    q = visible_areas(select(Observation, GrowingArea.code).join(GrowingArea, Observation.area_id == GrowingArea.id)
-                      .where(Observation.source == "photo", Observation.id.not_in(reviewed)), account)
+    q = (select(Observation, GrowingArea.code).join(GrowingArea, Observation.area_id == GrowingArea.id)
+         .where(Observation.source == "photo", Observation.id.not_in(reviewed)))
+    if account is not None:
+        q = visible_areas(q, account)
     q = q.order_by(Observation.id.desc()).limit(QUEUE_SCAN)
     rows = session.execute(q).all()
     fbs = latest_feedback(session, [o.id for o, _ in rows])

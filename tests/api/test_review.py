@@ -110,6 +110,7 @@ def test_review_queue_shows_what_the_severity_counted(client: TestClient, farm: 
 def test_review_queue_puts_disagreement_first_and_only_reviewed_labels_export(
         client: TestClient, farm: dict, agro: dict, db, tmp_path: Path) -> None:
     from api.services.feedback import export_feedback
+    from api.services.review import queue
     from models.extra_datasets import read_extra_dataset
 
     agree = scored(client, farm["a"], real_photo("brown_spot", 51).read_bytes(), device="OPPO A57")  # no EXIF
@@ -131,9 +132,11 @@ def test_review_queue_puts_disagreement_first_and_only_reviewed_labels_export(
     assert len(first["model"]["top2"]) == 2 and first["device"] == "Samsung SM-A125F"
     assert reason.get(other["id"]) in (None, "model_unsure")  # queued only when the model was unsure
     assert next(it for it in q["items"] if it["photo_id"] == agree["id"])["device"] == "OPPO A57"
-    # nothing reviewed yet: nothing to export
+    # nothing reviewed yet: nothing to export, and the command line says how many wait (it said nothing)
     with db() as s:
         assert export_feedback(s, tmp_path / "empty")["n_photos"] == 0
+        waiting = queue(s, None, limit=0)[1]
+    assert waiting == len(q["items"]) >= 3
     # confirm the farmer's correction, correct the unsure one, reject the agreeing one, confirm the Xiaomi one
     r = client.post(f"/v1/review/photos/{photos[2]['id']}", json={"action": "confirm"}, headers=agro)
     assert r.status_code == 201 and r.json()["label"] == wrong and r.json()["by"] == "agro"
@@ -148,6 +151,8 @@ def test_review_queue_puts_disagreement_first_and_only_reviewed_labels_export(
                        headers=agro).status_code == 201
     remaining = {it["photo_id"] for it in client.get("/v1/review/queue", headers=agro).json()["items"]}
     assert not remaining & {p["id"] for p in photos}
+    with db() as s:
+        assert queue(s, None, limit=0)[1] == len(remaining) == waiting - 4
     stats = client.get("/v1/review/stats", headers=agro).json()
     assert stats["totals"] == {wrong: 1, "tungro": 1, "blast": 1}
     assert stats["confirmed"]["tungro"] == {"Samsung SM-A125F": 1} and stats["reviews_by"] == {"agro": 4}
@@ -166,7 +171,11 @@ def test_review_queue_puts_disagreement_first_and_only_reviewed_labels_export(
     # the trainer reads the folder back
     extra = read_extra_dataset(tmp_path / "fb")
     assert sorted(r.label for r in extra) == sorted(rows) and {r.source for r in extra} >= {"feedback/samsung-sm-a125f"}
-    assert json.loads((tmp_path / "fb" / "dataset.json").read_text())["n_photos"] == 3
+    info = json.loads((tmp_path / "fb" / "dataset.json").read_text())
+    assert info["n_photos"] == 3
+    # the service's registry travels with the export: tungro (a seeded disease) is named as the pages name it
+    assert set(info["registered_labels"]) == {wrong, "tungro", "blast"}
+    assert info["registered_labels"]["tungro"]["kind"] == "disease"
     # a second export never writes over the first unless asked
     with db() as s, pytest.raises(Exception, match="not empty"):
         export_feedback(s, tmp_path / "fb")

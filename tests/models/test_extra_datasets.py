@@ -36,6 +36,23 @@ def test_a_class_the_registry_does_not_know_is_kept_with_a_warning(tmp_path: Pat
     assert not any("'blast' is not in the label registry" in w for w in check.warnings)
 
 
+def test_a_label_the_services_registry_holds_is_no_misspelling(tmp_path: Path) -> None:
+    """A label added on /review/ or by `cropwatch labels add` lives in the service's database, not in the registry
+    file training reads: the export's dataset.json names it (registered_labels), and training no longer warns that it
+    may be misspelt."""
+    import json
+
+    from models.extra_datasets import registered_labels
+
+    folder = _folder(tmp_path / "fb", {"leaf_smut": 2, "blast": 2})
+    (folder / "dataset.json").write_text(json.dumps({"kind": "cropwatch-feedback", "registered_labels": {
+        "leaf_smut": {"kind": "disease", "name_en": "Leaf smut", "name_vi": "Bệnh than đen"}}}))
+    assert registered_labels(folder) == {"leaf_smut"} and registered_labels(tmp_path) == set()
+    check = check_classes(read_extra_dataset(folder), ["blast"], min_examples=2, registered=registered_labels(folder))
+    assert check.classes == ["blast", "leaf_smut"]
+    assert not any("label registry" in w for w in check.warnings)
+
+
 def test_a_file_that_cannot_be_read_is_named_before_training(tmp_path: Path) -> None:
     """A text file named .jpg or a cut-off JPEG in an extra folder ended a training run late in a traceback that did
     not name the file; `unreadable` says why before any work, and passes a real photo."""
