@@ -21,7 +21,12 @@ def training_excludes(bundle_dir: Path, meta: dict[str, Any], rows: list[Any], b
     from its training manifest; unknown for a bundle with neither."""
     excluded = meta.get("training", {}).get("benchmark_excluded")
     if excluded is not None:
-        return "yes" if excluded.split("@")[0] == benchmark.split("@")[0] else f"no (it left out {excluded})"
+        if excluded.split("@")[0] == benchmark.split("@")[0]:
+            return "yes"
+        left_out = _benchmark_photos(excluded.split("@")[0])
+        if rows and left_out and all(str(Path(r.path).resolve()) in left_out for r in rows):
+            return f"yes (every photo is in {excluded}, which it left out)"
+        return f"no (it left out {excluded})"
     if (bundle_dir / "manifest.csv").is_file():
         from datasets.field_photos import read_manifest
 
@@ -30,6 +35,14 @@ def training_excludes(bundle_dir: Path, meta: dict[str, Any], rows: list[Any], b
         n = sum(str(Path(r.path).resolve()) in trained for r in rows)
         return "yes (by its training manifest)" if n == 0 else f"no: {n} benchmark photos are in its training data"
     return "unknown: it may have trained on these photos, its figures may be optimistic"
+
+
+def _benchmark_photos(name: str) -> set[str]:
+    """The resolved paths of a frozen benchmark's photos, by its name (empty when no such file is shipped)."""
+    from datasets.benchmark import benchmark_path, read_benchmark
+
+    path = benchmark_path(name)
+    return {str(Path(r.path).resolve()) for r in read_benchmark(path)} if path.is_file() else set()
 
 
 @dataclass

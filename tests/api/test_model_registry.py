@@ -291,3 +291,20 @@ def test_the_served_models_headline_figures_are_filled(client: TestClient, admin
     assert headline_metrics(meta)["macro_f1"] == meta["in_source_grouped_cv"]["all"]["macro_f1"]
     assert "unsure included" in headline_metrics(meta)["basis"]
     assert headline_metrics({"accuracy": 0.9, "macro_f1": 0.8, "ece": 0.1, "abstain": 0.2})["macro_f1"] == 0.8
+
+
+def test_a_comparison_on_part_of_the_frozen_benchmark_knows_a_bundle_left_it_out() -> None:
+    """`compare --benchmark subset.csv` said "trained without the benchmark: no (it left out field_photo-v1@...)" for a
+    bundle that left out every photo of the subset; a photo outside the frozen benchmark still says no."""
+    from api.services.comparisons import training_excludes
+    from datasets.benchmark import DEFAULT_BENCHMARK, benchmark_path, read_benchmark
+    from datasets.field_photos import DEFAULT_DATA_ROOT, build_manifest, load_config
+
+    bench = read_benchmark(benchmark_path(DEFAULT_BENCHMARK["field_photo"]))
+    meta = {"training": {"benchmark_excluded": "field_photo-v1@0123456789ab"}}
+    assert training_excludes(Path("."), meta, bench[:7], "field_photo-v1@0123456789ab") == "yes"
+    said = training_excludes(Path("."), meta, bench[:7], "blast_only@ba9876543210")
+    assert said.startswith("yes (every photo is in field_photo-v1")
+    in_bench = {r.path for r in bench}
+    trained = next(r for r in build_manifest(load_config(), DEFAULT_DATA_ROOT)[0] if r.path not in in_bench)
+    assert training_excludes(Path("."), meta, [*bench[:3], trained], "mixed@ba9876543210").startswith("no (it left out")
