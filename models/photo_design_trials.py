@@ -1,0 +1,228 @@
+"""Field-photo designs tried for issue #10 under leave one source out and not kept, reproducible side by side with
+the served design (1.7.0's LesionPatchConfig) in one run:
+
+    python -m models.photo_design_trials [--trial leaf_fusion|mil_background|flip_tta|all] [--max-images N]
+
+- leaf_fusion: the issue's "lesion votes pooled per leaf and fused with the leaf model". A whole-leaf head (the leaf
+  found by the candidate rule at the working size, the background neutralised, the leaf cropped, turned long side
+  horizontal and letterboxed to 224 px; frozen EfficientNet-Lite0 features, the patch model's taps, averaged with a
+  horizontally flipped copy; standardisation and a class-balanced logistic regression) trained on the same source as
+  the patch head; each photo's pooled patch log-probabilities plus w x the leaf head's log-probabilities.
+- mil_background: for a source without lesion boxes (Sethy -> roboflow, where the patch head has no background
+  class), a background class learnt from the photo labels alone: a head trained on every candidate as its photo's
+  disease, then, for `iters` rounds, each photo's candidates whose probability of the photo's disease is under `frac`
+  x its best candidate's are relabelled background and the head trained again. The abstain rules are chosen on
+  Sethy's grouped out-of-fold predictions with the same relabelling inside each fold.
+- flip_tta: test-time augmentation: every candidate patch also mirrored left-right (and upside down), the patch
+  probabilities and kNN distances averaged over the copies before pooling, in the rules' out-of-fold predictions too.
+
+Measured on 2026-12-02 (392 photos outside the frozen benchmark): CHANGELOG and models/field_photo/1.7.0/EVALUATION.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from unittest import mock
+
+import cv2
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
+
+from datasets.field_photos import DEFAULT_DATA_ROOT
+from inference.lesion_patches import GREY, leaf_and_candidates, neutralise_background, pool_leaf
+from inference.metrics import classification_metrics
+from inference.photo_io import decode_rgb
+from models.lesion_patch import PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed
+from models.lesion_patch_pipeline import (
+    Data,
+    LesionPatchConfig,
+    Pooled,
+    choose_rules,
+    fit_head,
+    grouped_folds,
+    load_data,
+    predict_photos,
+    report,
+    rules_for,
+    sethy_head,
+)
+
+LEAF_PX = 224
+
+
+def leaf_image(path: str, cfg: LesionPatchConfig, size: int = LEAF_PX) -> np.ndarray:
+    """The photo's leaf as the leaf head sees it: background neutralised, cropped to the leaf, long side horizontal,
+    letterboxed (grey) to size x size."""
+    rgb = decode_rgb(path, cfg.working_short_side)
+    leaf, _ = leaf_and_candidates(rgb)
+    src = neutralise_background(rgb, leaf)
+    ys, xs = np.nonzero(leaf)
+    crop = src[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] if len(ys) >= 50 else src
+    if crop.shape[0] > crop.shape[1]:
+        crop = np.ascontiguousarray(np.rot90(crop))
+    h, w = crop.shape[:2]
+    r = cv2.resize(crop, (size, max(1, min(size, round(h * size / w)))), interpolation=cv2.INTER_AREA)
+    out = np.full((size, size, 3), GREY, np.uint8)
+    y0 = (size - r.shape[0]) // 2
+    out[y0 : y0 + r.shape[0]] = r
+    return out
+
+
+def leaf_features(d: Data, cfg: LesionPatchConfig) -> np.ndarray:
+    """(photos, features): the leaf image and its mirror through the frozen patch network, averaged."""
+    net = PatchFeatures(backbone=cfg.backbone)
+    rows = []
+    for r in tqdm(d.rows, desc="leaf features", unit="photo"):
+        im = leaf_image(r.path, cfg)
+        batch = (np.stack([im, im[:, ::-1]]).astype(np.float32) / 255 - PATCH_MEAN) / PATCH_STD
+        rows.append(embed(net, np.ascontiguousarray(batch.transpose(0, 3, 1, 2))).mean(0))
+    return np.stack(rows)
+
+
+def leaf_head(L: np.ndarray, y: np.ndarray, imgs: np.ndarray, C: float) -> Callable[[np.ndarray], np.ndarray]:
+    """A whole-leaf head trained on the photos `imgs`; returns photos -> log-probabilities."""
+    sc = StandardScaler().fit(L[imgs])
+    lr = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(sc.transform(L[imgs]), y[imgs])
+    return lambda te: np.log(lr.predict_proba(sc.transform(L[te])) + 1e-9)
+
+
+def directions(d: Data, cfg: LesionPatchConfig) -> dict[str, tuple[np.ndarray, np.ndarray, PatchHead]]:
+    """name -> (training photos, test photos, the served design's patch head for that direction)."""
+    allc = list(range(len(d.classes)))
+    R, S = np.where(d.src == "roboflow")[0], np.where(d.src == "sethy2020")[0]
+    return {"roboflow -> Sethy": (R, S, fit_head(d, R, allc, cfg)),
+            "Sethy -> roboflow": (S, R, sethy_head(d, S, cfg))}
+
+
+def trial_leaf_fusion(d: Data, cfg: LesionPatchConfig, max_images: int | None = None,
+                      weights: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0),
+                      Cs: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03)) -> None:
+    L = leaf_features(d, cfg)
+    mf1 = lambda y, pred: classification_metrics(y, pred, d.classes)["macro_f1"]  # noqa: E731
+    print("\nleaf_fusion: leave-one-source-out macro-F1 (likeliest disease, every photo)")
+    print(f"{'direction':<18} {'leaf C':>7} {'patches':>8} {'leaf':>6} " + " ".join(f"{'w=' + str(w):>7}" for w in weights))
+    for name, (tr, te, head) in directions(d, cfg).items():
+        p = predict_photos(d, head, te, len(d.classes), cfg)
+        y = d.y[te]
+        for C in Cs:
+            lq = leaf_head(L, d.y, tr, C)(te)
+            fused = [mf1(y, (p.logq + w * lq).argmax(1)) for w in weights]
+            print(f"{name:<18} {C:>7} {mf1(y, p.logq.argmax(1)):>8.3f} {mf1(y, lq.argmax(1)):>6.3f} "
+                  + " ".join(f"{v:>7.3f}" for v in fused))
+
+
+def mil_head(d: Data, imgs: np.ndarray, cfg: LesionPatchConfig, frac: float, iters: int) -> PatchHead:
+    """A head with a background class learnt from the photo labels of `imgs` alone (the module's docstring)."""
+    n = len(d.classes)
+    m = np.isin(d.cands.img, imgs)
+    X, im = d.cands.X[m], d.cands.img[m]
+    own = d.y[im]
+    head = PatchHead(C=cfg.C, k=cfg.knn_k, colour_weight=cfg.colour_weight).fit(X, own, background=None)
+    for _ in range(iters):
+        s = head.proba(X, n + 1)[np.arange(len(own)), own]
+        best = np.zeros(len(d.y))
+        np.maximum.at(best, im, s)
+        t = np.where(s < frac * best[im], n, own)
+        head = PatchHead(C=cfg.C, k=cfg.knn_k, colour_weight=cfg.colour_weight).fit(X, t, background=n)
+    return head
+
+
+def oof_rules(d: Data, imgs: np.ndarray, cfg: LesionPatchConfig, fit: Callable[[np.ndarray], PatchHead]):
+    n, y = len(d.classes), d.y[imgs]
+    out = Pooled(np.zeros((len(imgs), n)), np.zeros(len(imgs)), np.zeros(len(imgs)), np.zeros(len(imgs), bool))
+    for tr, te in grouped_folds(y, d.grp[imgs], cfg.seed):
+        p = predict_photos(d, fit(imgs[tr]), imgs[te], n, cfg)
+        out.logq[te], out.dist[te], out.colour[te], out.found[te] = p.logq, p.dist, p.colour, p.found
+    return choose_rules(out, y, cfg)
+
+
+def trial_mil_background(d: Data, cfg: LesionPatchConfig, max_images: int | None = None) -> None:
+    S, R = np.where(d.src == "sethy2020")[0], np.where(d.src == "roboflow")[0]
+    n = len(d.classes)
+    print("\nmil_background: Sethy -> roboflow (rules chosen on Sethy's grouped out-of-fold predictions)")
+    print(f"{'head':<28} {'macro-F1':>8} {'answered':>8} {'acc. of answered':>16} {'ECE':>6}")
+    r = report(predict_photos(d, sethy_head(d, S, cfg), R, n, cfg), d.y[R], rules_for(d, S, list(range(n)), cfg),
+               d.classes)
+    print(f"{'served design (no background)':<28} {r['macro_f1']:>8.3f} {r['answered']:>8.3f} "
+          f"{r['answered_accuracy'] or 0:>16.3f} {r['ece']:>6.3f}")
+    for frac in (0.3, 0.5, 0.7):
+        for iters in (1, 2):
+            fit = lambda imgs, f=frac, k=iters: mil_head(d, imgs, cfg, f, k)  # noqa: E731
+            r = report(predict_photos(d, fit(S), R, n, cfg), d.y[R], oof_rules(d, S, cfg, fit), d.classes)
+            print(f"{f'frac {frac}, {iters} round(s)':<28} {r['macro_f1']:>8.3f} {r['answered']:>8.3f} "
+                  f"{r['answered_accuracy'] or 0:>16.3f} {r['ece']:>6.3f}")
+
+
+def flipped_candidates(cfg: LesionPatchConfig, data_root, max_images: int | None, axis: int) -> np.ndarray:
+    """The candidate patches' features of every photo with each patch mirrored along `axis` (3: left-right, 2: upside
+    down), in the order of load_data's."""
+    import models.lesion_patch_pipeline as pipeline
+
+    def mirrored(model: PatchFeatures, batch: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        return embed(model, np.ascontiguousarray(np.flip(batch, axis)), batch_size)
+
+    with mock.patch.object(pipeline, "embed", mirrored):
+        return load_data(cfg, data_root, max_images).cands.X
+
+
+def tta_predict(copies: list[np.ndarray]) -> Callable[..., Pooled]:
+    """predict_photos with the patch probabilities and kNN distances averaged over `copies` of the candidates'
+    features (the first: d.cands.X)."""
+
+    def predict(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: LesionPatchConfig) -> Pooled:
+        m = np.isin(d.cands.img, imgs)
+        P = np.mean([head.proba(X[m], n_cls + 1) for X in copies], 0)
+        knn = np.mean([head.knn_distance(X[m]) for X in copies], 0)
+        D = np.stack([knn, head.colour_distance(d.cands.X[m])], 1)
+        im, ar = d.cands.img[m], d.cands.area[m]
+        out = Pooled(np.full((len(imgs), n_cls), np.log(1 / n_cls)), np.ones(len(imgs)), np.zeros(len(imgs)),
+                     np.zeros(len(imgs), bool))
+        for j, i in enumerate(imgs):
+            s = im == i
+            pooled = pool_leaf(P[s], ar[s], D[s], cfg.top_k) if s.any() else None
+            if pooled is not None:
+                dist, colour = np.asarray(pooled[1])
+                out.logq[j], out.dist[j], out.colour[j], out.found[j] = pooled[0], dist, colour, True
+        return out
+
+    return predict
+
+
+def trial_flip_tta(d: Data, cfg: LesionPatchConfig, max_images: int | None = None) -> None:
+    import models.lesion_patch_pipeline as pipeline
+
+    lr = flipped_candidates(cfg, DEFAULT_DATA_ROOT, max_images, 3)
+    ud = flipped_candidates(cfg, DEFAULT_DATA_ROOT, max_images, 2)
+    n, allc = len(d.classes), list(range(len(d.classes)))
+    print("\nflip_tta: leave one source out, macro-F1 / answered / accuracy of answered")
+    for name, copies in (("served design", [d.cands.X]), ("+ left-right", [d.cands.X, lr]),
+                         ("+ left-right + upside down", [d.cands.X, lr, ud])):
+        cells = []
+        with mock.patch.object(pipeline, "predict_photos", tta_predict(copies)):
+            for tr, te, head in directions(d, cfg).values():
+                r = report(pipeline.predict_photos(d, head, te, n, cfg), d.y[te], pipeline.rules_for(d, tr, allc, cfg),
+                           d.classes)
+                cells.append(f"{r['macro_f1']:.3f} / {r['answered']:.3f} / {r['answered_accuracy'] or 0:.3f}")
+        print(f"{name:<28} roboflow -> Sethy {cells[0]}   Sethy -> roboflow {cells[1]}")
+
+
+TRIALS = {"leaf_fusion": trial_leaf_fusion, "mil_background": trial_mil_background, "flip_tta": trial_flip_tta}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trial", choices=[*TRIALS, "all"], default="all")
+    ap.add_argument("--max-images", type=int, default=None, help="a quick subset (its figures mean nothing)")
+    a = ap.parse_args(argv)
+    cfg = LesionPatchConfig()
+    d = load_data(cfg, DEFAULT_DATA_ROOT, a.max_images)
+    for name, trial in TRIALS.items():
+        if a.trial in (name, "all"):
+            trial(d, cfg, a.max_images)
+
+
+if __name__ == "__main__":
+    main()
