@@ -4,12 +4,19 @@
 is scored, and counts per class: right, wrong disease named, unsure (no name given: unsure, no symptom or field
 patch) and refused (retake, or a file that cannot be decoded); macro-F1 counts every answer that is not the right
 name as wrong. `evaluate_network` scores the network alone (its abstain rule included) for comparison.
+
+Folders of classes the bundle does not know (tungro, a healthy leaf, a disease from another dataset) are scored too,
+apart (`evaluate_unknown`): for such a photo every answer that names one of the bundle's diseases is wrong, and the
+report counts them with the disease named, beside unsure, no symptom and refused. A folder whose name is one letter
+or two from a class's is read as that class and said; a little further, it is left out and said (a misspelt class
+would otherwise be scored as a disease the model does not know).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +29,14 @@ from inference.names import spelling_key
 from inference.photo import PhotoScorer
 from inference.photo_io import decode_rgb
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".heic"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".heic", ".tif", ".tiff"}
 OUTCOMES = ("right", "wrong", "unsure", "refused")
+# a photo of a class the bundle does not know: naming one of its diseases is the wrong answer
+UNKNOWN_OUTCOMES = ("named", "unsure", "no_symptom", "refused")
+# a folder name this close to a class's (difflib ratio of the spelling keys, plural "s" aside) is that class, said;
+# between SUSPECT_SPELLING and this it is left out as a probable misspelling, said
+SAME_SPELLING = 0.9
+SUSPECT_SPELLING = 0.8
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,61 @@ def labelled_photos(root: Path, classes: list[str],
     photos = [LabelledPhoto(p, by_key[spelling_key(d.name)]) for d in subdirs if spelling_key(d.name) in by_key
               for p in sorted(d.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
     return photos, [d.name for d in subdirs if spelling_key(d.name) not in by_key]
+
+
+@dataclass
+class ClassFolders:
+    """What a folder of class sub-folders holds for a bundle."""
+
+    known: list[LabelledPhoto]  # photos of the bundle's classes
+    unknown: list[LabelledPhoto]  # photos of classes it does not know, labelled by the registry's name or the folder's
+    ignored: list[str] = field(default_factory=list)  # sub-folders not scored: no photo in them, or a misspelling
+    read_as: dict[str, str] = field(default_factory=dict)  # sub-folder -> the class a near spelling was read as
+    misspelt: dict[str, str] = field(default_factory=dict)  # sub-folder -> the class it resembles (left out)
+
+
+def _photos_in(folder: Path) -> list[Path]:
+    """The photos in a class folder and its sub-folders (by field, by day), hidden files and folders aside."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _closest(key: str, by_key: dict[str, str]) -> tuple[str | None, float]:
+    best, score = None, 0.0
+    for k, c in by_key.items():
+        r = max(SequenceMatcher(None, key, k).ratio(), SequenceMatcher(None, key.rstrip("s"), k).ratio())
+        if r > score:
+            best, score = c, r
+    return best, score
+
+
+def class_folders(root: Path, classes: list[str], aliases: dict[str, str] | None = None) -> ClassFolders:
+    """Every sub-folder of ROOT with photos: a class of the bundle (its name, case, spaces and punctuation aside, or
+    an alias: the registry's Vietnamese and English names and other names, `aliases` name -> label), a near spelling
+    of one (read as it, or left out when less near), or a class the bundle does not know (the registry's label for
+    the folder's name when it has one: "Rice tungro/" is tungro)."""
+    aliases = aliases or {}
+    by_key = {spelling_key(a): c for a, c in aliases.items() if c in classes}
+    by_key.update({spelling_key(c): c for c in classes})
+    others = {spelling_key(a): c for a, c in aliases.items() if c not in classes}
+    out = ClassFolders([], [])
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        key, photos = spelling_key(d.name), _photos_in(d)
+        if not photos:
+            out.ignored.append(d.name)
+            continue
+        near, score = _closest(key, by_key) if key not in by_key and key not in others else (None, 0.0)
+        if key in by_key or score >= SAME_SPELLING:
+            label = by_key.get(key) or str(near)
+            if key not in by_key:
+                out.read_as[d.name] = label
+            out.known += [LabelledPhoto(p, label) for p in photos]
+        elif score >= SUSPECT_SPELLING:
+            out.ignored.append(d.name)
+            out.misspelt[d.name] = str(near)
+        else:
+            out.unknown += [LabelledPhoto(p, others.get(key, d.name)) for p in photos]
+    return out
 
 
 def outcome(true: str, label: str, status: str) -> str:
@@ -72,21 +140,69 @@ def summarise(classes: list[str], rows: list[tuple[str, str, str]]) -> dict[str,
     return m
 
 
+def pipeline_answers(scorer: PhotoScorer, photos: Iterable[LabelledPhoto],
+                     unreadable: list[dict[str, str]] | None = None) -> Iterator[tuple[str, str, str, float]]:
+    """(true class, answered label, status, confidence) of every photo through the served pipeline; a file the
+    service refuses to read is status "refused" and, given `unreadable`, named there with why."""
+    for ph in photos:
+        try:
+            d = scorer.score(ph.path.read_bytes()).diagnosis
+            yield ph.label, d.label, d.status, float(d.confidence or 0.0)
+        except CropwatchError as exc:
+            if unreadable is not None:
+                unreadable.append({"path": str(ph.path), "error": str(exc)})
+            yield ph.label, "unsure", "refused", 0.0
+
+
+def network_answers(model: PhotoModel, photos: Iterable[LabelledPhoto],
+                    unreadable: list[dict[str, str]] | None = None) -> Iterator[tuple[str, str, str, float]]:
+    """The same from the network alone (its abstain rule included, no quality gate); a file that cannot be decoded
+    is "refused", as serving refuses it."""
+    for ph in photos:
+        try:
+            p = model.predict(decode_rgb(ph.path, model.decode_short_side))  # serving's decode, without the gate
+        except (OSError, ValueError, SyntaxError) as exc:  # not an image, or a damaged one
+            if unreadable is not None:
+                unreadable.append({"path": str(ph.path), "error": f"cannot be read as an image: {exc}"})
+            yield ph.label, "unsure", "refused", 0.0
+            continue
+        yield ph.label, p.label, "diagnosed" if p.label != "unsure" else "unsure", float(p.confidence)
+
+
 def score_photos(scorer: PhotoScorer, photos: Iterable[LabelledPhoto],
                  progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
                  unreadable: list[dict[str, str]] | None = None) -> list[tuple[str, str, str, float]]:
     """(true class, answered label, outcome, confidence) of every photo through the served pipeline; a file the
     service refuses to read counts as refused and, given `unreadable`, is named there with why."""
-    rows = []
-    for ph in progress(photos):
-        try:
-            d = scorer.score(ph.path.read_bytes()).diagnosis
-            rows.append((ph.label, d.label, outcome(ph.label, d.label, d.status), float(d.confidence or 0.0)))
-        except CropwatchError as exc:
-            rows.append((ph.label, "unsure", "refused", 0.0))
-            if unreadable is not None:
-                unreadable.append({"path": str(ph.path), "error": str(exc)})
-    return rows
+    return [(t, lab, outcome(t, lab, st), c) for t, lab, st, c in pipeline_answers(scorer, progress(photos), unreadable)]
+
+
+def unknown_outcome(status: str) -> str:
+    """named / unsure / no_symptom / refused of an answer to a photo of a class the bundle does not know."""
+    if status in ("retake", "refused"):
+        return "refused"
+    if status == "diagnosed":
+        return "named"
+    return "no_symptom" if status == "no_symptom" else "unsure"
+
+
+def evaluate_unknown(answers: Iterable[tuple[str, str, str, float]]) -> dict[str, dict[str, Any]]:
+    """Per class the bundle does not know: its photos, how many got each of UNKNOWN_OUTCOMES, the diseases named
+    (with the median confidence of those answers), and the share named (wrong)."""
+    per: dict[str, dict[str, Any]] = {}
+    conf: dict[str, list[float]] = {}
+    for true, label, status, c in answers:
+        v = per.setdefault(true, {"n": 0, **dict.fromkeys(UNKNOWN_OUTCOMES, 0), "named_as": {}})
+        o = unknown_outcome(status)
+        v["n"] += 1
+        v[o] += 1
+        if o == "named":
+            v["named_as"][label] = v["named_as"].get(label, 0) + 1
+            conf.setdefault(true, []).append(c)
+    for k, v in per.items():
+        v["named_share"] = round(v["named"] / v["n"], 4)
+        v["named_median_confidence"] = round(float(np.median(conf[k])), 4) if k in conf else None
+    return dict(sorted(per.items()))
 
 
 def evaluate_pipeline(scorer: PhotoScorer, photos: Iterable[LabelledPhoto],
@@ -164,16 +280,8 @@ def evaluate_network(model: PhotoModel, photos: Iterable[LabelledPhoto],
                      progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
                      ) -> dict[str, Any]:
     """The network alone, with its abstain rule: right / wrong / unsure per class."""
-    rows, unreadable = [], []
-    for ph in progress(photos):
-        try:
-            p = model.predict(decode_rgb(ph.path, model.decode_short_side))  # serving's decode, without the gate
-        except (OSError, ValueError, SyntaxError) as exc:  # not an image, or a damaged one: refused, as serving is
-            rows.append((ph.label, "unsure", "refused"))
-            unreadable.append({"path": str(ph.path), "error": f"cannot be read as an image: {exc}"})
-            continue
-        status = "diagnosed" if p.label != "unsure" else "unsure"
-        rows.append((ph.label, p.label, outcome(ph.label, p.label, status)))
+    unreadable: list[dict[str, str]] = []
+    rows = [(t, lab, outcome(t, lab, st)) for t, lab, st, _ in network_answers(model, progress(photos), unreadable)]
     return {"mode": "network_only", **summarise(model.classes, rows), **({"unreadable": unreadable} if unreadable else {})}
 
 
@@ -187,4 +295,17 @@ def format_report(m: dict[str, Any], title: str) -> list[str]:
              f"  {'class':<24} {'right':>6} {'wrong':>6} {'unsure':>7} {'refused':>8}    F1"]
     for c, v in m["per_class"].items():
         lines.append(f"  {c:<24} {v['right']:>6} {v['wrong']:>6} {v['unsure']:>7} {v['refused']:>8}  {v['f1']:.3f}")
+    return lines
+
+
+def format_unknown(per: dict[str, dict[str, Any]]) -> list[str]:
+    """Lines of the report on classes the bundle does not know."""
+    lines = ["classes this bundle does not know (naming one of its diseases is wrong; unsure or no symptom is right):",
+             f"  {'class':<24} {'photos':>6} {'named':>6} {'unsure':>7} {'no symptom':>11} {'refused':>8}  diseases named"]
+    for c, v in per.items():
+        named = ", ".join(f"{k} {n}" for k, n in sorted(v["named_as"].items(), key=lambda kv: -kv[1]))
+        if named:
+            named += f" (median confidence {v['named_median_confidence']:.2f})"
+        lines.append(f"  {c:<24} {v['n']:>6} {v['named']:>6} {v['unsure']:>7} {v['no_symptom']:>11} {v['refused']:>8}"
+                     f"  {named or '-'}")
     return lines

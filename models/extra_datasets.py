@@ -23,13 +23,14 @@ LABEL_REGISTRY = Path(__file__).resolve().parents[1] / "api" / "data" / "label_c
 
 @lru_cache
 def known_labels(registry: Path = LABEL_REGISTRY) -> dict[str, str]:
-    """Spelling key -> the registry's class name, for its name and its English and Vietnamese names ("Blast",
-    "brown spot", "Bệnh đạo ôn" -> blast, brown_spot, blast)."""
+    """Spelling key -> the registry's class name, for its name, its English and Vietnamese names and its aliases
+    ("Blast", "brown spot", "Bệnh đạo ôn", "Leaf blast" -> blast, brown_spot, blast, blast)."""
     if not registry.is_file():
         return {}
     with registry.open(encoding="utf-8", newline="") as fh:
-        return {spelling_key(t): r["name"] for r in csv.DictReader(fh) for t in (r["name"], r.get("name_en") or "",
-                                                                        r.get("name_vi") or "") if t}
+        return {spelling_key(t): r["name"] for r in csv.DictReader(fh)
+                for t in (r["name"], r.get("name_en") or "", r.get("name_vi") or "",
+                          *(r.get("aliases") or "").split("|")) if t}
 
 
 def canonical_label(name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,14 +26,16 @@ def models_evaluate(
                         "that training leaves out)")] = None,
 ) -> None:
     """Evaluate a photo bundle as farmers meet it: the served pipeline (quality gate included) on a folder of class
-    sub-folders; per class: right, wrong disease named, unsure, refused; macro-F1 with unsure counted wrong."""
+    sub-folders; per class: right, wrong disease named, unsure, refused; macro-F1 with unsure counted wrong. Folders
+    of classes the bundle does not know (tungro, healthy, ...) are scored apart: how often one of its diseases is
+    named for them."""
     from tqdm import tqdm
 
     from api.services.photos import make_scorer
     from api.settings import get_settings
     from inference.bundle import BundleError, load_bundle
     from inference.errors import CropwatchError
-    from inference.evaluation import evaluate_network, evaluate_pipeline, format_report, labelled_photos
+    from inference.evaluation import class_folders
 
     try:
         task = load_bundle(bundle_dir, verify=False).meta.get("model_name", "?")
@@ -48,43 +50,80 @@ def models_evaluate(
         fail(str(exc))
     from api.services.labels import seed
 
-    names = {n: lab.name for lab in seed() for n in (lab.name_vi, lab.name_en) if n}
-    photos, ignored = labelled_photos(data_dir, scorer.model.classes, names)
+    names = {n: lab.name for lab in seed() for n in (lab.name, lab.name_vi, lab.name_en, *lab.aliases) if n}
+    folders = class_folders(data_dir, scorer.model.classes, names)
+    photos, unknown = folders.known, folders.unknown
     if split is not None:
-        photos = _in_split(photos, data_dir, split)
-    if not photos:
-        found = f" (its sub-folders: {', '.join(ignored)})" if ignored else " (it has no sub-folders)"
+        photos, unknown = _in_split(photos, data_dir, split), _in_split(unknown, data_dir, split)
+    if not photos and not unknown:
+        found = f" (its sub-folders: {', '.join(folders.ignored)})" if folders.ignored else " (it has no sub-folders)"
         fail(f"{data_dir} has no photos in sub-folders named {', '.join(scorer.model.classes)}{found}")
+    bar = lambda it: tqdm(it, desc="scoring", unit="photo", file=sys.stderr)  # noqa: E731
+    m = _evaluate(scorer, photos, network_only, bar) if photos else {"mode": mode_name(network_only), "n": 0}
+    if unknown:
+        m["unknown_classes"] = _evaluate_unknown(scorer, unknown, network_only, bar)
+    m.update({k: v for k, v in (("ignored_folders", folders.ignored), ("read_as", folders.read_as),
+                                ("misspelt", folders.misspelt)) if v})
     missing = sorted(set(scorer.model.classes) - {p.label for p in photos})
-    seen = _photos_in_training(scorer.model.meta, [p.path for p in photos])
-    bar = lambda it: tqdm(it, desc="scoring", unit="photo", file=sys.stderr, total=len(photos))  # noqa: E731
-    m = evaluate_network(scorer.model, photos, bar) if network_only else evaluate_pipeline(scorer, photos, bar)
-    if ignored:
-        m["ignored_folders"] = ignored
     if missing:
         m["classes_without_photos"] = missing
+    seen = _photos_in_training(scorer.model.meta, [p.path for p in [*photos, *unknown]])
     if seen is not None:
         m["photos_in_training"] = seen
     if as_json:
         typer.echo(json.dumps(m))
         return
-    title = f"bundle {scorer.model.bundle.name} {scorer.model.bundle.version} on {data_dir} ({m['n']} photos)"
-    for line in format_report(m, title):
-        typer.echo(line)
+    _print_report(m, f"bundle {scorer.model.bundle.name} {scorer.model.bundle.version} on {data_dir}")
     _notes(m, len(photos), bool((scorer.model.meta.get("training") or {}).get("extra_datasets")))
+
+
+def mode_name(network_only: bool) -> str:
+    return "network_only" if network_only else "pipeline"
+
+
+def _evaluate(scorer: Any, photos: list, network_only: bool, bar: Any) -> dict:
+    from inference.evaluation import evaluate_network, evaluate_pipeline
+
+    return evaluate_network(scorer.model, photos, bar) if network_only else evaluate_pipeline(scorer, photos, bar)
+
+
+def _evaluate_unknown(scorer: Any, photos: list, network_only: bool, bar: Any) -> dict:
+    from inference.evaluation import evaluate_unknown, network_answers, pipeline_answers
+
+    unreadable: list[dict[str, str]] = []
+    answers = (network_answers(scorer.model, bar(photos), unreadable) if network_only
+               else pipeline_answers(scorer, bar(photos), unreadable))
+    return evaluate_unknown(answers)
+
+
+def _print_report(m: dict, title: str) -> None:
+    from inference.evaluation import format_report, format_unknown
+
+    if m["n"]:
+        for line in format_report(m, f"{title} ({m['n']} photos)"):
+            typer.echo(line)
+    else:
+        typer.echo(f"{title}: no photo of the bundle's own classes; mode {m['mode']}")
+    if m.get("unknown_classes"):
+        for line in format_unknown(m["unknown_classes"]):
+            typer.echo(line)
 
 
 def _notes(m: dict, n: int, trained_with_extras: bool) -> None:
     """What the figures of `models evaluate` rest on: folders ignored, files unreadable, classes without photos, a
     small sample, photos the bundle trained on (or that this cannot be told)."""
+    for folder, label in m.get("read_as", {}).items():
+        typer.echo(f"note: folder {folder!r} read as {label} (a near spelling)")
+    for folder, label in m.get("misspelt", {}).items():
+        typer.echo(f"left out: folder {folder!r} looks like a misspelling of {label}: rename it to score its photos")
     if m.get("ignored_folders"):
-        typer.echo(f"ignored folders (not classes of this bundle): {', '.join(m['ignored_folders'])}")
+        typer.echo(f"ignored folders (no photos, or a misspelt class): {', '.join(m['ignored_folders'])}")
     for u in m.get("unreadable", []):
         typer.echo(f"unreadable, counted refused: {u['path']}: {u['error']}")
     if m.get("classes_without_photos"):
         typer.echo(f"note: no photos of {', '.join(m['classes_without_photos'])}: each counts as F1 0 in the macro-F1 "
                    "above; add photos of every class for a macro-F1 to compare")
-    if n < 30:
+    if 0 < n < 30:
         typer.echo(f"note: only {n} photos: one photo moves accuracy by {100 / n:.0f} points")
     seen = m.get("photos_in_training")
     if seen is None and trained_with_extras:

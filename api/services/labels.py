@@ -30,6 +30,9 @@ class Label:
     name_en: str
     active: bool = True
     added_by: str = "seed"
+    # other names a folder of photos may carry ("Leaf blast", "BLB", a Latin name): read as this label by
+    # `cropwatch models evaluate` and by training's extra folders; seed rows only (label_classes.csv's `aliases`)
+    aliases: tuple[str, ...] = ()
 
     @property
     def trainable(self) -> bool:
@@ -40,7 +43,9 @@ class Label:
 @lru_cache(maxsize=1)
 def seed() -> tuple[Label, ...]:
     with SEED_CSV.open(encoding="utf-8", newline="") as fh:
-        return tuple(Label(r["name"], r["kind"], r["name_vi"], r["name_en"]) for r in csv.DictReader(fh))
+        return tuple(Label(r["name"], r["kind"], r["name_vi"], r["name_en"],
+                           aliases=tuple(a for a in (r.get("aliases") or "").split("|") if a))
+                     for r in csv.DictReader(fh))
 
 
 def registry(session: Session, model_classes: set[str] | frozenset[str] = frozenset()) -> dict[str, Label]:

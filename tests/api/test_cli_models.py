@@ -172,3 +172,23 @@ def test_models_evaluate_scores_the_test_split_of_a_feedback_export(tmp_path: Pa
     (data / "manifest.csv").unlink()
     r = cli("models", "evaluate", bundle, str(data), "--split", "test")
     assert r.returncode == 2 and "manifest.csv" in r.stderr
+
+
+def test_models_evaluate_scores_a_disease_the_bundle_does_not_know(tmp_path: Path) -> None:
+    """A folder of photos of an unknown disease alone ("Rice tungro/", the registry's tungro) was refused as "no
+    photos in sub-folders named ..."; beside known classes it was ignored. Now it is scored apart: every answer
+    naming one of the bundle's diseases is wrong, counted with the disease named."""
+    data = tmp_path / "photos"
+    (data / "Rice tungro").mkdir(parents=True)
+    for p in sorted((PHOTOS / "blast").iterdir())[:3]:  # stand-ins: what matters is how the answers are counted
+        shutil.copy(p, data / "Rice tungro" / p.name)
+    bundle = active_bundle_path("field_photo")
+    r = cli("models", "evaluate", str(bundle), str(data))
+    assert r.returncode == 0, r.stderr
+    assert "classes this bundle does not know" in r.stdout and "tungro" in r.stdout
+    m = json.loads(cli("models", "evaluate", str(bundle), str(data), "--json").stdout)
+    scorer = PhotoScorer(load_photo_model(bundle))
+    named = sum(scorer.score(p.read_bytes()).diagnosis.status == "diagnosed" for p in (data / "Rice tungro").iterdir())
+    t = m["unknown_classes"]["tungro"]
+    assert m["n"] == 0 and t["n"] == 3 and t["named"] == named == sum(t["named_as"].values())
+    assert t["named"] + t["unsure"] + t["no_symptom"] + t["refused"] == 3
