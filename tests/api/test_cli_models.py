@@ -128,6 +128,29 @@ def test_photo_score_json_contract(tmp_path: Path) -> None:
     assert lines[2]["status"] == 415 and "not a JPEG" in lines[2]["error"]
 
 
+def test_photo_score_takes_folders_and_never_writes_two_photos_masks_under_one_name(tmp_path: Path) -> None:
+    """A folder of photos was refused ("is a directory"); two photos named alike in two folders wrote their masks
+    under one name, the second over the first. A folder's photos keep their path below it; two files given that
+    would share a name end the command before any work."""
+    from tests.data.make_photos import real_photo
+
+    data = tmp_path / "set"
+    for sub, (c, i) in (("field_a", ("blast", 0)), ("field_b", ("brown_spot", 1))):
+        (data / sub).mkdir(parents=True)
+        shutil.copy(real_photo(c, i), data / sub / "IMG_0001.jpg")
+    (data / "field_a" / "readme.txt").write_text("not a photo: not scored")
+    r = cli("photo", "score", str(data), "--json", "--masks", str(tmp_path / "masks"))
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 2
+    written = sorted(p.relative_to(tmp_path / "masks").as_posix() for p in (tmp_path / "masks").rglob("*.png"))
+    assert written == [f"{sub}/IMG_0001.jpg.{k}.png" for sub in ("field_a", "field_b")
+                       for k in ("canopy", "leaf", "lesions")]
+    r = cli("photo", "score", str(data / "field_a" / "IMG_0001.jpg"), str(data / "field_b" / "IMG_0001.jpg"),
+            "--masks", str(tmp_path / "again"))
+    assert r.returncode == 2 and "would be written under one name" in r.stderr
+    assert not (tmp_path / "again").exists()
+
+
 def test_models_evaluate_says_what_it_cannot_score(tmp_path: Path) -> None:
     """A drone bundle is named as such (a KeyError traceback before); with --network-only a file that is no image
     is counted refused, as the served pipeline counts it (the whole evaluation was lost to a traceback)."""
