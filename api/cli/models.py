@@ -29,8 +29,6 @@ def models_evaluate(
     sub-folders; per class: right, wrong disease named, unsure, refused; macro-F1 with unsure counted wrong. Folders
     of classes the bundle does not know (tungro, healthy, ...) are scored apart: how often one of its diseases is
     named for them."""
-    from tqdm import tqdm
-
     from api.services.photos import make_scorer
     from api.settings import get_settings
     from inference.bundle import BundleError, load_bundle
@@ -58,18 +56,9 @@ def models_evaluate(
     if not photos and not unknown:
         found = f" (its sub-folders: {', '.join(folders.ignored)})" if folders.ignored else " (it has no sub-folders)"
         fail(f"{data_dir} has no photos in sub-folders named {', '.join(scorer.model.classes)}{found}")
-    bar = lambda it: tqdm(it, desc="scoring", unit="photo", file=sys.stderr)  # noqa: E731
-    m = _evaluate(scorer, photos, network_only, bar) if photos else {"mode": mode_name(network_only), "n": 0}
-    if unknown:
-        m["unknown_classes"] = _evaluate_unknown(scorer, unknown, network_only, bar)
+    m = _metrics(scorer, photos, unknown, network_only)
     m.update({k: v for k, v in (("ignored_folders", folders.ignored), ("read_as", folders.read_as),
                                 ("misspelt", folders.misspelt)) if v})
-    missing = sorted(set(scorer.model.classes) - {p.label for p in photos})
-    if missing:
-        m["classes_without_photos"] = missing
-    seen = _photos_in_training(scorer.model.meta, [p.path for p in [*photos, *unknown]])
-    if seen is not None:
-        m["photos_in_training"] = seen
     if as_json:
         typer.echo(json.dumps(m))
         return
@@ -77,8 +66,25 @@ def models_evaluate(
     _notes(m, len(photos), bool((scorer.model.meta.get("training") or {}).get("extra_datasets")))
 
 
-def mode_name(network_only: bool) -> str:
-    return "network_only" if network_only else "pipeline"
+def _metrics(scorer: Any, photos: list, unknown: list, network_only: bool) -> dict[str, Any]:
+    """The evaluation's figures: the bundle's classes (none when no photo of them), the classes it does not know, the
+    files that could not be read, its classes without photos, and how many photos it trained on."""
+    from tqdm import tqdm
+
+    bar = lambda it: tqdm(it, desc="scoring", unit="photo", file=sys.stderr)  # noqa: E731
+    m: dict[str, Any] = (_evaluate(scorer, photos, network_only, bar) if photos
+                         else {"mode": "network_only" if network_only else "pipeline", "n": 0})
+    if unknown:
+        m["unknown_classes"], bad = _evaluate_unknown(scorer, unknown, network_only, bar)
+        if bad:
+            m["unreadable"] = list(m.get("unreadable") or []) + bad
+    missing = sorted(set(scorer.model.classes) - {p.label for p in photos})
+    if missing and photos:
+        m["classes_without_photos"] = missing
+    seen = _photos_in_training(scorer.model.meta, [p.path for p in photos])
+    if seen is not None:
+        m["photos_in_training"] = seen
+    return m
 
 
 def _evaluate(scorer: Any, photos: list, network_only: bool, bar: Any) -> dict:
@@ -87,13 +93,14 @@ def _evaluate(scorer: Any, photos: list, network_only: bool, bar: Any) -> dict:
     return evaluate_network(scorer.model, photos, bar) if network_only else evaluate_pipeline(scorer, photos, bar)
 
 
-def _evaluate_unknown(scorer: Any, photos: list, network_only: bool, bar: Any) -> dict:
+def _evaluate_unknown(scorer: Any, photos: list, network_only: bool, bar: Any) -> tuple[dict, list[dict[str, str]]]:
+    """evaluate_unknown of the photos of classes the bundle does not know, and the files that could not be read."""
     from inference.evaluation import evaluate_unknown, network_answers, pipeline_answers
 
     unreadable: list[dict[str, str]] = []
     answers = (network_answers(scorer.model, bar(photos), unreadable) if network_only
                else pipeline_answers(scorer, bar(photos), unreadable))
-    return evaluate_unknown(answers)
+    return evaluate_unknown(answers), unreadable
 
 
 def _print_report(m: dict, title: str) -> None:
