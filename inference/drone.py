@@ -24,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -544,10 +545,14 @@ OUTPUT_NAMES = ("canopy", "growth", "damage")
 
 
 def _raw_writer(src: rasterio.io.DatasetReader, path: Path, dtype: str, nodata: int | None) -> Any:
+    """A raw tiled raster on the source's grid, tagged CROPWATCH_LAYER=<canopy|growth|damage|...> (the COG copy keeps
+    the tag: the spray planner refuses a canopy or growth map given as the damage map)."""
     meta = {"driver": "GTiff", "width": src.width, "height": src.height, "count": 1, "dtype": dtype,
             "nodata": nodata, "crs": src.crs, "transform": src.transform, "tiled": True,
             "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}  # raw: compressed once, by the COG copy
-    return rasterio.open(path, "w", **meta)
+    dst = rasterio.open(path, "w", **meta)
+    dst.update_tags(CROPWATCH_LAYER=path.name.split(".")[0])
+    return dst
 
 
 def _first_pass(path: str, info: RasterInfo, windows: list[Window], work: Path, workers: int, names: tuple[str, ...],
@@ -599,6 +604,23 @@ def _finish_outputs(work: Path, acc: _Accumulator, with_model: bool) -> tuple[fl
     return anomaly
 
 
+@contextmanager
+def _work_folder(out_dir: Path) -> Iterator[Path]:
+    """A temporary folder inside OUT for the outputs under way, removed at the end; when the work fails, OUT goes too
+    if this made it (a refused analysis writes nothing: it left an empty folder)."""
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".analysis-", dir=out_dir))
+    try:
+        yield work
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def analyze_orthomosaic(
     path: str | Path,
     out_dir: str | Path,
@@ -632,9 +654,7 @@ def analyze_orthomosaic(
         if progress:
             progress(min(0.99, 0.9 * done[0] / len(windows)))
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".analysis-", dir=out_dir))
-    try:
+    with _work_folder(out_dir) as work:
         fn = lambda src, w: _process_window(src, info, w, model, factor, area_geom)  # noqa: E731
         names = ("canopy", "growth", "damage" if model else "dcode")
         with allocator.gdal_block_cache(_block_cache_bytes(info, windows, model.halo_px * factor if model else 0)):
@@ -652,8 +672,6 @@ def analyze_orthomosaic(
         (work / "summary.json").write_text(summary.model_dump_json(indent=2))
         for n in (*[f"{x}.tif" for x in OUTPUT_NAMES], "summary.json"):
             os.replace(work / n, out_dir / n)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     if progress:
         progress(1.0)
     return summary

@@ -29,7 +29,7 @@ from inference.names import spelling_key
 from inference.photo import PhotoScorer
 from inference.photo_io import decode_rgb
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".heic", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".gif", ".heic", ".heif", ".tif", ".tiff"}
 OUTCOMES = ("right", "wrong", "unsure", "refused")
 # a photo of a class the bundle does not know: naming one of its diseases is the wrong answer
 UNKNOWN_OUTCOMES = ("named", "unsure", "no_symptom", "refused")
@@ -64,7 +64,7 @@ class ClassFolders:
 
     known: list[LabelledPhoto]  # photos of the bundle's classes
     unknown: list[LabelledPhoto]  # photos of classes it does not know, labelled by the registry's name or the folder's
-    ignored: list[str] = field(default_factory=list)  # sub-folders not scored: no photo in them, or a misspelling
+    ignored: list[str] = field(default_factory=list)  # sub-folders without a photo
     read_as: dict[str, str] = field(default_factory=dict)  # sub-folder -> the class a near spelling was read as
     misspelt: dict[str, str] = field(default_factory=dict)  # sub-folder -> the class it resembles (left out)
 
@@ -106,7 +106,6 @@ def class_folders(root: Path, classes: list[str], aliases: dict[str, str] | None
                 out.read_as[d.name] = label
             out.known += [LabelledPhoto(p, label) for p in photos]
         elif score >= SUSPECT_SPELLING:
-            out.ignored.append(d.name)
             out.misspelt[d.name] = str(near)
         else:
             out.unknown += [LabelledPhoto(p, others.get(key, d.name)) for p in photos]
@@ -154,14 +153,30 @@ def pipeline_answers(scorer: PhotoScorer, photos: Iterable[LabelledPhoto],
             yield ph.label, "unsure", "refused", 0.0
 
 
-def network_answers(model: PhotoModel, photos: Iterable[LabelledPhoto],
-                    unreadable: list[dict[str, str]] | None = None) -> Iterator[tuple[str, str, str, float]]:
-    """The same from the network alone (its abstain rule included, no quality gate); a file that cannot be decoded
-    is "refused", as serving refuses it."""
+def _decoded_for_network(path: Path, short_side: int, max_pixels: int | None) -> np.ndarray:
+    """decode_rgb, with serving's pixel limit checked from the header first (a 65,000 x 65,000 px JPEG of 633 bytes
+    ended a --network-only run in a DecompressionBombError traceback)."""
+    from PIL import Image
+
+    try:
+        if max_pixels is not None:
+            with Image.open(path) as img:
+                w, h = img.size
+            if w * h > max_pixels:
+                raise ValueError(f"the photo has {w * h / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} MP")
+        return decode_rgb(path, short_side)
+    except Image.DecompressionBombError as exc:  # raised by Image.open itself for some formats
+        raise ValueError(f"too many pixels to decode safely ({exc})") from exc
+
+
+def network_answers(model: PhotoModel, photos: Iterable[LabelledPhoto], unreadable: list[dict[str, str]] | None = None,
+                    max_pixels: int | None = None) -> Iterator[tuple[str, str, str, float]]:
+    """The same from the network alone (its abstain rule included, no quality gate); a file that cannot be decoded,
+    or has more pixels than `max_pixels` (serving's limit), is "refused", as serving refuses it."""
     for ph in photos:
-        try:
-            p = model.predict(decode_rgb(ph.path, model.decode_short_side))  # serving's decode, without the gate
-        except (OSError, ValueError, SyntaxError) as exc:  # not an image, or a damaged one
+        try:  # serving's decode, without the gate
+            p = model.predict(_decoded_for_network(ph.path, model.decode_short_side, max_pixels))
+        except (OSError, ValueError, SyntaxError) as exc:  # not an image, a damaged or an oversized one
             if unreadable is not None:
                 unreadable.append({"path": str(ph.path), "error": f"cannot be read as an image: {exc}"})
             yield ph.label, "unsure", "refused", 0.0
@@ -278,10 +293,11 @@ def format_comparison(cmp: dict[str, Any], title: str) -> list[str]:
 
 def evaluate_network(model: PhotoModel, photos: Iterable[LabelledPhoto],
                      progress: Callable[[Iterable[LabelledPhoto]], Iterable[LabelledPhoto]] = lambda x: x,
-                     ) -> dict[str, Any]:
+                     max_pixels: int | None = None) -> dict[str, Any]:
     """The network alone, with its abstain rule: right / wrong / unsure per class."""
     unreadable: list[dict[str, str]] = []
-    rows = [(t, lab, outcome(t, lab, st)) for t, lab, st, _ in network_answers(model, progress(photos), unreadable)]
+    rows = [(t, lab, outcome(t, lab, st))
+            for t, lab, st, _ in network_answers(model, progress(photos), unreadable, max_pixels)]
     return {"mode": "network_only", **summarise(model.classes, rows), **({"unreadable": unreadable} if unreadable else {})}
 
 

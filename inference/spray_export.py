@@ -51,7 +51,10 @@ def _zones_4326(plan: SprayPlan) -> tuple[list[Any], list[dict[str, Any]]]:
 
 def _write_vector(path: Path, driver: str, geoms: list[Any], props: list[dict[str, Any]], layer: str,
                   append: bool = False, **kw: Any) -> None:
-    write_features(path, driver, geoms, props, layer, fields=FIELDS, append=append, **kw)
+    fields = FIELDS
+    if driver == "ESRI Shapefile":  # dBASE names hold 10 characters: say the name GDAL would launder it to
+        fields, props = [f[:10] for f in FIELDS], [{k[:10]: v for k, v in p.items()} for p in props]
+    write_features(path, driver, geoms, props, layer, fields=fields, append=append, **kw)
 
 
 def export_geojson(plan: SprayPlan, dest: Path) -> Path:

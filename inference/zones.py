@@ -218,6 +218,23 @@ def _field_window(ds: rasterio.io.DatasetReader, left: float, bottom: float, rig
     return Window(c0, r0, c1 - c0, r1 - r0) if c1 > c0 and r1 > r0 else None
 
 
+def _check_damage_map(ds: rasterio.io.DatasetReader) -> None:
+    """BadInput unless `ds` can be a damage map: one uint8 band with a CRS, and not one of the analysis's other maps
+    (its CROPWATCH_LAYER tag). The orthomosaic itself was planned as damage (100 % of the field treated) and the
+    canopy map as none, without a word."""
+    name = Path(ds.name).name
+    layer = ds.tags().get("CROPWATCH_LAYER")
+    if layer not in (None, "damage"):
+        raise BadInput(f"{name} is the {layer} map of an analysis, not its damage map: give the damage.tif beside it",
+                       reason="plan_not_a_damage_map")
+    if ds.count != 1 or ds.dtypes[0] != "uint8":
+        raise BadInput(f"{name} has {ds.count} band(s) of {ds.dtypes[0]}: a damage map has one band of 0-100 % "
+                       "(uint8, nodata 255); give the damage.tif that `cropwatch drone analyze` wrote, not the "
+                       "orthomosaic", reason="plan_not_a_damage_map")
+    if ds.crs is None:
+        raise BadInput("the damage raster has no CRS")
+
+
 def _cell_damage(
     damage_tif: str, boundary_utm: BaseGeometry, epsg: int, origin: tuple[float, float], heading: float,
     cell: float, nx: int, ny: int, threshold_pct: float,
@@ -231,8 +248,7 @@ def _cell_damage(
     valid = np.zeros(nx * ny, np.int64)
     th = math.radians(heading)
     with rasterio.open(damage_tif) as ds:
-        if ds.crs is None:
-            raise BadInput("the damage raster has no CRS")
+        _check_damage_map(ds)
         crs = ds.crs.to_string()
         win = _field_window(ds, *reproject(boundary_utm, f"EPSG:{epsg}", crs).bounds)
         if win is None:
@@ -255,6 +271,10 @@ def _cell_damage(
             i, j = np.floor(gx / cell).astype(np.int64), np.floor(gy / cell).astype(np.int64)
             v = dmg.ravel()
             ok = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (v != 255)
+            if (v[ok] > 100).any():
+                raise BadInput(f"{Path(damage_tif).name} holds values above 100 inside the field: a damage map gives a "
+                               "percentage (0-100, nodata 255); give the damage.tif that `cropwatch drone analyze` "
+                               "wrote", reason="plan_not_a_damage_map")
             idx = j[ok] * nx + i[ok]
             valid += np.bincount(idx, minlength=nx * ny)
             damaged += np.bincount(idx, weights=(v[ok] >= threshold_pct), minlength=nx * ny)

@@ -12,8 +12,8 @@ import typer
 from api.cli.common import fail, migrate_database
 
 app = typer.Typer(help="Drone orthomosaics.", no_args_is_help=True)
-SHOWN = ("sensor", "crs", "width", "height", "analysed_area_ha", "canopy_cover_pct", "growth_score", "damaged_area_ha",
-         "damaged_pct", "damage_method", "seconds")
+SHOWN = ("sensor", "crs", "width", "height", "analysed_area_ha", "area_covered_pct", "canopy_cover_pct", "growth_score",
+         "damaged_area_ha", "damaged_pct", "damage_method", "warnings", "seconds")
 
 
 def _area(code: str) -> Any:

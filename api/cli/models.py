@@ -29,6 +29,7 @@ def models_evaluate(
     sub-folders; per class: right, wrong disease named, unsure, refused; macro-F1 with unsure counted wrong. Folders
     of classes the bundle does not know (tungro, healthy, ...) are scored apart: how often one of its diseases is
     named for them."""
+    from api.services.model_registry import BUNDLE_TASKS
     from api.services.photos import make_scorer
     from api.settings import get_settings
     from inference.bundle import BundleError, load_bundle
@@ -36,12 +37,15 @@ def models_evaluate(
     from inference.evaluation import class_folders
 
     try:
-        task = load_bundle(bundle_dir, verify=False).meta.get("model_name", "?")
+        meta = load_bundle(bundle_dir, verify=False).meta
     except (BundleError, FileNotFoundError, ValueError) as exc:
         fail(f"{bundle_dir} is not a model bundle: {exc}")
-    if task != "field_photo":
-        fail(f"{bundle_dir} is a {task} bundle; `models evaluate` scores field-photo bundles on photos (drone bundles "
-             "are compared on their held-out scenes: cropwatch models compare drone_damage A B)")
+    # by what the model does, not its name: 1.0.0 and 1.1.0 are "field_photo_efficientnet_lite0" (whole-image
+    # classification), refused as not field-photo bundles with a pointer to the drone commands
+    if meta.get("task") not in BUNDLE_TASKS["field_photo"]:
+        fail(f"{bundle_dir} is a {meta.get('task')} bundle ({meta.get('model_name')}); `models evaluate` scores "
+             "field-photo bundles on photos (drone bundles are compared on their held-out scenes: cropwatch models "
+             "compare drone_damage A B)")
     try:
         scorer = make_scorer(bundle_dir, get_settings())
     except CropwatchError as exc:
@@ -54,7 +58,8 @@ def models_evaluate(
     if split is not None:
         photos, unknown = _in_split(photos, data_dir, split), _in_split(unknown, data_dir, split)
     if not photos and not unknown:
-        found = f" (its sub-folders: {', '.join(folders.ignored)})" if folders.ignored else " (it has no sub-folders)"
+        others = [*folders.ignored, *folders.misspelt]
+        found = f" (its sub-folders: {', '.join(others)})" if others else " (it has no sub-folders)"
         fail(f"{data_dir} has no photos in sub-folders named {', '.join(scorer.model.classes)}{found}")
     m = _metrics(scorer, photos, unknown, network_only)
     m.update({k: v for k, v in (("ignored_folders", folders.ignored), ("read_as", folders.read_as),
@@ -90,7 +95,9 @@ def _metrics(scorer: Any, photos: list, unknown: list, network_only: bool) -> di
 def _evaluate(scorer: Any, photos: list, network_only: bool, bar: Any) -> dict:
     from inference.evaluation import evaluate_network, evaluate_pipeline
 
-    return evaluate_network(scorer.model, photos, bar) if network_only else evaluate_pipeline(scorer, photos, bar)
+    if network_only:
+        return evaluate_network(scorer.model, photos, bar, scorer.max_pixels)
+    return evaluate_pipeline(scorer, photos, bar)
 
 
 def _evaluate_unknown(scorer: Any, photos: list, network_only: bool, bar: Any) -> tuple[dict, list[dict[str, str]]]:
@@ -98,7 +105,7 @@ def _evaluate_unknown(scorer: Any, photos: list, network_only: bool, bar: Any) -
     from inference.evaluation import evaluate_unknown, network_answers, pipeline_answers
 
     unreadable: list[dict[str, str]] = []
-    answers = (network_answers(scorer.model, bar(photos), unreadable) if network_only
+    answers = (network_answers(scorer.model, bar(photos), unreadable, scorer.max_pixels) if network_only
                else pipeline_answers(scorer, bar(photos), unreadable))
     return evaluate_unknown(answers), unreadable
 
@@ -124,7 +131,7 @@ def _notes(m: dict, n: int, trained_with_extras: bool) -> None:
     for folder, label in m.get("misspelt", {}).items():
         typer.echo(f"left out: folder {folder!r} looks like a misspelling of {label}: rename it to score its photos")
     if m.get("ignored_folders"):
-        typer.echo(f"ignored folders (no photos, or a misspelt class): {', '.join(m['ignored_folders'])}")
+        typer.echo(f"ignored folders (no photos in them): {', '.join(m['ignored_folders'])}")
     for u in m.get("unreadable", []):
         typer.echo(f"unreadable, counted refused: {u['path']}: {u['error']}")
     if m.get("classes_without_photos"):

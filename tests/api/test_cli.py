@@ -93,5 +93,6 @@ def test_cli_drone_analyze_works_in_a_new_data_folder(tmp_path: Path) -> None:
     ortho = synthetic_rgba(tmp_path / "ortho.tif")
     r = run(["drone", "analyze", str(ortho), "--out", str(tmp_path / "out"), "--workers", "1"], env)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["analysed_area_ha"] > 0
+    shown = json.loads(r.stdout)
+    assert shown["analysed_area_ha"] > 0 and isinstance(shown["warnings"], list)  # the summary's warnings, printed
     assert {"canopy.tif", "growth.tif", "damage.tif", "summary.json"} <= {p.name for p in (tmp_path / "out").iterdir()}

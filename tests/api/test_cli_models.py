@@ -158,12 +158,18 @@ def test_models_evaluate_says_what_it_cannot_score(tmp_path: Path) -> None:
     (data / "blast").mkdir(parents=True)
     shutil.copy(sorted((PHOTOS / "blast").iterdir())[0], data / "blast")
     (data / "blast" / "fake.jpg").write_text("not a photo")
+    from tests.data.make_photos import png_header_bomb
+
+    # a few KB announcing 10 gigapixels: serving refuses it by its header; --network-only ended in a traceback
+    (data / "blast" / "bomb.png").write_bytes(png_header_bomb())
     drone = active_bundle_path("drone_damage")
     r = cli("models", "evaluate", str(drone), str(data))
     assert r.returncode == 2 and "drone" in (r.stdout + r.stderr) and "Traceback" not in r.stderr
     r = cli("models", "evaluate", str(active_bundle_path("field_photo")), str(data), "--network-only", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["per_class"]["blast"]["refused"] == 1
+    m = json.loads(r.stdout)
+    assert m["per_class"]["blast"]["refused"] == 2 and "Traceback" not in r.stderr
+    assert any("bomb.png" in u["path"] and "pixels" in u["error"] for u in m["unreadable"])
 
 
 def test_models_compare_refuses_an_empty_benchmark(tmp_path: Path) -> None:
@@ -215,3 +221,16 @@ def test_models_evaluate_scores_a_disease_the_bundle_does_not_know(tmp_path: Pat
     t = m["unknown_classes"]["tungro"]
     assert m["n"] == 0 and t["n"] == 3 and t["named"] == named == sum(t["named_as"].values())
     assert t["named"] + t["unsure"] + t["no_symptom"] + t["refused"] == 3
+
+
+def test_models_evaluate_scores_the_whole_image_bundles_the_readme_names(tmp_path: Path) -> None:
+    """The README's example, `models evaluate models/field_photo/1.1.0 my_photos/`, was refused: the bundle's model
+    name is field_photo_efficientnet_lite0, and the check read the name instead of the task."""
+    data = tmp_path / "photos" / "blast"
+    data.mkdir(parents=True)
+    for p in sorted((PHOTOS / "blast").iterdir())[:2]:
+        shutil.copy(p, data / p.name)
+    bundle = Path(__file__).resolve().parents[2] / "models" / "field_photo" / "1.1.0"
+    r = cli("models", "evaluate", str(bundle), str(tmp_path / "photos"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["n"] == 2

@@ -70,6 +70,7 @@ def test_rgb_analysis_outputs_on_input_grid(tmp_path: Path) -> None:
         with rasterio.open(tmp_path / "out" / f"{name}.tif") as d:
             assert (d.crs, d.transform, d.shape) == grid and d.nodata == 255 and d.dtypes[0] == "uint8"
             assert d.profile["tiled"] and d.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+            assert d.tags()["CROPWATCH_LAYER"] == name  # so the spray planner knows a canopy map from a damage map
             arrays[name] = d.read(1)
     c, g, dmg = arrays["canopy"], arrays["growth"], arrays["damage"]
     assert (c[:, -7:] == 255).all() and (dmg[:, -7:] == 255).all()  # alpha 0 -> nodata
@@ -145,7 +146,11 @@ def test_a_flight_is_measured_against_the_area_it_covers(tmp_path: Path) -> None
         with pytest.raises(BadInput, match=f"no valid pixel {where}") as exc:
             analyze_orthomosaic(blank, tmp_path / "blank", area_boundary_wgs84=area)
         assert exc.value.reason == "raster_no_valid_pixels"
-        assert not (tmp_path / "blank" / "summary.json").exists()
+        assert not (tmp_path / "blank").exists()  # nothing written: the folder it made went too (it stayed, empty)
+    (tmp_path / "kept").mkdir()  # a folder the operator made stays, empty
+    with pytest.raises(BadInput):
+        analyze_orthomosaic(blank, tmp_path / "kept")
+    assert list((tmp_path / "kept").iterdir()) == []
 
 
 def test_multispectral_uses_ndvi(tmp_path: Path) -> None:

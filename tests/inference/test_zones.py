@@ -215,6 +215,30 @@ def test_bad_plans_are_refused(dmg: str) -> None:
     assert refused.value.reason == "plan_all_excluded"
 
 
+def test_only_a_damage_map_is_planned(tmp_path: Path, dmg: str) -> None:
+    """The orthomosaic given instead of damage.tif was planned as damage (100 % of the field treated, no warning),
+    and the canopy map as none: each is refused, saying what to give."""
+    with rasterio.open(dmg) as src:
+        prof, band = src.profile, src.read(1)
+    rgba = tmp_path / "ortho.tif"
+    with rasterio.open(rgba, "w", **{**prof, "count": 4, "nodata": None}) as d:
+        d.write(np.stack([band] * 4))
+    with pytest.raises(BadInput, match="4 band") as refused:
+        plan_spray(str(rgba), field_boundary_wgs84(), cfg())
+    assert refused.value.reason == "plan_not_a_damage_map"
+    canopy = tmp_path / "canopy.tif"
+    with rasterio.open(canopy, "w", **prof) as d:
+        d.write((band > 0).astype(np.uint8), 1)
+        d.update_tags(CROPWATCH_LAYER="canopy")  # as `drone analyze` tags its maps
+    with pytest.raises(BadInput, match="canopy map"):
+        plan_spray(str(canopy), field_boundary_wgs84(), cfg())
+    grey = tmp_path / "grey.tif"  # a one-band greyscale photo of the field: values up to 254
+    with rasterio.open(grey, "w", **prof) as d:
+        d.write(np.full_like(band, 180), 1)
+    with pytest.raises(BadInput, match="above 100"):
+        plan_spray(str(grey), field_boundary_wgs84(), cfg())
+
+
 @pytest.fixture
 def plan(dmg: str):
     return plan_spray(dmg, field_boundary_wgs84(), cfg(exclusions=[canal()], product="Chess 50WG"))
