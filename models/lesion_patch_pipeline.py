@@ -308,6 +308,13 @@ def predict_photos(d: Data, head: PatchHead, imgs: np.ndarray, n_cls: int, cfg: 
     m = np.isin(d.cands.img, imgs)
     P = head.proba(d.cands.X[m], n_cls + 1)
     D = np.stack([head.knn_distance(d.cands.X[m]), head.colour_distance(d.cands.X[m])], 1)
+    return pool_photos(d, imgs, m, P, D, n_cls, cfg)
+
+
+def pool_photos(d: Data, imgs: np.ndarray, m: np.ndarray, P: np.ndarray, D: np.ndarray, n_cls: int,
+                cfg: LesionPatchConfig) -> Pooled:
+    """Each photo of `imgs` from its candidates (the rows `m` of d.cands): patch probabilities P (with background) and
+    distances D (kNN, colour) pooled by pool_leaf; a photo without a lesion patch keeps uniform log-probabilities."""
     im, ar = d.cands.img[m], d.cands.area[m]
     out = Pooled(np.full((len(imgs), n_cls), np.log(1 / n_cls)), np.ones(len(imgs)), np.zeros(len(imgs)),
                  np.zeros(len(imgs), bool))

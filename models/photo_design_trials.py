@@ -32,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from datasets.field_photos import DEFAULT_DATA_ROOT
-from inference.lesion_patches import GREY, leaf_and_candidates, neutralise_background, pool_leaf
+from inference.lesion_patches import GREY, leaf_and_candidates, neutralise_background
 from inference.metrics import classification_metrics
 from inference.photo_io import decode_rgb
 from models.lesion_patch import PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead, embed
@@ -44,6 +44,7 @@ from models.lesion_patch_pipeline import (
     fit_head,
     grouped_folds,
     load_data,
+    pool_photos,
     predict_photos,
     report,
     rules_for,
@@ -177,16 +178,7 @@ def tta_predict(copies: list[np.ndarray]) -> Callable[..., Pooled]:
         P = np.mean([head.proba(X[m], n_cls + 1) for X in copies], 0)
         knn = np.mean([head.knn_distance(X[m]) for X in copies], 0)
         D = np.stack([knn, head.colour_distance(d.cands.X[m])], 1)
-        im, ar = d.cands.img[m], d.cands.area[m]
-        out = Pooled(np.full((len(imgs), n_cls), np.log(1 / n_cls)), np.ones(len(imgs)), np.zeros(len(imgs)),
-                     np.zeros(len(imgs), bool))
-        for j, i in enumerate(imgs):
-            s = im == i
-            pooled = pool_leaf(P[s], ar[s], D[s], cfg.top_k) if s.any() else None
-            if pooled is not None:
-                dist, colour = np.asarray(pooled[1])
-                out.logq[j], out.dist[j], out.colour[j], out.found[j] = pooled[0], dist, colour, True
-        return out
+        return pool_photos(d, imgs, m, P, D, n_cls, cfg)
 
     return predict
 
