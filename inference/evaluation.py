@@ -5,18 +5,16 @@ is scored, and counts per class: right, wrong disease named, unsure (no name giv
 patch) and refused (retake, or a file that cannot be decoded); macro-F1 counts every answer that is not the right
 name as wrong. `evaluate_network` scores the network alone (its abstain rule included) for comparison.
 
-Folders of classes the bundle does not know (tungro, a healthy leaf, a disease from another dataset) are scored too,
-apart (`evaluate_unknown`): for such a photo every answer that names one of the bundle's diseases is wrong, and the
-report counts them with the disease named, beside unsure, no symptom and refused. A folder whose name is one letter
-or two from a class's is read as that class and said; a little further, it is left out and said (a misspelt class
-would otherwise be scored as a disease the model does not know).
+Folders of classes the bundle does not know (a label of the registry it lacks, such as tungro or healthy, or a folder
+named with `--unknown`) are scored too, apart (`evaluate_unknown`): for such a photo every answer that names one of
+the bundle's diseases is wrong, and the report counts them with the disease named, beside unsure, no symptom and
+refused. How a folder's name is read: `class_folders`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +31,6 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".gif", ".h
 OUTCOMES = ("right", "wrong", "unsure", "refused")
 # a photo of a class the bundle does not know: naming one of its diseases is the wrong answer
 UNKNOWN_OUTCOMES = ("named", "unsure", "no_symptom", "refused")
-# a folder name this close to a class's (difflib ratio of the spelling keys, plural "s" aside) is that class, said;
-# between SUSPECT_SPELLING and this it is left out as a probable misspelling, said
-SAME_SPELLING = 0.9
-SUSPECT_SPELLING = 0.8
 
 
 @dataclass(frozen=True)
@@ -64,51 +58,91 @@ class ClassFolders:
 
     known: list[LabelledPhoto]  # photos of the bundle's classes
     unknown: list[LabelledPhoto]  # photos of classes it does not know, labelled by the registry's name or the folder's
-    ignored: list[str] = field(default_factory=list)  # sub-folders without a photo
-    read_as: dict[str, str] = field(default_factory=dict)  # sub-folder -> the class a near spelling was read as
+    ignored: list[str] = field(default_factory=list)  # sub-folders not scored: no photo, or no class or label known
+    read_as: dict[str, str] = field(default_factory=dict)  # sub-folder -> the class its name was read as (not exact)
     misspelt: dict[str, str] = field(default_factory=dict)  # sub-folder -> the class it resembles (left out)
 
 
-def _photos_in(folder: Path) -> list[Path]:
+# words a dataset adds to a class folder's name that say nothing of the class: its split, a copy, the crop ("lúa": rice)
+NOISE_WORDS = {"rice", "lua", "lúa", "disease", "diseases", "benh", "bệnh", "train", "training", "test", "testing", "val",
+               "valid", "validation", "old", "new", "copy", "images", "image", "imgs", "photos", "photo", "set", "data"}
+# ... and the organ, tried last ("Leaf blast", "Đạo ôn lá": blast; "Brown leaf spot" is itself an alias)
+LEAF_WORDS = {"leaf", "leaves", "lá"}
+
+
+def _photos_in(folder: Path, skip: tuple[Path, ...] = ()) -> list[Path]:
     """The photos in a class folder and its sub-folders (by field, by day), hidden files and folders aside."""
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and not any(p.is_relative_to(s) for s in skip))
 
 
-def _closest(key: str, by_key: dict[str, str]) -> tuple[str | None, float]:
-    best, score = None, 0.0
-    for k, c in by_key.items():
-        r = max(SequenceMatcher(None, key, k).ratio(), SequenceMatcher(None, key.rstrip("s"), k).ratio())
-        if r > score:
-            best, score = c, r
-    return best, score
+def _keys(name: str) -> list[str]:
+    """Spelling keys to try for a folder name, most literal first: the whole name, without noise words and numbers,
+    and without the organ too."""
+    import re
+
+    words = [w for w in re.split(r"[^\w]+|_|(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])", name.casefold()) if w]
+    plain = [w for w in words if w not in NOISE_WORDS and not w.isdigit()]
+    keys = [spelling_key(name), spelling_key("".join(plain)), spelling_key("".join(w for w in plain if w not in LEAF_WORDS))]
+    return [k for i, k in enumerate(keys) if k and k not in keys[:i]]
 
 
-def class_folders(root: Path, classes: list[str], aliases: dict[str, str] | None = None) -> ClassFolders:
-    """Every sub-folder of ROOT with photos: a class of the bundle (its name, case, spaces and punctuation aside, or
-    an alias: the registry's Vietnamese and English names and other names, `aliases` name -> label), a near spelling
-    of one (read as it, or left out when less near), or a class the bundle does not know (the registry's label for
-    the folder's name when it has one: "Rice tungro/" is tungro)."""
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _nearest(keys: list[str], by_key: dict[str, str]) -> tuple[str | None, int]:
+    """The class whose spelling key is fewest edits from any of `keys` (keys of 4 letters or more), and the edits."""
+    best, dist = None, 99
+    for key in keys:
+        for k, c in by_key.items():
+            if min(len(key), len(k)) >= 4 and (d := edit_distance(key, k)) < dist:
+                best, dist = c, d
+    return best, dist
+
+
+def class_folders(root: Path, classes: list[str], aliases: dict[str, str] | None = None,
+                  unknown_names: Iterable[str] = (), skip: tuple[Path, ...] = ()) -> ClassFolders:
+    """Every sub-folder of ROOT with photos: a class of the bundle, by its name or an alias (`aliases`, name -> label:
+    the registry's Vietnamese and English names and other names; case, spaces and punctuation aside; words such as
+    "rice", "test", "copy", numbers and then "leaf" left out when the whole name is not known: "Rice leaf blast",
+    "BLB_2", "Brown_spot_val"); one edit from such a name, read as it ("Brwn_spot"); two, left out as a probable
+    misspelling ("Blst_"); a label of the registry the bundle lacks, scored as a class it does not know ("Rice
+    tungro" is tungro); else not read (ignored), unless named in `unknown_names` (folder names), then scored as an
+    unknown class under its own name. `skip`: folders below ROOT whose files are never photos of the set (outputs)."""
     aliases = aliases or {}
     by_key = {spelling_key(a): c for a, c in aliases.items() if c in classes}
     by_key.update({spelling_key(c): c for c in classes})
     others = {spelling_key(a): c for a, c in aliases.items() if c not in classes}
+    asked = {spelling_key(n) for n in unknown_names}
     out = ClassFolders([], [])
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        key, photos = spelling_key(d.name), _photos_in(d)
-        if not photos:
+        photos = _photos_in(d, skip)
+        keys = _keys(d.name)
+        first = next((k for k in keys if k in by_key or k in others), None)  # the most literal reading decides
+        label, other = by_key.get(first or ""), others.get(first or "")
+        near, dist = _nearest(keys, by_key) if label is None and other is None else (None, 99)
+        if not photos or any(d.resolve() == s.resolve() for s in skip):
             out.ignored.append(d.name)
-            continue
-        near, score = _closest(key, by_key) if key not in by_key and key not in others else (None, 0.0)
-        if key in by_key or score >= SAME_SPELLING:
-            label = by_key.get(key) or str(near)
-            if key not in by_key:
+        elif label is not None or dist <= 1:
+            label = label or str(near)
+            if spelling_key(d.name) not in by_key:
                 out.read_as[d.name] = label
             out.known += [LabelledPhoto(p, label) for p in photos]
-        elif score >= SUSPECT_SPELLING:
+        elif other is not None or spelling_key(d.name) in asked:
+            out.unknown += [LabelledPhoto(p, other or d.name) for p in photos]
+        elif dist == 2:
             out.misspelt[d.name] = str(near)
         else:
-            out.unknown += [LabelledPhoto(p, others.get(key, d.name)) for p in photos]
+            out.ignored.append(d.name)
     return out
 
 

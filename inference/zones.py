@@ -218,21 +218,23 @@ def _field_window(ds: rasterio.io.DatasetReader, left: float, bottom: float, rig
     return Window(c0, r0, c1 - c0, r1 - r0) if c1 > c0 and r1 > r0 else None
 
 
-def _check_damage_map(ds: rasterio.io.DatasetReader) -> None:
-    """BadInput unless `ds` can be a damage map: one uint8 band with a CRS, and not one of the analysis's other maps
-    (its CROPWATCH_LAYER tag). The orthomosaic itself was planned as damage (100 % of the field treated) and the
-    canopy map as none, without a word."""
+def _check_damage_map(ds: rasterio.io.DatasetReader) -> float:
+    """BadInput unless `ds` can be a damage map: one band with a CRS, and not one of an analysis's other maps (its
+    CROPWATCH_LAYER tag, or, untagged, its file name: canopy.tif, growth.tif). Returns its nodata value (255 when it
+    declares none). The orthomosaic given instead was planned as damage (100 % of the field treated) and the canopy
+    map as none, without a word; values beyond 0-100 are refused where they are read (_cell_damage)."""
     name = Path(ds.name).name
-    layer = ds.tags().get("CROPWATCH_LAYER")
+    layer = ds.tags().get("CROPWATCH_LAYER") or {"canopy.tif": "canopy", "growth.tif": "growth"}.get(name.lower())
     if layer not in (None, "damage"):
         raise BadInput(f"{name} is the {layer} map of an analysis, not its damage map: give the damage.tif beside it",
                        reason="plan_not_a_damage_map")
-    if ds.count != 1 or ds.dtypes[0] != "uint8":
-        raise BadInput(f"{name} has {ds.count} band(s) of {ds.dtypes[0]}: a damage map has one band of 0-100 % "
-                       "(uint8, nodata 255); give the damage.tif that `cropwatch drone analyze` wrote, not the "
-                       "orthomosaic", reason="plan_not_a_damage_map")
+    if ds.count != 1:
+        raise BadInput(f"{name} has {ds.count} bands: a damage map has one band of 0-100 % (nodata 255); give the "
+                       "damage.tif that `cropwatch drone analyze` wrote, not the orthomosaic",
+                       reason="plan_not_a_damage_map")
     if ds.crs is None:
         raise BadInput("the damage raster has no CRS")
+    return float(ds.nodata) if ds.nodata is not None else 255.0
 
 
 def _cell_damage(
@@ -248,7 +250,7 @@ def _cell_damage(
     valid = np.zeros(nx * ny, np.int64)
     th = math.radians(heading)
     with rasterio.open(damage_tif) as ds:
-        _check_damage_map(ds)
+        nodata = _check_damage_map(ds)
         crs = ds.crs.to_string()
         win = _field_window(ds, *reproject(boundary_utm, f"EPSG:{epsg}", crs).bounds)
         if win is None:
@@ -270,11 +272,11 @@ def _cell_damage(
             gy = -dx * math.sin(th) + dy * math.cos(th)
             i, j = np.floor(gx / cell).astype(np.int64), np.floor(gy / cell).astype(np.int64)
             v = dmg.ravel()
-            ok = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (v != 255)
-            if (v[ok] > 100).any():
-                raise BadInput(f"{Path(damage_tif).name} holds values above 100 inside the field: a damage map gives a "
-                               "percentage (0-100, nodata 255); give the damage.tif that `cropwatch drone analyze` "
-                               "wrote", reason="plan_not_a_damage_map")
+            ok = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (v != nodata) & np.isfinite(v)
+            if ((v[ok] > 100) | (v[ok] < 0)).any():
+                raise BadInput(f"{Path(damage_tif).name} holds values outside 0-100 where the field lies: a damage map "
+                               "gives a percentage (0-100, nodata 255); give the damage.tif that `cropwatch drone "
+                               "analyze` wrote", reason="plan_not_a_damage_map")
             idx = j[ok] * nx + i[ok]
             valid += np.bincount(idx, minlength=nx * ny)
             damaged += np.bincount(idx, weights=(v[ok] >= threshold_pct), minlength=nx * ny)

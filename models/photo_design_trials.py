@@ -56,7 +56,8 @@ LEAF_PX = 224
 
 def leaf_image(path: str, cfg: LesionPatchConfig, size: int = LEAF_PX) -> np.ndarray:
     """The photo's leaf as the leaf head sees it: background neutralised, cropped to the leaf, long side horizontal,
-    letterboxed (grey) to size x size."""
+    letterboxed (grey) to size x size. With fewer than 50 leaf pixels found there is no crop: the whole neutralised
+    image, mostly grey (as measured on 2026-12-02)."""
     rgb = decode_rgb(path, cfg.working_short_side)
     leaf, _ = leaf_and_candidates(rgb)
     src = neutralise_background(rgb, leaf)

@@ -21,7 +21,7 @@ def datasets_export_feedback(
     """Write the photos an agronomist confirmed or corrected on /review/ as a dataset folder the training pipeline
     reads (`python -m models.lesion_patch_pipeline --extra OUT_DIR`, notebook 05's EXTRA_DATASETS)."""
     from api.services.feedback import export_feedback
-    from api.services.review import queue
+    from api.services.review import QUEUE_SCAN, queue
     from inference.errors import CropwatchError
 
     with migrated_session() as session:
@@ -35,8 +35,9 @@ def datasets_export_feedback(
         typer.echo(f"  {label:<24} {sum(per.values()):>5}  from {len(per)} source(s): "
                    + ", ".join(f"{k} {v}" for k, v in sorted(per.items())))
     if waiting:  # only confirmed or corrected photos are exported: say what is still waiting for an agronomist
-        typer.echo(f"{waiting} photo(s) with a farmer's correction or an unsure answer wait for review on /review/ "
-                   "and are not in this export until an agronomist confirms or corrects them")
+        many = "at least " if waiting >= QUEUE_SCAN else ""  # the queue looks at the newest QUEUE_SCAN photos
+        typer.echo(f"{many}{waiting} photo(s) with a farmer's correction or an unsure answer wait for review on "
+                   "/review/ and are not in this export until an agronomist confirms or corrects them")
 
 
 @app.command("export-drone-labels")

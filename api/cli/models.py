@@ -24,6 +24,11 @@ def models_evaluate(
     split: Annotated[str | None, typer.Option(
         "--split", help="only the photos its manifest.csv puts in this split (test: the part of a feedback export "
                         "that training leaves out)")] = None,
+    unknown_folders: Annotated[list[str] | None, typer.Option(
+        "--unknown", help="a sub-folder of photos of a disease the bundle does not know and the label registry does "
+                          "not name (e.g. 'Leaf smut'): scored apart, every known disease named for it counted wrong; "
+                          "repeatable. Registry labels the bundle lacks (tungro, healthy, ...) are scored so "
+                          "without it")] = None,
 ) -> None:
     """Evaluate a photo bundle as farmers meet it: the served pipeline (quality gate included) on a folder of class
     sub-folders; per class: right, wrong disease named, unsure, refused; macro-F1 with unsure counted wrong. Folders
@@ -53,7 +58,7 @@ def models_evaluate(
     from api.services.labels import seed
 
     names = {n: lab.name for lab in seed() for n in (lab.name, lab.name_vi, lab.name_en, *lab.aliases) if n}
-    folders = class_folders(data_dir, scorer.model.classes, names)
+    folders = class_folders(data_dir, scorer.model.classes, names, unknown_folders or ())
     photos, unknown = folders.known, folders.unknown
     if split is not None:
         photos, unknown = _in_split(photos, data_dir, split), _in_split(unknown, data_dir, split)
@@ -78,7 +83,8 @@ def _metrics(scorer: Any, photos: list, unknown: list, network_only: bool) -> di
 
     bar = lambda it: tqdm(it, desc="scoring", unit="photo", file=sys.stderr)  # noqa: E731
     m: dict[str, Any] = (_evaluate(scorer, photos, network_only, bar) if photos
-                         else {"mode": "network_only" if network_only else "pipeline", "n": 0})
+                         else {"mode": "network_only" if network_only else "pipeline", "n": 0, "accuracy": None,
+                               "macro_f1": None, "per_class": {}, "totals": {}})
     if unknown:
         m["unknown_classes"], bad = _evaluate_unknown(scorer, unknown, network_only, bar)
         if bad:
@@ -127,11 +133,13 @@ def _notes(m: dict, n: int, trained_with_extras: bool) -> None:
     """What the figures of `models evaluate` rest on: folders ignored, files unreadable, classes without photos, a
     small sample, photos the bundle trained on (or that this cannot be told)."""
     for folder, label in m.get("read_as", {}).items():
-        typer.echo(f"note: folder {folder!r} read as {label} (a near spelling)")
+        typer.echo(f"note: folder {folder!r} read as {label}")
     for folder, label in m.get("misspelt", {}).items():
-        typer.echo(f"left out: folder {folder!r} looks like a misspelling of {label}: rename it to score its photos")
+        typer.echo(f"left out: folder {folder!r} looks like {label} misspelt: rename it if it is {label}; if it is "
+                   f"another disease, score it with --unknown {folder!r}")
     if m.get("ignored_folders"):
-        typer.echo(f"ignored folders (no photos in them): {', '.join(m['ignored_folders'])}")
+        typer.echo(f"ignored folders (no photos, or no class of this bundle nor label of the registry; a disease the "
+                   f"bundle does not know: --unknown NAME): {', '.join(m['ignored_folders'])}")
     for u in m.get("unreadable", []):
         typer.echo(f"unreadable, counted refused: {u['path']}: {u['error']}")
     if m.get("classes_without_photos"):

@@ -42,7 +42,7 @@ def photo_score(
     from api.settings import get_settings
     from inference.errors import CropwatchError
 
-    photos = photo_list(paths)
+    photos = photo_list(paths, outputs=tuple(p for p in (draw, masks) if p is not None))
     settings = get_settings()
     if bundle is None:
         with migrated_session() as session:
@@ -79,21 +79,23 @@ def photo_score(
         raise typer.Exit(1)
 
 
-def photo_list(paths: list[Path]) -> list[tuple[Path, str]]:
+def photo_list(paths: list[Path], outputs: tuple[Path, ...] = ()) -> list[tuple[Path, str]]:
     """(photo, the name its drawing and masks are written under) for each file given (its name) and each photo in a
-    folder given, sub-folders included (its path below that folder). Two photos that would be written under one name
-    end the command before any work (the second's masks overwrote the first's)."""
+    folder given, sub-folders included (its path below that folder), leaving out the `outputs` folders (masks and
+    drawings written inside the folder scored). With outputs, two photos that would be written under one name end the
+    command before any work (the second's masks overwrote the first's)."""
     from inference.evaluation import IMAGE_SUFFIXES
 
     out: list[tuple[Path, str]] = []
     for p in paths:
         if p.is_dir():
             out += [(f, f.relative_to(p).as_posix()) for f in sorted(p.rglob("*")) if f.is_file()
-                    and f.suffix.lower() in IMAGE_SUFFIXES and not any(s.startswith(".") for s in f.relative_to(p).parts)]
+                    and f.suffix.lower() in IMAGE_SUFFIXES and not any(s.startswith(".") for s in f.relative_to(p).parts)
+                    and not any(f.resolve().is_relative_to(o.resolve()) for o in outputs)]
         else:
             out.append((p, p.name))
     seen: dict[str, Path] = {}
-    for p, name in out:
+    for p, name in out if outputs else ():
         if name in seen and seen[name] != p:
             typer.secho(f"{seen[name]} and {p} would be written under one name ({name}): give their folder instead, "
                         "or score them in two runs", fg="red", err=True)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.orm import LabelClass
 from inference.errors import BadInput, Conflict
+from inference.names import spelling_key
 
 SEED_CSV = Path(__file__).resolve().parents[1] / "data" / "label_classes.csv"
 KINDS = ("disease", "pest", "healthy", "other", "unsure")
@@ -87,6 +88,11 @@ def add_label(session: Session, name: str, kind: str, name_vi: str, name_en: str
     current = registry(session).get(name)
     if current is not None and current.active:
         raise Conflict(f"label {name!r} exists already ({current.name_en})")
+    key = spelling_key(name)
+    same = next((lab for lab in seed() if lab.name != name and key in {spelling_key(a) for a in lab.aliases}), None)
+    if same is not None:  # training reads a folder or manifest label by its aliases: it would become that label
+        raise Conflict(f"{name!r} is another name of {same.name!r} ({same.name_en}) in the registry: use that label, "
+                       "or choose a name that is not one of its names")
     row = session.get(LabelClass, name) or LabelClass(name=name)
     row.kind, row.name_vi, row.name_en, row.active, row.added_by = kind, name_vi, name_en, True, actor
     session.add(row)

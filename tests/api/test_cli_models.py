@@ -43,7 +43,9 @@ def test_models_evaluate_runs_the_served_pipeline(tmp_path: Path) -> None:
     r = cli("models", "evaluate", str(bundle), str(data))
     assert r.returncode == 0, r.stderr
     assert "unreadable, counted refused:" in r.stdout and "notes.jpg" in r.stdout
-    assert "Bệnh đốm nâu" not in r.stdout.split("ignored folders")[-1]
+    m = json.loads(cli("models", "evaluate", str(bundle), str(data), "--json").stdout)
+    assert sum(m["per_class"]["brown_spot"][k] for k in ("right", "wrong", "unsure", "refused")) == 4
+    assert "Bệnh đốm nâu" not in m.get("ignored_folders", []) and "unknown_classes" not in m
     (data / "blast" / "notes.jpg").unlink()
     shutil.move(data / "Bệnh đốm nâu", data / "brown_spot")
 
@@ -149,6 +151,13 @@ def test_photo_score_takes_folders_and_never_writes_two_photos_masks_under_one_n
             "--masks", str(tmp_path / "again"))
     assert r.returncode == 2 and "would be written under one name" in r.stderr
     assert not (tmp_path / "again").exists()
+    # without masks or drawings nothing is written: photos named alike are scored as before
+    r = cli("photo", "score", str(data / "field_a" / "IMG_0001.jpg"), str(data / "field_b" / "IMG_0001.jpg"), "--json")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
+    # masks written inside the folder scored are no photos of it the next time
+    r = cli("photo", "score", str(data), "--json", "--masks", str(data / "masks"))
+    r = cli("photo", "score", str(data), "--json", "--masks", str(data / "masks"))
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
 
 
 def test_models_evaluate_says_what_it_cannot_score(tmp_path: Path) -> None:

@@ -80,6 +80,10 @@ def test_feedback_takes_registry_labels_and_special_ones(client: TestClient, far
     assert client.post(url, json={"label": "leaf_smut"}, headers=farm["a"]).status_code == 201
     assert client.post("/v1/labels", json={"name": "blast", "kind": "disease", "name_vi": "x", "name_en": "x"},
                        headers=agro).status_code == 409
+    # another name of a registry label (training would read it as that label): refused, saying which
+    r = client.post("/v1/labels", json={"name": "leaf_blast", "kind": "disease", "name_vi": "x", "name_en": "x"},
+                    headers=agro)
+    assert r.status_code == 409 and "'blast'" in r.json()["detail"]
     assert client.post("/v1/labels", json={"name": "Bad Name", "kind": "disease", "name_vi": "x", "name_en": "x"},
                        headers=agro).status_code == 422
 

@@ -223,7 +223,7 @@ def test_only_a_damage_map_is_planned(tmp_path: Path, dmg: str) -> None:
     rgba = tmp_path / "ortho.tif"
     with rasterio.open(rgba, "w", **{**prof, "count": 4, "nodata": None}) as d:
         d.write(np.stack([band] * 4))
-    with pytest.raises(BadInput, match="4 band") as refused:
+    with pytest.raises(BadInput, match="4 bands") as refused:
         plan_spray(str(rgba), field_boundary_wgs84(), cfg())
     assert refused.value.reason == "plan_not_a_damage_map"
     canopy = tmp_path / "canopy.tif"
@@ -235,8 +235,20 @@ def test_only_a_damage_map_is_planned(tmp_path: Path, dmg: str) -> None:
     grey = tmp_path / "grey.tif"  # a one-band greyscale photo of the field: values up to 254
     with rasterio.open(grey, "w", **prof) as d:
         d.write(np.full_like(band, 180), 1)
-    with pytest.raises(BadInput, match="above 100"):
+    with pytest.raises(BadInput, match="outside 0-100"):
         plan_spray(str(grey), field_boundary_wgs84(), cfg())
+    untagged = tmp_path / "earlier" / "growth.tif"  # an analysis from before the tag: known by its name
+    untagged.parent.mkdir()
+    with rasterio.open(untagged, "w", **prof) as d:
+        d.write(band, 1)
+    with pytest.raises(BadInput, match="growth map"):
+        plan_spray(str(untagged), field_boundary_wgs84(), cfg())
+    # a damage map re-saved as float32 by a GIS (nodata -1) plans as the original did
+    as_float = tmp_path / "damage_float.tif"
+    with rasterio.open(as_float, "w", **{**prof, "dtype": "float32", "nodata": -1}) as d:
+        d.write(np.where(band == 255, -1, band).astype(np.float32), 1)
+    a, b = plan_spray(str(as_float), field_boundary_wgs84(), cfg()), plan_spray(dmg, field_boundary_wgs84(), cfg())
+    assert a.summary.product_volume_l == b.summary.product_volume_l and a.summary.treated_pct == b.summary.treated_pct
 
 
 @pytest.fixture
