@@ -60,8 +60,11 @@ def read_extra_dataset(folder: str | Path) -> list[ManifestRow]:
         label = canonical_label(c.name)  # "Blast/" is blast, not a fourth class beside it
         if label != c.name:
             print(f"note: folder {c.name!r} of {folder} read as class {label!r}", file=sys.stderr)
-        rows += [ManifestRow(str(p), label, f"{folder.name}:{c.name}/{p.name}", "train", folder.name)
-                 for p in sorted(c.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        # photos in the class folder's sub-folders too (by field, by day), as `cropwatch models evaluate` reads them
+        rows += [ManifestRow(str(p), label, f"{folder.name}:{c.name}/{p.relative_to(c).as_posix()}", "train",
+                             folder.name)
+                 for p in sorted(c.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                 and not any(part.startswith(".") for part in p.relative_to(c).parts)]
     return rows
 
 

@@ -55,10 +55,7 @@ def models_evaluate(
         scorer = make_scorer(bundle_dir, get_settings())
     except CropwatchError as exc:
         fail(str(exc))
-    from api.services.labels import seed
-
-    names = {n: lab.name for lab in seed() for n in (lab.name, lab.name_vi, lab.name_en, *lab.aliases) if n}
-    folders = class_folders(data_dir, scorer.model.classes, names, unknown_folders or ())
+    folders = class_folders(data_dir, scorer.model.classes, _label_names(), unknown_folders or ())
     photos, unknown = folders.known, folders.unknown
     if split is not None:
         photos, unknown = _in_split(photos, data_dir, split), _in_split(unknown, data_dir, split)
@@ -74,6 +71,16 @@ def models_evaluate(
         return
     _print_report(m, f"bundle {scorer.model.bundle.name} {scorer.model.bundle.version} on {data_dir}")
     _notes(m, len(photos), bool((scorer.model.meta.get("training") or {}).get("extra_datasets")))
+
+
+def _label_names() -> dict[str, str]:
+    """Every name of every label -> the label: the seed registry's names and aliases, and the labels agronomists added
+    (`cropwatch labels add`, /review/), so that a folder named after one is scored as a class the bundle lacks."""
+    from api.services.labels import registry, seed
+
+    with migrated_session() as session:
+        added = list(registry(session).values())
+    return {n: lab.name for lab in (*added, *seed()) for n in (lab.name, lab.name_vi, lab.name_en, *lab.aliases) if n}
 
 
 def _metrics(scorer: Any, photos: list, unknown: list, network_only: bool) -> dict[str, Any]:

@@ -243,3 +243,27 @@ def test_models_evaluate_scores_the_whole_image_bundles_the_readme_names(tmp_pat
     r = cli("models", "evaluate", str(bundle), str(tmp_path / "photos"), "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["n"] == 2
+
+
+def test_models_evaluate_knows_the_labels_agronomists_added(tmp_path: Path) -> None:
+    """A label added with `cropwatch labels add` lives in the database: a folder named after it ("Leaf smut") is a
+    class the bundle does not know, scored apart without --unknown (it was ignored)."""
+    import os
+
+    env = {**os.environ, "CROPWATCH_DATA_DIR": str(tmp_path / "var")}
+    env.pop("CROPWATCH_DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, timeout=300,
+                              env=env)
+
+    data = tmp_path / "photos" / "Leaf smut"
+    data.mkdir(parents=True)
+    shutil.copy(sorted((PHOTOS / "blast").iterdir())[0], data)
+    bundle = str(active_bundle_path("field_photo"))
+    before = run("models", "evaluate", bundle, str(tmp_path / "photos"), "--json")
+    assert before.returncode == 2 and "Leaf smut" in before.stderr  # nothing to score: refused, naming the folder
+    r = run("labels", "add", "leaf_smut", "--vi", "Bệnh than đen", "--en", "Leaf smut")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(run("models", "evaluate", bundle, str(tmp_path / "photos"), "--json").stdout)
+    assert m["n"] == 0 and m["unknown_classes"]["leaf_smut"]["n"] == 1

@@ -28,6 +28,18 @@ def test_folder_names_are_read_as_the_registry_spells_them(tmp_path: Path, capsy
     assert "folder 'Blast'" in capsys.readouterr().err
 
 
+def test_photos_in_a_class_folders_sub_folders_are_read(tmp_path: Path) -> None:
+    """`models evaluate` scores a class folder's sub-folders (by field, by day); training read the top level only, so
+    a folder evaluated at N photos trained on fewer, silently."""
+    root = _folder(tmp_path / "extra", {"blast": 1})
+    (root / "blast" / "field_2" / ".thumbs").mkdir(parents=True)
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(root / "blast" / "field_2" / "b.jpg")
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(root / "blast" / "field_2" / ".thumbs" / "b.jpg")
+    rows = read_extra_dataset(root)
+    assert sorted(Path(r.path).relative_to(root).as_posix() for r in rows) == ["blast/0.jpg", "blast/field_2/b.jpg"]
+    assert len({r.group for r in rows}) == 2
+
+
 def test_a_class_the_registry_does_not_know_is_kept_with_a_warning(tmp_path: Path) -> None:
     rows = read_extra_dataset(_folder(tmp_path / "extra", {"leaf_smut": 2, "blast": 2}))
     check = check_classes(rows, ["blast"], min_examples=2)
