@@ -25,7 +25,7 @@ from inference.lesion_patch_model import PhotoModel
 from inference.metrics import classification_metrics
 from inference.names import spelling_key
 from inference.photo import PhotoScorer
-from inference.photo_io import decode_rgb
+from inference.photo_io import decode_rgb, photos_below
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".gif", ".heic", ".heif", ".tif", ".tiff"}
 OUTCOMES = ("right", "wrong", "unsure", "refused")
@@ -68,13 +68,6 @@ NOISE_WORDS = {"rice", "lua", "lúa", "disease", "diseases", "benh", "bệnh", "
                "valid", "validation", "old", "new", "copy", "images", "image", "imgs", "photos", "photo", "set", "data"}
 # ... and the organ, tried last ("Leaf blast", "Đạo ôn lá": blast; "Brown leaf spot" is itself an alias)
 LEAF_WORDS = {"leaf", "leaves", "lá"}
-
-
-def _photos_in(folder: Path, skip: tuple[Path, ...] = ()) -> list[Path]:
-    """The photos in a class folder and its sub-folders (by field, by day), hidden files and folders aside."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-                  and not any(p.is_relative_to(s) for s in skip))
 
 
 def _keys(name: str) -> list[str]:
@@ -125,14 +118,15 @@ def class_folders(root: Path, classes: list[str], aliases: dict[str, str] | None
     asked = {spelling_key(n) for n in unknown_names}
     out = ClassFolders([], [])
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        photos = _photos_in(d, skip)
+        photos = photos_below(d, IMAGE_SUFFIXES, skip)
+        if not photos:
+            out.ignored.append(d.name)
+            continue
         keys = _keys(d.name)
         first = next((k for k in keys if k in by_key or k in others), None)  # the most literal reading decides
         label, other = by_key.get(first or ""), others.get(first or "")
         near, dist = _nearest(keys, by_key) if label is None and other is None else (None, 99)
-        if not photos or any(d.resolve() == s.resolve() for s in skip):
-            out.ignored.append(d.name)
-        elif label is not None or dist <= 1:
+        if label is not None or dist <= 1:
             label = label or str(near)
             if spelling_key(d.name) not in by_key:
                 out.read_as[d.name] = label

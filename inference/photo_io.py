@@ -180,6 +180,15 @@ def decode_rgb(path: str | Path, short_side: int) -> np.ndarray:
         return decode_opened(img, short_side)
 
 
+def photos_below(folder: Path, suffixes: set[str] | frozenset[str], skip: tuple[Path, ...] = ()) -> list[Path]:
+    """The files below `folder`, sub-folders included (by field, by day), whose suffix is one of `suffixes`, sorted;
+    hidden files and folders, and anything inside the `skip` folders (outputs written there), left out."""
+    skip_resolved = tuple(s.resolve() for s in skip)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and not any(p.resolve().is_relative_to(s) for s in skip_resolved))
+
+
 def stored_size(path: str | Path) -> tuple[int, int]:
     """(width, height) of the pixels as stored, from the header; ValueError when the EXIF orientation would turn
     them (annotation boxes are in stored pixels)."""

@@ -273,13 +273,14 @@ def _cell_damage(
             i, j = np.floor(gx / cell).astype(np.int64), np.floor(gy / cell).astype(np.int64)
             v = dmg.ravel()
             ok = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (v != nodata) & np.isfinite(v)
-            if ((v[ok] > 100) | (v[ok] < 0)).any():
+            vo = v[ok]
+            if ((vo > 100) | (vo < 0)).any():
                 raise BadInput(f"{Path(damage_tif).name} holds values outside 0-100 where the field lies: a damage map "
                                "gives a percentage (0-100, nodata 255); give the damage.tif that `cropwatch drone "
                                "analyze` wrote", reason="plan_not_a_damage_map")
             idx = j[ok] * nx + i[ok]
             valid += np.bincount(idx, minlength=nx * ny)
-            damaged += np.bincount(idx, weights=(v[ok] >= threshold_pct), minlength=nx * ny)
+            damaged += np.bincount(idx, weights=(vo >= threshold_pct), minlength=nx * ny)
     return damaged.reshape(ny, nx), valid.reshape(ny, nx)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from datasets.field_photos import IMAGE_SUFFIXES, ManifestRow
 from inference.names import spelling_key
+from inference.photo_io import photos_below
 
 MIN_CLASS_EXAMPLES = 20
 # the class registry the service seeds its labels from (read as a file: models/ does not import the service)
@@ -62,9 +63,7 @@ def read_extra_dataset(folder: str | Path) -> list[ManifestRow]:
             print(f"note: folder {c.name!r} of {folder} read as class {label!r}", file=sys.stderr)
         # photos in the class folder's sub-folders too (by field, by day), as `cropwatch models evaluate` reads them
         rows += [ManifestRow(str(p), label, f"{folder.name}:{c.name}/{p.relative_to(c).as_posix()}", "train",
-                             folder.name)
-                 for p in sorted(c.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                 and not any(part.startswith(".") for part in p.relative_to(c).parts)]
+                             folder.name) for p in photos_below(c, IMAGE_SUFFIXES)]
     return rows
 
 

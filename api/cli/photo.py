@@ -85,13 +85,12 @@ def photo_list(paths: list[Path], outputs: tuple[Path, ...] = ()) -> list[tuple[
     drawings written inside the folder scored). With outputs, two photos that would be written under one name end the
     command before any work (the second's masks overwrote the first's)."""
     from inference.evaluation import IMAGE_SUFFIXES
+    from inference.photo_io import photos_below
 
     out: list[tuple[Path, str]] = []
     for p in paths:
         if p.is_dir():
-            out += [(f, f.relative_to(p).as_posix()) for f in sorted(p.rglob("*")) if f.is_file()
-                    and f.suffix.lower() in IMAGE_SUFFIXES and not any(s.startswith(".") for s in f.relative_to(p).parts)
-                    and not any(f.resolve().is_relative_to(o.resolve()) for o in outputs)]
+            out += [(f, f.relative_to(p).as_posix()) for f in photos_below(p, IMAGE_SUFFIXES, outputs)]
         else:
             out.append((p, p.name))
     seen: dict[str, Path] = {}
