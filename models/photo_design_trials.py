@@ -1,7 +1,8 @@
 """Field-photo designs tried for issue #10 under leave one source out and not kept, reproducible side by side with
 the served design (1.7.0's LesionPatchConfig) in one run:
 
-    python -m models.photo_design_trials [--trial leaf_fusion|mil_background|flip_tta|all] [--max-images N]
+    python -m models.photo_design_trials [--trial leaf_fusion|mil_background|flip_tta|finetuned_leaf|all]
+        [--max-images N]
 
 - leaf_fusion: the issue's "lesion votes pooled per leaf and fused with the leaf model". A whole-leaf head (the leaf
   found by the candidate rule at the working size, the background neutralised, the leaf cropped, turned long side
@@ -15,6 +16,11 @@ the served design (1.7.0's LesionPatchConfig) in one run:
   Sethy's grouped out-of-fold predictions with the same relabelling inside each fold.
 - flip_tta: test-time augmentation: every candidate patch also mirrored left-right (and upside down), the patch
   probabilities and kNN distances averaged over the copies before pooling, in the rules' out-of-fold predictions too.
+- finetuned_leaf: the leaf model fine-tuned, not frozen: the whole-image network of 1.1.0's recipe
+  (models.field_photo.train: EfficientNet-Lite0 at 224 px, its last 6 blocks trained, background swap, leaf crop,
+  early stop on the training source's own validation photos) trained on one source, beside the patch model trained
+  on the same source; fused as leaf_fusion (log-probabilities, weight w), and as a gate: answer only where the two
+  models name the same disease (with the patch rules, or with the network's confidence alone).
 
 Measured on 2026-12-02 (392 photos outside the frozen benchmark): CHANGELOG and models/field_photo/1.7.0/EVALUATION.md.
 """
@@ -202,7 +208,44 @@ def trial_flip_tta(d: Data, cfg: LesionPatchConfig, max_images: int | None = Non
         print(f"{name:<28} roboflow -> Sethy {cells[0]}   Sethy -> roboflow {cells[1]}")
 
 
-TRIALS = {"leaf_fusion": trial_leaf_fusion, "mil_background": trial_mil_background, "flip_tta": trial_flip_tta}
+def gated_answers(patch_probs: np.ndarray, leaf_probs: np.ndarray, rule: np.ndarray, y: np.ndarray,
+                  leaf_confidence: float = 0.8) -> dict[str, tuple[float, float | None]]:
+    """gate -> (share answered, accuracy of the patch model's answers there) for the patch rules alone, the rules where
+    the two models name the same disease, agreement alone, and agreement with the leaf network's probability at least
+    `leaf_confidence`."""
+    agree = patch_probs.argmax(1) == leaf_probs.argmax(1)
+    right = patch_probs.argmax(1) == y
+    gates = {"patch rules": rule, "patch rules and agreement": rule & agree, "agreement": agree,
+             f"agreement, leaf >= {leaf_confidence:g}": agree & (leaf_probs.max(1) >= leaf_confidence)}
+    return {k: (round(float(g.mean()), 3), round(float(right[g].mean()), 3) if g.any() else None)
+            for k, g in gates.items()}
+
+
+def trial_finetuned_leaf(d: Data, cfg: LesionPatchConfig, max_images: int | None = None,
+                         weights: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)) -> None:
+    from models.field_photo import FieldPhotoTrainConfig, serving_meta, train
+    from models.field_photo_pipeline import evaluate_model
+
+    tcfg = FieldPhotoTrainConfig(epochs=12, max_train_images=max_images)
+    meta = serving_meta(d.classes, tcfg.input_size, tcfg.leaf_crop, tcfg.white_balance)
+    n, allc = len(d.classes), list(range(len(d.classes)))
+    mf1 = lambda y, pred: classification_metrics(y, pred, d.classes)["macro_f1"]  # noqa: E731
+    print("\nfinetuned_leaf: leave one source out, the leaf network fine-tuned on the training source")
+    for name, (tr, te, head) in directions(d, cfg).items():
+        rows = [d.rows[i] for i in tr]
+        net = train([r for r in rows if r.split == "train"], [r for r in rows if r.split != "train"], d.classes, tcfg,
+                    progress=tqdm).model
+        leaf = evaluate_model(net, [d.rows[i] for i in te], d.classes, meta, 1.0, tcfg.cache_short_side)["probs"]
+        rules, p, y = rules_for(d, tr, allc, cfg), predict_photos(d, head, te, n, cfg), d.y[te]
+        fused = "  ".join(f"w={w} {mf1(y, (p.logq + w * np.log(leaf + 1e-9)).argmax(1)):.3f}" for w in weights)
+        print(f"{name}: macro-F1 leaf network {mf1(y, leaf.argmax(1)):.3f}, patches {mf1(y, p.logq.argmax(1)):.3f}, "
+              f"fused {fused}")
+        for gate, (share, acc) in gated_answers(np.exp(p.logq), leaf, rules.answered(p), y).items():
+            print(f"   {gate:<28} answered {share:.3f}, accuracy {acc if acc is not None else float('nan'):.3f}")
+
+
+TRIALS = {"leaf_fusion": trial_leaf_fusion, "mil_background": trial_mil_background, "flip_tta": trial_flip_tta,
+          "finetuned_leaf": trial_finetuned_leaf}
 
 
 def main(argv: list[str] | None = None) -> None:

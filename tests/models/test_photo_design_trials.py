@@ -12,7 +12,7 @@ import numpy as np
 from datasets.fabricated_leaves import fabricated_leaf
 from inference.lesion_patches import GREY
 from models.lesion_patch_pipeline import LesionPatchConfig
-from models.photo_design_trials import LEAF_PX, leaf_image, mil_head
+from models.photo_design_trials import LEAF_PX, gated_answers, leaf_image, mil_head
 from tests.models.test_lesion_patch_loso import synthetic_data
 
 
@@ -48,3 +48,18 @@ def test_the_learnt_background_takes_each_photos_weakest_candidates() -> None:
     assert p[is_bg_like, n].mean() > 0.5 > p[~is_bg_like, n].mean()
     own = d.y[d.cands.img[m]]
     assert (p[~is_bg_like, :n].argmax(1) == own[~is_bg_like]).mean() > 0.8
+
+
+def test_the_agreement_gate_answers_where_both_models_name_one_disease() -> None:
+    y = np.array([0, 1, 2, 0, 1, 2])
+    patch = np.eye(3)[[0, 1, 2, 1, 1, 0]] * 0.7 + 0.1  # right, right, right, wrong, right, wrong
+    leaf = np.eye(3)[[0, 2, 2, 1, 0, 0]] * 0.9 + 0.1 / 3  # agrees with the patches on photos 0, 2, 3, 5
+    leaf[2] = [0.2, 0.2, 0.6]  # agrees, but unsure of itself
+    rule = np.array([True, True, False, True, True, False])
+    g = gated_answers(patch, leaf, rule, y, leaf_confidence=0.8)
+    assert g["patch rules"] == (round(4 / 6, 3), 0.75)  # photos 0, 1, 3, 4: one wrong
+    assert g["patch rules and agreement"] == (round(2 / 6, 3), 0.5)  # photos 0 and 3
+    assert g["agreement"] == (round(4 / 6, 3), 0.5)  # 0, 2 right; 3, 5 wrong
+    assert g["agreement, leaf >= 0.8"] == (0.5, round(1 / 3, 3))  # 0, 3, 5
+    nothing = gated_answers(patch, leaf, np.zeros(6, bool), y)
+    assert nothing["patch rules"] == (0.0, None)
