@@ -244,8 +244,39 @@ def trial_finetuned_leaf(d: Data, cfg: LesionPatchConfig, max_images: int | None
             print(f"   {gate:<28} answered {share:.3f}, accuracy {acc if acc is not None else float('nan'):.3f}")
 
 
+def trial_finetuned_leaf_insource(d: Data, cfg: LesionPatchConfig, max_images: int | None = None,
+                                  weights: tuple[float, ...] = (0.25, 0.5, 1.0)) -> None:
+    """finetuned_leaf within the sources: grouped 5-fold out-of-fold predictions of both models (the patch model's
+    folds trained as the final model is, insource_oof), fused, and the abstain rules chosen on them as the card's
+    in-source figures are (choose_rules; `nested` judges them on folds they were not chosen on)."""
+    from models.field_photo import FieldPhotoTrainConfig, serving_meta, train
+    from models.field_photo_pipeline import evaluate_model
+    from models.lesion_patch_pipeline import insource_oof, nested_rule_report
+
+    tcfg = FieldPhotoTrainConfig(epochs=12, max_train_images=max_images)
+    meta = serving_meta(d.classes, tcfg.input_size, tcfg.leaf_crop, tcfg.white_balance)
+    leaf = np.zeros((len(d.y), len(d.classes)))
+    for tr, te in tqdm(list(grouped_folds(d.y, d.grp, cfg.seed)), desc="folds"):
+        rows = [d.rows[i] for i in tr]
+        net = train([r for r in rows if r.split == "train"], [r for r in rows if r.split != "train"], d.classes,
+                    tcfg).model
+        leaf[te] = evaluate_model(net, [d.rows[i] for i in te], d.classes, meta, 1.0, tcfg.cache_short_side)["probs"]
+    p = insource_oof(d, cfg)
+    print("\nfinetuned_leaf_insource: grouped 5-fold, both sources (macro-F1 of the likeliest; unsure and accuracy of "
+          "answered with rules chosen on the same predictions; nested: on other folds')")
+    print(f"leaf network alone: macro-F1 {classification_metrics(d.y, leaf.argmax(1), d.classes)['macro_f1']:.3f}")
+    for name, q in [("patches (1.7.0's design)", p)] + [
+            (f"patches + {w} x leaf", Pooled(p.logq + w * np.log(leaf + 1e-9), p.dist, p.colour, p.found))
+            for w in weights]:
+        r = report(q, d.y, choose_rules(q, d.y, cfg), d.classes)
+        nested = nested_rule_report(q, d.y, d.grp, cfg)
+        print(f"{name:<26} macro-F1 {r['macro_f1']:.3f}, unsure {r['unsure']:.3f} (accuracy of answered "
+              f"{r['answered_accuracy'] or 0:.3f}); nested unsure {nested['unsure']:.3f} "
+              f"({nested['answered_accuracy'] or 0:.3f})")
+
+
 TRIALS = {"leaf_fusion": trial_leaf_fusion, "mil_background": trial_mil_background, "flip_tta": trial_flip_tta,
-          "finetuned_leaf": trial_finetuned_leaf}
+          "finetuned_leaf": trial_finetuned_leaf, "finetuned_leaf_insource": trial_finetuned_leaf_insource}
 
 
 def main(argv: list[str] | None = None) -> None:
