@@ -99,9 +99,12 @@ def deactivate_area(area: VisibleArea, session: SessionDep, account: CurrentAcco
 def list_observations(
     area: VisibleArea, session: SessionDep, source: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    include_refused: Annotated[bool, Query(description="also the photos the quality gate refused (too dark, "
+                                                       "blurred, not a plant): left out of the history by default")]
+    = False,
 ) -> list[ObservationPublic]:
-    """The area's observations, newest first."""
-    return areas.observations(session, area, source, limit, offset)
+    """The area's observations, newest first (photos the quality gate refused only with include_refused=true)."""
+    return areas.observations(session, area, source, limit, offset, include_refused)
 
 
 @router.get("/{code}/growth")

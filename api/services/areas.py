@@ -464,10 +464,14 @@ def check_import_name(name: str) -> str:
 
 
 def observations(session: Session, area: GrowingArea, source: str | None, limit: int,
-                 offset: int) -> list[ObservationPublic]:
-    """The area's observations, newest first."""
+                 offset: int, include_refused: bool = False) -> list[ObservationPublic]:
+    """The area's observations, newest first; photos the quality gate refused (the farmer was asked to take them
+    again) only with include_refused."""
     stmt = select(Observation).where(Observation.area_id == area.id)
     if source:
         stmt = stmt.where(Observation.source == source)
+    if not include_refused:  # scores.quality.ok is false on a refused photo only (absent on flights)
+        ok = Observation.scores["quality"]["ok"].as_boolean()
+        stmt = stmt.where(~((Observation.source == "photo") & ok.is_(False)))
     rows = session.scalars(stmt.order_by(Observation.observed_at.desc()).limit(limit).offset(offset))
     return [ObservationPublic.model_validate(o, from_attributes=True) for o in rows]

@@ -49,13 +49,18 @@ class RecordBook:
     growth: dict[str, Any]
     applications: list[SprayApplicationPublic]
     time_zone: str
+    refused_photos: int = 0  # photos the quality gate refused (retake): counted, not listed
 
 
 def gather(session: Session, area: GrowingArea) -> RecordBook:
+    """Photos the quality gate refused (too dark, blurred, not a plant) are left out, counted: a record book listing
+    "photo not scored" beside each real observation is noise to an inspector (they stay in the database, and
+    GET /v1/areas/{code}/observations?include_refused=true lists them)."""
     tz = products.zone(get_settings().time_zone)
     events: list[Event] = []
     jobs = dict(session.execute(select(Job.observation_id, Job.id).where(Job.area_id == area.id)).all())
-    observed = list(session.scalars(select(Observation).where(Observation.area_id == area.id)))
+    everything = list(session.scalars(select(Observation).where(Observation.area_id == area.id)))
+    observed = [o for o in everything if not refused(o)]
     reviews = reviewed_labels(session, [o.id for o in observed if o.source == "photo"])
     for obs in observed:
         events.append(_observation_event(obs, jobs.get(obs.id), tz, reviews.get(obs.id)))
@@ -64,7 +69,13 @@ def gather(session: Session, area: GrowingArea) -> RecordBook:
     apps = list_applications(session, area)[::-1]  # oldest first
     events += [_application_event(a) for a in apps]
     events.sort(key=lambda e: (e.time, e.kind, e.id))
-    return RecordBook(area, events, growth.growth_series(session, area), apps, tz.key)
+    return RecordBook(area, events, growth.growth_series(session, area), apps, tz.key,
+                      len(everything) - len(observed))
+
+
+def refused(obs: Observation) -> bool:
+    """A photo the quality gate refused (the farmer was asked to take it again)."""
+    return obs.source == "photo" and not ((obs.scores or {}).get("quality") or {}).get("ok", True)
 
 
 def _observation_event(obs: Observation, job_id: int | None, tz: Any,
@@ -77,9 +88,9 @@ def _observation_event(obs: Observation, job_id: int | None, tz: Any,
     model = f"{obs.model_name} {obs.model_version or ''}".strip() if obs.model_name else None
     when = obs.observed_at.astimezone(tz)
     if obs.source == "photo":
-        d, q = s.get("diagnosis") or {}, s.get("quality") or {}
+        d = s.get("diagnosis") or {}  # a refused photo never comes here (gather leaves it out)
         label = d.get("label") if d.get("status") == "diagnosed" else d.get("status")
-        summary = f"photo: {label}" if q.get("ok", True) else f"photo refused: {', '.join(q.get('issues') or [])}"
+        summary = f"photo: {label}"
         reviewed = None
         if review is not None:
             action, reviewed_label = review

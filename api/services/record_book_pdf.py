@@ -24,6 +24,7 @@ from shapely.geometry import shape
 
 from api.services.crops import crop_names
 from api.services.record_book import Event, RecordBook, harvest_allowed_from, too_early
+from api.services.vi_format import vi_number
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "data" / "fonts"
 KIND_VI = {"photo": "Ảnh chụp", "flight": "Bay drone", "observation": "Quan sát", "spray_map": "Bản đồ phun",
@@ -61,6 +62,9 @@ def render(book: RecordBook, names_vi: dict[str, str], generated: datetime) -> b
     story += [Paragraph("Nhật ký phun thuốc bảo vệ thực vật", st["h"]), _spray_table(book, st),
               *_harvest_lines(book, st)]
     story += [Paragraph("Toàn bộ ghi nhận (theo thời gian)", st["h"]), _event_table(book, names_vi, st)]
+    if book.refused_photos:
+        story.append(Paragraph(f"Không ghi {book.refused_photos} ảnh không đạt chất lượng (tối, mờ hoặc không phải "
+                               "cây trồng): nông dân đã được yêu cầu chụp lại.", st["small"]))
     story.append(Paragraph(f"Lập lúc {generated.strftime('%d/%m/%Y %H:%M')} ({book.time_zone}) bởi cropwatch. "
                            "Giờ ghi theo giờ địa phương của vùng trồng.", st["small"]))
     doc.build(story, onFirstPage=_footer, onLaterPages=_footer)
@@ -100,7 +104,7 @@ def _particulars(book: RecordBook, st: dict[str, ParagraphStyle]) -> Table:
     crop = crop_names().get(a.crop or "", {}).get("vi") or a.crop  # the Vietnamese name of a known crop
     rows = [["Cây trồng", f"{crop}{' – giống ' + a.variety if a.variety else ''}", "Vụ", a.season or "–"],
             ["Ngày gieo sạ", a.sowing_date.strftime("%d/%m/%Y") if a.sowing_date else "–", "Diện tích",
-             f"{a.area_ha:.2f} ha"],
+             f"{vi_number(a.area_ha, 2)} ha"],
             ["Xã / huyện", f"{a.commune or '–'} / {a.district or '–'}", "Tỉnh", a.province or "–"],
             ["Chủ hộ", owner or "–", "Hợp tác xã", a.cooperative or "–"]]
     t = _grid(rows, [3 * cm, 6 * cm, 2.6 * cm, 6.2 * cm], False)
@@ -134,7 +138,7 @@ def _map(book: RecordBook, w: float = 8.2 * cm, h: float = 6.4 * cm) -> Drawing:
     bar_m = _round_length((w - 20) / 3 * m_per_unit)  # a round length near a third of the width
     bar = bar_m / m_per_unit
     d.add(Line(10, 8, 10 + bar, 8, strokeWidth=2))
-    d.add(String(14 + bar, 5.5, f"{bar_m:g} m", fontName=fonts()[0], fontSize=7))
+    d.add(String(14 + bar, 5.5, f"{vi_number(bar_m, 2, False)} m", fontName=fonts()[0], fontSize=7))
     d.add(String(w - 14, h - 10, "B ↑", fontName=fonts()[1], fontSize=8, textAnchor="end"))
     return d
 
@@ -184,8 +188,9 @@ def _spray_table(book: RecordBook, st: dict[str, ParagraphStyle]) -> Any:
                               "Cách ly (ngày)", "Thu hoạch từ"]]
     for a in book.applications:
         rows.append([a.applied_on.strftime("%d/%m/%Y %H:%M"), f"{a.product} ({a.active_ingredient})",
-                     a.registration_number or "–", f"{a.dose_per_ha:g} {a.dose_unit}" if a.dose_per_ha else "–",
-                     f"{a.water_l_per_ha:g}" if a.water_l_per_ha else "–", a.operator,
+                     a.registration_number or "–",
+                     f"{vi_number(a.dose_per_ha, 3, False)} {a.dose_unit}" if a.dose_per_ha else "–",
+                     vi_number(a.water_l_per_ha, 1, False) if a.water_l_per_ha else "–", a.operator,
                      a.phi_days if a.phi_days is not None else "–",
                      a.harvest_allowed_from.strftime("%d/%m/%Y") if a.harvest_allowed_from else "–"])
     widths = [2.2, 3.8, 2.3, 1.6, 1.5, 2.4, 1.6, 2.2]
@@ -212,8 +217,6 @@ def _harvest_lines(book: RecordBook, st: dict[str, ParagraphStyle]) -> list[Any]
 def _vi(e: Event, names_vi: dict[str, str]) -> str:
     v = e.values
     if e.kind == "photo":
-        if e.summary.startswith("photo refused"):
-            return "Ảnh không đạt chất lượng, không chấm điểm"
         label = v.get("diagnosis")
         what = STATUS_VI.get(label, names_vi.get(label, label)) if label else "–"
         ses = f", SES {v['ses']}" if v.get("ses") is not None else ""
@@ -223,12 +226,13 @@ def _vi(e: Event, names_vi: dict[str, str]) -> str:
         return f"Chẩn đoán: {what}{reviewed}{ses}{g}"
     if e.kind == "flight":
         return (f"Sinh trưởng {v.get('growth_score') or 0:.0f}, che phủ {v.get('canopy_cover_pct') or 0:.0f} %, "
-                f"thiệt hại {v.get('damaged_pct') or 0:.1f} % diện tích")
+                f"thiệt hại {vi_number(v.get('damaged_pct') or 0)} % diện tích")
     if e.kind == "spray_map":
-        return (f"Phun {v.get('treated_area_ha') or 0:.2f} ha, tiết kiệm {v.get('saving_pct') or 0:.0f} % so với "
+        return (f"Phun {vi_number(v.get('treated_area_ha') or 0, 2)} ha, tiết kiệm {v.get('saving_pct') or 0:.0f} % so với "
                 "phun toàn ruộng")
     if e.kind == "spray_application":
-        return f"{v['product']} ({v['active_ingredient']}), {v['volume_l']:g} L, người phun {v['operator']}"
+        return (f"{v['product']} ({v['active_ingredient']}), {vi_number(v['volume_l'], 2, False)} L, "
+                f"người phun {v['operator']}")
     return e.summary
 
 

@@ -27,6 +27,7 @@ from api.services import products
 from api.services.crops import bilingual
 from api.services.record_book_pdf import fonts
 from api.services.spray_maps import list_applications
+from api.services.vi_format import vi_number
 from api.settings import get_settings
 from inference.errors import Conflict, NotFound
 
@@ -92,7 +93,7 @@ def page_html(rec: dict[str, Any], base: str) -> str:
              ("Cây trồng / Crop", bilingual(rec["crop"])), ("Giống / Variety", rec["variety"]),
              ("Vụ / Season", rec["season"]),
              ("Ngày gieo sạ / Sown", rec["sowing_date"].strftime("%d/%m/%Y") if rec["sowing_date"] else None),
-             ("Diện tích / Area", f"{rec['area_ha']} ha"), ("Xã / Commune", rec["commune"]),
+             ("Diện tích / Area", f"{vi_number(rec['area_ha'], 2)} ha"), ("Xã / Commune", rec["commune"]),
              ("Huyện / District", rec["district"]), ("Tỉnh / Province", rec["province"])]
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(str(v)) if v else '–'}</dd>" for k, v in facts)
     verdict = ("Không còn lần phun nào trong thời gian cách ly hôm nay." if ok else

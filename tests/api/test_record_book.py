@@ -98,3 +98,32 @@ def test_the_pdf_says_when_harvest_is_allowed_and_warns_of_an_early_one(client: 
     rows = list(csv.DictReader(io.StringIO(client.get(url, params={"format": "csv"}, headers=farm["a"]).text)))
     second = next(r for r in rows if r["notes"] == "ruộng phía kênh")
     assert second["planned_harvest_on"] == "2026-12-01" and "inside the pre-harvest interval" in second["summary"]
+
+
+def test_refused_photos_stay_out_of_the_history_and_the_record_book(client: TestClient, farm: dict) -> None:
+    """A photo the gate refused (the farmer was asked to take it again) is no observation of the crop: it is kept
+    (include_refused lists it) but not shown as history, nor listed in the record book, which counts it."""
+    from tests.data.make_photos import dark_jpeg
+
+    kept = upload(client, farm["a"], real_photo("blast", 3).read_bytes(), area_code="VN-STOR-0001").json()["id"]
+    refused = upload(client, farm["a"], dark_jpeg(real_photo()), area_code="VN-STOR-0001").json()
+    assert refused["result"]["diagnosis"]["status"] == "retake"
+    obs = "/v1/areas/VN-STOR-0001/observations"
+    assert [o["id"] for o in client.get(obs, headers=farm["a"]).json()] == [kept]
+    assert [o["id"] for o in client.get(obs, params={"source": "photo"}, headers=farm["a"]).json()] == [kept]
+    both = client.get(obs, params={"include_refused": "true"}, headers=farm["a"]).json()
+    assert [o["id"] for o in both] == [refused["id"], kept]
+    url = "/v1/areas/VN-STOR-0001/record-book"
+    rows = list(csv.DictReader(io.StringIO(client.get(url, params={"format": "csv"}, headers=farm["a"]).text)))
+    assert [int(r["id"]) for r in rows if r["kind"] == "photo"] == [kept]
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(client.get(url, headers=farm["a"]).content))
+                             .pages).split())
+    assert "Không ghi 1 ảnh không đạt chất lượng" in text and "không chấm điểm" not in text
+
+
+def test_the_pdf_writes_numbers_as_vietnamese_does() -> None:
+    from api.services.vi_format import vi_number
+
+    assert [vi_number(1.21, 2), vi_number(12345.6), vi_number(40.0, 2, False), vi_number(0.3, 3, False)] == \
+        ["1,21", "12.345,6", "40", "0,3"]
+

@@ -60,6 +60,9 @@ def test_feedback_takes_registry_labels_and_special_ones(client: TestClient, far
     assert r.status_code == 422 and "other_name" in r.json()["detail"]
     assert client.post(url, json={"label": "other", "other_name": "lem lép hạt"}, headers=farm["a"]).status_code == 201
     assert client.post(url, json={"label": "not_sure"}, headers=farm["a"]).json()["kind"] == "unsure"
+    # the farmer's own "I do not know" is named apart from the model's "unsure" (the page's "Chưa chắc chắn"): two
+    # names for one idea ("Không chắc" beside "Chưa chắc chắn") read as two different answers
+    assert (labels["not_sure"]["name_vi"], labels["not_sure"]["name_en"]) == ("Tôi không biết", "I do not know")
     # "right" confirms the model's answer, whatever it was
     r = client.post(url, json={"verdict": "right"}, headers=farm["a"])
     assert r.status_code == 201 and r.json()["label"] == model_label and r.json()["confirmed"] is True

@@ -165,7 +165,15 @@ def test_not_a_plant_is_said_first() -> None:
     """A wall has no leaf and no edges: the farmer is told first to photograph a leaf, then anything else."""
     wall = np.full((600, 800, 3), (150, 148, 140), np.uint8)
     issues = assess(wall)["issues"]
-    assert issues[0] == "not_a_plant", issues
+    assert issues == ["not_a_plant"], issues  # not "blurry" as well: a wall has no edges to be sharp
+
+
+def test_nothing_that_is_not_a_plant_is_told_it_is_blurry() -> None:
+    rng = np.random.default_rng(11)
+    for kind in SYNTH_KINDS:
+        for _ in range(10):
+            r = assess(synth(kind, rng))
+            assert "blurry" not in r["issues"] or "not_a_plant" not in r["issues"], (kind, r["issues"])
 
 
 def test_a_black_and_white_photo_is_told_so() -> None:

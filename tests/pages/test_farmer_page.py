@@ -59,6 +59,9 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
                d.find_element(By.ID, "history-list").text)
     # the growth chart and a thumbnail in the history
     wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "#growth-chart circle.pt-photo"))
+    # one day's photos stand in the middle of the axis, not stacked on its left edge
+    cx = [float(c.get_attribute("cx")) for c in d.find_elements(By.CSS_SELECTOR, "#growth-chart circle.pt-photo")]
+    assert cx == [170.0], cx
     wait.until(lambda _: d.execute_script("const i = document.querySelector('#history-list img');"
                                           "return !!i && i.naturalWidth > 0"))
     assert "Tải nhật ký canh tác (PDF)" in d.find_element(By.ID, "history-list").text
@@ -119,6 +122,9 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     d.find_element(By.ID, "send").click()
     wait.until(lambda _: "tối" in d.find_element(By.ID, "advice").text)
     assert not d.find_element(By.ID, "feedback").is_displayed()
+    # kept, but not the area's history: a refused photo is no observation of the crop
+    assert len(httpx.get(f"{live_server.url}/v1/areas/VN-STOR-0001/observations", headers=admin).json()) == 1
+    assert "Cần chụp lại" not in d.find_element(By.ID, "history-list").text
     # a dropped link while the history reloads: said, not left silently stale
     d.execute_script("window._fetch = window.fetch; window.fetch = (u, o) => String(u).includes('/observations') ? "
                      "Promise.reject(new TypeError('Failed to fetch')) : window._fetch(u, o);"
@@ -141,6 +147,28 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     for gone in ("result", "lesions", "history", "growth-card", "upload"):
         assert not d.find_element(By.ID, gone).is_displayed(), gone
     assert d.find_element(By.ID, "password").get_attribute("value") == ""
+
+
+def test_a_farmer_with_no_area_is_told_why_nothing_can_be_sent(live_server, browser) -> None:
+    admin = live_server.token()
+    r = httpx.post(f"{live_server.url}/v1/accounts", headers=admin,
+                   json={"username": "nong_dan_moi", "password": "mat khau 123", "role": "farmer"})
+    assert r.status_code == 201, r.text
+    d = browser
+    wait = WebDriverWait(d, 60)
+    d.get(f"{live_server.url}/")
+    d.execute_script("sessionStorage.clear(); localStorage.setItem('cw_lang', 'vi')")
+    d.get(f"{live_server.url}/")
+    d.find_element(By.ID, "username").send_keys("nong_dan_moi")
+    d.find_element(By.ID, "password").send_keys("mat khau 123")
+    d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "no-areas")))
+    assert "chưa có vùng trồng" in d.find_element(By.ID, "no-areas").text
+    assert not d.find_element(By.ID, "send").is_enabled() and not d.find_element(By.ID, "photo").is_enabled()
+    d.find_element(By.ID, "lang").click()
+    assert "no growing area" in d.find_element(By.ID, "no-areas").text
+    d.find_element(By.ID, "lang").click()
+    d.find_element(By.ID, "signout").click()
 
 
 def test_a_camera_photo_is_shrunk_on_the_phone_and_keeps_its_gps(live_server, browser, tmp_path) -> None:

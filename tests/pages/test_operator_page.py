@@ -141,6 +141,9 @@ def test_operator_plans_on_bali_and_downloads_everything(live_server, browser, t
     wait.until(lambda _: d.find_element(By.ID, "exclusion-state").text.startswith("1 "))
     d.find_element(By.ID, "exclusion").send_keys(str(canal_file))
     wait.until(lambda _: d.find_element(By.ID, "exclusion-state").text.startswith("2 "))
+    # the form's numbers in the page's language: 21,6 beside the dose's 0,3 (the speed read "21.6")
+    assert d.find_element(By.ID, "speed").get_attribute("value") == "21,6"
+    assert d.find_element(By.ID, "dose").get_attribute("placeholder") == "0,3"
     d.find_element(By.ID, "dose").send_keys("0,3")  # a Vietnamese decimal comma (a number input made it 03: 3 kg/ha)
     Select(d.find_element(By.ID, "dose-unit")).select_by_value("kg")
     d.find_element(By.ID, "plan-btn").click()

@@ -5,6 +5,7 @@ const T = {
     title: "Chẩn đoán lá lúa", signin: "Đăng nhập", username: "Tên đăng nhập", password: "Mật khẩu",
     signin_btn: "Đăng nhập", take_photo: "Chụp ảnh lá", area: "Vùng trồng", choose: "Chụp hoặc chọn ảnh",
     photo_tip: "Chụp gần một lá bị bệnh, ở chỗ râm, không để nắng chiếu thẳng. Nếu có giấy trắng, đặt một tờ phía sau lá; đừng chụp trên nền rơm khô hay đất.",
+    no_areas: "Bạn chưa có vùng trồng nào nên chưa gửi ảnh được. Hãy nhờ cán bộ khuyến nông hoặc hợp tác xã đăng ký mã số vùng trồng cho bạn, rồi tải lại trang.",
     send: "Gửi ảnh", result: "Kết quả", history: "Lịch sử vùng trồng", signout: "Đăng xuất",
     uploading: "Đang gửi ảnh…", analysing: "Đang phân tích…", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
     session_ended: "Phiên đăng nhập đã hết. Hãy đăng nhập lại rồi bấm Gửi ảnh: ảnh bạn chọn vẫn còn.",
@@ -45,6 +46,7 @@ const T = {
     title: "Rice leaf check", signin: "Sign in", username: "Username", password: "Password",
     signin_btn: "Sign in", take_photo: "Photograph a leaf", area: "Growing area", choose: "Take or choose a photo",
     photo_tip: "One diseased leaf, close, in the shade, out of direct sun. If you have white paper, hold a sheet behind the leaf; do not photograph it against dry straw or soil.",
+    no_areas: "You have no growing area yet, so no photo can be sent. Ask your extension officer or cooperative to register your planting-area code, then reload the page.",
     send: "Send photo", result: "Result", history: "History of this area", signout: "Sign out",
     uploading: "Sending photo…", analysing: "Analysing…", bad_login: "Wrong username or password",
     session_ended: "Your sign-in has ended. Sign in again, then tap Send photo: your chosen photo is kept.",
@@ -225,6 +227,10 @@ async function loadAreas() {
     o.value = a.code; o.textContent = `${a.code} – ${a.name}`;
     $("area").appendChild(o);
   }
+  // a farmer with no area yet: said why, and nothing to send (an empty list and a send that failed said nothing)
+  const none = !page.items.length;
+  $("no-areas").hidden = !none;
+  $("area").disabled = $("photo").disabled = $("send").disabled = none;
 }
 
 // the history, or on a dropped link a line that says so (it stayed silently stale before)
@@ -325,7 +331,9 @@ async function loadGrowth(code) {
   if (!pts.length) { $("growth-note").textContent = t("no_growth"); return; }
   const useDays = pts.every((p) => p.days_after_sowing !== null);
   const xs = pts.map((p) => (useDays ? p.days_after_sowing : Date.parse(p.observed_at) / 864e5));
-  const x0 = Math.min(...xs), x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs);
+  // every point on one day (or one instant): centred on the axis, not stacked on its left edge
+  const same = Math.max(...xs) - Math.min(...xs) < 1e-9;
+  const x0 = same ? xs[0] - 1 : Math.min(...xs), x1 = same ? xs[0] + 1 : Math.max(...xs);
   const X = (v) => 30 + ((v - x0) / (x1 - x0)) * 280, Y = (v) => 150 - v * 1.4;
   const el = (tag, attrs, text) => { const e = document.createElementNS(NS, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; svg.appendChild(e); return e; };
   for (const v of [0, 50, 100]) { el("line", { x1: 30, x2: 310, y1: Y(v), y2: Y(v), stroke: "#dde5d8" }); el("text", { x: 4, y: Y(v) + 3 }, v); }
@@ -337,8 +345,12 @@ async function loadGrowth(code) {
       : el("circle", { cx: X(xs[i]), cy: Y(p.growth_score), r: 4, fill: "#7b3294", class: "pt-photo" });
     const tt = document.createElementNS(NS, "title"); tt.textContent = title; m.appendChild(tt);
   });
-  el("text", { x: 30, y: 166 }, `${useDays ? x0 : pts[0].observed_at.slice(0, 10)}`);
-  el("text", { x: 310, y: 166, "text-anchor": "end" }, `${useDays ? x1 + " " + t("days_after_sowing") : pts[pts.length - 1].observed_at.slice(0, 10)}`);
+  const first = useDays ? xs[0] : pts[0].observed_at.slice(0, 10), last = pts[pts.length - 1];
+  if (same || (!useDays && first === last.observed_at.slice(0, 10))) el("text", { x: 170, y: 166, "text-anchor": "middle" }, `${first}${useDays ? " " + t("days_after_sowing") : ""}`);
+  else {
+    el("text", { x: 30, y: 166 }, `${useDays ? x0 : first}`);
+    el("text", { x: 310, y: 166, "text-anchor": "end" }, `${useDays ? x1 + " " + t("days_after_sowing") : last.observed_at.slice(0, 10)}`);
+  }
   $("growth-note").textContent = `${g.n_photos} ${t(g.n_photos === 1 ? "photo" : "photos")} · ${g.n_flights} ${t(g.n_flights === 1 ? "flight" : "flights")}` +
     (g.sowing_date ? ` · ${t("sown_on")} ${new Date(g.sowing_date).toLocaleDateString(lang === "vi" ? "vi-VN" : "en-GB", { timeZone: "UTC" })}` : "");
 }

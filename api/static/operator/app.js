@@ -125,6 +125,7 @@ function applyLang() {
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
   $("lang").textContent = lang === "vi" ? "EN" : "VI";
+  localiseDecimals();
   showDrawState();
   updateLegend(lastMap);
   if (lastMap) showSummary(lastMap);
@@ -382,6 +383,15 @@ function decimal(id) {
   const s = $(id).value.trim().replace(",", ".");
   if (s === "") return null;
   return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(s) ? Number(s) : NaN;
+}
+// the form's numbers written as the page's language writes them (21,6 in Vietnamese beside the dose's "0,3"; "21.6"
+// stood there before). Only the separator is swapped, never a thousands mark added: "1.000" would read back as 1
+function localiseDecimals() {
+  const [from, to] = lang === "vi" ? [".", ","] : [",", "."];
+  document.querySelectorAll('input[inputmode="decimal"]').forEach((el) => {
+    if (/^[+-]?\d+([.,]\d+)?$/.test(el.value.trim())) el.value = el.value.trim().replace(from, to);
+    if (el.placeholder) el.placeholder = el.placeholder.replace(from, to);
+  });
 }
 function numbers(ids, optional = []) {
   const out = {};
