@@ -44,6 +44,9 @@ class AdviceDetail(BaseModel):
     follow_label: AdviceItem | None = None
     sources: dict[str, SourceRef] = Field(default_factory=dict, description="the sources the items cite")
     review: dict[str, Any] = Field(default_factory=dict, description="status, reviewed_by, reviewed_on")
+    withheld: list[str] = Field(default_factory=list, description="sections left out until an agronomist reviews "
+                                "the entry: 'active_ingredients' (chemical names a farmer might buy on) while the "
+                                "entry is a draft whose products' registration was not checked")
 
 
 @lru_cache
@@ -84,4 +87,11 @@ def detail_for(status: str, label: str, candidates: list[str], path: str = str(S
                  for k in sorted(cited)}
     entry = data["labels"].get(label) if status == "diagnosed" else data.get("unsure")
     d.review = {**data.get("review", {}), **((entry or {}).get("review") or {})}
+    if d.active_ingredients and not d.review.get("reviewed_by"):
+        # the data's own warning: "Not reviewed by an agronomist: do not publish before review", and its products'
+        # registration on Vietnam's permitted list unchecked. Cultural measures stay; chemical names wait for review
+        d.active_ingredients, d.withheld = [], ["active_ingredients"]
+        d.sources = {k: v for k, v in d.sources.items()
+                     if k in {i.source for sec in (*SECTIONS, "call") for i in getattr(d, sec)}
+                     | ({d.follow_label.source} if d.follow_label else set())}
     return d

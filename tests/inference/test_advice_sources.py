@@ -48,7 +48,9 @@ def test_every_disease_and_pest_of_the_registry_has_cited_advice() -> None:
 
 def test_the_photo_result_detail_and_the_short_advice() -> None:
     blast = detail_for("diagnosed", "blast", [])
-    assert blast is not None and blast.cultural and blast.chemical_when and blast.active_ingredients
+    # while the entry is a draft, no chemical name reaches a farmer (the data says "do not publish before review")
+    assert blast is not None and blast.cultural and blast.chemical_when and not blast.active_ingredients
+    assert blast.withheld == ["active_ingredients"]
     assert blast.follow_label is not None and blast.ppe and blast.phi
     assert {i.source for i in blast.cultural} <= set(blast.sources)
     assert all(s.url for s in blast.sources.values()) and blast.review["status"].startswith("draft")
@@ -63,3 +65,18 @@ def test_the_photo_result_detail_and_the_short_advice() -> None:
                         load_advice())
     assert src["cultural"][0]["en"] in light.en and src["chemical_when"][0]["en"] not in light.en
     assert src["chemical_when"][0]["vi"] in severe.vi and "SES 7" in severe.vi and "Danh mục" in severe.vi
+
+
+def test_active_ingredients_are_shown_once_the_entry_is_reviewed(tmp_path) -> None:
+    import json
+
+    from inference.advice_detail import SOURCES_FILE
+
+    data = json.loads(SOURCES_FILE.read_text(encoding="utf-8"))
+    data["labels"]["blast"]["review"] = {"reviewed_by": "KS. Trần Văn A", "reviewed_on": "2026-12-03"}
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    blast = detail_for("diagnosed", "blast", [], str(path))
+    assert blast is not None and blast.active_ingredients and not blast.withheld
+    assert {a["source"] for a in blast.active_ingredients} <= set(blast.sources)
+

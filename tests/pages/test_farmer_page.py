@@ -70,6 +70,9 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
         assert d.find_element(By.ID, "advice-detail").is_displayed()
         review = d.execute_script("return document.querySelector('#detail-body p.hint').textContent")
         assert "bản nháp" in review and "draft" not in review, review  # its review status in Vietnamese too
+        # a draft names no chemical to buy: said why instead
+        body = d.execute_script("return document.getElementById('detail-body').textContent")
+        assert "chưa được kỹ sư nông học duyệt" in body and "Hoạt chất được khuyến cáo" not in body, body
     measured = bool(d.find_element(By.ID, "severity").text)
     assert measured  # this blast leaf is measured (a retake or a field patch would have no severity)
     if measured:  # what the severity counted, drawn: the leaf outlined, the lesions in pink

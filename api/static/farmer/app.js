@@ -20,6 +20,7 @@ const T = {
     no_growth: "Chưa có điểm sinh trưởng nào.", damaged: "thiệt hại", spray_map: "bản đồ phun", saving: "tiết kiệm",
     record_book: "Tải nhật ký canh tác (PDF)",
     detail: "Hướng dẫn chi tiết (có nguồn trích dẫn)", sources: "Nguồn", review: "Tình trạng duyệt",
+    withheld: "Tên hoạt chất thuốc chưa hiện vì hướng dẫn này chưa được kỹ sư nông học duyệt: hãy hỏi cán bộ khuyến nông trước khi mua thuốc.",
     sections: { cultural: "Biện pháp canh tác", chemical_when: "Khi nào cần dùng thuốc", active_ingredients: "Hoạt chất được khuyến cáo (phải có trong Danh mục được phép)",
       phi: "Thời gian cách ly", ppe: "Bảo hộ lao động", check: "Cần kiểm tra", call: "Liên hệ" },
     fb_it_is: "Theo tôi đó là", fb_other_name: "Tên bệnh hoặc sâu hại",
@@ -61,6 +62,7 @@ const T = {
     no_growth: "No growth reading yet.", damaged: "damaged", spray_map: "spray map", saving: "saving",
     record_book: "Download the record book (PDF)",
     detail: "Detailed guidance (with cited sources)", sources: "Sources", review: "Review status",
+    withheld: "Names of active ingredients are not shown until an agronomist has reviewed this guidance: ask your extension officer before buying a pesticide.",
     sections: { cultural: "Cultural measures", chemical_when: "When chemical control is warranted", active_ingredients: "Active ingredients named (must be on the permitted list)",
       phi: "Pre-harvest interval", ppe: "Protective equipment", check: "What to check", call: "Whom to call" },
     fb_it_is: "I think it is", fb_other_name: "Name of the disease or pest",
@@ -174,6 +176,7 @@ function showDetail(det) {
     for (const it of det[sec]) { const li = document.createElement("li"); li.textContent = `${it.name || it[lang]} ${ref(it.source)}`; ul.appendChild(li); }
     body.appendChild(ul);
   }
+  if ((det.withheld || []).includes("active_ingredients")) { const p = document.createElement("p"); p.className = "advice withheld"; p.textContent = t("withheld"); body.appendChild(p); }
   if (det.follow_label) { const p = document.createElement("p"); p.className = "advice"; p.textContent = `${det.follow_label[lang]} ${ref(det.follow_label.source)}`; body.appendChild(p); }
   const h = document.createElement("h3"); h.textContent = t("sources"); body.appendChild(h);
   const ol = document.createElement("ol");
