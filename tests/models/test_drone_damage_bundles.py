@@ -148,6 +148,18 @@ def test_141_is_140_with_the_logits_upsampled_by_the_server() -> None:
     assert f_new.keys() == f_old.keys() and all(abs(f_new[s] - f_old[s]) < 0.01 for s in f_old)
 
 
+def test_142_is_141_with_a_32_px_halo_and_the_same_f1() -> None:
+    """1.4.2: 1.4.1's network and weights with a 32 px halo (19 % fewer pixels through the network per 512 px
+    window); every held-out F1 within 0.002 of 1.4.1's, and inside a window the damage map is 1.4.1's."""
+    b, src = load_bundle(DAMAGE / "1.4.2"), load_bundle(DAMAGE / "1.4.1")
+    assert b.meta["derived_from"]["version"] == "1.4.1" and (b.meta["halo_px"], src.meta["halo_px"]) == (32, 64)
+    g, g0 = (onnx.load(str(x.onnx_path)).graph for x in (b, src))
+    assert [i.raw_data for i in g.initializer] == [i.raw_data for i in g0.initializer]  # the same weights
+    f_new, f_old = _f1(DAMAGE / "1.4.2"), _f1(DAMAGE / "1.4.1")
+    assert f_new.keys() == f_old.keys() and all(abs(f_new[s] - f_old[s]) <= 0.002 for s in f_old)
+    assert (DAMAGE / "1.4.2" / "MODEL_CARD.md").read_text().startswith("# drone_damage_unet_small 1.4.2\n")
+
+
 def test_strip_output_resize_refuses_a_full_resolution_network(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from models.drone_segmenter import strip_output_resize

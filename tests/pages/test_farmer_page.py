@@ -46,7 +46,11 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     # a slow link for the drawing only: the page says it is coming instead of leaving a gap
     d.execute_script("const f = window.fetch; window.fetch = (u, o) => String(u).includes('lesions.jpg') ? "
                      "new Promise((ok) => setTimeout(() => ok(f(u, o)), 1500)) : f(u, o);")
+    # the photo button in the page's language (the browser's own said "Choose File", "No file chosen")
+    assert d.find_element(By.CSS_SELECTOR, "label.file .file-button").text == "Chụp hoặc chọn ảnh"
+    assert d.find_element(By.ID, "photo-name").text == "Chưa chọn ảnh"
     d.find_element(By.ID, "photo").send_keys(str(real_photo("blast", 0)))
+    assert d.find_element(By.ID, "photo-name").text == real_photo("blast", 0).name
     d.find_element(By.ID, "send").click()
     wait.until(ec.visibility_of_element_located((By.ID, "result")))
     wait.until(lambda _: "Đang tải hình phần đã đo" in d.find_element(By.ID, "lesions").text)

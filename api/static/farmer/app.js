@@ -6,6 +6,7 @@ const T = {
     signin_btn: "Đăng nhập", take_photo: "Chụp ảnh lá", area: "Vùng trồng", choose: "Chụp hoặc chọn ảnh",
     photo_tip: "Chụp gần một lá bị bệnh, ở chỗ râm, không để nắng chiếu thẳng. Nếu có giấy trắng, đặt một tờ phía sau lá; đừng chụp trên nền rơm khô hay đất.",
     no_areas: "Bạn chưa có vùng trồng nào nên chưa gửi ảnh được. Hãy nhờ cán bộ khuyến nông hoặc hợp tác xã đăng ký mã số vùng trồng cho bạn, rồi tải lại trang.",
+    no_photo: "Chưa chọn ảnh",
     send: "Gửi ảnh", result: "Kết quả", history: "Lịch sử vùng trồng", signout: "Đăng xuất",
     uploading: "Đang gửi ảnh…", analysing: "Đang phân tích…", bad_login: "Sai tên đăng nhập hoặc mật khẩu",
     session_ended: "Phiên đăng nhập đã hết. Hãy đăng nhập lại rồi bấm Gửi ảnh: ảnh bạn chọn vẫn còn.",
@@ -48,6 +49,7 @@ const T = {
     signin_btn: "Sign in", take_photo: "Photograph a leaf", area: "Growing area", choose: "Take or choose a photo",
     photo_tip: "One diseased leaf, close, in the shade, out of direct sun. If you have white paper, hold a sheet behind the leaf; do not photograph it against dry straw or soil.",
     no_areas: "You have no growing area yet, so no photo can be sent. Ask your extension officer or cooperative to register your planting-area code, then reload the page.",
+    no_photo: "No photo chosen",
     send: "Send photo", result: "Result", history: "History of this area", signout: "Sign out",
     uploading: "Sending photo…", analysing: "Analysing…", bad_login: "Wrong username or password",
     session_ended: "Your sign-in has ended. Sign in again, then tap Send photo: your chosen photo is kept.",
@@ -103,6 +105,7 @@ function applyLang() {
   if (lastResult) showResult(lastResult);
   if (fbDone) $("fb-done").textContent = t(fbDone);
   if (lastError) $("upload-error").textContent = uploadErrorText(lastError);
+  showPhotoName();
   if (token && $("area").value) refreshHistory();
 }
 
@@ -370,7 +373,7 @@ function signOut() {
   showLesions(null);
   $("signin").hidden = false; $("upload").hidden = true; $("result").hidden = true; $("history").hidden = true;
   $("growth-card").hidden = true; $("signout").hidden = true;
-  $("password").value = ""; $("photo").value = ""; $("preview").hidden = true; $("upload-error").textContent = "";
+  $("password").value = ""; $("photo").value = ""; showPhotoName(); $("preview").hidden = true; $("upload-error").textContent = "";
   $("history-list").replaceChildren(); $("fb-done").textContent = "";
 }
 
@@ -402,8 +405,14 @@ let prepared = null;  // {key, photo}: the photo as shrunk for that key, sent ag
 const newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID()
   : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`);
 
+// the chosen photo's name under the button (the browser's own "No file chosen" was English)
+function showPhotoName() {
+  const f = $("photo").files && $("photo").files[0];
+  $("photo-name").textContent = f ? f.name : t("no_photo");
+}
 $("photo").addEventListener("change", () => {
   const f = $("photo").files[0];
+  showPhotoName();
   uploadKey = f ? newKey() : null; prepared = null;
   if (!f) return;
   $("preview").src = URL.createObjectURL(f); $("preview").hidden = false;
