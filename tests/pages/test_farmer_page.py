@@ -156,19 +156,29 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
     assert d.find_element(By.ID, "password").get_attribute("value") == ""
 
 
-def test_a_farmer_with_no_area_is_told_why_nothing_can_be_sent(live_server, browser) -> None:
+def _new_farmer_signs_in(live_server, d, username: str, area_code: str | None = None) -> dict:
+    """A farmer account (with an area of its own when area_code is given), signed in on a fresh page; the area's
+    payload."""
     admin = live_server.token()
     r = httpx.post(f"{live_server.url}/v1/accounts", headers=admin,
-                   json={"username": "nong_dan_moi", "password": "mat khau 123", "role": "farmer"})
+                   json={"username": username, "password": "mat khau 123", "role": "farmer"})
     assert r.status_code == 201, r.text
-    d = browser
-    wait = WebDriverWait(d, 60)
+    payload = area_payload(area_code, i=1, owner_username=username) if area_code else {}
+    if area_code:
+        assert httpx.post(f"{live_server.url}/v1/areas", headers=admin, json=payload).status_code == 201
     d.get(f"{live_server.url}/")
     d.execute_script("sessionStorage.clear(); localStorage.setItem('cw_lang', 'vi')")
     d.get(f"{live_server.url}/")
-    d.find_element(By.ID, "username").send_keys("nong_dan_moi")
+    d.find_element(By.ID, "username").send_keys(username)
     d.find_element(By.ID, "password").send_keys("mat khau 123")
     d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    return payload
+
+
+def test_a_farmer_with_no_area_is_told_why_nothing_can_be_sent(live_server, browser) -> None:
+    d = browser
+    wait = WebDriverWait(d, 60)
+    _new_farmer_signs_in(live_server, d, "nong_dan_moi")
     wait.until(ec.visibility_of_element_located((By.ID, "no-areas")))
     assert "chưa có vùng trồng" in d.find_element(By.ID, "no-areas").text
     assert not d.find_element(By.ID, "send").is_enabled() and not d.find_element(By.ID, "photo").is_enabled()
@@ -184,24 +194,13 @@ def test_a_camera_photo_is_shrunk_on_the_phone_and_keeps_its_gps(live_server, br
     from tests.data.make_photos import gps_jpeg
 
     admin = live_server.token()
-    r = httpx.post(f"{live_server.url}/v1/accounts", headers=admin,
-                   json={"username": "nong_dan2", "password": "mat khau 123", "role": "farmer"})
-    assert r.status_code == 201, r.text
-    payload = area_payload("VN-STOR-0002", i=1, owner_username="nong_dan2")
-    assert httpx.post(f"{live_server.url}/v1/areas", headers=admin, json=payload).status_code == 201
+    d = browser
+    wait = WebDriverWait(d, 60)
+    payload = _new_farmer_signs_in(live_server, d, "nong_dan2", "VN-STOR-0002")
     inside = shape(payload["boundary"]).representative_point()
     big = tmp_path / "camera.jpg"
     big.write_bytes(gps_jpeg(real_photo("brown_spot", 2), lat=inside.y, lon=inside.x, scale=10.0,
                              device=("samsung", "SM-A125F")))  # 3000 x 3000
-
-    d = browser
-    wait = WebDriverWait(d, 60)
-    d.get(f"{live_server.url}/")
-    d.execute_script("sessionStorage.clear()")
-    d.get(f"{live_server.url}/")
-    d.find_element(By.ID, "username").send_keys("nong_dan2")
-    d.find_element(By.ID, "password").send_keys("mat khau 123")
-    d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
     wait.until(ec.visibility_of_element_located((By.ID, "upload")))
     wait.until(lambda _: Select(d.find_element(By.ID, "area")).options)
     d.find_element(By.ID, "photo").send_keys(str(big))
