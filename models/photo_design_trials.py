@@ -1,7 +1,7 @@
 """Field-photo designs tried for issue #10 under leave one source out and not kept, reproducible side by side with
 the served design (1.7.0's LesionPatchConfig) in one run:
 
-    python -m models.photo_design_trials [--trial leaf_fusion|mil_background|flip_tta|finetuned_leaf|all]
+    python -m models.photo_design_trials [--trial leaf_fusion|mil_background|flip_tta|finetuned_leaf|feature_centring|all]
         [--max-images N]
 
 - leaf_fusion: the issue's "lesion votes pooled per leaf and fused with the leaf model". A whole-leaf head (the leaf
@@ -21,8 +21,11 @@ the served design (1.7.0's LesionPatchConfig) in one run:
   early stop on the training source's own validation photos) trained on one source, beside the patch model trained
   on the same source; fused as leaf_fusion (log-probabilities, weight w), and as a gate: answer only where the two
   models name the same disease (with the patch rules, or with the network's confidence alone).
+- feature_centring: each patch's network features minus alpha x the mean of its photo's candidate patches (a shift
+  common to a photo's patches, its camera's or source's, cancelled per photo), in training and testing.
 
-Measured on 2026-12-02 (392 photos outside the frozen benchmark): CHANGELOG and models/field_photo/1.7.0/EVALUATION.md.
+Measured on 2026-12-02 and 2026-12-03 (392 photos outside the frozen benchmark): CHANGELOG and
+models/field_photo/1.7.0/EVALUATION.md.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from models.lesion_patch import PATCH_MEAN, PATCH_STD, PatchFeatures, PatchHead,
 from models.lesion_patch_pipeline import (
     Data,
     LesionPatchConfig,
+    Patches,
     Pooled,
     choose_rules,
     fit_head,
@@ -275,8 +279,52 @@ def trial_finetuned_leaf_insource(d: Data, cfg: LesionPatchConfig, max_images: i
               f"({nested['answered_accuracy'] or 0:.3f})")
 
 
+def centred(d: Data, alpha: float) -> Data:
+    """d with every patch's network features (not its 4 lesion-colour values, already relative to the photo's own
+    leaf) minus alpha x the mean of its photo's candidate patches: a camera's or a source's shift common to all of a
+    photo's patches cancels, per photo, as it would in serving (no other photo needed). A lesion box's photo without
+    candidates uses its boxes' mean."""
+    from dataclasses import replace
+
+    from models.lesion_patch import N_COLOUR
+
+    n = len(d.y)
+    net = d.cands.X.shape[1] - N_COLOUR
+    mean = np.zeros((n, net), np.float64)
+    count = np.bincount(d.cands.img, minlength=n).astype(float)
+    np.add.at(mean, d.cands.img, d.cands.X[:, :net])
+    box_mean = np.zeros_like(mean)
+    np.add.at(box_mean, d.boxes.img, d.boxes.X[:, :net])
+    box_count = np.bincount(d.boxes.img, minlength=n).astype(float)
+    mean = np.where(count[:, None] > 0, mean / np.maximum(count, 1)[:, None],
+                    box_mean / np.maximum(box_count, 1)[:, None])
+
+    def shift(p: Patches) -> Patches:
+        X = p.X.copy()
+        X[:, :net] -= (alpha * mean[p.img]).astype(X.dtype)
+        return replace(p, X=X)
+
+    return replace(d, boxes=shift(d.boxes), cands=shift(d.cands))
+
+
+def trial_feature_centring(d: Data, cfg: LesionPatchConfig, max_images: int | None = None,
+                           alphas: tuple[float, ...] = (0.0, 0.5, 0.75, 1.0)) -> None:
+    """Leave one source out with each photo's patch features centred on its own candidates' mean (alpha 0: served)."""
+    allc = list(range(len(d.classes)))
+    print("\nfeature_centring: leave one source out, macro-F1 / answered / accuracy of answered / ECE")
+    for alpha in alphas:
+        dc = centred(d, alpha)
+        cells = []
+        for tr, te, head in directions(dc, cfg).values():
+            r = report(predict_photos(dc, head, te, len(d.classes), cfg), d.y[te], rules_for(dc, tr, allc, cfg),
+                       d.classes)
+            cells.append(f"{r['macro_f1']:.3f} / {r['answered']:.3f} / {r['answered_accuracy'] or 0:.3f} / {r['ece']:.3f}")
+        print(f"alpha {alpha:<5} roboflow -> Sethy {cells[0]}   Sethy -> roboflow {cells[1]}", flush=True)
+
+
 TRIALS = {"leaf_fusion": trial_leaf_fusion, "mil_background": trial_mil_background, "flip_tta": trial_flip_tta,
-          "finetuned_leaf": trial_finetuned_leaf, "finetuned_leaf_insource": trial_finetuned_leaf_insource}
+          "finetuned_leaf": trial_finetuned_leaf, "finetuned_leaf_insource": trial_finetuned_leaf_insource,
+          "feature_centring": trial_feature_centring}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from datasets.fabricated_leaves import fabricated_leaf
 from inference.lesion_patches import GREY
 from models.lesion_patch_pipeline import LesionPatchConfig
-from models.photo_design_trials import LEAF_PX, gated_answers, leaf_image, mil_head
+from models.photo_design_trials import LEAF_PX, centred, gated_answers, leaf_image, mil_head
 from tests.models.test_lesion_patch_loso import synthetic_data
 
 
@@ -63,3 +63,22 @@ def test_the_agreement_gate_answers_where_both_models_name_one_disease() -> None
     assert g["agreement, leaf >= 0.8"] == (0.5, round(1 / 3, 3))  # 0, 3, 5
     nothing = gated_answers(patch, leaf, np.zeros(6, bool), y)
     assert nothing["patch rules"] == (0.0, None)
+
+
+def test_centring_cancels_each_photos_common_shift_and_keeps_the_lesion_colour() -> None:
+    from models.lesion_patch import N_COLOUR
+
+    d = synthetic_data()
+    net = d.cands.X.shape[1] - N_COLOUR
+    shifted = d.cands.X.copy()
+    shifted[:, :net] += 3.0 * d.cands.img[:, None]  # a different camera per photo: one offset on all its patches
+    from dataclasses import replace
+
+    d2 = replace(d, cands=replace(d.cands, X=shifted))
+    a, b = centred(d, 1.0), centred(d2, 1.0)
+    assert np.allclose(a.cands.X, b.cands.X, atol=1e-4)  # the per-photo offset is gone
+    for i in np.unique(d.cands.img):
+        assert np.allclose(a.cands.X[d.cands.img == i, :net].mean(0), 0, atol=1e-4)
+    assert np.array_equal(a.cands.X[:, net:], d.cands.X[:, net:])  # the lesion colour untouched
+    assert np.array_equal(centred(d, 0.0).cands.X, d.cands.X)
+
