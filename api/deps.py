@@ -61,7 +61,8 @@ def require_roles(*roles: Role, detail: str | None = None) -> Callable[[Account]
 
     def _check(account: CurrentAccount) -> Account:
         if account.role not in roles:
-            raise Forbidden(detail or f"this needs one of the roles: {', '.join(r.value for r in roles)}")
+            raise Forbidden(detail or f"this needs one of the roles: {', '.join(r.value for r in roles)}",
+                            reason="role_not_allowed")  # a page says it in its own language
         return account
 
     return _check

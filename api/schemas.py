@@ -387,7 +387,8 @@ class SprayApplicationCreate(BaseModel):
     dose_per_ha: float | None = Field(default=None, gt=0, le=100_000, description="product dose per ha")
     dose_unit: Literal["L", "mL", "kg", "g"] | None = Field(default=None, description="unit of dose_per_ha")
     water_l_per_ha: float | None = Field(default=None, gt=0, le=2000, description="spray volume (water), L/ha")
-    volume_l: float = Field(gt=0, description="litres of spray mix applied")
+    volume_l: float = Field(gt=0, le=1_000_000, description="litres of spray mix applied (at most 5000 L per ha of "
+                            "the area)")
     operator: ReqName200
     spray_map_id: DbId | None = None
     planned_harvest_on: date | None = Field(default=None, description="checked against the pre-harvest interval")
@@ -418,6 +419,9 @@ class ReviewCreate(BaseModel):
         description="confirm: the farmer's label (or the given one); correct: the given label; reject: not usable")
     label: Name64 | None = Field(default=None, description="a disease, pest or 'healthy' from GET /v1/labels")
     note: Note2000 | None = None
+    only_if_unreviewed: bool = Field(
+        default=False, description="refuse (409, reason review_already_reviewed) when the photo has a review already: "
+        "two reviewers working one queue, the second on a page shown before the first decided")
 
 
 class ReviewPublic(BaseModel):

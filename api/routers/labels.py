@@ -77,7 +77,8 @@ def review_photo(photo_id: IdPath, data: ReviewCreate, session: SessionDep, acco
                  request: Request) -> ReviewPublic:
     """Confirm, correct or reject a photo's label; the newest review counts."""
     obs, _ = visible_photo(session, account, photo_id)
-    row = review.review(session, account, obs, data.action, data.label, data.note, request.app.state.photo_models.classes)
+    row = review.review(session, account, obs, data.action, data.label, data.note, request.app.state.photo_models.classes,
+                        data.only_if_unreviewed)
     return ReviewPublic(id=row.id, photo_id=obs.id, action=row.action, label=row.label, note=row.note,
                         by=account.username, created_at=row.created_at)
 

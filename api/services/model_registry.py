@@ -122,7 +122,7 @@ def may_promote(account: Account) -> bool:
 def require_promoter(account: Account) -> Account:
     if not may_promote(account):
         raise Forbidden("switching a served model needs an admin, or an agronomist an admin gave the right to "
-                        "promote (POST /v1/accounts/USERNAME/promote-right, as an admin)")
+                        "promote (POST /v1/accounts/USERNAME/promote-right, as an admin)", reason="model_no_right")
     return account
 
 
@@ -193,7 +193,8 @@ def promotion_gate(data_dir: Path, task: str, active: str | None, candidate: str
     """Refuse a candidate that was not compared with the active version on the current frozen benchmark, or that
     is worse on a source or class; `force` with a reason promotes anyway. Returns the comparison's summary."""
     if force and not (reason and reason.strip()):
-        raise BadInput("a forced promotion needs a reason (it is recorded with the activation)")
+        raise BadInput("a forced promotion needs a reason (it is recorded with the activation)",
+                       reason="model_force_needs_reason")
     if active is None or active == candidate or benchmark is None:
         return None
     path = comparison_path(data_dir, task, active, candidate)
@@ -203,11 +204,12 @@ def promotion_gate(data_dir: Path, task: str, active: str | None, candidate: str
         if force:
             return None
         raise Conflict(f"{candidate} has not been compared with the active {active} on {benchmark}: run `{fix}`, "
-                       "or force with a reason")
+                       "or force with a reason", reason="model_not_compared")
     summary = {k: record[k] for k in ("benchmark", "margin", "regressions", "created_at") if k in record}
     if record["regressions"] and not force:
         raise Conflict(f"{candidate} is worse than the active {active} on {benchmark}: "
-                       + "; ".join(record["regressions"]) + ". Force with a reason to promote it anyway")
+                       + "; ".join(record["regressions"]) + ". Force with a reason to promote it anyway",
+                       reason="model_worse")
     return summary
 
 
@@ -217,10 +219,12 @@ def promote(session: Session, task: str, version: str, models_dir: Path, data_di
     422 for a forced one without a reason), then the switch recorded."""
     subset = quick_subset(require_bundle(task, version, models_dir).meta)
     if subset and not force:
-        raise Conflict(f"{task} {version} was {subset}; train it on the full data, or force with a reason")
+        raise Conflict(f"{task} {version} was {subset}; train it on the full data, or force with a reason",
+                       reason="model_quick_subset")
     current = active_version(session, task, models_dir)
     if version == current:  # a switch to itself would be recorded, and a rollback would then "roll back" nothing
-        raise Conflict(f"{task} {version} is already the active version; nothing to switch")
+        raise Conflict(f"{task} {version} is already the active version; nothing to switch",
+                       reason="model_already_active")
     summary = promotion_gate(data_dir, task, current, version, current_benchmark(task), force, reason)
     return _record(session, task, version, current, models_dir, actor=actor, account_id=account_id, reason=reason,
                    forced=force, comparison=summary)
@@ -245,7 +249,7 @@ def rollback(session: Session, task: str, models_dir: Path, *, actor: str, accou
     if not rows or not stack:
         raise Conflict(f"nothing to roll back to: no earlier {task} version is recorded" if not rows else
                        f"nothing to roll back to: every {task} activation has been rolled back; activate a version "
-                       "instead")
+                       "instead", reason="model_nothing_to_roll_back")
     current = rows[-1].version
     require_bundle(task, stack[-1], models_dir)
     return _record(session, task, stack[-1], current, models_dir, actor=actor, account_id=account_id,

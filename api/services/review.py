@@ -15,7 +15,7 @@ from api.orm import Account, GrowingArea, Observation, PhotoFeedback, PhotoRevie
 from api.security import visible_areas
 from api.services import labels
 from api.services.photos import feedback_with_authors
-from inference.errors import BadInput
+from inference.errors import BadInput, Conflict
 
 QUEUE_SCAN = 5000  # newest unreviewed photos looked at when ranking the queue
 UNKNOWN_DEVICE = "unknown phone"
@@ -98,9 +98,12 @@ def queue(session: Session, account: Account | None, limit: int = 50) -> tuple[l
 
 
 def review(session: Session, account: Account, obs: Observation, action: str, label: str | None,
-           note: str | None, model_classes: set[str]) -> PhotoReview:
+           note: str | None, model_classes: set[str], only_if_unreviewed: bool = False) -> PhotoReview:
     """Record a review. confirm: the given label, else the farmer's, else the model's; correct: the given label;
-    reject: the photo is not used for training."""
+    reject: the photo is not used for training. only_if_unreviewed: refused when the photo has a review already
+    (the review page sends it: a second reviewer's stale page silently overwrote the first one's decision)."""
+    if only_if_unreviewed:
+        _refuse_if_reviewed(session, obs)
     if action == "reject":
         label = None
     else:
@@ -117,6 +120,18 @@ def review(session: Session, account: Account, obs: Observation, action: str, la
     session.add(row)
     session.commit()
     return row
+
+
+def _refuse_if_reviewed(session: Session, obs: Observation) -> None:
+    done = session.execute(select(PhotoReview, Account.username).join(Account, PhotoReview.account_id == Account.id)
+                           .where(PhotoReview.observation_id == obs.id)
+                           .order_by(PhotoReview.id.desc()).limit(1)).first()
+    if done is not None:
+        row, who = done
+        said = f"{row.action} {row.label}" if row.label else row.action
+        raise Conflict(f"photo {obs.id} was reviewed meanwhile by {who} ({said}, {row.created_at:%Y-%m-%d %H:%M} UTC): "
+                       "reload the queue; to change that decision, review it again without only_if_unreviewed",
+                       reason="review_already_reviewed")
 
 
 def photo_source(obs: Observation) -> str:

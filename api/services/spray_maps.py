@@ -227,6 +227,20 @@ def in_unit(amount: float, unit: str, target: str | None) -> float | None:
     return amount * f / tf if base == tbase else None
 
 
+# The most spray mix a record may give per hectare of its area: a knapsack's high-volume rate is 400-800 L/ha, the
+# schema's water rate allows 2000; 2.5x that leaves room for two passes. 1e300 L was stored and printed over six
+# lines of the record book.
+MAX_VOLUME_L_PER_HA = 5000.0
+
+
+def _check_volume(data: SprayApplicationCreate, area: GrowingArea) -> None:
+    most = MAX_VOLUME_L_PER_HA * max(area.area_ha, 0.01)
+    if data.volume_l > most:
+        raise BadInput(f"volume_l {data.volume_l:g} L is more than {MAX_VOLUME_L_PER_HA:g} L/ha over the area's "
+                       f"{area.area_ha:.2f} ha ({most:g} L): give the litres of spray mix applied to this area (for "
+                       "example 16 L per 16-litre knapsack)", reason="spray_volume_implausible")
+
+
 def record_application(session: Session, account: Account, area: GrowingArea, data: SprayApplicationCreate,
                        idempotency_key: str | None = None) -> tuple[SprayApplicationPublic, bool]:
     """Record what was actually sprayed (the pesticide log of the planting-area code) after the checks; returns the
@@ -253,6 +267,7 @@ def record_application(session: Session, account: Account, area: GrowingArea, da
     if applied > now + FUTURE_TOLERANCE:
         raise BadInput(f"applied_on {applied.astimezone(tz):%Y-%m-%d %H:%M} ({tz_name}) is in the future: the log "
                        "records sprays that were done; check the date, and the time zone of a time without one")
+    _check_volume(data, area)
     found, warnings = _check_product(session, data, area.crop)
     allowed = products.harvest_allowed_from(applied.astimezone(tz), found.get("phi_days"))
     if allowed and data.planned_harvest_on and data.planned_harvest_on < allowed:

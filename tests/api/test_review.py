@@ -145,8 +145,14 @@ def test_review_queue_puts_disagreement_first_and_only_reviewed_labels_export(
         waiting = queue(s, None, limit=0)[1]
     assert waiting == len(q["items"]) >= 3
     # confirm the farmer's correction, correct the unsure one, reject the agreeing one, confirm the Xiaomi one
-    r = client.post(f"/v1/review/photos/{photos[2]['id']}", json={"action": "confirm"}, headers=agro)
+    r = client.post(f"/v1/review/photos/{photos[2]['id']}", json={"action": "confirm", "only_if_unreviewed": True},
+                    headers=agro)
     assert r.status_code == 201 and r.json()["label"] == wrong and r.json()["by"] == "agro"
+    # a second reviewer on a page shown before that decision: refused, saying who decided (it overwrote it silently)
+    stale = client.post(f"/v1/review/photos/{photos[2]['id']}",
+                        json={"action": "correct", "label": "blast", "only_if_unreviewed": True}, headers=agro)
+    assert stale.status_code == 409 and stale.json()["reason"] == "review_already_reviewed"
+    assert "agro (confirm bacterial_leaf_blight" in stale.json()["detail"]
     assert client.post(f"/v1/review/photos/{photos[1]['id']}", json={"action": "correct"}, headers=agro).status_code == 422
     assert client.post(f"/v1/review/photos/{photos[1]['id']}", json={"action": "correct", "label": "not_sure"},
                        headers=agro).status_code == 422

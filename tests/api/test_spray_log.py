@@ -66,6 +66,8 @@ def test_idempotency_key_prevents_duplicates(logged, engine) -> None:
     ({"dose_unit": None}, 422, "dose_unit"),
     ({"applied_on": "2099-06-30T16:00:00"}, 422, "in the future"),  # the trace page would show a PHI not yet begun
     ({"product": "Beam 75WP", "registration_number": "SAMPLE-0001"}, 422, "does not match registration number"),
+    ({"volume_l": 1e300}, 422, "volume_l"),  # stored and printed over six lines of the record book before
+    ({"volume_l": 500_000}, 422, "L/ha over the area's"),  # within the schema's cap, far beyond this field's size
 ])
 def test_refused_records_write_nothing(logged, engine, change, status, words) -> None:
     client, tok, url = logged

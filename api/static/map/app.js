@@ -3,7 +3,7 @@
 "use strict";
 const T = {
   vi: { title: "Bản đồ vùng trồng", review_link: "Duyệt nhãn", models_link: "Mô hình", username: "Tên đăng nhập",
-    password: "Mật khẩu", signin: "Đăng nhập", bad_login: "Sai tên đăng nhập hoặc mật khẩu.", colour_by: "Tô màu theo",
+    password: "Mật khẩu", signin: "Đăng nhập", bad_login: "Sai tên đăng nhập hoặc mật khẩu.", errors: { role_not_allowed: "Bản đồ nền và báo cáo tuần dành cho cán bộ nông nghiệp và quản trị viên." }, colour_by: "Tô màu theo",
     by_diagnosis: "Chẩn đoán gần nhất", by_growth: "Sinh trưởng", by_damage: "Thiệt hại (drone)", commune: "Xã",
     crop: "Cây trồng", season: "Vụ", all: "Tất cả", outbreak_layer: "Ổ dịch 14 ngày qua", disease: "Bệnh",
     outbreak_totals: "Ảnh có bệnh, 14 ngày", areas_in_view: (n, mode) => `${n} vùng trong khung nhìn${mode === "clusters" ? " (gộp nhóm; phóng to để xem từng vùng)" : ""}`,
@@ -11,7 +11,7 @@ const T = {
     diagnosis: "Chẩn đoán", area: "Diện tích", latest: "Cập nhật", record_book: "Nhật ký canh tác (PDF)", trace: "Trang truy xuất",
     photos: "ảnh", areas: "vùng", diseased: "vùng có bệnh", no_outbreak: "Không có ảnh bệnh trong 14 ngày." },
   en: { title: "Growing-area map", review_link: "Review", models_link: "Models", username: "Username",
-    password: "Password", signin: "Sign in", bad_login: "Wrong username or password.", colour_by: "Colour by",
+    password: "Password", signin: "Sign in", bad_login: "Wrong username or password.", errors: { role_not_allowed: "The base map and the weekly report are for agronomists and admins." }, colour_by: "Colour by",
     by_diagnosis: "Latest diagnosis", by_growth: "Growth", by_damage: "Damage (drone)", commune: "Commune",
     crop: "Crop", season: "Season", all: "All", outbreak_layer: "Outbreaks, last 14 days", disease: "Disease",
     outbreak_totals: "Diseased photos, 14 days", areas_in_view: (n, mode) => `${n} areas in view${mode === "clusters" ? " (clustered; zoom in to see each area)" : ""}`,

@@ -13,7 +13,10 @@ const T = {
     actions: { confirm: "xác nhận", correct: "sửa thành", reject: "loại bỏ" }, counts: "Ví dụ đã xác nhận (theo nhãn và nguồn)",
     label: "Nhãn", total: "Tổng", sources: "Nguồn", log: "Ai duyệt gì", models_link: "Mô hình", none: "chưa có",
     one_source: "chỉ một nguồn", unknown_phone: "điện thoại không rõ", sample_photo: "ảnh mẫu", bad_login: "Sai tên đăng nhập hoặc mật khẩu", not_reviewer: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
-    reasons: { disagreement: "không đồng ý", farmer_unsure: "nông dân chưa chắc", model_unsure: "mô hình chưa chắc", agreement: "đồng ý" } },
+    reasons: { disagreement: "không đồng ý", farmer_unsure: "nông dân chưa chắc", model_unsure: "mô hình chưa chắc", agreement: "đồng ý" },
+    other: "Khác",
+    errors: { role_not_allowed: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
+      review_already_reviewed: "Ảnh này vừa được người khác duyệt (xem «Ai duyệt gì»): quyết định của bạn chưa được lưu, hàng chờ đã được tải lại." } },
   en: { title: "Review photo labels", username: "Username", password: "Password", signin: "Sign in", queue: "Queue",
     queue_hint: "Farmers disagreeing first, then farmers unsure, then the model unsure.", empty: "Nothing left to review.",
     reason: "Why queued", model: "Model", farmer: "Farmer", where: "Area, phone", confirm: "Confirm", correct: "Correct to",
@@ -25,7 +28,10 @@ const T = {
     actions: { confirm: "confirm", correct: "correct to", reject: "reject" }, counts: "Confirmed examples (per label and source)",
     label: "Label", total: "Total", sources: "Sources", log: "Who reviewed what", models_link: "Models", none: "none",
     one_source: "one source only", unknown_phone: "unknown phone", sample_photo: "sample photo", bad_login: "Wrong username or password", not_reviewer: "Only agronomists and admins review labels.",
-    reasons: { disagreement: "disagreement", farmer_unsure: "farmer unsure", model_unsure: "model unsure", agreement: "agreement" } },
+    reasons: { disagreement: "disagreement", farmer_unsure: "farmer unsure", model_unsure: "model unsure", agreement: "agreement" },
+    other: "Other",
+    errors: { role_not_allowed: "Only agronomists and admins review labels.",
+      review_already_reviewed: "Someone else has just reviewed this photo (see “Who reviewed what”): your decision was not saved; the queue was reloaded." } },
 };
 let labels = {}, items = [], current = null;
 let showLesions = false, bigSeq = 0;  // the big image: the photo or what its severity counted (lesions.jpg)
@@ -34,6 +40,8 @@ const name = (l) => (l === "unsure" ? t("unsure_label") : labels[l] ? labels[l][
 // a label the trainer can take (what confirm and correct may store)
 // the server's words for a photo without a phone model, and the sample data's, in the page's language
 const device = (name) => ({ "unknown phone": t("unknown_phone"), "sample photo": t("sample_photo") })[name] || name;
+// the farmer's answer: a label's name, or for "other" the name the farmer wrote (not the registry's "Khác (ghi tên)")
+const farmerSaid = (f) => (f.label === "other" && f.other_name ? `${t("other")}: ${f.other_name}` : name(f.label) + (f.other_name ? `: ${f.other_name}` : ""));
 const trainable = (l) => !!labels[l] && ["disease", "pest", "healthy"].includes(labels[l].kind);
 const locale = () => (cw.lang === "vi" ? "vi-VN" : "en-GB");  // numbers: 12,9 in Vietnamese
 // dates written the same in both languages, day first (30/11/2026 14:05), not the browser's default locale
@@ -64,7 +72,7 @@ async function refresh() {
     const span = document.createElement("span");
     span.innerHTML = `<span class="badge ${it.reason}"></span><br><small></small>`;
     span.querySelector(".badge").textContent = T[cw.lang].reasons[it.reason];
-    span.querySelector("small").textContent = `${name(it.model.label)} → ${it.farmer ? name(it.farmer.label) : "?"}`;
+    span.querySelector("small").textContent = `${name(it.model.label)} → ${it.farmer ? farmerSaid(it.farmer) : "–"}`;
     li.append(img, span); li.addEventListener("click", () => show(it));
     ol.appendChild(li);
   }
@@ -83,12 +91,14 @@ function show(it) {
   $("reason").textContent = T[cw.lang].reasons[it.reason];
   const top = it.model.top2.map((c) => `${name(c.label)} ${Math.round(c.probability * 100)}%`).join(" · ");
   $("model").textContent = `${name(it.model.label)} (${top}; v${it.model.version || "?"})`;
-  $("farmer").textContent = it.farmer ? `${name(it.farmer.label)}${it.farmer.other_name ? ": " + it.farmer.other_name : ""}` +
-    ` (${it.farmer.by})${it.farmer.comment ? " – " + it.farmer.comment : ""}` : "–";
-  $("where").textContent = `${it.area_code}, ${device(it.device) || "?"}, ${day(new Date(it.observed_at))}`;
-  // confirm stores the farmer's label, else the model's: nothing to confirm when that is no disease, pest or healthy
-  const confirmable = trainable(it.farmer ? it.farmer.label : it.model.label);
+  $("farmer").textContent = it.farmer ? `${farmerSaid(it.farmer)} (${it.farmer.by})${it.farmer.comment ? " – " + it.farmer.comment : ""}` : "–";
+  $("where").textContent = `${it.area_code}, ${device(it.device) || t("unknown_phone")}, ${day(new Date(it.observed_at))}`;
+  // confirm stores the farmer's label, else the model's: nothing to confirm when that is no disease, pest or healthy.
+  // The button names what it stores ("Confirm" alone read as confirming the model on a disagreement)
+  const stored = it.farmer ? it.farmer.label : it.model.label;
+  const confirmable = trainable(stored);
   $("confirm").disabled = !confirmable; $("confirm-why").hidden = confirmable;
+  $("confirm").textContent = confirmable ? `${t("confirm")}: ${name(stored)}` : t("confirm");
   const guess = it.farmer && trainable(it.farmer.label) ? it.farmer.label : it.model.top2[0]?.label;
   if (guess) $("correct-label").value = guess;
 }
@@ -123,13 +133,16 @@ function toggleLesions() { if (current && current.lesions_url) { showLesions = !
 
 async function decide(action) {
   if (!current || (action === "confirm" && $("confirm").disabled)) return;
-  const body = { action };
+  const body = { action, only_if_unreviewed: true };  // another reviewer's decision since the queue was shown: refused
   if (action === "correct") body.label = $("correct-label").value;
   try {
     await cw.api(`/v1/review/photos/${current.photo_id}`, { method: "POST", body: JSON.stringify(body) });
     const i = items.indexOf(current); current = items[i + 1] || null;
     await refresh();
-  } catch (e) { $("review-error").textContent = e.message; }
+  } catch (e) {
+    if (e.reason === "review_already_reviewed") await refresh();  // a second reviewer: the queue as it is now
+    $("review-error").textContent = e.message;
+  }
 }
 
 async function loadStats() {

@@ -16,8 +16,14 @@ const cw = {
     const r = await fetch(path, Object.assign({}, opts, { headers }));
     const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
     if (r.status === 401) { cw.signOut(); throw new Error(cw.t("bad_login")); }
-    if (!r.ok) throw new Error(body.detail || r.statusText);
+    if (!r.ok) throw Object.assign(new Error(cw.errorText(body, r.statusText)), { reason: body.reason });
     return body;
+  },
+  // a refusal in the page's language where the page has a sentence for its `reason` (its T.errors), else the
+  // server's own words (English): "only agronomists and admins ..." stood in English on the Vietnamese pages
+  errorText(body, fallback = "") {
+    const said = body && body.reason && (cw.T[cw.lang].errors || {})[body.reason];
+    return said || (body && body.detail) || fallback;
   },
   async authImage(url, img = document.createElement("img")) {
     const r = await fetch(url, { headers: { Authorization: `Bearer ${cw.token}` } });
