@@ -72,6 +72,9 @@ BACKGROUND_MIN_FRACTION = 0.02
 # grey (max - min of R, G, B). It is told so, alone, rather than "not a plant, too bright, blurry" measured on grey.
 NO_COLOUR_SHARE = 0.98
 NO_COLOUR_SPREAD = 3
+# ... unless the frame is black (the lens covered, a pocket): mean V under this is "too dark", not "no colour". The
+# darkest of the real photos made grey has mean V 36.5 (BLAST2_107) and is told no_colour.
+BLACK_FRAME_V = 25.0
 
 
 
@@ -226,7 +229,7 @@ def assess(rgb: np.ndarray) -> dict[str, Any]:
         issues.append("blurry")
     if not is_plant:  # first: what to photograph comes before how (the page says the issues in this order)
         issues = ["not_a_plant"] + [i for i in issues if i != "blurry"]  # no "blurry": the note above assess
-        if colourless(work):
+        if colourless(work) and img_mean_v >= BLACK_FRAME_V:  # a black frame is too dark, not black-and-white
             issues = ["no_colour"]
     kind, frag = None, None
     canopy = canopy_mask(small, work=work)

@@ -183,3 +183,10 @@ def test_a_black_and_white_photo_is_told_so() -> None:
         grey = cv2.cvtColor(cv2.cvtColor(read_rgb(p, 600), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
         assert assess(grey)["issues"] == ["no_colour"], p.name
         assert "no_colour" not in assess(read_rgb(p, 600))["issues"]
+
+
+def test_a_black_frame_is_too_dark_not_black_and_white() -> None:
+    """The lens covered: "too dark" (it was told "no colour: turn off the black-and-white mode")."""
+    for level in (0, 8, 20):
+        assert assess(np.full((1200, 1600, 3), level, np.uint8))["issues"] == ["not_a_plant", "too_dark"], level
+
