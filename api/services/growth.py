@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.orm import GrowingArea, Job, Observation
+from api.services.review import reviewed_labels
 from inference.results import covers_its_area
 
 
@@ -23,8 +24,12 @@ def growth_series(session: Session, area: GrowingArea, since: datetime | None = 
         q = q.where(Observation.observed_at >= since)
     if until:
         q = q.where(Observation.observed_at <= until)
-    points = [p for obs, job_id in session.execute(q.order_by(Observation.observed_at)).all()
-              if (p := _point(obs, job_id, area.sowing_date)) is not None]
+    rows = session.execute(q.order_by(Observation.observed_at)).all()
+    # a photo an agronomist rejected (not a rice leaf, another field) says nothing of this crop's growth
+    rejected = {o for o, (action, _) in reviewed_labels(session, [obs.id for obs, _ in rows if obs.source == "photo"])
+                .items() if action == "reject"}
+    points = [p for obs, job_id in rows
+              if obs.id not in rejected and (p := _point(obs, job_id, area.sowing_date)) is not None]
     return {"area_code": area.code, "crop": area.crop, "variety": area.variety, "sowing_date": area.sowing_date,
             "points": points, "n_photos": sum(p["source"] == "photo" for p in points),
             "n_flights": sum(p["source"] == "drone" for p in points)}

@@ -98,10 +98,12 @@ def _observation_event(obs: Observation, job_id: int | None, tz: Any,
             summary += f" (agronomist {reviewed}; the model said {label})" if reviewed_label != label else \
                 " (confirmed by an agronomist)"
             label = reviewed_label  # a rejected photo names no disease (as in the weekly report)
-        values = {"diagnosis": label, "review": reviewed, "ses": (s.get("severity") or {}).get("ses"),
-                  "growth_score": (s.get("growth") or {}).get("score"),
-                  "canopy_cover_pct": (s.get("growth") or {}).get("canopy_cover_pct"), "model": model,
-                  "device": obs.device, "link": f"/v1/photos/{obs.id}"}
+        measured = {"ses": (s.get("severity") or {}).get("ses"), "growth_score": (s.get("growth") or {}).get("score"),
+                    "canopy_cover_pct": (s.get("growth") or {}).get("canopy_cover_pct")}
+        if reviewed == "rejected":  # nor a severity or a growth score: the photo is not of this crop, or unusable
+            measured = dict.fromkeys(measured)
+        values = {"diagnosis": label, "review": reviewed, **measured, "model": model, "device": obs.device,
+                  "link": f"/v1/photos/{obs.id}"}
         return Event(when, "photo", obs.id, summary, values, point)
     if obs.source == "drone":
         values = {"growth_score": s.get("growth_score"), "canopy_cover_pct": s.get("canopy_cover_pct"),

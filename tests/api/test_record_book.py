@@ -119,6 +119,14 @@ def test_refused_photos_stay_out_of_the_history_and_the_record_book(client: Test
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(client.get(url, headers=farm["a"]).content))
                              .pages).split())
     assert "Không ghi 1 ảnh không đạt chất lượng" in text and "không chấm điểm" not in text
+    # a photo an agronomist rejected: listed as rejected, with no severity or growth, and no growth point
+    growth = client.get("/v1/areas/VN-STOR-0001/growth", headers=farm["a"]).json()["points"]
+    assert [p["observation_id"] for p in growth] == [kept]
+    assert client.post(f"/v1/review/photos/{kept}", json={"action": "reject"}, headers=farm["admin"]).status_code == 201
+    assert client.get("/v1/areas/VN-STOR-0001/growth", headers=farm["a"]).json()["points"] == []
+    rows = list(csv.DictReader(io.StringIO(client.get(url, params={"format": "csv"}, headers=farm["a"]).text)))
+    row = next(r for r in rows if r["kind"] == "photo")
+    assert (row["review"], row["ses"], row["growth_score"]) == ("rejected", "", ""), row
 
 
 def test_the_pdf_writes_numbers_as_vietnamese_does() -> None:
