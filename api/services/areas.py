@@ -27,6 +27,7 @@ from api.schemas import (
 )
 from api.security import can_edit, visible_areas
 from api.services.area_status import centroid
+from api.services.crops import canonical_crop
 from api.services.place_names import canonical_places
 from api.services.spreadsheets import csv_row
 from api.settings import get_settings
@@ -338,7 +339,7 @@ def filtered_areas(
     """The query of the areas `account` may see, filtered; bbox is min_lon,min_lat,max_lon,max_lat in degrees."""
     stmt = visible_areas(select(GrowingArea), account)
     if crop:
-        stmt = stmt.where(GrowingArea.crop == crop)
+        stmt = stmt.where(GrowingArea.crop == canonical_crop(crop))  # ?crop=lúa finds the rice areas
     if status:
         stmt = stmt.where(GrowingArea.status == status)
     if owner:

@@ -135,6 +135,12 @@ def test_list_filters_and_pagination(client: TestClient, admin: dict) -> None:
     assert page["total"] == 3 and len(page["items"]) == 2
     assert client.get("/v1/areas?limit=2&offset=2", headers=admin).json()["items"][0]["code"] == "VN-STOR-0003"
     assert client.get("/v1/areas?crop=sugarcane", headers=admin).json()["total"] == 1
+    # a known crop in any of its names is stored under one ("lúa" made a second row in the weekly report)
+    for i, typed in enumerate(("lúa", "Lúa ", "RICE", "Hành tím")):
+        r = client.post("/v1/areas", json=area_payload(f"VN-STOR-001{i}", i=4 + i, crop=typed), headers=admin)
+        assert r.status_code == 201 and r.json()["crop"] == ("shallot" if i == 3 else "rice"), r.text
+    assert client.get("/v1/areas?crop=Lúa", headers=admin).json()["total"] == 5
+    assert client.patch("/v1/areas/VN-STOR-0010", json={"crop": "khoai mỡ"}, headers=admin).json()["crop"] == "khoai mỡ"
     b = shape(area_payload(i=0)["boundary"]).bounds
     assert client.get(f"/v1/areas?bbox={b[0]},{b[1]},{b[2]},{b[3]}", headers=admin).json()["total"] == 1
     assert client.get("/v1/areas?bbox=1,2,3", headers=admin).status_code == 422

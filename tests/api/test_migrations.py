@@ -57,3 +57,30 @@ def test_places_spelt_two_ways_become_one(tmp_path) -> None:
         assert [tuple(r) for r in rows] == [("Hòa Tú 1", "Sóc Trăng"), ("Hòa Tú 1", "Sóc Trăng"),
                                             ("Hòa Tú 1", None), ("Phú Tâm", "Sóc Trăng")]
         assert conn.execute(text("SELECT province FROM accounts")).scalar() == "Sóc Trăng"
+
+
+def test_a_crop_typed_in_another_name_takes_the_tables_name(tmp_path) -> None:
+    """0012: "lúa", "Lúa ", "RICE" become rice (the weekly report had a row for each); an unknown crop stays."""
+    from sqlalchemy import text
+
+    from api.db import make_engine
+    from api.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'crops.sqlite3'}"
+    upgrade(url, "0011")
+    engine = make_engine(url)
+    area = ("INSERT INTO growing_areas (code, name, crop, status, boundary_geojson, min_lon, min_lat, max_lon, "
+            "max_lat, area_ha, utm_epsg, created_at, updated_at) VALUES (:code, 'x', :crop, 'active', '{}', 0, 0, 0, "
+            "0, 1, 32648, '2026-12-01', '2026-12-01')")
+    typed = ("rice", "lúa", "Lúa ", "RICE", "hành tím", "khoai mỡ")
+    with engine.begin() as conn:
+        for i, crop in enumerate(typed):
+            conn.execute(text(area), {"code": f"VN-STR-000{i}", "crop": crop})
+    upgrade(url)
+    with engine.connect() as conn:
+        rows = [r[0] for r in conn.execute(text("SELECT crop FROM growing_areas ORDER BY code"))]
+    assert rows == ["rice"] * 4 + ["shallot", "khoai mỡ"]
+    from api.services.crops import canonical_crop
+
+    assert [canonical_crop(c) for c in typed] == rows  # what new areas get: the same
+
