@@ -132,9 +132,10 @@ def create_app() -> FastAPI:
 
     @app.get("/health", tags=["health"])
     def health(session: Annotated[Session, Depends(get_session)]) -> dict[str, str]:
-        """Liveness and database reachability."""
+        """Liveness and database reachability; the zone the records' local times are in (the pages show times in
+        it, not in the browser's zone)."""
         session.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
+        return {"status": "ok", "version": __version__, "time_zone": get_settings().time_zone}
 
     install_error_handlers(app)
 

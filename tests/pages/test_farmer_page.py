@@ -70,6 +70,9 @@ def test_farmer_signs_in_uploads_and_sees_diagnosis(live_server, browser, tmp_pa
                                           "return !!i && i.naturalWidth > 0"))
     assert "Tải nhật ký canh tác (PDF)" in d.find_element(By.ID, "history-list").text
     assert "Đã phun thuốc · Chess 50WG · 40 L · thu hoạch từ 9/11/2026" in d.find_element(By.ID, "history-list").text
+    # at the records' local time (06:30 in Sóc Trăng), not the browser's (this one runs in UTC: 23:30 the day before)
+    spray = next(li.text for li in d.find_elements(By.CSS_SELECTOR, "#history-list li") if "Chess" in li.text)
+    assert "06:30" in spray and "2/11/2026" in spray, spray
     if d.find_element(By.ID, "diagnosis").text != "Chưa chắc chắn":  # cited guidance under a named disease
         assert d.find_element(By.ID, "advice-detail").is_displayed()
         review = d.execute_script("return document.querySelector('#detail-body p.hint').textContent")

@@ -91,6 +91,8 @@ const T = {
 let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
 let lastResult = null, lastPhotoId = null, labelList = [];
+let recordsZone;  // the server's zone of local times (GET /health), e.g. Asia/Ho_Chi_Minh; undefined: the phone's
+fetch("/health").then((r) => r.json()).then((h) => { recordsZone = h.time_zone || undefined; }).catch(() => {});
 let lastError = null;  // {reason, detail} of the last upload error, said again on a language switch
 let fbDone = null;  // "fb_thanks" once the feedback is sent, so the language switch says it again
 const $ = (id) => document.getElementById(id);
@@ -255,7 +257,9 @@ async function loadHistory() {
   const [obs, maps, growth, sprays] = await Promise.all([api(`/v1/areas/${c}/observations?source=photo&limit=20`),
     api(`/v1/areas/${c}/spray-maps`).catch(() => []), api(`/v1/areas/${c}/growth`).catch(() => ({ points: [] })),
     api(`/v1/areas/${c}/spray-applications`).catch(() => [])]);
-  const ul = $("history-list"), items = [], when = (iso) => new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB");
+  // times in the records' zone (the record book's), not the phone's: a spray at 07:30 read 00:30 on a UTC phone
+  const ul = $("history-list"), items = [], when = (iso) => new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB",
+    { timeZone: recordsZone, day: "numeric", month: "numeric", year: "numeric", hour: "2-digit", minute: "2-digit" });
   const item = (iso, url, title, text) => {  // a history line: thumbnail (opens the full image) and text
     const li = document.createElement("li");
     if (url) {
