@@ -24,6 +24,7 @@ from inference.errors import (
     TooLarge,
     Unavailable,
     Unsupported,
+    plain_problem,
 )
 
 
@@ -119,8 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         # One readable sentence per problem: where it is and what is wrong.
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in exc.errors()
-        ]
+        problems = [plain_problem(e) for e in exc.errors()]
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
         return JSONResponse(status_code=422, content=_body("; ".join(problems), "bad_input", errors))

@@ -8,6 +8,7 @@ Every message says what was wrong and how to fix it. The web layer maps each cla
 from __future__ import annotations
 
 import re
+from typing import Any
 
 
 class CropwatchError(Exception):
@@ -90,3 +91,35 @@ def reason(exc: BaseException) -> str:
     most 200 characters."""
     text = _REPR.sub("an object", _PATH.sub(r"\1", str(exc))).replace("\n", " ").strip()
     return (text[:197] + "...") if len(text) > 200 else text or type(exc).__name__
+
+
+# Pydantic's words ("Input should be a valid date or datetime, invalid character in year", "String should match
+# pattern '^\d{4}-W\d{2}$'") said as what to write; by its error type, with the field's own example where it has one
+_PLAIN = {
+    "date_from_datetime_parsing": "write a date as YYYY-MM-DD, e.g. 2026-12-31",
+    "date_parsing": "write a date as YYYY-MM-DD, e.g. 2026-12-31",
+    "date_type": "write a date as YYYY-MM-DD, e.g. 2026-12-31",
+    "datetime_from_date_parsing": "write a time as YYYY-MM-DDTHH:MM, e.g. 2026-11-27T06:30",
+    "datetime_parsing": "write a time as YYYY-MM-DDTHH:MM, e.g. 2026-11-27T06:30",
+    "datetime_type": "write a time as YYYY-MM-DDTHH:MM, e.g. 2026-11-27T06:30",
+    "float_parsing": "write a number, e.g. 0.3", "float_type": "write a number, e.g. 0.3",
+    "int_parsing": "write a whole number, e.g. 20", "int_type": "write a whole number, e.g. 20",
+    "bool_parsing": "write true or false", "missing": "is required",
+    "extra_forbidden": "is not a field of this request: check its spelling against the API docs (/docs)",
+}
+_PATTERN_EXAMPLES = {"week": "write the ISO week as YYYY-Www, e.g. 2026-W49"}
+
+
+def plain_problem(e: Any) -> str:
+    """'where: what is wrong, and what to write' for one pydantic error (a request's or an imported feature's)."""
+    where = ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "body"
+    kind = e.get("type", "")
+    if kind == "string_pattern_mismatch":
+        said = _PATTERN_EXAMPLES.get(str(e["loc"][-1]), f"does not have the expected form ({e['msg']})")
+    elif kind == "too_short" and isinstance(e.get("input"), list | tuple):
+        said = "give at least one"
+    else:
+        said = _PLAIN.get(kind, e["msg"])
+    given = e.get("input")
+    shown = f" (given: {given!r})" if isinstance(given, str | int | float) and len(repr(given)) <= 60 else ""
+    return f"{where}: {said}{shown}"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pydantic import ValidationError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, func, select
@@ -32,7 +33,7 @@ from api.services.place_names import canonical_places
 from api.services.spreadsheets import csv_row
 from api.settings import get_settings
 from api.uploads import save_upload
-from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, NotFound, Unsupported
+from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, NotFound, Unsupported, plain_problem
 from inference.geo import area_ha, reproject, to_geojson, utm_epsg_for, validate_boundary
 from inference.kml import features_kml
 from inference.vectors import VectorData, VectorFileError, read_vector, write_features
@@ -255,6 +256,9 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
             seen.add(area.code)
             report.created.append(area.code)
             report.warnings.extend(warns)
+        except ValidationError as exc:  # one plain sentence per field, not pydantic's dump with its URL
+            report.rejected.append(ImportRejection(feature=f.index, code=code, reason="; ".join(
+                plain_problem(e) for e in exc.errors())))
         except (CropwatchError, ValueError) as exc:
             report.rejected.append(ImportRejection(feature=f.index, code=code, reason=str(exc)))
     if all_or_nothing and report.rejected:

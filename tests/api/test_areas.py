@@ -240,6 +240,13 @@ def test_import_reports_each_rejected_feature(client, admin, tmp_path) -> None:
     assert rep["created"] == ["VN-STOR-0001"]
     assert [(x["feature"], x["code"]) for x in rep["rejected"]] == [(1, "BAD CODE"), (2, "VN-STOR-0003")]
     assert "does not match" in rep["rejected"][0]["reason"] and "crop" in rep["rejected"][1]["reason"]
+    # a date written the local way: one plain sentence saying how to write it (it was pydantic's dump with a URL)
+    fc = feature_collection(1)
+    fc["features"][0]["properties"]["sowing_date"] = "31/12/2026"
+    p.write_text(json.dumps(fc))
+    with p.open("rb") as fh:
+        reason = client.post("/v1/areas/import", files={"file": ("d.geojson", fh)}, headers=admin).json()["rejected"][0]
+    assert reason["reason"] == "sowing_date: write a date as YYYY-MM-DD, e.g. 2026-12-31 (given: '31/12/2026')", reason
 
 
 def test_import_all_or_nothing_writes_nothing(client, admin, tmp_path, engine) -> None:

@@ -51,6 +51,19 @@ def test_error_bodies_have_one_shape(client: TestClient, admin: dict[str, str]) 
     assert cases[2].json()["errors"][0]["loc"] == ["query", "limit"]
 
 
+def test_validation_errors_say_what_to_write(client: TestClient, admin: dict[str, str]) -> None:
+    """Pydantic's words ("Input should be a valid date or datetime, invalid character in year", "String should match
+    pattern '^\\d{4}-W\\d{2}$'") as what to write instead, with what was given."""
+    from tests.api.test_areas import area_payload
+
+    r = client.post("/v1/areas", json={**area_payload(), "sowing_date": "31/12/2026"}, headers=admin)
+    assert r.status_code == 422 and r.json()["detail"] == \
+        "sowing_date: write a date as YYYY-MM-DD, e.g. 2026-12-31 (given: '31/12/2026')"
+    r = client.get("/v1/reports/weekly", params={"week": "2026-49"}, headers=admin)
+    assert r.status_code == 422 and "week: write the ISO week as YYYY-Www, e.g. 2026-W49" in r.json()["detail"]
+    assert r.json()["errors"][0]["loc"] == ["query", "week"]  # the machine-readable list is unchanged
+
+
 def test_the_spec_declares_the_error_body(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "ErrorBody" in spec["components"]["schemas"]
