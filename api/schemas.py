@@ -71,19 +71,10 @@ class AccountPublic(BaseModel):
     can_promote: bool = Field(description="may promote and roll back served models (agronomists an admin chose)")
 
 
-def _crop(v: str | None) -> str | None:
-    from api.services.crops import canonical_crop
-
-    return canonical_crop(v) if v is not None else None
-
-
-Crop = Annotated[ReqName64, AfterValidator(_crop)]
-
-
 class AreaBase(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: ReqName200
-    crop: Crop = Field(description="e.g. rice, sugarcane, shallot, fruit; a known crop in any of its names "
+    crop: ReqName64 = Field(description="e.g. rice, sugarcane, shallot, fruit; a known crop in any of its names "
                             "(lúa, Lúa, Rice) is stored as its name (rice)")
     variety: Name100 | None = Field(default=None, description="e.g. ST25")
     cooperative: Name200 | None = None
@@ -110,7 +101,7 @@ class AreaUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: ReqName200 = None  # type: ignore[assignment]
-    crop: Crop = None  # type: ignore[assignment]
+    crop: ReqName64 = None  # type: ignore[assignment]
     variety: Name100 | None = None
     cooperative: Name200 | None = None
     commune: Name100 | None = None

@@ -80,6 +80,15 @@ def check_boundary(geojson: dict[str, Any]) -> Boundary:
     return Boundary(to_geojson(geom), geom.bounds, ha, utm_epsg_for(c.x, c.y))
 
 
+def canonical_fields(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+    """An area's fields with places in their first-stored spelling and a known crop under the crop table's name
+    ("lúa", "Lúa", "RICE" -> rice)."""
+    out = canonical_places(session, fields)
+    if out.get("crop"):
+        out["crop"] = canonical_crop(out["crop"])
+    return out
+
+
 def size_warnings(code: str, crop: str, ha: float, perennial: bool | None = None) -> list[str]:
     perennial = perennial if perennial is not None else crop.strip().lower() in PERENNIAL_CROPS
     minimum = MIN_AREA_HA_PERENNIAL if perennial else MIN_AREA_HA_ANNUAL
@@ -114,7 +123,7 @@ def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[Gro
         raise Conflict(f"area code {code} is already registered; codes are unique, use another serial")
     b = check_boundary(data.boundary)
     owner = find_owner(session, data.owner_username, caller) if data.owner_username else caller
-    fields = canonical_places(session, data.model_dump(
+    fields = canonical_fields(session, data.model_dump(
         exclude={"code", "boundary", "owner_username", "perennial", "overlap_override_reason"}))
     area = GrowingArea(
         code=code,
@@ -130,7 +139,7 @@ def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[Gro
     )
     area.centroid_lon, area.centroid_lat = centroid(b.geojson)
     area.owner = owner
-    return area, size_warnings(code, data.crop, b.area_ha, data.perennial)
+    return area, size_warnings(code, area.crop, b.area_ha, data.perennial)
 
 
 def check_overlap(session: Session, area: GrowingArea, caller: Account, override_reason: str | None) -> None:
@@ -400,7 +409,7 @@ def update_area(session: Session, area: GrowingArea, data: AreaUpdate, account: 
     except CropwatchError:
         session.rollback()
         raise
-    for k, v in canonical_places(session, changes).items():
+    for k, v in canonical_fields(session, changes).items():
         setattr(area, k, v)
     session.commit()
     return to_public(area, warnings + size_warnings(area.code, area.crop, area.area_ha))
