@@ -8,6 +8,7 @@ import json
 import re
 import tempfile
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -80,6 +81,16 @@ def check_boundary(geojson: dict[str, Any]) -> Boundary:
     return Boundary(to_geojson(geom), geom.bounds, ha, utm_epsg_for(c.x, c.y))
 
 
+# A sowing date more than this far ahead is a typing slip (2030 for 2026), not a season planned
+SOWING_AHEAD_DAYS = 366
+
+
+def check_sowing_date(sowing: date | None) -> None:
+    if sowing is not None and sowing > date.today() + timedelta(days=SOWING_AHEAD_DAYS):
+        raise BadInput(f"sowing_date {sowing} is more than a year ahead: give the date this season was (or will be) "
+                       "sown or transplanted, as YYYY-MM-DD")
+
+
 def canonical_fields(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
     """An area's fields with places in their first-stored spelling and a known crop under the crop table's name
     ("lúa", "Lúa", "RICE" -> rice)."""
@@ -119,6 +130,7 @@ def find_owner(session: Session, username: str, caller: Account) -> Account:
 def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[GrowingArea, list[str]]:
     """Validate `data` and return an unsaved GrowingArea (and size warnings). Raises a BadInput, Conflict or Forbidden."""
     code = check_code(data.code)
+    check_sowing_date(data.sowing_date)
     if session.scalar(select(GrowingArea.id).where(GrowingArea.code == code)) is not None:
         raise Conflict(f"area code {code} is already registered; codes are unique, use another serial")
     b = check_boundary(data.boundary)
@@ -389,6 +401,7 @@ def update_area(session: Session, area: GrowingArea, data: AreaUpdate, account: 
     if not can_edit(area, account):
         raise Forbidden("you may read this area but not change it")
     changes = data.model_dump(exclude_unset=True)
+    check_sowing_date(changes.get("sowing_date"))
     if account.role is Role.farmer and ("status" in changes or "owner_username" in changes):
         raise Forbidden("a farmer cannot change an area's status or owner; ask an agronomist")
     reason = changes.pop("overlap_override_reason", None)

@@ -53,6 +53,9 @@ def parse_week(week: str | None, today: date) -> tuple[str, date]:
     except ValueError as exc:
         raise BadInput(f"week {week!r} is not an ISO week of the years 2000-2999; write it as YYYY-Www, e.g. "
                        "2026-W48") from exc
+    if monday > today:  # an empty report of a week to come read as "nothing happened"
+        y, w, _ = today.isocalendar()
+        raise BadInput(f"week {week} has not begun (this is {y}-W{w:02d}): choose this week or an earlier one")
     return week, monday
 
 

@@ -141,6 +141,11 @@ def test_list_filters_and_pagination(client: TestClient, admin: dict) -> None:
         assert r.status_code == 201 and r.json()["crop"] == ("shallot" if i == 3 else "rice"), r.text
     assert client.get("/v1/areas?crop=Lúa", headers=admin).json()["total"] == 5
     assert client.patch("/v1/areas/VN-STOR-0010", json={"crop": "khoai mỡ"}, headers=admin).json()["crop"] == "khoai mỡ"
+    # a sowing date years ahead is a slip (2030 for 2026): refused, on create and on change
+    r = client.patch("/v1/areas/VN-STOR-0010", json={"sowing_date": "2030-01-01"}, headers=admin)
+    assert r.status_code == 422 and "more than a year ahead" in r.json()["detail"]
+    r = client.post("/v1/areas", json=area_payload("VN-STOR-0020", i=9, sowing_date="2030-01-01"), headers=admin)
+    assert r.status_code == 422 and client.get("/v1/areas/VN-STOR-0020", headers=admin).status_code == 404
     b = shape(area_payload(i=0)["boundary"]).bounds
     assert client.get(f"/v1/areas?bbox={b[0]},{b[1]},{b[2]},{b[3]}", headers=admin).json()["total"] == 1
     assert client.get("/v1/areas?bbox=1,2,3", headers=admin).status_code == 422

@@ -162,3 +162,11 @@ def test_a_place_typed_another_way_is_the_same_place(client: TestClient, farm: d
         assert {r["commune"] for r in rows} == {"Hòa Tú 1"} and rows[0]["areas"] == 2, typed
     r = client.patch("/v1/areas/VN-STOR-0006", json={"commune": "phú tâm"}, headers=farm["admin"])
     assert r.json()["commune"] == "Phú Tâm"
+
+
+def test_a_week_to_come_is_refused(client, farm: dict) -> None:
+    """An empty report of 2030-W01 read as "nothing happened": a week that has not begun is refused, saying which
+    week this is."""
+    r = client.get("/v1/reports/weekly", params={"week": "2999-W01"}, headers=farm["admin"])
+    assert r.status_code == 422 and "has not begun" in r.json()["detail"]
+
