@@ -36,7 +36,8 @@ def _book(session: Session, area: GrowingArea, fmt: str) -> bytes | str:
     if fmt == "csv":
         return record_book.to_csv(book)
     if fmt == "xlsx":
-        return record_book.to_xlsx(book)
+        return record_book.to_xlsx(book, (record_book_pdf.VI_SHEET_COLUMNS,
+                                          record_book_pdf.vietnamese_rows(book, labels.names_vi(session))))
     if fmt == "geojson":
         return json.dumps(record_book.to_geojson(book), ensure_ascii=False, default=str)
     return record_book_pdf.render(book, labels.names_vi(session), datetime.now(products.zone(book.time_zone)))

@@ -173,14 +173,20 @@ def to_csv(book: RecordBook) -> str:
     return buf.getvalue()
 
 
-def to_xlsx(book: RecordBook) -> bytes:
-    """The CSV's rows as an Excel workbook, one sheet "Nhật ký" under a title row: Excel on Windows opens a UTF-8 CSV
-    without a byte-order mark as Windows-1258 and garbles Vietnamese; a workbook has no encoding to guess."""
+def to_xlsx(book: RecordBook, vietnamese: tuple[list[str], list[list[Any]]] | None = None) -> bytes:
+    """The CSV's rows as an Excel workbook, sheet "Nhật ký" under a title row: Excel on Windows opens a UTF-8 CSV
+    without a byte-order mark as Windows-1258 and garbles Vietnamese; a workbook has no encoding to guess. With
+    `vietnamese` (headers, rows: record_book_pdf.vietnamese_rows), a first sheet "Nhật ký canh tác" for the clerk:
+    Vietnamese headers and wording, real dates (the keyed sheet, for scripts, stays as it was)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     wb = Workbook()
-    ws = wb.active
+    if vietnamese is not None:
+        _vietnamese_sheet(wb.active, book, *vietnamese)
+        ws = wb.create_sheet()
+    else:
+        ws = wb.active
     ws.title = "Nhật ký"
     a = book.area
     ws.append([f"Nhật ký canh tác {a.code} – {a.name} ({a.crop}), giờ {book.time_zone}"])
@@ -194,6 +200,31 @@ def to_xlsx(book: RecordBook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _vietnamese_sheet(ws: Any, book: RecordBook, headers: list[str], rows: list[list[Any]]) -> None:
+    from openpyxl.styles import Font
+
+    from api.services.crops import crop_names
+
+    a = book.area
+    crop = crop_names().get(a.crop or "", {}).get("vi") or a.crop
+    ws.title = "Nhật ký canh tác"
+    ws.append([f"Nhật ký canh tác – mã số vùng trồng {a.code} – {a.name} ({crop}); giờ địa phương ({book.time_zone})"])
+    ws.append(headers)
+    for r in rows:
+        ws.append(r)
+    text_stays_text(ws.iter_rows(min_row=3))
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    for row in ws.iter_rows(min_row=3):
+        for cell in row:
+            if isinstance(cell.value, datetime):
+                cell.number_format = "dd/mm/yyyy hh:mm"
+            elif hasattr(cell.value, "isoformat"):
+                cell.number_format = "dd/mm/yyyy"
+    ws.column_dimensions["A"].width, ws.column_dimensions["C"].width = 17, 60
+    ws.freeze_panes = "A3"
 
 
 def _cell(v: Any) -> Any:

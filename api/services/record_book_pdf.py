@@ -236,6 +236,30 @@ def _vi(e: Event, names_vi: dict[str, str]) -> str:
     return e.summary
 
 
+VI_SHEET_COLUMNS = ["Thời gian", "Loại", "Nội dung", "Mã", "Chẩn đoán", "SES", "Sinh trưởng", "Độ che phủ (%)",
+                    "Thiệt hại (%)", "Thuốc", "Hoạt chất", "Số đăng ký", "Liều / ha", "Đơn vị", "Nước (L/ha)",
+                    "Lượng phun (L)", "Người phun", "Cách ly (ngày)", "Được thu hoạch từ", "Dự kiến thu hoạch",
+                    "Ghi chú", "Kinh độ", "Vĩ độ"]
+
+
+def vietnamese_rows(book: RecordBook, names_vi: dict[str, str]) -> list[list[Any]]:
+    """The record book as the clerk reads it in Excel (the workbook's first sheet): Vietnamese headers, kinds and
+    wording (the PDF's), times as real date-times in the area's local time, numbers as numbers."""
+    out: list[list[Any]] = []
+    for e in book.events:
+        v = e.values
+        label = v.get("diagnosis")
+        what = STATUS_VI.get(label, names_vi.get(label, label)) if label else None
+        pt = e.geometry["coordinates"] if e.geometry and e.geometry["type"] == "Point" else (None, None)
+        out.append([e.time.replace(tzinfo=None), KIND_VI.get(e.kind, e.kind), _vi(e, names_vi), e.id, what,
+                    v.get("ses"), v.get("growth_score"), v.get("canopy_cover_pct"), v.get("damaged_pct"),
+                    v.get("product"), v.get("active_ingredient"), v.get("registration_number"), v.get("dose_per_ha"),
+                    v.get("dose_unit"), v.get("water_l_per_ha"), v.get("volume_l"), v.get("operator"),
+                    v.get("phi_days"), v.get("harvest_allowed_from"), v.get("planned_harvest_on"), v.get("notes"),
+                    pt[0], pt[1]])
+    return out
+
+
 def _event_table(book: RecordBook, names_vi: dict[str, str], st: dict[str, ParagraphStyle]) -> Any:
     if not book.events:
         return Paragraph("Chưa có ghi nhận nào.", st["p"])

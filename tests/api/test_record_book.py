@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 
 import pyogrio
 from fastapi.testclient import TestClient
@@ -53,7 +54,15 @@ def test_record_book_csv_geojson_and_pdf(client: TestClient, farm: dict) -> None
 
     xl = client.get(url, params={"format": "xlsx"}, headers=farm["a"])
     assert xl.status_code == 200 and xl.headers["content-disposition"].endswith('nhat-ky-VN-STOR-0001.xlsx"')
-    sheet = load_workbook(io.BytesIO(xl.content))["Nhật ký"]
+    book = load_workbook(io.BytesIO(xl.content))
+    # the clerk's sheet first: Vietnamese headers, kinds and wording, real date-times in the area's local time
+    vi = book.worksheets[0]
+    assert vi.title == "Nhật ký canh tác" and "(Lúa)" in vi["A1"].value
+    assert [c.value for c in vi[2]][:4] == ["Thời gian", "Loại", "Nội dung", "Mã"]
+    spray_row = next(r for r in vi.iter_rows(min_row=3, values_only=True) if r[1] == "Phun thuốc")
+    assert spray_row[0] == datetime(2026, 11, 27, 6, 30) and "Chess 50WG (Pymetrozine), 40 L" in spray_row[2]
+    assert spray_row[15] == 40 and spray_row[16] == "Nguyễn Văn Bay"
+    sheet = book["Nhật ký"]
     values = list(sheet.values)
     assert values[0][0].startswith("Nhật ký canh tác VN-STOR-0001") and list(values[1]) == list(rows[0])
     got = [dict(zip(values[1], v, strict=True)) for v in values[2:]]
