@@ -156,6 +156,8 @@ class ImportRejection(BaseModel):
 class ImportReport(BaseModel):
     created: list[str]
     rejected: list[ImportRejection]
+    unchanged: list[str] = Field(default_factory=list, description="codes registered already with the same owner and "
+                                 "boundary: a file imported again is not refused for its areas already in")
     warnings: list[str]
     source_crs: str | None
 

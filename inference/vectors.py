@@ -138,9 +138,11 @@ def read_vector(path: str | Path) -> VectorData:
         try:
             layers = pyogrio.list_layers(p)
         except (DataSourceError, Exception) as exc:  # noqa: BLE001 - GDAL raises varied errors for junk
+            why = reason(exc).split('  ')[0]
+            if "not recognized" in why:  # GDAL's "... prefixing the file path with '<DRIVER>:'" means nothing here
+                why = "its content is none of these formats (a file cut short, or another kind of file renamed?)"
             raise VectorFileError(
-                f"cannot read it as a vector file (GeoJSON, KML/KMZ, zipped Shapefile or GeoPackage): "
-                f"{reason(exc).split('  ')[0]}"
+                f"cannot read it as a vector file (GeoJSON, KML/KMZ, zipped Shapefile or GeoPackage): {why}"
             ) from exc
         out = VectorData(source_crs=None)
         index = 0

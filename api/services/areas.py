@@ -237,6 +237,18 @@ def area_at(session: Session, lon: float, lat: float, base_stmt: Any = None) -> 
 _IMPORT_FIELDS = {"code", "name", "crop", "variety", "cooperative", "commune", "district", "province", "owner"}
 
 
+def _already_imported(session: Session, payload: AreaCreate, caller: Account) -> bool:
+    """The file's area is registered already, as given: its code, owner and boundary (a corrected file imported again
+    after a partial import: its first features were refused as "already registered", so every line was fixed twice)."""
+    area = session.scalars(select(GrowingArea).where(GrowingArea.code == check_code(payload.code))).first()
+    if area is None:
+        return False
+    owner = find_owner(session, payload.owner_username, caller) if payload.owner_username else caller
+    if area.owner_id != owner.id:
+        return False
+    return shape(area.boundary_geojson).equals_exact(shape(check_boundary(payload.boundary).geojson), 1e-9)
+
+
 def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_nothing: bool = False) -> ImportReport:
     """Create one area per feature; each feature is accepted or rejected with its reason.
 
@@ -268,6 +280,10 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
                 **{k: (str(props[k]) if props.get(k) is not None else None)
                    for k in ("variety", "cooperative", "commune", "district", "province", "season", "sowing_date")},
             })
+            if _already_imported(session, payload, caller):
+                seen.add(check_code(payload.code))
+                report.unchanged.append(check_code(payload.code))
+                continue
             area, warns = build_area(session, payload, caller)
             if not _may_create_for(caller, area):
                 raise Forbidden("you may only import areas that you own or that lie in your province/cooperative")

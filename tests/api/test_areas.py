@@ -252,6 +252,17 @@ def test_import_reports_each_rejected_feature(client, admin, tmp_path) -> None:
     with p.open("rb") as fh:
         reason = client.post("/v1/areas/import", files={"file": ("d.geojson", fh)}, headers=admin).json()["rejected"][0]
     assert reason["reason"] == "sowing_date: write a date as YYYY-MM-DD, e.g. 2026-12-31 (given: '31/12/2026')", reason
+    # the corrected file imported again: the area already in is unchanged, not refused as "already registered"
+    p.write_text(json.dumps(feature_collection(3)))
+    with p.open("rb") as fh:
+        rep = client.post("/v1/areas/import", files={"file": ("fixed.geojson", fh)}, headers=admin).json()
+    assert (rep["unchanged"], rep["created"], rep["rejected"]) == (["VN-STOR-0001"], ["VN-STOR-0002", "VN-STOR-0003"], [])
+    moved = feature_collection(1, seed=5)  # the same code with another boundary: still refused
+    assert moved["features"][0]["geometry"] != feature_collection(1)["features"][0]["geometry"]
+    p.write_text(json.dumps(moved))
+    with p.open("rb") as fh:
+        rep = client.post("/v1/areas/import", files={"file": ("m.geojson", fh)}, headers=admin).json()
+    assert rep["unchanged"] == [] and "already registered" in rep["rejected"][0]["reason"]
 
 
 def test_import_all_or_nothing_writes_nothing(client, admin, tmp_path, engine) -> None:
@@ -270,7 +281,8 @@ def test_import_all_or_nothing_writes_nothing(client, admin, tmp_path, engine) -
     ("name", "content", "status", "words"),
     [
         ("empty.geojson", b"", 400, "empty"),
-        ("junk.geojson", b"\x00\x01 not json at all", 422, "cannot read"),
+        ("junk.geojson", b"\x00\x01 not json at all", 422, "its content is none of these formats"),  # not GDAL's
+        # "prefixing the file path with '<DRIVER>:'"
         ("areas.txt", b"hello", 415, "unsupported file type"),
         ("bad.zip", b"PK\x03\x04 truncated", 422, "not a readable zip"),
     ],

@@ -33,7 +33,9 @@ def test_cli_import_export_round_trip(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["created"] == ["VN-STOR-0001", "VN-STOR-0002", "VN-STOR-0003"]
     r = run(["areas", "import", str(fx["geojson"])], env)
-    assert r.returncode == 1 and "already registered" in r.stdout
+    # the same file again: its areas are in already, as given: unchanged, not refused (exit 0, nothing created)
+    assert r.returncode == 0 and json.loads(r.stdout)["unchanged"] == ["VN-STOR-0001", "VN-STOR-0002", "VN-STOR-0003"]
+    assert json.loads(r.stdout)["created"] == []
     out_file = tmp_path / "out.geojson"
     r = run(["areas", "export", "--out", str(out_file)], env)
     assert r.returncode == 0 and "wrote 3 areas" in r.stdout
