@@ -162,7 +162,30 @@ def stats(session: Session, account: Account) -> dict[str, Any]:
     return {"confirmed": {k: dict(v) for k, v in sorted(per.items())},
             "totals": {k: sum(v.values()) for k, v in sorted(per.items())},
             "sources_per_label": {k: len(v) for k, v in sorted(per.items())},
-            "reviews_by": dict(reviewers), "actions": dict(actions), "queued": queue(session, account, 0)[1]}
+            "reviews_by": dict(reviewers), "actions": dict(actions), "queued": queue(session, account, 0)[1],
+            "retakes": retakes(session, account)}
+
+
+def retakes(session: Session, account: Account, days: int = 14, limit: int = 20) -> list[dict[str, Any]]:
+    """Who was asked to take a photo again, and how often, in the last `days` (the gate's refusals reach no queue:
+    an officer could not see that a farmer failed four times): per area and farmer, most first, with the reasons."""
+    from datetime import UTC, datetime, timedelta
+
+    ok = Observation.scores["quality"]["ok"].as_boolean()
+    q = visible_areas(select(Observation, GrowingArea.code, Account.username)
+                      .join(GrowingArea, Observation.area_id == GrowingArea.id)
+                      .outerjoin(Account, Observation.created_by_id == Account.id)
+                      .where(Observation.source == "photo", ok.is_(False),
+                             Observation.observed_at >= datetime.now(UTC) - timedelta(days=days)), account)
+    groups: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for obs, code, who in session.execute(q.order_by(Observation.id)).all():
+        g = groups.setdefault((code, who), {"area_code": code, "by": who, "refused": 0, "issues": Counter(),
+                                            "last_at": None})
+        g["refused"] += 1
+        g["issues"].update((obs.scores.get("quality") or {}).get("issues") or [])
+        g["last_at"] = obs.observed_at.isoformat()
+    out = sorted(groups.values(), key=lambda g: (-g["refused"], g["area_code"]))[:limit]
+    return [{**g, "issues": dict(g["issues"].most_common())} for g in out]
 
 
 def log(session: Session, limit: int = 100) -> list[dict[str, Any]]:

@@ -210,3 +210,16 @@ def test_a_farmer_naming_what_the_list_lacks_against_a_diagnosis_disagrees() -> 
     assert _reason(diagnosed, said("not_sure"), reg) == "farmer_unsure"  # type: ignore[arg-type]
     assert _reason(unsure, said("other"), reg) == "farmer_unsure"  # type: ignore[arg-type]
     assert _reason(diagnosed, said("blast"), reg) == "disagreement"  # type: ignore[arg-type]
+
+
+def test_stats_say_who_was_asked_to_take_photos_again(client: TestClient, farm: dict, agro: dict) -> None:
+    """The gate's refusals reach no queue: the stats list them per area and farmer, most first, with the reasons."""
+    from tests.data.make_photos import dark_jpeg
+
+    for _ in range(2):
+        assert scored(client, farm["a"], dark_jpeg(real_photo()))["result"]["diagnosis"]["status"] == "retake"
+    scored(client, farm["a"], real_photo("blast", 3).read_bytes())  # answered: not counted
+    rt = client.get("/v1/review/stats", headers=agro).json()["retakes"]
+    assert [(r["area_code"], r["by"], r["refused"]) for r in rt] == [("VN-STOR-0001", "farmer_a", 2)]
+    assert rt[0]["issues"]["too_dark"] == 2
+

@@ -14,7 +14,8 @@ const T = {
     label: "Nhãn", total: "Tổng", sources: "Nguồn", log: "Ai duyệt gì", models_link: "Mô hình", none: "chưa có",
     one_source: "chỉ một nguồn", unknown_phone: "điện thoại không rõ", sample_photo: "ảnh mẫu", bad_login: "Sai tên đăng nhập hoặc mật khẩu", not_reviewer: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
     reasons: { disagreement: "không đồng ý", farmer_unsure: "nông dân chưa chắc", model_unsure: "mô hình chưa chắc", agreement: "đồng ý" },
-    other: "Khác",
+    other: "Khác", retakes: "Ảnh phải chụp lại (14 ngày)", no_retakes: "Không có.", times: "lần",
+    issues: { too_dark: "tối", too_bright: "chói", blurry: "mờ", not_a_plant: "không phải cây", no_colour: "đen trắng" },
     errors: { role_not_allowed: "Chỉ cán bộ nông nghiệp và quản trị viên được duyệt.",
       review_already_reviewed: "Ảnh này vừa được người khác duyệt (xem «Ai duyệt gì»): quyết định của bạn chưa được lưu, hàng chờ đã được tải lại." } },
   en: { title: "Review photo labels", username: "Username", password: "Password", signin: "Sign in", queue: "Queue",
@@ -29,7 +30,8 @@ const T = {
     label: "Label", total: "Total", sources: "Sources", log: "Who reviewed what", models_link: "Models", none: "none",
     one_source: "one source only", unknown_phone: "unknown phone", sample_photo: "sample photo", bad_login: "Wrong username or password", not_reviewer: "Only agronomists and admins review labels.",
     reasons: { disagreement: "disagreement", farmer_unsure: "farmer unsure", model_unsure: "model unsure", agreement: "agreement" },
-    other: "Other",
+    other: "Other", retakes: "Photos to take again (14 days)", no_retakes: "None.", times: "times",
+    issues: { too_dark: "dark", too_bright: "too bright", blurry: "blurred", not_a_plant: "not a plant", no_colour: "black and white" },
     errors: { role_not_allowed: "Only agronomists and admins review labels.",
       review_already_reviewed: "Someone else has just reviewed this photo (see “Who reviewed what”): your decision was not saved; the queue was reloaded." } },
 };
@@ -158,6 +160,15 @@ async function loadStats() {
     tb.appendChild(tr);
   }
   if (!tb.children.length) tb.innerHTML = `<tr><td colspan="3">${t("none")}</td></tr>`;
+  // farmers the gate asked to take a photo again, most first: someone failing again and again needs a visit or a call
+  const rt = $("retakes"); rt.replaceChildren();
+  for (const r of s.retakes || []) {
+    const li = document.createElement("li");
+    const why = Object.entries(r.issues).map(([k, n]) => `${T[cw.lang].issues[k] || k} ${n}`).join(", ");
+    li.textContent = `${r.area_code} · ${r.by || "?"} · ${r.refused} ${t("times")} (${why}) · ${dayTime(new Date(r.last_at))}`;
+    rt.appendChild(li);
+  }
+  if (!rt.children.length) rt.innerHTML = `<li>${t("no_retakes")}</li>`;
   const ul = $("log"); ul.replaceChildren();
   for (const e of await cw.api("/v1/review/log?limit=50")) {
     const li = document.createElement("li");
