@@ -86,7 +86,11 @@ def detail_for(status: str, label: str, candidates: list[str], path: str = str(S
     d.sources = {k: SourceRef(**{f: v for f, v in data["sources"][k].items() if f in SourceRef.model_fields})
                  for k in sorted(cited)}
     entry = data["labels"].get(label) if status == "diagnosed" else data.get("unsure")
-    d.review = {**data.get("review", {}), **((entry or {}).get("review") or {})}
+    own = (entry or {}).get("review") or {}
+    d.review = {**data.get("review", {}), **own}
+    if own.get("reviewed_by") and "status" not in own:  # the file's "draft" status is not this reviewed entry's
+        d.review["status"] = f"reviewed by {own['reviewed_by']} on {own.get('reviewed_on') or '?'}"
+        d.review["status_vi"] = f"đã được {own['reviewed_by']} duyệt ngày {own.get('reviewed_on') or '?'}"
     if d.active_ingredients and not d.review.get("reviewed_by"):
         # the data's own warning: "Not reviewed by an agronomist: do not publish before review", and its products'
         # registration on Vietnam's permitted list unchecked. Cultural measures stay; chemical names wait for review
@@ -95,3 +99,14 @@ def detail_for(status: str, label: str, candidates: list[str], path: str = str(S
                      if k in {i.source for sec in (*SECTIONS, "call") for i in getattr(d, sec)}
                      | ({d.follow_label.source} if d.follow_label else set())}
     return d
+
+
+def current_advice_detail(scores: dict[str, Any]) -> dict[str, Any]:
+    """A stored photo result with its advice detail as the advice data says it today: a photo scored before an entry
+    was reviewed (or before chemical names were withheld from drafts) must not keep showing them, nor one scored
+    before a review keep withholding them."""
+    d = scores.get("diagnosis") or {}
+    if "advice_detail" not in scores or not d.get("status"):
+        return scores
+    detail = detail_for(d["status"], d.get("label") or "", [c.get("label") for c in d.get("candidates") or []])
+    return {**scores, "advice_detail": detail.model_dump() if detail is not None else None}

@@ -121,5 +121,9 @@ def plain_problem(e: Any) -> str:
     else:
         said = _PLAIN.get(kind, e["msg"])
     given = e.get("input")
-    shown = f" (given: {given!r})" if isinstance(given, str | int | float) and len(repr(given)) <= 60 else ""
+    # what was typed is said back only for a date, a number or a form (never a password: error texts reach screens
+    # and logs), and only when short
+    secret = any(w in str(p).lower() for p in e["loc"] for w in ("password", "token", "secret"))
+    echo = (kind in _PLAIN or kind == "string_pattern_mismatch") and kind != "missing" and not secret
+    shown = f" (given: {given!r})" if echo and isinstance(given, str | int | float) and len(repr(given)) <= 60 else ""
     return f"{where}: {said}{shown}"

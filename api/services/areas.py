@@ -34,6 +34,7 @@ from api.services.place_names import canonical_places
 from api.services.spreadsheets import csv_row
 from api.settings import get_settings
 from api.uploads import save_upload
+from inference.advice_detail import current_advice_detail
 from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, NotFound, Unsupported, plain_problem
 from inference.geo import area_ha, reproject, to_geojson, utm_epsg_for, validate_boundary
 from inference.kml import features_kml
@@ -246,7 +247,14 @@ def _already_imported(session: Session, payload: AreaCreate, caller: Account) ->
     owner = find_owner(session, payload.owner_username, caller) if payload.owner_username else caller
     if area.owner_id != owner.id:
         return False
+    given = canonical_fields(session, payload.model_dump(include=set(IMPORT_COMPARED)))
+    if any(getattr(area, k) != given.get(k) for k in IMPORT_COMPARED):
+        return False  # a corrected name, crop or date: refused as registered, not dropped as "unchanged"
     return shape(area.boundary_geojson).equals_exact(shape(check_boundary(payload.boundary).geojson), 1e-9)
+
+
+IMPORT_COMPARED = ("name", "crop", "variety", "cooperative", "commune", "district", "province", "season",
+                   "sowing_date")
 
 
 def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_nothing: bool = False) -> ImportReport:
@@ -517,4 +525,8 @@ def observations(session: Session, area: GrowingArea, source: str | None, limit:
         ok = Observation.scores["quality"]["ok"].as_boolean()
         stmt = stmt.where(~((Observation.source == "photo") & ok.is_(False)))
     rows = session.scalars(stmt.order_by(Observation.observed_at.desc()).limit(limit).offset(offset))
-    return [ObservationPublic.model_validate(o, from_attributes=True) for o in rows]
+    out = [ObservationPublic.model_validate(o, from_attributes=True) for o in rows]
+    for o in out:  # a photo's advice detail as the advice data says it today (photos.current_advice_detail)
+        if o.source == "photo":
+            o.scores = current_advice_detail(o.scores)
+    return out

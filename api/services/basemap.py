@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.orm import Account, AreaStatus, GrowingArea, Observation
 from api.security import visible_areas
-from api.services.crops import crop_names
+from api.services.crops import canonical_crop, crop_names
 from api.services.place_names import canonical_place
 from inference.errors import BadInput
 
@@ -48,6 +48,7 @@ class View:
 
 def _filtered(account: Account, commune: str | None, crop: str | None, season: str | None) -> Select[Any]:
     stmt = visible_areas(select(GrowingArea), account).where(GrowingArea.status != AreaStatus.revoked)
+    crop = canonical_crop(crop) if crop else crop  # ?crop=lúa as /v1/areas reads it
     for col, value in ((GrowingArea.commune, commune), (GrowingArea.crop, crop), (GrowingArea.season, season)):
         if value:
             stmt = stmt.where(col == value)

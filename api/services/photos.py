@@ -25,6 +25,7 @@ from api.services.area_status import note_observation
 from api.services.areas import area_at
 from api.settings import Settings, get_settings
 from api.storage import content_path, remove_if_created, store_bytes, write_once
+from inference.advice_detail import current_advice_detail
 from inference.bundle import active_bundle_path
 from inference.errors import (
     BadInput,
@@ -229,7 +230,7 @@ def to_public(obs: Observation, area_code: str, session: Session, result: PhotoR
     fb = feedback_with_authors(session, [obs.id]) if result is None else []
     return PhotoPublic(
         id=obs.id, area_code=area_code, observed_at=obs.observed_at,
-        result=result if result is not None else PhotoResult.model_validate(obs.scores),
+        result=result if result is not None else PhotoResult.model_validate(current_advice_detail(obs.scores)),
         image_url=f"/v1/photos/{obs.id}/image", thumbnail_url=f"/v1/photos/{obs.id}/thumbnail",
         lesions_url=f"/v1/photos/{obs.id}/lesions.jpg" if measured_severity(obs) else None,
         feedback=[FeedbackPublic(label=f.label, confirmed=f.confirmed, comment=f.comment, other_name=f.other_name,

@@ -75,7 +75,7 @@ def gather(session: Session, area: GrowingArea) -> RecordBook:
 
 def refused(obs: Observation) -> bool:
     """A photo the quality gate refused (the farmer was asked to take it again)."""
-    return obs.source == "photo" and not ((obs.scores or {}).get("quality") or {}).get("ok", True)
+    return obs.source == "photo" and ((obs.scores or {}).get("quality") or {}).get("ok") is False  # as the SQL filter
 
 
 def _observation_event(obs: Observation, job_id: int | None, tz: Any,

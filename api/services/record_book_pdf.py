@@ -23,6 +23,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from shapely.geometry import shape
 
 from api.services.crops import crop_names
+from api.services.products import zone
 from api.services.record_book import Event, RecordBook, harvest_allowed_from, too_early
 from api.services.vi_format import vi_number
 
@@ -189,7 +190,7 @@ def _spray_table(book: RecordBook, st: dict[str, ParagraphStyle]) -> Any:
     for a in book.applications:
         rows.append([a.applied_on.strftime("%d/%m/%Y %H:%M"), f"{a.product} ({a.active_ingredient})",
                      a.registration_number or "–",
-                     f"{vi_number(a.dose_per_ha, 3, False)} {a.dose_unit}" if a.dose_per_ha else "–",
+                     f"{a.dose_per_ha:g}".replace(".", ",") + f" {a.dose_unit}" if a.dose_per_ha else "–",
                      vi_number(a.water_l_per_ha, 1, False) if a.water_l_per_ha else "–", a.operator,
                      a.phi_days if a.phi_days is not None else "–",
                      a.harvest_allowed_from.strftime("%d/%m/%Y") if a.harvest_allowed_from else "–"])
@@ -251,7 +252,8 @@ def vietnamese_rows(book: RecordBook, names_vi: dict[str, str]) -> list[list[Any
         label = v.get("diagnosis")
         what = STATUS_VI.get(label, names_vi.get(label, label)) if label else None
         pt = e.geometry["coordinates"] if e.geometry and e.geometry["type"] == "Point" else (None, None)
-        out.append([e.time.replace(tzinfo=None), KIND_VI.get(e.kind, e.kind), _vi(e, names_vi), e.id, what,
+        local = e.time.astimezone(zone(book.time_zone)).replace(tzinfo=None)  # a spray logged in another zone too
+        out.append([local, KIND_VI.get(e.kind, e.kind), _vi(e, names_vi), e.id, what,
                     v.get("ses"), v.get("growth_score"), v.get("canopy_cover_pct"), v.get("damaged_pct"),
                     v.get("product"), v.get("active_ingredient"), v.get("registration_number"), v.get("dose_per_ha"),
                     v.get("dose_unit"), v.get("water_l_per_ha"), v.get("volume_l"), v.get("operator"),

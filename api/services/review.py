@@ -123,6 +123,9 @@ def review(session: Session, account: Account, obs: Observation, action: str, la
 
 
 def _refuse_if_reviewed(session: Session, obs: Observation) -> None:
+    # the photo's row locked until this review is committed (PostgreSQL): two reviewers posting at once queue here,
+    # and the second finds the first's review
+    session.execute(select(Observation.id).where(Observation.id == obs.id).with_for_update())
     done = session.execute(select(PhotoReview, Account.username).join(Account, PhotoReview.account_id == Account.id)
                            .where(PhotoReview.observation_id == obs.id)
                            .order_by(PhotoReview.id.desc()).limit(1)).first()

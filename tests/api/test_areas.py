@@ -142,9 +142,12 @@ def test_list_filters_and_pagination(client: TestClient, admin: dict) -> None:
     assert client.get("/v1/areas?crop=Lúa", headers=admin).json()["total"] == 5
     assert client.patch("/v1/areas/VN-STOR-0010", json={"crop": "khoai mỡ"}, headers=admin).json()["crop"] == "khoai mỡ"
     # a sowing date years ahead is a slip (2030 for 2026): refused, on create and on change
-    r = client.patch("/v1/areas/VN-STOR-0010", json={"sowing_date": "2030-01-01"}, headers=admin)
+    from datetime import date, timedelta
+
+    slip = (date.today() + timedelta(days=400)).isoformat()
+    r = client.patch("/v1/areas/VN-STOR-0010", json={"sowing_date": slip}, headers=admin)
     assert r.status_code == 422 and "more than a year ahead" in r.json()["detail"]
-    r = client.post("/v1/areas", json=area_payload("VN-STOR-0020", i=9, sowing_date="2030-01-01"), headers=admin)
+    r = client.post("/v1/areas", json=area_payload("VN-STOR-0020", i=9, sowing_date=slip), headers=admin)
     assert r.status_code == 422 and client.get("/v1/areas/VN-STOR-0020", headers=admin).status_code == 404
     b = shape(area_payload(i=0)["boundary"]).bounds
     assert client.get(f"/v1/areas?bbox={b[0]},{b[1]},{b[2]},{b[3]}", headers=admin).json()["total"] == 1
@@ -262,6 +265,12 @@ def test_import_reports_each_rejected_feature(client, admin, tmp_path) -> None:
     p.write_text(json.dumps(moved))
     with p.open("rb") as fh:
         rep = client.post("/v1/areas/import", files={"file": ("m.geojson", fh)}, headers=admin).json()
+    assert rep["unchanged"] == [] and "already registered" in rep["rejected"][0]["reason"]
+    renamed = feature_collection(1)  # the same ground, a corrected name: not dropped as "unchanged"
+    renamed["features"][0]["properties"]["name"] = "Ruộng đã sửa tên"
+    p.write_text(json.dumps(renamed))
+    with p.open("rb") as fh:
+        rep = client.post("/v1/areas/import", files={"file": ("n.geojson", fh)}, headers=admin).json()
     assert rep["unchanged"] == [] and "already registered" in rep["rejected"][0]["reason"]
 
 

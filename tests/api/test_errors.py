@@ -62,6 +62,12 @@ def test_validation_errors_say_what_to_write(client: TestClient, admin: dict[str
     r = client.get("/v1/reports/weekly", params={"week": "2026-49"}, headers=admin)
     assert r.status_code == 422 and "week: write the ISO week as YYYY-Www, e.g. 2026-W49" in r.json()["detail"]
     assert r.json()["errors"][0]["loc"] == ["query", "week"]  # the machine-readable list is unchanged
+    # a password is never said back
+    from inference.errors import plain_problem
+
+    for kind in ("string_too_short", "string_pattern_mismatch", "float_parsing"):
+        said = plain_problem({"loc": ("body", "new_password"), "type": kind, "msg": "too short", "input": "abc12"})
+        assert "abc12" not in said, said
 
 
 def test_the_spec_declares_the_error_body(client: TestClient) -> None:

@@ -131,6 +131,23 @@ def test_quality_gate_answers_what_to_do(client: TestClient, farm: dict) -> None
     assert "too_dark" in res["quality"]["issues"] and "light" in res["advice"]["en"]
 
 
+def test_a_stored_photos_advice_detail_follows_todays_advice_data(client: TestClient, farm: dict, db) -> None:
+    """A photo scored while drafts still named active ingredients (stored so) shows them no more: the detail is the
+    advice data's of today, on the photo and in the area's observations."""
+    body = upload(client, farm["a"], real_photo("brown_spot", 51).read_bytes(), area_code="VN-STOR-0001").json()
+    assert body["result"]["diagnosis"]["status"] == "diagnosed" and body["result"]["advice_detail"]["withheld"]
+    with db() as s:
+        obs = s.get(Observation, body["id"])
+        detail = {**obs.scores["advice_detail"], "active_ingredients": [{"name": "X", "source": "bcd-daoon"}],
+                  "withheld": []}
+        obs.scores = {**obs.scores, "advice_detail": detail}  # as a photo of yesterday was stored
+        s.commit()
+    now = client.get(f"/v1/photos/{body['id']}", headers=farm["a"]).json()["result"]["advice_detail"]
+    assert now["active_ingredients"] == [] and now["withheld"] == ["active_ingredients"]
+    listed = client.get("/v1/areas/VN-STOR-0001/observations", headers=farm["a"]).json()[0]["scores"]["advice_detail"]
+    assert listed["active_ingredients"] == [] and listed["withheld"] == ["active_ingredients"]
+
+
 def test_feedback(client: TestClient, farm: dict, db) -> None:
     pid = upload(client, farm["a"], real_photo("blast", 1).read_bytes(), area_code="VN-STOR-0001").json()["id"]
     r = client.post(f"/v1/photos/{pid}/feedback", json={"label": "blast", "comment": "checked"}, headers=farm["admin"])

@@ -78,5 +78,6 @@ def test_active_ingredients_are_shown_once_the_entry_is_reviewed(tmp_path) -> No
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     blast = detail_for("diagnosed", "blast", [], str(path))
     assert blast is not None and blast.active_ingredients and not blast.withheld
+    assert "draft" not in blast.review["status"] and "nháp" not in blast.review["status_vi"]  # reviewed, said so
     assert {a["source"] for a in blast.active_ingredients} <= set(blast.sources)
 

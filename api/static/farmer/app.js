@@ -92,7 +92,9 @@ let lang = localStorage.getItem("cw_lang") || "vi";
 let token = sessionStorage.getItem("cw_token");
 let lastResult = null, lastPhotoId = null, labelList = [];
 let recordsZone;  // the server's zone of local times (GET /health), e.g. Asia/Ho_Chi_Minh; undefined: the phone's
-fetch("/health").then((r) => r.json()).then((h) => { recordsZone = h.time_zone || undefined; }).catch(() => {});
+const zoneKnown = fetch("/health").then((r) => r.json()).then((h) => {
+  try { new Date().toLocaleString("en-GB", { timeZone: h.time_zone }); recordsZone = h.time_zone; } catch (_) { /* a zone this browser lacks */ }
+}).catch(() => {});
 let lastError = null;  // {reason, detail} of the last upload error, said again on a language switch
 let fbDone = null;  // "fb_thanks" once the feedback is sent, so the language switch says it again
 const $ = (id) => document.getElementById(id);
@@ -253,6 +255,7 @@ function refreshHistory() {
 async function loadHistory() {
   const code = $("area").value;
   if (!code) return;
+  await zoneKnown;  // the history's times are drawn in the records' zone, so it must be known first
   const c = encodeURIComponent(code);
   const [obs, maps, growth, sprays] = await Promise.all([api(`/v1/areas/${c}/observations?source=photo&limit=20`),
     api(`/v1/areas/${c}/spray-maps`).catch(() => []), api(`/v1/areas/${c}/growth`).catch(() => ({ points: [] })),
@@ -379,6 +382,7 @@ function signOut() {
   $("growth-card").hidden = true; $("signout").hidden = true;
   $("password").value = ""; $("photo").value = ""; showPhotoName(); $("preview").hidden = true; $("upload-error").textContent = "";
   $("history-list").replaceChildren(); $("fb-done").textContent = "";
+  $("no-areas").hidden = true; $("area").disabled = $("photo").disabled = $("send").disabled = false;  // the next farmer's
 }
 
 function sessionEnded() {

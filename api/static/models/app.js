@@ -162,6 +162,7 @@ const fill = (key, vals) => t(key).replace(/\{(\w+)\}/g, (_, k) => String(vals[k
 async function promote(version) {
   $("error").textContent = ""; $("msg").textContent = "";
   const body = { version, reason: $("reason").value.trim() || null, force: $("force").checked };
+  if (body.force && !body.reason) { $("error").textContent = t("errors").model_force_needs_reason; $("reason").focus(); return; }
   const ask = fill(body.force ? "confirm_force" : "confirm_promote", { task: task(), version, active: active || "–", reason: body.reason || "" });
   if (!window.confirm(ask)) return;
   try {

@@ -137,6 +137,8 @@ async function decide(action) {
   if (!current || (action === "confirm" && $("confirm").disabled)) return;
   const body = { action, only_if_unreviewed: true };  // another reviewer's decision since the queue was shown: refused
   if (action === "correct") body.label = $("correct-label").value;
+  // the label the button names, not whatever the farmer's newest answer is by the time the server reads it
+  if (action === "confirm") body.label = current.farmer ? current.farmer.label : current.model.label;
   try {
     await cw.api(`/v1/review/photos/${current.photo_id}`, { method: "POST", body: JSON.stringify(body) });
     const i = items.indexOf(current); current = items[i + 1] || null;
