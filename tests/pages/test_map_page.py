@@ -9,6 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.devserver import running_server
+from tests.pages.signin import sign_in
 
 
 def test_base_map_with_the_sample(browser, tmp_path) -> None:
@@ -16,12 +17,7 @@ def test_base_map_with_the_sample(browser, tmp_path) -> None:
         d = browser
         d.set_window_size(1280, 900)
         wait = WebDriverWait(d, 60)
-        d.get(f"{server.url}/map/")
-        d.execute_script("sessionStorage.clear()")
-        d.get(f"{server.url}/map/")
-        d.find_element(By.ID, "username").send_keys("admin")
-        d.find_element(By.ID, "password").send_keys(server.admin_password)
-        d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+        sign_in(d, f"{server.url}/map/", "admin", server.admin_password)
         wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "path.cluster"))  # zoom 11: clusters
         assert "12" in d.find_element(By.ID, "count").text
         wait.until(lambda _: "Bệnh đạo ôn" in d.find_element(By.ID, "totals").text)  # outbreaks of 14 days

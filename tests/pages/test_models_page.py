@@ -8,6 +8,8 @@ import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.pages.signin import sign_in
+
 
 def _row_button(d, version: str, nth: int):
     return d.find_elements(By.CSS_SELECTOR, f'#versions tr[data-version="{version}"] td:last-child button')[nth]
@@ -16,12 +18,7 @@ def _row_button(d, version: str, nth: int):
 def test_promote_is_asked_once_and_said_in_vietnamese(live_server, browser) -> None:
     d = browser
     wait = WebDriverWait(d, 60)
-    d.get(f"{live_server.url}/models/")
-    d.execute_script("sessionStorage.clear(); localStorage.setItem('cw_lang', 'vi')")
-    d.get(f"{live_server.url}/models/")
-    d.find_element(By.ID, "username").send_keys("admin")
-    d.find_element(By.ID, "password").send_keys(live_server.admin_password)
-    d.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    sign_in(d, f"{live_server.url}/models/", "admin", live_server.admin_password, "vi")
     wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, '#versions tr[data-version="1.6.0"] button'))
     # not compared: refused in Vietnamese with what to do on this page (not "run `cropwatch models compare`")
     d.execute_script("window.confirm = () => true")
