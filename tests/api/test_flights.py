@@ -102,7 +102,8 @@ def check_tiles(client: TestClient, tok: dict, job: dict) -> None:
 
 # the finer name a page translates (the operator's page says these in Vietnamese)
 REASONS = {"jpeg_renamed": "raster_not_tiff", "no_crs": "raster_no_georeference", "single_band": "raster_bands",
-           "huge_truncated": "raster_too_many_pixels", "truncated": "raster_truncated", "no_overlap": "raster_outside_area"}
+           "huge_truncated": "raster_too_many_pixels", "truncated": "raster_truncated", "no_overlap": "raster_outside_area",
+           "farmer": "role_not_allowed"}
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,8 @@ const T = {
     signin_failed: "Sai tên đăng nhập hoặc mật khẩu.",
     left_out: "{n}/{total} ô có hư hại không được phun (trong vùng cấm phun, hoặc vùng nhỏ hơn {min} m²): giảm \"Vùng tối thiểu\" hoặc kiểm tra vùng cấm để phun chúng.",
     // the server's finer error names (`reason`), said in Vietnamese; the English page shows the server's own detail
-    errors: { raster_not_tiff: "Tệp không phải GeoTIFF: hãy xuất ảnh trực giao dạng GeoTIFF.",
+    errors: { role_not_allowed: "Chuyến bay và bản đồ phun do người điều khiển drone, cán bộ nông nghiệp hoặc quản trị viên xử lý: tài khoản này không có quyền đó.",
+      raster_not_tiff: "Tệp không phải GeoTIFF: hãy xuất ảnh trực giao dạng GeoTIFF.",
       raster_truncated: "Tệp GeoTIFF bị thiếu hoặc hỏng (tải lên chưa xong?): hãy tải lên lại.",
       raster_unreadable: "Không đọc được tệp tải lên: hãy chọn lại tệp.",
       raster_no_georeference: "GeoTIFF không có toạ độ (hệ toạ độ, geotransform): hãy xuất kèm toạ độ, ví dụ EPSG:32648 (UTM 48N).",
