@@ -56,6 +56,16 @@ def _newer(latest: datetime | None, when: datetime) -> bool:
     return when >= latest
 
 
+def refused_photo(obs: Observation) -> bool:
+    """A photo the quality gate refused (the farmer was asked to take it again): scores.quality.ok is false."""
+    return obs.source == "photo" and ((obs.scores or {}).get("quality") or {}).get("ok") is False
+
+
+def refused_photo_sql() -> sa.ColumnElement[bool]:
+    """refused_photo as a WHERE clause (SQLite and PostgreSQL alike; ok absent or null is not refused)."""
+    return (Observation.source == "photo") & Observation.scores["quality"]["ok"].as_boolean().is_(False)
+
+
 def note_observation(area: GrowingArea, obs: Observation) -> None:
     """Set the observation's diagnosis columns and update the area's latest status with it (the caller commits)."""
     values = status_from(obs.source, obs.scores or {})

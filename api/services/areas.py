@@ -28,7 +28,7 @@ from api.schemas import (
     ObservationPublic,
 )
 from api.security import can_edit, visible_areas
-from api.services.area_status import centroid
+from api.services.area_status import centroid, refused_photo_sql
 from api.services.crops import canonical_crop
 from api.services.place_names import canonical_places
 from api.services.spreadsheets import csv_row
@@ -289,8 +289,9 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
                    for k in ("variety", "cooperative", "commune", "district", "province", "season", "sowing_date")},
             })
             if _already_imported(session, payload, caller):
-                seen.add(check_code(payload.code))
-                report.unchanged.append(check_code(payload.code))
+                known = check_code(payload.code)
+                seen.add(known)
+                report.unchanged.append(known)
                 continue
             area, warns = build_area(session, payload, caller)
             if not _may_create_for(caller, area):
@@ -521,9 +522,8 @@ def observations(session: Session, area: GrowingArea, source: str | None, limit:
     stmt = select(Observation).where(Observation.area_id == area.id)
     if source:
         stmt = stmt.where(Observation.source == source)
-    if not include_refused:  # scores.quality.ok is false on a refused photo only (absent on flights)
-        ok = Observation.scores["quality"]["ok"].as_boolean()
-        stmt = stmt.where(~((Observation.source == "photo") & ok.is_(False)))
+    if not include_refused:
+        stmt = stmt.where(~refused_photo_sql())
     rows = session.scalars(stmt.order_by(Observation.observed_at.desc()).limit(limit).offset(offset))
     out = [ObservationPublic.model_validate(o, from_attributes=True) for o in rows]
     for o in out:  # a photo's advice detail as the advice data says it today (photos.current_advice_detail)

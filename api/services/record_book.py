@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from api.orm import GrowingArea, Job, Observation, SprayMap
 from api.schemas import SprayApplicationPublic
 from api.services import growth, products
+from api.services.area_status import refused_photo
 from api.services.review import reviewed_labels
 from api.services.spray_maps import list_applications
 from api.services.spreadsheets import csv_row, text_stays_text
@@ -60,7 +61,7 @@ def gather(session: Session, area: GrowingArea) -> RecordBook:
     events: list[Event] = []
     jobs = dict(session.execute(select(Job.observation_id, Job.id).where(Job.area_id == area.id)).all())
     everything = list(session.scalars(select(Observation).where(Observation.area_id == area.id)))
-    observed = [o for o in everything if not refused(o)]
+    observed = [o for o in everything if not refused_photo(o)]
     reviews = reviewed_labels(session, [o.id for o in observed if o.source == "photo"])
     for obs in observed:
         events.append(_observation_event(obs, jobs.get(obs.id), tz, reviews.get(obs.id)))
@@ -71,11 +72,6 @@ def gather(session: Session, area: GrowingArea) -> RecordBook:
     events.sort(key=lambda e: (e.time, e.kind, e.id))
     return RecordBook(area, events, growth.growth_series(session, area), apps, tz.key,
                       len(everything) - len(observed))
-
-
-def refused(obs: Observation) -> bool:
-    """A photo the quality gate refused (the farmer was asked to take it again)."""
-    return obs.source == "photo" and ((obs.scores or {}).get("quality") or {}).get("ok") is False  # as the SQL filter
 
 
 def _observation_event(obs: Observation, job_id: int | None, tz: Any,

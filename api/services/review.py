@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.orm import Account, GrowingArea, Observation, PhotoFeedback, PhotoReview
 from api.security import visible_areas
 from api.services import labels
+from api.services.area_status import refused_photo_sql
 from api.services.photos import feedback_with_authors
 from inference.errors import BadInput, Conflict
 
@@ -172,13 +174,10 @@ def stats(session: Session, account: Account) -> dict[str, Any]:
 def retakes(session: Session, account: Account, days: int = 14, limit: int = 20) -> list[dict[str, Any]]:
     """Who was asked to take a photo again, and how often, in the last `days` (the gate's refusals reach no queue:
     an officer could not see that a farmer failed four times): per area and farmer, most first, with the reasons."""
-    from datetime import UTC, datetime, timedelta
-
-    ok = Observation.scores["quality"]["ok"].as_boolean()
     q = visible_areas(select(Observation, GrowingArea.code, Account.username)
                       .join(GrowingArea, Observation.area_id == GrowingArea.id)
                       .outerjoin(Account, Observation.created_by_id == Account.id)
-                      .where(Observation.source == "photo", ok.is_(False),
+                      .where(refused_photo_sql(),
                              Observation.observed_at >= datetime.now(UTC) - timedelta(days=days)), account)
     groups: dict[tuple[str, str | None], dict[str, Any]] = {}
     for obs, code, who in session.execute(q.order_by(Observation.id)).all():
