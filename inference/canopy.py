@@ -70,9 +70,19 @@ def lab_a_u8(rgb: np.ndarray) -> np.ndarray:
 
 def _otsu_u8(x: np.ndarray, valid: np.ndarray | None = None) -> tuple[int, float]:
     """Otsu threshold t (class 0: x <= t) on an 8-bit array and the gap between the two class means."""
+    return otsu_from_hist(a_histogram(x, valid))
+
+
+def a_histogram(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """256-bin histogram (float64 counts) of an 8-bit plane, over `valid` where given."""
     x = np.ascontiguousarray(x)
     mask = None if valid is None else valid.view(np.uint8)
-    hist = cv2.calcHist([x], [0], mask, [256], [0, 256]).ravel().astype(np.float64)  # 4x faster than bincount
+    return cv2.calcHist([x], [0], mask, [256], [0, 256]).ravel().astype(np.float64)  # 4x faster than bincount
+
+
+def otsu_from_hist(hist: np.ndarray) -> tuple[int, float]:
+    """Otsu threshold t (class 0: values <= t) of a 256-bin histogram and the gap between the two class means."""
+    hist = np.asarray(hist, np.float64)
     n = hist.sum()
     if n == 0:
         return 255, 0.0
@@ -88,6 +98,14 @@ def _otsu_u8(x: np.ndarray, valid: np.ndarray | None = None) -> tuple[int, float
     if w0[t] <= 0 or w0[t] >= 1:
         return t, 0.0
     return t, float((mu_t - mu[t]) / (1 - w0[t]) - mu[t] / w0[t])
+
+
+def a_threshold_from_hist(hist: np.ndarray) -> int:
+    """The 8-bit a* at or under which a pixel is canopy, from the a* histogram of the pixels judged together: Otsu
+    with the green bound and the one-population guard (module docstring). An orthomosaic is judged as one image (its
+    histogram summed over every window), so the same pixels get the same canopy whatever the file's block layout."""
+    t, gap = otsu_from_hist(hist)
+    return A_MAX_GREEN if gap < MIN_CLASS_GAP else min(t, A_MAX_GREEN)
 
 
 def fragmentation(mask: np.ndarray) -> float:
@@ -115,20 +133,25 @@ def canopy_mask(rgb: np.ndarray, valid: np.ndarray | None = None, work: WorkingI
 def canopy_mask_planes(r: np.ndarray, g: np.ndarray, b: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """canopy_mask of the image whose red, green and blue planes (rows, cols; uint8) are given, as an orthomosaic
     window is read: equal to canopy_mask(cv2.merge([r, g, b]), valid) bit for bit (OpenCV's 8-bit Gaussian blur is
-    exact and per channel), without the interleaved copy and its RGBA conversion: the blurred planes go straight into
-    the colour key (2.0 against 2.5 ns/px)."""
+    exact and per channel), without the interleaved copy and its RGBA conversion."""
+    return _threshold_a(lab_a_planes(r, g, b), valid)
+
+
+def lab_a_planes(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The 8-bit a* plane that canopy_mask thresholds (smoothed by SMOOTH_SIGMA), of the image whose red, green and
+    blue planes (rows, cols; uint8) are given: the blurred planes go straight into the colour key (2.0 against 2.5
+    ns/px for the interleaved copy and its RGBA conversion)."""
     if not all(p.dtype == np.uint8 for p in (r, g, b)):
-        raise TypeError(f"canopy_mask_planes takes 8-bit planes, not {r.dtype}, {g.dtype}, {b.dtype}")
+        raise TypeError(f"lab_a_planes takes 8-bit planes, not {r.dtype}, {g.dtype}, {b.dtype}")
     if SMOOTH_SIGMA:
         r, g, b = (cv2.GaussianBlur(p, (0, 0), SMOOTH_SIGMA) for p in (r, g, b))
     rgba = cv2.merge([r, g, b, np.zeros_like(r)])  # the key r | g << 8 | b << 16, alpha byte 0
-    return _threshold_a(np.take(_a_lut(), rgba.view("<u4")[..., 0]), valid)
+    return np.take(_a_lut(), rgba.view("<u4")[..., 0])
 
 
 def _a_threshold(a: np.ndarray, valid: np.ndarray | None = None) -> int:
-    """The 8-bit a* at or under which a pixel is canopy: Otsu with the green bound and the one-population guard."""
-    t, gap = _otsu_u8(a, valid)
-    return A_MAX_GREEN if gap < MIN_CLASS_GAP else min(t, A_MAX_GREEN)
+    """The 8-bit a* at or under which a pixel of `a` is canopy (a_threshold_from_hist of its histogram)."""
+    return a_threshold_from_hist(a_histogram(a, valid))
 
 
 def _threshold_a(a: np.ndarray, valid: np.ndarray | None) -> np.ndarray:

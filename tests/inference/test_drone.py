@@ -86,6 +86,27 @@ def test_rgb_analysis_outputs_on_input_grid(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").glob(".analysis-*"))  # no temporary left
 
 
+def test_canopy_does_not_depend_on_the_files_block_layout(tmp_path: Path) -> None:
+    """The same pixels stored in 64 px tiles and in strips, analysed in windows of 128 px: one canopy threshold for
+    the whole raster gives the same canopy (a threshold per window gave 5.6 % against 4.6 % on the sorghum mosaic,
+    and seams at window edges). Pixels within the blur's reach of a window edge may differ."""
+    with rasterio.open(BALI) as src:
+        data, prof = src.read(), src.profile.copy()
+    outs = []
+    for name, layout in (("tiled", {"tiled": True, "blockxsize": 64, "blockysize": 64}),
+                         ("strips", {"tiled": False, "blockysize": 3})):
+        path = tmp_path / f"{name}.tif"
+        with rasterio.open(path, "w", **{**prof, **layout}) as dst:
+            dst.write(data)
+        s = analyze_orthomosaic(path, tmp_path / f"out_{name}", tile_size_px=128)
+        with rasterio.open(tmp_path / f"out_{name}" / "canopy.tif") as ds:
+            outs.append((s, ds.read(1)))
+    (s1, c1), (s2, c2) = outs
+    assert abs(s1.canopy_cover_pct - s2.canopy_cover_pct) < 0.05  # a threshold per window: 0.24 points apart
+    assert np.mean(c1 != c2) < 0.002  # 0.09 %: the 0.7 px blur at window edges
+    assert s1.anomaly == s2.anomaly  # the index-anomaly reference: the canopy's median and spread
+
+
 def test_a_gdal_mask_band_marks_the_pixels_outside_the_mosaic(tmp_path: Path) -> None:
     """RGB with an internal GDAL mask instead of alpha or nodata (how JPEG/YCbCr mosaics are written): the masked
     pixels are nodata, as alpha 0 is (they were analysed as valid black pixels before, and partly sprayed)."""
