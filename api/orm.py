@@ -183,6 +183,7 @@ class Job(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    error_reason: Mapped[str | None] = mapped_column(String(64), default=None)  # the error's reason code, for pages
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("growing_areas.id"), default=None, index=True)
     observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"), default=None)

@@ -237,6 +237,9 @@ class JobPublic(BaseModel):
     progress_pct: float
     area_code: str | None
     error: str | None
+    error_reason: str | None = Field(default=None, description="why a failed job failed, as a code (the refusals' "
+                                     "`reason`, e.g. raster_no_valid_pixels, raster_truncated): pages say it in "
+                                     "their language")
     attempts: int
     created_at: datetime
     finished_at: datetime | None

@@ -247,6 +247,8 @@ class RasterCheck(BaseModel):
     nodata: float | None = None
     block_shape: list[int]
     mask_band: bool = False  # validity in a GDAL mask band (an internal .msk, as JPEG-compressed mosaics carry)
+    band_map: dict[str, int] | None = None  # band -> position (and "alpha") where the colour tags moved them
+    notes: list[str] = Field(default_factory=list)  # what the summary must say of how the file was read
 
 
 class JobParams(BaseModel):

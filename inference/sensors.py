@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,20 +43,50 @@ class RasterInfo:
     nodata: float | None
     block_shape: tuple[int, int]  # rows, cols
     mask_band: bool = False  # no alpha band, no nodata value: a GDAL mask band (per dataset) says which pixels are valid
+    notes: tuple[str, ...] = ()  # what validation decided that the analysis' summary must say (bands reordered, left out)
 
     def to_check(self) -> RasterCheck:
         """What validation learnt, as the typed document that travels with a job."""
+        base = sensor_profiles()[self.sensor]
+        placed = {**self.profile["bands"], "alpha": self.profile["alpha"]}
+        moved = placed != {**base["bands"], "alpha": base["alpha"]}
         return RasterCheck(sensor=self.sensor, width=self.width, height=self.height, count=self.count, crs=self.crs,
                            crs_is_geographic=self.crs_is_geographic, transform=list(self.transform),
-                           nodata=self.nodata, block_shape=list(self.block_shape), mask_band=self.mask_band)
+                           nodata=self.nodata, block_shape=list(self.block_shape), mask_band=self.mask_band,
+                           band_map=placed if moved else None, notes=list(self.notes))
 
     @classmethod
     def from_check(cls, path: str | Path, check: RasterCheck) -> RasterInfo:
         """The RasterInfo of a file validated earlier (no file access)."""
-        return cls(path=str(path), sensor=check.sensor, profile=sensor_profiles()[check.sensor], width=check.width,
+        profile = sensor_profiles()[check.sensor]
+        if check.band_map:
+            placed = dict(check.band_map)
+            profile = {**profile, "alpha": placed.pop("alpha", profile["alpha"]), "bands": placed}
+        return cls(path=str(path), sensor=check.sensor, profile=profile, width=check.width,
                    height=check.height, count=check.count, crs=check.crs, crs_is_geographic=check.crs_is_geographic,
                    transform=tuple(check.transform), nodata=check.nodata,
-                   block_shape=(int(check.block_shape[0]), int(check.block_shape[1])), mask_band=check.mask_band)
+                   block_shape=(int(check.block_shape[0]), int(check.block_shape[1])), mask_band=check.mask_band,
+                   notes=tuple(check.notes))
+
+    def footprint(self) -> Any:
+        """The raster's outline in its own CRS (a shapely polygon through its four corners): a rotated or sheared
+        geotransform (a non-north-up mosaic) makes it no axis-aligned box."""
+        from shapely.geometry import Polygon
+
+        a, b, c, d, e, f = self.transform[:6]
+        return Polygon([(a * u + b * v + c, d * u + e * v + f)
+                        for u, v in ((0, 0), (self.width, 0), (self.width, self.height), (0, self.height))])
+
+    def bounds_wgs84(self) -> tuple[float, float, float, float]:
+        """West, south, east, north of the raster's footprint in EPSG:4326 (its edges densified, so that a
+        projection's curved edges and a rotated raster's corners are inside)."""
+        from rasterio.warp import transform_geom
+        from shapely.geometry import shape
+
+        ring = self.footprint().segmentize(max(self.footprint().length / 400, 1e-12))
+        geom = shape(transform_geom(self.crs, "EPSG:4326", ring.__geo_interface__))
+        w, s_, e, n = geom.bounds
+        return float(w), float(s_), float(e), float(n)
 
     @property
     def pixel_area_m2(self) -> float:
@@ -95,14 +126,61 @@ def _ground_pixel_area_m2(crs: str, transform: tuple[float, ...], width: int, he
     return nominal
 
 
-def _guess_sensor(count: int, dtype: str, colorinterp: list[str]) -> str | None:
+def _guess_sensor(count: int, dtype: str, colorinterp: list[str],
+                  alpha_like: Callable[[int], bool] = lambda band: True) -> str | None:
+    """The first profile whose band count and type the file has. A profile with an alpha band takes it only when
+    the band is tagged alpha, or untagged (undefined, gray) and `alpha_like(band)`: it holds 0 and 255 only (a
+    fourth band of near-infrared is no mask: read as one, its dark pixels were taken for 'outside the mosaic')."""
     profiles = sensor_profiles()
     for name, p in profiles.items():
         if p["band_count"] == count and dtype in p["dtypes"]:
-            if p["alpha"] and colorinterp[p["alpha"] - 1] not in ("alpha", "undefined", "gray"):
-                continue
+            if p["alpha"]:
+                tag = colorinterp[p["alpha"] - 1]
+                if tag not in ("alpha", "undefined", "gray") or (tag != "alpha" and not alpha_like(p["alpha"])):
+                    continue
             return name
     return None
+
+
+def _alpha_like(ds: rasterio.io.DatasetReader) -> Callable[[int], bool]:
+    """band -> whether its first and last blocks hold no value but 0 and 255 (as a transparency mask does)."""
+    import numpy as np
+    from rasterio.windows import Window
+
+    def check(band: int) -> bool:
+        bh, bw = ds.block_shapes[0]
+        try:
+            for win in (Window(0, 0, min(bw, ds.width), min(bh, ds.height)),
+                        Window(max(0, ds.width - bw), max(0, ds.height - bh), min(bw, ds.width), min(bh, ds.height))):
+                v = ds.read(band, window=win)
+                if np.count_nonzero((v != 0) & (v != 255)):
+                    return False
+        except RasterioIOError:
+            return True  # unreadable: the block checks say so next
+        return True
+
+    return check
+
+
+RGB = ("red", "green", "blue")
+
+
+def _placed_by_tags(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """An RGB profile's bands placed where the file's colour tags say (a BGR or BGRA export tagged as such was read
+    as RGB: canopy, growth and damage from swapped colours, with no warning), and a note saying so. Only for
+    profiles of red, green and blue bands, and only when the file tags each of the three exactly once."""
+    tags = [c.name for c in ds.colorinterp]
+    if set(prof["bands"]) != set(RGB) or any(tags.count(x) != 1 for x in RGB):
+        return prof, []
+    bands = {x: tags.index(x) + 1 for x in prof["bands"]}
+    alpha = prof["alpha"]
+    if alpha and tags.count("alpha") == 1:
+        alpha = tags.index("alpha") + 1
+    if bands == prof["bands"] and alpha == prof["alpha"]:
+        return prof, []
+    order = ", ".join(tags[i].replace("undefined", "unused") for i in range(len(tags)))
+    return {**prof, "bands": bands, "alpha": alpha}, [
+        f"the file's bands are tagged {order}: they were read in that order, not as {', '.join(RGB)}"]
 
 
 def _check_last_block(ds: rasterio.io.DatasetReader, path: str) -> None:
@@ -162,11 +240,12 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
     dtype = ds.dtypes[0]
     profiles = sensor_profiles()
     if sensor is None:
-        sensor = _guess_sensor(ds.count, dtype, [c.name for c in ds.colorinterp])
+        sensor = _guess_sensor(ds.count, dtype, [c.name for c in ds.colorinterp], _alpha_like(ds))
         if sensor is None:
             raise BadInput(
                 f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (3 x uint8), RGB + alpha, or a "
-                f"5-band 16-bit multispectral stack. Known profiles: {', '.join(profiles)}", reason="raster_bands")
+                f"5-band 16-bit multispectral stack. Known profiles: {', '.join(profiles)}. {_how_to_convert(ds)}",
+                reason="raster_bands")
     elif sensor not in profiles:
         raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(profiles)}", reason="raster_unknown_sensor")
     prof = profiles[sensor]
@@ -175,6 +254,19 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
             f"sensor {sensor} needs {prof['band_count']} bands of {'/'.join(prof['dtypes'])}; the file has "
             f"{ds.count} of {dtype}", reason="raster_bands")
     return sensor
+
+
+def _how_to_convert(ds: rasterio.io.DatasetReader) -> str:
+    """What to run to make an unsupported orthomosaic one that is supported (GDAL's gdal_translate)."""
+    if ds.count in (5, 6) and ds.dtypes[0] != "uint16":
+        return ("For a 5-band multispectral stack of reflectance 0-1, make it 16-bit: gdal_translate -ot UInt16 "
+                "-scale 0 1 0 65535 in.tif out.tif")
+    if ds.count >= 3 and ds.dtypes[0] != "uint8":
+        return ("For an RGB mosaic of another type, make it 8-bit: gdal_translate -ot Byte -scale -b 1 -b 2 -b 3 "
+                "in.tif out.tif (add -b 4 for its alpha band; -scale 0 4095 0 255 for 12-bit values)")
+    if ds.count < 3:
+        return "A single-band or two-band file (a grey image, one index) cannot be analysed: export the RGB mosaic"
+    return "Export the mosaic as RGB (optionally with an alpha band), 8-bit"
 
 
 def _check_first_and_last_block(ds: rasterio.io.DatasetReader) -> None:
@@ -211,8 +303,11 @@ def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int
         _check_last_block(ds, path)
         _check_first_and_last_block(ds)
         epsg = ds.crs.to_epsg()
+        profile, notes = _placed_by_tags(ds, sensor_profiles()[sensor])
+        if profile.get("warning"):
+            notes.append(profile["warning"])
         return RasterInfo(
-            path=path, sensor=sensor, profile=sensor_profiles()[sensor], width=ds.width, height=ds.height,
+            path=path, sensor=sensor, profile=profile, notes=tuple(notes), width=ds.width, height=ds.height,
             count=ds.count, crs=f"EPSG:{epsg}" if epsg else ds.crs.to_wkt(), crs_is_geographic=bool(ds.crs.is_geographic),
             transform=tuple(ds.transform)[:6], nodata=ds.nodata, block_shape=tuple(ds.block_shapes[0]),
             mask_band=set(ds.mask_flag_enums[0]) == {MaskFlags.per_dataset},  # not alpha, not nodata

@@ -147,7 +147,8 @@ def run_analysis_job(job_id: int) -> str:
         shutil.rmtree(out, ignore_errors=True)
         return _finish(job_id, JobStatus.failed, error=str(exc))
     except CropwatchError as exc:
-        return _finish(job_id, JobStatus.failed, error=str(exc))
+        shutil.rmtree(out, ignore_errors=True)
+        return _finish(job_id, JobStatus.failed, error=str(exc), error_reason=exc.reason)
     except Exception as exc:  # noqa: BLE001 - a job must end failed with a reason, never stay running
         log.exception("job %s failed", job_id)
         return _finish(job_id, JobStatus.failed, error=f"the analysis failed ({type(exc).__name__}: {reason(exc)}); "

@@ -50,7 +50,8 @@ def to_public(job: Job, area_code: str | None) -> JobPublic:
     done = job.status is JobStatus.succeeded
     return JobPublic(
         id=job.id, kind=job.kind, status=job.status.value, progress_pct=round(job.progress_pct, 1),
-        area_code=area_code, error=job.error, attempts=job.attempts, created_at=job.created_at,
+        area_code=area_code, error=job.error, error_reason=job.error_reason,
+        attempts=job.attempts, created_at=job.created_at,
         finished_at=job.finished_at, params=public_params(job.params),
         result=DroneSummary.model_validate(job.result) if job.result else None, observation_id=job.observation_id,
         files={n: f"/v1/jobs/{job.id}/files/{n}" for n in DOWNLOADS} if done else {})

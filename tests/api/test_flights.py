@@ -74,6 +74,27 @@ def test_flight_job_local_mode(flight_client, tmp_path: Path) -> None:
     check_tiles(client, tok, job)
 
 
+def test_a_flight_with_no_valid_pixel_fails_with_its_reason(flight_client, tmp_path: Path) -> None:
+    """A mosaic that is all alpha 0 passes the upload's checks (two blocks decode) and fails in the job: the job says
+    why with the refusal's reason code (the operator page says it in Vietnamese), not only in English, and leaves no
+    half-written analysis behind."""
+    client, tok = flight_client
+    src = bali_crop(tmp_path / "bali.tif")
+    empty = tmp_path / "empty.tif"
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+    data[3] = 0
+    with rasterio.open(empty, "w", **prof) as dst:
+        dst.write(data)
+    assert client.post("/v1/areas", json=area_over(src), headers=tok["admin"]).status_code == 201
+    r = post_flight(client, tok["pilot"], empty, area_code="VN-STOR-0001")
+    assert r.status_code == 202, r.text
+    job = wait_job(client, tok["pilot"], r.json()["id"])
+    assert job["status"] == "failed" and job["error_reason"] == "raster_no_valid_pixels", job
+    assert "no valid pixel" in job["error"]
+    assert not (get_settings().data_dir / "flights" / str(job["id"]) / "analysis").exists()
+
+
 def check_tiles(client: TestClient, tok: dict, job: dict) -> None:
     """Map tiles of the ortho and of each analysis map: opaque over the field, transparent far away, same access
     rules as the job."""

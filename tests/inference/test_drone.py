@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from api.errors import status_of
 from inference import drone, indices
@@ -107,6 +107,54 @@ def test_canopy_does_not_depend_on_the_files_block_layout(tmp_path: Path) -> Non
     assert s1.anomaly == s2.anomaly  # the index-anomaly reference: the canopy's median and spread
 
 
+def test_bands_are_read_by_their_colour_tags_and_a_fourth_band_must_be_a_mask(tmp_path: Path) -> None:
+    """A BGRA export tagged blue, green, red, alpha is read as such (it was read as RGB: 4x the damage, canopy 36 %
+    for 29 %); a fourth band of near-infrared (values other than 0 and 255, tagged undefined) is no alpha mask: it is
+    left out with a warning (its dark pixels were 'outside the mosaic'); black pixels of a file with no alpha, mask or
+    nodata are the collar round the mosaic, not field."""
+    from rasterio.enums import ColorInterp as CI
+
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+    base = analyze_orthomosaic(src, tmp_path / "base")
+    bgra = tmp_path / "bgra.tif"
+    with rasterio.open(bgra, "w", **{**prof, "photometric": "MINISBLACK"}) as dst:
+        dst.write(data[[2, 1, 0, 3]])
+        dst.colorinterp = [CI.blue, CI.green, CI.red, CI.alpha]
+    s = analyze_orthomosaic(bgra, tmp_path / "bgra")
+    assert s.canopy_cover_pct == pytest.approx(base.canopy_cover_pct) and s.growth_score == pytest.approx(base.growth_score)
+    assert any("tagged blue, green, red, alpha" in w for w in s.warnings)
+    rgbn = tmp_path / "rgbn.tif"
+    nir = np.where(data[3] > 0, np.clip(data[1].astype(int) + 40, 1, 254), 0).astype(np.uint8)
+    with rasterio.open(rgbn, "w", **{**prof, "photometric": "MINISBLACK"}) as dst:
+        dst.write(np.concatenate([data[:3], nir[None]]))
+        dst.colorinterp = [CI.red, CI.green, CI.blue, CI.undefined]
+    assert validate_raster(rgbn).sensor == "rgb_plus_band"
+    s = analyze_orthomosaic(rgbn, tmp_path / "rgbn")
+    assert any("band 4" in w and "no transparency mask" in w for w in s.warnings)
+    assert (data[:3, data[3] == 0] == 0).all()  # the crop's pixels outside the mosaic are black
+    assert s.analysed_area_ha == pytest.approx(base.analysed_area_ha, rel=1e-3)  # the black collar is not field
+    assert s.canopy_cover_pct == pytest.approx(base.canopy_cover_pct, abs=0.05)
+
+
+def test_a_corrupt_block_inside_the_file_is_a_clear_refusal(tmp_path: Path) -> None:
+    """The upload's check decodes the first and last blocks; a block spoilt in the middle failed the job with "the
+    analysis failed (RasterioIOError ...); retry it" (the CLI: a traceback). Now a BadInput with reason
+    raster_truncated that says where, and no output folder."""
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        off = int(ds.get_tag_item("BLOCK_OFFSET_0_1", "TIFF", bidx=1))
+        size = int(ds.get_tag_item("BLOCK_SIZE_0_1", "TIFF", bidx=1))
+    raw = bytearray(src.read_bytes())
+    raw[off : off + size] = bytes(size)
+    src.write_bytes(bytes(raw))
+    validate_raster(src)  # the first and last blocks are whole
+    with pytest.raises(BadInput, match="cannot be read near column 0, row 0") as e:
+        analyze_orthomosaic(src, tmp_path / "out")
+    assert e.value.reason == "raster_truncated" and not (tmp_path / "out").exists()
+
+
 def test_a_gdal_mask_band_marks_the_pixels_outside_the_mosaic(tmp_path: Path) -> None:
     """RGB with an internal GDAL mask instead of alpha or nodata (how JPEG/YCbCr mosaics are written): the masked
     pixels are nodata, as alpha 0 is (they were analysed as valid black pixels before, and partly sprayed)."""
@@ -142,6 +190,33 @@ def test_real_ortho_crop_and_area_clip(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="does not overlap"):
         analyze_orthomosaic(src, tmp_path / "out2", area_boundary_wgs84=far)
     assert not (tmp_path / "out2" / "damage.tif").exists()
+
+
+def test_a_rotated_mosaic_is_placed_by_its_four_corners(tmp_path: Path) -> None:
+    """A non-north-up geotransform (rotated 20 degrees): the summary's bounds hold all four corners and an area over
+    the corner that sticks out east is analysed (the axis-aligned box of the pixel size alone refused it)."""
+    from affine import Affine
+
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+    prof["transform"] = prof["transform"] * Affine.rotation(-20)
+    rotated = tmp_path / "rotated.tif"
+    with rasterio.open(rotated, "w", **prof) as dst:
+        dst.write(data)
+    info = validate_raster(rotated)
+    t = Affine(*info.transform)
+    pixels = [(0, 0), (info.width, 0), (info.width, info.height), (0, info.height)]
+    lonlat = reproject(Polygon([t * uv for uv in pixels]), info.crs, "EPSG:4326")
+    s = analyze_orthomosaic(rotated, tmp_path / "out")
+    w, so, e, n = s.bounds_wgs84
+    assert w <= lonlat.bounds[0] + 1e-9 and so <= lonlat.bounds[1] + 1e-9
+    assert e >= lonlat.bounds[2] - 1e-9 and n >= lonlat.bounds[3] - 1e-9
+    u, v = max(pixels, key=lambda uv: (t * uv)[0])  # the corner furthest east; a 6 m square 12 px inside it
+    x, y = t * (u - 12 if u else 12, v - 12 if v else 12)
+    area = reproject(box(x - 3, y - 3, x + 3, y + 3), info.crs, "EPSG:4326")
+    clipped = analyze_orthomosaic(rotated, tmp_path / "clipped", area_boundary_wgs84=area)
+    assert clipped.clipped_to_area and clipped.analysed_area_ha > 0
 
 
 def test_a_flight_is_measured_against_the_area_it_covers(tmp_path: Path) -> None:

@@ -284,7 +284,7 @@ function followJob(id) {
     try { j = await api(`/v1/jobs/${id}`); } catch (e) { setTimeout(tick, 3000); return; }  // a dropped link: try again
     $("job-bar").value = j.progress_pct; $("job-pct").textContent = `${t("running")} ${Math.round(j.progress_pct)}%`;
     if (j.status === "succeeded") { following = null; $("job-progress").hidden = true; await loadJobs(); $("job").value = String(id); await jobChanged(); }
-    else if (j.status === "failed" || j.status === "cancelled") { following = null; $("job-progress").hidden = true; $("job-error").textContent = `${t("failed")}: ${j.error || j.status}`; }
+    else if (j.status === "failed" || j.status === "cancelled") { following = null; $("job-progress").hidden = true; $("job-error").textContent = `${t("failed")}: ${errText({ reason: j.error_reason, message: j.error || j.status })}`; }
     else setTimeout(tick, 1000);
   };
   tick();
