@@ -132,6 +132,7 @@ def plant_masks(small: np.ndarray, work: WorkingImage | None = None) -> tuple[np
     min_area = max(20, int(0.002 * g8.size))
     keep = np.zeros(n, bool)
     keep[1:] = area[1:] >= min_area
+    keep &= ~_app_bars(lab, area, keep, small)
     core = keep[lab]
     k = max(3, int(0.04 * min(small.shape[:2])) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
@@ -145,6 +146,31 @@ def plant_masks(small: np.ndarray, work: WorkingImage | None = None) -> tuple[np
     leaf = fill_holes(leaf | (tissue & band & ~background))
     leaf &= ~paper | core
     return core, leaf
+
+
+# A part of the green mask that spans the frame's whole width (or height), fills its bounding box and is one flat
+# colour is an app's title bar or a side panel (a screenshot of a photo, a photo sent through a chat app), not a leaf:
+# taken for the leaf, a WhatsApp-green bar gave a blight leaf growth 100 and "no symptom". No leaf is a rectangle of
+# one colour across the frame.
+APP_BAR_SPAN = 0.98
+APP_BAR_FILL = 0.95
+APP_BAR_FLAT_SHARE = 0.8  # of its pixels within APP_BAR_TOLERANCE of its median colour (a bar's text spoils the rest)
+APP_BAR_TOLERANCE = 3  # levels per channel; a real leaf's pixels spread over tens
+
+
+def _app_bars(lab: np.ndarray, area: np.ndarray, keep: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """Per label of `lab` (only those in `keep`, as big as a bar can be): whether it is a flat bar across the frame."""
+    rows, cols = lab.shape
+    bars = np.zeros(len(area), bool)
+    for i in np.flatnonzero(keep & (area >= 3 * min(rows, cols))):
+        ys, xs = np.nonzero(lab == i)
+        h, w = int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
+        if (w < APP_BAR_SPAN * cols and h < APP_BAR_SPAN * rows) or area[i] < APP_BAR_FILL * h * w:
+            continue
+        px = rgb[ys, xs].astype(np.int16)
+        flat = (np.abs(px - np.median(px, axis=0).astype(np.int16)) <= APP_BAR_TOLERANCE).all(axis=1)
+        bars[i] = np.count_nonzero(flat) >= APP_BAR_FLAT_SHARE * len(flat)
+    return bars
 
 
 def colourless(work: WorkingImage) -> bool:

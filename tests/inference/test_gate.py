@@ -190,3 +190,20 @@ def test_a_black_frame_is_too_dark_not_black_and_white() -> None:
     for level in (0, 8, 20):
         assert assess(np.full((1200, 1600, 3), level, np.uint8))["issues"] == ["not_a_plant", "too_dark"], level
 
+
+
+def test_an_app_bar_in_a_screenshot_is_not_the_leaf() -> None:
+    """A photo sent as a screenshot: a chat app's green title bar with its text above the photo, white margins. The
+    bar (a flat rectangle across the frame) was taken for the leaf: a blight leaf got growth 100 and "no symptom".
+    The leaf mask is now the photo's leaf, as in the photo alone."""
+    leaf = read_rgb(real_photos()[0], 300)
+    shot = np.full((1040, 480, 3), 250, np.uint8)
+    shot[:40] = (20, 20, 20)  # status bar
+    shot[40:130] = (7, 94, 84)  # the title bar, with its text
+    cv2.putText(shot, "Ruong nha Ba Tu", (20, 95), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    top = 300
+    shot[top:top + leaf.shape[0], :min(480, leaf.shape[1])] = leaf[:, :480]
+    r, alone = assess(shot), assess(leaf)
+    mask = cv2.resize(r["leaf_mask"].astype(np.uint8), (shot.shape[1], shot.shape[0]), interpolation=cv2.INTER_NEAREST)
+    assert not mask[40:130].any()  # nothing of the bar
+    assert r["leaf_fraction"] > 0 and not r["issues"] and r["kind"] == alone["kind"]
