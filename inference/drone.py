@@ -57,6 +57,7 @@ HIST_BINS = 2000
 # a* (a* above A_JOINT - 1 is never canopy: canopy.A_MAX_GREEN), from which the canopy's index histogram follows
 # once the threshold is known.
 A_JOINT = 128
+JOINT_STEP = 2
 FILL_PX = 33  # analysis pixels (x the decimation factor on the input): the square whose valid mean fills a pixel
 
 
@@ -309,7 +310,8 @@ def _area_mask(area_geom: Any, win: Window, ds_transform: Any) -> np.ndarray:
                          transform=window_transform(win, ds_transform), invert=True)
 
 
-def _lab_a(data: np.ndarray, valid: np.ndarray, codes: np.ndarray, acc: _Accumulator, scale: float) -> np.ndarray:
+def _lab_a(data: np.ndarray, valid: np.ndarray, codes: np.ndarray, acc: _Accumulator, scale: float,
+           win: Window) -> np.ndarray:
     """The window's 8-bit a* plane (canopy.lab_a_planes; NODATA outside `valid`) for profiles whose canopy_method is
     "lab_a_otsu" (red, green, blue first; bands of another type brought to 8 bits by the profile's `scale`), its a*
     histogram and index bin x a* histogram set in `acc` (A_JOINT). The canopy is a* at or under the whole raster's
@@ -319,20 +321,25 @@ def _lab_a(data: np.ndarray, valid: np.ndarray, codes: np.ndarray, acc: _Accumul
     a = lab_a_planes(*planes)
     v8 = valid.view(np.uint8)
     acc.a_hist = cv2.calcHist([a], [0], v8, [256], [0, 256]).ravel().astype(np.float64)
-    key = codes.astype(np.int32)
+    # the joint histogram on every JOINT_STEP-th row and column of the raster (by absolute position: the same
+    # pixels whatever the windows): the reference is a median and a spread, and a 2 MB table filled at every pixel
+    # cost 40 % more window time
+    sub = (slice(-int(win.row_off) % JOINT_STEP, None, JOINT_STEP), slice(-int(win.col_off) % JOINT_STEP, None,
+                                                                          JOINT_STEP))
+    key = codes[sub].astype(np.int32)
     key *= A_JOINT
-    key += np.asarray(cv2.min(a, A_JOINT - 1), np.int32)  # cv2.min: 10x faster than np.minimum
+    key += np.asarray(cv2.min(a[sub], A_JOINT - 1), np.uint8)  # cv2.min: 10x faster than np.minimum
     spare = (HIST_BINS + 1) * A_JOINT
-    invalid = ~valid
-    np.copyto(key, np.int32(spare), where=invalid)
+    np.copyto(key, np.int32(spare), where=~valid[sub])
     acc.a_joint = np.bincount(key.ravel(), minlength=spare + 1)[:spare]
-    np.copyto(a, np.uint8(NODATA), where=invalid)  # a* of 8-bit sRGB lies within 42-226: 255 is free
+    np.copyto(a, np.uint8(NODATA), where=~valid)  # a* of 8-bit sRGB lies within 42-226: 255 is free
     return a
 
 
 def _finish_canopy(acc: _Accumulator) -> int:
-    """The lab canopy's threshold from the whole raster's a* histogram, and the canopy's pixel count and index
-    histogram in `acc` from the joint histogram. Returns the 8-bit a* threshold."""
+    """The lab canopy's threshold from the whole raster's a* histogram, and in `acc` the canopy's pixel count and its
+    index histogram (from the joint histogram's sample of pixels: the anomaly reference's median and spread). Returns
+    the 8-bit a* threshold."""
     t = a_threshold_from_hist(acc.a_hist)
     acc.n_canopy = int(acc.a_hist[: t + 1].sum())
     if acc.a_joint is not None:
@@ -491,7 +498,10 @@ def _process_window(
     acc = _Accumulator(n_valid=int(np.count_nonzero(valid)),
                        n_canopy=int(np.count_nonzero(canopy)) if canopy is not None else 0,
                        extra_means=_extra_means(data, info, valid))
-    acc.hist, acc.hist_canopy, acc.hist_candidates = _histograms(codes, valid, canopy, cand)
+    if canopy is not None:
+        acc.hist, acc.hist_canopy, acc.hist_candidates = _histograms(codes, valid, canopy, cand)
+    else:  # the lab canopy: its index histogram follows from the joint one (_lab_a, _finish_canopy)
+        acc.hist, _, acc.hist_candidates = _histograms(codes, valid, None, cand)
     invalid = ~valid
     np.copyto(growth, np.float32(0), where=invalid)
     acc.growth_sum = float(growth.sum(dtype=np.float64))
@@ -499,7 +509,7 @@ def _process_window(
     np.copyto(growth8, np.uint8(NODATA), where=invalid)
     out: dict[str, np.ndarray] = {"growth": growth8}
     if canopy is None:  # the lab canopy
-        out["acode"] = _lab_a(data, valid, codes, acc, float(prof["scale"]))
+        out["acode"] = _lab_a(data, valid, codes, acc, float(prof["scale"]), win)
     else:
         canopy8 = canopy.astype(np.uint8)
         np.copyto(canopy8, np.uint8(NODATA), where=invalid)
