@@ -129,7 +129,7 @@ def _ground_pixel_area_m2(crs: str, transform: tuple[float, ...], width: int, he
 def _guess_sensor(count: int, dtype: str, colorinterp: list[str],
                   alpha_like: Callable[[int], bool] = lambda band: True) -> str | None:
     """The first profile whose band count and type the file has. A profile with an alpha band takes it only when
-    the band is tagged alpha, or untagged (undefined, gray) and `alpha_like(band)`: it holds 0 and 255 only (a
+    the band is tagged alpha, or untagged (undefined, gray) and `alpha_like(band)`: it holds a mask's values only (a
     fourth band of near-infrared is no mask: read as one, its dark pixels were taken for 'outside the mosaic')."""
     profiles = sensor_profiles()
     for name, p in profiles.items():
@@ -143,7 +143,8 @@ def _guess_sensor(count: int, dtype: str, colorinterp: list[str],
 
 
 def _alpha_like(ds: rasterio.io.DatasetReader) -> Callable[[int], bool]:
-    """band -> whether its first and last blocks hold no value but 0 and 255 (as a transparency mask does)."""
+    """band -> whether its first and last blocks hold two values at most, one of them 0 where there are two (a
+    transparency mask: 0 and 255, or 0 and 65535 in a 16-bit stack); a band of measurements holds many."""
     import numpy as np
     from rasterio.windows import Window
 
@@ -152,8 +153,8 @@ def _alpha_like(ds: rasterio.io.DatasetReader) -> Callable[[int], bool]:
         try:
             for win in (Window(0, 0, min(bw, ds.width), min(bh, ds.height)),
                         Window(max(0, ds.width - bw), max(0, ds.height - bh), min(bw, ds.width), min(bh, ds.height))):
-                v = ds.read(band, window=win)
-                if np.count_nonzero((v != 0) & (v != 255)):
+                values = np.unique(ds.read(band, window=win))
+                if len(values) > 2 or (len(values) == 2 and values[0] != 0):
                     return False
         except RasterioIOError:
             return True  # unreadable: the block checks say so next

@@ -138,6 +138,25 @@ def test_bands_are_read_by_their_colour_tags_and_a_fourth_band_must_be_a_mask(tm
     assert s.canopy_cover_pct == pytest.approx(base.canopy_cover_pct, abs=0.05)
 
 
+def test_a_16_bit_stacks_mask_of_0_and_65535_is_its_alpha(tmp_path: Path) -> None:
+    """A sixth band holding 0 and 65535 (a 16-bit stack's mask) is still taken for alpha, as before the check that a
+    mask holds a mask's values; the same band holding measurements is not, and no profile fits (a clear refusal)."""
+    src = multispectral(tmp_path / "ms.tif")
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+    mask = np.full((1, *data.shape[1:]), 65535, np.uint16)
+    mask[:, :, -10:] = 0
+    for name, sixth in (("mask", mask), ("nir", data[3:4])):
+        path = tmp_path / f"{name}.tif"
+        with rasterio.open(path, "w", **{**prof, "count": 6}) as dst:
+            dst.write(np.concatenate([data, sixth]))
+        if name == "mask":
+            assert validate_raster(path).sensor == "micasense_rededge_alpha"
+        else:
+            with pytest.raises(BadInput, match="match no sensor profile"):
+                validate_raster(path)
+
+
 def test_a_corrupt_block_inside_the_file_is_a_clear_refusal(tmp_path: Path) -> None:
     """The upload's check decodes the first and last blocks; a block spoilt in the middle failed the job with "the
     analysis failed (RasterioIOError ...); retry it" (the CLI: a traceback). Now a BadInput with reason
