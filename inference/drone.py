@@ -93,7 +93,8 @@ class DamageModel:
     def fits(self, sensor: str, profile: dict[str, Any]) -> bool:
         """True when the bundle was trained for this sensor (model.json "sensors") and the bands exist."""
         sensors = self.bundle.meta.get("sensors")
-        return (sensors is None or sensor in sensors) and all(b in profile["bands"] for b in self.bands)
+        known = sensors is None or sensor in sensors or profile.get("like") in sensors  # rgb_plus_band: like rgb
+        return known and all(b in profile["bands"] for b in self.bands)
 
     @property
     def analysis_gsd_m(self) -> float | None:

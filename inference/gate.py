@@ -164,8 +164,12 @@ def _app_bars(lab: np.ndarray, area: np.ndarray, keep: np.ndarray, rgb: np.ndarr
     bars = np.zeros(len(area), bool)
     for i in np.flatnonzero(keep & (area >= 3 * min(rows, cols))):
         ys, xs = np.nonzero(lab == i)
-        h, w = int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
-        if (w < APP_BAR_SPAN * cols and h < APP_BAR_SPAN * rows) or area[i] < APP_BAR_FILL * h * w:
+        y0, x0 = int(ys.min()), int(xs.min())
+        h, w = int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1
+        if w < APP_BAR_SPAN * cols and h < APP_BAR_SPAN * rows:
+            continue
+        # its holes filled: an avatar, icons and text inside the bar are no gaps in the rectangle
+        if np.count_nonzero(fill_holes(lab[y0:y0 + h, x0:x0 + w] == i)) < APP_BAR_FILL * h * w:
             continue
         px = rgb[ys, xs].astype(np.int16)
         flat = (np.abs(px - np.median(px, axis=0).astype(np.int16)) <= APP_BAR_TOLERANCE).all(axis=1)

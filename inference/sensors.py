@@ -48,8 +48,8 @@ class RasterInfo:
     def to_check(self) -> RasterCheck:
         """What validation learnt, as the typed document that travels with a job."""
         base = sensor_profiles()[self.sensor]
-        placed = {**self.profile["bands"], "alpha": self.profile["alpha"]}
-        moved = placed != {**base["bands"], "alpha": base["alpha"]}
+        moved = self.profile["bands"] != base["bands"] or self.profile["alpha"] != base["alpha"]
+        placed = {**self.profile["bands"], **({"alpha": self.profile["alpha"]} if self.profile["alpha"] else {})}
         return RasterCheck(sensor=self.sensor, width=self.width, height=self.height, count=self.count, crs=self.crs,
                            crs_is_geographic=self.crs_is_geographic, transform=list(self.transform),
                            nodata=self.nodata, block_shape=list(self.block_shape), mask_band=self.mask_band,
@@ -59,9 +59,9 @@ class RasterInfo:
     def from_check(cls, path: str | Path, check: RasterCheck) -> RasterInfo:
         """The RasterInfo of a file validated earlier (no file access)."""
         profile = sensor_profiles()[check.sensor]
-        if check.band_map:
-            placed = dict(check.band_map)
-            profile = {**profile, "alpha": placed.pop("alpha", profile["alpha"]), "bands": placed}
+        if check.band_map:  # the bands in the profile's own order: the analysis takes red, green, blue by position
+            placed = check.band_map
+            profile = {**profile, "alpha": placed.get("alpha"), "bands": {k: placed[k] for k in profile["bands"]}}
         return cls(path=str(path), sensor=check.sensor, profile=profile, width=check.width,
                    height=check.height, count=check.count, crs=check.crs, crs_is_geographic=check.crs_is_geographic,
                    transform=tuple(check.transform), nodata=check.nodata,
@@ -128,37 +128,52 @@ def _ground_pixel_area_m2(crs: str, transform: tuple[float, ...], width: int, he
 
 def _guess_sensor(count: int, dtype: str, colorinterp: list[str],
                   alpha_like: Callable[[int], bool] = lambda band: True) -> str | None:
-    """The first profile whose band count and type the file has. A profile with an alpha band takes it only when
-    the band is tagged alpha, or untagged (undefined, gray) and `alpha_like(band)`: it holds a mask's values only (a
-    fourth band of near-infrared is no mask: read as one, its dark pixels were taken for 'outside the mosaic')."""
-    profiles = sensor_profiles()
-    for name, p in profiles.items():
-        if p["band_count"] == count and dtype in p["dtypes"]:
-            if p["alpha"]:
-                tag = colorinterp[p["alpha"] - 1]
-                if tag not in ("alpha", "undefined", "gray") or (tag != "alpha" and not alpha_like(p["alpha"])):
-                    continue
-            return name
+    """The first profile whose band count and type the file has. A profile with an alpha band takes a file that tags
+    one band alpha (wherever it is: _placed_by_tags moves it), or whose band in the alpha's place is untagged
+    (undefined, gray) and `alpha_like`: it holds a mask's values (a fourth band of near-infrared is no mask: read as
+    one, its dark pixels were taken for 'outside the mosaic'). A profile without alpha never takes a file with a
+    tagged alpha band of more bands than its own."""
+    tagged_alpha = colorinterp.count("alpha") == 1
+    for name, p in sensor_profiles().items():
+        if p["band_count"] != count or dtype not in p["dtypes"]:
+            continue
+        if p["alpha"]:
+            if tagged_alpha or (colorinterp[p["alpha"] - 1] in ("undefined", "gray") and alpha_like(p["alpha"])):
+                return name
+            continue
+        if tagged_alpha and count > len(p["bands"]):
+            continue
+        return name
     return None
 
 
+MASK_SAMPLE_BLOCKS = 4  # per side: the blocks read to judge whether a band is a mask (a grid across the raster)
+MASK_MIN_SHARE = 0.99  # of the sampled pixels, 0 or the band's one other value (a feathered edge holds the rest)
+
+
 def _alpha_like(ds: rasterio.io.DatasetReader) -> Callable[[int], bool]:
-    """band -> whether its first and last blocks hold two values at most, one of them 0 where there are two (a
-    transparency mask: 0 and 255, or 0 and 65535 in a 16-bit stack); a band of measurements holds many."""
+    """band -> whether it holds a mask's values: in a grid of blocks across the raster (its corners are often all
+    collar), at least MASK_MIN_SHARE of the pixels are 0 or one other value (255, 65535); a band of measurements
+    holds many."""
     import numpy as np
     from rasterio.windows import Window
 
     def check(band: int) -> bool:
         bh, bw = ds.block_shapes[0]
+        rows = sorted({min(ds.height - 1, int(i * ds.height / MASK_SAMPLE_BLOCKS)) // bh * bh
+                       for i in range(MASK_SAMPLE_BLOCKS)} | {(ds.height - 1) // bh * bh})
+        cols = sorted({min(ds.width - 1, int(i * ds.width / MASK_SAMPLE_BLOCKS)) // bw * bw
+                       for i in range(MASK_SAMPLE_BLOCKS)} | {(ds.width - 1) // bw * bw})
         try:
-            for win in (Window(0, 0, min(bw, ds.width), min(bh, ds.height)),
-                        Window(max(0, ds.width - bw), max(0, ds.height - bh), min(bw, ds.width), min(bh, ds.height))):
-                values = np.unique(ds.read(band, window=win))
-                if len(values) > 2 or (len(values) == 2 and values[0] != 0):
-                    return False
+            v = np.concatenate([ds.read(band, window=Window(c, r, min(bw, ds.width - c), min(bh, ds.height - r)))
+                                .ravel()[:: max(1, bw * bh // 65536)] for r in rows for c in cols])
         except RasterioIOError:
             return True  # unreadable: the block checks say so next
-        return True
+        nonzero = v[v != 0]
+        if nonzero.size == 0:
+            return True
+        values, counts = np.unique(nonzero, return_counts=True)
+        return (np.count_nonzero(v == 0) + counts.max()) >= MASK_MIN_SHARE * v.size
 
     return check
 
@@ -259,6 +274,9 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
 
 def _how_to_convert(ds: rasterio.io.DatasetReader) -> str:
     """What to run to make an unsupported orthomosaic one that is supported (GDAL's gdal_translate)."""
+    if ds.count == 6 and ds.dtypes[0] == "uint16":
+        return ("A 6-band stack whose sixth band is no mask (0 and one other value): keep the five MicaSense bands, "
+                "gdal_translate -b 1 -b 2 -b 3 -b 4 -b 5 in.tif out.tif, or export the mask as the sixth band")
     if ds.count in (5, 6) and ds.dtypes[0] != "uint16":
         return ("For a 5-band multispectral stack of reflectance 0-1, make it 16-bit: gdal_translate -ot UInt16 "
                 "-scale 0 1 0 65535 in.tif out.tif")

@@ -72,15 +72,16 @@ def create_flight_job(session: Session, account: Account, area: GrowingArea, str
         save_upload(stream, path, settings.max_flight_bytes, "the orthomosaic")
         info = validate_raster(path, sensor, settings.max_flight_pixels)
         area_in_raster_crs(shape(area.boundary_geojson), info)
+        check = info.to_check()  # before anything is moved: a failure here leaves nothing behind
         job = Job(kind="drone_analysis", area_id=area.id, created_by_id=account.id, params={})
         session.add(job)
         session.flush()
         final = flight_dir(job.id)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(incoming, final)
-        job.params = JobParams(sensor=info.sensor, method=method, filename=Path(filename or "ortho.tif").name,
-                               ortho=str(final / "ortho.tif"), raster=info.to_check()).model_dump(mode="json")
         try:
+            job.params = JobParams(sensor=info.sensor, method=method, filename=Path(filename or "ortho.tif").name,
+                                   ortho=str(final / "ortho.tif"), raster=check).model_dump(mode="json")
             session.commit()
         except Exception:
             shutil.rmtree(final, ignore_errors=True)

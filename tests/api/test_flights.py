@@ -95,6 +95,31 @@ def test_a_flight_with_no_valid_pixel_fails_with_its_reason(flight_client, tmp_p
     assert not (get_settings().data_dir / "flights" / str(job["id"]) / "analysis").exists()
 
 
+def test_a_bgr_export_goes_through_a_job_in_its_own_band_order(flight_client, tmp_path: Path) -> None:
+    """A 3-band file tagged blue, green, red: its band order travels with the job (the job record once refused it with
+    a 500 and left the flight's folder behind, which then failed the next upload too)."""
+    from rasterio.enums import ColorInterp as CI
+
+    client, tok = flight_client
+    src = bali_crop(tmp_path / "bali.tif")
+    bgr = tmp_path / "bgr.tif"
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+    with rasterio.open(bgr, "w", **{**prof, "count": 3, "photometric": "MINISBLACK", "nodata": 0}) as dst:
+        dst.write(data[[2, 1, 0]])
+        dst.colorinterp = [CI.blue, CI.green, CI.red]
+    assert client.post("/v1/areas", json=area_over(src), headers=tok["admin"]).status_code == 201
+    jobs = []
+    for path in (bgr, src):
+        r = post_flight(client, tok["pilot"], path, area_code="VN-STOR-0001")
+        assert r.status_code == 202, r.text
+        jobs.append(wait_job(client, tok["pilot"], r.json()["id"]))
+    (bgr_job, rgba_job) = jobs
+    assert bgr_job["status"] == "succeeded", bgr_job
+    assert any("tagged blue, green, red" in w for w in bgr_job["result"]["warnings"])
+    assert bgr_job["result"]["canopy_cover_pct"] == pytest.approx(rgba_job["result"]["canopy_cover_pct"], abs=0.05)
+
+
 def check_tiles(client: TestClient, tok: dict, job: dict) -> None:
     """Map tiles of the ortho and of each analysis map: opaque over the field, transparent far away, same access
     rules as the job."""

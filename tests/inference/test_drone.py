@@ -21,6 +21,8 @@ from inference.results import DroneSummary
 from inference.sensors import validate_raster
 from tests.data.make_rasters import BALI, bali_crop, broken, multispectral, synthetic_rgba
 
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+
 
 def test_indices_match_their_formulas() -> None:
     r, g, b = np.float32([0.2]), np.float32([0.5]), np.float32([0.1])
@@ -94,7 +96,7 @@ def test_canopy_does_not_depend_on_the_files_block_layout(tmp_path: Path) -> Non
         data, prof = src.read(), src.profile.copy()
     outs = []
     for name, layout in (("tiled", {"tiled": True, "blockxsize": 64, "blockysize": 64}),
-                         ("strips", {"tiled": False, "blockysize": 3})):
+                         ("strips", {"tiled": False, "blockysize": 5})):  # windows start on odd rows too
         path = tmp_path / f"{name}.tif"
         with rasterio.open(path, "w", **{**prof, **layout}) as dst:
             dst.write(data)
@@ -136,6 +138,38 @@ def test_bands_are_read_by_their_colour_tags_and_a_fourth_band_must_be_a_mask(tm
     assert (data[:3, data[3] == 0] == 0).all()  # the crop's pixels outside the mosaic are black
     assert s.analysed_area_ha == pytest.approx(base.analysed_area_ha, rel=1e-3)  # the black collar is not field
     assert s.canopy_cover_pct == pytest.approx(base.canopy_cover_pct, abs=0.05)
+
+
+def test_an_argb_file_and_a_near_infrared_band_with_blank_corners(tmp_path: Path) -> None:
+    """Alpha tagged as the first band (ARGB) is found wherever it is; a fourth band of near-infrared whose corner
+    blocks are all collar (a diagonal flight) is still no mask: the grid of sampled blocks sees its field. A model
+    trained for rgb and rgba takes the rgb_plus_band profile (its bands are rgb's)."""
+    from rasterio.enums import ColorInterp as CI
+
+    src = bali_crop(tmp_path / "bali.tif", width=320, height=320)
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+    base = analyze_orthomosaic(src, tmp_path / "base")
+    argb = tmp_path / "argb.tif"
+    with rasterio.open(argb, "w", **{**prof, "photometric": "MINISBLACK"}) as dst:
+        dst.write(data[[3, 0, 1, 2]])
+        dst.colorinterp = [CI.alpha, CI.red, CI.green, CI.blue]
+    info = validate_raster(argb)
+    assert info.sensor == "rgba" and info.profile["alpha"] == 1
+    assert info.profile == drone.RasterInfo.from_check(argb, info.to_check()).profile  # through a job's record
+    assert analyze_orthomosaic(argb, tmp_path / "argb").canopy_cover_pct == pytest.approx(base.canopy_cover_pct)
+    yy, xx = np.mgrid[0:320, 0:320]
+    field = np.abs(yy - xx) < 200  # a diagonal strip: the corner blocks are all collar
+    rgbn = np.where(field, data, 0).astype(np.uint8)
+    rgbn[3] = np.where(field, np.clip(data[1].astype(int) + 40, 1, 254), 0)
+    path = tmp_path / "rgbn.tif"
+    with rasterio.open(path, "w", **{**prof, "photometric": "MINISBLACK", "blockxsize": 64, "blockysize": 64}) as dst:
+        dst.write(rgbn)
+        dst.colorinterp = [CI.red, CI.green, CI.blue, CI.undefined]
+    info = validate_raster(path)
+    assert info.sensor == "rgb_plus_band"
+    bundle = REPO_MODELS / "drone_damage" / (REPO_MODELS / "drone_damage" / "ACTIVE").read_text().strip()
+    assert DamageModel(bundle).fits(info.sensor, info.profile)
 
 
 def test_a_16_bit_stacks_mask_of_0_and_65535_is_its_alpha(tmp_path: Path) -> None:

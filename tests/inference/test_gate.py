@@ -200,7 +200,11 @@ def test_an_app_bar_in_a_screenshot_is_not_the_leaf() -> None:
     shot = np.full((1040, 480, 3), 250, np.uint8)
     shot[:40] = (20, 20, 20)  # status bar
     shot[40:130] = (7, 94, 84)  # the title bar, with its text
-    cv2.putText(shot, "Ruong nha Ba Tu", (20, 95), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    cv2.circle(shot, (45, 85), 28, (200, 170, 140), -1)  # the contact's photo
+    cv2.putText(shot, "Ba Tu", (85, 80), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2)
+    cv2.putText(shot, "online", (85, 112), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (220, 235, 230), 1)
+    for x in (380, 430):  # call and menu icons
+        cv2.rectangle(shot, (x, 70), (x + 24, 98), (255, 255, 255), -1)
     top = 300
     shot[top:top + leaf.shape[0], :min(480, leaf.shape[1])] = leaf[:, :480]
     r, alone = assess(shot), assess(leaf)
