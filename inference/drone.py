@@ -43,7 +43,7 @@ from inference.canopy import a_threshold_from_hist, lab_a_planes
 from inference.errors import BadInput, reason
 from inference.geo import reproject, utm_epsg_for
 from inference.results import DAMAGED_THRESHOLD, DRONE_SUMMARY_SCHEMA_VERSION, MIN_AREA_COVER_PCT, DroneSummary
-from inference.sensors import RasterInfo, validate_raster
+from inference.sensors import RasterInfo, sensor_profiles, validate_raster
 
 NODATA = 255
 ANOMALY_Z_START = 1.5  # z below -1.5: damage probability starts rising
@@ -761,6 +761,7 @@ def analyze_orthomosaic(
         summary = _summary(info, acc, model, factor, anomaly, area_boundary_wgs84 is not None,
                            time.perf_counter() - t0)
         summary.warnings.extend(info.notes)
+        summary.notices.extend(_notices(info))
         _note_no_colour(summary, acc)
         if area_boundary_wgs84 is not None:
             _note_coverage(summary, area_boundary_wgs84)
@@ -772,11 +773,19 @@ def analyze_orthomosaic(
     return summary
 
 
+def _notices(info: RasterInfo) -> list[str]:
+    """The codes of what validation decided about how the file is read (DroneSummary.notices)."""
+    base = sensor_profiles()[info.sensor]
+    moved = info.profile["bands"] != base["bands"] or info.profile["alpha"] != base["alpha"]
+    return ["bands_by_tags"] * moved + ["band_left_out"] * bool(base.get("warning"))
+
+
 def _note_no_colour(summary: DroneSummary, acc: _Accumulator) -> None:
     """A warning when most of the mosaic's valid pixels have no index (black in every band: 0 / 0): an export that
     kept its collar or a dark frame as pixels, whose canopy and growth of 0 would enter the record as a bare field."""
     undefined = acc.n_valid - int(acc.hist.sum())
     if acc.n_valid and undefined > 0.5 * acc.n_valid:
+        summary.notices.append("mostly_black")
         summary.warnings.append(
             f"{100 * undefined / acc.n_valid:.0f} % of the mosaic's pixels are black in every band: no index, canopy "
             "or growth can be measured there; check that the export kept the mosaic's colours and marks the area "

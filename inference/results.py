@@ -181,6 +181,10 @@ class DroneSummary(BaseModel):
         default=None, description="share of the growing area (clipped to it) that valid pixels of the flight cover, "
         "0-100; the figures above describe that part only")
     warnings: list[str] = Field(default_factory=list, description="what the operator should know about this flight")
+    notices: list[str] = Field(default_factory=list, description="how the file was read, as codes that pages say in "
+                               "their language (the English is in `warnings`): bands_by_tags (bands read in the order "
+                               "their colour tags say), band_left_out (a fourth band that is no mask), mostly_black "
+                               "(most pixels black in every band)")
 
 
 class DroneFlightSummary(BaseModel):

@@ -126,7 +126,7 @@ def test_bands_are_read_by_their_colour_tags_and_a_fourth_band_must_be_a_mask(tm
         dst.colorinterp = [CI.blue, CI.green, CI.red, CI.alpha]
     s = analyze_orthomosaic(bgra, tmp_path / "bgra")
     assert s.canopy_cover_pct == pytest.approx(base.canopy_cover_pct) and s.growth_score == pytest.approx(base.growth_score)
-    assert any("tagged blue, green, red, alpha" in w for w in s.warnings)
+    assert any("tagged blue, green, red, alpha" in w for w in s.warnings) and s.notices == ["bands_by_tags"]
     rgbn = tmp_path / "rgbn.tif"
     nir = np.where(data[3] > 0, np.clip(data[1].astype(int) + 40, 1, 254), 0).astype(np.uint8)
     with rasterio.open(rgbn, "w", **{**prof, "photometric": "MINISBLACK"}) as dst:
@@ -134,7 +134,8 @@ def test_bands_are_read_by_their_colour_tags_and_a_fourth_band_must_be_a_mask(tm
         dst.colorinterp = [CI.red, CI.green, CI.blue, CI.undefined]
     assert validate_raster(rgbn).sensor == "rgb_plus_band"
     s = analyze_orthomosaic(rgbn, tmp_path / "rgbn")
-    assert any("band 4" in w and "no transparency mask" in w for w in s.warnings)
+    assert any("band 4" in w and "no transparency mask" in w for w in s.warnings) and s.notices == ["band_left_out"]
+    assert base.notices == []
     assert (data[:3, data[3] == 0] == 0).all()  # the crop's pixels outside the mosaic are black
     assert s.analysed_area_ha == pytest.approx(base.analysed_area_ha, rel=1e-3)  # the black collar is not field
     assert s.canopy_cover_pct == pytest.approx(base.canopy_cover_pct, abs=0.05)
@@ -189,6 +190,15 @@ def test_a_16_bit_stacks_mask_of_0_and_65535_is_its_alpha(tmp_path: Path) -> Non
         else:
             with pytest.raises(BadInput, match="match no sensor profile"):
                 validate_raster(path)
+
+
+def test_a_mosaic_black_in_every_band_says_so(tmp_path: Path) -> None:
+    """Every pixel valid (alpha 255) and black: no index anywhere; it was recorded as a bare field with no word."""
+    src = synthetic_rgba(tmp_path / "a.tif")
+    with rasterio.open(src, "r+") as ds:
+        ds.write(np.zeros((3, ds.height, ds.width), np.uint8), [1, 2, 3])
+    s = analyze_orthomosaic(src, tmp_path / "out")
+    assert s.notices == ["mostly_black"] and any("black in every band" in w for w in s.warnings)
 
 
 def test_a_corrupt_block_inside_the_file_is_a_clear_refusal(tmp_path: Path) -> None:

@@ -28,6 +28,9 @@ const T = {
     f_growth: "Điểm sinh trưởng", f_damaged: "Diện tích hư hại", f_method: "Cách tính hư hại", f_model: "Mô hình",
     f_covered: "Phủ vùng trồng",
     partial_cover: "Chuyến bay chỉ phủ {pct} % diện tích vùng trồng: số liệu chỉ nói về phần đó.",
+    notice_bands_by_tags: "Các kênh màu của tệp được đọc theo nhãn màu của chúng (ví dụ xanh lam, xanh lục, đỏ), không theo thứ tự RGB.",
+    notice_band_left_out: "Kênh thứ 4 không phải mặt nạ trong suốt (alpha) nên đã bị bỏ qua; kênh 1-3 được đọc là đỏ, xanh lục, xanh lam.",
+    notice_mostly_black: "Phần lớn điểm ảnh đen ở mọi kênh: không đo được tán lá hay sinh trưởng ở đó; kiểm tra tệp xuất.",
     no_imagery: "{ha} ha ruộng không có ảnh trong bản đồ hư hại: để ra ngoài kế hoạch như vùng cấm phun; bay lại để lập kế hoạch cho phần đó.",
     m_model: "mô hình học máy", m_index_anomaly: "chỉ số bất thường (so với chính ruộng này)",
     index_warning: "Hư hại được tính từ chỉ số thực vật so với chính ruộng này, không phải chẩn đoán bệnh: kiểm tra ngoài đồng trước khi phun.",
@@ -84,6 +87,9 @@ const T = {
     f_growth: "Growth score", f_damaged: "Damaged area", f_method: "Damage method", f_model: "Model",
     f_covered: "Growing area covered",
     partial_cover: "The flight covers {pct} % of the growing area: its figures describe that part only.",
+    notice_bands_by_tags: "The file's bands were read in the order their colour tags say (blue, green, red, say), not as RGB.",
+    notice_band_left_out: "Band 4 is no transparency mask (alpha): it was left out, and bands 1-3 were read as red, green and blue.",
+    notice_mostly_black: "Most pixels are black in every band: no canopy or growth can be measured there; check the export.",
     no_imagery: "{ha} ha of the field has no imagery in the damage map: left out of the plan like a no-spray area; fly it again to plan it.",
     m_model: "machine-learning model", m_index_anomaly: "index anomaly (against this field itself)",
     index_warning: "Damage comes from the vegetation index against this field itself, not a diagnosis: check on the ground before spraying.",
@@ -102,7 +108,7 @@ const t = (k) => T[lang][k] || k;
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 // the server's times are UTC ("...Z"); an operator reads them on the phone's own clock, as the farmer's page does
 // the sensor profiles' names as a pilot knows them (inference/data/sensors.json ids)
-const SENSOR_NAMES = { rgb: "RGB", rgba: "RGB + alpha", micasense_rededge: "MicaSense RedEdge (5 bands)",
+const SENSOR_NAMES = { rgb: "RGB", rgba: "RGB + alpha", rgb_plus_band: "RGB (+ 1)", micasense_rededge: "MicaSense RedEdge (5 bands)",
   micasense_rededge_alpha: "MicaSense RedEdge (5 bands + alpha)" };
 // numbers in the page's language: Vietnamese writes 0,95 ha and 2,7 % (decimal comma), as the farmer's page does
 const num = (x, min, max = min) => Number(x).toLocaleString(lang === "vi" ? "vi-VN" : "en-US",
@@ -231,7 +237,8 @@ function showFlight(j) {
   if (covered != null) rows.push(["f_covered", `${num(covered, 0)} %`]);
   $("flight-list").innerHTML = rows.map(([k, v]) => `<dt>${t(k)}</dt><dd>${v}</dd>`).join("");
   const model = r.damage_model ? ((lang === "vi" && r.damage_model.warning_vi) || r.damage_model.warning) : t("index_warning");
-  const warn = [covered != null && covered < 95 ? t("partial_cover").replace("{pct}", num(covered, 0)) : "", model]
+  const notices = (r.notices || []).map((c) => t(`notice_${c}`));
+  const warn = [covered != null && covered < 95 ? t("partial_cover").replace("{pct}", num(covered, 0)) : "", ...notices, model]
     .filter(Boolean).join(" ");
   $("flight-warning").hidden = !warn;
   $("flight-warning").textContent = warn || "";
