@@ -162,18 +162,22 @@ def _app_bars(lab: np.ndarray, area: np.ndarray, keep: np.ndarray, rgb: np.ndarr
     """Per label of `lab` (only those in `keep`, as big as a bar can be): whether it is a flat bar across the frame."""
     rows, cols = lab.shape
     bars = np.zeros(len(area), bool)
-    for i in np.flatnonzero(keep & (area >= 3 * min(rows, cols))):
+    n = len(area)
+    edge = lambda line: np.bincount(line, minlength=n) > 0  # noqa: E731  labels on a border of the frame
+    across = (edge(lab[:, 0]) & edge(lab[:, -1])) | (edge(lab[0]) & edge(lab[-1]))  # touches two opposite borders
+    coarse_lab, coarse_rgb = lab[::5, ::5], rgb[::5, ::5]  # flatness judged on a sample (a leaf fails it at once)
+    for i in np.flatnonzero(keep & across & (area >= 3 * min(rows, cols))):
+        px = coarse_rgb[coarse_lab == i]
+        px = px[:: max(1, len(px) // 512)].astype(np.int16)
+        flat = (np.abs(px - np.median(px, axis=0).astype(np.int16)) <= APP_BAR_TOLERANCE).all(axis=1)
+        if np.count_nonzero(flat) < APP_BAR_FLAT_SHARE * max(len(flat), 1):
+            continue
         ys, xs = np.nonzero(lab == i)
         y0, x0 = int(ys.min()), int(xs.min())
         h, w = int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1
-        if w < APP_BAR_SPAN * cols and h < APP_BAR_SPAN * rows:
-            continue
         # its holes filled: an avatar, icons and text inside the bar are no gaps in the rectangle
-        if np.count_nonzero(fill_holes(lab[y0:y0 + h, x0:x0 + w] == i)) < APP_BAR_FILL * h * w:
-            continue
-        px = rgb[ys, xs].astype(np.int16)
-        flat = (np.abs(px - np.median(px, axis=0).astype(np.int16)) <= APP_BAR_TOLERANCE).all(axis=1)
-        bars[i] = np.count_nonzero(flat) >= APP_BAR_FLAT_SHARE * len(flat)
+        bars[i] = (w >= APP_BAR_SPAN * cols or h >= APP_BAR_SPAN * rows) and \
+            np.count_nonzero(fill_holes(lab[y0:y0 + h, x0:x0 + w] == i)) >= APP_BAR_FILL * h * w
     return bars
 
 
