@@ -116,12 +116,30 @@ def geojson_geometries(gj: dict[str, Any]) -> list[Any]:
     return [gj.get("geometry")] if gj.get("type") == "Feature" else [gj]
 
 
-def validate_boundary(geom: BaseGeometry | dict[str, Any],
+def lonlat_bounds_problem(geom: BaseGeometry) -> str | None:
+    """What is wrong with a geometry said to be in EPSG:4326 whose coordinates lie outside longitude -180..180 /
+    latitude -90..90 (None when they lie inside)."""
+    minx, miny, maxx, maxy = geom.bounds
+    if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        return None
+    return (f"coordinates {tuple(round(b, 3) for b in geom.bounds)} are outside longitude -180..180 / latitude -90..90: "
+            "the file is probably in a projected CRS (metres) or has latitude and longitude swapped; give positions "
+            "as [longitude, latitude] in EPSG:4326 or import the file with its CRS")
+
+
+def validate_boundary(geom: BaseGeometry | dict[str, Any] | None,
                       max_vertices: int = MAX_BOUNDARY_VERTICES) -> Polygon | MultiPolygon:
     """Validate a growing-area boundary given in EPSG:4326 (lon, lat degrees).
 
     Accepts a GeoJSON geometry dict or a shapely geometry. Raises GeometryError with a fix-it message.
     """
+    if geom is None:  # a Feature whose geometry is null
+        raise GeometryError("the boundary feature has no geometry (it is null): draw the field's outline, or export "
+                            "the layer again with its polygons")
+    return _valid_boundary(geom, max_vertices)
+
+
+def _valid_boundary(geom: BaseGeometry | dict[str, Any], max_vertices: int) -> Polygon | MultiPolygon:
     if isinstance(geom, dict):
         _check_rings_closed(geom, max_vertices)
         try:
@@ -129,7 +147,7 @@ def validate_boundary(geom: BaseGeometry | dict[str, Any],
         except Exception as exc:  # noqa: BLE001 - shapely raises several types for malformed input
             raise GeometryError(f"boundary is not a valid GeoJSON geometry: {reason(exc)}") from exc
     if not isinstance(geom, (Polygon, MultiPolygon)):
-        raise GeometryError(f"boundary must be a Polygon or MultiPolygon, got {geom.geom_type}")
+        raise GeometryError(f"boundary must be a Polygon or MultiPolygon, got {getattr(geom, 'geom_type', type(geom))}")
     if geom.is_empty:
         raise GeometryError("boundary is empty")
     if shapely.get_num_coordinates(geom) > max_vertices:
@@ -137,12 +155,8 @@ def validate_boundary(geom: BaseGeometry | dict[str, Any],
     if geom.has_z:
         geom = shapely.force_2d(geom)
     minx, miny, maxx, maxy = geom.bounds
-    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise GeometryError(
-            f"boundary coordinates {geom.bounds} are outside longitude -180..180 / latitude -90..90: the file is "
-            "probably in a projected CRS (metres) or has latitude and longitude swapped; give positions as "
-            "[longitude, latitude] in EPSG:4326 or import the file with its CRS"
-        )
+    if (problem := lonlat_bounds_problem(geom)) is not None:
+        raise GeometryError(f"boundary {problem}")
     if not geom.is_valid:
         raise GeometryError(
             f"boundary is not a valid polygon ({explain_validity(geom)}); fix self-intersections, e.g. in QGIS with "

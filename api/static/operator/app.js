@@ -61,6 +61,7 @@ const T = {
       plan_no_damage_pixels: "Bản đồ hư hại không có điểm ảnh hợp lệ trong ruộng: bay lại phủ ruộng này.",
       plan_not_a_damage_map: "Tệp này không phải bản đồ hư hại (một kênh, 0-100 %): hãy chọn tệp damage.tif của lần phân tích, không phải ảnh trực giao hay bản đồ tán lá.",
       plan_exclusion_without_width: "Vùng cấm phun dạng đường hoặc điểm cần vùng đệm lớn hơn 0 m (ví dụ 5 m cho đường dây điện), hoặc vẽ nó thành vùng.",
+      plan_exclusion_invalid: "Một vùng cấm phun không đọc được (không có hình, hình tự cắt, hoặc toạ độ không phải kinh độ, vĩ độ): sửa tệp hoặc vẽ lại vùng đó.",
       plan_rate_unreachable: "Máy bay không phun được lượng này: bay chậm hơn, thu hẹp bề rộng phun hoặc giảm lượng phun." } },
   en: { title: "Spray map", username: "Username", password: "Password", signin: "Sign in",
     area: "Growing area", flight: "Analysed flight", upload: "Upload a new orthomosaic (GeoTIFF)",
