@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -114,12 +115,29 @@ def _read_layer(p: Path, layer_name: str) -> Any:
     """pyogrio.raw.read of one layer. A Shapefile without its .cpg is read as UTF-8 first (what QGIS and GDAL write
     today; GDAL's default for it, Latin-1, turned "Ruộng Bà Tư" into "Ruá»\x99ng BÃ\xa0 TÆ°"), and with that default
     when its text is not UTF-8."""
-    if p.suffix.lower() == ".shp" and not any(f.suffix.lower() == ".cpg" for f in p.parent.glob(f"{p.stem}.*")):
+    cpg = [f for f in p.parent.glob(f"{p.stem}.*") if f.suffix.lower() == ".cpg"] if p.suffix.lower() == ".shp" else []
+    if p.suffix.lower() == ".shp" and not cpg:
         try:
             return pyogrio.raw.read(p, layer=layer_name, encoding="UTF-8")
         except Exception:  # noqa: BLE001 - not UTF-8: GDAL's own reading below
             pass
+    if cpg and "1258" in cpg[0].read_text(errors="replace"):
+        return _read_cp1258(p, layer_name)
     return pyogrio.raw.read(p, layer=layer_name)
+
+
+def _read_cp1258(p: Path, layer_name: str) -> Any:
+    """A Shapefile whose .cpg says Windows-1258 (Vietnamese): its bytes read as Latin-1 (one character per byte, no
+    loss) and decoded here. GDAL's iconv decoder for 1258 holds the last character of every value and field name
+    back and loses it ("Ruộng Bà T" for "Ruộng Bà Tư", the field "cod" for "code"); Python's codec does not."""
+    meta, fids, geoms, fields = pyogrio.raw.read(p, layer=layer_name, encoding="latin1")
+
+    def fix(text: Any) -> Any:
+        return unicodedata.normalize("NFC", text.encode("latin1").decode("cp1258")) if isinstance(text, str) else text
+
+    meta["fields"] = np.array([fix(n) for n in meta["fields"]], dtype=object)
+    fields = [np.array([fix(v) for v in col], dtype=object) if col.dtype == object else col for col in fields]
+    return meta, fids, geoms, fields
 
 
 def read_vector(path: str | Path) -> VectorData:

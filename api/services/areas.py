@@ -257,6 +257,17 @@ IMPORT_COMPARED = ("name", "crop", "variety", "cooperative", "commune", "distric
                    "sowing_date")
 
 
+# A Shapefile's field names hold 10 characters: QGIS and ogr2ogr write sowing_date as sowing_dat and cooperative as
+# cooperativ, which the import dropped without a word
+_SHAPEFILE_NAMES = {k[:10]: k for k in ("sowing_date", "cooperative") if len(k) > 10}
+
+
+def _full_names(props: dict[str, Any]) -> dict[str, Any]:
+    """Feature properties with a Shapefile's 10-character field names given their full names."""
+    return {(_SHAPEFILE_NAMES[k] if k in _SHAPEFILE_NAMES and _SHAPEFILE_NAMES[k] not in props else k): v
+            for k, v in props.items()}
+
+
 def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_nothing: bool = False) -> ImportReport:
     """Create one area per feature; each feature is accepted or rejected with its reason.
 
@@ -268,7 +279,7 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
     report = ImportReport(created=[], rejected=[], warnings=[], source_crs=data.source_crs)
     seen: set[str] = set()
     for f in data.features:
-        props = {str(k).lower(): v for k, v in f.properties.items()}
+        props = _full_names({str(k).lower(): v for k, v in f.properties.items()})
         code = str(props.get("code") or "").strip().upper() or None
         if props.get("name2") is not None and str(props.get("name") or "").strip().upper() == code:
             props["name"] = props["name2"]  # KML: GDAL reads a placemark's <name> (our export's code) as Name, and

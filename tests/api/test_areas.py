@@ -11,7 +11,7 @@ from shapely.geometry import shape
 
 from api.orm import Role
 from tests.conftest import make_account, row_counts, token_for
-from tests.data.make_areas import feature_collection, write_fixtures
+from tests.data.make_areas import feature_collection, write_fixtures, write_shapefile_zip
 
 SOC_TRANG = {"province": "Sóc Trăng"}
 
@@ -234,6 +234,22 @@ def test_import_zipped_shapefile_in_utm_is_reprojected(client, admin, fixtures) 
     lon, lat = shape(a["boundary"]).centroid.coords[0]
     assert 105.96 < lon < 105.98 and 9.55 < lat < 9.57
     assert a["area_ha"] == pytest.approx(0.72, abs=0.02)
+
+
+def test_a_shapefiles_ten_character_field_names_are_read(client, admin, tmp_path) -> None:
+    """QGIS and ogr2ogr write sowing_date and cooperative as sowing_dat and cooperativ (a Shapefile's names hold 10
+    characters), in Windows-1258 here: the import kept neither, without a word."""
+    fc = feature_collection(1)
+    fc["features"][0]["properties"] = {"code": "VN-STOR-0200", "name": "Ruộng Bà Tư", "crop": "lúa",
+                                       "cooperative": "HTX Hòa Tú", "sowing_date": "2026-11-15",
+                                       "province": "Sóc Trăng"}
+    z = write_shapefile_zip(tmp_path / "a.zip", fc, encoding="CP1258")
+    with z.open("rb") as fh:
+        r = client.post("/v1/areas/import", files={"file": ("a.zip", fh, "application/zip")}, headers=admin)
+    assert r.status_code == 200 and r.json()["created"] == ["VN-STOR-0200"], r.text
+    a = client.get("/v1/areas/VN-STOR-0200", headers=admin).json()
+    assert (a["name"], a["crop"], a["cooperative"], a["sowing_date"]) == ("Ruộng Bà Tư", "rice", "HTX Hòa Tú",
+                                                                           "2026-11-15")
 
 
 def test_import_reports_each_rejected_feature(client, admin, tmp_path) -> None:

@@ -20,9 +20,10 @@ from inference.geo import reproject
 
 
 def write_shapefile_zip(out: Path, fc: dict, crs: str = "EPSG:32648", with_prj: bool = True,
-                        with_cpg: bool = True) -> Path:
+                        with_cpg: bool = True, encoding: str = "UTF-8") -> Path:
     """Zipped Shapefile of `fc` reprojected to `crs` (UTM by default, to exercise reprojection on import); its text is
-    UTF-8, declared by a .cpg file unless `with_cpg` is False."""
+    `encoding` (UTF-8 by default; CP1258, Windows' Vietnamese, as older tools write), declared by a .cpg file unless
+    `with_cpg` is False."""
     tmp = out.parent / (out.stem + "_shp")
     tmp.mkdir(parents=True, exist_ok=True)
     geoms = [reproject(shapely.geometry.shape(f["geometry"]), "EPSG:4326", crs) for f in fc["features"]]
@@ -31,7 +32,7 @@ def write_shapefile_zip(out: Path, fc: dict, crs: str = "EPSG:32648", with_prj: 
     shp = tmp / "areas.shp"
     pyogrio.raw.write(
         shp, np.array(shapely.to_wkb(geoms), dtype=object), field_data, names, crs=crs, driver="ESRI Shapefile",
-        geometry_type="Polygon", encoding="UTF-8",
+        geometry_type="Polygon", encoding=encoding,
     )
     with zipfile.ZipFile(out, "w") as zf:
         for p in sorted(tmp.iterdir()):

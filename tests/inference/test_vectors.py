@@ -42,3 +42,14 @@ def test_the_areas_csv_is_read_back_as_a_clerk_saves_it(tmp_path) -> None:
     (tmp_path / "ansi.csv").write_bytes("code,name,boundary_wkt\nVN-STOR-0001,Ru\xf4ng,POINT (1 2)\n".encode("cp1258"))
     with pytest.raises(VectorFileError, match="CSV UTF-8"):
         read_vector(tmp_path / "ansi.csv")
+
+
+def test_a_windows_1258_shapefile_keeps_its_last_characters(tmp_path: Path) -> None:
+    """A Shapefile written in Windows-1258 (Vietnamese; older tools, -lco ENCODING=CP1258) with its .cpg: GDAL's
+    decoder lost the last character of every value and field name ("Ruộng Bà T", the field "cod" for "code", so the
+    import refused it for want of a code)."""
+    fc = feature_collection(1)
+    fc["features"][0]["properties"] = {"code": "VN-STOR-0001", "name": "Ruộng Bà Tư", "crop": "lúa",
+                                       "commune": "Hòa Tú 1"}
+    got = read_vector(write_shapefile_zip(tmp_path / "a.zip", fc, encoding="CP1258")).features[0].properties
+    assert got == {"code": "VN-STOR-0001", "name": "Ruộng Bà Tư", "crop": "lúa", "commune": "Hòa Tú 1"}
