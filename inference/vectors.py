@@ -203,16 +203,22 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def read_wkt_csv(path: Path) -> VectorData:
     """A CSV with a WKT geometry column (boundary_wkt, as `GET /v1/areas/export?format=csv` writes, or wkt or
-    geometry) in EPSG:4326, one feature per row; empty cells are None, and the apostrophe the export put before text
-    beginning like a formula is taken off. UTF-8 with or without a byte-order mark ("CSV UTF-8" in Excel)."""
+    geometry, in any case: QGIS writes WKT) in EPSG:4326, one feature per row, columns separated by commas or
+    semicolons (Excel where the decimal mark is a comma); empty cells are None, and the apostrophe the export put
+    before text beginning like a formula is taken off. UTF-8 with or without a byte-order mark ("CSV UTF-8" in
+    Excel)."""
     import csv
 
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise VectorFileError("the CSV is not UTF-8; in Excel save it as \"CSV UTF-8 (Comma delimited)\"") from exc
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))  # a quoted name may hold a line break
-    column = next((c for c in WKT_COLUMNS if rows and c in rows[0]), None)
+    head = text.split("\n", 1)[0]
+    # a Vietnamese (or any comma-decimal) Excel writes ";" between columns
+    delimiter = ";" if head.count(";") > head.count(",") else ","
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))  # a quoted name may hold a line break
+    by_lower = {c.strip().lower(): c for c in (rows[0] if rows else {}) if c}  # QGIS and ogr2ogr write "WKT"
+    column = next((by_lower[c] for c in WKT_COLUMNS if c in by_lower), None)
     if column is None:
         raise VectorFileError(f"the CSV has no boundary column; it needs one of {', '.join(WKT_COLUMNS)} with the "
                               "boundary as WKT in EPSG:4326 (as the areas' CSV export writes it)")

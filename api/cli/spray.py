@@ -72,7 +72,32 @@ def spray_export(
     try:
         plan = plan_from_geojson(read_geojson(zones))
         t0 = time.perf_counter()
-        export(plan, fmt, out, area_code)
+        if fmt.lower() == "shp" and out.suffix.lower() == ".shp":  # a Shapefile asked for by name: its files, not a zip
+            written = _shapefile_files(plan, out, area_code)
+        else:
+            export(plan, fmt, out, area_code)
+            written = [out]
     except CropwatchError as exc:
         fail(str(exc))
-    typer.echo(f"wrote {out} ({out.stat().st_size} bytes, {time.perf_counter() - t0:.3f} s)")
+    size = sum(p.stat().st_size for p in written)
+    typer.echo(f"wrote {', '.join(map(str, written))} ({size} bytes, {time.perf_counter() - t0:.3f} s)")
+
+
+def _shapefile_files(plan: object, out: Path, area_code: str) -> list[Path]:
+    """The Shapefile's files (.shp, .shx, .dbf, .prj, .cpg) named after OUT.shp, beside it (the zip's members; a zip
+    written under the name zones.shp was no Shapefile for ogrinfo or QGIS)."""
+    import tempfile
+    import zipfile
+
+    from inference.spray_export import export
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "zones.zip"
+        export(plan, "shp", archive, area_code)  # type: ignore[arg-type]
+        written = []
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                target = out.with_suffix(Path(name).suffix.lower())
+                target.write_bytes(zf.read(name))
+                written.append(target)
+    return written

@@ -78,6 +78,12 @@ def test_cli_spray_plan_reads_boundaries_in_any_format_and_crs(tmp_path: Path) -
     a, b = plans["geojson"], plans["shp_kml"]
     assert a["field_area_ha"] == pytest.approx(b["field_area_ha"], rel=1e-4)
     assert a["excluded_area_ha"] == pytest.approx(b["excluded_area_ha"], rel=1e-3) and a["excluded_area_ha"] > 0
+    # `spray export --format shp --out zones.shp` writes a Shapefile there, not a zip under that name
+    r = run(["spray", "export", str(tmp_path / "zones_geojson.geojson"), "--format", "shp", "--out",
+             str(tmp_path / "zones.shp")], env)
+    assert r.returncode == 0, r.stderr
+    assert {p.suffix for p in tmp_path.glob("zones.*")} >= {".shp", ".shx", ".dbf", ".prj"}
+    assert len(pyogrio.read_info(tmp_path / "zones.shp")["fields"]) > 0
     junk = tmp_path / "junk.shp"
     junk.write_bytes(b"\xff\xfe not a shapefile")
     r = run(["spray", "plan", str(dmg), "--boundary", str(junk), "--out", str(tmp_path / "z.geojson")], env)

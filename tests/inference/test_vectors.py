@@ -53,3 +53,15 @@ def test_a_windows_1258_shapefile_keeps_its_last_characters(tmp_path: Path) -> N
                                        "commune": "Hòa Tú 1"}
     got = read_vector(write_shapefile_zip(tmp_path / "a.zip", fc, encoding="CP1258")).features[0].properties
     assert got == {"code": "VN-STOR-0001", "name": "Ruộng Bà Tư", "crop": "lúa", "commune": "Hòa Tú 1"}
+
+
+def test_a_csv_from_qgis_or_a_vietnamese_excel_is_read(tmp_path: Path) -> None:
+    """QGIS and ogr2ogr name the geometry column "WKT"; an Excel whose decimal mark is a comma separates columns with
+    ";". Both were refused ("needs one of boundary_wkt, wkt, geometry"; "the CSV has no boundary column")."""
+    wkt = "POLYGON ((105.97 9.56, 105.98 9.56, 105.98 9.57, 105.97 9.56))"
+    (tmp_path / "qgis.csv").write_text(f'WKT,code,name\n"{wkt}",VN-STOR-0001,Ruộng\n', encoding="utf-8")
+    (tmp_path / "excel.csv").write_text(f"code;name;boundary_wkt\nVN-STOR-0001;Ruộng, Bà Tư;{wkt}\n", encoding="utf-8")
+    for name, want in (("qgis.csv", "Ruộng"), ("excel.csv", "Ruộng, Bà Tư")):
+        (f,) = read_vector(tmp_path / name).features
+        assert f.geometry is not None and f.geometry.geom_type == "Polygon", name
+        assert f.properties == {"code": "VN-STOR-0001", "name": want}, name
