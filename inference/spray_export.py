@@ -259,15 +259,15 @@ def isoxml_taskdata(plan: SprayPlan, area_code: str = "field") -> tuple[bytes, b
                       ManagementSoftwareManufacturer="cropwatch", ManagementSoftwareVersion="0.1.0",
                       DataTransferOrigin="1")
     # the product and how terminals show the rate: value in mm3/m2 x 0.01 = L/ha, 1 decimal
-    ET.SubElement(root, "PDT", A="PDT1", B=(plan.config.product or "spray mix")[:32])
+    ET.SubElement(root, "PDT", A="PDT1", B=(plan.config.product or "spray mix")[:32].rstrip())  # no cut-off space
     ET.SubElement(root, "VPN", A="VPN1", B="0", C="0.01", D="1", E="L/ha")
-    pfd = ET.SubElement(root, "PFD", A="PFD1", C=area_code[:32], D=str(int(round(plan.boundary_utm.area))))
+    pfd = ET.SubElement(root, "PFD", A="PFD1", C=area_code[:32].rstrip(), D=str(int(round(plan.boundary_utm.area))))
     b = to_wgs84_valid(plan.boundary_utm, f"EPSG:{plan.utm_epsg}")
     _isoxml_polygons(pfd, b, "1")  # field boundary
     if not plan.exclusions_utm.is_empty:  # buffered exclusions as obstacles
         _isoxml_polygons(pfd, to_wgs84_valid(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}"), "6")
     # default and position-lost treatment: zone 1 (0 L/ha): a controller that loses GNSS stops spraying
-    tsk = ET.SubElement(root, "TSK", A="TSK1", B=f"spray {area_code}"[:32], E="PFD1", G="1", H="1", I="1", J="0")
+    tsk = ET.SubElement(root, "TSK", A="TSK1", B=f"spray {area_code}"[:32].rstrip(), E="PFD1", G="1", H="1", I="1", J="0")
     for c, label, value in zones:
         tzn = ET.SubElement(tsk, "TZN", A=str(c), B=label)
         ET.SubElement(tzn, "PDV", A=DDI_VOLUME_PER_AREA, B=str(value), C="PDT1", E="VPN1")

@@ -106,7 +106,8 @@ def size_warnings(code: str, crop: str, ha: float, perennial: bool | None = None
     minimum = MIN_AREA_HA_PERENNIAL if perennial else MIN_AREA_HA_ANNUAL
     if ha < minimum:
         kind = "perennial" if perennial else "annual"
-        return [f"{code}: {ha:.3f} ha is under the {minimum} ha legal minimum of a planting-area code for {kind} crops"]
+        size = f"{ha:.3f} ha" if ha >= 0.001 else f"{ha * 1e4:.1f} m²"  # 5 m² read "0.000 ha"
+        return [f"{code}: {size} is under the {minimum} ha legal minimum of a planting-area code for {kind} crops"]
     return []
 
 
@@ -350,9 +351,21 @@ def export_geojson(areas: list[GrowingArea]) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "id": a.code, "properties": _row(a), "geometry": a.boundary_geojson} for a in areas
+            {"type": "Feature", "id": a.code, "properties": _row(a), "geometry": _rfc7946(a.boundary_geojson)}
+            for a in areas
         ],
     }
+
+
+def _rfc7946(geojson: dict[str, Any]) -> dict[str, Any]:
+    """A boundary with its outer rings counter-clockwise and its holes clockwise, as RFC 7946 asks (a clockwise
+    outline drawn in another tool was exported as given)."""
+    from shapely.geometry import MultiPolygon
+    from shapely.geometry.polygon import orient
+
+    g = shape(geojson)
+    g = orient(g, 1.0) if g.geom_type == "Polygon" else MultiPolygon([orient(p, 1.0) for p in g.geoms])
+    return to_geojson(g)
 
 
 def export_kml(areas: list[GrowingArea]) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from shapely.geometry import shape
+from shapely.geometry import mapping, shape
 
 from api.orm import Role
 from tests.conftest import make_account, row_counts, token_for
@@ -268,6 +268,25 @@ def test_the_areas_export_imports_again_as_unchanged(client, admin, fixtures, tm
                           headers=admin).json()
     assert (rep["unchanged"], rep["created"], rep["rejected"]) == (["VN-STOR-0001", "VN-STOR-0002", "VN-STOR-0003"],
                                                                     [], []), rep
+
+
+def test_the_geojson_export_orients_rings_as_rfc_7946_asks(client, admin) -> None:
+    """An outline drawn clockwise in another tool is exported counter-clockwise (it was exported as given); a tiny
+    area's warning gives square metres, not "0.000 ha"."""
+    from shapely.geometry import Polygon
+    from shapely.geometry.polygon import orient
+
+    ring = shape(area_payload()["boundary"])
+    cw = orient(ring, -1.0)
+    r = client.post("/v1/areas", json=area_payload(boundary=mapping(cw)), headers=admin)
+    assert r.status_code == 201, r.text
+    (feature,) = client.get("/v1/areas/export", headers=admin).json()["features"]
+    assert Polygon(feature["geometry"]["coordinates"][0]).exterior.is_ccw
+    c = ring.centroid
+    x, y = c.x + 0.01, c.y  # away from the first area
+    tiny = Polygon([(x, y), (x + 2e-5, y), (x + 2e-5, y + 2e-5), (x, y + 2e-5)])  # about 5 m²
+    r = client.post("/v1/areas", json=area_payload("VN-STOR-0009", boundary=mapping(tiny)), headers=admin)
+    assert r.status_code == 201 and " m² is under" in " ".join(r.json()["warnings"]), r.text
 
 
 def test_import_reports_each_rejected_feature(client, admin, tmp_path) -> None:
