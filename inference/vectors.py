@@ -189,11 +189,22 @@ def read_vector(path: str | Path) -> VectorData:
                         g = reproject(shapely.force_2d(g), crs, "EPSG:4326")
                         out.features.append(Feature(index, props, g))
                     except Exception as exc:  # noqa: BLE001
-                        out.features.append(Feature(index, props, None, f"geometry cannot be read: {reason(exc)}"))
+                        out.features.append(Feature(index, props, None, _geometry_problem(exc)))
                 index += 1
     if not out.features:
         raise VectorFileError("it holds no features")
     return out
+
+
+def _geometry_problem(exc: Exception) -> str:
+    """What is wrong with a feature's geometry, in words (not GEOS's IllegalArgumentException)."""
+    text = reason(exc)
+    if "closed linestring" in text:
+        return ("a ring of its outline is not closed: its last position must repeat the first; close the polygon in "
+                "QGIS (or the tool that drew it) and export it again")
+    if "LinearRing" in text and "4" in text:
+        return "a ring of its outline has fewer than 4 positions (three corners and the first repeated)"
+    return f"its geometry cannot be read: {text}"
 
 
 WKT_COLUMNS = ("boundary_wkt", "wkt", "geometry")

@@ -65,3 +65,16 @@ def test_a_csv_from_qgis_or_a_vietnamese_excel_is_read(tmp_path: Path) -> None:
         (f,) = read_vector(tmp_path / name).features
         assert f.geometry is not None and f.geometry.geom_type == "Polygon", name
         assert f.properties == {"code": "VN-STOR-0001", "name": want}, name
+
+
+def test_an_unclosed_ring_is_said_in_words(tmp_path: Path) -> None:
+    """A polygon whose last position does not repeat the first: the feature's error says so, not GEOS's
+    "IllegalArgumentException: Points of LinearRing do not form a closed linestring"."""
+    import json
+
+    ring = [[105.97, 9.56], [105.98, 9.56], [105.98, 9.57], [105.97, 9.57]]
+    p = tmp_path / "open.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "VN-STOR-0001"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    (f,) = read_vector(p).features
+    assert f.geometry is None and "not closed" in (f.error or "") and "Exception" not in (f.error or "")
