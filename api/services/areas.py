@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import shapely
 from pydantic import ValidationError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -265,6 +266,15 @@ IMPORT_COMPARED = ("name", "crop", "variety", "cooperative", "commune", "distric
 _SHAPEFILE_NAMES = {k[:10]: k for k in ("sowing_date", "cooperative") if len(k) > 10}
 
 
+def _polygonal_part(geom: BaseGeometry) -> BaseGeometry:
+    """A Google Earth placemark's MultiGeometry of a label point and the field's polygon (a GeometryCollection): its
+    polygons, which are the boundary (it was refused as "got 'GeometryCollection'"). Anything else as it is."""
+    if geom.geom_type != "GeometryCollection":
+        return geom
+    polygons = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(polygons) if polygons else geom
+
+
 def _full_names(props: dict[str, Any]) -> dict[str, Any]:
     """Feature properties with a Shapefile's 10-character field names given their full names."""
     return {(_SHAPEFILE_NAMES[k] if k in _SHAPEFILE_NAMES and _SHAPEFILE_NAMES[k] not in props else k): v
@@ -297,7 +307,7 @@ def import_areas(session: Session, data: VectorData, caller: Account, *, all_or_
                 raise BadInput(f"code {code} appears twice in this file")
             payload = AreaCreate.model_validate({
                 "code": str(props["code"]), "name": str(props["name"]), "crop": str(props["crop"]),
-                "boundary": to_geojson(f.geometry),
+                "boundary": to_geojson(_polygonal_part(f.geometry)),
                 "owner_username": str(props["owner"]) if props.get("owner") else None,
                 **{k: (str(props[k]) if props.get(k) is not None else None)
                    for k in ("variety", "cooperative", "commune", "district", "province", "season", "sowing_date")},

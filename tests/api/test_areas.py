@@ -289,6 +289,27 @@ def test_the_geojson_export_orients_rings_as_rfc_7946_asks(client, admin) -> Non
     assert r.status_code == 201 and " m² is under" in " ".join(r.json()["warnings"]), r.text
 
 
+def test_a_google_earth_placemark_with_a_label_point_imports_its_polygon(client, admin, tmp_path) -> None:
+    """Google Earth keeps a label point beside the polygon in one MultiGeometry: the import refused it ("got
+    'GeometryCollection'"); the polygon is the boundary."""
+    ring = "105.92552352,9.62264566,0 105.92552598,9.62355002,0 105.92461468,9.62355246,0 105.92461223,9.62264810,0 " \
+           "105.92552352,9.62264566,0"
+    kml = tmp_path / "ge.kml"
+    kml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>'
+        "<name>Ruộng có nhãn</name><ExtendedData><Data name=\"code\"><value>VN-STOR-0300</value></Data>"
+        "<Data name=\"crop\"><value>lúa</value></Data></ExtendedData><MultiGeometry><Point><coordinates>"
+        "105.925069,9.623099,0</coordinates></Point><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        f"{ring}</coordinates></LinearRing></outerBoundaryIs></Polygon></MultiGeometry></Placemark></Document></kml>",
+        encoding="utf-8")
+    with kml.open("rb") as fh:
+        r = client.post("/v1/areas/import", files={"file": ("ge.kml", fh, "application/vnd.google-earth.kml+xml")},
+                        headers=admin)
+    assert r.status_code == 200 and r.json()["created"] == ["VN-STOR-0300"], r.text
+    a = client.get("/v1/areas/VN-STOR-0300", headers=admin).json()
+    assert shape(a["boundary"]).geom_type == "Polygon" and a["area_ha"] == pytest.approx(1.0, abs=0.05)
+
+
 def test_import_reports_each_rejected_feature(client, admin, tmp_path) -> None:
     fc = feature_collection(3)
     fc["features"][1]["properties"]["code"] = "bad code"
