@@ -201,6 +201,14 @@ def test_vector_files_become_geojson(flight_client, tmp_path) -> None:  # noqa: 
     assert "32648" in fc["source_crs"] and fc["features"][0]["properties"]["name"] == "canal"
     got = shapely.geometry.shape(fc["features"][0]["geometry"])
     assert got.hausdorff_distance(canal_wgs84()) < 1e-6
+    bowtie = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
+        [[105.97, 9.56], [105.98, 9.57], [105.98, 9.56], [105.97, 9.57], [105.97, 9.56]]]}}
+    swapped = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
+        [[9.56, 105.97], [9.57, 105.97], [9.57, 105.98], [9.56, 105.97]]]}}
+    for name, feature, words in (("bowtie.geojson", bowtie, "Self-intersection"),
+                                 ("swapped.geojson", swapped, "latitude and longitude swapped")):
+        r = client.post("/v1/vectors/geojson", files={"file": (name, json.dumps(feature).encode())}, headers=tok["pilot"])
+        assert r.status_code == 200 and words in " ".join(r.json()["warnings"]), (name, r.text)
     r = client.post("/v1/vectors/geojson", files={"file": ("x.kml", b"not a kml")}, headers=tok["pilot"])
     assert r.status_code == 422 and "x.kml" in r.json()["detail"]
     r = client.post("/v1/vectors/geojson", files={"file": ("x.txt", b"hello")}, headers=tok["pilot"])

@@ -20,7 +20,7 @@ const T = {
     n_exclusions: "vùng cấm", draw_hint: "Nhấp để đặt các đỉnh; nhấp lại đỉnh đầu tiên để khép vùng.",
     k_water: "kênh, ao", k_building: "nhà", k_road: "đường", k_power_line: "đường điện", k_other: "khác",
     err_plan: "Không lập được kế hoạch", err_file: "Không đọc được tệp", err_no_polygon: "tệp không có vùng (polygon) nào",
-    err_download: "Không tải được", lg_none: "không phun", lg_spot: "phun điểm", lg_full: "phun đủ liều", lg_excl: "cấm phun",
+    err_download: "Không tải được", file_warnings: "Lưu ý về tệp", lg_none: "không phun", lg_spot: "phun điểm", lg_full: "phun đủ liều", lg_excl: "cấm phun",
     flight_time: "Thời gian bay", tanks: "Số bình", running: "Đang phân tích", failed: "Lỗi",
     layer: "Lớp bản đồ", layer_damage: "Hư hại", layer_growth: "Sinh trưởng", layer_canopy: "Tán lá",
     layer_none: "Chỉ ảnh", opacity: "Độ đậm", show_ortho: "Ảnh trực giao", flight_summary: "Chuyến bay",
@@ -80,7 +80,7 @@ const T = {
     n_exclusions: "no-spray areas", draw_hint: "Click to place the corners; click the first corner again to close.",
     k_water: "canal, pond", k_building: "building", k_road: "road", k_power_line: "power line", k_other: "other",
     err_plan: "The plan could not be made", err_file: "The file could not be read", err_no_polygon: "the file has no polygon",
-    err_download: "Download failed", lg_none: "not sprayed", lg_spot: "spot", lg_full: "full rate", lg_excl: "no-spray",
+    file_warnings: "About the file", err_download: "Download failed", lg_none: "not sprayed", lg_spot: "spot", lg_full: "full rate", lg_excl: "no-spray",
     flight_time: "Flight time", tanks: "Tank loads", running: "Analysing", failed: "Failed",
     layer: "Map layer", layer_damage: "Damage", layer_growth: "Growth", layer_canopy: "Canopy",
     layer_none: "Imagery only", opacity: "Opacity", show_ortho: "Orthomosaic", flight_summary: "Flight",
@@ -360,7 +360,12 @@ async function readVectorFile(input, errorId) {
   $(errorId).textContent = "";
   if (!f) return null;
   const form = new FormData(); form.append("file", f);
-  try { return { name: f.name, fc: await api("/v1/vectors/geojson", { method: "POST", body: form }) }; }
+  try {
+    const fc = await api("/v1/vectors/geojson", { method: "POST", body: form });
+    // features a plan will refuse (a self-intersecting outline, swapped coordinates) are said now, not at the plan
+    if (fc.warnings && fc.warnings.length) $(errorId).textContent = `${t("file_warnings")} ${f.name}: ${fc.warnings.join("; ")}`;
+    return { name: f.name, fc };
+  }
   catch (e) { $(errorId).textContent = `${t("err_file")} ${f.name}: ${e.message}`; return null; }
   finally { input.value = ""; }
 }
