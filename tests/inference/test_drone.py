@@ -109,6 +109,14 @@ def test_canopy_does_not_depend_on_the_files_block_layout(tmp_path: Path) -> Non
     assert s1.anomaly == s2.anomaly  # the index-anomaly reference: the canopy's median and spread
 
 
+def tagged(path: Path, data: np.ndarray, prof: dict, tags: list) -> Path:
+    """`data` written with `prof` and these colour tags (photometric MINISBLACK, so GDAL keeps them as given)."""
+    with rasterio.open(path, "w", **{**prof, "count": len(data), "photometric": "MINISBLACK"}) as dst:
+        dst.write(data)
+        dst.colorinterp = tags
+    return path
+
+
 def test_bands_are_read_by_their_colour_tags_and_a_fourth_band_must_be_a_mask(tmp_path: Path) -> None:
     """A BGRA export tagged blue, green, red, alpha is read as such (it was read as RGB: 4x the damage, canopy 36 %
     for 29 %); a fourth band of near-infrared (values other than 0 and 255, tagged undefined) is no alpha mask: it is
@@ -120,18 +128,13 @@ def test_bands_are_read_by_their_colour_tags_and_a_fourth_band_must_be_a_mask(tm
     with rasterio.open(src) as ds:
         data, prof = ds.read(), ds.profile.copy()
     base = analyze_orthomosaic(src, tmp_path / "base")
-    bgra = tmp_path / "bgra.tif"
-    with rasterio.open(bgra, "w", **{**prof, "photometric": "MINISBLACK"}) as dst:
-        dst.write(data[[2, 1, 0, 3]])
-        dst.colorinterp = [CI.blue, CI.green, CI.red, CI.alpha]
+    bgra = tagged(tmp_path / "bgra.tif", data[[2, 1, 0, 3]], prof, [CI.blue, CI.green, CI.red, CI.alpha])
     s = analyze_orthomosaic(bgra, tmp_path / "bgra")
     assert s.canopy_cover_pct == pytest.approx(base.canopy_cover_pct) and s.growth_score == pytest.approx(base.growth_score)
     assert any("tagged blue, green, red, alpha" in w for w in s.warnings) and s.notices == ["bands_by_tags"]
-    rgbn = tmp_path / "rgbn.tif"
     nir = np.where(data[3] > 0, np.clip(data[1].astype(int) + 40, 1, 254), 0).astype(np.uint8)
-    with rasterio.open(rgbn, "w", **{**prof, "photometric": "MINISBLACK"}) as dst:
-        dst.write(np.concatenate([data[:3], nir[None]]))
-        dst.colorinterp = [CI.red, CI.green, CI.blue, CI.undefined]
+    rgbn = tagged(tmp_path / "rgbn.tif", np.concatenate([data[:3], nir[None]]), prof,
+                  [CI.red, CI.green, CI.blue, CI.undefined])
     assert validate_raster(rgbn).sensor == "rgb_plus_band"
     s = analyze_orthomosaic(rgbn, tmp_path / "rgbn")
     assert any("band 4" in w and "no transparency mask" in w for w in s.warnings) and s.notices == ["band_left_out"]
@@ -151,10 +154,7 @@ def test_an_argb_file_and_a_near_infrared_band_with_blank_corners(tmp_path: Path
     with rasterio.open(src) as ds:
         data, prof = ds.read(), ds.profile.copy()
     base = analyze_orthomosaic(src, tmp_path / "base")
-    argb = tmp_path / "argb.tif"
-    with rasterio.open(argb, "w", **{**prof, "photometric": "MINISBLACK"}) as dst:
-        dst.write(data[[3, 0, 1, 2]])
-        dst.colorinterp = [CI.alpha, CI.red, CI.green, CI.blue]
+    argb = tagged(tmp_path / "argb.tif", data[[3, 0, 1, 2]], prof, [CI.alpha, CI.red, CI.green, CI.blue])
     info = validate_raster(argb)
     assert info.sensor == "rgba" and info.profile["alpha"] == 1
     assert info.profile == drone.RasterInfo.from_check(argb, info.to_check()).profile  # through a job's record
@@ -163,10 +163,8 @@ def test_an_argb_file_and_a_near_infrared_band_with_blank_corners(tmp_path: Path
     field = np.abs(yy - xx) < 200  # a diagonal strip: the corner blocks are all collar
     rgbn = np.where(field, data, 0).astype(np.uint8)
     rgbn[3] = np.where(field, np.clip(data[1].astype(int) + 40, 1, 254), 0)
-    path = tmp_path / "rgbn.tif"
-    with rasterio.open(path, "w", **{**prof, "photometric": "MINISBLACK", "blockxsize": 64, "blockysize": 64}) as dst:
-        dst.write(rgbn)
-        dst.colorinterp = [CI.red, CI.green, CI.blue, CI.undefined]
+    path = tagged(tmp_path / "rgbn.tif", rgbn, {**prof, "blockxsize": 64, "blockysize": 64},
+                  [CI.red, CI.green, CI.blue, CI.undefined])
     info = validate_raster(path)
     assert info.sensor == "rgb_plus_band"
     bundle = REPO_MODELS / "drone_damage" / (REPO_MODELS / "drone_damage" / "ACTIVE").read_text().strip()
