@@ -68,11 +68,6 @@ def lab_a_u8(rgb: np.ndarray) -> np.ndarray:
     return np.take(_a_lut(), key)
 
 
-def _otsu_u8(x: np.ndarray, valid: np.ndarray | None = None) -> tuple[int, float]:
-    """Otsu threshold t (class 0: x <= t) on an 8-bit array and the gap between the two class means."""
-    return otsu_from_hist(a_histogram(x, valid))
-
-
 def a_histogram(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """256-bin histogram (float64 counts) of an 8-bit plane, over `valid` where given."""
     x = np.ascontiguousarray(x)

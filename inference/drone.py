@@ -39,7 +39,7 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
 from inference import allocator, indices  # allocator: caps GDAL's block cache before any read
-from inference.canopy import a_threshold_from_hist, lab_a_planes
+from inference.canopy import a_histogram, a_threshold_from_hist, lab_a_planes
 from inference.errors import BadInput, reason
 from inference.geo import reproject, utm_epsg_for
 from inference.results import DAMAGED_THRESHOLD, DRONE_SUMMARY_SCHEMA_VERSION, MIN_AREA_COVER_PCT, DroneSummary
@@ -311,6 +311,11 @@ def _area_mask(area_geom: Any, win: Window, ds_transform: Any) -> np.ndarray:
                          transform=window_transform(win, ds_transform), invert=True)
 
 
+def _lab_canopy(profile: dict[str, Any]) -> bool:
+    """Whether the profile's canopy is the photos' method (Otsu on CIE a*, one threshold for the raster: _lab_a)."""
+    return profile.get("canopy_method") == "lab_a_otsu"
+
+
 def _lab_a(data: np.ndarray, valid: np.ndarray, codes: np.ndarray, acc: _Accumulator, scale: float,
            win: Window) -> np.ndarray:
     """The window's 8-bit a* plane (canopy.lab_a_planes; NODATA outside `valid`) for profiles whose canopy_method is
@@ -320,8 +325,7 @@ def _lab_a(data: np.ndarray, valid: np.ndarray, codes: np.ndarray, acc: _Accumul
     planes = [data[i] if data.dtype == np.uint8 else
               np.clip(data[i] * np.float32(255.0 / scale) + np.float32(0.5), 0, 255).astype(np.uint8) for i in range(3)]
     a = lab_a_planes(*planes)
-    v8 = valid.view(np.uint8)
-    acc.a_hist = cv2.calcHist([a], [0], v8, [256], [0, 256]).ravel().astype(np.float64)
+    acc.a_hist = a_histogram(a, valid)
     # the joint histogram on every JOINT_STEP-th row and column of the raster (by absolute position: the same
     # pixels whatever the windows): the reference is a median and a spread, and a 2 MB table filled at every pixel
     # cost 40 % more window time
@@ -494,15 +498,12 @@ def _process_window(
     data, valid = data_big[(slice(None), *crop)], valid_big[crop]
     if area_geom is not None:
         valid &= _area_mask(area_geom, win, transform)
-    lab = prof.get("canopy_method") == "lab_a_otsu"
-    codes, growth, cand, canopy = _index_planes(data, valid, info, lab)
+    codes, growth, cand, canopy = _index_planes(data, valid, info, _lab_canopy(prof))
     acc = _Accumulator(n_valid=int(np.count_nonzero(valid)),
                        n_canopy=int(np.count_nonzero(canopy)) if canopy is not None else 0,
                        extra_means=_extra_means(data, info, valid))
-    if canopy is not None:
-        acc.hist, acc.hist_canopy, acc.hist_candidates = _histograms(codes, valid, canopy, cand)
-    else:  # the lab canopy: its index histogram follows from the joint one (_lab_a, _finish_canopy)
-        acc.hist, _, acc.hist_candidates = _histograms(codes, valid, None, cand)
+    # the lab canopy (canopy None): its index histogram follows from the joint one (_lab_a, _finish_canopy)
+    acc.hist, acc.hist_canopy, acc.hist_candidates = _histograms(codes, valid, canopy, cand)
     invalid = ~valid
     np.copyto(growth, np.float32(0), where=invalid)
     acc.growth_sum = float(growth.sum(dtype=np.float64))
@@ -747,7 +748,7 @@ def analyze_orthomosaic(
 
     with _work_folder(out_dir) as work:
         fn = lambda src, w: _process_window(src, info, w, model, factor, area_geom)  # noqa: E731
-        lab = info.profile.get("canopy_method") == "lab_a_otsu"
+        lab = _lab_canopy(info.profile)
         names = ("acode" if lab else "canopy", "growth", "damage" if model else "dcode")
         with allocator.gdal_block_cache(_block_cache_bytes(info, windows, model.halo_px * factor if model else 0)):
             acc = _first_pass(path, info, windows, work, workers, names, fn, tick)
@@ -775,9 +776,7 @@ def analyze_orthomosaic(
 
 def _notices(info: RasterInfo) -> list[str]:
     """The codes of what validation decided about how the file is read (DroneSummary.notices)."""
-    base = sensor_profiles()[info.sensor]
-    moved = info.profile["bands"] != base["bands"] or info.profile["alpha"] != base["alpha"]
-    return ["bands_by_tags"] * moved + ["band_left_out"] * bool(base.get("warning"))
+    return ["bands_by_tags"] * info.bands_moved + ["band_left_out"] * bool(sensor_profiles()[info.sensor].get("warning"))
 
 
 def _note_no_colour(summary: DroneSummary, acc: _Accumulator) -> None:

@@ -161,8 +161,8 @@ APP_BAR_TOLERANCE = 3  # levels per channel; a real leaf's pixels spread over te
 def _app_bars(lab: np.ndarray, area: np.ndarray, keep: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """Per label of `lab` (only those in `keep`, as big as a bar can be): whether it is a flat bar across the frame."""
     rows, cols = lab.shape
-    bars = np.zeros(len(area), bool)
     n = len(area)
+    bars = np.zeros(n, bool)
     edge = lambda line: np.bincount(line, minlength=n) > 0  # noqa: E731  labels on a border of the frame
     across = (edge(lab[:, 0]) & edge(lab[:, -1])) | (edge(lab[0]) & edge(lab[-1]))  # touches two opposite borders
     coarse_lab, coarse_rgb = lab[::5, ::5], rgb[::5, ::5]  # flatness judged on a sample (a leaf fails it at once)

@@ -147,7 +147,7 @@ def _valid_boundary(geom: BaseGeometry | dict[str, Any], max_vertices: int) -> P
         except Exception as exc:  # noqa: BLE001 - shapely raises several types for malformed input
             raise GeometryError(f"boundary is not a valid GeoJSON geometry: {reason(exc)}") from exc
     if not isinstance(geom, (Polygon, MultiPolygon)):
-        raise GeometryError(f"boundary must be a Polygon or MultiPolygon, got {getattr(geom, 'geom_type', type(geom))}")
+        raise GeometryError(f"boundary must be a Polygon or MultiPolygon, got {geom.geom_type}")
     if geom.is_empty:
         raise GeometryError("boundary is empty")
     if shapely.get_num_coordinates(geom) > max_vertices:

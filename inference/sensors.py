@@ -47,13 +47,11 @@ class RasterInfo:
 
     def to_check(self) -> RasterCheck:
         """What validation learnt, as the typed document that travels with a job."""
-        base = sensor_profiles()[self.sensor]
-        moved = self.profile["bands"] != base["bands"] or self.profile["alpha"] != base["alpha"]
         placed = {**self.profile["bands"], **({"alpha": self.profile["alpha"]} if self.profile["alpha"] else {})}
         return RasterCheck(sensor=self.sensor, width=self.width, height=self.height, count=self.count, crs=self.crs,
                            crs_is_geographic=self.crs_is_geographic, transform=list(self.transform),
                            nodata=self.nodata, block_shape=list(self.block_shape), mask_band=self.mask_band,
-                           band_map=placed if moved else None, notes=list(self.notes))
+                           band_map=placed if self.bands_moved else None, notes=list(self.notes))
 
     @classmethod
     def from_check(cls, path: str | Path, check: RasterCheck) -> RasterInfo:
@@ -67,6 +65,12 @@ class RasterInfo:
                    transform=tuple(check.transform), nodata=check.nodata,
                    block_shape=(int(check.block_shape[0]), int(check.block_shape[1])), mask_band=check.mask_band,
                    notes=tuple(check.notes))
+
+    @property
+    def bands_moved(self) -> bool:
+        """Whether the bands are read elsewhere than the sensor profile says (placed by the file's colour tags)."""
+        base = sensor_profiles()[self.sensor]
+        return bool(self.profile["bands"] != base["bands"] or self.profile["alpha"] != base["alpha"])
 
     def footprint(self) -> Any:
         """The raster's outline in its own CRS (a shapely polygon through its four corners): a rotated or sheared
@@ -83,7 +87,8 @@ class RasterInfo:
         from rasterio.warp import transform_geom
         from shapely.geometry import shape
 
-        ring = self.footprint().segmentize(max(self.footprint().length / 400, 1e-12))
+        outline = self.footprint()
+        ring = outline.segmentize(max(outline.length / 400, 1e-12))
         geom = shape(transform_geom(self.crs, "EPSG:4326", ring.__geo_interface__))
         w, s_, e, n = geom.bounds
         return float(w), float(s_), float(e), float(n)
@@ -172,7 +177,7 @@ def _alpha_like(ds: rasterio.io.DatasetReader) -> Callable[[int], bool]:
         nonzero = v[v != 0]
         if nonzero.size == 0:
             return True
-        values, counts = np.unique(nonzero, return_counts=True)
+        _, counts = np.unique(nonzero, return_counts=True)
         return (np.count_nonzero(v == 0) + counts.max()) >= MASK_MIN_SHARE * v.size
 
     return check

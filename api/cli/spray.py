@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.cli.common import fail, read_geojson, read_geometries, write_text_atomic
+
+if TYPE_CHECKING:
+    from inference.zones import SprayPlan
 
 VECTOR_FORMATS = "GeoJSON, KML/KMZ, Shapefile (.shp or zipped) or GeoPackage, any CRS"
 
@@ -83,7 +86,7 @@ def spray_export(
     typer.echo(f"wrote {', '.join(map(str, written))} ({size} bytes, {time.perf_counter() - t0:.3f} s)")
 
 
-def _shapefile_files(plan: object, out: Path, area_code: str) -> list[Path]:
+def _shapefile_files(plan: SprayPlan, out: Path, area_code: str) -> list[Path]:
     """The Shapefile's files (.shp, .shx, .dbf, .prj, .cpg) named after OUT.shp, beside it (the zip's members; a zip
     written under the name zones.shp was no Shapefile for ogrinfo or QGIS)."""
     import tempfile
@@ -93,7 +96,7 @@ def _shapefile_files(plan: object, out: Path, area_code: str) -> list[Path]:
 
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "zones.zip"
-        export(plan, "shp", archive, area_code)  # type: ignore[arg-type]
+        export(plan, "shp", archive, area_code)
         written = []
         with zipfile.ZipFile(archive) as zf:
             for name in zf.namelist():

@@ -28,17 +28,17 @@ def vector_to_geojson(
     wrong with those left out and with those kept that a plan will refuse (a self-intersecting outline, coordinates
     outside longitude/latitude), one line per feature, so the page can say it before the plan is asked for."""
     data = areas.read_vector_upload(file.file, file.filename)
-    feats = [{"type": "Feature", "properties": f.properties, "geometry": mapping(f.geometry)}
-             for f in data.features if f.geometry is not None and not f.geometry.is_empty]
-    warnings = [f"feature {f.index}: {f.error or 'no geometry'}" for f in data.features
-                if f.geometry is None or f.geometry.is_empty]
+    feats, warnings = [], []
     for f in data.features:
-        if f.geometry is not None and not f.geometry.is_empty:
-            problem = lonlat_bounds_problem(f.geometry) or (
-                None if f.geometry.is_valid else f"not a valid geometry ({explain_validity(f.geometry)}); fix it, "
-                "e.g. in QGIS with 'Fix geometries'")
-            if problem:
-                warnings.append(f"feature {f.index}: {problem}")
+        if f.geometry is None or f.geometry.is_empty:
+            warnings.append(f"feature {f.index}: {f.error or 'no geometry'}")
+            continue
+        feats.append({"type": "Feature", "properties": f.properties, "geometry": mapping(f.geometry)})
+        problem = lonlat_bounds_problem(f.geometry) or (
+            None if f.geometry.is_valid else f"not a valid geometry ({explain_validity(f.geometry)}); fix it, e.g. "
+            "in QGIS with 'Fix geometries'")
+        if problem:
+            warnings.append(f"feature {f.index}: {problem}")
     if not feats:
         raise BadInput(f"{file.filename}: no feature has a readable geometry" +
                        (f" ({warnings[0]})" if warnings else ""))
