@@ -1,8 +1,8 @@
 """Field-photo designs tried for issue #10 under leave one source out and not kept, reproducible side by side with
 the served design (1.7.0's LesionPatchConfig) in one run:
 
-    python -m models.photo_design_trials [--trial leaf_fusion|mil_background|flip_tta|finetuned_leaf|feature_centring|all]
-        [--max-images N]
+    python -m models.photo_design_trials
+        [--trial leaf_fusion|mil_background|flip_tta|finetuned_leaf|feature_centring|head_types|all] [--max-images N]
 
 - leaf_fusion: the issue's "lesion votes pooled per leaf and fused with the leaf model". A whole-leaf head (the leaf
   found by the candidate rule at the working size, the background neutralised, the leaf cropped, turned long side
@@ -23,6 +23,9 @@ the served design (1.7.0's LesionPatchConfig) in one run:
   models name the same disease (with the patch rules, or with the network's confidence alone).
 - feature_centring: each patch's network features minus alpha x the mean of its photo's candidate patches (a shift
   common to a photo's patches, its camera's or source's, cancelled per photo), in training and testing.
+- head_types: other heads over the same frozen patch features: a class-balanced kNN vote (background patches
+  included), the nearest class mean (cosine, softmax at a temperature), and the served logistic regression averaged
+  with the nearest mean.
 
 Measured on 2026-12-02 and 2026-12-03 (392 photos outside the frozen benchmark): CHANGELOG and
 models/field_photo/1.7.0/EVALUATION.md.
@@ -32,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from unittest import mock
 
 import cv2
@@ -322,9 +327,91 @@ def trial_feature_centring(d: Data, cfg: LesionPatchConfig, max_images: int | No
         print(f"alpha {alpha:<5} roboflow -> Sethy {cells[0]}   Sethy -> roboflow {cells[1]}", flush=True)
 
 
+@dataclass
+class NearestMeanHead(PatchHead):
+    """The served head's scaler and kNN bank, but class probabilities from the cosine similarity to each patch
+    class's mean (standardised, L2-normalised features), softmax at temperature `tau`; `mix` > 0 averages them with
+    the logistic regression's (1 - mix) x LR + mix x nearest mean."""
+
+    tau: float = 0.1
+    mix: float = 1.0
+    means: np.ndarray | None = None
+    classes_: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray, t: np.ndarray, background: int | None) -> NearestMeanHead:
+        super().fit(X, t, background)
+        Z = self._unit(X)
+        self.classes_ = np.unique(t)
+        m = np.stack([Z[t == c].mean(0) for c in self.classes_])
+        self.means = m / np.linalg.norm(m, axis=1, keepdims=True)
+        return self
+
+    def _unit(self, X: np.ndarray) -> np.ndarray:
+        Z = self.scaler.transform(X)
+        return Z / np.linalg.norm(Z, axis=1, keepdims=True)
+
+    def proba(self, X: np.ndarray, n_out: int) -> np.ndarray:
+        assert self.means is not None and self.classes_ is not None
+        s = self._unit(X) @ self.means.T / self.tau
+        p = np.exp(s - s.max(1, keepdims=True))
+        out = np.zeros((len(X), n_out))
+        out[:, self.classes_] = p / p.sum(1, keepdims=True)
+        return out if self.mix >= 1 else (1 - self.mix) * super().proba(X, n_out) + self.mix * out
+
+
+@dataclass
+class KnnVoteHead(PatchHead):
+    """Class probabilities from the `votes` nearest training patches of every class (background included; cosine
+    similarity of standardised features), each vote weighted by 1 / its class's share of the training patches."""
+
+    votes: int = 10
+    train: np.ndarray | None = None
+    labels: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray, t: np.ndarray, background: int | None) -> KnnVoteHead:
+        super().fit(X, t, background)
+        Z = self.scaler.transform(X)
+        self.train, self.labels = (Z / np.linalg.norm(Z, axis=1, keepdims=True)).astype(np.float32), t
+        return self
+
+    def proba(self, X: np.ndarray, n_out: int) -> np.ndarray:
+        assert self.train is not None and self.labels is not None
+        Z = self.scaler.transform(X)
+        near = np.argpartition(-(Z / np.linalg.norm(Z, axis=1, keepdims=True)) @ self.train.T, self.votes, 1)
+        lab = self.labels[near[:, : self.votes]]
+        out = np.full((len(X), n_out), 1e-3)
+        for c in np.unique(self.labels):
+            out[:, c] += (lab == c).sum(1) / np.mean(self.labels == c)
+        return out / out.sum(1, keepdims=True)
+
+
+HEAD_TYPES: dict[str, Callable[..., PatchHead]] = {
+    "logistic regression (served)": PatchHead,
+    "kNN vote, k 10": partial(KnnVoteHead, votes=10), "kNN vote, k 25": partial(KnnVoteHead, votes=25),
+    "nearest class mean, tau 0.05": partial(NearestMeanHead, tau=0.05),
+    "nearest class mean, tau 0.1": partial(NearestMeanHead, tau=0.1),
+    "0.7 LR + 0.3 nearest mean": partial(NearestMeanHead, tau=0.1, mix=0.3),
+    "0.5 LR + 0.5 nearest mean": partial(NearestMeanHead, tau=0.1, mix=0.5),
+}
+
+
+def trial_head_types(d: Data, cfg: LesionPatchConfig, max_images: int | None = None) -> None:
+    """Leave one source out with another head over the same frozen patch features (pipeline's evaluate_loso, its
+    rules chosen on the training source as served)."""
+    from models import lesion_patch_pipeline as pipeline
+
+    print("\nhead_types: leave one source out, macro-F1 / answered / accuracy of answered / ECE")
+    for name, head in HEAD_TYPES.items():
+        with mock.patch.object(pipeline, "PatchHead", head):
+            out = pipeline.evaluate_loso(d, cfg)
+        cells = [f"{r['macro_f1']:.3f} / {r['answered']:.3f} / {r['answered_accuracy'] or 0:.3f} / {r['ece']:.3f}"
+                 for r in out.values()]
+        print(f"{name:<30} roboflow -> Sethy {cells[0]}   Sethy -> roboflow {cells[1]}", flush=True)
+
+
 TRIALS = {"leaf_fusion": trial_leaf_fusion, "mil_background": trial_mil_background, "flip_tta": trial_flip_tta,
           "finetuned_leaf": trial_finetuned_leaf, "finetuned_leaf_insource": trial_finetuned_leaf_insource,
-          "feature_centring": trial_feature_centring}
+          "feature_centring": trial_feature_centring, "head_types": trial_head_types}
 
 
 def main(argv: list[str] | None = None) -> None:

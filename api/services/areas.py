@@ -49,6 +49,10 @@ MIN_AREA_HA_PERENNIAL = 1.0
 # 982,880 ha square (0.9 x 0.9 degrees, three times Sóc Trăng province) was accepted and then blocked every other
 # owner's import in it as an overlap.
 MAX_AREA_HA = 10_000.0
+# Vietnam's mainland and its inhabited islands (Phú Quốc, Côn Đảo) lie within this lon/lat box. A boundary outside it
+# is most often a coordinate mistake (another CRS read as degrees, a sign or digit slip, a point at 0, 0); it is
+# recorded with a warning, not refused (a research plot abroad is possible). A point at sea inside the box is not caught.
+VIETNAM_EXTENT = (102.0, 8.3, 109.6, 23.5)
 PERENNIAL_CROPS = {"fruit", "mango", "durian", "longan", "pomelo", "coconut", "coffee", "pepper", "citrus", "dragon fruit"}
 
 
@@ -112,6 +116,17 @@ def size_warnings(code: str, crop: str, ha: float, perennial: bool | None = None
     return []
 
 
+def place_warnings(code: str, bounds: tuple[float, float, float, float]) -> list[str]:
+    """A warning when the boundary (lon/lat bounds) lies wholly or partly outside VIETNAM_EXTENT."""
+    w, s, e, n = bounds
+    x0, y0, x1, y1 = VIETNAM_EXTENT
+    if x0 <= w and e <= x1 and y0 <= s and n <= y1:
+        return []
+    lon, lat = (w + e) / 2, (s + n) / 2
+    return [f"{code}: the boundary lies at {lat:.4f}°N {lon:.4f}°E, outside Vietnam (longitude {x0}-{x1}, latitude "
+            f"{y0}-{y1}); check the coordinates and the file's CRS (lon/lat in EPSG:4326, or VN-2000 declared)"]
+
+
 def find_account(session: Session, username: str) -> Account:
     acc = session.scalar(select(Account).where(Account.username == username))
     if acc is None:
@@ -154,7 +169,7 @@ def build_area(session: Session, data: AreaCreate, caller: Account) -> tuple[Gro
     )
     area.centroid_lon, area.centroid_lat = centroid(b.geojson)
     area.owner = owner
-    return area, size_warnings(code, area.crop, b.area_ha, data.perennial)
+    return area, size_warnings(code, area.crop, b.area_ha, data.perennial) + place_warnings(code, b.bounds)
 
 
 def check_overlap(session: Session, area: GrowingArea, caller: Account, override_reason: str | None) -> None:
@@ -486,7 +501,8 @@ def update_area(session: Session, area: GrowingArea, data: AreaUpdate, account: 
     for k, v in canonical_fields(session, changes).items():
         setattr(area, k, v)
     session.commit()
-    return to_public(area, warnings + size_warnings(area.code, area.crop, area.area_ha))
+    bounds = (area.min_lon, area.min_lat, area.max_lon, area.max_lat)
+    return to_public(area, warnings + size_warnings(area.code, area.crop, area.area_ha) + place_warnings(area.code, bounds))
 
 
 def moved_warning(session: Session, area: GrowingArea, old: BaseGeometry) -> list[str]:
