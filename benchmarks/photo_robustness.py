@@ -2,7 +2,8 @@
 the changes another phone or another light brings: darker and brighter exposure, warm and cool white balance, a small
 photo, the leaf turned upright, heavy JPEG compression. Per change: right, wrong disease named, unsure, refused, and
 how many photos answered right as they are became a wrong disease. An honest model may lose answers to "unsure"
-under such changes; it should not become confidently wrong.
+under such changes; it should not become confidently wrong. A second table: how far the severity (lesion % of the
+leaf, SES grade) and the growth score move from the photo as it is, over the photos that have one both ways.
 
     python benchmarks/photo_robustness.py [--bundle VERSION] [--benchmark field_photo-v1]
 """
@@ -57,14 +58,31 @@ def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def outcome(scorer: PhotoScorer, data: bytes, label: str) -> str:
+def outcome(scorer: PhotoScorer, data: bytes, label: str) -> tuple[str, tuple[float | None, int | None, int | None]]:
+    """(right | wrong | unsure | refused | rejected, (lesion % of the leaf, SES grade, growth score))."""
     try:
-        d = scorer.score(data).diagnosis
+        r = scorer.score(data)
     except BadInput:
-        return "rejected"  # refused at upload (e.g. too few pixels)
+        return "rejected", (None, None, None)  # refused at upload (e.g. too few pixels)
+    d, measured = r.diagnosis, (r.severity.affected_pct, r.severity.ses, r.growth.score)
     if d.status == "retake":
-        return "refused"
-    return "right" if d.label == label else ("unsure" if d.label == "unsure" else "wrong")
+        return "refused", measured
+    return ("right" if d.label == label else ("unsure" if d.label == "unsure" else "wrong")), measured
+
+
+def measures_table(shifts: dict[str, list[tuple[tuple, tuple]]]) -> None:
+    """Per change: mean |difference| from the photo as it is of the lesion %, the share of SES grades changed and the
+    mean |grade difference|, the mean |difference| of the growth score (photos measured both ways)."""
+    print(f"\n{'change':<16}{'severity n':>11}{'|d lesion %|':>13}{'SES changed':>12}{'|d SES|':>8}{'growth n':>9}"
+          f"{'|d growth|':>11}")
+    for name, pairs in shifts.items():
+        sev = np.array([(a[0], b[0], a[1], b[1]) for a, b in pairs if a[1] is not None and b[1] is not None], float)
+        gro = np.array([(a[2], b[2]) for a, b in pairs if a[2] is not None and b[2] is not None], float)
+        cells = [f"{len(sev):>11}"]
+        cells += [f"{np.abs(sev[:, 0] - sev[:, 1]).mean():>13.2f}", f"{(sev[:, 2] != sev[:, 3]).mean():>12.2f}",
+                  f"{np.abs(sev[:, 2] - sev[:, 3]).mean():>8.2f}"] if len(sev) else [f"{'-':>13}{'-':>12}{'-':>8}"]
+        cells += [f"{len(gro):>9}", f"{np.abs(gro[:, 0] - gro[:, 1]).mean():>11.1f}" if len(gro) else f"{'-':>11}"]
+        print(f"{name:<16}" + "".join(cells))
 
 
 def main() -> None:
@@ -76,19 +94,23 @@ def main() -> None:
     scorer = PhotoScorer(load_photo_model(bundle))
     rows = read_benchmark(benchmark_path(a.benchmark))
     stats: dict[str, Counter] = defaultdict(Counter)
+    shifts: dict[str, list[tuple[tuple, tuple]]] = defaultdict(list)
     for r in rows:
         rgb = np.asarray(ImageOps.exif_transpose(Image.open(r.path)).convert("RGB"))  # as the served decoder turns it
-        first = None
+        first, base = None, None
         for name, (change, quality) in CHANGES.items():
-            out = outcome(scorer, _jpeg(change(rgb), quality), r.label)
+            out, measured = outcome(scorer, _jpeg(change(rgb), quality), r.label)
             stats[name][out] += 1
-            first = first or out
+            first, base = first or out, base or measured
             stats[name]["right -> wrong"] += int(first == "right" and out == "wrong")
+            if name != "as is":
+                shifts[name].append((base, measured))
     print(f"field_photo {bundle.name} on {a.benchmark} ({len(rows)} photos), served pipeline")
     cols = ("right", "wrong", "unsure", "refused", "rejected", "right -> wrong")
     print(f"{'change':<16}" + "".join(f"{c:>15}" for c in cols))
     for name in CHANGES:
         print(f"{name:<16}" + "".join(f"{stats[name][c]:>15}" for c in cols))
+    measures_table(shifts)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 the served design (1.7.0's LesionPatchConfig) in one run:
 
     python -m models.photo_design_trials
-        [--trial leaf_fusion|mil_background|flip_tta|finetuned_leaf|feature_centring|head_types|all] [--max-images N]
+        [--trial leaf_fusion|mil_background|flip_tta|finetuned_leaf|feature_centring|head_types|off_leaf_background|all]
+        [--max-images N]
 
 - leaf_fusion: the issue's "lesion votes pooled per leaf and fused with the leaf model". A whole-leaf head (the leaf
   found by the candidate rule at the working size, the background neutralised, the leaf cropped, turned long side
@@ -26,6 +27,9 @@ the served design (1.7.0's LesionPatchConfig) in one run:
 - head_types: other heads over the same frozen patch features: a class-balanced kNN vote (background patches
   included), the nearest class mean (cosine, softmax at a temperature), and the served logistic regression averaged
   with the nearest mean.
+- off_leaf_background: background patches cut beyond each training photo's leaf (straw, soil, hands: the candidate
+  rule's lesion colours off the leaf) added as the background class, to the Sethy head (no background class without
+  lesion boxes) and to both.
 
 Measured on 2026-12-02 and 2026-12-03 (392 photos outside the frozen benchmark): CHANGELOG and
 models/field_photo/1.7.0/EVALUATION.md.
@@ -37,6 +41,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 from unittest import mock
 
 import cv2
@@ -409,9 +414,75 @@ def trial_head_types(d: Data, cfg: LesionPatchConfig, max_images: int | None = N
         print(f"{name:<30} roboflow -> Sethy {cells[0]}   Sethy -> roboflow {cells[1]}", flush=True)
 
 
+def off_leaf_patches(d: Data, cfg: LesionPatchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(features, photo index) of background patches cut beyond each photo's leaf: the candidate rule's lesion
+    colours (yellow-brown, grey-white, dark) off the leaf and 3 px clear of it, not green, lit, not paper (straw,
+    soil, hands, stubble), at most 6 parts a photo, cut and measured as candidates are."""
+    from inference.lesion_patches import PAPER_HSV, box_patches, components, leaf_reference, lesion_colour, to_batch
+    from models.lesion_patch_pipeline import with_colour
+
+    emb = d.embedder(cfg)
+    xs, imgs = [], []
+    for i, r in enumerate(tqdm(d.rows, desc="off-leaf patches", unit="photo")):
+        rgb = decode_rgb(r.path, cfg.working_short_side)
+        leaf, lesion = leaf_and_candidates(rgb)
+        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+        colour = cv2.inRange(hsv, (0, 0, 0), (26, 255, 255))
+        for lo, hi in (((161, 0, 0), (255, 255, 255)), ((0, 0, 111), (255, 45, 255)), ((0, 41, 0), (255, 255, 89))):
+            colour |= cv2.inRange(hsv, lo, hi)
+        near = cv2.dilate(leaf.view(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        region = (colour > 0) & (cv2.inRange(hsv, (27, 46, 41), (95, 255, 255)) == 0) & ~near & \
+            (cv2.inRange(hsv, (0, 0, 31), (255, 255, 255)) > 0) & (cv2.inRange(hsv, *PAPER_HSV) == 0)
+        region = cv2.morphologyEx(region.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+        lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+        ref = leaf_reference(lab, leaf, lesion)
+        for c in components(region, 6, 4 * cfg.min_component_fraction):
+            col = lesion_colour(lab, region, ref, (c.x0, c.y0, c.x1, c.y1))
+            if col is not None:
+                ps = box_patches(rgb, (c.x0, c.y0, c.x1, c.y1), cfg.patch_px, cfg.context)
+                xs.append(with_colour(emb(to_batch(ps, PATCH_MEAN, PATCH_STD)), col, cfg))
+                imgs += [i] * len(ps)
+    return np.concatenate(xs), np.array(imgs, int)
+
+
+def trial_off_leaf_background(d: Data, cfg: LesionPatchConfig, max_images: int | None = None) -> None:
+    """Leave one source out with background patches from beyond the leaf added to training (the training photos'
+    own): to the Sethy head, which has no background class without lesion boxes, and to both."""
+    from models import lesion_patch_pipeline as pipeline
+
+    BX, BI = off_leaf_patches(d, cfg)
+    print(f"\noff_leaf_background: {len(BX)} patches ({int((d.src[BI] == 'sethy2020').sum())} Sethy); leave one source "
+          "out, macro-F1 / answered / accuracy of answered / ECE")
+    base_train_set = pipeline.train_set
+
+    def train_set(dd: Data, imgs: np.ndarray, classes: list[int], sethy_labels: np.ndarray | None = None) -> tuple:
+        X, t = base_train_set(dd, imgs, classes, sethy_labels)
+        m = np.isin(BI, imgs)
+        return np.concatenate([X, BX[m]]), np.concatenate([t, np.full(m.sum(), len(classes))])
+
+    def sethy_bg_head(dd: Data, imgs: np.ndarray, cfg_: LesionPatchConfig) -> PatchHead:
+        lab = np.where(np.isin(dd.cands.img, imgs) & (dd.src[dd.cands.img] == "sethy2020"), dd.y[dd.cands.img], -1)
+        m = np.isin(BI, imgs) & (dd.src[BI] == "sethy2020")
+        X = np.concatenate([dd.cands.X[lab >= 0], BX[m]])
+        t = np.concatenate([lab[lab >= 0], np.full(m.sum(), len(dd.classes))])
+        return PatchHead(C=cfg_.C, k=cfg_.knn_k, colour_weight=cfg_.colour_weight).fit(X, t, background=len(dd.classes))
+
+    variants: list[tuple[str, dict[str, Any]]] = [
+        ("served (no off-leaf patches)", {"train_set": base_train_set}),
+        ("off-leaf background, Sethy head", {"sethy_head": sethy_bg_head}),
+        ("off-leaf background, both heads", {"sethy_head": sethy_bg_head, "train_set": train_set})]
+    for name, patches in variants:
+        with mock.patch.multiple(pipeline, **patches):
+            out = pipeline.evaluate_loso(d, cfg)
+        cells = [f"{r['macro_f1']:.3f} / {r['answered']:.3f} / {r['answered_accuracy'] or 0:.3f} / {r['ece']:.3f}"
+                 for r in out.values()]
+        print(f"{name:<34} roboflow -> Sethy {cells[0]}   Sethy -> roboflow {cells[1]}", flush=True)
+
+
 TRIALS = {"leaf_fusion": trial_leaf_fusion, "mil_background": trial_mil_background, "flip_tta": trial_flip_tta,
           "finetuned_leaf": trial_finetuned_leaf, "finetuned_leaf_insource": trial_finetuned_leaf_insource,
-          "feature_centring": trial_feature_centring, "head_types": trial_head_types}
+          "feature_centring": trial_feature_centring, "head_types": trial_head_types,
+          "off_leaf_background": trial_off_leaf_background}
 
 
 def main(argv: list[str] | None = None) -> None:
