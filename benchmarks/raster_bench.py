@@ -6,7 +6,8 @@ same run with two baselines:
 - `naive`: numpy on the whole raster read at once (no outputs written);
 and, with --before DIR, the indices case from another checkout (the code before a change), and with --baseline-bundle
 VERSION the model case with another drone_damage bundle (model_base), in turn with the others.
-With --runs N every case runs N times, in turn, and the medians are printed (x gdal_calc: the median of the run-by-run
+With --runs N every case runs N times, in turn (each run starting at the next case; the disk write-back flushed before
+each case, untimed), and the medians are printed (x gdal_calc: the median of the run-by-run
 ratios), so a drift of the shared machine's speed hits every case alike. Then how time grows with size (time ~ size^k).
 
 Each case runs in a fresh process so that its peak RSS is its own (gdal_calc's is its child's); the pipeline's
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -129,7 +131,8 @@ def _print_case(real_mp: float, mode: str, runs: dict[str, list[dict]]) -> dict 
 
 
 def _sizes(a: argparse.Namespace, has_calc: bool) -> list[tuple[float, str, dict]]:
-    """Every case at every size, in turn, run after run (a drift of the machine's speed hits them all)."""
+    """Every case at every size, in turn, run after run (a drift of the machine's speed hits them all), each run
+    starting at the next case."""
     import rasterio
     from rasters import tiled_ortho
 
@@ -142,8 +145,12 @@ def _sizes(a: argparse.Namespace, has_calc: bool) -> list[tuple[float, str, dict
             (["before"] if a.before else []) + (["model"] if a.bundle and mp <= a.model_max else []) + \
             (["model_base"] if a.base and mp <= a.model_max else [])
         runs: dict[str, list[dict]] = {m: [] for m in modes}
-        for _ in range(a.runs):
-            for mode in modes:
+        for k in range(a.runs):
+            # each run starts at another case, and the disk's write-back is flushed before every case (untimed): a
+            # case run right after gdal_calc wrote 1.6 GB at 400 MP was slowed by that write-back (16.0 s against
+            # 11.4-11.8 s run after another pipeline case)
+            for mode in modes[k % len(modes):] + modes[: k % len(modes)]:
+                os.sync()
                 b = a.base if mode == "model_base" else a.bundle or None
                 runs[mode].append(run_case(mode, path, b, a.before if mode == "before" else REPO))
         for mode in modes:

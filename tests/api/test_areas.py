@@ -82,9 +82,8 @@ def test_small_area_warns_but_is_recorded(client: TestClient, admin: dict) -> No
     assert "1.0 ha legal minimum" in r.json()["warnings"][0]
 
 
-
 def test_boundary_outside_vietnam_warns_but_is_recorded(client: TestClient, admin: dict) -> None:
-    """A field moved by a coordinate slip (here 9.56 N 15.97 E, a digit of the longitude lost: Libya) is stored,
+    """A field moved by a coordinate slip (here 9.56 N 15.97 E, a digit of the longitude lost: southern Chad) is stored,
     with a warning that says where it lies; a change of its boundary back into Vietnam clears the warning."""
     f = area_payload()["boundary"]
     slipped = {"type": "Polygon", "coordinates": [[[x - 90.0, y] for x, y in f["coordinates"][0]]]}
