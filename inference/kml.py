@@ -12,7 +12,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from inference.geo import to_wgs84_valid
-from inference.zones import SprayPlan
+from inference.zones import NamedExclusion, SprayPlan, named_exclusions
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 SCHEMA = [("zone_id", "int"), ("rate", "double"), ("unit", "string"), ("rate_class", "string"),
@@ -120,10 +120,11 @@ def plan_kml(plan: SprayPlan, title: str = "spray_zones", typed: bool = True) ->
     boundary = _folder(doc, "field_boundary")
     b = to_wgs84_valid(plan.boundary_utm, crs)
     _geometry(_placemark(boundary, f"field, {plan.boundary_utm.area / 1e4:.4f} ha", b, "#field_boundary"), b)
-    if not plan.exclusions_utm.is_empty:
-        e = to_wgs84_valid(plan.exclusions_utm, crs)
+    if not plan.exclusions_utm.is_empty:  # each no-spray area by its name (a pond, a house, a canal)
         exclusions = _folder(doc, "exclusions")
-        _geometry(_placemark(exclusions, "no spraying (exclusions with their buffers)", e, "#exclusion"), e)
+        for x in named_exclusions(plan):
+            e = to_wgs84_valid(x.geometry_utm, crs)
+            _geometry(_placemark(exclusions, exclusion_label(x), e, "#exclusion"), e)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 
@@ -149,3 +150,11 @@ def features_kml(title: str, features: list[tuple[str, Any, dict[str, Any]]]) ->
                 ET.SubElement(sd, "SimpleData", name=n).text = str(attrs[n])
         _geometry(pm, geom)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def exclusion_label(x: NamedExclusion) -> str:
+    """"Ao cá: no spraying (water, 30 m buffer)"; the field without imagery: "no imagery: no spraying"."""
+    if x.kind == "no_imagery":
+        return "no imagery: no spraying (fly it again to plan it)"
+    buffer = f", {x.buffer_m:g} m buffer" if x.buffer_m > 0 else ""
+    return f"{x.name}: no spraying ({x.kind.replace('_', ' ')}{buffer})"

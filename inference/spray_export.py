@@ -30,7 +30,7 @@ from inference.errors import BadInput, TooLarge
 from inference.geo import reproject, to_wgs84_valid
 from inference.kml import plan_kml
 from inference.vectors import write_features
-from inference.zones import SprayPlan
+from inference.zones import SprayPlan, named_exclusions
 
 FIELDS = ["zone_id", "rate", "unit", "rate_class", "area_ha", "damaged_fraction"]
 DDI_VOLUME_PER_AREA = "0001"  # Setpoint Volume Per Area Application Rate, mm3/m2 (1 L/ha = 100 mm3/m2)
@@ -104,14 +104,15 @@ def export_gpkg(plan: SprayPlan, dest: Path) -> Path:
     b = to_wgs84_valid(plan.boundary_utm, f"EPSG:{plan.utm_epsg}")  # outer rings CCW, holes CW
     _write_vector(tmp, "GPKG", [b], [{"name": "field", "area_ha": round(plan.boundary_utm.area / 1e4, 6)}],
                   "field_boundary", append=True)
-    # the exclusions layer is always there, of one type (MultiPolygon, a text name), empty without exclusions, so a
-    # tool's import finds the layers it expects
-    e = []
-    if not plan.exclusions_utm.is_empty:
-        g = reproject(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}", "EPSG:4326")
-        e = [shapely.MultiPolygon([p for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon"])]
-    write_features(tmp, "GPKG", e, [{"name": "buffered exclusions"}] * len(e), "exclusions", fields=["name"],
-                   append=True, geometry_type="MultiPolygon")
+    # the exclusions layer is always there, of one type (MultiPolygon; name, kind, buffer_m), empty without
+    # exclusions, so a tool's import finds the layers it expects; one feature per no-spray area, by its name
+    e, ep = [], []
+    for x in named_exclusions(plan) if not plan.exclusions_utm.is_empty else []:
+        g = to_wgs84_valid(x.geometry_utm, f"EPSG:{plan.utm_epsg}")
+        e.append(shapely.MultiPolygon([p for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon"]))
+        ep.append({"name": x.name, "kind": x.kind, "buffer_m": x.buffer_m})
+    write_features(tmp, "GPKG", e, ep, "exclusions", fields=["name", "kind", "buffer_m"], append=True,
+                   geometry_type="MultiPolygon", numeric=frozenset({"buffer_m"}))
     os.replace(tmp, dest)
     return dest
 
@@ -150,6 +151,17 @@ def file_safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", ascii_).strip("_") or "field"
 
 
+def _write_obstacles(plan: SprayPlan, folder: Path, area_code: str) -> None:
+    """The DJI package's obstacles Shapefile: one feature per no-spray area (kind "no-spray"; its name, its kind as
+    `excl_kind`, its buffer in metres)."""
+    folder.mkdir()
+    named = named_exclusions(plan)
+    _write_vector(folder / f"{area_code}_obstacles.shp", "ESRI Shapefile",
+                  [to_wgs84_valid(x.geometry_utm, f"EPSG:{plan.utm_epsg}") for x in named],
+                  [{"kind": "no-spray", "name": x.name, "excl_kind": x.kind, "buffer_m": x.buffer_m} for x in named],
+                  f"{area_code}_obstacles", encoding="UTF-8")
+
+
 def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes: int = 10 * 1024 * 1024) -> Path:
     """DJI Agras prescription package: a zip of one folder with boundary/<code>.shp (field boundary, EPSG:4326),
     rate_map.tif (single band float32 L/ha, EPSG:4326, -1 outside the field) with its world file rate_map.tfw, and
@@ -170,11 +182,8 @@ def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes:
         (root / "zones").mkdir()
         _write_vector(root / "zones" / f"{area_code}_zones.shp", "ESRI Shapefile", zg, zp, f"{area_code}_zones",
                       encoding="UTF-8")
-        if not plan.exclusions_utm.is_empty:  # never to be flown over or sprayed: the buffered exclusions
-            (root / "obstacles").mkdir()
-            _write_vector(root / "obstacles" / f"{area_code}_obstacles.shp", "ESRI Shapefile",
-                          [to_wgs84_valid(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}")], [{"kind": "no-spray"}],
-                          f"{area_code}_obstacles", encoding="UTF-8")
+        if not plan.exclusions_utm.is_empty:  # never to be flown over or sprayed: the buffered exclusions, by name
+            _write_obstacles(plan, root / "obstacles", area_code)
         grid, transform, dlat, dlon = rate_grid(plan)
         tif = root / "rate_map.tif"
         with rasterio.open(tif, "w", driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1,

@@ -261,13 +261,14 @@ def _plain(v: Any) -> Any:
 
 def write_features(path: Path, driver: str, geoms: list[Any], props: list[dict[str, Any]], layer: str,
                    fields: list[str] | None = None, append: bool = False, geometry_type: str | None = None,
-                   **kw: Any) -> None:
+                   numeric: frozenset[str] = frozenset(), **kw: Any) -> None:
     """Write polygons with attributes (EPSG:4326) through GDAL: one layer of a GeoPackage, a Shapefile, ...
-    A column of text is written as text, numbers as numbers; `fields` names the columns of an empty layer (text);
+    A column of text is written as text, numbers as numbers; `fields` names the columns of an empty layer (text, but
+    real numbers for the names in `numeric`, so the layer has one schema with or without features);
     `geometry_type` fixes the layer's type (else the geometries', Polygon for an empty layer)."""
     names = list(props[0]) if props else list(fields or [])
-    data = [np.array([p[n] for p in props], dtype=object if not props or any(isinstance(p[n], str) for p in props)
-                     else None) for n in names]
+    data = [np.array([p[n] for p in props], dtype=(np.float64 if n in numeric else object) if not props else
+                     object if any(isinstance(p[n], str) for p in props) else None) for n in names]
     geoms = [shapely.force_2d(g) for g in geoms]
     gtype = geometry_type or ("MultiPolygon" if any(g.geom_type == "MultiPolygon" for g in geoms) else (
         geoms[0].geom_type if geoms else "Polygon"))

@@ -179,34 +179,62 @@ def main_direction_deg(poly: BaseGeometry) -> float:
     return math.degrees(math.atan2(dy, dx)) % 180.0
 
 
-def _exclusions_utm(layers: list[ExclusionLayer], epsg: int) -> BaseGeometry:
+def _layer_parts(layer: ExclusionLayer, epsg: int) -> list[BaseGeometry]:
+    """One exclusion layer's features in UTM, each buffered by the layer's buffer (BadInput for a null, invalid,
+    projected or widthless feature)."""
     parts = []
-    for layer in layers:
-        gj = layer.geojson
-        for i, g in enumerate(geojson_geometries(gj)):
-            if g is None:
-                raise BadInput(f"exclusion {layer.name!r} feature {i} has no geometry (it is null): draw it, or remove "
-                               "it from the file", reason="plan_exclusion_invalid")
-            try:
-                geom = shape(g)
-            except Exception as exc:  # noqa: BLE001
-                raise BadInput(f"exclusion {layer.name!r} feature {i} is not valid GeoJSON: {reason(exc)}",
-                               reason="plan_exclusion_invalid") from exc
-            if (problem := lonlat_bounds_problem(geom)) is not None:
-                raise BadInput(f"exclusion {layer.name!r} feature {i}: {problem}", reason="plan_exclusion_invalid")
-            if not geom.is_valid:
-                raise BadInput(f"exclusion {layer.name!r} feature {i} is not a valid geometry "
-                               f"({shapely.validation.explain_validity(geom)}); fix it in QGIS and upload again",
-                               reason="plan_exclusion_invalid")
-            u = reproject(geom, "EPSG:4326", f"EPSG:{epsg}")
-            if layer.buffer() <= 0 and u.geom_type not in ("Polygon", "MultiPolygon"):
-                # a line or a point has no width: with no buffer it excluded nothing, silently (a power line)
-                raise BadInput(f"exclusion {layer.name!r} feature {i} is a {u.geom_type} with no buffer: it would "
-                               "exclude nothing; give it buffer_m above 0 (its width on the ground and the distance "
-                               "to keep, e.g. 5 m for a power line) or draw it as a polygon",
-                               reason="plan_exclusion_without_width")
-            parts.append(u.buffer(layer.buffer()) if layer.buffer() > 0 else u)
+    for i, g in enumerate(geojson_geometries(layer.geojson)):
+        if g is None:
+            raise BadInput(f"exclusion {layer.name!r} feature {i} has no geometry (it is null): draw it, or remove "
+                           "it from the file", reason="plan_exclusion_invalid")
+        try:
+            geom = shape(g)
+        except Exception as exc:  # noqa: BLE001
+            raise BadInput(f"exclusion {layer.name!r} feature {i} is not valid GeoJSON: {reason(exc)}",
+                           reason="plan_exclusion_invalid") from exc
+        if (problem := lonlat_bounds_problem(geom)) is not None:
+            raise BadInput(f"exclusion {layer.name!r} feature {i}: {problem}", reason="plan_exclusion_invalid")
+        if not geom.is_valid:
+            raise BadInput(f"exclusion {layer.name!r} feature {i} is not a valid geometry "
+                           f"({shapely.validation.explain_validity(geom)}); fix it in QGIS and upload again",
+                           reason="plan_exclusion_invalid")
+        u = reproject(geom, "EPSG:4326", f"EPSG:{epsg}")
+        if layer.buffer() <= 0 and u.geom_type not in ("Polygon", "MultiPolygon"):
+            # a line or a point has no width: with no buffer it excluded nothing, silently (a power line)
+            raise BadInput(f"exclusion {layer.name!r} feature {i} is a {u.geom_type} with no buffer: it would "
+                           "exclude nothing; give it buffer_m above 0 (its width on the ground and the distance "
+                           "to keep, e.g. 5 m for a power line) or draw it as a polygon",
+                           reason="plan_exclusion_without_width")
+        parts.append(u.buffer(layer.buffer()) if layer.buffer() > 0 else u)
+    return parts
+
+
+def _exclusions_utm(layers: list[ExclusionLayer], epsg: int) -> BaseGeometry:
+    parts = [p for layer in layers for p in _layer_parts(layer, epsg)]
     return unary_union(parts) if parts else Polygon()
+
+
+@dataclass(frozen=True)
+class NamedExclusion:
+    """One no-spray area of a plan, for the exports: an exclusion layer of its config with its buffer, or the part of
+    the field left out for want of imagery (kind "no_imagery")."""
+
+    name: str
+    kind: str
+    buffer_m: float
+    geometry_utm: BaseGeometry
+
+
+def named_exclusions(plan: SprayPlan) -> list[NamedExclusion]:
+    """The plan's no-spray areas one by one (their union is plan.exclusions_utm): each exclusion layer, buffered, then
+    what is left of the union (the field without imagery) when it is more than a sliver. A plan rebuilt from its
+    GeoJSON has its config's layers, so its exports name them too."""
+    out = [NamedExclusion(layer.name, layer.kind, layer.buffer(), unary_union(parts))
+           for layer in plan.config.exclusions if (parts := _layer_parts(layer, plan.utm_epsg))]
+    rest = plan.exclusions_utm.difference(unary_union([e.geometry_utm for e in out])) if out else plan.exclusions_utm
+    if rest.area > SLIVER_M2 * 4:
+        out.append(NamedExclusion("no imagery", "no_imagery", 0.0, rest))
+    return out
 
 
 CHUNK_PX = 1 << 20  # damage pixels sampled at a time: about 120 MB of coordinates, whatever the raster's size

@@ -18,7 +18,7 @@ from shapely.geometry import shape
 
 from inference.spray_export import export
 from inference.zones import ExclusionLayer, SprayPlanConfig, plan_spray
-from tests.data.make_damage import canal_wgs84, damage_raster, field_boundary_wgs84
+from tests.data.make_damage import X0, Y0, canal_wgs84, damage_raster, field_boundary_wgs84
 
 SWEEP = list(itertools.product([3.5, 7.0, 11.0], [0.0, 2.0], [None, 17.0], [False, True]))  # 24 settings
 
@@ -55,8 +55,8 @@ def test_every_zone_is_valid_after_reprojection_over_the_sweep(dmg: str, tmp_pat
         assert [name for name, _ in pyogrio.list_layers(out)] == ["spray_zones", "field_boundary", "exclusions"]
         assert len(pyogrio.raw.read(out, layer="exclusions")[2]) == (1 if canal else 0)
         info = pyogrio.read_info(out, layer="exclusions")  # one type with or without exclusions
-        assert info["geometry_type"] == "MultiPolygon" and list(info["fields"]) == ["name"]
-        assert info["dtypes"][0] == "object"  # text, also in the empty layer
+        assert info["geometry_type"] == "MultiPolygon" and list(info["fields"]) == ["name", "kind", "buffer_m"]
+        assert list(info["dtypes"]) == ["object", "object", "float64"]  # text, text, a number, also in the empty layer
         out = export(plan, "kml", tmp_path / f"z{k}.kml", "VN-STOR-0001")
         _, _, geoms, _ = pyogrio.raw.read(out, layer="spray_zones")
         assert len(geoms) == len(fc["features"])
@@ -119,3 +119,46 @@ def test_a_zone_that_touches_itself_keeps_its_polygons_in_wgs84() -> None:
                     [(x0 + 30, y0 + 30), (x0 + 40, y0 + 30), (x0 + 40, y0 + 40), (x0 + 30, y0 + 40)]])
     h = to_wgs84_valid(slit, "EPSG:32648")
     assert h.is_valid and len(h.interiors) == 1  # the 7 m x 3 mm slit is gone, the 10 m square hole stays
+
+
+def test_every_export_names_each_no_spray_area(dmg: str, tmp_path: Path) -> None:
+    """A canal (a line, 10 m buffer) and a pond (a polygon, water's default buffer), over a damage raster that covers
+    the western 170 m of the field only: the GeoPackage, the KML and the DJI package's obstacles hold one feature per
+    no-spray area by its name, kind and buffer (they were merged into one "buffered exclusions"), and the field
+    without imagery is named as such. Their union is the plan's exclusions."""
+    import rasterio
+
+    from inference.geo import reproject
+    from inference.zones import named_exclusions
+
+    strip = tmp_path / "strip.tif"
+    with rasterio.open(dmg) as d:
+        prof, arr = d.profile, d.read(1)
+        arr[:, d.index(X0 + 170, Y0)[1]:] = 255
+    with rasterio.open(strip, "w", **prof) as d:
+        d.write(arr, 1)
+    pond = reproject(shapely.geometry.box(X0 + 20, Y0 + 20, X0 + 40, Y0 + 40), "EPSG:32648", "EPSG:4326")
+    cfg = config(7.0, 2.0, None, True).model_copy(update={"exclusions": [
+        ExclusionLayer(name="canal", kind="water", buffer_m=10, geojson=shapely.geometry.mapping(canal_wgs84())),
+        ExclusionLayer(name="Ao cá nhà ông Sáu", kind="water", geojson=shapely.geometry.mapping(pond))]})
+    plan = plan_spray(str(strip), field_boundary_wgs84(), cfg)
+    named = named_exclusions(plan)
+    assert [(x.name, x.kind) for x in named] == [("canal", "water"), ("Ao cá nhà ông Sáu", "water"),
+                                                 ("no imagery", "no_imagery")]
+    assert named[0].buffer_m == 10 and named[1].buffer_m == cfg.exclusions[1].buffer() > 0
+    union = shapely.unary_union([x.geometry_utm for x in named])
+    assert union.symmetric_difference(plan.exclusions_utm).area < 1.0  # m2
+    assert named[2].geometry_utm.area == pytest.approx(30 * 100, rel=0.1)  # the 30 m strip without imagery
+    _, _, geoms, fields = pyogrio.raw.read(export(plan, "gpkg", tmp_path / "z.gpkg", "VN-STOR-0001"), layer="exclusions")
+    assert list(fields[0]) == ["canal", "Ao cá nhà ông Sáu", "no imagery"]
+    assert list(fields[2]) == [10.0, cfg.exclusions[1].buffer(), 0.0]
+    assert all(shapely.from_wkb(g).is_valid for g in geoms)
+    kml = export(plan, "kml", tmp_path / "z.kml", "VN-STOR-0001").read_text()
+    assert "canal: no spraying (water, 10 m buffer)" in kml and "Ao cá nhà ông Sáu: no spraying (water" in kml
+    assert "no imagery: no spraying" in kml
+    out = export(plan, "dji", tmp_path / "p.zip", "VN-STOR-0001")
+    meta, _, geoms, fields = pyogrio.raw.read(
+        f"/vsizip/{out}/prescription_VN-STOR-0001/obstacles/VN-STOR-0001_obstacles.shp", encoding="UTF-8")
+    got = dict(zip(meta["fields"], fields, strict=True))
+    assert list(got["name"]) == ["canal", "Ao cá nhà ông Sáu", "no imagery"] and set(got["kind"]) == {"no-spray"}
+    assert len(geoms) == 3
