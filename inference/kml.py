@@ -124,7 +124,8 @@ def plan_kml(plan: SprayPlan, title: str = "spray_zones", typed: bool = True) ->
         exclusions = _folder(doc, "exclusions")
         for x in named_exclusions(plan):
             e = to_wgs84_valid(x.geometry_utm, crs)
-            _geometry(_placemark(exclusions, exclusion_label(x), e, "#exclusion"), e)
+            if not e.is_empty:  # no <coordinates /> placemark for a part too small to draw
+                _geometry(_placemark(exclusions, exclusion_label(x), e, "#exclusion"), e)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 

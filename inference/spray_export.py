@@ -30,7 +30,7 @@ from inference.errors import BadInput, TooLarge
 from inference.geo import reproject, to_wgs84_valid
 from inference.kml import plan_kml
 from inference.vectors import write_features
-from inference.zones import SprayPlan, named_exclusions
+from inference.zones import NamedExclusion, SprayPlan, named_exclusions
 
 FIELDS = ["zone_id", "rate", "unit", "rate_class", "area_ha", "damaged_fraction"]
 DDI_VOLUME_PER_AREA = "0001"  # Setpoint Volume Per Area Application Rate, mm3/m2 (1 L/ha = 100 mm3/m2)
@@ -107,8 +107,7 @@ def export_gpkg(plan: SprayPlan, dest: Path) -> Path:
     # the exclusions layer is always there, of one type (MultiPolygon; name, kind, buffer_m), empty without
     # exclusions, so a tool's import finds the layers it expects; one feature per no-spray area, by its name
     e, ep = [], []
-    for x in named_exclusions(plan) if not plan.exclusions_utm.is_empty else []:
-        g = to_wgs84_valid(x.geometry_utm, f"EPSG:{plan.utm_epsg}")
+    for x, g in _exclusions_4326(plan):
         e.append(shapely.MultiPolygon([p for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon"]))
         ep.append({"name": x.name, "kind": x.kind, "buffer_m": x.buffer_m})
     write_features(tmp, "GPKG", e, ep, "exclusions", fields=["name", "kind", "buffer_m"], append=True,
@@ -155,11 +154,17 @@ def _write_obstacles(plan: SprayPlan, folder: Path, area_code: str) -> None:
     """The DJI package's obstacles Shapefile: one feature per no-spray area (kind "no-spray"; its name, its kind as
     `excl_kind`, its buffer in metres)."""
     folder.mkdir()
-    named = named_exclusions(plan)
-    _write_vector(folder / f"{area_code}_obstacles.shp", "ESRI Shapefile",
-                  [to_wgs84_valid(x.geometry_utm, f"EPSG:{plan.utm_epsg}") for x in named],
-                  [{"kind": "no-spray", "name": x.name, "excl_kind": x.kind, "buffer_m": x.buffer_m} for x in named],
+    named = _exclusions_4326(plan)
+    _write_vector(folder / f"{area_code}_obstacles.shp", "ESRI Shapefile", [g for _, g in named],
+                  [{"kind": "no-spray", "name": x.name, "excl_kind": x.kind, "buffer_m": x.buffer_m} for x, _ in named],
                   f"{area_code}_obstacles", encoding="UTF-8")
+
+
+def _exclusions_4326(plan: SprayPlan) -> list[tuple[NamedExclusion, Any]]:
+    """The plan's named no-spray areas with their outlines in EPSG:4326 (valid, RFC 7946 rings), those too small to
+    draw left out (no empty geometry in a file)."""
+    out = [(x, to_wgs84_valid(x.geometry_utm, f"EPSG:{plan.utm_epsg}")) for x in named_exclusions(plan)]
+    return [(x, g) for x, g in out if not g.is_empty]
 
 
 def export_dji(plan: SprayPlan, dest: Path, area_code: str = "field", max_bytes: int = 10 * 1024 * 1024) -> Path:

@@ -227,12 +227,19 @@ class NamedExclusion:
 
 def named_exclusions(plan: SprayPlan) -> list[NamedExclusion]:
     """The plan's no-spray areas one by one (their union is plan.exclusions_utm): each exclusion layer, buffered, then
-    what is left of the union (the field without imagery) when it is more than a sliver. A plan rebuilt from its
-    GeoJSON has its config's layers, so its exports name them too."""
-    out = [NamedExclusion(layer.name, layer.kind, layer.buffer(), unary_union(parts))
-           for layer in plan.config.exclusions if (parts := _layer_parts(layer, plan.utm_epsg))]
+    the field left out for want of imagery when the plan has some (its summary's no_imagery_area_ha). A layer under
+    SLIVER_M2 is left out (an export would hold an empty geometry for it). A plan stored before a layer's checks were
+    added (a point with no buffer, swapped coordinates: refused since) is exported as before, one area named
+    "buffered exclusions", rather than refused. A plan rebuilt from its GeoJSON has its config's layers."""
+    if plan.exclusions_utm.is_empty:
+        return []
+    try:
+        out = [NamedExclusion(layer.name, layer.kind, layer.buffer(), g) for layer in plan.config.exclusions
+               if (g := unary_union(_layer_parts(layer, plan.utm_epsg))).area > SLIVER_M2]
+    except BadInput:
+        return [NamedExclusion("buffered exclusions", "other", 0.0, plan.exclusions_utm)]
     rest = plan.exclusions_utm.difference(unary_union([e.geometry_utm for e in out])) if out else plan.exclusions_utm
-    if rest.area > SLIVER_M2 * 4:
+    if plan.summary is not None and plan.summary.no_imagery_area_ha and rest.area > SLIVER_M2:
         out.append(NamedExclusion("no imagery", "no_imagery", 0.0, rest))
     return out
 

@@ -162,3 +162,32 @@ def test_every_export_names_each_no_spray_area(dmg: str, tmp_path: Path) -> None
     got = dict(zip(meta["fields"], fields, strict=True))
     assert list(got["name"]) == ["canal", "Ao cá nhà ông Sáu", "no imagery"] and set(got["kind"]) == {"no-spray"}
     assert len(geoms) == 3
+
+
+def test_exports_hold_no_empty_exclusion_and_old_plans_still_export(dmg: str, tmp_path: Path) -> None:
+    """A pole as a point with a 0.1 m buffer (0.03 m2, under what an export can draw) is in no file as an empty
+    geometry (it was a KML placemark with no coordinates, an empty MultiPolygon, a null shape); a plan stored before
+    a point without a buffer was refused still exports, its exclusions as one "buffered exclusions" area."""
+    import json
+
+    from inference.geo import reproject
+    from inference.zones import plan_from_geojson
+
+    pole = reproject(shapely.geometry.Point(X0 + 50, Y0 + 50), "EPSG:32648", "EPSG:4326")
+    cfg = config(7.0, 2.0, None, True).model_copy(update={"exclusions": [
+        *config(7.0, 2.0, None, True).exclusions,
+        ExclusionLayer(name="pole", kind="power_line", buffer_m=0.1, geojson=shapely.geometry.mapping(pole))]})
+    plan = plan_spray(dmg, field_boundary_wgs84(), cfg)
+    kml = export(plan, "kml", tmp_path / "z.kml", "VN-STOR-0001").read_text()
+    assert "pole" not in kml and "<coordinates />" not in kml and "canal: no spraying" in kml
+    _, _, geoms, fields = pyogrio.raw.read(export(plan, "gpkg", tmp_path / "z.gpkg", "VN-STOR-0001"), layer="exclusions")
+    assert list(fields[0]) == ["canal"] and not any(shapely.from_wkb(g).is_empty for g in geoms)
+    out = export(plan, "dji", tmp_path / "p.zip", "VN-STOR-0001")
+    _, _, geoms, _ = pyogrio.raw.read(f"/vsizip/{out}/prescription_VN-STOR-0001/obstacles/VN-STOR-0001_obstacles.shp")
+    assert len(geoms) == 1 and all(g is not None for g in geoms)
+    fc = json.loads(json.dumps(plan.to_geojson()))
+    fc["cropwatch"]["config"]["exclusions"][1].update(buffer_m=0.0)  # refused today: a point excludes nothing
+    old = plan_from_geojson(fc)
+    _, _, geoms, fields = pyogrio.raw.read(export(old, "gpkg", tmp_path / "o.gpkg", "VN-STOR-0001"), layer="exclusions")
+    assert list(fields[0]) == ["buffered exclusions"] and len(geoms) == 1
+    assert "buffered exclusions: no spraying" in export(old, "kml", tmp_path / "o.kml", "VN-STOR-0001").read_text()
