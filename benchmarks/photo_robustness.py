@@ -3,7 +3,9 @@ the changes another phone or another light brings: darker and brighter exposure,
 photo, the leaf turned upright, heavy JPEG compression. Per change: right, wrong disease named, unsure, refused, and
 how many photos answered right as they are became a wrong disease. An honest model may lose answers to "unsure"
 under such changes; it should not become confidently wrong. A second table: how far the severity (lesion % of the
-leaf, SES grade) and the growth score move from the photo as it is, over the photos that have one both ways.
+leaf, SES grade) and the growth score move from the photo as it is, over the photos that have one both ways, and
+the severity over those whose answer (disease, or unsure and its likeliest) stayed the same: the lesion preset and
+the SES scale follow the diagnosis, so a changed answer moves the severity too.
 
     python benchmarks/photo_robustness.py [--bundle VERSION] [--benchmark field_photo-v1]
 """
@@ -58,29 +60,42 @@ def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def outcome(scorer: PhotoScorer, data: bytes, label: str) -> tuple[str, tuple[float | None, int | None, int | None]]:
-    """(right | wrong | unsure | refused | rejected, (lesion % of the leaf, SES grade, growth score))."""
+Measured = tuple[float | None, int | None, int | None, str | None]
+
+
+def outcome(scorer: PhotoScorer, data: bytes, label: str) -> tuple[str, Measured]:
+    """(right | wrong | unsure | refused | rejected, (lesion % of the leaf, SES grade, growth score, the severity's
+    disease: the scale it was graded on))."""
     try:
         r = scorer.score(data)
     except BadInput:
-        return "rejected", (None, None, None)  # refused at upload (e.g. too few pixels)
-    d, measured = r.diagnosis, (r.severity.affected_pct, r.severity.ses, r.growth.score)
+        return "rejected", (None, None, None, None)  # refused at upload (e.g. too few pixels)
+    d, sev = r.diagnosis, r.severity
+    measured = (sev.affected_pct, sev.ses, r.growth.score, f"{sev.scale}/{sev.segmentation}")
     if d.status == "retake":
         return "refused", measured
     return ("right" if d.label == label else ("unsure" if d.label == "unsure" else "wrong")), measured
 
 
-def measures_table(shifts: dict[str, list[tuple[tuple, tuple]]]) -> None:
+def _severity_cells(pairs: list[tuple[Measured, Measured]]) -> list[str]:
+    sev = np.array([(a[0], b[0], a[1], b[1]) for a, b in pairs], float)
+    if not len(sev):
+        return [f"{0:>6}{'-':>13}{'-':>12}{'-':>8}"]
+    return [f"{len(sev):>6}", f"{np.abs(sev[:, 0] - sev[:, 1]).mean():>13.2f}",
+            f"{(sev[:, 2] != sev[:, 3]).mean():>12.2f}", f"{np.abs(sev[:, 2] - sev[:, 3]).mean():>8.2f}"]
+
+
+def measures_table(shifts: dict[str, list[tuple[Measured, Measured]]]) -> None:
     """Per change: mean |difference| from the photo as it is of the lesion %, the share of SES grades changed and the
-    mean |grade difference|, the mean |difference| of the growth score (photos measured both ways)."""
-    print(f"\n{'change':<16}{'severity n':>11}{'|d lesion %|':>13}{'SES changed':>12}{'|d SES|':>8}{'growth n':>9}"
-          f"{'|d growth|':>11}")
+    mean |grade difference| (photos with a severity both ways; then those graded on the same scale with the same
+    lesion preset both ways), and the mean |difference| of the growth score."""
+    print(f"\n{'':<16}{'every photo with a severity':>39}   {'the same disease scale and preset':>39}")
+    print(f"{'change':<16}" + f"{'n':>6}{'|d lesion %|':>13}{'SES changed':>12}{'|d SES|':>8}" * 2
+          + f"{'growth n':>9}{'|d growth|':>11}")
     for name, pairs in shifts.items():
-        sev = np.array([(a[0], b[0], a[1], b[1]) for a, b in pairs if a[1] is not None and b[1] is not None], float)
+        both = [(a, b) for a, b in pairs if a[1] is not None and b[1] is not None]
         gro = np.array([(a[2], b[2]) for a, b in pairs if a[2] is not None and b[2] is not None], float)
-        cells = [f"{len(sev):>11}"]
-        cells += [f"{np.abs(sev[:, 0] - sev[:, 1]).mean():>13.2f}", f"{(sev[:, 2] != sev[:, 3]).mean():>12.2f}",
-                  f"{np.abs(sev[:, 2] - sev[:, 3]).mean():>8.2f}"] if len(sev) else [f"{'-':>13}{'-':>12}{'-':>8}"]
+        cells = _severity_cells(both) + _severity_cells([(a, b) for a, b in both if a[3] == b[3]])
         cells += [f"{len(gro):>9}", f"{np.abs(gro[:, 0] - gro[:, 1]).mean():>11.1f}" if len(gro) else f"{'-':>11}"]
         print(f"{name:<16}" + "".join(cells))
 
@@ -94,7 +109,7 @@ def main() -> None:
     scorer = PhotoScorer(load_photo_model(bundle))
     rows = read_benchmark(benchmark_path(a.benchmark))
     stats: dict[str, Counter] = defaultdict(Counter)
-    shifts: dict[str, list[tuple[tuple, tuple]]] = defaultdict(list)
+    shifts: dict[str, list[tuple[Measured, Measured]]] = defaultdict(list)
     for r in rows:
         rgb = np.asarray(ImageOps.exif_transpose(Image.open(r.path)).convert("RGB"))  # as the served decoder turns it
         first, base = None, None
