@@ -231,10 +231,13 @@ def _d9(x: float) -> str:
     return f"{x:.9f}".rstrip("0").rstrip(".") if "." in f"{x:.9f}" else f"{x:.9f}"
 
 
-def _isoxml_polygons(parent: ET.Element, geom: Any, polygon_type: str) -> None:
-    """PLN elements (type 1 boundary, 6 obstacle) with an exterior (LSG 1) and interior (LSG 2) rings."""
+def _isoxml_polygons(parent: ET.Element, geom: Any, polygon_type: str, designator: str | None = None) -> None:
+    """PLN elements (type 1 boundary, 6 obstacle) with an exterior (LSG 1) and interior (LSG 2) rings; `designator`:
+    the polygon's name (PLN B, at most 32 characters)."""
     for poly in getattr(geom, "geoms", [geom]):
         pln = ET.SubElement(parent, "PLN", A=polygon_type)
+        if designator:
+            pln.set("B", designator[:32].rstrip())
         for k, ring in enumerate([poly.exterior, *poly.interiors]):
             lsg = ET.SubElement(pln, "LSG", A="1" if k == 0 else "2")
             for x, y in ring.coords:
@@ -278,8 +281,8 @@ def isoxml_taskdata(plan: SprayPlan, area_code: str = "field") -> tuple[bytes, b
     pfd = ET.SubElement(root, "PFD", A="PFD1", C=area_code[:32].rstrip(), D=str(int(round(plan.boundary_utm.area))))
     b = to_wgs84_valid(plan.boundary_utm, f"EPSG:{plan.utm_epsg}")
     _isoxml_polygons(pfd, b, "1")  # field boundary
-    if not plan.exclusions_utm.is_empty:  # buffered exclusions as obstacles
-        _isoxml_polygons(pfd, to_wgs84_valid(plan.exclusions_utm, f"EPSG:{plan.utm_epsg}"), "6")
+    for x, g in _exclusions_4326(plan):  # the buffered exclusions as obstacles, by name
+        _isoxml_polygons(pfd, g, "6", x.name)
     # default and position-lost treatment: zone 1 (0 L/ha): a controller that loses GNSS stops spraying
     tsk = ET.SubElement(root, "TSK", A="TSK1", B=f"spray {area_code}"[:32].rstrip(), E="PFD1", G="1", H="1", I="1", J="0")
     for c, label, value in zones:

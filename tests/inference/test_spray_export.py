@@ -98,6 +98,13 @@ def test_isoxml_product_presentation_obstacles_and_position_lost(dmg: str, tmp_p
     zero = {t.get("A") for t in tsk.iter("TZN") if t.find("PDV").get("B") == "0"}
     assert tsk.get("I") in zero  # position lost: a 0 L/ha zone
     assert {p.get("A") for p in doc.iter("PLN")} == {"1", "6"}
+    assert {p.get("B") for p in doc.iter("PLN") if p.get("A") == "6"} == {"canal"}  # the obstacle by its name
+    xsd = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "isoxml" / "ISO11783_TaskFile_V4-3.xsd"
+    if xsd.exists():  # the named obstacle still passes the v4.3 schema
+        from lxml import etree
+
+        with zipfile.ZipFile(out) as zf:
+            etree.XMLSchema(etree.parse(str(xsd))).assertValid(etree.fromstring(zf.read("TASKDATA/TASKDATA.XML")))
     assert all(p.get("C") == "PDT1" and p.get("E") == "VPN1" for p in doc.iter("PDV"))
 
 
