@@ -191,15 +191,22 @@ def _lists(obj: Any) -> Any:
 def to_wgs84_valid(geom: BaseGeometry, src_crs: str) -> BaseGeometry:
     """Reproject a polygonal geometry to EPSG:4326 for export: repaired where reprojection made it invalid (slivers,
     self-touching rings), only its polygonal parts kept, outer rings counter-clockwise (RFC 7946)."""
-    from shapely.geometry.polygon import orient
-
     g = reproject(geom, src_crs, "EPSG:4326")
     if not g.is_valid:
         g = shapely.make_valid(g)
-    parts = [orient(_without_tiny_holes(p), 1.0) for p in _polygons(g) if p.area > TINY_DEG2]
+    parts = [_without_tiny_holes(p) for p in _polygons(g) if p.area > TINY_DEG2]
     if not parts:
         return Polygon()
-    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+    return oriented(parts[0] if len(parts) == 1 else MultiPolygon(parts))
+
+
+def oriented(geom: Polygon | MultiPolygon) -> Polygon | MultiPolygon:
+    """The polygon(s) with outer rings counter-clockwise and holes clockwise, as RFC 7946 asks."""
+    from shapely.geometry.polygon import orient
+
+    if isinstance(geom, Polygon):
+        return orient(geom, 1.0)
+    return MultiPolygon([orient(p, 1.0) for p in geom.geoms])
 
 
 # Polygons and holes under this many square degrees (about 0.12 m2 at the equator, less further out) are left out of

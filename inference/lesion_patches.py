@@ -39,6 +39,7 @@ def candidate_mask(rgb: np.ndarray) -> np.ndarray:
 
 # white paper or a scanner bed: OpenCV HSV s < 35, v > 150 (inRange bounds, inclusive)
 PAPER_HSV = ((0, 0, 151), (255, 34, 255))
+GREEN_HSV = ((27, 46, 41), (95, 255, 255))  # green tissue (the candidate rule's)
 
 
 def leaf_and_candidates(rgb: np.ndarray, hsv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +54,7 @@ def leaf_and_candidates(rgb: np.ndarray, hsv: np.ndarray | None = None) -> tuple
     rgb's OpenCV HSV, when already made (the gate's, at the same working size)."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV) if hsv is None else hsv
     paper = cv2.inRange(hsv, *PAPER_HSV)
-    green = cv2.inRange(hsv, (27, 46, 41), (95, 255, 255))
+    green = cv2.inRange(hsv, *GREEN_HSV)
     k = max(3, int(0.04 * min(rgb.shape[:2])) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     one3 = np.ones((3, 3), np.uint8)
@@ -64,11 +65,17 @@ def leaf_and_candidates(rgb: np.ndarray, hsv: np.ndarray | None = None) -> tuple
     brown = cv2.bitwise_or(cv2.inRange(hsv, (0, 51, 21), (23, 255, 255)), cv2.inRange(hsv, (161, 51, 21), (255, 255, 255)))
     attached = cv2.bitwise_and(brown, cv2.dilate(leaf, kernel))
     leaf = fill_holes(cv2.bitwise_or(leaf, attached)).view(np.uint8) * np.uint8(255)
+    lesion = cv2.bitwise_and(cv2.bitwise_and(lesion_colours(hsv), cv2.bitwise_not(green)), leaf)
+    return leaf.astype(bool), cv2.morphologyEx(lesion, cv2.MORPH_OPEN, one3).astype(bool)
+
+
+def lesion_colours(hsv: np.ndarray) -> np.ndarray:
+    """The candidate rule's lesion colours (0/255 uint8) of an OpenCV HSV image, wherever they are: hue under 27 or
+    over 160 (yellow, orange, brown, red), or pale (s <= 45, v > 110), or dark and saturated (v < 90, s > 40)."""
     colour = cv2.inRange(hsv, (0, 0, 0), (26, 255, 255))
     for lo, hi in (((161, 0, 0), (255, 255, 255)), ((0, 0, 111), (255, 45, 255)), ((0, 41, 0), (255, 255, 89))):
         colour = cv2.bitwise_or(colour, cv2.inRange(hsv, lo, hi))
-    lesion = cv2.bitwise_and(cv2.bitwise_and(colour, cv2.bitwise_not(green)), leaf)
-    return leaf.astype(bool), cv2.morphologyEx(lesion, cv2.MORPH_OPEN, one3).astype(bool)
+    return colour
 
 
 def white_background_share(rgb: np.ndarray) -> float:

@@ -64,7 +64,8 @@ def export_geojson(plan: SprayPlan, dest: Path) -> Path:
     return dest
 
 
-def _shapefile_files(plan: SprayPlan, folder: Path, name: str) -> list[Path]:
+def shapefile_files(plan: SprayPlan, folder: Path, name: str) -> list[Path]:
+    """The zones as a Shapefile's files (.shp, .shx, .dbf, .prj, .cpg) named `name`.* in `folder`."""
     geoms, props = _zones_4326(plan)
     shp = folder / f"{name}.shp"
     _write_vector(shp, "ESRI Shapefile", geoms, props, name, encoding="UTF-8")
@@ -74,7 +75,7 @@ def _shapefile_files(plan: SprayPlan, folder: Path, name: str) -> list[Path]:
 def export_shp(plan: SprayPlan, dest: Path, name: str = "spray_zones") -> Path:
     tmp = _atomic(dest)
     with tempfile.TemporaryDirectory() as d, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in _shapefile_files(plan, Path(d), name):
+        for f in shapefile_files(plan, Path(d), name):
             zf.write(f, f.name)
     os.replace(tmp, dest)
     return dest

@@ -418,7 +418,16 @@ def off_leaf_patches(d: Data, cfg: LesionPatchConfig) -> tuple[np.ndarray, np.nd
     """(features, photo index) of background patches cut beyond each photo's leaf: the candidate rule's lesion
     colours (yellow-brown, grey-white, dark) off the leaf and 3 px clear of it, not green, lit, not paper (straw,
     soil, hands, stubble), at most 6 parts a photo, cut and measured as candidates are."""
-    from inference.lesion_patches import PAPER_HSV, box_patches, components, leaf_reference, lesion_colour, to_batch
+    from inference.lesion_patches import (
+        GREEN_HSV,
+        PAPER_HSV,
+        box_patches,
+        components,
+        leaf_reference,
+        lesion_colour,
+        lesion_colours,
+        to_batch,
+    )
     from models.lesion_patch_pipeline import with_colour
 
     emb = d.embedder(cfg)
@@ -427,11 +436,8 @@ def off_leaf_patches(d: Data, cfg: LesionPatchConfig) -> tuple[np.ndarray, np.nd
         rgb = decode_rgb(r.path, cfg.working_short_side)
         leaf, lesion = leaf_and_candidates(rgb)
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-        colour = cv2.inRange(hsv, (0, 0, 0), (26, 255, 255))
-        for lo, hi in (((161, 0, 0), (255, 255, 255)), ((0, 0, 111), (255, 45, 255)), ((0, 41, 0), (255, 255, 89))):
-            colour |= cv2.inRange(hsv, lo, hi)
         near = cv2.dilate(leaf.view(np.uint8), np.ones((7, 7), np.uint8)) > 0
-        region = (colour > 0) & (cv2.inRange(hsv, (27, 46, 41), (95, 255, 255)) == 0) & ~near & \
+        region = (lesion_colours(hsv) > 0) & (cv2.inRange(hsv, *GREEN_HSV) == 0) & ~near & \
             (cv2.inRange(hsv, (0, 0, 31), (255, 255, 255)) > 0) & (cv2.inRange(hsv, *PAPER_HSV) == 0)
         region = cv2.morphologyEx(region.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
         lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)

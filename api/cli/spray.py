@@ -76,7 +76,7 @@ def spray_export(
         plan = plan_from_geojson(read_geojson(zones))
         t0 = time.perf_counter()
         if fmt.lower() == "shp" and out.suffix.lower() == ".shp":  # a Shapefile asked for by name: its files, not a zip
-            written = _shapefile_files(plan, out, area_code)
+            written = _shapefile_files(plan, out)
         else:
             export(plan, fmt, out, area_code)
             written = [out]
@@ -86,21 +86,19 @@ def spray_export(
     typer.echo(f"wrote {', '.join(map(str, written))} ({size} bytes, {time.perf_counter() - t0:.3f} s)")
 
 
-def _shapefile_files(plan: SprayPlan, out: Path, area_code: str) -> list[Path]:
-    """The Shapefile's files (.shp, .shx, .dbf, .prj, .cpg) named after OUT.shp, beside it (the zip's members; a zip
-    written under the name zones.shp was no Shapefile for ogrinfo or QGIS)."""
+def _shapefile_files(plan: SprayPlan, out: Path) -> list[Path]:
+    """The Shapefile's files (.shp, .shx, .dbf, .prj, .cpg) named after OUT.shp, beside it (a zip written under the
+    name zones.shp was no Shapefile for ogrinfo or QGIS). Written in a folder beside OUT, then moved over any
+    earlier ones."""
+    import os
     import tempfile
-    import zipfile
 
-    from inference.spray_export import export
+    from inference.spray_export import shapefile_files
 
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "zones.zip"
-        export(plan, "shp", archive, area_code)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         written = []
-        with zipfile.ZipFile(archive) as zf:
-            for name in zf.namelist():
-                target = out.with_suffix(Path(name).suffix.lower())
-                target.write_bytes(zf.read(name))
-                written.append(target)
+        for f in shapefile_files(plan, Path(tmp), out.stem):
+            target = out.with_suffix(f.suffix.lower())
+            os.replace(f, target)
+            written.append(target)
     return written

@@ -37,7 +37,7 @@ from api.settings import get_settings
 from api.uploads import save_upload
 from inference.advice_detail import current_advice_detail
 from inference.errors import BadInput, Conflict, CropwatchError, Forbidden, NotFound, Unsupported, plain_problem
-from inference.geo import area_ha, reproject, to_geojson, utm_epsg_for, validate_boundary
+from inference.geo import area_ha, oriented, reproject, to_geojson, utm_epsg_for, validate_boundary
 from inference.kml import features_kml
 from inference.vectors import VectorData, VectorFileError, read_vector, write_features
 
@@ -385,12 +385,7 @@ def export_geojson(areas: list[GrowingArea]) -> dict[str, Any]:
 def _rfc7946(geojson: dict[str, Any]) -> dict[str, Any]:
     """A boundary with its outer rings counter-clockwise and its holes clockwise, as RFC 7946 asks (a clockwise
     outline drawn in another tool was exported as given)."""
-    from shapely.geometry import MultiPolygon
-    from shapely.geometry.polygon import orient
-
-    g = shape(geojson)
-    g = orient(g, 1.0) if g.geom_type == "Polygon" else MultiPolygon([orient(p, 1.0) for p in g.geoms])
-    return to_geojson(g)
+    return to_geojson(oriented(shape(geojson)))
 
 
 def export_kml(areas: list[GrowingArea]) -> str:
