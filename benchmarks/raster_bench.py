@@ -4,8 +4,9 @@ same run with two baselines:
 - `gdal_calc`: GDAL's own gdal_calc.py writing ONE index (GLI, float32, tiled, DEFLATE; no COG, no overviews) from
   the same file: the pipeline writes three COGs with overviews and a summary;
 - `naive`: numpy on the whole raster read at once (no outputs written);
-and, with --before DIR, the indices case from another checkout (the code before a change), and with --baseline-bundle
-VERSION the model case with another drone_damage bundle (model_base), in turn with the others.
+the indices case writing DEFLATE maps (`deflate`: what `cropwatch drone analyze` writes by default; the service
+stores ZSTD); with --before DIR, the indices case from another checkout (the code before a change); with
+--baseline-bundle VERSION the model case with another drone_damage bundle (model_base), in turn with the others.
 With --runs N every case runs N times, in turn (each run starting at the next case; the disk write-back flushed before
 each case, untimed), and the medians are printed (x gdal_calc: the median of the run-by-run
 ratios), so a drift of the shared machine's speed hits every case alike. Then how time grows with size (time ~ size^k).
@@ -39,7 +40,7 @@ import numpy as np, rasterio  # noqa: E401  (imports are not timed: a service ha
 from inference import indices
 from inference.drone import DamageModel, analyze_orthomosaic
 import inference.canopy as canopy_method
-if mode in ("indices", "model", "model_base", "before") and hasattr(canopy_method, "warm_up"):  # "before" may predate it
+if mode != "gdal_calc" and hasattr(canopy_method, "warm_up"):  # "before" may predate it
     canopy_method.warm_up()  # the colour table, built once per process: the service does it at start-up (0.25 s)
 t = time.perf_counter()
 if mode == "gdal_calc":
@@ -64,7 +65,9 @@ else:
     model = None  # "before": the indices case run from another checkout (--before)
     if mode in ("model", "model_base"):
         model = DamageModel({bundle!r}, threads=1)
-    analyze_orthomosaic(path, out, damage_model=model, workers=2)
+    # "deflate": the indices case writing DEFLATE maps (`cropwatch drone analyze`'s default) instead of the service's ZSTD
+    kw = {{"compression": "deflate"}} if mode == "deflate" else {{}}
+    analyze_orthomosaic(path, out, damage_model=model, workers=2, **kw)
 dt = time.perf_counter() - t
 rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print(json.dumps({{"seconds": dt, "peak_rss_mb": rss / 1024}}))
@@ -141,7 +144,7 @@ def _sizes(a: argparse.Namespace, has_calc: bool) -> list[tuple[float, str, dict
         path = tiled_ortho(mp)
         with rasterio.open(path) as ds:
             real_mp = ds.width * ds.height / 1e6
-        modes = (["gdal_calc"] if has_calc else []) + (["naive"] if mp <= a.naive_max else []) + ["indices"] + \
+        modes = (["gdal_calc"] if has_calc else []) + (["naive"] if mp <= a.naive_max else []) + ["indices", "deflate"] + \
             (["before"] if a.before else []) + (["model"] if a.bundle and mp <= a.model_max else []) + \
             (["model_base"] if a.base and mp <= a.model_max else [])
         runs: dict[str, list[dict]] = {m: [] for m in modes}

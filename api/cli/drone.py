@@ -38,6 +38,9 @@ def drone_analyze(
     area: Annotated[str | None, typer.Option(help="growing-area code: clip to it and record the result")] = None,
     method: Annotated[str, typer.Option(help="auto (model if one fits the sensor) or index_anomaly")] = "auto",
     workers: Annotated[int, typer.Option(help="parallel windows")] = 2,
+    compression: Annotated[str, typer.Option(
+        help="the maps' compression: deflate (every GIS tool reads it) or zstd (as the service stores them: about "
+             "15 % faster to analyse and 10 % smaller; GDAL 2.3 and later, QGIS, ArcGIS Pro)")] = "deflate",
 ) -> None:
     """Analyse an orthomosaic window by window into growth and damage maps (COG) and a summary."""
     from shapely.geometry import shape
@@ -56,7 +59,8 @@ def drone_analyze(
     with tqdm(total=100, desc="analysing", unit="%", file=sys.stderr) as bar:
         try:
             summary = analyze_orthomosaic(ortho, out, sensor=sensor, damage_model=model, area_boundary_wgs84=boundary,
-                                          workers=workers, progress=lambda f: bar.update(round(100 * f) - bar.n))
+                                          workers=workers, progress=lambda f: bar.update(round(100 * f) - bar.n),
+                                          compression=compression)
         except CropwatchError as exc:
             fail(str(exc))
     shown = {k: v for k, v in summary.model_dump(mode="json").items() if k in SHOWN}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
@@ -49,10 +49,14 @@ def list_jobs(session: SessionDep, account: CurrentAccount, area_code: str | Non
 
 
 @router.get("/v1/jobs/{job_id}/files/{name}", response_class=FileResponse)
-def job_file(job_id: IdPath, name: str, session: SessionDep, account: CurrentAccount) -> FileResponse:
+def job_file(job_id: IdPath, name: str, session: SessionDep, account: CurrentAccount,
+             compression: Annotated[Literal["deflate", "zstd"], Query(
+                 description="the maps' (canopy.tif, growth.tif, damage.tif) compression: deflate (the default), which "
+                             "every GIS tool reads, or zstd, as the service stores them: smaller, read by GDAL 2.3 "
+                             "and later (QGIS), rasterio and ArcGIS Pro")] = "deflate") -> FileResponse:
     """Download canopy.tif, growth.tif, damage.tif (COG), summary.json or preview.png of a finished analysis."""
     job, _ = flights.visible_job(session, account, job_id)
-    path = flights.job_file(job, name)
+    path = flights.job_file(job, name, compression)
     return FileResponse(path, media_type=flights.DOWNLOADS[name], filename=f"job{job.id}_{name}")
 
 

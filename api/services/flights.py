@@ -19,7 +19,7 @@ from api.security import can_see
 from api.services.analysis import delete_flight_files, flight_dir
 from api.settings import get_settings
 from api.uploads import save_upload
-from inference.drone import area_in_raster_crs
+from inference.drone import area_in_raster_crs, recompressed
 from inference.errors import BadInput, Conflict, Forbidden, NotFound
 from inference.results import DroneSummary, JobParams
 from inference.sensors import sensor_profiles, validate_raster
@@ -114,12 +114,20 @@ def list_jobs(session: Session, account: Account, area: GrowingArea | None) -> l
     return out
 
 
-def job_file(job: Job, name: str) -> Path:
+MAPS = ("canopy.tif", "growth.tif", "damage.tif")
+
+
+def job_file(job: Job, name: str, compression: str | None = None) -> Path:
+    """A finished analysis' file; a map (MAPS) in `compression` (inference.drone.MAP_COMPRESSIONS) when given: the
+    stored map when it is so compressed already, else a copy made on the first such download and kept beside it."""
     if name not in DOWNLOADS:
         raise NotFound(f"no file {name!r}; available: {', '.join(DOWNLOADS)}")
     if job.status is not JobStatus.succeeded:
         raise Conflict(f"job {job.id} is {job.status.value}; files come when it has succeeded")
-    return flight_dir(job.id) / "analysis" / name
+    path = flight_dir(job.id) / "analysis" / name
+    if compression is None or name not in MAPS:
+        return path
+    return recompressed(path, path.parent / compression / name, compression)
 
 
 def tile(job: Job, layer: str, z: int, x: int, y: int) -> bytes:

@@ -66,6 +66,14 @@ def test_flight_job_local_mode(flight_client, tmp_path: Path) -> None:
     p.write_bytes(tif.content)
     with rasterio.open(p) as d, rasterio.open(src) as s:
         assert d.crs == s.crs and d.transform == s.transform
+        assert d.compression.value == "DEFLATE"  # the download every GIS tool reads; stored as ZSTD
+        deflated = d.read(1)
+    stored = client.get(job["files"]["damage.tif"] + "?compression=zstd", headers=tok["pilot"])
+    p.write_bytes(stored.content)
+    with rasterio.open(p) as d:
+        assert d.compression.value == "ZSTD" and (d.read(1) == deflated).all()
+    wrong = client.get(job["files"]["damage.tif"] + "?compression=lzw", headers=tok["pilot"])
+    assert wrong.status_code == 422 and "deflate" in wrong.text
     png = client.get(job["files"]["preview.png"], headers=tok["pilot"])
     assert png.content[:4] == b"\x89PNG"
     obs = client.get("/v1/areas/VN-STOR-0001/observations?source=drone", headers=tok["admin"]).json()

@@ -88,6 +88,30 @@ def test_rgb_analysis_outputs_on_input_grid(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").glob(".analysis-*"))  # no temporary left
 
 
+def test_maps_compression_and_a_deflate_copy(tmp_path: Path) -> None:
+    """The service stores ZSTD maps; `compression="deflate"` writes DEFLATE ones, and `recompressed` makes a DEFLATE
+    copy of a stored map with the same pixels, overviews and layer tag, once. An unknown compression is refused
+    before anything is written."""
+    src = synthetic_rgba(tmp_path / "field.tif")
+    analyze_orthomosaic(src, tmp_path / "z", tile_size_px=64)
+    analyze_orthomosaic(src, tmp_path / "d", tile_size_px=64, compression="deflate")
+    for name in ("canopy", "growth", "damage"):
+        stored = tmp_path / "z" / f"{name}.tif"
+        copy = drone.recompressed(stored, tmp_path / "copies" / f"{name}.tif", "deflate")
+        with rasterio.open(stored) as z, rasterio.open(tmp_path / "d" / f"{name}.tif") as d, rasterio.open(copy) as c:
+            assert (z.compression.value, d.compression.value, c.compression.value) == ("ZSTD", "DEFLATE", "DEFLATE")
+            assert (z.read(1) == d.read(1)).all() and (z.read(1) == c.read(1)).all()
+            assert c.overviews(1) == z.overviews(1) and c.tags()["CROPWATCH_LAYER"] == name
+            assert c.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        made = copy.stat().st_mtime_ns
+        assert drone.recompressed(stored, copy, "deflate") == copy and copy.stat().st_mtime_ns == made  # made once
+        assert drone.recompressed(copy, tmp_path / "unused.tif", "deflate") == copy  # DEFLATE already: as it is
+    assert not (tmp_path / "unused.tif").exists()
+    with pytest.raises(BadInput, match="unknown compression 'lzw'; known: zstd, deflate"):
+        analyze_orthomosaic(src, tmp_path / "bad", compression="lzw")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_canopy_does_not_depend_on_the_files_block_layout(tmp_path: Path) -> None:
     """The same pixels stored in 64 px tiles and in strips, analysed in windows of 128 px: one canopy threshold for
     the whole raster gives the same canopy (a threshold per window gave 5.6 % against 4.6 % on the sorghum mosaic,
