@@ -119,7 +119,7 @@ class DamageModel:
         bilinearly back, for the crop only."""
         k = np.float32(1.0 / scale)
         if factor == 1:
-            return self.damage_probability({n: data[i].astype(np.float32) * k for i, n in enumerate(names)})[crop]
+            return self._probability_of_stored(data, names, k, crop)
         h, w = data.shape[1:]
         size = (max(1, -(-w // factor)), max(1, -(-h // factor)))
         small = {n: cv2.resize(data[i], size, interpolation=cv2.INTER_AREA).astype(np.float32) * k
@@ -138,16 +138,37 @@ class DamageModel:
         h, w = x.shape[1:]
         ph, pw = (-h) % self.multiple, (-w) % self.multiple
         x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
-        x = (x - self.mean) / self.std
+        return self._probability((x - self.mean) / self.std, (slice(0, h), slice(0, w)))
+
+    def _probability_of_stored(self, data: np.ndarray, names: list[str], k: np.float32,
+                               crop: tuple[slice, slice]) -> np.ndarray:
+        """damage_probability of the bands as stored times `k` (reflectance 0-1), for data[crop] only. A window whose
+        size is a multiple of the network's needs no padding: its input is made in one buffer, band by band, with the
+        same float32 operations in the same order (x * k, - mean, / std: the same input to the bit) instead of six
+        arrays (stack, copy, pad, subtract, divide; 1.6 against 0.5 ms for a 576 px window)."""
+        h, w = data.shape[1:]
+        if h % self.multiple or w % self.multiple:
+            return self.damage_probability({n: data[i].astype(np.float32) * k for i, n in enumerate(names)})[crop]
+        x = np.empty((1, len(self.bands), h, w), np.float32)
+        for j, b in enumerate(self.bands):
+            band = x[0, j]
+            np.multiply(data[names.index(b)], k, out=band, dtype=np.float32)
+            band -= self.mean[j]
+            band /= self.std[j]
+        return self._probability(x[0], crop)
+
+    def _probability(self, x: np.ndarray, keep: tuple[slice, slice]) -> np.ndarray:
+        """P(damaged) float32 of the network's input x (bands, rows, cols; normalised, a multiple of its size), for
+        x[keep] only (the softmax is per pixel: the same values as computing them all and cutting)."""
         (logits,) = self.session.run(["logits"], {"image": x[None]})
         z = logits[0]
         if self.logits_stride > 1:
             size = (x.shape[2], x.shape[1])
             z = np.stack([cv2.resize(c, size, interpolation=cv2.INTER_LINEAR) for c in z])
-        z = z[:, :h, :w]
+        z = z[(slice(None), *keep)]
         z = z - z.max(axis=0, keepdims=True)
         e = np.exp(z)
-        return (e[self.damaged_index] / e.sum(axis=0)).astype(np.float32)
+        return (e[self.damaged_index] / e.sum(axis=0)).astype(np.float32, copy=False)
 
 
 def iter_windows(info: RasterInfo, tile_size_px: int = 512) -> Iterator[Window]:
