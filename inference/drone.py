@@ -234,6 +234,8 @@ def _read(ds: rasterio.io.DatasetReader, info: RasterInfo, win: Window, halo: in
         else:  # no alpha, no mask, no nodata: a pixel 0 in every band is the collar round the mosaic (a reprojection
             # without -dstnodata fills it so), not a field: it was counted as bare ground before (+4.8 % area)
             valid &= np.any(data[:nb] != 0, axis=0)
+    if data.dtype.kind == "f":  # a reflectance stack marks the pixels outside the mosaic NaN, whatever its nodata
+        valid &= ~np.isnan(data[:nb]).any(axis=0)
     return data[:nb], valid
 
 

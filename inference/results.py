@@ -252,6 +252,7 @@ class RasterCheck(BaseModel):
     block_shape: list[int]
     mask_band: bool = False  # validity in a GDAL mask band (an internal .msk, as JPEG-compressed mosaics carry)
     band_map: dict[str, int] | None = None  # band -> position (and "alpha") where the colour tags moved them
+    scale: float | None = None  # the pixels' bit depth where the profile reads it from them (scale_from_data)
     notes: list[str] = Field(default_factory=list)  # what the summary must say of how the file was read
 
 

@@ -51,7 +51,8 @@ class RasterInfo:
         return RasterCheck(sensor=self.sensor, width=self.width, height=self.height, count=self.count, crs=self.crs,
                            crs_is_geographic=self.crs_is_geographic, transform=list(self.transform),
                            nodata=self.nodata, block_shape=list(self.block_shape), mask_band=self.mask_band,
-                           band_map=placed if self.bands_moved else None, notes=list(self.notes))
+                           band_map=placed if self.bands_moved else None, notes=list(self.notes),
+                           scale=self.profile["scale"] if self.profile.get("scale_from_data") else None)
 
     @classmethod
     def from_check(cls, path: str | Path, check: RasterCheck) -> RasterInfo:
@@ -60,6 +61,8 @@ class RasterInfo:
         if check.band_map:  # the bands in the profile's own order: the analysis takes red, green, blue by position
             placed = check.band_map
             profile = {**profile, "alpha": placed.get("alpha"), "bands": {k: placed[k] for k in profile["bands"]}}
+        if check.scale is not None:
+            profile = {**profile, "scale": check.scale}
         return cls(path=str(path), sensor=check.sensor, profile=profile, width=check.width,
                    height=check.height, count=check.count, crs=check.crs, crs_is_geographic=check.crs_is_geographic,
                    transform=tuple(check.transform), nodata=check.nodata,
@@ -156,27 +159,35 @@ MASK_SAMPLE_BLOCKS = 4  # per side: the blocks read to judge whether a band is a
 MASK_MIN_SHARE = 0.99  # of the sampled pixels, 0 or the band's one other value (a feathered edge holds the rest)
 
 
-def _alpha_like(ds: rasterio.io.DatasetReader) -> Callable[[int], bool]:
-    """band -> whether it holds a mask's values: in a grid of blocks across the raster (its corners are often all
-    collar), at least MASK_MIN_SHARE of the pixels are 0 or one other value (255, 65535); a band of measurements
-    holds many."""
+def _sampled(ds: rasterio.io.DatasetReader, band: int) -> Any:
+    """A band's pixels over a grid of blocks across the raster (MASK_SAMPLE_BLOCKS per side, and the last row and
+    column of blocks: a raster's corners are often all collar), thinned to about 65,536 per block; empty when a
+    block cannot be read (the block checks say so next)."""
     import numpy as np
     from rasterio.windows import Window
 
+    bh, bw = ds.block_shapes[0]
+    rows = sorted({min(ds.height - 1, int(i * ds.height / MASK_SAMPLE_BLOCKS)) // bh * bh
+                   for i in range(MASK_SAMPLE_BLOCKS)} | {(ds.height - 1) // bh * bh})
+    cols = sorted({min(ds.width - 1, int(i * ds.width / MASK_SAMPLE_BLOCKS)) // bw * bw
+                   for i in range(MASK_SAMPLE_BLOCKS)} | {(ds.width - 1) // bw * bw})
+    try:
+        return np.concatenate([ds.read(band, window=Window(c, r, min(bw, ds.width - c), min(bh, ds.height - r)))
+                               .ravel()[:: max(1, bw * bh // 65536)] for r in rows for c in cols])
+    except RasterioIOError:
+        return np.zeros(0, ds.dtypes[band - 1])
+
+
+def _alpha_like(ds: rasterio.io.DatasetReader) -> Callable[[int], bool]:
+    """band -> whether it holds a mask's values: in a grid of blocks across the raster (_sampled), at least
+    MASK_MIN_SHARE of the pixels are 0 or one other value (255, 65535); a band of measurements holds many."""
+    import numpy as np
+
     def check(band: int) -> bool:
-        bh, bw = ds.block_shapes[0]
-        rows = sorted({min(ds.height - 1, int(i * ds.height / MASK_SAMPLE_BLOCKS)) // bh * bh
-                       for i in range(MASK_SAMPLE_BLOCKS)} | {(ds.height - 1) // bh * bh})
-        cols = sorted({min(ds.width - 1, int(i * ds.width / MASK_SAMPLE_BLOCKS)) // bw * bw
-                       for i in range(MASK_SAMPLE_BLOCKS)} | {(ds.width - 1) // bw * bw})
-        try:
-            v = np.concatenate([ds.read(band, window=Window(c, r, min(bw, ds.width - c), min(bh, ds.height - r)))
-                                .ravel()[:: max(1, bw * bh // 65536)] for r in rows for c in cols])
-        except RasterioIOError:
-            return True  # unreadable: the block checks say so next
+        v = _sampled(ds, band)
         nonzero = v[v != 0]
         if nonzero.size == 0:
-            return True
+            return True  # all 0, or unreadable: the block checks say so next
         _, counts = np.unique(nonzero, return_counts=True)
         return (np.count_nonzero(v == 0) + counts.max()) >= MASK_MIN_SHARE * v.size
 
@@ -184,24 +195,55 @@ def _alpha_like(ds: rasterio.io.DatasetReader) -> Callable[[int], bool]:
 
 
 RGB = ("red", "green", "blue")
+# A band's name from its colour tag (GDAL 3.10 tags nir and rededge too) or, untagged, its description (Metashape and
+# Pix4D name multispectral bands "Blue", "Red edge", "NIR"...), in the profiles' terms
+_TAG_NAMES = {"red": "red", "green": "green", "blue": "blue", "nir": "nir", "rededge": "red_edge", "alpha": "alpha"}
+_DESCRIPTION_PREFIXES = (("rededge", "red_edge"), ("re", "red_edge"), ("nearinfrared", "nir"), ("nearir", "nir"),
+                         ("nir", "nir"), ("blue", "blue"), ("green", "green"), ("red", "red"), ("alpha", "alpha"))
+
+
+def _band_name(tag: str, description: str | None) -> str | None:
+    """The name a band carries: its colour tag, else its description (letters only, lower case: "Red edge-717" is
+    red_edge; "RE" alone is too), else None."""
+    if tag in _TAG_NAMES:
+        return _TAG_NAMES[tag]
+    letters = "".join(ch for ch in (description or "").lower() if ch.isalpha())
+    for prefix, name in _DESCRIPTION_PREFIXES:
+        if letters.startswith(prefix) and (prefix != "re" or letters == "re"):
+            return name
+    return None
 
 
 def _placed_by_tags(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """An RGB profile's bands placed where the file's colour tags say (a BGR or BGRA export tagged as such was read
-    as RGB: canopy, growth and damage from swapped colours, with no warning), and a note saying so. Only for
-    profiles of red, green and blue bands, and only when the file tags each of the three exactly once."""
-    tags = [c.name for c in ds.colorinterp]
-    if set(prof["bands"]) != set(RGB) or any(tags.count(x) != 1 for x in RGB):
+    """A profile's bands placed where the file's colour tags or band names say (a BGR or BGRA export tagged as such
+    was read as RGB: canopy, growth and damage from swapped colours, with no warning; a DJI multispectral stack is
+    blue, green, red, red edge, NIR, where MicaSense puts NIR before red edge), and a note saying so. Only when the
+    file names each of the profile's bands exactly once; the alpha band moves when it is named once."""
+    names = [_band_name(c.name, d) for c, d in zip(ds.colorinterp, ds.descriptions, strict=True)]
+    if any(names.count(x) != 1 for x in prof["bands"]):
         return prof, []
-    bands = {x: tags.index(x) + 1 for x in prof["bands"]}
+    bands = {x: names.index(x) + 1 for x in prof["bands"]}
     alpha = prof["alpha"]
-    if alpha and tags.count("alpha") == 1:
-        alpha = tags.index("alpha") + 1
+    if alpha and names.count("alpha") == 1:
+        alpha = names.index("alpha") + 1
     if bands == prof["bands"] and alpha == prof["alpha"]:
         return prof, []
-    order = ", ".join(tags[i].replace("undefined", "unused") for i in range(len(tags)))
+    order = ", ".join((n or "unused").replace("red_edge", "red edge") for n in names)
+    wanted = ", ".join(x.replace("red_edge", "red edge") for x in prof["bands"])
     return {**prof, "bands": bands, "alpha": alpha}, [
-        f"the file's bands are tagged {order}: they were read in that order, not as {', '.join(RGB)}"]
+        f"the file's bands are tagged {order}: they were read in that order, not as {wanted}"]
+
+
+# Bit depths a 16-bit container holds (scale_from_data profiles): the smallest at or above the largest sampled value
+BIT_DEPTH_SCALES = (255.0, 1023.0, 4095.0, 16383.0, 65535.0)
+
+
+def _data_scale(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> float:
+    """The bit depth of a 16-bit RGB file's pixels (BIT_DEPTH_SCALES), from the largest value of its red, green and
+    blue bands over the grid of blocks _alpha_like samples: a 12-bit camera's mosaic read against 65535 is a nearly
+    black image, whose canopy colour and damage network input are wrong (the index, a ratio, is not)."""
+    peak = max(float(_sampled(ds, b).max(initial=0)) for b in prof["bands"].values())
+    return next(s for s in BIT_DEPTH_SCALES if peak <= s)
 
 
 def _check_last_block(ds: rasterio.io.DatasetReader, path: str) -> None:
@@ -264,8 +306,9 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
         sensor = _guess_sensor(ds.count, dtype, [c.name for c in ds.colorinterp], _alpha_like(ds))
         if sensor is None:
             raise BadInput(
-                f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (3 x uint8), RGB + alpha, or a "
-                f"5-band 16-bit multispectral stack. Known profiles: {', '.join(profiles)}. {_how_to_convert(ds)}",
+                f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (8- or 16-bit), RGB + alpha, or a "
+                f"5-band multispectral stack (16-bit, or float reflectance). Known profiles: {', '.join(profiles)}. "
+                f"{_how_to_convert(ds)}",
                 reason="raster_bands")
     elif sensor not in profiles:
         raise BadInput(f"unknown sensor {sensor!r}; known: {', '.join(profiles)}", reason="raster_unknown_sensor")
@@ -283,11 +326,15 @@ def _how_to_convert(ds: rasterio.io.DatasetReader) -> str:
         return ("A 6-band stack whose sixth band is no mask (0 and one other value): keep the five MicaSense bands, "
                 "gdal_translate -b 1 -b 2 -b 3 -b 4 -b 5 in.tif out.tif, or export the mask as the sixth band")
     if ds.count in (5, 6) and ds.dtypes[0] != "uint16":
-        return ("For a 5-band multispectral stack of reflectance 0-1, make it 16-bit: gdal_translate -ot UInt16 "
-                "-scale 0 1 0 65535 in.tif out.tif")
-    if ds.count >= 3 and ds.dtypes[0] != "uint8":
+        return ("For a 5-band multispectral stack of another type, make it 16-bit (gdal_translate -ot UInt16 in.tif "
+                "out.tif) or reflectance 0-1 in 32-bit float (gdal_translate -ot Float32 -scale 0 65535 0 1 in.tif "
+                "out.tif)")
+    if ds.count >= 3 and ds.dtypes[0] not in ("uint8", "uint16"):
         return ("For an RGB mosaic of another type, make it 8-bit: gdal_translate -ot Byte -scale -b 1 -b 2 -b 3 "
                 "in.tif out.tif (add -b 4 for its alpha band; -scale 0 4095 0 255 for 12-bit values)")
+    if ds.count >= 4:
+        return ("For an RGB mosaic with more bands, keep red, green, blue and the alpha band: gdal_translate -b 1 -b 2 "
+                "-b 3 -b 4 in.tif out.tif (or -b 1 -b 2 -b 3 without alpha)")
     if ds.count < 3:
         return "A single-band or two-band file (a grey image, one index) cannot be analysed: export the RGB mosaic"
     return "Export the mosaic as RGB (optionally with an alpha band), 8-bit"
@@ -328,6 +375,8 @@ def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int
         _check_first_and_last_block(ds)
         epsg = ds.crs.to_epsg()
         profile, notes = _placed_by_tags(ds, sensor_profiles()[sensor])
+        if profile.get("scale_from_data"):
+            profile = {**profile, "scale": _data_scale(ds, profile)}
         if profile.get("warning"):
             notes.append(profile["warning"])
         return RasterInfo(

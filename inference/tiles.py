@@ -2,7 +2,8 @@
 GeoTIFFs with rio-tiler: the operator sees what the model saw under the zones.
 
 Layers:
-- ortho: the flight's own red, green and blue bands (8-bit as stored; 16-bit reflectance stretched from 0 to 0.3),
+- ortho: the flight's own red, green and blue bands (8-bit as stored, 16-bit RGB by its bit depth, reflectance
+  stretched from 0 to 0.3: the profile's `display_max`),
   transparent outside the mosaic (alpha or nodata);
 - canopy: canopy green, the rest transparent;
 - growth: 0-100 on a red-yellow-green ramp;
@@ -69,9 +70,10 @@ def _ortho_rgba(src: Any, x: int, y: int, z: int, profile: dict[str, Any]) -> np
     b = profile["bands"]
     img = src.tile(x, y, z, tilesize=TILE, indexes=(b["red"], b["green"], b["blue"]), resampling_method="bilinear")
     data = img.data.astype(np.float32)
-    if profile["scale"] > 255:  # 16-bit reflectance: 0-0.3 of full scale to 0-255
-        data = data * (255.0 / (0.3 * profile["scale"]))
-    rgb = np.clip(data, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    white = float(profile.get("display_max", 1.0)) * float(profile["scale"])  # reflectance: 0-0.3 to 0-255
+    if white != 255.0:
+        data = data * np.float32(255.0 / white)
+    rgb = np.clip(np.nan_to_num(data), 0, 255).astype(np.uint8).transpose(1, 2, 0)
     alpha = np.where(img.mask > 0, 255, 0).astype(np.uint8)
     return np.dstack([rgb, alpha])
 

@@ -22,7 +22,7 @@ from api.uploads import save_upload
 from inference.drone import area_in_raster_crs, recompressed
 from inference.errors import BadInput, Conflict, Forbidden, NotFound
 from inference.results import DroneSummary, JobParams
-from inference.sensors import sensor_profiles, validate_raster
+from inference.sensors import RasterInfo, sensor_profiles, validate_raster
 from inference.tiles import LAYERS, render_tile
 
 DOWNLOADS = {"canopy.tif": "image/tiff", "growth.tif": "image/tiff", "damage.tif": "image/tiff",
@@ -140,7 +140,9 @@ def tile(job: Job, layer: str, z: int, x: int, y: int) -> bytes:
     if params is None or params.ortho is None:
         raise NotFound(f"job {job.id} has no orthomosaic")
     if layer == "ortho":
-        profile = sensor_profiles().get(params.raster.sensor if params.raster else params.sensor or "")
+        # the bands where validation placed them and the bit depth it read (a BGR export was drawn blue for red)
+        profile = RasterInfo.from_check(params.ortho, params.raster).profile if params.raster and \
+            params.raster.sensor in sensor_profiles() else sensor_profiles().get(params.sensor or "")
         if profile is None:
             raise NotFound(f"job {job.id} has no known sensor profile for its orthomosaic")
         return render_tile(params.ortho, layer, z, x, y, profile)

@@ -18,7 +18,7 @@ from inference.drone import DamageModel, analyze_orthomosaic, iter_windows
 from inference.errors import BadInput
 from inference.geo import reproject
 from inference.results import DroneSummary
-from inference.sensors import validate_raster
+from inference.sensors import RasterInfo, validate_raster
 from tests.data.make_rasters import BALI, bali_crop, broken, multispectral, synthetic_rgba
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -513,3 +513,86 @@ def test_pixel_area_is_ground_area_in_any_crs(crs: str) -> None:
     assert info.pixel_area_m2 == pytest.approx(geodesic, rel=2e-3)
     if crs == "EPSG:3857":
         assert size * size / info.pixel_area_m2 > 1.03  # the nominal area would be 3.5 % too large
+
+
+def _rewrite(src: Path, dst: Path, data: np.ndarray, **changes: object) -> Path:
+    """`src`'s grid and layout with other pixels (and type, band count, nodata)."""
+    with rasterio.open(src) as ds:
+        prof = ds.profile.copy()
+    prof.update(count=data.shape[0], dtype=data.dtype.name, **changes)
+    prof.pop("photometric", None)
+    with rasterio.open(dst, "w", **prof) as out:
+        out.write(data)
+    return dst
+
+
+def _maps(folder: Path) -> dict[str, np.ndarray]:
+    out = {}
+    for name in ("canopy", "growth", "damage"):
+        with rasterio.open(folder / f"{name}.tif") as d:
+            out[name] = d.read(1)
+    return out
+
+
+@pytest.mark.parametrize(("bits", "scale"), [(8, 255.0), (12, 4095.0), (16, 65535.0)])
+def test_16_bit_rgb_is_read_at_its_bit_depth(tmp_path: Path, bits: int, scale: float) -> None:
+    """An RGB + alpha mosaic in 16-bit samples (a 12-bit camera's, or 8-bit values in a 16-bit file) was refused. It
+    is read at the bit depth of its pixels: the canopy (CIE a* of the 8-bit colour) is the 8-bit mosaic's to the
+    pixel, growth (an index, a ratio) within a level; the job carries the scale it read."""
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    deep = np.concatenate([np.rint(data[:3] * (scale / 255.0)), data[3:] * 257.0]).astype(np.uint16)
+    path = _rewrite(src, tmp_path / f"bali{bits}.tif", deep)
+    info = validate_raster(path)
+    assert (info.sensor, info.profile["scale"]) == ("rgba16", scale)
+    assert info.to_check().scale == scale and RasterInfo.from_check(path, info.to_check()).profile["scale"] == scale
+    a = analyze_orthomosaic(src, tmp_path / "u8")
+    b = analyze_orthomosaic(path, tmp_path / "u16", info=info)
+    m8, m16 = _maps(tmp_path / "u8"), _maps(tmp_path / "u16")
+    assert (m8["canopy"] == m16["canopy"]).all() and a.canopy_cover_pct == b.canopy_cover_pct
+    moved = np.abs(m8["growth"].astype(int) - m16["growth"])  # the values' rounding, largest on the darkest pixels
+    assert moved.max() <= 2 and np.count_nonzero(moved > 1) <= 1e-3 * moved.size
+    assert b.growth_score == pytest.approx(a.growth_score, abs=0.1)
+    assert b.damaged_pct == pytest.approx(a.damaged_pct, abs=0.5)
+
+
+def test_float_reflectance_stack_with_nan_outside(tmp_path: Path) -> None:
+    """A 5-band multispectral stack of float reflectance (what Pix4D and Metashape export) was refused. It is read
+    as reflectance, NaN pixels outside the mosaic: the maps equal the 16-bit stack's, nodata where the stack is
+    NaN."""
+    src = multispectral(tmp_path / "ms.tif")
+    with rasterio.open(src) as ds:
+        refl = ds.read().astype(np.float32) / np.float32(65535)
+    refl[:, :, :7] = np.nan
+    path = _rewrite(src, tmp_path / "refl.tif", refl)
+    info = validate_raster(path)
+    assert info.sensor == "multispectral_reflectance"
+    analyze_orthomosaic(src, tmp_path / "u16")
+    s = analyze_orthomosaic(path, tmp_path / "f32")
+    m16, m32 = _maps(tmp_path / "u16"), _maps(tmp_path / "f32")
+    for name in ("canopy", "growth", "damage"):
+        assert (m32[name][:, :7] == 255).all()
+        assert np.abs(m32[name][:, 7:].astype(int) - m16[name][:, 7:]).max() <= 1, name
+    assert s.analysed_area_ha == pytest.approx(90 * 113 * 0.08**2 / 1e4)
+
+
+def test_multispectral_bands_are_placed_by_their_names(tmp_path: Path) -> None:
+    """A DJI multispectral stack is blue, green, red, red edge, NIR; MicaSense puts NIR before red edge. Read in
+    MicaSense's order, NDVI would be taken from the red edge. Bands named in the file (their descriptions, or GDAL's
+    nir / rededge colour tags) are read where they are, and the summary says so."""
+    src = multispectral(tmp_path / "ms.tif")
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    path = _rewrite(src, tmp_path / "dji.tif", data[[0, 1, 2, 4, 3]])
+    with rasterio.open(path, "r+") as ds:
+        for i, name in enumerate(("Blue", "Green", "Red", "Red edge", "NIR"), start=1):
+            ds.set_band_description(i, name)
+    info = validate_raster(path)
+    assert info.sensor == "micasense_rededge" and info.profile["bands"]["nir"] == 5
+    assert info.profile["bands"]["red_edge"] == 4 and info.bands_moved
+    analyze_orthomosaic(src, tmp_path / "a")
+    s = analyze_orthomosaic(path, tmp_path / "b", info=info)
+    assert all((m == n).all() for m, n in zip(_maps(tmp_path / "a").values(), _maps(tmp_path / "b").values(),
+                                                 strict=True))
+    assert "bands_by_tags" in s.notices and any("red edge, nir" in w for w in s.warnings)

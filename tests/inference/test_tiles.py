@@ -47,6 +47,24 @@ def test_ortho_tile_shows_the_mosaic_where_it_lies(tmp_path: Path) -> None:
     assert far[..., 3].max() == 0
 
 
+def test_a_12_bit_mosaics_ortho_tile_looks_like_the_8_bit_one(tmp_path: Path) -> None:
+    """16-bit RGB is drawn by its bit depth (a 12-bit camera's mosaic stretched as reflectance 0-0.3 was white)."""
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+        lon, lat = warp_points(ds.crs, "EPSG:4326", [ds.xy(ds.height // 2, ds.width // 2)[0]],
+                               [ds.xy(ds.height // 2, ds.width // 2)[1]])
+    prof.update(dtype="uint16")
+    prof.pop("photometric", None)
+    deep = tmp_path / "bali12.tif"
+    with rasterio.open(deep, "w", **prof) as out:
+        out.write(np.concatenate([np.rint(data[:3] * (4095 / 255)), data[3:] * 257.0]).astype(np.uint16))
+    t = TMS.tile(lon[0], lat[0], 21)
+    a = rgba(render_tile(src, "ortho", t.z, t.x, t.y, validate_raster(src).profile)).astype(int)
+    b = rgba(render_tile(deep, "ortho", t.z, t.x, t.y, validate_raster(deep).profile)).astype(int)
+    assert np.abs(a - b).max() <= 2
+
+
 @pytest.mark.parametrize("layer", ["canopy", "growth", "damage"])
 def test_analysis_tiles_use_the_layer_colours(tmp_path: Path, layer: str) -> None:
     src = bali_crop(tmp_path / "bali.tif")

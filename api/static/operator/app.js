@@ -110,7 +110,9 @@ const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&
 // the server's times are UTC ("...Z"); an operator reads them on the phone's own clock, as the farmer's page does
 // the sensor profiles' names as a pilot knows them (inference/data/sensors.json ids)
 const SENSOR_NAMES = { rgb: "RGB", rgba: "RGB + alpha", rgb_plus_band: "RGB (+ 1)", micasense_rededge: "MicaSense RedEdge (5 bands)",
-  micasense_rededge_alpha: "MicaSense RedEdge (5 bands + alpha)" };
+  micasense_rededge_alpha: "MicaSense RedEdge (5 bands + alpha)", rgb16: "RGB (16-bit)", rgba16: "RGB + alpha (16-bit)",
+  multispectral_reflectance: "Multispectral reflectance (5 bands)",
+  multispectral_reflectance_alpha: "Multispectral reflectance (5 bands + alpha)" };
 // numbers in the page's language: Vietnamese writes 0,95 ha and 2,7 % (decimal comma), as the farmer's page does
 const num = (x, min, max = min) => Number(x).toLocaleString(lang === "vi" ? "vi-VN" : "en-US",
   { minimumFractionDigits: min, maximumFractionDigits: max });
