@@ -15,6 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 from inference.geo import reproject, to_utm
 from inference.results import DAMAGED_THRESHOLD
+from inference.sensors import display_bands
 
 DAMAGE_NODATA = 255
 
@@ -27,22 +28,28 @@ def _write_png(img: np.ndarray, dest: Path) -> Path:
     return dest
 
 
-def _ortho_rgb(ortho: str | Path, max_side: int) -> np.ndarray:
-    """The orthomosaic's first three bands (or its one band, as grey) at most `max_side` px, uint8 (rows, cols, 3)."""
+def _ortho_rgb(ortho: str | Path, max_side: int, profile: dict[str, Any] | None = None) -> np.ndarray:
+    """The orthomosaic at most `max_side` px, uint8 (rows, cols, 3): the sensor profile's display bands
+    (sensors.display_bands: a MicaSense stack's red, green and blue, not its first three, which are blue, green,
+    red), else the first three bands (or its one band, as grey); other types than 8-bit stretched to their 99th
+    percentile, NaN (outside a reflectance stack) black."""
     with rasterio.open(ortho) as src:
         s = min(1.0, max_side / max(src.width, src.height))
         h, w = max(1, round(src.height * s)), max(1, round(src.width * s))
-        bands = [1, 2, 3] if src.count >= 3 else [1, 1, 1]
+        bands = list(display_bands(profile)) if profile else [1, 2, 3] if src.count >= 3 else [1, 1, 1]
         rgb = src.read(bands, out_shape=(3, h, w), resampling=Resampling.average).astype(np.float32)
         if src.dtypes[0] != "uint8":
-            rgb = rgb / max(float(np.percentile(rgb, 99)), 1.0) * 255
+            top = float(np.nanpercentile(rgb, 99)) if np.isfinite(rgb).any() else 1.0
+            rgb = np.nan_to_num(rgb / max(top, 1e-6) * 255)
     return np.clip(rgb, 0, 255).astype(np.uint8).transpose(1, 2, 0).copy()
 
 
-def render_flight_previews(ortho: str | Path, damage_tif: str | Path, out_dir: Path, max_side: int = 1024) -> None:
+def render_flight_previews(ortho: str | Path, damage_tif: str | Path, out_dir: Path, max_side: int = 1024,
+                           profile: dict[str, Any] | None = None) -> None:
     """OUT/preview.png (the orthomosaic, damaged pixels in magenta) and OUT/damage_overlay.png (RGBA for web maps:
-    transparent below 20 %, then yellow to red with opacity rising with the probability)."""
-    img = _ortho_rgb(ortho, max_side)
+    transparent below 20 %, then yellow to red with opacity rising with the probability). `profile`: the mosaic's
+    sensor profile as validation placed it (which bands to draw)."""
+    img = _ortho_rgb(ortho, max_side, profile)
     h, w = img.shape[:2]
     with rasterio.open(damage_tif) as d:
         dmg = d.read(1, out_shape=(h, w), resampling=Resampling.nearest)

@@ -135,15 +135,20 @@ def _ground_pixel_area_m2(crs: str, transform: tuple[float, ...], width: int, he
 
 
 def _guess_sensor(count: int, dtype: str, colorinterp: list[str],
-                  alpha_like: Callable[[int], bool] = lambda band: True) -> str | None:
+                  alpha_like: Callable[[int], bool] = lambda band: True,
+                  names: list[str | None] | None = None) -> str | None:
     """The first profile whose band count and type the file has. A profile with an alpha band takes a file that tags
     one band alpha (wherever it is: _placed_by_tags moves it), or whose band in the alpha's place is untagged
     (undefined, gray) and `alpha_like`: it holds a mask's values (a fourth band of near-infrared is no mask: read as
     one, its dark pixels were taken for 'outside the mosaic'). A profile without alpha never takes a file with a
-    tagged alpha band of more bands than its own."""
+    tagged alpha band of more bands than its own. A profile marked `needs_names` (four bands without blue: green,
+    red, red edge, NIR, which by their count could be RGB and a fourth) takes only a file whose `names` (_band_name)
+    name each of its bands once."""
     tagged_alpha = colorinterp.count("alpha") == 1
     for name, p in sensor_profiles().items():
         if p["band_count"] != count or dtype not in p["dtypes"]:
+            continue
+        if p.get("needs_names") and not (names and all(names.count(b) == 1 for b in p["bands"])):
             continue
         if p["alpha"]:
             if tagged_alpha or (colorinterp[p["alpha"] - 1] in ("undefined", "gray") and alpha_like(p["alpha"])):
@@ -234,6 +239,15 @@ def _placed_by_tags(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tupl
         f"the file's bands are tagged {order}: they were read in that order, not as {wanted}"]
 
 
+def display_bands(profile: dict[str, Any]) -> tuple[int, int, int]:
+    """The file's bands (1-based) that picture the mosaic as red, green and blue: its own red, green and blue where
+    it has them, else the colour-infrared picture (NIR, red, green: canopy red), as where they were placed."""
+    b = profile["bands"]
+    if all(x in b for x in RGB):
+        return b["red"], b["green"], b["blue"]
+    return b["nir"], b["red"], b["green"]
+
+
 # Bit depths a 16-bit container holds (scale_from_data profiles): the smallest at or above the largest sampled value
 BIT_DEPTH_SCALES = (255.0, 1023.0, 4095.0, 16383.0, 65535.0)
 
@@ -303,7 +317,8 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
     dtype = ds.dtypes[0]
     profiles = sensor_profiles()
     if sensor is None:
-        sensor = _guess_sensor(ds.count, dtype, [c.name for c in ds.colorinterp], _alpha_like(ds))
+        sensor = _guess_sensor(ds.count, dtype, [c.name for c in ds.colorinterp], _alpha_like(ds),
+                               [_band_name(c.name, d) for c, d in zip(ds.colorinterp, ds.descriptions, strict=True)])
         if sensor is None:
             raise BadInput(
                 f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (8- or 16-bit), RGB + alpha, or a "

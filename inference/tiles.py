@@ -24,6 +24,8 @@ import numpy as np
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 
+from inference.sensors import display_bands
+
 LAYERS = ("ortho", "canopy", "growth", "damage")
 TILE = 256
 NODATA = 255
@@ -67,8 +69,7 @@ def empty_tile() -> bytes:
 
 
 def _ortho_rgba(src: Any, x: int, y: int, z: int, profile: dict[str, Any]) -> np.ndarray:
-    b = profile["bands"]
-    img = src.tile(x, y, z, tilesize=TILE, indexes=(b["red"], b["green"], b["blue"]), resampling_method="bilinear")
+    img = src.tile(x, y, z, tilesize=TILE, indexes=display_bands(profile), resampling_method="bilinear")
     data = img.data.astype(np.float32)
     white = float(profile.get("display_max", 1.0)) * float(profile["scale"])  # reflectance: 0-0.3 to 0-255
     if white != 255.0:

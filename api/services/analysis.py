@@ -30,7 +30,7 @@ from inference.drone import DamageModel, analyze_orthomosaic
 from inference.errors import CropwatchError, reason
 from inference.previews import render_flight_previews
 from inference.results import DroneSummary, JobParams, as_dict
-from inference.sensors import RasterInfo
+from inference.sensors import RasterInfo, validate_raster
 
 log = logging.getLogger("cropwatch.jobs")
 MAX_ATTEMPTS = 3
@@ -139,7 +139,8 @@ def run_analysis_job(job_id: int) -> str:
         progress = _progress_writer(job_id, get_settings().job_time_limit_s)
         summary = analyze_orthomosaic(params.ortho, out, sensor=params.sensor, damage_model=model,
                                       area_boundary_wgs84=boundary, progress=progress, info=info)
-        render_flight_previews(params.ortho, out / "damage.tif", out)
+        profile = (info or validate_raster(params.ortho, params.sensor)).profile  # the bands as validation placed them
+        render_flight_previews(params.ortho, out / "damage.tif", out, profile=profile)
     except JobStopped as exc:
         if str(exc) == "cancelled":
             delete_flight_files(job_id)

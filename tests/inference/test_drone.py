@@ -596,3 +596,47 @@ def test_multispectral_bands_are_placed_by_their_names(tmp_path: Path) -> None:
     assert all((m == n).all() for m, n in zip(_maps(tmp_path / "a").values(), _maps(tmp_path / "b").values(),
                                                  strict=True))
     assert "bands_by_tags" in s.notices and any("red edge, nir" in w for w in s.warnings)
+
+
+def test_previews_and_tiles_draw_a_stacks_own_colours(tmp_path: Path) -> None:
+    """A MicaSense stack is blue, green, red first: its preview was drawn from its first three bands, soil in blue.
+    Drawn from the profile's bands, the soil half is redder than it is blue; a float stack's NaN border is black (it
+    made the whole preview black)."""
+    from inference.previews import _ortho_rgb
+    from inference.sensors import display_bands
+
+    src = multispectral(tmp_path / "ms.tif")
+    with rasterio.open(src) as ds:
+        refl = ds.read().astype(np.float32) / np.float32(65535)
+    refl[:, :, :7] = np.nan
+    path = _rewrite(src, tmp_path / "refl.tif", refl)
+    for f in (src, path):
+        info = validate_raster(f)
+        assert display_bands(info.profile) == (3, 2, 1)
+        img = _ortho_rgb(f, 256, info.profile).astype(int)
+        soil = img[:, 70:]
+        assert (soil[..., 0] > soil[..., 2]).all()
+    assert (img[:, :6] == 0).all() and img[:, 10:].max() > 0
+    cir = {**info.profile, "bands": {"green": 1, "red": 2, "red_edge": 3, "nir": 4}}
+    assert display_bands(cir) == (4, 2, 1)  # no blue band: the colour-infrared picture
+
+
+def test_a_four_band_stack_without_blue_is_taken_when_its_bands_are_named(tmp_path: Path) -> None:
+    """Green, red, red edge, NIR (Parrot Sequoia, DJI Mavic 3M): four bands that could as well be RGB and a fourth,
+    so the profile takes the file only when it names them; its maps are the 5-band stack's (NDVI from NIR and red)."""
+    src = multispectral(tmp_path / "ms.tif")
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    unnamed = _rewrite(src, tmp_path / "four.tif", data[[1, 2, 4, 3]])
+    with pytest.raises(BadInput, match="match no sensor profile"):
+        validate_raster(unnamed)
+    named = _rewrite(src, tmp_path / "named.tif", data[[1, 2, 4, 3]])
+    with rasterio.open(named, "r+") as ds:
+        for i, name in enumerate(("Green", "Red", "RE", "NIR"), start=1):
+            ds.set_band_description(i, name)
+    info = validate_raster(named)
+    assert info.sensor == "multispectral_4band" and not info.bands_moved
+    analyze_orthomosaic(src, tmp_path / "five")
+    analyze_orthomosaic(named, tmp_path / "four_out", info=info)
+    assert all((m == n).all() for m, n in zip(_maps(tmp_path / "five").values(),
+                                                 _maps(tmp_path / "four_out").values(), strict=True))

@@ -112,7 +112,9 @@ const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&
 const SENSOR_NAMES = { rgb: "RGB", rgba: "RGB + alpha", rgb_plus_band: "RGB (+ 1)", micasense_rededge: "MicaSense RedEdge (5 bands)",
   micasense_rededge_alpha: "MicaSense RedEdge (5 bands + alpha)", rgb16: "RGB (16-bit)", rgba16: "RGB + alpha (16-bit)",
   multispectral_reflectance: "Multispectral reflectance (5 bands)",
-  multispectral_reflectance_alpha: "Multispectral reflectance (5 bands + alpha)" };
+  multispectral_reflectance_alpha: "Multispectral reflectance (5 bands + alpha)",
+  multispectral_4band: "Multispectral (green, red, red edge, NIR)",
+  multispectral_4band_reflectance: "Multispectral reflectance (green, red, red edge, NIR)" };
 // numbers in the page's language: Vietnamese writes 0,95 ha and 2,7 % (decimal comma), as the farmer's page does
 const num = (x, min, max = min) => Number(x).toLocaleString(lang === "vi" ? "vi-VN" : "en-US",
   { minimumFractionDigits: min, maximumFractionDigits: max });
