@@ -569,7 +569,8 @@ def _fill_invalid(data: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
     weight = box(v8)
     for band in out:
         mean = cv2.mean(band, mask=v8)[0]
-        band[invalid] = np.where(weight > 0, box(band * v8) / np.maximum(weight, 1), mean).astype(band.dtype)
+        inside = np.where(valid, band, 0)  # not band * valid: NaN (outside a reflectance stack) times 0 is NaN
+        band[invalid] = np.where(weight > 0, box(inside) / np.maximum(weight, 1), mean).astype(band.dtype)
     return out
 
 
@@ -640,9 +641,12 @@ def _cog_copy(src: Path, dest: Path, compression: str, overviews: bool, threads:
     codec, level = _check_compression(compression)
     part = dest.with_name(dest.name + ".part")
     opts = {"level": level} if level is not None else {}
-    rasterio.shutil.copy(src, part, driver="COG", compress=codec, blocksize=512, **opts,
-                         overviews="FORCE_USE_EXISTING" if overviews else "NONE", num_threads=str(max(1, threads)))
-    os.replace(part, dest)
+    try:
+        rasterio.shutil.copy(src, part, driver="COG", compress=codec, blocksize=512, **opts,
+                             overviews="FORCE_USE_EXISTING" if overviews else "NONE", num_threads=str(max(1, threads)))
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)  # a failed copy (a full disk) leaves no half-written file
 
 
 def recompressed(cog: Path, dest: Path, compression: str) -> Path:

@@ -207,11 +207,8 @@ _DESCRIPTION_PREFIXES = (("rededge", "red_edge"), ("re", "red_edge"), ("nearinfr
                          ("nir", "nir"), ("blue", "blue"), ("green", "green"), ("red", "red"), ("alpha", "alpha"))
 
 
-def _band_name(tag: str, description: str | None) -> str | None:
-    """The name a band carries: its colour tag, else its description (letters only, lower case: "Red edge-717" is
-    red_edge; "RE" alone is too), else None."""
-    if tag in _TAG_NAMES:
-        return _TAG_NAMES[tag]
+def _description_name(description: str | None) -> str | None:
+    """A band description's name (letters only, lower case: "Red edge-717" is red_edge; "RE" alone is too)."""
     letters = "".join(ch for ch in (description or "").lower() if ch.isalpha())
     for prefix, name in _DESCRIPTION_PREFIXES:
         if letters.startswith(prefix) and (prefix != "re" or letters == "re"):
@@ -219,12 +216,25 @@ def _band_name(tag: str, description: str | None) -> str | None:
     return None
 
 
+def _band_name(tag: str, description: str | None) -> str | None:
+    """The name a band carries: its colour tag and its description where they agree or one of them is silent;
+    None where they disagree (a MicaSense stack written with PHOTOMETRIC=RGB tags its blue, green, red bands red,
+    green, blue, while its descriptions say blue, green, red)."""
+    by_tag, by_description = _TAG_NAMES.get(tag), _description_name(description)
+    if by_tag and by_description and by_tag != by_description:
+        return None
+    return by_tag or by_description
+
+
 def _placed_by_tags(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """A profile's bands placed where the file's colour tags or band names say (a BGR or BGRA export tagged as such
-    was read as RGB: canopy, growth and damage from swapped colours, with no warning; a DJI multispectral stack is
-    blue, green, red, red edge, NIR, where MicaSense puts NIR before red edge), and a note saying so. Only when the
+    """A profile's bands placed where the file's colour tags (RGB profiles: those alone, as since 2026-11-30) or its
+    band names (multispectral profiles: tags and descriptions, _band_name) say, and a note saying so: a BGR or BGRA
+    export tagged as such was read as RGB (canopy, growth and damage from swapped colours, with no warning), a DJI
+    multispectral stack is blue, green, red, red edge, NIR where MicaSense puts NIR before red edge. Only when the
     file names each of the profile's bands exactly once; the alpha band moves when it is named once."""
-    names = [_band_name(c.name, d) for c, d in zip(ds.colorinterp, ds.descriptions, strict=True)]
+    rgb_only = set(prof["bands"]) == set(RGB)
+    names = [_TAG_NAMES.get(c.name) if rgb_only else _band_name(c.name, d)
+             for c, d in zip(ds.colorinterp, ds.descriptions, strict=True)]
     if any(names.count(x) != 1 for x in prof["bands"]):
         return prof, []
     bands = {x: names.index(x) + 1 for x in prof["bands"]}
@@ -235,8 +245,9 @@ def _placed_by_tags(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tupl
         return prof, []
     order = ", ".join((n or "unused").replace("red_edge", "red edge") for n in names)
     wanted = ", ".join(x.replace("red_edge", "red edge") for x in prof["bands"])
+    how = "tagged" if rgb_only else "tagged or named"
     return {**prof, "bands": bands, "alpha": alpha}, [
-        f"the file's bands are tagged {order}: they were read in that order, not as {wanted}"]
+        f"the file's bands are {how} {order}: they were read in that order, not as {wanted}"]
 
 
 def display_bands(profile: dict[str, Any]) -> tuple[int, int, int]:
@@ -250,14 +261,47 @@ def display_bands(profile: dict[str, Any]) -> tuple[int, int, int]:
 
 # Bit depths a 16-bit container holds (scale_from_data profiles): the smallest at or above the largest sampled value
 BIT_DEPTH_SCALES = (255.0, 1023.0, 4095.0, 16383.0, 65535.0)
+BIT_DEPTH_GRID = 8  # blocks (tiles, or strips of rows) sampled per side for the bit depth; 64 per side for strips
 
 
-def _data_scale(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> float:
-    """The bit depth of a 16-bit RGB file's pixels (BIT_DEPTH_SCALES), from the largest value of its red, green and
-    blue bands over the grid of blocks _alpha_like samples: a 12-bit camera's mosaic read against 65535 is a nearly
+def _data_scale(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[float, str | None]:
+    """The bit depth of a 16-bit RGB file's pixels (BIT_DEPTH_SCALES) and a note saying it when it is not 16: the
+    TIFF's NBITS where it says, else the largest value of its red, green and blue bands over the valid pixels (not
+    nodata, not alpha 0) of a grid of blocks across the file. A 12-bit camera's mosaic read against 65535 is a nearly
     black image, whose canopy colour and damage network input are wrong (the index, a ratio, is not)."""
-    peak = max(float(_sampled(ds, b).max(initial=0)) for b in prof["bands"].values())
-    return next(s for s in BIT_DEPTH_SCALES if peak <= s)
+    import numpy as np
+    from rasterio.windows import Window
+
+    nbits = ds.tags(prof["bands"]["red"], ns="IMAGE_STRUCTURE").get("NBITS")
+    if nbits and nbits.isdigit() and 8 <= int(nbits) < 16:
+        scale = float(2 ** int(nbits) - 1)
+    else:
+        bh, bw = ds.block_shapes[0]
+        strips = bw >= ds.width
+        n_rows = BIT_DEPTH_GRID * (8 if strips else 1)
+        rows = sorted({int(i * (ds.height - 1) / max(n_rows - 1, 1)) // bh * bh for i in range(n_rows)})
+        cols = [0] if strips else sorted({int(i * (ds.width - 1) / (BIT_DEPTH_GRID - 1)) // bw * bw
+                                          for i in range(BIT_DEPTH_GRID)})
+        idx = list(prof["bands"].values()) + ([prof["alpha"]] if prof["alpha"] else [])
+        peak = 0.0
+        for r in rows:
+            for c in cols:
+                try:
+                    v = ds.read(idx, window=Window(c, r, min(bw, ds.width - c), min(bh, ds.height - r)))
+                except RasterioIOError:
+                    continue  # the block checks say so next
+                rgb, ok = v[:3], np.ones(v.shape[1:], bool)
+                if prof["alpha"]:
+                    ok &= v[3] > 0
+                if ds.nodata is not None:
+                    ok &= ~np.all(rgb == ds.nodata, axis=0)
+                if ok.any():
+                    peak = max(peak, float(rgb[:, ok].max()))
+        scale = next(s for s in BIT_DEPTH_SCALES if peak <= s)
+    if scale == 65535.0:
+        return scale, None
+    bits = int(round(np.log2(scale + 1)))
+    return scale, f"the file's 16-bit samples hold {bits}-bit values (0-{int(scale)}): they were read as {bits}-bit"
 
 
 def _check_last_block(ds: rasterio.io.DatasetReader, path: str) -> None:
@@ -348,8 +392,10 @@ def _how_to_convert(ds: rasterio.io.DatasetReader) -> str:
         return ("For an RGB mosaic of another type, make it 8-bit: gdal_translate -ot Byte -scale -b 1 -b 2 -b 3 "
                 "in.tif out.tif (add -b 4 for its alpha band; -scale 0 4095 0 255 for 12-bit values)")
     if ds.count >= 4:
-        return ("For an RGB mosaic with more bands, keep red, green, blue and the alpha band: gdal_translate -b 1 -b 2 "
-                "-b 3 -b 4 in.tif out.tif (or -b 1 -b 2 -b 3 without alpha)")
+        return ("For an RGB mosaic with more bands, keep red, green and blue: gdal_translate -b 1 -b 2 -b 3 in.tif "
+                "out.tif (with an alpha band of 0 and the maximum outside and inside the mosaic, add it as band 4); "
+                "for a stack of green, red, red edge and NIR, name its bands (gdal_edit.py or the export's band "
+                "names) or choose the sensor profile multispectral_4band")
     if ds.count < 3:
         return "A single-band or two-band file (a grey image, one index) cannot be analysed: export the RGB mosaic"
     return "Export the mosaic as RGB (optionally with an alpha band), 8-bit"
@@ -391,7 +437,9 @@ def validate_raster(path: str | Path, sensor: str | None = None, max_pixels: int
         epsg = ds.crs.to_epsg()
         profile, notes = _placed_by_tags(ds, sensor_profiles()[sensor])
         if profile.get("scale_from_data"):
-            profile = {**profile, "scale": _data_scale(ds, profile)}
+            scale, note = _data_scale(ds, profile)
+            profile = {**profile, "scale": scale}
+            notes += [note] if note else []
         if profile.get("warning"):
             notes.append(profile["warning"])
         return RasterInfo(

@@ -71,11 +71,15 @@ def empty_tile() -> bytes:
 def _ortho_rgba(src: Any, x: int, y: int, z: int, profile: dict[str, Any]) -> np.ndarray:
     img = src.tile(x, y, z, tilesize=TILE, indexes=display_bands(profile), resampling_method="bilinear")
     data = img.data.astype(np.float32)
-    white = float(profile.get("display_max", 1.0)) * float(profile["scale"])  # reflectance: 0-0.3 to 0-255
+    scale = float(profile["scale"])
+    # reflectance 0-0.3 to 0-255; a profile that does not say: 16-bit reflectance, unless its scale is a bit depth
+    shown = profile.get("display_max", 1.0 if scale <= 255 or profile.get("scale_from_data") else 0.3)
+    white = float(shown) * scale
     if white != 255.0:
         data = data * np.float32(255.0 / white)
     rgb = np.clip(np.nan_to_num(data), 0, 255).astype(np.uint8).transpose(1, 2, 0)
-    alpha = np.where(img.mask > 0, 255, 0).astype(np.uint8)
+    # NaN is outside a reflectance stack, whatever its nodata tag says (rio-tiler's mask does not know it)
+    alpha = np.where((img.mask > 0) & np.isfinite(data).all(axis=0), 255, 0).astype(np.uint8)
     return np.dstack([rgb, alpha])
 
 

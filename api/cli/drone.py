@@ -39,8 +39,9 @@ def drone_analyze(
     method: Annotated[str, typer.Option(help="auto (model if one fits the sensor) or index_anomaly")] = "auto",
     workers: Annotated[int, typer.Option(help="parallel windows")] = 2,
     compression: Annotated[str, typer.Option(
-        help="the maps' compression: deflate (every GIS tool reads it) or zstd (as the service stores them: about "
-             "15 % faster to analyse and 10 % smaller; GDAL 2.3 and later, QGIS, ArcGIS Pro)")] = "deflate",
+        help="the maps' compression: deflate (every GIS tool reads it) or zstd (as the service stores them: "
+             "faster to write, 0.84 against 0.97 s for a 26 MP mosaic, and about 10 % smaller; GDAL 2.3 and later, "
+             "QGIS, ArcGIS Pro)")] = "deflate",
 ) -> None:
     """Analyse an orthomosaic window by window into growth and damage maps (COG) and a summary."""
     from shapely.geometry import shape

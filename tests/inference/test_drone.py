@@ -546,6 +546,7 @@ def test_16_bit_rgb_is_read_at_its_bit_depth(tmp_path: Path, bits: int, scale: f
     path = _rewrite(src, tmp_path / f"bali{bits}.tif", deep)
     info = validate_raster(path)
     assert (info.sensor, info.profile["scale"]) == ("rgba16", scale)
+    assert any(f"{bits}-bit values" in n for n in info.notes) == (bits != 16)
     assert info.to_check().scale == scale and RasterInfo.from_check(path, info.to_check()).profile["scale"] == scale
     a = analyze_orthomosaic(src, tmp_path / "u8")
     b = analyze_orthomosaic(path, tmp_path / "u16", info=info)
@@ -640,3 +641,68 @@ def test_a_four_band_stack_without_blue_is_taken_when_its_bands_are_named(tmp_pa
     analyze_orthomosaic(named, tmp_path / "four_out", info=info)
     assert all((m == n).all() for m, n in zip(_maps(tmp_path / "five").values(),
                                                  _maps(tmp_path / "four_out").values(), strict=True))
+
+
+def test_the_bit_depth_leaves_out_pixels_outside_the_mosaic(tmp_path: Path) -> None:
+    """A 12-bit mosaic whose outside is nodata 65535, or alpha 0 over 65535s, is still 12-bit (its outside read as a
+    value gave 65535: the nearly black picture the bit depth is there to avoid); the TIFF's NBITS, when it says, is
+    taken; the summary says the depth read."""
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    rgb = np.rint(data[:3] * (4095 / 255)).astype(np.uint16)
+    rgb[:, :, :20] = 65535
+    nodata = _rewrite(src, tmp_path / "nodata.tif", rgb, nodata=65535)
+    alpha = data[3:].astype(np.uint16) * 257
+    alpha[:, :, :20] = 0
+    masked = _rewrite(src, tmp_path / "alpha.tif", np.concatenate([rgb, alpha]))
+    for path, sensor in ((nodata, "rgb16"), (masked, "rgba16")):
+        info = validate_raster(path)
+        assert (info.sensor, info.profile["scale"]) == (sensor, 4095.0)
+        assert any("12-bit values (0-4095)" in n for n in info.notes)
+    tagged = _rewrite(src, tmp_path / "nbits.tif", np.rint(data[:3] * (1000 / 255)).astype(np.uint16), NBITS=12)
+    assert validate_raster(tagged).profile["scale"] == 4095.0  # 1000 would say 10-bit; the tag says 12
+
+
+def test_names_that_disagree_move_no_band(tmp_path: Path) -> None:
+    """A MicaSense stack written with PHOTOMETRIC=RGB is tagged red, green, blue on its blue, green, red bands while
+    its descriptions say blue, green, red: tag and description disagree, so neither moves a band (it is read in the
+    profile's order, as before). An 8-bit RGB file is placed by its colour tags alone, never by descriptions. GDAL's
+    nir and rededge tags place bands as descriptions do."""
+    from rasterio.enums import ColorInterp as C
+
+    src = multispectral(tmp_path / "ms.tif")
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    path = _rewrite(src, tmp_path / "rgbtags.tif", data)
+    with rasterio.open(path, "r+") as ds:
+        ds.colorinterp = [C.red, C.green, C.blue, C.undefined, C.undefined]
+        for i, name in enumerate(("Blue", "Green", "Red", "NIR", "Red edge"), start=1):
+            ds.set_band_description(i, name)
+    info = validate_raster(path)
+    assert info.profile["bands"] == {"blue": 1, "green": 2, "red": 3, "nir": 4, "red_edge": 5} and not info.notes
+    dji = _rewrite(src, tmp_path / "dji.tif", data[[0, 1, 2, 4, 3]])
+    with rasterio.open(dji, "r+") as ds:
+        ds.colorinterp = [C.blue, C.green, C.red, C.rededge, C.nir]
+    assert validate_raster(dji).profile["bands"] == {"blue": 1, "green": 2, "red": 3, "nir": 5, "red_edge": 4}
+    rgb = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(rgb) as ds:
+        pixels = ds.read()[:3]
+    described = _rewrite(rgb, tmp_path / "described.tif", pixels)
+    with rasterio.open(described, "r+") as ds:
+        ds.colorinterp = [C.gray, C.undefined, C.undefined]
+        for i, name in enumerate(("Blue", "Green", "Red"), start=1):
+            ds.set_band_description(i, name)
+    info = validate_raster(described)
+    assert info.sensor == "rgb" and info.profile["bands"] == {"red": 1, "green": 2, "blue": 3} and not info.notes
+
+
+def test_a_float_stack_with_a_nodata_value(tmp_path: Path) -> None:
+    """Reflectance stacks mark their outside NaN or with a nodata value (-10000): both are outside the mosaic."""
+    src = multispectral(tmp_path / "ms.tif")
+    with rasterio.open(src) as ds:
+        refl = ds.read().astype(np.float32) / np.float32(65535)
+    refl[:, :, :7] = -10000
+    s = analyze_orthomosaic(_rewrite(src, tmp_path / "refl.tif", refl, nodata=-10000), tmp_path / "out")
+    assert (_maps(tmp_path / "out")["growth"][:, :7] == 255).all()
+    assert s.analysed_area_ha == pytest.approx(90 * 113 * 0.08**2 / 1e4)

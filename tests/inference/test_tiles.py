@@ -16,7 +16,7 @@ from rasterio.warp import transform as warp_points
 from inference.drone import analyze_orthomosaic
 from inference.sensors import validate_raster
 from inference.tiles import colour_table, render_tile
-from tests.data.make_rasters import bali_crop
+from tests.data.make_rasters import bali_crop, multispectral
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 
@@ -63,6 +63,28 @@ def test_a_12_bit_mosaics_ortho_tile_looks_like_the_8_bit_one(tmp_path: Path) ->
     a = rgba(render_tile(src, "ortho", t.z, t.x, t.y, validate_raster(src).profile)).astype(int)
     b = rgba(render_tile(deep, "ortho", t.z, t.x, t.y, validate_raster(deep).profile)).astype(int)
     assert np.abs(a - b).max() <= 2
+
+
+def test_a_reflectance_stacks_nan_outside_is_transparent(tmp_path: Path) -> None:
+    """NaN marks the outside of a float reflectance stack whatever its nodata tag: transparent on the ortho layer,
+    not opaque black; the stack is drawn by its own red, green and blue, stretched from 0 to 0.3."""
+    src = multispectral(tmp_path / "ms.tif")
+    with rasterio.open(src) as ds:
+        refl, prof = ds.read().astype(np.float32) / np.float32(65535), ds.profile.copy()
+        lon, lat = warp_points(ds.crs, "EPSG:4326", [ds.xy(ds.height // 2, ds.width // 2)[0]],
+                               [ds.xy(ds.height // 2, ds.width // 2)[1]])
+    t = TMS.tile(lon[0], lat[0], 21)
+    opaque = []
+    for name, cut in (("whole", 0), ("nan", 30)):
+        data = refl.copy()
+        data[:, :, :cut] = np.nan
+        path = tmp_path / f"{name}.tif"
+        with rasterio.open(path, "w", **{**prof, "dtype": "float32"}) as out:
+            out.write(data)
+        img = rgba(render_tile(path, "ortho", t.z, t.x, t.y, validate_raster(path).profile))
+        opaque.append(int(np.count_nonzero(img[..., 3])))
+        assert img[..., :3][img[..., 3] > 0].max() > 60  # 0.05-0.18 reflectance of 0.3: not black
+    assert 0 < opaque[1] < 0.9 * opaque[0]
 
 
 @pytest.mark.parametrize("layer", ["canopy", "growth", "damage"])
