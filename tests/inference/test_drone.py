@@ -552,6 +552,7 @@ def test_16_bit_rgb_is_read_at_its_bit_depth(tmp_path: Path, bits: int, scale: f
     b = analyze_orthomosaic(path, tmp_path / "u16", info=info)
     m8, m16 = _maps(tmp_path / "u8"), _maps(tmp_path / "u16")
     assert (m8["canopy"] == m16["canopy"]).all() and a.canopy_cover_pct == b.canopy_cover_pct
+    assert b.notices == ([] if bits == 16 else ["bit_depth"])
     moved = np.abs(m8["growth"].astype(int) - m16["growth"])  # the values' rounding, largest on the darkest pixels
     assert moved.max() <= 2 and np.count_nonzero(moved > 1) <= 1e-3 * moved.size
     assert b.growth_score == pytest.approx(a.growth_score, abs=0.1)
@@ -706,3 +707,37 @@ def test_a_float_stack_with_a_nodata_value(tmp_path: Path) -> None:
     s = analyze_orthomosaic(_rewrite(src, tmp_path / "refl.tif", refl, nodata=-10000), tmp_path / "out")
     assert (_maps(tmp_path / "out")["growth"][:, :7] == 255).all()
     assert s.analysed_area_ha == pytest.approx(90 * 113 * 0.08**2 / 1e4)
+
+
+def test_a_six_band_stack_with_a_thermal_band_when_named(tmp_path: Path) -> None:
+    """MicaSense Altum: blue, green, red, red edge, NIR, thermal. Named, the five are read where they are and the
+    thermal band is left out, with a warning; unnamed, it is refused (its sixth band is no mask)."""
+    src = multispectral(tmp_path / "ms.tif")
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    thermal = np.full((1, *data.shape[1:]), 30000, np.uint16) + data[3:4] // 100
+    altum = np.concatenate([data[[0, 1, 2, 4, 3]], thermal])
+    with pytest.raises(BadInput, match="match no sensor profile"):
+        validate_raster(_rewrite(src, tmp_path / "unnamed.tif", altum))
+    named = _rewrite(src, tmp_path / "altum.tif", altum)
+    with rasterio.open(named, "r+") as ds:
+        for i, name in enumerate(("Blue", "Green", "Red", "Red edge", "NIR", "LWIR"), start=1):
+            ds.set_band_description(i, name)
+    info = validate_raster(named)
+    assert info.sensor == "multispectral_plus_band" and info.profile["bands"]["nir"] == 5
+    analyze_orthomosaic(src, tmp_path / "five")
+    s = analyze_orthomosaic(named, tmp_path / "six", info=info)
+    assert all((m == n).all() for m, n in zip(_maps(tmp_path / "five").values(), _maps(tmp_path / "six").values(),
+                                                 strict=True))
+    assert any("sixth band" in w for w in s.warnings) and s.notices == ["bands_by_tags", "sixth_band_left_out"]
+
+
+def test_every_notice_is_said_on_the_operators_page_in_both_languages() -> None:
+    """A notice code without its text showed the page's key ("notice_bit_depth") to the pilot."""
+    from inference.sensors import sensor_profiles
+
+    page = (Path(__file__).resolve().parents[2] / "api" / "static" / "operator" / "app.js").read_text()
+    assert {p.get("notice", "band_left_out") for p in sensor_profiles().values() if p.get("warning")} <= set(
+        drone.NOTICES)
+    for code in drone.NOTICES:
+        assert page.count(f"notice_{code}:") == 2, code  # the Vietnamese and the English table
