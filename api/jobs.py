@@ -14,6 +14,7 @@ from api.db import get_engine
 from api.orm import Job, JobStatus
 from api.services.analysis import MAX_ATTEMPTS, run_analysis_job
 from api.settings import get_settings
+from inference.drone import MAP_COMPRESSIONS
 
 
 class LocalJobRunner:
@@ -50,11 +51,16 @@ def make_runner() -> JobRunner:
 
 
 def remove_partial_outputs() -> list[Path]:
-    """Remove what a killed process left half-written: analysis work folders (`.analysis-*`) and incoming uploads."""
+    """Remove what a killed process left half-written: analysis work folders (`.analysis-*`), incoming uploads and
+    the temporary files of a map's download copy (`analysis/deflate/.growth.tif.<hex>`, inference.drone.recompressed)."""
     flights = get_settings().data_dir / "flights"
-    partial = [*flights.glob("*/analysis/.analysis-*"), *flights.glob(".incoming/*")]
+    copies = [q for c in MAP_COMPRESSIONS for q in flights.glob(f"*/analysis/{c}/.*")]
+    partial = [*flights.glob("*/analysis/.analysis-*"), *flights.glob(".incoming/*"), *copies]
     for p in partial:
-        shutil.rmtree(p, ignore_errors=True)
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
     return partial
 
 

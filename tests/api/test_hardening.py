@@ -105,9 +105,15 @@ def test_start_up_removes_partial_outputs(service_db: Path) -> None:
         d.mkdir(parents=True)
         (d / "canopy.raw.tif").write_bytes(b"half")
     done.write_text("{}")
+    copy = data / "flights" / "7" / "analysis" / "deflate" / "growth.tif"  # a download's copy, made and kept
+    half_copy = copy.with_name(".growth.tif.0123abcd.part")  # one a killed process was making
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"whole")
+    half_copy.write_bytes(b"half")
     removed = remove_partial_outputs()
-    assert sorted(removed) == sorted([partial, incoming])
-    assert not partial.exists() and not incoming.exists() and done.exists()
+    assert sorted(removed) == sorted([partial, incoming, half_copy])
+    assert not partial.exists() and not incoming.exists() and not half_copy.exists()
+    assert done.exists() and copy.exists()
 
 
 def _square(lon0: float, lat0: float, side_deg: float = 0.001) -> dict:
