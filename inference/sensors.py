@@ -141,9 +141,9 @@ def _guess_sensor(count: int, dtype: str, colorinterp: list[str],
     one band alpha (wherever it is: _placed_by_tags moves it), or whose band in the alpha's place is untagged
     (undefined, gray) and `alpha_like`: it holds a mask's values (a fourth band of near-infrared is no mask: read as
     one, its dark pixels were taken for 'outside the mosaic'). A profile without alpha never takes a file with a
-    tagged alpha band of more bands than its own. A profile marked `needs_names` (four bands without blue: green,
-    red, red edge, NIR, which by their count could be RGB and a fourth) takes only a file whose `names` (_band_name)
-    name each of its bands once."""
+    tagged alpha band of more bands than its own. A profile marked `needs_names` (a stack whose band count says too
+    little: green, red, red edge, NIR could as well be RGB and a fourth; five bands and a thermal sixth) takes only a
+    file whose `names` (_band_name) name each of its bands once."""
     tagged_alpha = colorinterp.count("alpha") == 1
     for name, p in sensor_profiles().items():
         if p["band_count"] != count or dtype not in p["dtypes"]:
@@ -381,10 +381,11 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
 
 def _how_to_convert(ds: rasterio.io.DatasetReader) -> str:
     """What to run to make an unsupported orthomosaic one that is supported (GDAL's gdal_translate)."""
-    if ds.count == 6 and ds.dtypes[0] == "uint16":
-        return ("A 6-band stack whose sixth band is no mask (0 and one other value): keep the five MicaSense bands, "
-                "gdal_translate -b 1 -b 2 -b 3 -b 4 -b 5 in.tif out.tif, or export the mask as the sixth band")
-    if ds.count in (5, 6) and ds.dtypes[0] != "uint16":
+    if ds.count == 6 and ds.dtypes[0] in ("uint16", "float32", "float64"):
+        return ("A 6-band stack whose sixth band is no mask (0 and one other value): name its bands (descriptions "
+                "Blue, Green, Red, Red edge, NIR, and any other for the sixth, which is then left out), keep the five "
+                "(gdal_translate -b 1 -b 2 -b 3 -b 4 -b 5 in.tif out.tif), or export the mask as the sixth band")
+    if ds.count in (5, 6) and ds.dtypes[0] not in ("uint16", "float32", "float64"):
         return ("For a 5-band multispectral stack of another type, make it 16-bit (gdal_translate -ot UInt16 in.tif "
                 "out.tif) or reflectance 0-1 in 32-bit float (gdal_translate -ot Float32 -scale 0 65535 0 1 in.tif "
                 "out.tif)")
