@@ -82,6 +82,43 @@ def test_flight_job_local_mode(flight_client, tmp_path: Path) -> None:
     check_tiles(client, tok, job)
 
 
+def test_a_12_bit_flight_goes_through_with_its_bit_depth(flight_client, tmp_path: Path) -> None:
+    """A 12-bit RGB + alpha mosaic, refused before 2026-12-03: the upload's validation reads its bit depth, the job
+    carries it (the analysis, the preview and the ortho tile use it: the tile looks like the 8-bit mosaic's), and
+    the summary's notices say it."""
+    import io
+
+    import morecantile
+    import numpy as np
+    from PIL import Image
+
+    client, tok = flight_client
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+    prof.update(dtype="uint16")
+    prof.pop("photometric", None)
+    deep = tmp_path / "bali12.tif"
+    with rasterio.open(deep, "w", **prof) as out:
+        out.write(np.concatenate([np.rint(data[:3] * (4095 / 255)), data[3:] * 257.0]).astype(np.uint16))
+    assert client.post("/v1/areas", json=area_over(src), headers=tok["admin"]).status_code == 201
+    jobs = []
+    for path in (src, deep):
+        r = post_flight(client, tok["pilot"], path, area_code="VN-STOR-0001")
+        assert r.status_code == 202, r.text
+        jobs.append(wait_job(client, tok["pilot"], r.json()["id"]))
+    eight, twelve = jobs
+    assert twelve["status"] == "succeeded" and twelve["params"]["raster"]["scale"] == 4095
+    assert twelve["result"]["notices"] == ["bit_depth"] and twelve["result"]["sensor"] == "rgba16"
+    assert twelve["result"]["canopy_cover_pct"] == eight["result"]["canopy_cover_pct"]
+    w, s, e, n = eight["result"]["bounds_wgs84"]
+    t = morecantile.tms.get("WebMercatorQuad").tile((w + e) / 2, (s + n) / 2, 20)
+    tiles = [np.asarray(Image.open(io.BytesIO(client.get(f"/v1/jobs/{j['id']}/tiles/ortho/{t.z}/{t.x}/{t.y}.png",
+                                                          headers=tok["pilot"]).content)).convert("RGBA")).astype(int)
+             for j in jobs]
+    assert np.abs(tiles[0] - tiles[1]).max() <= 2
+
+
 def test_a_flight_with_no_valid_pixel_fails_with_its_reason(flight_client, tmp_path: Path) -> None:
     """A mosaic that is all alpha 0 passes the upload's checks (two blocks decode) and fails in the job: the job says
     why with the refusal's reason code (the operator page says it in Vietnamese), not only in English, and leaves no
