@@ -21,7 +21,8 @@ async def upload_flight(
     request: Request,
     session: SessionDep,
     account: PlannerAccount,
-    file: Annotated[UploadFile, File(description="orthomosaic GeoTIFF (RGB, RGB+alpha or 16-bit multispectral)")],
+    file: Annotated[UploadFile, File(description="orthomosaic GeoTIFF (RGB or RGB + alpha, 8- or 16-bit; a multispectral "
+                                                "stack, 16-bit or float reflectance)")],
     area_code: Annotated[str, Form(description="the growing area flown")],
     sensor: Annotated[str | None, Form(description="sensor profile; default: guessed from the bands")] = None,
     method: Annotated[str, Form(pattern="^(auto|index_anomaly)$")] = "auto",

@@ -50,7 +50,7 @@ const T = {
       raster_no_georeference: "GeoTIFF không có toạ độ (hệ toạ độ, geotransform): hãy xuất kèm toạ độ, ví dụ EPSG:32648 (UTM 48N).",
       raster_too_many_pixels: "Ảnh có quá nhiều điểm ảnh so với giới hạn của dịch vụ: hãy chia nhỏ ảnh ghép.",
       raster_unknown_sensor: "Cảm biến không có trong danh sách của dịch vụ: hãy bỏ trống để tự nhận biết, hoặc chọn một cảm biến có sẵn.",
-      raster_bands: "Số kênh hoặc kiểu dữ liệu không khớp cảm biến nào: cần RGB (3 kênh 8 bit), RGB + alpha, hoặc ảnh đa phổ 5 kênh 16 bit.",
+      raster_bands: "Số kênh hoặc kiểu dữ liệu không khớp cảm biến nào: cần RGB (8 hoặc 16 bit), RGB + alpha, hoặc ảnh đa phổ 5 kênh (16 bit hoặc phản xạ dạng số thực); ảnh đa phổ 4 hoặc 6 kênh cần đặt tên các kênh.",
       raster_outside_area: "Ảnh trực giao không nằm trên ranh giới vùng trồng: kiểm tra mã vùng hoặc chuyến bay.",
       raster_no_valid_pixels: "Ảnh trực giao không có điểm ảnh hợp lệ nào trên vùng trồng (chỉ có vùng trống, nodata): kiểm tra tệp xuất hoặc bay lại.",
       upload_empty: "Tệp rỗng: hãy chọn lại tệp.", upload_too_large: "Tệp quá lớn: hãy chia nhỏ hoặc gửi tệp nhỏ hơn.",
