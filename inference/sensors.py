@@ -164,21 +164,28 @@ MASK_SAMPLE_BLOCKS = 4  # per side: the blocks read to judge whether a band is a
 MASK_MIN_SHARE = 0.99  # of the sampled pixels, 0 or the band's one other value (a feathered edge holds the rest)
 
 
-def _sampled(ds: rasterio.io.DatasetReader, band: int) -> Any:
-    """A band's pixels over a grid of blocks across the raster (MASK_SAMPLE_BLOCKS per side, and the last row and
-    column of blocks: a raster's corners are often all collar), thinned to about 65,536 per block; empty when a
-    block cannot be read (the block checks say so next)."""
-    import numpy as np
+def _block_windows(ds: rasterio.io.DatasetReader, per_side_rows: int, per_side_cols: int) -> list[Any]:
+    """Windows of whole blocks in a grid across the raster: `per_side_rows` x `per_side_cols` spread evenly, and the
+    last row and column of blocks (a raster's corners are often all collar)."""
     from rasterio.windows import Window
 
     bh, bw = ds.block_shapes[0]
-    rows = sorted({min(ds.height - 1, int(i * ds.height / MASK_SAMPLE_BLOCKS)) // bh * bh
-                   for i in range(MASK_SAMPLE_BLOCKS)} | {(ds.height - 1) // bh * bh})
-    cols = sorted({min(ds.width - 1, int(i * ds.width / MASK_SAMPLE_BLOCKS)) // bw * bw
-                   for i in range(MASK_SAMPLE_BLOCKS)} | {(ds.width - 1) // bw * bw})
+    rows = sorted({min(ds.height - 1, int(i * ds.height / per_side_rows)) // bh * bh
+                   for i in range(per_side_rows)} | {(ds.height - 1) // bh * bh})
+    cols = sorted({min(ds.width - 1, int(i * ds.width / per_side_cols)) // bw * bw
+                   for i in range(per_side_cols)} | {(ds.width - 1) // bw * bw})
+    return [Window(c, r, min(bw, ds.width - c), min(bh, ds.height - r)) for r in rows for c in cols]
+
+
+def _sampled(ds: rasterio.io.DatasetReader, band: int) -> Any:
+    """A band's pixels over a grid of blocks across the raster (_block_windows, MASK_SAMPLE_BLOCKS per side), thinned
+    to about 65,536 per block; empty when a block cannot be read (the block checks say so next)."""
+    import numpy as np
+
+    bh, bw = ds.block_shapes[0]
     try:
-        return np.concatenate([ds.read(band, window=Window(c, r, min(bw, ds.width - c), min(bh, ds.height - r)))
-                               .ravel()[:: max(1, bw * bh // 65536)] for r in rows for c in cols])
+        return np.concatenate([ds.read(band, window=w).ravel()[:: max(1, bw * bh // 65536)]
+                               for w in _block_windows(ds, MASK_SAMPLE_BLOCKS, MASK_SAMPLE_BLOCKS)])
     except RasterioIOError:
         return np.zeros(0, ds.dtypes[band - 1])
 
@@ -270,33 +277,26 @@ def _data_scale(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[fl
     nodata, not alpha 0) of a grid of blocks across the file. A 12-bit camera's mosaic read against 65535 is a nearly
     black image, whose canopy colour and damage network input are wrong (the index, a ratio, is not)."""
     import numpy as np
-    from rasterio.windows import Window
 
     nbits = ds.tags(prof["bands"]["red"], ns="IMAGE_STRUCTURE").get("NBITS")
     if nbits and nbits.isdigit() and 8 <= int(nbits) < 16:
         scale = float(2 ** int(nbits) - 1)
     else:
-        bh, bw = ds.block_shapes[0]
-        strips = bw >= ds.width
-        n_rows = BIT_DEPTH_GRID * (8 if strips else 1)
-        rows = sorted({int(i * (ds.height - 1) / max(n_rows - 1, 1)) // bh * bh for i in range(n_rows)})
-        cols = [0] if strips else sorted({int(i * (ds.width - 1) / (BIT_DEPTH_GRID - 1)) // bw * bw
-                                          for i in range(BIT_DEPTH_GRID)})
+        strips = ds.block_shapes[0][1] >= ds.width  # a strip is a few rows: sample more of them
         idx = list(prof["bands"].values()) + ([prof["alpha"]] if prof["alpha"] else [])
         peak = 0.0
-        for r in rows:
-            for c in cols:
-                try:
-                    v = ds.read(idx, window=Window(c, r, min(bw, ds.width - c), min(bh, ds.height - r)))
-                except RasterioIOError:
-                    continue  # the block checks say so next
-                rgb, ok = v[:3], np.ones(v.shape[1:], bool)
-                if prof["alpha"]:
-                    ok &= v[3] > 0
-                if ds.nodata is not None:
-                    ok &= ~np.all(rgb == ds.nodata, axis=0)
-                if ok.any():
-                    peak = max(peak, float(rgb[:, ok].max()))
+        for w in _block_windows(ds, BIT_DEPTH_GRID * (8 if strips else 1), BIT_DEPTH_GRID):
+            try:
+                v = ds.read(idx, window=w)
+            except RasterioIOError:
+                continue  # the block checks say so next
+            rgb, ok = v[:3], np.ones(v.shape[1:], bool)
+            if prof["alpha"]:
+                ok &= v[3] > 0
+            if ds.nodata is not None:
+                ok &= ~np.all(rgb == ds.nodata, axis=0)
+            if ok.any():
+                peak = max(peak, float(rgb[:, ok].max()))
         scale = next(s for s in BIT_DEPTH_SCALES if peak <= s)
     if scale == 65535.0:
         return scale, None

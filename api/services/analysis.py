@@ -134,13 +134,14 @@ def run_analysis_job(job_id: int) -> str:
     out = flight_dir(job_id) / "analysis"
     try:
         assert params.ortho is not None, "the job has no orthomosaic"
-        info = RasterInfo.from_check(params.ortho, params.raster) if params.raster else None
+        # validated at upload; a job stored before that carried its check is validated here, once, for both steps
+        info = RasterInfo.from_check(params.ortho, params.raster) if params.raster else \
+            validate_raster(params.ortho, params.sensor)
         model = load_damage_model() if params.method == "auto" else None
         progress = _progress_writer(job_id, get_settings().job_time_limit_s)
         summary = analyze_orthomosaic(params.ortho, out, sensor=params.sensor, damage_model=model,
                                       area_boundary_wgs84=boundary, progress=progress, info=info)
-        profile = (info or validate_raster(params.ortho, params.sensor)).profile  # the bands as validation placed them
-        render_flight_previews(params.ortho, out / "damage.tif", out, profile=profile)
+        render_flight_previews(params.ortho, out / "damage.tif", out, profile=info.profile)
     except JobStopped as exc:
         if str(exc) == "cancelled":
             delete_flight_files(job_id)

@@ -20,7 +20,7 @@ from api.settings import get_settings
 from inference.geo import reproject
 from inference.sensors import validate_raster
 from tests.conftest import make_account, row_counts, token_for
-from tests.data.make_rasters import bali_crop, broken, synthetic_rgba
+from tests.data.make_rasters import bali_crop, broken, deep_rgba, synthetic_rgba
 
 REDIS_ENV = "CROPWATCH_TEST_REDIS_URL"
 REQUIRE = os.environ.get("CROPWATCH_REQUIRE_SERVICES") == "1"
@@ -43,6 +43,16 @@ def wait_job(client: TestClient, headers: dict, job_id: int, timeout: float = 12
             return j
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish: {j}")
+
+
+def analysed(client: TestClient, tok: dict, *paths: Path) -> list[dict]:
+    """Each orthomosaic uploaded by the pilot for VN-STOR-0001 (accepted: 202) and its job once it has finished."""
+    jobs = []
+    for path in paths:
+        r = post_flight(client, tok["pilot"], path, area_code="VN-STOR-0001")
+        assert r.status_code == 202, r.text
+        jobs.append(wait_job(client, tok["pilot"], r.json()["id"]))
+    return jobs
 
 
 def post_flight(client: TestClient, headers: dict, path: Path, **form: str):
@@ -94,19 +104,9 @@ def test_a_12_bit_flight_goes_through_with_its_bit_depth(flight_client, tmp_path
 
     client, tok = flight_client
     src = bali_crop(tmp_path / "bali.tif")
-    with rasterio.open(src) as ds:
-        data, prof = ds.read(), ds.profile.copy()
-    prof.update(dtype="uint16")
-    prof.pop("photometric", None)
-    deep = tmp_path / "bali12.tif"
-    with rasterio.open(deep, "w", **prof) as out:
-        out.write(np.concatenate([np.rint(data[:3] * (4095 / 255)), data[3:] * 257.0]).astype(np.uint16))
+    deep = deep_rgba(src, tmp_path / "bali12.tif")
     assert client.post("/v1/areas", json=area_over(src), headers=tok["admin"]).status_code == 201
-    jobs = []
-    for path in (src, deep):
-        r = post_flight(client, tok["pilot"], path, area_code="VN-STOR-0001")
-        assert r.status_code == 202, r.text
-        jobs.append(wait_job(client, tok["pilot"], r.json()["id"]))
+    jobs = analysed(client, tok, src, deep)
     eight, twelve = jobs
     assert twelve["status"] == "succeeded" and twelve["params"]["raster"]["scale"] == 4095
     assert twelve["result"]["notices"] == ["bit_depth"] and twelve["result"]["sensor"] == "rgba16"
@@ -154,12 +154,7 @@ def test_a_bgr_export_goes_through_a_job_in_its_own_band_order(flight_client, tm
         dst.write(data[[2, 1, 0]])
         dst.colorinterp = [CI.blue, CI.green, CI.red]
     assert client.post("/v1/areas", json=area_over(src), headers=tok["admin"]).status_code == 201
-    jobs = []
-    for path in (bgr, src):
-        r = post_flight(client, tok["pilot"], path, area_code="VN-STOR-0001")
-        assert r.status_code == 202, r.text
-        jobs.append(wait_job(client, tok["pilot"], r.json()["id"]))
-    (bgr_job, rgba_job) = jobs
+    (bgr_job, rgba_job) = analysed(client, tok, bgr, src)
     assert bgr_job["status"] == "succeeded", bgr_job
     assert any("tagged blue, green, red" in w for w in bgr_job["result"]["warnings"])
     assert bgr_job["result"]["canopy_cover_pct"] == pytest.approx(rgba_job["result"]["canopy_cover_pct"], abs=0.05)

@@ -1,6 +1,7 @@
 """Seeded raster fixtures with real CRSs and transforms: small crops of the real Bali orthomosaic (BSD-3) reprojected
 nowhere (kept on its grid) but given odd sizes and nodata borders, a 5-band 16-bit multispectral stack, and broken
-files (JPEG renamed .tif, no CRS, single band, truncated). Made into a temp dir by the tests; nothing is committed."""
+files (JPEG renamed .tif, no CRS, single band, truncated); any of them rewritten with other pixels (`rewritten`, e.g.
+a 12-bit RGB + alpha copy of a Bali crop: `deep_rgba`). Made into a temp dir by the tests; nothing is committed."""
 
 from __future__ import annotations
 
@@ -69,6 +70,25 @@ def multispectral(path: Path, width: int = 120, height: int = 90, seed: int = 1)
     with rasterio.open(path, "w", **prof) as dst:
         dst.write(np.clip(refl * 65535, 0, 65535).astype(np.uint16))
     return path
+
+
+def rewritten(src: Path, dst: Path, data: np.ndarray, **changes: object) -> Path:
+    """`src`'s grid and layout with other pixels (and type, band count, nodata or other creation options)."""
+    with rasterio.open(src) as ds:
+        prof = ds.profile.copy()
+    prof.update(count=data.shape[0], dtype=data.dtype.name, **changes)
+    prof.pop("photometric", None)
+    with rasterio.open(dst, "w", **prof) as out:
+        out.write(data)
+    return dst
+
+
+def deep_rgba(src: Path, dst: Path, scale: float = 4095.0) -> Path:
+    """An 8-bit RGB + alpha mosaic in 16-bit samples of another bit depth (`scale`: 4095 for 12-bit values), its
+    alpha 0 / 65535."""
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    return rewritten(src, dst, np.concatenate([np.rint(data[:3] * (scale / 255.0)), data[3:] * 257.0]).astype(np.uint16))
 
 
 def broken(dir_: Path) -> dict[str, Path]:

@@ -19,7 +19,7 @@ from inference.errors import BadInput
 from inference.geo import reproject
 from inference.results import DroneSummary
 from inference.sensors import RasterInfo, validate_raster
-from tests.data.make_rasters import BALI, bali_crop, broken, multispectral, synthetic_rgba
+from tests.data.make_rasters import BALI, bali_crop, broken, deep_rgba, multispectral, rewritten, synthetic_rgba
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -515,17 +515,6 @@ def test_pixel_area_is_ground_area_in_any_crs(crs: str) -> None:
         assert size * size / info.pixel_area_m2 > 1.03  # the nominal area would be 3.5 % too large
 
 
-def _rewrite(src: Path, dst: Path, data: np.ndarray, **changes: object) -> Path:
-    """`src`'s grid and layout with other pixels (and type, band count, nodata)."""
-    with rasterio.open(src) as ds:
-        prof = ds.profile.copy()
-    prof.update(count=data.shape[0], dtype=data.dtype.name, **changes)
-    prof.pop("photometric", None)
-    with rasterio.open(dst, "w", **prof) as out:
-        out.write(data)
-    return dst
-
-
 def _maps(folder: Path) -> dict[str, np.ndarray]:
     out = {}
     for name in ("canopy", "growth", "damage"):
@@ -540,10 +529,7 @@ def test_16_bit_rgb_is_read_at_its_bit_depth(tmp_path: Path, bits: int, scale: f
     is read at the bit depth of its pixels: the canopy (CIE a* of the 8-bit colour) is the 8-bit mosaic's to the
     pixel, growth (an index, a ratio) within a level; the job carries the scale it read."""
     src = bali_crop(tmp_path / "bali.tif")
-    with rasterio.open(src) as ds:
-        data = ds.read()
-    deep = np.concatenate([np.rint(data[:3] * (scale / 255.0)), data[3:] * 257.0]).astype(np.uint16)
-    path = _rewrite(src, tmp_path / f"bali{bits}.tif", deep)
+    path = deep_rgba(src, tmp_path / f"bali{bits}.tif", scale)
     info = validate_raster(path)
     assert (info.sensor, info.profile["scale"]) == ("rgba16", scale)
     assert any(f"{bits}-bit values" in n for n in info.notes) == (bits != 16)
@@ -567,7 +553,7 @@ def test_float_reflectance_stack_with_nan_outside(tmp_path: Path) -> None:
     with rasterio.open(src) as ds:
         refl = ds.read().astype(np.float32) / np.float32(65535)
     refl[:, :, :7] = np.nan
-    path = _rewrite(src, tmp_path / "refl.tif", refl)
+    path = rewritten(src, tmp_path / "refl.tif", refl)
     info = validate_raster(path)
     assert info.sensor == "multispectral_reflectance"
     analyze_orthomosaic(src, tmp_path / "u16")
@@ -586,7 +572,7 @@ def test_multispectral_bands_are_placed_by_their_names(tmp_path: Path) -> None:
     src = multispectral(tmp_path / "ms.tif")
     with rasterio.open(src) as ds:
         data = ds.read()
-    path = _rewrite(src, tmp_path / "dji.tif", data[[0, 1, 2, 4, 3]])
+    path = rewritten(src, tmp_path / "dji.tif", data[[0, 1, 2, 4, 3]])
     with rasterio.open(path, "r+") as ds:
         for i, name in enumerate(("Blue", "Green", "Red", "Red edge", "NIR"), start=1):
             ds.set_band_description(i, name)
@@ -611,7 +597,7 @@ def test_previews_and_tiles_draw_a_stacks_own_colours(tmp_path: Path) -> None:
     with rasterio.open(src) as ds:
         refl = ds.read().astype(np.float32) / np.float32(65535)
     refl[:, :, :7] = np.nan
-    path = _rewrite(src, tmp_path / "refl.tif", refl)
+    path = rewritten(src, tmp_path / "refl.tif", refl)
     for f in (src, path):
         info = validate_raster(f)
         assert display_bands(info.profile) == (3, 2, 1)
@@ -629,10 +615,10 @@ def test_a_four_band_stack_without_blue_is_taken_when_its_bands_are_named(tmp_pa
     src = multispectral(tmp_path / "ms.tif")
     with rasterio.open(src) as ds:
         data = ds.read()
-    unnamed = _rewrite(src, tmp_path / "four.tif", data[[1, 2, 4, 3]])
+    unnamed = rewritten(src, tmp_path / "four.tif", data[[1, 2, 4, 3]])
     with pytest.raises(BadInput, match="match no sensor profile"):
         validate_raster(unnamed)
-    named = _rewrite(src, tmp_path / "named.tif", data[[1, 2, 4, 3]])
+    named = rewritten(src, tmp_path / "named.tif", data[[1, 2, 4, 3]])
     with rasterio.open(named, "r+") as ds:
         for i, name in enumerate(("Green", "Red", "RE", "NIR"), start=1):
             ds.set_band_description(i, name)
@@ -653,15 +639,15 @@ def test_the_bit_depth_leaves_out_pixels_outside_the_mosaic(tmp_path: Path) -> N
         data = ds.read()
     rgb = np.rint(data[:3] * (4095 / 255)).astype(np.uint16)
     rgb[:, :, :20] = 65535
-    nodata = _rewrite(src, tmp_path / "nodata.tif", rgb, nodata=65535)
+    nodata = rewritten(src, tmp_path / "nodata.tif", rgb, nodata=65535)
     alpha = data[3:].astype(np.uint16) * 257
     alpha[:, :, :20] = 0
-    masked = _rewrite(src, tmp_path / "alpha.tif", np.concatenate([rgb, alpha]))
+    masked = rewritten(src, tmp_path / "alpha.tif", np.concatenate([rgb, alpha]))
     for path, sensor in ((nodata, "rgb16"), (masked, "rgba16")):
         info = validate_raster(path)
         assert (info.sensor, info.profile["scale"]) == (sensor, 4095.0)
         assert any("12-bit values (0-4095)" in n for n in info.notes)
-    tagged = _rewrite(src, tmp_path / "nbits.tif", np.rint(data[:3] * (1000 / 255)).astype(np.uint16), NBITS=12)
+    tagged = rewritten(src, tmp_path / "nbits.tif", np.rint(data[:3] * (1000 / 255)).astype(np.uint16), NBITS=12)
     assert validate_raster(tagged).profile["scale"] == 4095.0  # 1000 would say 10-bit; the tag says 12
 
 
@@ -675,21 +661,21 @@ def test_names_that_disagree_move_no_band(tmp_path: Path) -> None:
     src = multispectral(tmp_path / "ms.tif")
     with rasterio.open(src) as ds:
         data = ds.read()
-    path = _rewrite(src, tmp_path / "rgbtags.tif", data)
+    path = rewritten(src, tmp_path / "rgbtags.tif", data)
     with rasterio.open(path, "r+") as ds:
         ds.colorinterp = [C.red, C.green, C.blue, C.undefined, C.undefined]
         for i, name in enumerate(("Blue", "Green", "Red", "NIR", "Red edge"), start=1):
             ds.set_band_description(i, name)
     info = validate_raster(path)
     assert info.profile["bands"] == {"blue": 1, "green": 2, "red": 3, "nir": 4, "red_edge": 5} and not info.notes
-    dji = _rewrite(src, tmp_path / "dji.tif", data[[0, 1, 2, 4, 3]])
+    dji = rewritten(src, tmp_path / "dji.tif", data[[0, 1, 2, 4, 3]])
     with rasterio.open(dji, "r+") as ds:
         ds.colorinterp = [C.blue, C.green, C.red, C.rededge, C.nir]
     assert validate_raster(dji).profile["bands"] == {"blue": 1, "green": 2, "red": 3, "nir": 5, "red_edge": 4}
     rgb = bali_crop(tmp_path / "bali.tif")
     with rasterio.open(rgb) as ds:
         pixels = ds.read()[:3]
-    described = _rewrite(rgb, tmp_path / "described.tif", pixels)
+    described = rewritten(rgb, tmp_path / "described.tif", pixels)
     with rasterio.open(described, "r+") as ds:
         ds.colorinterp = [C.gray, C.undefined, C.undefined]
         for i, name in enumerate(("Blue", "Green", "Red"), start=1):
@@ -704,7 +690,7 @@ def test_a_float_stack_with_a_nodata_value(tmp_path: Path) -> None:
     with rasterio.open(src) as ds:
         refl = ds.read().astype(np.float32) / np.float32(65535)
     refl[:, :, :7] = -10000
-    s = analyze_orthomosaic(_rewrite(src, tmp_path / "refl.tif", refl, nodata=-10000), tmp_path / "out")
+    s = analyze_orthomosaic(rewritten(src, tmp_path / "refl.tif", refl, nodata=-10000), tmp_path / "out")
     assert (_maps(tmp_path / "out")["growth"][:, :7] == 255).all()
     assert s.analysed_area_ha == pytest.approx(90 * 113 * 0.08**2 / 1e4)
 
@@ -718,8 +704,8 @@ def test_a_six_band_stack_with_a_thermal_band_when_named(tmp_path: Path) -> None
     thermal = np.full((1, *data.shape[1:]), 30000, np.uint16) + data[3:4] // 100
     altum = np.concatenate([data[[0, 1, 2, 4, 3]], thermal])
     with pytest.raises(BadInput, match="match no sensor profile"):
-        validate_raster(_rewrite(src, tmp_path / "unnamed.tif", altum))
-    named = _rewrite(src, tmp_path / "altum.tif", altum)
+        validate_raster(rewritten(src, tmp_path / "unnamed.tif", altum))
+    named = rewritten(src, tmp_path / "altum.tif", altum)
     with rasterio.open(named, "r+") as ds:
         for i, name in enumerate(("Blue", "Green", "Red", "Red edge", "NIR", "LWIR"), start=1):
             ds.set_band_description(i, name)

@@ -16,7 +16,7 @@ from rasterio.warp import transform as warp_points
 from inference.drone import analyze_orthomosaic
 from inference.sensors import validate_raster
 from inference.tiles import colour_table, render_tile
-from tests.data.make_rasters import bali_crop, multispectral
+from tests.data.make_rasters import bali_crop, deep_rgba, multispectral, rewritten
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 
@@ -25,14 +25,20 @@ def rgba(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
 
 
+def centre_tile(path: Path, z: int) -> morecantile.Tile:
+    """The web-map tile at zoom `z` under the raster's centre pixel."""
+    with rasterio.open(path) as ds:
+        x, y = ds.xy(ds.height // 2, ds.width // 2)
+        lon, lat = warp_points(ds.crs, "EPSG:4326", [x], [y])
+    return TMS.tile(lon[0], lat[0], z)
+
+
 def test_ortho_tile_shows_the_mosaic_where_it_lies(tmp_path: Path) -> None:
     src = bali_crop(tmp_path / "bali.tif")
     info = validate_raster(src)
     with rasterio.open(src) as ds:
         data = ds.read()
-        lon, lat = warp_points(ds.crs, "EPSG:4326", [ds.xy(ds.height // 2, ds.width // 2)[0]],
-                               [ds.xy(ds.height // 2, ds.width // 2)[1]])
-    t = TMS.tile(lon[0], lat[0], 21)
+    t = centre_tile(src, 21)
     img = rgba(render_tile(src, "ortho", t.z, t.x, t.y, info.profile))
     assert (img[..., 3] == 255).all()  # a z21 tile (19 m) in the middle of the crop is all mosaic
     # the pixel under the tile's centre is the mosaic's pixel there (bilinear: within a few levels)
@@ -50,16 +56,8 @@ def test_ortho_tile_shows_the_mosaic_where_it_lies(tmp_path: Path) -> None:
 def test_a_12_bit_mosaics_ortho_tile_looks_like_the_8_bit_one(tmp_path: Path) -> None:
     """16-bit RGB is drawn by its bit depth (a 12-bit camera's mosaic stretched as reflectance 0-0.3 was white)."""
     src = bali_crop(tmp_path / "bali.tif")
-    with rasterio.open(src) as ds:
-        data, prof = ds.read(), ds.profile.copy()
-        lon, lat = warp_points(ds.crs, "EPSG:4326", [ds.xy(ds.height // 2, ds.width // 2)[0]],
-                               [ds.xy(ds.height // 2, ds.width // 2)[1]])
-    prof.update(dtype="uint16")
-    prof.pop("photometric", None)
-    deep = tmp_path / "bali12.tif"
-    with rasterio.open(deep, "w", **prof) as out:
-        out.write(np.concatenate([np.rint(data[:3] * (4095 / 255)), data[3:] * 257.0]).astype(np.uint16))
-    t = TMS.tile(lon[0], lat[0], 21)
+    deep = deep_rgba(src, tmp_path / "bali12.tif")
+    t = centre_tile(src, 21)
     a = rgba(render_tile(src, "ortho", t.z, t.x, t.y, validate_raster(src).profile)).astype(int)
     b = rgba(render_tile(deep, "ortho", t.z, t.x, t.y, validate_raster(deep).profile)).astype(int)
     assert np.abs(a - b).max() <= 2
@@ -70,17 +68,13 @@ def test_a_reflectance_stacks_nan_outside_is_transparent(tmp_path: Path) -> None
     not opaque black; the stack is drawn by its own red, green and blue, stretched from 0 to 0.3."""
     src = multispectral(tmp_path / "ms.tif")
     with rasterio.open(src) as ds:
-        refl, prof = ds.read().astype(np.float32) / np.float32(65535), ds.profile.copy()
-        lon, lat = warp_points(ds.crs, "EPSG:4326", [ds.xy(ds.height // 2, ds.width // 2)[0]],
-                               [ds.xy(ds.height // 2, ds.width // 2)[1]])
-    t = TMS.tile(lon[0], lat[0], 21)
+        refl = ds.read().astype(np.float32) / np.float32(65535)
+    t = centre_tile(src, 21)
     opaque = []
     for name, cut in (("whole", 0), ("nan", 30)):
         data = refl.copy()
         data[:, :, :cut] = np.nan
-        path = tmp_path / f"{name}.tif"
-        with rasterio.open(path, "w", **{**prof, "dtype": "float32"}) as out:
-            out.write(data)
+        path = rewritten(src, tmp_path / f"{name}.tif", data)
         img = rgba(render_tile(path, "ortho", t.z, t.x, t.y, validate_raster(path).profile))
         opaque.append(int(np.count_nonzero(img[..., 3])))
         assert img[..., :3][img[..., 3] > 0].max() > 60  # 0.05-0.18 reflectance of 0.3: not black
