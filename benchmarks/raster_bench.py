@@ -5,7 +5,8 @@ same run with two baselines:
   the same file: the pipeline writes three COGs with overviews and a summary;
 - `naive`: numpy on the whole raster read at once (no outputs written);
 the indices case writing DEFLATE maps (`deflate`: what `cropwatch drone analyze` writes by default; the service
-stores ZSTD); with --before DIR, the indices case from another checkout (the code before a change); with
+stores ZSTD); with --before DIR, the indices case from another checkout (the code before a change), and its model
+case (`model_before`: that checkout's code with its active drone_damage bundle); with
 --baseline-bundle VERSION the model case with another drone_damage bundle (model_base), in turn with the others.
 With --runs N every case runs N times, in turn (each run starting at the next case; the disk write-back flushed before
 each case, untimed), and the medians are printed (x gdal_calc: the median of the run-by-run
@@ -101,6 +102,10 @@ def _args() -> argparse.Namespace:
     a.before = Path(a.before).resolve() if a.before else None
     if a.before and not (a.before / "inference" / "drone.py").exists():
         ap.error(f"--before {a.before}: not a cropwatch checkout")
+    a.before_bundle = None
+    if a.before and (a.before / "models" / "drone_damage" / "ACTIVE").exists():
+        active = (a.before / "models" / "drone_damage" / "ACTIVE").read_text().strip()
+        a.before_bundle = str(a.before / "models" / "drone_damage" / active)
     a.base = str(REPO / "models" / "drone_damage" / a.baseline_bundle) if a.baseline_bundle else None
     if a.base and not (Path(a.base) / "model.json").exists():
         ap.error(f"--baseline-bundle {a.baseline_bundle}: no such bundle in models/drone_damage")
@@ -118,7 +123,7 @@ def _print_case(real_mp: float, mode: str, runs: dict[str, list[dict]]) -> dict 
     """One case's row (medians, the median of the run-by-run ratios to gdal_calc, the spread); its result."""
     ok = [r for r in runs[mode] if "error" not in r]
     if not ok:
-        print(f"{real_mp:8.1f}  {mode:<10} error: {runs[mode][0]['error']}", flush=True)
+        print(f"{real_mp:8.1f}  {mode:<12} error: {runs[mode][0]['error']}", flush=True)
         return None
     secs = statistics.median(r["seconds"] for r in ok)
     res = {"seconds": secs, "peak_rss_mb": max(r["peak_rss_mb"] for r in ok)}
@@ -128,7 +133,7 @@ def _print_case(real_mp: float, mode: str, runs: dict[str, list[dict]]) -> dict 
                  if "error" not in c and "error" not in r]
         ratio = f"{statistics.median(pairs):5.2f}x" if pairs else ""
     spread = f"  ({min(r['seconds'] for r in ok):.2f}-{max(r['seconds'] for r in ok):.2f} s)" if len(ok) > 1 else ""
-    print(f"{real_mp:8.1f}  {mode:<10} {secs:8.2f} {real_mp / secs:7.2f} {res['peak_rss_mb']:8.0f}  "
+    print(f"{real_mp:8.1f}  {mode:<12} {secs:8.2f} {real_mp / secs:7.2f} {res['peak_rss_mb']:8.0f}  "
           f"{ratio:>6}{spread}", flush=True)
     return res
 
@@ -146,7 +151,8 @@ def _sizes(a: argparse.Namespace, has_calc: bool) -> list[tuple[float, str, dict
             real_mp = ds.width * ds.height / 1e6
         modes = (["gdal_calc"] if has_calc else []) + (["naive"] if mp <= a.naive_max else []) + ["indices", "deflate"] + \
             (["before"] if a.before else []) + (["model"] if a.bundle and mp <= a.model_max else []) + \
-            (["model_base"] if a.base and mp <= a.model_max else [])
+            (["model_base"] if a.base and mp <= a.model_max else []) + \
+            (["model_before"] if a.before_bundle and a.bundle and mp <= a.model_max else [])
         runs: dict[str, list[dict]] = {m: [] for m in modes}
         for k in range(a.runs):
             # each run starts at another case, and the disk's write-back is flushed before every case (untimed): a
@@ -154,8 +160,9 @@ def _sizes(a: argparse.Namespace, has_calc: bool) -> list[tuple[float, str, dict
             # 11.4-11.8 s run after another pipeline case)
             for mode in modes[k % len(modes):] + modes[: k % len(modes)]:
                 os.sync()
-                b = a.base if mode == "model_base" else a.bundle or None
-                runs[mode].append(run_case(mode, path, b, a.before if mode == "before" else REPO))
+                b = {"model_base": a.base, "model_before": a.before_bundle}.get(mode, a.bundle or None)
+                repo = a.before if mode in ("before", "model_before") else REPO
+                runs[mode].append(run_case("model" if mode == "model_before" else mode, path, b, repo))
         for mode in modes:
             res = _print_case(real_mp, mode, runs)
             if res:
@@ -192,7 +199,7 @@ def main() -> None:
     has_calc = shutil.which("gdal_calc.py") is not None
     if not has_calc:
         print("note: gdal_calc.py not found (Debian: apt-get install gdal-bin python3-gdal); its column is skipped")
-    print(f"{'size MP':>8}  {'case':<10} {'seconds':>8} {'MP/s':>7} {'peak MB':>8}  x gdal_calc", flush=True)
+    print(f"{'size MP':>8}  {'case':<12} {'seconds':>8} {'MP/s':>7} {'peak MB':>8}  x gdal_calc", flush=True)
     rows = _sizes(a, has_calc)
     if a.fine_mp and a.bundle:
         _fine(a.fine_mp, a.bundle)

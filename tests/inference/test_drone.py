@@ -368,6 +368,29 @@ def one_by_one_bundle(path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_damage_probability_of_logits_is_the_softmax_of_the_upsampled_logits(tmp_path: Path, stride: int) -> None:
+    """probability_of_logits (differences to the damaged logit, only the kept pixels upsampled) equals the softmax of
+    the whole logits upsampled bilinearly (half-pixel centres) and then cropped, to float rounding, for crops that
+    touch the border or not, and with logits large enough that exp overflows."""
+    import cv2
+
+    model = DamageModel(one_by_one_bundle(tmp_path / "bundle"))
+    model.logits_stride = stride
+    rng = np.random.default_rng(stride)
+    z = rng.normal(0, 3, (3, 40, 36)).astype(np.float32)
+    z[:, 5, 5] = (200, -200, 0)  # exp(200) overflows float32: P(damaged) is 0 there
+    size = (36 * stride, 40 * stride)
+    up = np.stack([cv2.resize(c, size, interpolation=cv2.INTER_LINEAR) for c in z]) if stride > 1 else z
+    e = np.exp(up - up.max(axis=0))
+    want = e[2] / e.sum(axis=0)
+    for keep in [(slice(0, size[1]), slice(0, size[0])), (slice(3, size[1] - 5), slice(7, size[0] - 1)),
+                 (slice(size[1] - 2, size[1]), slice(0, 1))]:
+        got = model.probability_of_logits(z, keep)
+        assert got.dtype == np.float32 and got.shape == want[keep].shape
+        assert np.abs(got - want[keep]).max() < 1e-6
+
+
 def test_model_method_through_the_real_pipeline(tmp_path: Path) -> None:
     src = synthetic_rgba(tmp_path / "field.tif")
     model = DamageModel(one_by_one_bundle(tmp_path / "bundle"))
