@@ -198,6 +198,17 @@ def test_152_is_151_on_a_space_to_depth_input() -> None:
     assert _f1(DAMAGE / "1.5.2") == _f1(DAMAGE / "1.5.1")
 
 
+def test_153_is_152_with_a_16_px_halo_and_the_same_f1() -> None:
+    """1.5.3: 1.5.2's network and weights with a 16 px halo (11 % fewer pixels through the network per 512 px
+    window): the same graph and weights, every held-out F1 within 0.002 of 1.5.2's."""
+    b, src = load_bundle(DAMAGE / "1.5.3"), load_bundle(DAMAGE / "1.5.2")
+    assert b.meta["derived_from"]["version"] == "1.5.2" and (b.meta["halo_px"], src.meta["halo_px"]) == (16, 32)
+    g, g0 = (onnx.load(str(x.onnx_path)).graph for x in (b, src))
+    assert b.meta["input_space_to_depth"] == 2 and g.SerializeToString() == g0.SerializeToString()
+    f_new, f_old = _f1(DAMAGE / "1.5.3"), _f1(DAMAGE / "1.5.2")
+    assert f_new.keys() == f_old.keys() and all(abs(f_new[s] - f_old[s]) <= 0.002 for s in f_old)
+
+
 def test_space_to_depth_refuses_a_network_without_a_stem(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from models.drone_segmenter import stem_on_space_to_depth
