@@ -373,30 +373,48 @@ def _seal_and_score(out_dir: Path, meta: dict[str, Any], scenes: list[Scene]) ->
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
 
 
+def _derived_bundle(src: Any, version: str, out_dir: Path | None, why: str, scenes: list[Scene],
+                    changes: dict[str, Any], graph: Any = None) -> tuple[dict[str, Any], Path]:
+    """A derived bundle's folder (never overwritten): `graph` (an onnx ModelProto, checked) or the source's network
+    copied, model.json the source's with `changes`, scored again on the held-out scenes (_seal_and_score), and the
+    source's card under the new title; the caller appends what changed. Returns (meta, folder)."""
+    import shutil
+
+    import onnx
+
+    out_dir = out_dir or MODELS_DIR / "drone_damage" / version
+    if out_dir.exists():
+        raise FileExistsError(f"{out_dir} exists: bundles are never overwritten; choose a new version")
+    out_dir.mkdir(parents=True)
+    if graph is None:
+        shutil.copyfile(src.onnx_path, out_dir / "model.onnx")
+    else:
+        onnx.checker.check_model(graph)
+        onnx.save(graph, str(out_dir / "model.onnx"))
+    meta = {k: v for k, v in src.meta.items() if k not in ("onnx_sha256", "metrics")}
+    meta.update(changes, model_version=version, derived_from={"version": src.version, "why": why})
+    _seal_and_score(out_dir, meta, scenes)
+    story = (src.path / "MODEL_CARD.md").read_text().split("\n", 1)  # the source's story (training, int8) kept
+    (out_dir / "MODEL_CARD.md").write_text(f"# {MODEL_NAME} {version}\n{story[1] if len(story) > 1 else ''}")
+    return meta, out_dir
+
+
+def _held_out_f1(meta: dict[str, Any]) -> str:
+    return json.dumps({s: r["model"]["f1"] for s, r in meta["metrics"]["held_out_scenes"].items()})
+
+
 def derive_version(src_dir: Path, version: str, changes: dict[str, Any], scenes: list[Scene], why: str,
                    out_dir: Path | None = None) -> dict[str, Any]:
     """A new bundle version with the same network and changed serving metadata (e.g. the analysis resolution):
     the ONNX file is copied with its metadata rewritten, the held-out scenes are scored again through the real
     pipeline with the new metadata, and the card says what changed and why. The source bundle is left untouched."""
-    import shutil
-
     from inference.bundle import load_bundle
 
-    src = load_bundle(src_dir)
-    out_dir = out_dir or MODELS_DIR / "drone_damage" / version
-    if out_dir.exists():
-        raise FileExistsError(f"{out_dir} exists: bundles are never overwritten; choose a new version")
-    out_dir.mkdir(parents=True)
-    shutil.copyfile(src.onnx_path, out_dir / "model.onnx")
-    meta = {k: v for k, v in src.meta.items() if k not in ("onnx_sha256", "metrics")}
-    meta.update(changes, model_version=version, derived_from={"version": src.version, "why": why})
-    _seal_and_score(out_dir, meta, scenes)
-    card = (src_dir / "MODEL_CARD.md").read_text().split("\n", 1)  # the source's story (training, int8) kept
-    (out_dir / "MODEL_CARD.md").write_text(f"# {MODEL_NAME} {version}\n{card[1] if len(card) > 1 else ''}")
-    f1 = {s: r["model"]["f1"] for s, r in meta["metrics"]["held_out_scenes"].items()}
+    meta, out_dir = _derived_bundle(load_bundle(src_dir), version, out_dir, why, scenes, changes)
     with (out_dir / "MODEL_CARD.md").open("a") as fh:
-        fh.write(f"\n## Derived from {src.version}\nSame network and weights. Changed: `{json.dumps(changes)}`. {why}\n\n"
-                 f"Held-out scenes scored again through the real pipeline: {json.dumps(f1)}.\n")
+        fh.write(f"\n## Derived from {meta['derived_from']['version']}\nSame network and weights. Changed: "
+                 f"`{json.dumps(changes)}`. {why}\n\nHeld-out scenes scored again through the real pipeline: "
+                 f"{_held_out_f1(meta)}.\n")
     print(promote_hint("drone_damage", version))
     return meta
 
@@ -406,8 +424,6 @@ def strip_output_resize(src_dir: Path, version: str, scenes: list[Scene], why: s
     """A new bundle version whose graph ends before the final Resize of a half-resolution network (stem > 1): the
     logits come out at 1/stem of the input's size and the server upsamples them (model.json "logits_stride"; the
     same bilinear, half-pixel-centre interpolation). The held-out scenes are scored again; the source is untouched."""
-    import shutil
-
     import onnx
 
     from inference.bundle import load_bundle
@@ -430,21 +446,11 @@ def strip_output_resize(src_dir: Path, version: str, scenes: list[Scene], why: s
         n.output[:] = ["logits" if o == before else o for o in n.output]
     dims = g.output[0].type.tensor_type.shape.dim
     dims[2].dim_param, dims[3].dim_param = f"height_over_{stride}", f"width_over_{stride}"
-    out_dir = out_dir or MODELS_DIR / "drone_damage" / version
-    if out_dir.exists():
-        raise FileExistsError(f"{out_dir} exists: bundles are never overwritten; choose a new version")
-    out_dir.mkdir(parents=True)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(out_dir / "model.onnx"))
-    meta = {k: v for k, v in src.meta.items() if k not in ("onnx_sha256", "metrics")}
-    meta.update(model_version=version, derived_from={"version": src.version, "why": why}, **logits_meta(stride))
-    _seal_and_score(out_dir, meta, scenes)
-    shutil.copyfile(src_dir / "MODEL_CARD.md", out_dir / "MODEL_CARD.md")
+    meta, out_dir = _derived_bundle(src, version, out_dir, why, scenes, logits_meta(stride), model)
     with (out_dir / "MODEL_CARD.md").open("a") as fh:
         fh.write(f"\n## Derived from {src.version}: the final Resize taken out of the graph\n{why}\n\nSame weights; "
                  f"the logits leave the network at 1/{stride} of the input's size and the server upsamples them "
-                 "(bilinear, half-pixel centres, as the Resize did). Held-out scenes scored again: "
-                 f"{json.dumps({s: r['model']['f1'] for s, r in meta['metrics']['held_out_scenes'].items()})}.\n")
+                 f"(bilinear, half-pixel centres, as the Resize did). Held-out scenes scored again: {_held_out_f1(meta)}.\n")
     return meta
 
 
@@ -482,22 +488,12 @@ def stem_on_space_to_depth(src_dir: Path, version: str, scenes: list[Scene], why
     dims = g.input[0].type.tensor_type.shape.dim
     dims[1].dim_value *= k * k
     dims[2].dim_param, dims[3].dim_param = f"height_over_{k}", f"width_over_{k}"
-    out_dir = out_dir or MODELS_DIR / "drone_damage" / version
-    if out_dir.exists():
-        raise FileExistsError(f"{out_dir} exists: bundles are never overwritten; choose a new version")
-    out_dir.mkdir(parents=True)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(out_dir / "model.onnx"))
-    meta = {key: v for key, v in src.meta.items() if key not in ("onnx_sha256", "metrics")}
-    meta.update(model_version=version, derived_from={"version": src.version, "why": why}, input_space_to_depth=k)
-    _seal_and_score(out_dir, meta, scenes)
-    text = (src_dir / "MODEL_CARD.md").read_text().split("\n", 1)
-    (out_dir / "MODEL_CARD.md").write_text(f"# {MODEL_NAME} {version}\n{text[1] if len(text) > 1 else ''}")
+    meta, out_dir = _derived_bundle(src, version, out_dir, why, scenes, {"input_space_to_depth": k}, model)
     with (out_dir / "MODEL_CARD.md").open("a") as fh:
         fh.write(f"\n## Derived from {src.version}: the stem on a space-to-depth input\n{why}\n\nSame weights, "
                  f"reordered: the {k}x{k} stride-{k} stem is a 1x1 convolution of the image's {k}x{k} blocks, which "
                  f"the server lays out as channels (model.json input_space_to_depth {k}). Held-out scenes scored "
-                 f"again: {json.dumps({s: r['model']['f1'] for s, r in meta['metrics']['held_out_scenes'].items()})}.\n")
+                 f"again: {_held_out_f1(meta)}.\n")
     print(promote_hint("drone_damage", version))
     return meta
 

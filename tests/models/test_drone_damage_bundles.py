@@ -209,6 +209,22 @@ def test_153_is_152_with_a_16_px_halo_and_the_same_f1() -> None:
     assert f_new.keys() == f_old.keys() and all(abs(f_new[s] - f_old[s]) <= 0.002 for s in f_old)
 
 
+def test_space_to_depth_derivation_makes_152_again_and_is_never_quantized_again(tmp_path: Path) -> None:
+    """The derivation itself (no held-out scenes given: nothing scored) rebuilds 1.5.2's graph from 1.5.1's to the
+    byte; quantizing such a bundle again is refused (its calibration would feed plain images)."""
+    pytest.importorskip("torch")
+    from models.drone_segmenter import quantize_version, stem_on_space_to_depth
+
+    meta = stem_on_space_to_depth(DAMAGE / "1.5.1", "9.9.9-test", [], "test", out_dir=tmp_path / "b")
+    assert meta["input_space_to_depth"] == 2 and meta["derived_from"]["version"] == "1.5.1"
+    g, g152 = (onnx.load(str(p / "model.onnx")).graph for p in (tmp_path / "b", DAMAGE / "1.5.2"))
+    assert g.SerializeToString() == g152.SerializeToString()
+    assert (tmp_path / "b" / "MODEL_CARD.md").read_text().startswith("# drone_damage_unet_small 9.9.9-test\n")
+    with pytest.raises(ValueError, match="space-to-depth"):
+        quantize_version(tmp_path / "b", "9.9.9-q", [], "test", out_dir=tmp_path / "q")
+    assert not (tmp_path / "q").exists()
+
+
 def test_space_to_depth_refuses_a_network_without_a_stem(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from models.drone_segmenter import stem_on_space_to_depth
