@@ -92,12 +92,27 @@ class DamageModel:
         self.std = np.asarray(m["normalization"]["std"], np.float32)[:, None, None]
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
-        # an int8 graph's only float convolution is the logits' (1x1, 16 -> 3 channels): onnxruntime's NCHWc layout
-        # costs more in reorders around it than it saves (2.8 against 1.4 ms of a 576 px window of 1.5.1, profiled;
-        # the same logits to the bit). Float bundles keep it: every convolution of theirs gains.
+        # int8 bundles: onnxruntime's NCHWc layout applies to their few float nodes only (1.5.x: the logits' 1x1
+        # convolution; 1.2.0-1.4.2 also their transposed convolutions), where its reorders cost more than they save
+        # (1.5.1, a 576 px window: the logits' convolution with its dequantize 2.8 ms with them, 1.4 ms without; the
+        # same logits to the bit for 1.5.x, within 1e-6 for 1.4.0). Float bundles keep it: all their convolutions gain.
         off = ["NchwcTransformer"] if "quantization" in m else []
         self.session = ort.InferenceSession(str(self.bundle.onnx_path), opts, providers=["CPUExecutionProvider"],
                                             disabled_optimizers=off)
+        self._check_input_layout()
+
+    def _check_input_layout(self) -> None:
+        """A bundle whose graph does not take what model.json says (bands x input_space_to_depth**2 channels, sizes
+        that the layout divides) is refused when loaded (at activation), not on every window of every job."""
+        from inference.bundle import BundleError
+
+        k = self.space_to_depth
+        channels = self.session.get_inputs()[0].shape[1]
+        want = len(self.bands) * k * k
+        if k < 1 or self.multiple % k or (isinstance(channels, int) and channels != want):
+            raise BundleError(f"{self.bundle_dir}: its network takes {channels} input channels and model.json says "
+                              f"{len(self.bands)} bands laid out {k}x{k} ({want}) with sizes a multiple of "
+                              f"{self.multiple}: the bundle is inconsistent; derive it again")
 
     def fits(self, sensor: str, profile: dict[str, Any]) -> bool:
         """True when the bundle was trained for this sensor (model.json "sensors") and the bands exist."""
@@ -202,10 +217,10 @@ class DamageModel:
                              [rows, cols] for q in diff])
         else:
             diff = diff[:, r0:r1, c0:c1]
-        with np.errstate(over="ignore"):  # exp of a large difference is inf: P = 0, its limit
+        with np.errstate(over="ignore"):  # exp of a large difference, or a sum of two, is inf: P = 0, its limit
             np.exp(diff, out=diff)
-        total = diff.sum(axis=0) if len(diff) > 1 else diff[0]
-        total += 1
+            total = diff.sum(axis=0) if len(diff) > 1 else diff[0]
+            total += 1
         return np.reciprocal(total, out=total).astype(np.float32, copy=False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -380,15 +381,31 @@ def test_damage_probability_of_logits_is_the_softmax_of_the_upsampled_logits(tmp
     rng = np.random.default_rng(stride)
     z = rng.normal(0, 3, (3, 40, 36)).astype(np.float32)
     z[:, 5, 5] = (200, -200, 0)  # exp(200) overflows float32: P(damaged) is 0 there
+    z[:, 6, 6] = (88.5, 88.5, 0)  # two finite exps whose sum overflows
     size = (36 * stride, 40 * stride)
     up = np.stack([cv2.resize(c, size, interpolation=cv2.INTER_LINEAR) for c in z]) if stride > 1 else z
-    e = np.exp(up - up.max(axis=0))
+    e = np.exp((up - up.max(axis=0)).astype(np.float64))
     want = e[2] / e.sum(axis=0)
     for keep in [(slice(0, size[1]), slice(0, size[0])), (slice(3, size[1] - 5), slice(7, size[0] - 1)),
                  (slice(size[1] - 2, size[1]), slice(0, 1))]:
-        got = model.probability_of_logits(z, keep)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the overflow is the limit P = 0, not a warning in the logs
+            got = model.probability_of_logits(z, keep)
         assert got.dtype == np.float32 and got.shape == want[keep].shape
         assert np.abs(got - want[keep]).max() < 1e-6
+
+
+def test_a_bundle_whose_graph_disagrees_with_its_layout_is_refused_when_loaded(tmp_path: Path) -> None:
+    """model.json says the image is laid out 2x2 as channels (12) but the graph takes 3: refused at load (activation),
+    with what is wrong, instead of an onnxruntime error on every window."""
+    from inference.bundle import BundleError, sha256_file
+
+    bundle = one_by_one_bundle(tmp_path / "bundle")
+    meta = json.loads((bundle / "model.json").read_text())
+    meta.update(input_space_to_depth=2, size_multiple=2, onnx_sha256=sha256_file(bundle / "model.onnx"))
+    (bundle / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="3 input channels .* 3 bands laid out 2x2 \\(12\\)"):
+        DamageModel(bundle)
 
 
 def test_model_method_through_the_real_pipeline(tmp_path: Path) -> None:

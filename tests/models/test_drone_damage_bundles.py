@@ -225,12 +225,14 @@ def test_space_to_depth_derivation_makes_152_again_and_is_never_quantized_again(
     assert not (tmp_path / "q").exists()
 
 
-def test_space_to_depth_refuses_a_network_without_a_stem(tmp_path: Path) -> None:
+def test_space_to_depth_refuses_a_network_without_a_stem_or_laid_out_already(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from models.drone_segmenter import stem_on_space_to_depth
 
-    with pytest.raises(ValueError, match="no 2x2 stride-2 stem|no 1x1 stride-1"):
+    with pytest.raises(ValueError, match="no 1x1 stride-1 stem"):  # 1.2.0: the U-Net at full resolution
         stem_on_space_to_depth(DAMAGE / "1.2.0", "9.9.9-test", [], "test", out_dir=tmp_path / "b")
+    with pytest.raises(ValueError, match="already takes a space-to-depth input"):
+        stem_on_space_to_depth(DAMAGE / "1.5.3", "9.9.9-test", [], "test", out_dir=tmp_path / "b")
     assert not (tmp_path / "b").exists()
 
 
