@@ -592,34 +592,30 @@ def main() -> None:
                                              "without its final Resize, with its stem on a space-to-depth input, or "
                                              "with changed serving metadata.")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    q = sub.add_parser("quantize", help="post-training int8 quantization of a bundle into a new version")
-    q.add_argument("--from", dest="src", required=True, help="source version (models/drone_damage/VERSION)")
-    q.add_argument("--version", required=True)
-    q.add_argument("--why", default="int8 for speed on CPUs with VNNI/AMX; held-out F1 must stay within 0.02")
-    q.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
-    r = sub.add_parser("strip-resize", help="take a half-resolution network's final Resize out of the graph (the "
-                                            "server upsamples the logits, faster) into a new version")
-    r.add_argument("--from", dest="src", required=True, help="source version (models/drone_damage/VERSION)")
-    r.add_argument("--version", required=True)
-    r.add_argument("--why", default="the logits upsampled by OpenCV in the server: onnxruntime's Resize took 14 % of "
-                                    "the network's time")
-    r.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
-    t = sub.add_parser("space-to-depth", help="the stride-k stem as a 1x1 convolution of a space-to-depth input "
-                                              "(the server lays it out; int8: the same logits to the bit) into a new "
-                                              "version")
-    t.add_argument("--from", dest="src", required=True, help="source version (models/drone_damage/VERSION)")
-    t.add_argument("--version", required=True)
-    t.add_argument("--why", default="onnxruntime's int8 kernels run a 3-channel stride-2 stem slowly: the same sums "
-                                    "as a 1x1 convolution of 12 channels")
-    t.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
-    s = sub.add_parser("derive", help="the same network with changed serving metadata (model.json), e.g. "
-                                      "--set halo_px=32, into a new version scored again on the held-out scenes")
-    s.add_argument("--from", dest="src", required=True, help="source version (models/drone_damage/VERSION)")
-    s.add_argument("--version", required=True)
-    s.add_argument("--set", dest="changes", action="append", required=True, metavar="KEY=JSON",
-                   help="a model.json key and its new value as JSON (halo_px=32, analysis_gsd_m=0.1); repeatable")
-    s.add_argument("--why", required=True, help="why, with the figures that chose it (goes to the card)")
-    s.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+
+    def derivation(name: str, about: str, why: str | None) -> argparse.ArgumentParser:
+        """A subcommand with the arguments every derivation takes; `why` None: --why is required."""
+        p = sub.add_parser(name, help=about)
+        p.add_argument("--from", dest="src", required=True, help="source version (models/drone_damage/VERSION)")
+        p.add_argument("--version", required=True)
+        p.add_argument("--why", required=why is None, default=why,
+                       help="why, with the figures that chose it (goes to the card)")
+        p.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+        return p
+
+    derivation("quantize", "post-training int8 quantization of a bundle into a new version",
+               "int8 for speed on CPUs with VNNI/AMX; held-out F1 must stay within 0.02")
+    derivation("strip-resize", "take a half-resolution network's final Resize out of the graph (the server upsamples "
+               "the logits, faster) into a new version",
+               "the logits upsampled by OpenCV in the server: onnxruntime's Resize took 14 % of the network's time")
+    derivation("space-to-depth", "the stride-k stem as a 1x1 convolution of a space-to-depth input (the server lays "
+               "it out; int8: the same logits to the bit) into a new version",
+               "onnxruntime's int8 kernels run a 3-channel stride-2 stem slowly: the same sums as a 1x1 convolution "
+               "of 12 channels")
+    derivation("derive", "the same network with changed serving metadata (model.json), e.g. --set halo_px=32, into a "
+               "new version scored again on the held-out scenes", None).add_argument(
+        "--set", dest="changes", action="append", required=True, metavar="KEY=JSON",
+        help="a model.json key and its new value as JSON (halo_px=32, analysis_gsd_m=0.1); repeatable")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scenes = make_scenes(default_sources(a.data_root), Path(tmp))
