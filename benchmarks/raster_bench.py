@@ -22,6 +22,7 @@ once per process; a one-off `cropwatch drone analyze` pays it). Run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -102,16 +103,16 @@ def _args() -> argparse.Namespace:
     a.before = Path(a.before).resolve() if a.before else None
     if a.before and not (a.before / "inference" / "drone.py").exists():
         ap.error(f"--before {a.before}: not a cropwatch checkout")
+    from inference.bundle import BundleError, active_bundle_path
+
     a.before_bundle = None
-    if a.before and (a.before / "models" / "drone_damage" / "ACTIVE").exists():
-        active = (a.before / "models" / "drone_damage" / "ACTIVE").read_text().strip()
-        a.before_bundle = str(a.before / "models" / "drone_damage" / active)
+    if a.before:
+        with contextlib.suppress(BundleError):  # a checkout without a drone model: no model_before case
+            a.before_bundle = str(active_bundle_path("drone_damage", a.before / "models"))
     a.base = str(REPO / "models" / "drone_damage" / a.baseline_bundle) if a.baseline_bundle else None
     if a.base and not (Path(a.base) / "model.json").exists():
         ap.error(f"--baseline-bundle {a.baseline_bundle}: no such bundle in models/drone_damage")
     if a.bundle is None:
-        from inference.bundle import BundleError, active_bundle_path
-
         try:
             a.bundle = str(active_bundle_path("drone_damage"))
         except BundleError:
