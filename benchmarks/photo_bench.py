@@ -36,6 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import targets  # noqa: E402
+from benchmarks.targets import Targets  # noqa: E402
 from datasets.field_photos import read_manifest  # noqa: E402
 from datasets.samples import phone_size_jpeg, real_photo  # noqa: E402
 from inference.bundle import active_bundle_path  # noqa: E402
@@ -82,7 +84,9 @@ def naive(model: FieldPhotoModel, eager: object) -> Callable[[bytes], None]:
     return run
 
 
-def bench_pipelines(sets: dict[str, list[bytes]], repeats: int, baseline_version: str | None = None) -> None:
+def bench_pipelines(sets: dict[str, list[bytes]], repeats: int,
+                    baseline_version: str | None = None) -> dict[str, tuple[float, float]]:
+    """The pipelines' table; returns each input set's (floor p50, served p50) in ms."""
     import torch
 
     from models.field_photo import PhotoClassifier
@@ -97,6 +101,7 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int, baseline_version
     print(f"bundle {bundle.parent.name} {bundle.name}; {repeats} runs per photo, photos: "
           + ", ".join(f"{c} #{i}" for c, i in PHOTOS))
     print(f"{'input':<22} {'pipeline':<50} {'p50 ms':>8} {'p95 ms':>8} {'x floor':>8} {'mean ms':>8}")
+    measured: dict[str, tuple[float, float]] = {}
     for size, jpegs in sets.items():
         floor = [t for j in jpegs for t in timed(lambda j=j: floor_decode(j), repeats)]
         f50 = statistics.median(floor)
@@ -112,6 +117,8 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int, baseline_version
             ts = floor if fn is floor_decode else [t for j in jpegs for t in timed(lambda j=j, fn=fn: fn(j), repeats)]
             print(f"{size:<22} {name:<50} {statistics.median(ts):>8.1f} {pct(ts, 95):>8.1f} "
                   f"{statistics.median(ts) / f50:>8.2f} {statistics.fmean(ts):>8.1f}")
+            if name.startswith("served"):
+                measured[size] = (f50, statistics.median(ts))
         stages: dict[str, list[float]] = {}
         for j in jpegs:
             for _ in range(repeats):
@@ -119,6 +126,7 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int, baseline_version
                     stages.setdefault(k, []).append(v)
         print(f"{'':<22} stages of the served pipeline (p50 ms): "
               + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in stages.items()))
+    return measured
 
 
 async def load(url: str, headers: dict[str, str], jpegs: list[bytes], concurrency: int,
@@ -162,11 +170,11 @@ def models_dir_serving(version: str, tmp: Path) -> Path:
 
 def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
               baseline_version: str | None = None, baseline_slots: int | None = None,
-              farmer_flow: bool = False, baseline_processes: int | None = None) -> None:
+              farmer_flow: bool = False, baseline_processes: int | None = None) -> dict[str, dict[str, float]]:
     """The live server under `concurrency` uploads per photo size; with `baseline_version` a second server serving
     that bundle, with `baseline_slots` one scoring that many photos at once (CROPWATCH_SCORING_SLOTS; the served
     default is one per core), each running the same load right after (one server at a time: they would share the two
-    cores)."""
+    cores). Returns the served server's load figures by input."""
     import httpx
 
     from api.devserver import running_server
@@ -177,6 +185,7 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
           f"{'p99/p50':>8}")
     served = active_bundle_path("field_photo").name
     servers: list[tuple[str, str, dict[str, str]]] = [(served, served, {})]
+    measured: dict[str, dict[str, float]] = {}
     if baseline_version and baseline_version != served:
         servers.append((baseline_version, baseline_version, {}))
     if baseline_slots:
@@ -203,12 +212,32 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
                         name = f"{size} + drawing" if drawing else size
                         print(f"{name:<32} {label:<16} {m['requests']:>9.0f} {m['errors']:>7.0f} "
                               f"{m['per_s']:>9.1f} {m['p50']:>8.0f} {m['p99']:>8.0f} {m['p99'] / m['p50']:>8.1f}")
+                        if label == served and not drawing:
+                            measured[size] = m
             finally:  # the caller's own settings back
                 for k, v in saved.items():
                     if v is None:
                         os.environ.pop(k, None)
                     else:
                         os.environ[k] = v
+    return measured
+
+
+def check_targets(pipelines: dict[str, tuple[float, float]], api: dict[str, dict[str, float]]) -> Targets:
+    """Issue #12's photo targets beside what this run measured."""
+    check = Targets("issue #12 photo targets, this run")
+    for size, (floor, served) in pipelines.items():
+        if size.startswith("12 MP"):
+            check.at_most(f"{size}: served p50 / decode floor p50", served / floor, targets.PHOTO_12MP_X_FLOOR, "x")
+        elif size.startswith("page"):
+            check.at_most(f"{size}: served p50", served, targets.PAGE_P50_MS, "ms")
+    for size, m in api.items():
+        bound = next(v for k, v in targets.API_PER_S.items() if size.startswith(k))
+        check.at_least(f"API {size}: photos/s at 16 concurrent", m["per_s"], bound, "photos/s")
+        check.at_most(f"API {size}: errors", m["errors"], 0)
+        check.at_most(f"API {size}: p99 / p50", m["p99"] / m["p50"], targets.API_P99_OVER_P50, "x")
+    check.print()
+    return check
 
 
 def patch_network_cost(repeats: int = 20) -> None:
@@ -268,11 +297,13 @@ def main() -> None:
         pages = [phone_size_jpeg(Path(r.path), 1.92, quality=85) for r in rows[::step][: a.benchmark_photos]]
         pipeline_sets[f"page, {len(pages)} benchmark"] = pages
         print(f"input page, {len(pages)} benchmark photos: mean {np.mean([len(j) for j in pages]) / 2**20:.2f} MiB")
-    bench_pipelines(pipeline_sets, a.repeats, a.baseline_bundle)
+    pipelines = bench_pipelines(pipeline_sets, a.repeats, a.baseline_bundle)
     patch_network_cost()
+    api = {}
     if not a.no_api:
-        bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle, a.baseline_slots, a.farmer_flow,
-                  a.baseline_processes)
+        api = bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle, a.baseline_slots, a.farmer_flow,
+                        a.baseline_processes)
+    check_targets(pipelines, api if a.concurrency == 16 else {})
 
 
 if __name__ == "__main__":

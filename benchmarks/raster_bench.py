@@ -33,6 +33,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO))
+
+from benchmarks import targets  # noqa: E402
+from benchmarks.targets import Targets  # noqa: E402
 
 CASE = r'''
 import json, resource, sys, time
@@ -132,7 +136,9 @@ def _print_case(real_mp: float, mode: str, runs: dict[str, list[dict]]) -> dict 
     if mode != "gdal_calc" and runs.get("gdal_calc"):
         pairs = [c["seconds"] / r["seconds"] for c, r in zip(runs["gdal_calc"], runs[mode], strict=True)
                  if "error" not in c and "error" not in r]
-        ratio = f"{statistics.median(pairs):5.2f}x" if pairs else ""
+        if pairs:
+            res["x_gdal_calc"] = statistics.median(pairs)
+        ratio = f"{res['x_gdal_calc']:5.2f}x" if pairs else ""
     spread = f"  ({min(r['seconds'] for r in ok):.2f}-{max(r['seconds'] for r in ok):.2f} s)" if len(ok) > 1 else ""
     print(f"{real_mp:8.1f}  {mode:<12} {secs:8.2f} {real_mp / secs:7.2f} {res['peak_rss_mb']:8.0f}  "
           f"{ratio:>6}{spread}", flush=True)
@@ -209,6 +215,26 @@ def main() -> None:
         if len(pts) >= 2:
             (m0, s0), (m1, s1) = pts[0], pts[-1]
             print(f"{mode}: time grows as size^{math.log(s1 / s0) / math.log(m1 / m0):.2f} from {m0:.0f} to {m1:.0f} MP")
+    check_targets(rows)
+
+
+def check_targets(rows: list[tuple[float, str, dict]]) -> Targets:
+    """Issue #12's raster targets beside what this run measured: the indices case (the served pipeline, ZSTD maps)
+    at every size, its peak memory at the largest size run (the target is set at 400 MP), the damage model's rate."""
+    check = Targets("issue #12 raster targets, this run")
+    indices = [(mp, r) for mp, m, r in rows if m == "indices"]
+    for mp, r in indices:
+        check.at_least(f"indices at {mp:.0f} MP: MP/s end to end", mp / r["seconds"], targets.INDICES_MP_S, "MP/s")
+        if "x_gdal_calc" in r:
+            check.at_least(f"indices at {mp:.0f} MP: x gdal_calc", r["x_gdal_calc"], targets.INDICES_X_GDAL_CALC, "x")
+    if indices:
+        mp, r = indices[-1]
+        note = "" if mp >= 390 else " (target at 400 MP)"
+        check.at_most(f"indices at {mp:.0f} MP: peak memory{note}", r["peak_rss_mb"], targets.PEAK_MB_AT_400_MP, "MB")
+    for mp, r in ((mp, r) for mp, m, r in rows if m == "model"):
+        check.at_least(f"damage model at {mp:.0f} MP: MP/s of input", mp / r["seconds"], targets.DAMAGE_MP_S, "MP/s")
+    check.print()
+    return check
 
 
 if __name__ == "__main__":
