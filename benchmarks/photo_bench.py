@@ -185,7 +185,6 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
           f"{'p99/p50':>8}")
     served = active_bundle_path("field_photo").name
     servers: list[tuple[str, str, dict[str, str]]] = [(served, served, {})]
-    measured: dict[str, dict[str, float]] = {}
     if baseline_version and baseline_version != served:
         servers.append((baseline_version, baseline_version, {}))
     if baseline_slots:
@@ -195,6 +194,7 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
                         {"CROPWATCH_SCORING_PROCESSES": str(baseline_processes)}))
     saved = {k: os.environ.get(k) for k in ("CROPWATCH_MODELS_DIR", "CROPWATCH_SCORING_SLOTS",
                                             "CROPWATCH_SCORING_PROCESSES")}
+    measured: dict[str, dict[str, float]] = {}
     for label, version, env in servers:
         with tempfile.TemporaryDirectory() as tmp:
             if version != served:
