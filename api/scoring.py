@@ -36,7 +36,7 @@ from inference.results import PhotoResult
 log = logging.getLogger("cropwatch.scoring")
 
 
-ScorerArgs = tuple[str, int, int, int]  # bundle folder, byte and pixel limits, onnxruntime threads
+ScorerArgs = tuple[str, int, int, int, bool]  # bundle folder, byte and pixel limits, onnxruntime threads, overlap
 
 
 def _start_worker(parent: int, preload: ScorerArgs | None) -> None:
@@ -62,15 +62,16 @@ def _exit_with(parent: int, every_s: float = 1.0) -> None:
 
 
 @lru_cache(maxsize=2)
-def _worker_scorer(bundle_dir: str, max_bytes: int, max_pixels: int, threads: int) -> PhotoScorer:
+def _worker_scorer(bundle_dir: str, max_bytes: int, max_pixels: int, threads: int, overlap: bool) -> PhotoScorer:
     from inference.lesion_patch_model import load_photo_model
 
-    return PhotoScorer(load_photo_model(bundle_dir, threads), max_bytes=max_bytes, max_pixels=max_pixels)
+    return PhotoScorer(load_photo_model(bundle_dir, threads), max_bytes=max_bytes, max_pixels=max_pixels,
+                       overlap=overlap)
 
 
-def _score(bundle_dir: str, max_bytes: int, max_pixels: int, threads: int, data: bytes,
+def _score(bundle_dir: str, max_bytes: int, max_pixels: int, threads: int, overlap: bool, data: bytes,
            ) -> tuple[PhotoResult, bytes | None]:
-    return _worker_scorer(bundle_dir, max_bytes, max_pixels, threads).score_with_drawing(data)
+    return _worker_scorer(bundle_dir, max_bytes, max_pixels, threads, overlap).score_with_drawing(data)
 
 
 def _ready() -> int:
@@ -94,7 +95,7 @@ class ScoringPool:
                                    initargs=(os.getpid(), self._preload))
 
     def _args(self, scorer: PhotoScorer) -> ScorerArgs:
-        return str(scorer.model.bundle.path), scorer.max_bytes, scorer.max_pixels, self.threads
+        return str(scorer.model.bundle.path), scorer.max_bytes, scorer.max_pixels, self.threads, scorer.overlap
 
     def warm(self, timeout_s: float = 300.0) -> None:
         """Start the workers and wait until they have loaded the bundle (a server that answers is ready to score)."""

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     photo_model_threads: int | None = Field(default=None, ge=1, le=64, description="onnxruntime threads per photo "
                                             "(unset: one in a scoring process, else onnxruntime's own choice, every "
                                             "core)")
+    photo_overlap: bool = Field(default=True, description="score a photo on two threads: the network beside the leaf "
+                                "analysis (inference.photo.PhotoScorer.overlap; the same result). false: one thread")
     scoring_processes: int | None = Field(default=None, ge=0, le=256, description="worker processes that score "
                                           "uploaded photos (api/scoring.py; unset: one per core this process may "
                                           "use, cgroup CPU quota included; 0: score in the server's own threads)")

@@ -6,15 +6,18 @@
    12 MP phone JPEG and on a page-sized one (1600 x 1200, quality 0.85: what the farmer's page uploads), with a
    per-stage breakdown from the result's own timings; and on frozen-benchmark photos made page-sized
    (--benchmark-photos, default 24), whose leaves hold more lesion candidates than the three samples';
-3. the same pipeline running every lesion patch (the bundle as first served), and a naive pipeline (full decode,
-   resize, torch eager on the whole-image network), as baselines;
+3. the same pipeline on one thread (the network after the leaf analysis, not beside it), running every lesion
+   patch (the bundle as first served), and a naive pipeline (full decode, resize, torch eager on the whole-image
+   network), as baselines;
 4. the API on a live server on localhost: 16 concurrent uploads of each photo size (photos/s, errors, p50, p99);
    with --baseline-bundle a second server serving that bundle takes the same load right after the first, with
    --baseline-slots N one scoring N uploads at once (the service's default: two per scoring process), with
-   --baseline-processes N one scoring in N worker processes (0: in the server's threads; the default: one per core).
+   --baseline-processes N one scoring in N worker processes (0: in the server's threads; the default: one per core),
+   with --baseline-serial one scoring each photo on one thread (the network after the leaf analysis).
 
 Run: .venv/bin/python benchmarks/photo_bench.py [--repeats 30] [--concurrency 16] [--api-s 30] [--no-api]
-     [--baseline-bundle 1.3.1] [--baseline-slots 64] [--baseline-processes 0] [--benchmark-photos 24]
+     [--baseline-bundle 1.3.1] [--baseline-slots 64] [--baseline-processes 0] [--baseline-serial]
+     [--benchmark-photos 24]
 Needs the train extra (torch) for the naive baseline; the load client shares the machine's cores with the server.
 """
 
@@ -31,6 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +98,10 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int,
     torch.set_num_threads(2)
     bundle = active_bundle_path("field_photo")
     served = PhotoScorer(load_photo_model(bundle))
+    serial = PhotoScorer(served.model, overlap=False)  # the same model, the network after the analysis
+    # as a scoring process of the service runs it (api/scoring.py): one onnxruntime and one OpenCV thread
+    worker = PhotoScorer(load_photo_model(bundle, threads=1))
+    worker_serial = PhotoScorer(worker.model, overlap=False)
     every = PhotoScorer(LesionPatchModel(bundle, every_patch=True)) if served.model.meta.get("patches") else None
     other = PhotoScorer(load_photo_model(bundle.parent / baseline_version)) if baseline_version else None
     whole = FieldPhotoModel(WHOLE_IMAGE_BUNDLE, threads=2)
@@ -105,16 +113,25 @@ def bench_pipelines(sets: dict[str, list[bytes]], repeats: int,
     for size, jpegs in sets.items():
         floor = [t for j in jpegs for t in timed(lambda j=j: floor_decode(j), repeats)]
         f50 = statistics.median(floor)
-        cases: list[tuple[str, Callable[[bytes], object]]] = [
-            ("floor: 1/8-scale decode alone (libjpeg-turbo)", floor_decode),
-            ("served: decode + gate + leaf + patches", served.score)]
+        cases: list[tuple[str, Callable[[bytes], object], int | None]] = [  # name, run, OpenCV threads
+            ("floor: 1/8-scale decode alone (libjpeg-turbo)", floor_decode, None),
+            ("served: decode + gate + leaf + patches", served.score, None),
+            ("baseline: served on one thread (no overlap)", serial.score, None),
+            ("scoring process (1 onnxruntime + 1 OpenCV thread)", worker.score, 1),
+            ("baseline: scoring process, no overlap", worker_serial.score, 1)]
         if other is not None:
-            cases.append((f"baseline: bundle {baseline_version} served", other.score))
+            cases.append((f"baseline: bundle {baseline_version} served", other.score, None))
         if every is not None:
-            cases.append(("baseline: served, every patch run", every.score))
-        cases.append(("baseline: naive (full decode + torch eager)", slow))
-        for name, fn in cases:
-            ts = floor if fn is floor_decode else [t for j in jpegs for t in timed(lambda j=j, fn=fn: fn(j), repeats)]
+            cases.append(("baseline: served, every patch run", every.score, None))
+        cases.append(("baseline: naive (full decode + torch eager)", slow, None))
+        for name, fn, cv_threads in cases:
+            default_threads = cv2.getNumThreads()
+            cv2.setNumThreads(cv_threads or default_threads)
+            try:
+                ts = floor if fn is floor_decode else [t for j in jpegs for t in timed(lambda j=j, fn=fn: fn(j),
+                                                                                       repeats)]
+            finally:
+                cv2.setNumThreads(default_threads)
             print(f"{size:<22} {name:<50} {statistics.median(ts):>8.1f} {pct(ts, 95):>8.1f} "
                   f"{statistics.median(ts) / f50:>8.2f} {statistics.fmean(ts):>8.1f}")
             if name.startswith("served"):
@@ -170,11 +187,13 @@ def models_dir_serving(version: str, tmp: Path) -> Path:
 
 def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
               baseline_version: str | None = None, baseline_slots: int | None = None,
-              farmer_flow: bool = False, baseline_processes: int | None = None) -> dict[str, dict[str, float]]:
+              farmer_flow: bool = False, baseline_processes: int | None = None,
+              baseline_serial: bool = False) -> dict[str, dict[str, float]]:
     """The live server under `concurrency` uploads per photo size; with `baseline_version` a second server serving
     that bundle, with `baseline_slots` one scoring that many photos at once (CROPWATCH_SCORING_SLOTS; the served
     default is one per core), each running the same load right after (one server at a time: they would share the two
-    cores). Returns the served server's load figures by input."""
+    cores), with `baseline_serial` one scoring each photo on one thread (CROPWATCH_PHOTO_OVERLAP=0). Returns the
+    served server's load figures by input."""
     import httpx
 
     from api.devserver import running_server
@@ -192,8 +211,10 @@ def bench_api(sets: dict[str, list[bytes]], concurrency: int, seconds: float,
     if baseline_processes is not None:
         servers.append((f"{served}, {baseline_processes} proc", served,
                         {"CROPWATCH_SCORING_PROCESSES": str(baseline_processes)}))
+    if baseline_serial:
+        servers.append((f"{served}, 1 thread", served, {"CROPWATCH_PHOTO_OVERLAP": "0"}))
     saved = {k: os.environ.get(k) for k in ("CROPWATCH_MODELS_DIR", "CROPWATCH_SCORING_SLOTS",
-                                            "CROPWATCH_SCORING_PROCESSES")}
+                                            "CROPWATCH_SCORING_PROCESSES", "CROPWATCH_PHOTO_OVERLAP")}
     measured: dict[str, dict[str, float]] = {}
     for label, version, env in servers:
         with tempfile.TemporaryDirectory() as tmp:
@@ -285,6 +306,9 @@ def main() -> None:
     ap.add_argument("--baseline-processes", type=int, default=None, metavar="N",
                     help="also load a server scoring in N worker processes (0: in the server's own threads, as "
                          "before 2026-12-01's evening; its slots default to one per core)")
+    ap.add_argument("--baseline-serial", action="store_true",
+                    help="also load a server scoring each photo on one thread (CROPWATCH_PHOTO_OVERLAP=0: the network "
+                         "after the leaf analysis, as before 2026-12-04's evening)")
     a = ap.parse_args()
     sets = {"12 MP (4000x3000)": [phone_size_jpeg(real_photo(c, i), 12.0) for c, i in PHOTOS],
             "page (1600x1200 q85)": [phone_size_jpeg(real_photo(c, i), 1.92, quality=85) for c, i in PHOTOS]}
@@ -302,7 +326,7 @@ def main() -> None:
     api = {}
     if not a.no_api:
         api = bench_api(sets, a.concurrency, a.api_s, a.baseline_bundle, a.baseline_slots, a.farmer_flow,
-                        a.baseline_processes)
+                        a.baseline_processes, a.baseline_serial)
     check_targets(pipelines, api if a.concurrency == 16 else {})
 
 

@@ -5,7 +5,10 @@ on the IRRI SES 0-9 scale) and greenness or canopy cover (growth 0-100), and pic
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -262,6 +265,10 @@ class PhotoScorer:
     advice_path: str = str(ADVICE_FILE)
     max_bytes: int = MAX_PHOTO_BYTES  # the service passes its Settings' limits
     max_pixels: int = MAX_PHOTO_PIXELS
+    # the network runs in a second thread beside the gate and the leaf analysis (onnxruntime lets go of the
+    # interpreter lock, and so do most OpenCV steps): one photo uses two cores, with the same result. Page-sized
+    # photos, one onnxruntime and one OpenCV thread: see README, Benchmarks. False: one after the other
+    overlap: bool = True
 
     def score(self, data: bytes) -> PhotoResult:
         """Photo bytes -> result document. Raises a BadInput (or subclass) for a photo that cannot be scored."""
@@ -322,12 +329,23 @@ class PhotoScorer:
     def _score(self, photo: DecodedPhoto, draw: bool, masks: bool = False) -> Scored:
         advice = load_advice(self.advice_path)
         t0 = time.perf_counter()
-        gate = assess(photo.rgb)
-        work = gate["working"]
-        leaf = analyse_leaf(gate["image"], gate["leaf_mask"], gate["green_mask"], gate["canopy_mask"], work)
+        model_ms: list[float] = []
+        ahead = _SECOND_THREADS.submit(_timed, self.model.predict, photo.rgb, model_ms) if self.overlap else None
+        try:
+            gate = assess(photo.rgb)
+            work = gate["working"]
+            leaf = analyse_leaf(gate["image"], gate["leaf_mask"], gate["green_mask"], gate["canopy_mask"], work)
+        except BaseException:
+            if ahead is not None and not ahead.cancel():
+                wait([ahead])  # nothing of this photo's runs on once the error is raised
+            raise
         t1 = time.perf_counter()
-        # at the bundle's working size the gate's image is the photo itself: its HSV serves the candidate search too
-        pred = self.model.predict(photo.rgb, work.hsv if gate["image"].shape == photo.rgb.shape else None)
+        if ahead is not None:
+            pred = ahead.result()
+        else:
+            # at the bundle's working size the gate's image is the photo itself: its HSV serves the candidate search
+            pred = self.model.predict(photo.rgb, work.hsv if gate["image"].shape == photo.rgb.shape else None)
+            model_ms.append(1000 * (time.perf_counter() - t1))
         t2 = time.perf_counter()
         kind = photo_kind(gate["kind"], pred.in_distribution)
         issues = list(gate["issues"])
@@ -358,8 +376,11 @@ class PhotoScorer:
             leaf=LeafSummary.model_validate(leaf.summary()),
             advice=advice_for(decision, severity, quality, advice),
             advice_detail=detail_for(decision.status, decision.label, [c.label for c in candidates]),
-            timings_ms={"analysis": round(1000 * (t1 - t0), 1), "model": round(1000 * (t2 - t1), 1),
-                        "lesions_again": round(1000 * t_sev, 1), "total_after_decode": round(1000 * (t3 - t0), 1)},
+            # with the second thread the network's own time overlaps the analysis: waited_for_model is the part
+            # that did not
+            timings_ms={"analysis": round(1000 * (t1 - t0), 1), "model": round(model_ms[0], 1),
+                        "lesions_again": round(1000 * t_sev, 1), "total_after_decode": round(1000 * (t3 - t0), 1),
+                        **({"waited_for_model": round(1000 * (t2 - t1), 1)} if ahead is not None else {})},
         )
         scored = Scored(result)
         if draw and severity.ses is not None:
@@ -371,6 +392,27 @@ class PhotoScorer:
                                       canopy=gate["canopy_mask"], upright_size=upright_size(photo),
                                       image=gate["image"])
         return scored
+
+
+def _new_second_threads() -> None:
+    """PhotoScorer's second threads, one per photo scored at once: a scoring process scores one, the server's own
+    threads as many as their slots (one per core by default); a photo beyond eight waits for a thread, then is scored
+    the same. Made again in a forked child (a Celery prefork worker), which has none of its parent's threads."""
+    global _SECOND_THREADS
+    _SECOND_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="photo-model")
+
+
+_SECOND_THREADS: ThreadPoolExecutor
+_new_second_threads()
+os.register_at_fork(after_in_child=_new_second_threads)
+
+
+def _timed(predict: Callable[[np.ndarray], Prediction], rgb: np.ndarray, ms: list[float]) -> Prediction:
+    """predict(rgb), its time in milliseconds appended to `ms`."""
+    t = time.perf_counter()
+    pred = predict(rgb)
+    ms.append(1000 * (time.perf_counter() - t))
+    return pred
 
 
 def drawing_jpeg(image: np.ndarray, leaf_mask: np.ndarray, lesion_mask: np.ndarray) -> bytes:

@@ -52,7 +52,7 @@ SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic"}
 def make_scorer(bundle_dir: Path, settings: Settings) -> PhotoScorer:
     """A scorer for a bundle with the deployment's photo limits."""
     return PhotoScorer(load_photo_model(bundle_dir, settings.photo_model_threads), max_bytes=settings.max_photo_bytes,
-                       max_pixels=settings.max_photo_pixels)
+                       max_pixels=settings.max_photo_pixels, overlap=settings.photo_overlap)
 
 
 class PhotoModelHolder:

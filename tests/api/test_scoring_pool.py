@@ -165,3 +165,21 @@ def test_the_workers_end_with_the_pool_and_with_a_killed_server() -> None:
                          cwd=Path(__file__).resolve().parents[2], check=True).stdout
     orphans = [int(p) for p in out.split()]
     assert len(orphans) == 2 and _gone_within(orphans, 10), out
+
+
+def test_the_overlap_setting_reaches_the_workers_scorer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CROPWATCH_PHOTO_OVERLAP=0: the server's scorer and the one each worker builds from the pool's arguments score a
+    photo on one thread."""
+    from api.scoring import _worker_scorer
+    from api.services.photos import make_scorer
+    from api.settings import Settings
+
+    pool = ScoringPool(1)  # its workers start with the first photo: none here
+    try:
+        for value, overlap in (("0", False), ("1", True)):
+            monkeypatch.setenv("CROPWATCH_PHOTO_OVERLAP", value)
+            here = make_scorer(active_bundle_path("field_photo"), Settings())
+            assert here.overlap is overlap
+            assert _worker_scorer(*pool._args(here)).overlap is overlap
+    finally:
+        pool.shutdown()
