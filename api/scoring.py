@@ -4,8 +4,9 @@ Scoring a photo is about 45 ms of CPU in many small numpy and OpenCV steps, and 
 interpreter lock: two threads of one process score 1.5x what one does, two processes 2x (page-sized photos, 2 cores,
 2026-12-01: 20.7, 32.0 and 40.3 photos/s), and the server's own HTTP and database work waits for the same lock. With
 CROPWATCH_SCORING_PROCESSES (default: one per core) the server hands each upload's bytes to a pool of worker
-processes, each single-threaded (one onnxruntime and one OpenCV thread) with its own copy of the served model, and
-gets the result document and the lesion drawing back; the database, the files and the jobs stay in the server.
+processes, each scoring one photo at a time (one onnxruntime and one OpenCV thread; the network beside the leaf
+analysis in a second thread, CROPWATCH_PHOTO_OVERLAP) with its own copy of the served model, and gets the result
+document and the lesion drawing back; the database, the files and the jobs stay in the server.
 
 Each task names the bundle folder it must be scored with, so an activated version reaches the workers with the next
 upload (each keeps the two bundles it used last). A worker that dies (killed, out of memory) breaks the pool: it is
