@@ -322,12 +322,10 @@ class PhotoScorer:
         sev = severity(gate["image"], gate["leaf_mask"], gate["green_mask"], PRESETS[preset], work=gate["working"])
         return photo, gate, sev
 
-    def score_decoded(self, photo: DecodedPhoto) -> PhotoResult:
-        """Measure (quality, leaf), classify, decide, then word the result."""
-        return self._score(photo, False).result
-
-    def _score(self, photo: DecodedPhoto, draw: bool, masks: bool = False) -> Scored:
-        advice = load_advice(self.advice_path)
+    def _measure(self, photo: DecodedPhoto) -> tuple[dict[str, Any], LeafAnalysis, Prediction, dict[str, float]]:
+        """The gate, the leaf analysis and the network's prediction, the network in the second thread beside the
+        other two (`overlap`) or after them, with their timings in ms: with the second thread the network's own time
+        overlaps the analysis, and waited_for_model is the part that did not."""
         t0 = time.perf_counter()
         model_ms: list[float] = []
         ahead = _SECOND_THREADS.submit(_timed, self.model.predict, photo.rgb, model_ms) if self.overlap else None
@@ -346,7 +344,19 @@ class PhotoScorer:
             # at the bundle's working size the gate's image is the photo itself: its HSV serves the candidate search
             pred = self.model.predict(photo.rgb, work.hsv if gate["image"].shape == photo.rgb.shape else None)
             model_ms.append(1000 * (time.perf_counter() - t1))
-        t2 = time.perf_counter()
+        timings = {"analysis": round(1000 * (t1 - t0), 1), "model": round(model_ms[0], 1)}
+        if ahead is not None:
+            timings["waited_for_model"] = round(1000 * (time.perf_counter() - t1), 1)
+        return gate, leaf, pred, timings
+
+    def score_decoded(self, photo: DecodedPhoto) -> PhotoResult:
+        """Measure (quality, leaf), classify, decide, then word the result."""
+        return self._score(photo, False).result
+
+    def _score(self, photo: DecodedPhoto, draw: bool, masks: bool = False) -> Scored:
+        advice = load_advice(self.advice_path)
+        t0 = time.perf_counter()
+        gate, leaf, pred, timings = self._measure(photo)
         kind = photo_kind(gate["kind"], pred.in_distribution)
         issues = list(gate["issues"])
         quality = PhotoQuality(ok=not issues, sharpness=gate["sharpness"] or 0.0, brightness=gate["leaf_mean_v"],
@@ -376,11 +386,8 @@ class PhotoScorer:
             leaf=LeafSummary.model_validate(leaf.summary()),
             advice=advice_for(decision, severity, quality, advice),
             advice_detail=detail_for(decision.status, decision.label, [c.label for c in candidates]),
-            # with the second thread the network's own time overlaps the analysis: waited_for_model is the part
-            # that did not
-            timings_ms={"analysis": round(1000 * (t1 - t0), 1), "model": round(model_ms[0], 1),
-                        "lesions_again": round(1000 * t_sev, 1), "total_after_decode": round(1000 * (t3 - t0), 1),
-                        **({"waited_for_model": round(1000 * (t2 - t1), 1)} if ahead is not None else {})},
+            timings_ms={**timings, "lesions_again": round(1000 * t_sev, 1),
+                        "total_after_decode": round(1000 * (t3 - t0), 1)},
         )
         scored = Scored(result)
         if draw and severity.ses is not None:
