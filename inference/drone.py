@@ -925,10 +925,11 @@ NOTICES = ("bands_by_tags", "band_left_out", "sixth_band_left_out", "bit_depth",
 def _notices(info: RasterInfo) -> list[str]:
     """The codes of what validation decided about how the file is read (DroneSummary.notices): bands placed by their
     tags or names, a band left out (the profile's `notice`, by default band_left_out: the fourth of an RGB file), a
-    16-bit file read at a lower bit depth."""
+    16-bit file read at a lower bit depth (a float RGB file's range is said in its notes only)."""
     base = sensor_profiles()[info.sensor]
     return ["bands_by_tags"] * info.bands_moved + [base.get("notice", "band_left_out")] * bool(base.get("warning")) + \
-        ["bit_depth"] * bool(base.get("scale_from_data") and info.profile["scale"] != base["scale"])
+        ["bit_depth"] * bool(base.get("scale_from_data") and "uint16" in base["dtypes"]
+                             and info.profile["scale"] != base["scale"])
 
 
 def _note_no_colour(summary: DroneSummary, acc: _Accumulator) -> None:

@@ -268,6 +268,10 @@ def display_bands(profile: dict[str, Any]) -> tuple[int, int, int]:
 
 # Bit depths a 16-bit container holds (scale_from_data profiles): the smallest at or above the largest sampled value
 BIT_DEPTH_SCALES = (255.0, 1023.0, 4095.0, 16383.0, 65535.0)
+# Ranges of floating-point RGB samples (scale_from_data profiles of float type): (the largest sampled value at most,
+# the scale). Colour exported as reflectance overshoots 1 a little on bright roofs and water glints; 0-255 and
+# 0-65535 are 8- and 16-bit colour converted to float. Anything larger is read against its own largest value.
+FLOAT_RANGES = ((2.0, 1.0), (255.0, 255.0), (65535.0, 65535.0))
 BIT_DEPTH_GRID = 8  # blocks (tiles, or strips of rows) sampled per side for the bit depth; 64 per side for strips
 
 
@@ -275,33 +279,51 @@ def _data_scale(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[fl
     """The bit depth of a 16-bit RGB file's pixels (BIT_DEPTH_SCALES) and a note saying it when it is not 16: the
     TIFF's NBITS where it says, else the largest value of its red, green and blue bands over the valid pixels (not
     nodata, not alpha 0) of a grid of blocks across the file. A 12-bit camera's mosaic read against 65535 is a nearly
-    black image, whose canopy colour and damage network input are wrong (the index, a ratio, is not)."""
+    black image, whose canopy colour and damage network input are wrong (the index, a ratio, is not). A float RGB
+    file's range the same way (FLOAT_RANGES), NaN left out, with a note when it is not 0-1."""
     import numpy as np
 
+    if ds.dtypes[0].startswith("float"):
+        peak = _sampled_peak(ds, prof)
+        scale = next((s for top, s in FLOAT_RANGES if peak <= top), peak)
+        if scale == 1.0:
+            return scale, None
+        return scale, f"the file's floating-point samples run 0-{scale:g}, not 0-1: they were read so"
     nbits = ds.tags(prof["bands"]["red"], ns="IMAGE_STRUCTURE").get("NBITS")
     if nbits and nbits.isdigit() and 8 <= int(nbits) < 16:
         scale = float(2 ** int(nbits) - 1)
     else:
-        strips = ds.block_shapes[0][1] >= ds.width  # a strip is a few rows: sample more of them
-        idx = list(prof["bands"].values()) + ([prof["alpha"]] if prof["alpha"] else [])
-        peak = 0.0
-        for w in _block_windows(ds, BIT_DEPTH_GRID * (8 if strips else 1), BIT_DEPTH_GRID):
-            try:
-                v = ds.read(idx, window=w)
-            except RasterioIOError:
-                continue  # the block checks say so next
-            rgb, ok = v[:3], np.ones(v.shape[1:], bool)
-            if prof["alpha"]:
-                ok &= v[3] > 0
-            if ds.nodata is not None:
-                ok &= ~np.all(rgb == ds.nodata, axis=0)
-            if ok.any():
-                peak = max(peak, float(rgb[:, ok].max()))
+        peak = _sampled_peak(ds, prof)
         scale = next(s for s in BIT_DEPTH_SCALES if peak <= s)
     if scale == 65535.0:
         return scale, None
     bits = int(round(np.log2(scale + 1)))
     return scale, f"the file's 16-bit samples hold {bits}-bit values (0-{int(scale)}): they were read as {bits}-bit"
+
+
+def _sampled_peak(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> float:
+    """The largest value of the red, green and blue bands over the valid pixels (not nodata, not alpha 0, not NaN)
+    of a grid of blocks across the file; 0 when none is valid."""
+    import numpy as np
+
+    strips = ds.block_shapes[0][1] >= ds.width  # a strip is a few rows: sample more of them
+    idx = list(prof["bands"].values()) + ([prof["alpha"]] if prof["alpha"] else [])
+    peak = 0.0
+    for w in _block_windows(ds, BIT_DEPTH_GRID * (8 if strips else 1), BIT_DEPTH_GRID):
+        try:
+            v = ds.read(idx, window=w)
+        except RasterioIOError:
+            continue  # the block checks say so next
+        rgb, ok = v[:3], np.ones(v.shape[1:], bool)
+        if prof["alpha"]:
+            ok &= v[3] > 0
+        if ds.nodata is not None:
+            ok &= ~np.all(rgb == ds.nodata, axis=0)
+        if rgb.dtype.kind == "f":
+            ok &= ~np.isnan(rgb).any(axis=0)
+        if ok.any():
+            peak = max(peak, float(rgb[:, ok].max()))
+    return peak
 
 
 def _check_last_block(ds: rasterio.io.DatasetReader, path: str) -> None:
@@ -365,7 +387,7 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
                                [_band_name(c.name, d) for c, d in zip(ds.colorinterp, ds.descriptions, strict=True)])
         if sensor is None:
             raise BadInput(
-                f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (8- or 16-bit), RGB + alpha, or a "
+                f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (8-bit, 16-bit or float), RGB + alpha, or a "
                 f"5-band multispectral stack (16-bit, or float reflectance). Known profiles: {', '.join(profiles)}. "
                 f"{_how_to_convert(ds)}",
                 reason="raster_bands")
@@ -389,7 +411,13 @@ def _how_to_convert(ds: rasterio.io.DatasetReader) -> str:
         return ("For a 5-band multispectral stack of another type, make it 16-bit (gdal_translate -ot UInt16 in.tif "
                 "out.tif) or reflectance 0-1 in 32-bit float (gdal_translate -ot Float32 -scale 0 65535 0 1 in.tif "
                 "out.tif)")
-    if ds.count >= 3 and ds.dtypes[0] not in ("uint8", "uint16"):
+    if ds.count == 4 and ds.dtypes[0] in ("uint16", "float32", "float64"):
+        return ("For an RGB mosaic with a fourth band that is no mask (0 and one other value), name its red, green and "
+                "blue bands (colour tags or descriptions: the fourth is then left out) or keep those three "
+                "(gdal_translate -b 1 -b 2 -b 3 in.tif out.tif); for a stack of green, red, red edge and NIR, name its "
+                "bands (gdal_edit.py or the export's band names) or choose the sensor profile "
+                "multispectral_4band" + ("" if ds.dtypes[0] == "uint16" else "_reflectance"))
+    if ds.count >= 3 and ds.dtypes[0] not in ("uint8", "uint16", "float32", "float64"):
         return ("For an RGB mosaic of another type, make it 8-bit: gdal_translate -ot Byte -scale -b 1 -b 2 -b 3 "
                 "in.tif out.tif (add -b 4 for its alpha band; -scale 0 4095 0 255 for 12-bit values)")
     if ds.count >= 4:

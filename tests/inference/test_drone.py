@@ -767,3 +767,62 @@ def test_every_notice_is_said_on_the_operators_page_in_both_languages() -> None:
         drone.NOTICES)
     for code in drone.NOTICES:
         assert page.count(f"notice_{code}:") == 2, code  # the Vietnamese and the English table
+
+
+@pytest.mark.parametrize("scale", [1.0, 255.0, 65535.0])
+def test_float_rgb_is_read_at_its_range(tmp_path: Path, scale: float) -> None:
+    """An RGB + alpha mosaic in floating-point samples (0-1 as reflectance-like colour, or 8- or 16-bit colour
+    converted to float) was refused. Its range is read from its pixels: the canopy is the 8-bit mosaic's to the
+    pixel, growth within a level; a range other than 0-1 is said in the warnings. Without alpha, NaN marks the
+    pixels outside the mosaic."""
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    rgba = np.concatenate([data[:3] * np.float32(scale / 255.0), data[3:].astype(np.float32)])
+    path = rewritten(src, tmp_path / "float.tif", rgba, nodata=None)
+    info = validate_raster(path)
+    assert (info.sensor, info.profile["scale"]) == ("rgba_float", scale)
+    assert info.to_check().scale == scale and RasterInfo.from_check(path, info.to_check()).profile["scale"] == scale
+    a = analyze_orthomosaic(src, tmp_path / "u8")
+    b = analyze_orthomosaic(path, tmp_path / "f32", info=info)
+    m8, mf = _maps(tmp_path / "u8"), _maps(tmp_path / "f32")
+    assert (m8["canopy"] == mf["canopy"]).all() and a.canopy_cover_pct == b.canopy_cover_pct
+    assert np.abs(m8["growth"].astype(int) - mf["growth"]).max() <= 1
+    assert b.damaged_pct == pytest.approx(a.damaged_pct, abs=0.5)
+    assert any("floating-point samples run 0-255" in w for w in b.warnings) == (scale == 255.0)
+    assert b.notices == []
+    rgb = np.where(data[3] > 0, rgba[:3], np.float32(np.nan))  # no alpha: NaN outside the mosaic
+    nan_path = rewritten(src, tmp_path / "nan.tif", rgb, nodata=None)
+    info = validate_raster(nan_path)
+    assert (info.sensor, info.profile["scale"]) == ("rgb_float", scale)
+    c = analyze_orthomosaic(nan_path, tmp_path / "nan", info=info)
+    assert (_maps(tmp_path / "nan")["canopy"] == m8["canopy"]).all()
+    assert c.analysed_area_ha == pytest.approx(a.analysed_area_ha)
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "float32"])
+def test_a_deep_rgb_files_fourth_band_is_left_out_when_its_colours_are_named(tmp_path: Path, dtype: str) -> None:
+    """A 16-bit or float RGB file with a fourth band of near-infrared (no mask) was refused. With its red, green and
+    blue bands named (colour tags) it is read as RGB, the fourth band left out with a warning; unnamed, four such
+    bands may as well be a multispectral stack (green, red, red edge, NIR), and it is still refused, saying how to
+    name or convert them."""
+    from rasterio.enums import ColorInterp as CI
+
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+    k = 257.0 if dtype == "uint16" else 1 / 255
+    nir = np.where(data[3] > 0, np.clip(data[1].astype(int) + 40, 1, 254), 0)
+    deep = (np.concatenate([data[:3], nir[None]]) * k).astype(dtype)
+    prof.update(dtype=dtype, nodata=None)
+    named = tagged(tmp_path / "named.tif", deep, prof, [CI.red, CI.green, CI.blue, CI.undefined])
+    info = validate_raster(named)
+    assert info.sensor == ("rgb16_plus_band" if dtype == "uint16" else "rgb_float_plus_band")
+    s = analyze_orthomosaic(named, tmp_path / "named", info=info)
+    base = analyze_orthomosaic(src, tmp_path / "base")
+    assert s.notices == ["band_left_out"] and any("band 4" in w for w in s.warnings)
+    assert s.canopy_cover_pct == pytest.approx(base.canopy_cover_pct, abs=0.05)
+    unnamed = tagged(tmp_path / "unnamed.tif", deep, prof, [CI.gray, CI.undefined, CI.undefined, CI.undefined])
+    with pytest.raises(BadInput, match="match no sensor profile") as refused:
+        validate_raster(unnamed)
+    assert "name its red, green and blue bands" in str(refused.value)
