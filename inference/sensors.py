@@ -387,8 +387,9 @@ def _resolve_sensor(ds: rasterio.io.DatasetReader, sensor: str | None) -> str:
                                [_band_name(c.name, d) for c, d in zip(ds.colorinterp, ds.descriptions, strict=True)])
         if sensor is None:
             raise BadInput(
-                f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (8-bit, 16-bit or float), RGB + alpha, or a "
-                f"5-band multispectral stack (16-bit, or float reflectance). Known profiles: {', '.join(profiles)}. "
+                f"{ds.count} band(s) of {dtype} match no sensor profile; need RGB (8-bit, 16-bit or float), RGB + "
+                f"alpha, or a 5-band multispectral stack (16-bit, or float reflectance). Known profiles: "
+                f"{', '.join(profiles)}. "
                 f"{_how_to_convert(ds)}",
                 reason="raster_bands")
     elif sensor not in profiles:
