@@ -50,7 +50,7 @@ const T = {
       raster_no_georeference: "GeoTIFF không có toạ độ (hệ toạ độ, geotransform): hãy xuất kèm toạ độ, ví dụ EPSG:32648 (UTM 48N).",
       raster_too_many_pixels: "Ảnh có quá nhiều điểm ảnh so với giới hạn của dịch vụ: hãy chia nhỏ ảnh ghép.",
       raster_unknown_sensor: "Cảm biến không có trong danh sách của dịch vụ: hãy bỏ trống để tự nhận biết, hoặc chọn một cảm biến có sẵn.",
-      raster_bands: "Số kênh hoặc kiểu dữ liệu không khớp cảm biến nào: cần RGB (8 hoặc 16 bit), RGB + alpha, hoặc ảnh đa phổ 5 kênh (16 bit hoặc phản xạ dạng số thực); ảnh đa phổ 4 hoặc 6 kênh cần đặt tên các kênh.",
+      raster_bands: "Số kênh hoặc kiểu dữ liệu không khớp cảm biến nào: cần RGB (8 bit, 16 bit hoặc số thực), RGB + alpha, hoặc ảnh đa phổ 5 kênh (16 bit hoặc phản xạ dạng số thực); ảnh đa phổ 4 hoặc 6 kênh, và ảnh RGB 16 bit hoặc số thực có thêm kênh thứ 4, cần đặt tên các kênh.",
       raster_outside_area: "Ảnh trực giao không nằm trên ranh giới vùng trồng: kiểm tra mã vùng hoặc chuyến bay.",
       raster_no_valid_pixels: "Ảnh trực giao không có điểm ảnh hợp lệ nào trên vùng trồng (chỉ có vùng trống, nodata): kiểm tra tệp xuất hoặc bay lại.",
       upload_empty: "Tệp rỗng: hãy chọn lại tệp.", upload_too_large: "Tệp quá lớn: hãy chia nhỏ hoặc gửi tệp nhỏ hơn.",
@@ -115,6 +115,8 @@ const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&
 // the sensor profiles' names as a pilot knows them (inference/data/sensors.json ids)
 const SENSOR_NAMES = { rgb: "RGB", rgba: "RGB + alpha", rgb_plus_band: "RGB (+ 1)", micasense_rededge: "MicaSense RedEdge (5 bands)",
   micasense_rededge_alpha: "MicaSense RedEdge (5 bands + alpha)", rgb16: "RGB (16-bit)", rgba16: "RGB + alpha (16-bit)",
+  rgb16_plus_band: "RGB (16-bit, + 1)", rgb_float: "RGB (float)", rgba_float: "RGB + alpha (float)",
+  rgb_float_plus_band: "RGB (float, + 1)",
   multispectral_reflectance: "Multispectral reflectance (5 bands)",
   multispectral_reflectance_alpha: "Multispectral reflectance (5 bands + alpha)",
   multispectral_4band: "Multispectral (green, red, red edge, NIR)",
