@@ -288,7 +288,7 @@ def _read(ds: rasterio.io.DatasetReader, info: RasterInfo, win: Window, halo: in
             # without -dstnodata fills it so), not a field: it was counted as bare ground before (+4.8 % area)
             valid &= np.any(data[:nb] != 0, axis=0)
     if data.dtype.kind == "f":  # a reflectance stack marks the pixels outside the mosaic NaN, whatever its nodata
-        valid &= ~np.isnan(data[:nb]).any(axis=0)
+        valid &= np.isfinite(data[:nb]).all(axis=0)  # and an infinite value measures nothing either
     return data[:nb], valid
 
 

@@ -302,7 +302,7 @@ def _data_scale(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[fl
 
 
 def _sampled_peak(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> float:
-    """The largest value of the red, green and blue bands over the valid pixels (not nodata, not alpha 0, not NaN)
+    """The largest value of the red, green and blue bands over the valid pixels (not nodata, not alpha 0, finite)
     of a grid of blocks across the file; 0 when none is valid."""
     import numpy as np
 
@@ -320,7 +320,7 @@ def _sampled_peak(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> float:
         if ds.nodata is not None:
             ok &= ~np.all(rgb == ds.nodata, axis=0)
         if rgb.dtype.kind == "f":
-            ok &= ~np.isnan(rgb).any(axis=0)
+            ok &= np.isfinite(rgb).all(axis=0)
         if ok.any():
             peak = max(peak, float(rgb[:, ok].max()))
     return peak
