@@ -285,8 +285,9 @@ def _read(ds: rasterio.io.DatasetReader, info: RasterInfo, win: Window, halo: in
         if info.nodata is not None:
             valid &= ~np.all(data == info.nodata, axis=0)
         else:  # no alpha, no mask, no nodata: a pixel 0 in every band is the collar round the mosaic (a reprojection
-            # without -dstnodata fills it so), not a field: it was counted as bare ground before (+4.8 % area)
-            valid &= np.any(data[:nb] != 0, axis=0)
+            # without -dstnodata fills it so), not a field: it was counted as bare ground before (+4.8 % area); in a
+            # float file so is one negative in every band (an untagged fill such as -9999)
+            valid &= np.any(data[:nb] > 0, axis=0)
     if data.dtype.kind == "f":  # a reflectance stack marks the pixels outside the mosaic NaN, whatever its nodata
         valid &= np.isfinite(data[:nb]).all(axis=0)  # and an infinite value measures nothing either
     return data[:nb], valid

@@ -403,10 +403,12 @@ class PhotoScorer:
 
 def _new_second_threads() -> None:
     """PhotoScorer's second threads, one per photo scored at once: a scoring process scores one, the server's own
-    threads as many as their slots (one per core by default); a photo beyond eight waits for a thread, then is scored
-    the same. Made again in a forked child (a Celery prefork worker), which has none of its parent's threads."""
+    threads as many as their slots (one per core by default); a photo beyond eight (or two per core) waits for a
+    thread, then is scored the same. Made again in a forked child (a Celery prefork worker), which has none of its
+    parent's threads."""
     global _SECOND_THREADS
-    _SECOND_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="photo-model")
+    threads = max(8, 2 * (os.cpu_count() or 1))
+    _SECOND_THREADS = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="photo-model")
 
 
 _SECOND_THREADS: ThreadPoolExecutor

@@ -145,10 +145,14 @@ def _guess_sensor(count: int, dtype: str, colorinterp: list[str],
     little: green, red, red edge, NIR could as well be RGB and a fourth; five bands and a thermal sixth) takes only a
     file whose `names` (_band_name) name each of its bands once."""
     tagged_alpha = colorinterp.count("alpha") == 1
+    # a file that names a near-infrared or red-edge band is a multispectral stack: an RGB profile takes it only when
+    # it names red, green and blue too (a green, red, NIR file is no RGB file)
+    spectral = bool(names) and any(n in ("nir", "red_edge") for n in names or [])
     for name, p in sensor_profiles().items():
         if p["band_count"] != count or dtype not in p["dtypes"]:
             continue
-        if p.get("needs_names") and not (names and all(names.count(b) == 1 for b in p["bands"])):
+        named = bool(names) and all((names or []).count(b) == 1 for b in p["bands"])
+        if (p.get("needs_names") or (spectral and set(p["bands"]) == set(RGB))) and not named:
             continue
         if p["alpha"]:
             if tagged_alpha or (colorinterp[p["alpha"] - 1] in ("undefined", "gray") and alpha_like(p["alpha"])):
@@ -197,6 +201,8 @@ def _alpha_like(ds: rasterio.io.DatasetReader) -> Callable[[int], bool]:
 
     def check(band: int) -> bool:
         v = _sampled(ds, band)
+        if v.dtype.kind == "f":  # NaN or infinite samples (a float stack's collar) are no mask's values
+            v = v[np.isfinite(v)]
         nonzero = v[v != 0]
         if nonzero.size == 0:
             return True  # all 0, or unreadable: the block checks say so next
@@ -235,11 +241,13 @@ def _band_name(tag: str, description: str | None) -> str | None:
 
 def _placed_by_tags(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """A profile's bands placed where the file's colour tags (RGB profiles: those alone, as since 2026-11-30) or its
-    band names (multispectral profiles: tags and descriptions, _band_name) say, and a note saying so: a BGR or BGRA
-    export tagged as such was read as RGB (canopy, growth and damage from swapped colours, with no warning), a DJI
-    multispectral stack is blue, green, red, red edge, NIR where MicaSense puts NIR before red edge. Only when the
-    file names each of the profile's bands exactly once; the alpha band moves when it is named once."""
-    rgb_only = set(prof["bands"]) == set(RGB)
+    band names (multispectral profiles and those marked needs_names: tags and descriptions, _band_name) say, and a
+    note saying so: a BGR or BGRA export tagged as such was read as RGB (canopy, growth and damage from swapped
+    colours, with no warning), a DJI multispectral stack is blue, green, red, red edge, NIR where MicaSense puts NIR
+    before red edge. Only when the file names each of the profile's bands exactly once; the alpha band moves when it
+    is named once."""
+    # a profile taken for its names (needs_names: an RGB file with a fourth band too) is placed by the same names
+    rgb_only = set(prof["bands"]) == set(RGB) and not prof.get("needs_names")
     names = [_TAG_NAMES.get(c.name) if rgb_only else _band_name(c.name, d)
              for c, d in zip(ds.colorinterp, ds.descriptions, strict=True)]
     if any(names.count(x) != 1 for x in prof["bands"]):
@@ -269,9 +277,12 @@ def display_bands(profile: dict[str, Any]) -> tuple[int, int, int]:
 # Bit depths a 16-bit container holds (scale_from_data profiles): the smallest at or above the largest sampled value
 BIT_DEPTH_SCALES = (255.0, 1023.0, 4095.0, 16383.0, 65535.0)
 # Ranges of floating-point RGB samples (scale_from_data profiles of float type): (the largest sampled value at most,
-# the scale). Colour exported as reflectance overshoots 1 a little on bright roofs and water glints; 0-255 and
-# 0-65535 are 8- and 16-bit colour converted to float. Anything larger is read against its own largest value.
-FLOAT_RANGES = ((2.0, 1.0), (255.0, 255.0), (65535.0, 65535.0))
+# the scale). 0-1 is colour as reflectance, the others 8- to 16-bit colour converted to float; each with headroom, as
+# resampling (cubic, Lanczos) overshoots the top a little and reflectance does on roofs and glints: a 0-255 file with
+# one pixel at 256 read against 65535 was 257x too dark. A larger peak (a fill value without a nodata tag, 3.4e38) is
+# refused with how to tag it.
+FLOAT_RANGES = ((2.0, 1.0), (320.0, 255.0), (1280.0, 1023.0), (5120.0, 4095.0), (20480.0, 16383.0),
+                (81920.0, 65535.0))
 BIT_DEPTH_GRID = 8  # blocks (tiles, or strips of rows) sampled per side for the bit depth; 64 per side for strips
 
 
@@ -285,7 +296,12 @@ def _data_scale(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[fl
 
     if ds.dtypes[0].startswith("float"):
         peak = _sampled_peak(ds, prof)
-        scale = next((s for top, s in FLOAT_RANGES if peak <= top), peak)
+        scale = next((s for top, s in FLOAT_RANGES if peak <= top), None)
+        if scale is None:
+            raise BadInput(f"the floating-point RGB file holds values up to {peak:g}, beyond any colour range (0-1, "
+                           "0-255 ... 0-65535): if that is the fill outside the mosaic, tag it as nodata "
+                           "(gdal_edit.py -a_nodata VALUE in.tif), or export the mosaic as 8-bit RGB",
+                           reason="raster_bands")
         if scale == 1.0:
             return scale, None
         return scale, f"the file's floating-point samples run 0-{scale:g}, not 0-1: they were read so"

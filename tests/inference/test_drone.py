@@ -830,3 +830,70 @@ def test_a_deep_rgb_files_fourth_band_is_left_out_when_its_colours_are_named(tmp
     with pytest.raises(BadInput, match="match no sensor profile") as refused:
         validate_raster(unnamed)
     assert "name its red, green and blue bands" in str(refused.value)
+
+
+def test_a_four_band_file_named_by_its_descriptions_is_placed_by_them(tmp_path: Path) -> None:
+    """A 16-bit blue, green, red, NIR file (Planet's 4-band layout) named by band descriptions only: its red and blue
+    are read where the descriptions say (they were read as bands 1 and 3, swapped, while the warning said they were
+    read as named)."""
+    from rasterio.enums import ColorInterp as CI
+
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data, prof = ds.read(), ds.profile.copy()
+    nir = np.where(data[3] > 0, np.clip(data[1].astype(int) + 40, 1, 254), 0)
+    bgrn = (np.concatenate([data[[2, 1, 0]], nir[None]]) * 257).astype(np.uint16)
+    path = tagged(tmp_path / "bgrn.tif", bgrn, {**prof, "dtype": "uint16", "nodata": None}, [CI.gray] + [CI.undefined] * 3)
+    with rasterio.open(path, "r+") as ds:
+        ds.descriptions = ("Blue", "Green", "Red", "NIR")
+    info = validate_raster(path)
+    assert info.sensor == "rgb16_plus_band" and info.profile["bands"] == {"red": 3, "green": 2, "blue": 1}
+    s = analyze_orthomosaic(path, tmp_path / "bgrn", info=info)
+    base = analyze_orthomosaic(src, tmp_path / "base")
+    assert s.canopy_cover_pct == pytest.approx(base.canopy_cover_pct, abs=0.05)
+    assert "bands_by_tags" in s.notices
+
+
+@pytest.mark.parametrize(("top", "scale"), [(256.0, 255.0), (4095.0, 4095.0), (1.03, 1.0)])
+def test_a_float_files_range_has_headroom_and_the_bit_depths_between(tmp_path: Path, top: float, scale: float) -> None:
+    """A 0-255 float file with one pixel overshooting to 256 (cubic resampling) was read against 65535, 257x too
+    dark; 12-bit values in float were read against 65535 too."""
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    rgba = np.concatenate([data[:3] * np.float32(min(top, scale) / 255.0), data[3:].astype(np.float32)])
+    rgba[0, 100, 100] = top
+    info = validate_raster(rewritten(src, tmp_path / "f.tif", rgba, nodata=None))
+    assert (info.sensor, info.profile["scale"]) == ("rgba_float", scale)
+
+
+def test_float_rgb_fill_values_and_stacks_that_look_like_rgb(tmp_path: Path) -> None:
+    """Float files' edge cases: an untagged fill of 3.4e38 is refused saying how to tag it (read as the range, the
+    mosaic was black); an untagged fill of -9999 is outside the mosaic, like 0; NaN samples are no mask values (an
+    unnamed green, red, red edge, NIR stack with a NaN collar was taken for RGB + alpha); a 3-band float file that
+    names a near-infrared band is no RGB file."""
+    src = bali_crop(tmp_path / "bali.tif")
+    with rasterio.open(src) as ds:
+        data = ds.read()
+    data[3, :, :60] = 0  # a collar down the left
+    inside = data[3] > 0
+    rgb = data[:3].astype(np.float32) / 255
+    base = analyze_orthomosaic(rewritten(src, tmp_path / "collar.tif", data), tmp_path / "base")
+    huge = rewritten(src, tmp_path / "huge.tif", np.where(inside, rgb, np.float32(3.4e38)), nodata=None)
+    with pytest.raises(BadInput, match="tag it as nodata"):
+        validate_raster(huge)
+    fill = rewritten(src, tmp_path / "fill.tif", np.where(inside, rgb, np.float32(-9999)), nodata=None)
+    s = analyze_orthomosaic(fill, tmp_path / "fill")
+    assert validate_raster(fill).sensor == "rgb_float"
+    assert s.analysed_area_ha == pytest.approx(base.analysed_area_ha, rel=1e-3)
+    stack = np.where(inside, np.concatenate([rgb[[1, 0]], rgb[:1] * 0.9, rgb[1:2] * 1.5]), np.float32(np.nan))
+    keep = np.zeros(inside.shape, bool)
+    keep[100:110, 100:110] = True  # the sampled blocks are nearly all collar: NaN in 99.9 % of their pixels
+    stack = np.where(keep, stack, np.float32(np.nan))
+    with pytest.raises(BadInput, match="match no sensor profile"):
+        validate_raster(rewritten(src, tmp_path / "grrn.tif", stack.astype(np.float32), nodata=None))
+    grn = rewritten(src, tmp_path / "grn.tif", np.where(inside, rgb[[1, 0, 2]], np.float32(np.nan)), nodata=None)
+    with rasterio.open(grn, "r+") as ds:
+        ds.descriptions = ("Green", "Red", "NIR")
+    with pytest.raises(BadInput, match="match no sensor profile"):
+        validate_raster(grn)
