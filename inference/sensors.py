@@ -301,7 +301,7 @@ def _data_scale(ds: rasterio.io.DatasetReader, prof: dict[str, Any]) -> tuple[fl
             raise BadInput(f"the floating-point RGB file holds values up to {peak:g}, beyond any colour range (0-1, "
                            "0-255 ... 0-65535): if that is the fill outside the mosaic, tag it as nodata "
                            "(gdal_edit.py -a_nodata VALUE in.tif), or export the mosaic as 8-bit RGB",
-                           reason="raster_bands")
+                           reason="raster_value_range")
         if scale == 1.0:
             return scale, None
         return scale, f"the file's floating-point samples run 0-{scale:g}, not 0-1: they were read so"

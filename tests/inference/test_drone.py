@@ -880,8 +880,9 @@ def test_float_rgb_fill_values_and_stacks_that_look_like_rgb(tmp_path: Path) -> 
     rgb = data[:3].astype(np.float32) / 255
     base = analyze_orthomosaic(rewritten(src, tmp_path / "collar.tif", data), tmp_path / "base")
     huge = rewritten(src, tmp_path / "huge.tif", np.where(inside, rgb, np.float32(3.4e38)), nodata=None)
-    with pytest.raises(BadInput, match="tag it as nodata"):
+    with pytest.raises(BadInput, match="tag it as nodata") as refused:
         validate_raster(huge)
+    assert refused.value.reason == "raster_value_range"
     fill = rewritten(src, tmp_path / "fill.tif", np.where(inside, rgb, np.float32(-9999)), nodata=None)
     s = analyze_orthomosaic(fill, tmp_path / "fill")
     assert validate_raster(fill).sensor == "rgb_float"

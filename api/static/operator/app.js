@@ -52,6 +52,7 @@ const T = {
       raster_unknown_sensor: "Cảm biến không có trong danh sách của dịch vụ: hãy bỏ trống để tự nhận biết, hoặc chọn một cảm biến có sẵn.",
       raster_bands: "Số kênh hoặc kiểu dữ liệu không khớp cảm biến nào: cần RGB (8 bit, 16 bit hoặc số thực), RGB + alpha, hoặc ảnh đa phổ 5 kênh (16 bit hoặc phản xạ dạng số thực); ảnh đa phổ 4 hoặc 6 kênh, và ảnh RGB 16 bit hoặc số thực có thêm kênh thứ 4, cần đặt tên các kênh.",
       raster_outside_area: "Ảnh trực giao không nằm trên ranh giới vùng trồng: kiểm tra mã vùng hoặc chuyến bay.",
+      raster_value_range: "Ảnh số thực có giá trị vượt mọi dải màu (0-1, 0-255 ... 0-65535): nếu đó là giá trị lấp phần ngoài ảnh ghép, hãy khai báo nó là nodata (gdal_edit.py -a_nodata), hoặc xuất ảnh RGB 8 bit.",
       raster_no_valid_pixels: "Ảnh trực giao không có điểm ảnh hợp lệ nào trên vùng trồng (chỉ có vùng trống, nodata): kiểm tra tệp xuất hoặc bay lại.",
       upload_empty: "Tệp rỗng: hãy chọn lại tệp.", upload_too_large: "Tệp quá lớn: hãy chia nhỏ hoặc gửi tệp nhỏ hơn.",
       plan_config: "Thông số phun không hợp lệ: kiểm tra các ô số (bề rộng phun, lượng phun, đệm, vùng tối thiểu).",
