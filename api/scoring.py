@@ -40,18 +40,35 @@ log = logging.getLogger("cropwatch.scoring")
 ScorerArgs = tuple[str, int, int, int, bool]  # bundle folder, byte and pixel limits, onnxruntime threads, overlap
 
 
+# A CC BY sample leaf (api/data/sample) each worker scores once as it starts: a process's first photo pays
+# onnxruntime's first run and OpenCV's and numpy's first calls, 200-220 ms against 36-44 ms for a page-sized photo
+# scored after it (one process, 2026-12-04), and the first farmer of each worker waited for that.
+WARM_UP_PHOTO = Path(__file__).resolve().parent / "data" / "sample" / "photos" / "BROWNSPOT1_151.jpg"
+_warmed: list[str] = []  # the bundles this worker scored its warm-up photo with (a test asks)
+
+
 def _start_worker(parent: int, preload: ScorerArgs | None) -> None:
     """One OpenCV thread per worker (the pool's processes are the parallelism), a watch on the server, and the served
-    bundle loaded before the first photo arrives."""
+    bundle loaded, and a sample photo scored with it, before the first photo arrives."""
     import cv2
 
     cv2.setNumThreads(1)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="exit-with-server").start()
     if preload is not None:
         try:
-            _worker_scorer(*preload)
+            scorer = _worker_scorer(*preload)
         except Exception:  # noqa: BLE001 - the photo that needs it gets the error, whole
             log.exception("a scoring process could not load %s", preload[0])
+            return
+        try:
+            scorer.score_with_drawing(WARM_UP_PHOTO.read_bytes())
+            _warmed.append(preload[0])
+        except Exception:  # noqa: BLE001 - only the first photo's speed depends on it
+            log.exception("a scoring process could not score its warm-up photo %s", WARM_UP_PHOTO)
+
+
+def _warmed_with() -> list[str]:
+    return list(_warmed)
 
 
 def _exit_with(parent: int, every_s: float = 1.0) -> None:

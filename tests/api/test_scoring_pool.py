@@ -183,3 +183,17 @@ def test_the_overlap_setting_reaches_the_workers_scorer(monkeypatch: pytest.Monk
             assert _worker_scorer(*pool._args(here)).overlap is overlap
     finally:
         pool.shutdown()
+
+
+def test_a_worker_scores_a_sample_photo_before_the_first_upload(scorer: PhotoScorer) -> None:
+    """Each worker scores a sample leaf with the served bundle as it starts, so that the first farmer's photo does not
+    pay the process's first onnxruntime run and first OpenCV calls (200 ms against 40)."""
+    from api.scoring import WARM_UP_PHOTO, _warmed_with
+
+    assert WARM_UP_PHOTO.is_file()
+    pool = ScoringPool(1, scorer=scorer)
+    try:
+        pool.warm()
+        assert pool._executor.submit(_warmed_with).result(60) == [str(scorer.model.bundle.path)]
+    finally:
+        pool.shutdown()
