@@ -327,8 +327,7 @@ class PhotoScorer:
         other two (`overlap`) or after them, with their timings in ms: with the second thread the network's own time
         overlaps the analysis, and waited_for_model is the part that did not."""
         t0 = time.perf_counter()
-        model_ms: list[float] = []
-        ahead = _SECOND_THREADS.submit(_timed, self.model.predict, photo.rgb, model_ms) if self.overlap else None
+        ahead = _SECOND_THREADS.submit(_timed, self.model.predict, photo.rgb) if self.overlap else None
         try:
             gate = assess(photo.rgb)
             work = gate["working"]
@@ -339,12 +338,12 @@ class PhotoScorer:
             raise
         t1 = time.perf_counter()
         if ahead is not None:
-            pred = ahead.result()
+            pred, model_ms = ahead.result()
         else:
             # at the bundle's working size the gate's image is the photo itself: its HSV serves the candidate search
             pred = self.model.predict(photo.rgb, work.hsv if gate["image"].shape == photo.rgb.shape else None)
-            model_ms.append(1000 * (time.perf_counter() - t1))
-        timings = {"analysis": round(1000 * (t1 - t0), 1), "model": round(model_ms[0], 1)}
+            model_ms = 1000 * (time.perf_counter() - t1)
+        timings = {"analysis": round(1000 * (t1 - t0), 1), "model": round(model_ms, 1)}
         if ahead is not None:
             timings["waited_for_model"] = round(1000 * (time.perf_counter() - t1), 1)
         return gate, leaf, pred, timings
@@ -416,12 +415,11 @@ _new_second_threads()
 os.register_at_fork(after_in_child=_new_second_threads)
 
 
-def _timed(predict: Callable[[np.ndarray], Prediction], rgb: np.ndarray, ms: list[float]) -> Prediction:
-    """predict(rgb), its time in milliseconds appended to `ms`."""
+def _timed(predict: Callable[[np.ndarray], Prediction], rgb: np.ndarray) -> tuple[Prediction, float]:
+    """predict(rgb) and its time in milliseconds."""
     t = time.perf_counter()
     pred = predict(rgb)
-    ms.append(1000 * (time.perf_counter() - t))
-    return pred
+    return pred, 1000 * (time.perf_counter() - t)
 
 
 def drawing_jpeg(image: np.ndarray, leaf_mask: np.ndarray, lesion_mask: np.ndarray) -> bytes:

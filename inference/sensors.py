@@ -147,11 +147,12 @@ def _guess_sensor(count: int, dtype: str, colorinterp: list[str],
     tagged_alpha = colorinterp.count("alpha") == 1
     # a file that names a near-infrared or red-edge band is a multispectral stack: an RGB profile takes it only when
     # it names red, green and blue too (a green, red, NIR file is no RGB file)
-    spectral = bool(names) and any(n in ("nir", "red_edge") for n in names or [])
+    names = names or []
+    spectral = any(n in ("nir", "red_edge") for n in names)
     for name, p in sensor_profiles().items():
         if p["band_count"] != count or dtype not in p["dtypes"]:
             continue
-        named = bool(names) and all((names or []).count(b) == 1 for b in p["bands"])
+        named = bool(names) and all(names.count(b) == 1 for b in p["bands"])
         if (p.get("needs_names") or (spectral and set(p["bands"]) == set(RGB))) and not named:
             continue
         if p["alpha"]:
