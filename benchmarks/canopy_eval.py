@@ -22,11 +22,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from datasets.field_photos import DEFAULT_DATA_ROOT  # noqa: E402
 from inference.canopy import canopy_mask  # noqa: E402
 from inference.images import read_rgb  # noqa: E402
 from inference.masks import resize_short  # noqa: E402
 
-CWFID = REPO.parent / "shared" / "data" / "cwfid_research_only"
+CWFID = DEFAULT_DATA_ROOT / "cwfid_research_only"
 
 
 def exg_otsu(rgb: np.ndarray) -> np.ndarray:

@@ -9,8 +9,10 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from datasets.field_photos import DEFAULT_DATA_ROOT
+
 REPO = Path(__file__).resolve().parents[1]
-ORTHOS = REPO.parent / "shared" / "data" / "drone_orthos"
+ORTHOS = DEFAULT_DATA_ROOT / "drone_orthos"
 BALI = ORTHOS / "bali_paddies_pix4d_utm50s.tif"  # 35 cm
 SORGHUM = ORTHOS / "sorghum_rows_maricopa_utm12n.tif"  # 2 cm, a typical low flight
 CACHE = Path("/tmp/cropwatch-bench")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import random
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -18,7 +19,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
+# The shared data and format schemas: ../shared beside the checkout, or where CROPWATCH_SHARED_DIR says (a checkout
+# elsewhere: a clone in /tmp found none of it, and 54 tests failed on missing files)
+SHARED_DIR = Path(os.environ.get("CROPWATCH_SHARED_DIR") or REPO_ROOT.parent / "shared")
+DEFAULT_DATA_ROOT = SHARED_DIR / "data"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 

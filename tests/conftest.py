@@ -20,6 +20,12 @@ os.environ.setdefault("CROPWATCH_SECRET_KEY", "test-secret-key-not-for-productio
 os.environ.setdefault("CROPWATCH_SCORING_PROCESSES", "0")
 
 import pytest  # noqa: E402
+
+from datasets.field_photos import SHARED_DIR  # noqa: E402
+
+if not (SHARED_DIR / "data").is_dir():  # say it once, rather than fail 54 tests on missing files
+    pytest.exit(f"the shared data and schemas are not at {SHARED_DIR}: clone the repository beside ../shared, or name "
+                "the folder: CROPWATCH_SHARED_DIR=/path/to/shared make test", returncode=4)
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402

@@ -12,8 +12,10 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from datasets.field_photos import DEFAULT_DATA_ROOT
+
 REPO = Path(__file__).resolve().parents[2]
-BALI = REPO.parent / "shared" / "data" / "drone_orthos" / "bali_paddies_pix4d_utm50s.tif"
+BALI = DEFAULT_DATA_ROOT / "drone_orthos" / "bali_paddies_pix4d_utm50s.tif"
 
 
 def synthetic_rgba(path: Path, width: int = 301, height: int = 257, seed: int = 0, crs: str = "EPSG:32648",

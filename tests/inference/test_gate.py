@@ -9,12 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
+from datasets.field_photos import DEFAULT_DATA_ROOT
 from inference.gate import assess
 from inference.images import read_rgb
 from tests.data.make_bad_photos import DEGRADE_KINDS, SYNTH_KINDS, degrade, synth
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = [REPO / "datasets" / "data" / "rice_leaf_photos", REPO.parent / "shared" / "data" / "rice_leaf_photos_roboflow"]
+SOURCES = [REPO / "datasets" / "data" / "rice_leaf_photos", DEFAULT_DATA_ROOT / "rice_leaf_photos_roboflow"]
 
 
 def real_photos(every: int = 1) -> list[Path]:

@@ -16,6 +16,7 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
+from datasets.field_photos import SHARED_DIR
 from inference.spray_export import export
 from inference.zones import ExclusionLayer, SprayPlanConfig, plan_spray
 from tests.data.make_damage import X0, Y0, canal_wgs84, damage_raster, field_boundary_wgs84
@@ -99,7 +100,7 @@ def test_isoxml_product_presentation_obstacles_and_position_lost(dmg: str, tmp_p
     assert tsk.get("I") in zero  # position lost: a 0 L/ha zone
     assert {p.get("A") for p in doc.iter("PLN")} == {"1", "6"}
     assert {p.get("B") for p in doc.iter("PLN") if p.get("A") == "6"} == {"canal"}  # the obstacle by its name
-    xsd = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "isoxml" / "ISO11783_TaskFile_V4-3.xsd"
+    xsd = SHARED_DIR / "schemas" / "isoxml" / "ISO11783_TaskFile_V4-3.xsd"
     if xsd.exists():  # the named obstacle still passes the v4.3 schema
         from lxml import etree
 

@@ -15,13 +15,14 @@ import rasterio
 from pydantic import ValidationError
 from shapely.geometry import Polygon, box, mapping
 
+from datasets.field_photos import SHARED_DIR
 from inference.errors import BadInput
 from inference.geo import reproject
 from inference.spray_export import FORMATS, export
 from inference.zones import DroneProfile, ExclusionLayer, SprayPlanConfig, main_direction_deg, plan_from_geojson, plan_spray
 from tests.data.make_damage import X0, Y0, canal_wgs84, damage_raster, field_boundary_wgs84, spots_raster
 
-ISOXML_XSD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "isoxml" / "ISO11783_TaskFile_V4-3.xsd"
+ISOXML_XSD = SHARED_DIR / "schemas" / "isoxml" / "ISO11783_TaskFile_V4-3.xsd"
 AREA_TOL = 0.005  # 0.5 %: two reprojections between EPSG:4326 and UTM
 
 
