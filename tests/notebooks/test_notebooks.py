@@ -7,12 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from datasets.field_photos import DEFAULT_DATA_ROOT
+
 papermill = pytest.importorskip("papermill")
 
 NB = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def execute(name: str, out: Path, **params: object) -> None:
+    """The notebook run with `params`, its DATA_ROOT the shared data's folder wherever the checkout is (its default,
+    ../../shared/data, holds beside the checkout only)."""
+    params = {"DATA_ROOT": str(DEFAULT_DATA_ROOT), **params}
     papermill.execute_notebook(str(NB / name), str(out / name), parameters=params, cwd=str(NB), progress_bar=False,
                                kernel_name="python3")
 
